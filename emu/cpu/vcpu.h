@@ -1,0 +1,72 @@
+#pragma once
+// One virtual CPU: decode -> IR -> backend, with exceptions and (later) interrupts. This header is the
+// contract used by the machine, the bare-metal runner and the differential tester.
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "emu/common/types.h"
+#include "emu/cpu/memory_interface.h"
+#include "emu/cpu/state/cpu_state.h"
+
+namespace emu::cpu {
+
+enum class Backend : u8 { Interpreter, Jit };
+
+// Exception vectors (SDM Vol. 3 6.3.1).
+namespace vec {
+inline constexpr u8 DE = 0, DB = 1, NMI = 2, BP = 3, OF = 4, BR = 5, UD = 6, NM = 7, DF = 8, TS = 10, NP = 11,
+                    SS = 12, GP = 13, PF = 14, MF = 16, AC = 17, MC = 18, XM = 19;
+}
+
+struct ExceptionInfo {
+    u8 vector = 0;
+    bool has_error_code = false;
+    u32 error_code = 0;
+    u64 cr2 = 0;     // for #PF
+    u64 rip = 0;     // guest RIP of the faulting instruction (state.rip is left there too)
+};
+
+enum class StopReason : u8 {
+    Halted,           // HLT executed with no interrupt to wake it (state.rip is after the HLT)
+    InstructionLimit, // max_instructions retired
+    Exception,        // an exception that could not be delivered: IDTR.limit == 0 (bare runs) or
+                      // delivery itself failed into a triple fault; see RunResult::exception
+    TripleFault,      // shutdown condition
+    Stopped,          // RequestStop() was called (another thread, a device, the debugger)
+};
+
+struct RunResult {
+    StopReason reason = StopReason::Halted;
+    u64 instructions = 0;                  // guest instructions retired during this call
+    std::optional<ExceptionInfo> exception;
+};
+
+class Vcpu {
+public:
+    Vcpu(MemoryInterface& memory, Backend backend = Backend::Interpreter);
+    ~Vcpu();
+    Vcpu(const Vcpu&) = delete;
+    Vcpu& operator=(const Vcpu&) = delete;
+
+    CpuState& state();
+    const CpuState& state() const;
+
+    // Runs until HLT, an undeliverable exception, a stop request or max_instructions.
+    RunResult Run(u64 max_instructions = ~u64{0});
+
+    // Asks Run() to return at the next block boundary; callable from any thread.
+    void RequestStop();
+
+    // Drops every translated block (after a bulk memory load, for example).
+    void InvalidateAllCode();
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> impl_;
+};
+
+// Resets `state` to the architectural power-on state (SDM Vol. 3 10.1.1): real mode at F000:FFF0.
+void ResetState(CpuState& state);
+
+}  // namespace emu::cpu
