@@ -1,0 +1,239 @@
+#include "emu/machine/bare_machine.h"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "devices/backends/char_backend.h"
+#include "devices/backends/file_backend.h"
+#include "devices/backends/stdio_backend.h"
+#include "devices/bus/bus.h"
+#include "devices/irq/irq_line.h"
+#include "devices/platform/regs.h"
+#include "devices/platform/simple_ports.h"
+#include "devices/serial/uart16550.h"
+#include "devices/timer/clock.h"
+#include "devices/timer/timer_queue.h"
+#include "emu/common/log.h"
+#include "emu/cpu/vcpu.h"
+#include "emu/machine/boot/start_state.h"
+#include "emu/machine/state_dump.h"
+#include "emu/machine/vcpu_memory.h"
+#include "mmu/memslots/guest_ram.h"
+#include "mmu/memslots/memslots.h"
+
+namespace emu::machine {
+
+namespace {
+
+// The runner's own structures live below the default load address: GDT and TSS at 0x1000, page tables from
+// 0x2000, the ring-0 stack (TSS RSP0) ending at 0xF000.
+constexpr StartLayout kBareLayout{0x1000, 0x2000, 0xE000, 0xF000};
+constexpr u64 kBootAreaStart = 0x1000, kBootAreaEnd = 0x10000;
+constexpr u64 kSliceInstructions = 200000;  // timers run between slices
+
+int Fail(const std::string& message) {
+    std::fprintf(stderr, "emu64: %s\n", message.c_str());
+    return bare_exit::kConfigError;
+}
+
+const char* VectorName(u8 vector) {
+    static const char* const names[] = {"#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", "#MF?",
+                                        "#TS", "#NP", "#SS", "#GP", "#PF", "#15", "#MF", "#AC", "#MC", "#XM"};
+    return vector < std::size(names) ? names[vector] : "#??";
+}
+
+// Guest RAM regions and the memslots that map them.
+class BareMemory : public PhysWriter {
+public:
+    std::optional<std::string> AddRegion(u64 base, u64 size) {
+        auto ram = mmu::GuestRam::Create(size);
+        if (!ram) return "cannot allocate guest memory of " + std::to_string(size) + " bytes";
+        const auto id = static_cast<mmu::SlotId>(rams_.size());
+        auto r = slots.SetMemoryRegion(id, Gpa(base), size, mmu::SlotFlags::None, ram->host());
+        if (!r) {
+            char text[128];
+            std::snprintf(text, sizeof text, "memory region %#llx+%#llx is invalid: %s", (unsigned long long)base,
+                          (unsigned long long)size,
+                          r.error() == mmu::MemslotError::Overlap ? "it overlaps another region" : "bad address");
+            return std::string(text);
+        }
+        rams_.push_back(std::move(*ram));
+        ranges.push_back({base, size});
+        return std::nullopt;
+    }
+
+    bool WritePhys(u64 gpa, std::span<const u8> bytes) override {
+        auto slot = slots.FindSlot(Gpa(gpa));
+        if (!slot || gpa + bytes.size() > slot->end().value()) return false;
+        std::copy(bytes.begin(), bytes.end(), slot->host.get() + (gpa - slot->base.value()));
+        return true;
+    }
+
+    mmu::Memslots slots;
+    std::vector<PhysRange> ranges;
+
+private:
+    std::vector<mmu::GuestRam> rams_;
+};
+
+std::unique_ptr<devices::CharBackend> MakeSerialBackend(const MachineConfig& config) {
+    if (config.serials.empty()) return std::make_unique<devices::StdioBackend>();
+    const SerialSpec& spec = config.serials.front();
+    switch (spec.kind) {
+        case SerialKind::Stdio: return std::make_unique<devices::StdioBackend>();
+        case SerialKind::File: {
+            auto backend = devices::FileBackend::Open(spec.path);
+            if (!backend) return nullptr;
+            return std::move(*backend);
+        }
+        default: return std::make_unique<devices::NullBackend>();
+    }
+}
+
+cpu::CpuState InitialState(const BareConfig& bare) {
+    cpu::CpuState state;
+    for (unsigned i = 0; i < 16; ++i) state.gpr[i] = bare.gpr[i].value_or(0);
+    state.rflags = bare.rflags.value_or(0x202);
+    return state;
+}
+
+}  // namespace
+
+int RunBare(const MachineConfig& config) {
+    const BareConfig& bare = *config.bare;
+    std::ifstream file(bare.binary, std::ios::binary);
+    if (!file) return Fail("cannot open " + bare.binary);
+    const std::vector<u8> image((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+
+    BareMemory memory;
+    if (auto error = memory.AddRegion(0, config.ram_bytes)) return Fail(*error);
+    for (const MemMap& map : bare.maps) {
+        if (auto error = memory.AddRegion(map.base.value(), map.size)) return Fail(*error);
+    }
+    if (bare.start_mode != StartMode::Real && config.ram_bytes < kBootAreaEnd) {
+        return Fail("-bare needs at least 64 KiB of RAM at address 0 for its GDT, TSS and page tables");
+    }
+    const u64 load = bare.load_address;
+    if (bare.start_mode != StartMode::Real && load < kBootAreaEnd && load + image.size() > kBootAreaStart) {
+        return Fail("the binary would overlap the runner's boot area 0x1000-0xffff; load it at 0x10000 or above");
+    }
+    if (!memory.WritePhys(load, image)) return Fail("the binary does not fit in guest memory at its load address");
+
+    cpu::CpuState state = InitialState(bare);
+    StartOptions start;
+    start.mode = bare.start_mode;
+    start.cpl = bare.cpl;
+    start.identity_map = memory.ranges;
+    start.entry = bare.rip.value_or(load);
+    start.stack_pointer = state.reg(cpu::Gpr::Rsp);
+    if (auto r = PrepareStartState(memory, kBareLayout, start, state); !r) return Fail(StartErrorMessage(r.error()));
+
+    devices::HostClock clock;
+    devices::TimerQueue timers(clock);
+    devices::Bus pio, mmio;
+    devices::NullIrqLine no_irq;  // the bare machine has no interrupt controller
+    auto serial_backend = MakeSerialBackend(config);
+    if (!serial_backend) return Fail("cannot open the -serial file " + config.serials.front().path);
+    devices::Uart16550 com1(timers, no_irq, *serial_backend);
+
+    std::atomic<int> exit_status{-1};
+    cpu::Vcpu* running = nullptr;
+    auto stop_with = [&](int status) {
+        int expected = -1;
+        exit_status.compare_exchange_strong(expected, status);
+        if (running) running->RequestStop();
+    };
+    devices::DebugExit debug_exit(stop_with);
+    devices::PcTestdev testdev;
+    devices::BochsShutdownPort shutdown([&] { stop_with(0); });
+    devices::PostPort post;
+    (void)pio.Insert(0x3F8, 8, com1);
+    (void)pio.Insert(devices::platform::kDebugExitPort, devices::platform::kDebugExitSize, debug_exit);
+    (void)pio.Insert(devices::platform::kTestdevLatchPort, devices::platform::kTestdevLatchSize, testdev.LatchPorts());
+    (void)pio.Insert(devices::platform::kTestdevFlushPort, devices::platform::kTestdevFlushSize, testdev.FlushPort());
+    (void)pio.Insert(devices::platform::kBochsShutdownPort, 1, shutdown);
+    (void)pio.Insert(devices::platform::kPostPort, 1, post);
+
+    VcpuMemory vcpu_memory(memory.slots, nullptr, mmio, pio);
+    cpu::Vcpu vcpu(vcpu_memory);
+    vcpu.state() = state;
+    running = &vcpu;
+
+    // -timeout: a watchdog asks the vCPU to stop; the run loop then reports the limit.
+    std::mutex watchdog_mutex;
+    std::condition_variable watchdog_cv;
+    bool finished = false;
+    std::atomic<bool> timed_out{false};
+    std::thread watchdog;
+    if (config.timeout_seconds > 0) {
+        watchdog = std::thread([&] {
+            std::unique_lock lock(watchdog_mutex);
+            const auto limit = std::chrono::duration<double>(config.timeout_seconds);
+            if (!watchdog_cv.wait_for(lock, limit, [&] { return finished; })) {
+                timed_out = true;
+                vcpu.RequestStop();
+            }
+        });
+    }
+
+    int status = bare_exit::kHalted;
+    u64 retired = 0;
+    for (;;) {
+        u64 slice = kSliceInstructions;
+        if (config.max_insns) slice = std::min(slice, config.max_insns - retired);
+        const cpu::RunResult result = vcpu.Run(slice);
+        retired += result.instructions;
+        timers.RunDue();
+        if (exit_status.load() >= 0) {
+            status = exit_status.load();
+            break;
+        }
+        if (result.reason == cpu::StopReason::Halted) break;
+        if (result.reason == cpu::StopReason::Exception) {
+            const cpu::ExceptionInfo& e = *result.exception;
+            std::fprintf(stderr, "emu64: unexpected exception %s (vector %u, error code %#x) at rip=%#llx",
+                         VectorName(e.vector), e.vector, e.error_code, (unsigned long long)e.rip);
+            if (e.vector == cpu::vec::PF) std::fprintf(stderr, " cr2=%#llx", (unsigned long long)e.cr2);
+            std::fputc('\n', stderr);
+            status = bare_exit::kException;
+            break;
+        }
+        if (result.reason == cpu::StopReason::TripleFault) {
+            std::fprintf(stderr, "emu64: triple fault at rip=%#llx\n", (unsigned long long)vcpu.state().rip);
+            status = bare_exit::kTripleFault;
+            break;
+        }
+        if (timed_out || (config.max_insns && retired >= config.max_insns)) {
+            std::fprintf(stderr, "emu64: stopped after %llu instructions (%s)\n", (unsigned long long)retired,
+                         timed_out ? "-timeout" : "-max-insns");
+            status = bare_exit::kLimit;
+            break;
+        }
+    }
+    {
+        std::lock_guard lock(watchdog_mutex);
+        finished = true;
+    }
+    watchdog_cv.notify_all();
+    if (watchdog.joinable()) watchdog.join();
+    running = nullptr;
+    log::Log(log::Category::Exec, "bare run: {} instructions retired", retired);
+
+    if (!config.dump_state.empty()) {
+        if (auto r = WriteStateJson(vcpu.state(), config.dump_state); !r) {
+            std::fprintf(stderr, "emu64: cannot write %s: %s\n", config.dump_state.c_str(),
+                         std::string(Message(r.error())).c_str());
+            return bare_exit::kConfigError;
+        }
+    }
+    return status;
+}
+
+}  // namespace emu::machine

@@ -1,0 +1,204 @@
+#include "emu/machine/vcpu_memory.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "emu/common/log.h"
+
+namespace emu::machine {
+
+using cpu::MemAccess;
+using mmu::AccessType;
+
+namespace {
+
+AccessType ToAccessType(MemAccess access) {
+    switch (access) {
+        case MemAccess::Read: return AccessType::Read;
+        case MemAccess::Write: return AccessType::Write;
+        case MemAccess::Fetch: return AccessType::Fetch;
+    }
+    return AccessType::Read;
+}
+
+}  // namespace
+
+VcpuMemory::VcpuMemory(mmu::Memslots& slots, mmu::PageTrack* page_track, devices::Bus& mmio, devices::Bus& pio)
+    : slots_(slots), page_track_(page_track), mmio_(mmio), pio_(pio) {}
+
+u8* VcpuMemory::HostPointer(u64 gpa) {
+    auto host = slots_.TranslateForWrite(Gpa(gpa));
+    return host ? host->get() : nullptr;
+}
+
+// Copies the paging registers the walker needs. PAE PDPTEs are architecturally loaded at MOV CR3 and on paging
+// mode changes; the CPU reports those through FlushTlb, and a CR3 change seen here reloads them too.
+void VcpuMemory::SyncPagingState(const cpu::CpuState& state) {
+    const u64 generation = slots_.Generation();
+    if (generation != slots_generation_) {
+        tlb_.FlushAll();  // a memslot change may have moved or removed RAM that entries point into
+        slots_generation_ = generation;
+    }
+    paging_.cr0 = state.cr0;
+    paging_.cr3 = state.cr3;
+    paging_.cr4 = state.cr4;
+    paging_.efer = state.efer;
+    if (mmu::ModeOf(paging_) == mmu::PagingMode::Pae && pdptes_cr3_ != state.cr3) {
+        (void)mmu::LoadPdptes(paging_, *this);  // a reserved-bit #GP belongs to MOV CR3, which checked it
+        pdptes_cr3_ = state.cr3;
+    }
+}
+
+bool VcpuMemory::Translate(const cpu::CpuState& state, u64 linear, MemAccess access, bool user, Target* target,
+                           cpu::MemFault* fault) {
+    const mmu::AccessFlags flags{user, false, (state.rflags & cpu::rflags::AC) != 0};
+    const mmu::MmuIndex index = mmu::MmuIndexOf(flags);
+    const AccessType type = ToAccessType(access);
+    const mmu::TlbLookup hit = tlb_.Lookup(index, linear, type);
+    if (hit.kind != mmu::TlbLookupKind::Miss) {
+        target->host = hit.host;
+        target->gpa = hit.gpa;
+        target->flags = hit.kind == mmu::TlbLookupKind::SlowPath ? hit.flags : 0;
+        if (hit.kind == mmu::TlbLookupKind::SlowPath) {
+            // The entry maps RAM unless it is MMIO; its addend still locates the host page.
+            target->host = (target->flags & mmu::tlb_flag::kMmio)
+                               ? nullptr
+                               : reinterpret_cast<u8*>(tlb_.Entry(index, linear).addend + linear);
+        }
+        return true;
+    }
+
+    mmu::WalkResult walk;
+    if (paging_.cr0 & mmu::PagingRegs::kCr0Pg) {
+        walk = mmu::Walk(paging_, linear, type, flags, *this, &walk_stats_);
+        if (walk.status == mmu::WalkStatus::PageFault) {
+            *fault = cpu::MemFault{14, walk.error_code, linear};
+            return false;
+        }
+        if (walk.status == mmu::WalkStatus::TableNotInRam) {
+            log::Log(log::Category::GuestErrors, "page table at gpa {:#x} is not RAM (linear {:#x})", walk.table_gpa,
+                     linear);
+            *fault = cpu::MemFault{14, 0, linear};
+            return false;
+        }
+    } else {
+        // Paging off: linear = physical. Outside long mode the linear address is 32 bits wide.
+        walk.status = mmu::WalkStatus::Ok;
+        walk.gpa = (state.efer & cpu::efer::LMA) ? linear : (linear & 0xFFFFFFFFu);
+        walk.page_size = kPageSize;
+        walk.readable = walk.writable = walk.executable = walk.dirty = true;
+    }
+
+    const mmu::Memslots::ReadSection section(slots_);
+    const mmu::SlotEntry* slot = section.Find(Gpa(walk.gpa));
+    u64 tlb_flags = 0;
+    u8* host = nullptr;
+    bool read_only = false;
+    if (!slot) {
+        tlb_flags |= mmu::tlb_flag::kMmio;
+    } else {
+        host = slot->host.get() + (walk.gpa - slot->base.value());
+        read_only = mmu::HasFlag(slot->flags, mmu::SlotFlags::ReadOnly);
+        if (mmu::HasFlag(slot->flags, mmu::SlotFlags::LogDirtyPages)) tlb_flags |= mmu::tlb_flag::kNotDirty;
+        if (page_track_ && page_track_->IsWriteTracked(Gpa(walk.gpa))) tlb_flags |= mmu::tlb_flag::kTracked;
+    }
+    // Cache the translation only while no memslot change is in flight (its generation would never match).
+    if (!(section.generation() & mmu::kGenerationInProgress)) {
+        mmu::WalkResult fill = walk;
+        if (read_only) fill.writable = false;  // writes to ROM miss the TLB and are dropped below
+        tlb_.FillFromWalk(index, linear, fill, host ? host - (walk.gpa & kPageMask) : nullptr, tlb_flags);
+    }
+    target->host = host;
+    target->gpa = walk.gpa;
+    target->flags = tlb_flags;
+    target->read_only = read_only;
+    return true;
+}
+
+bool VcpuMemory::Read(const cpu::CpuState& state, u64 linear, void* dst, unsigned size, MemAccess access, bool user,
+                      cpu::MemFault* fault) {
+    SyncPagingState(state);
+    u8* out = static_cast<u8*>(dst);
+    while (size > 0) {
+        const unsigned piece = static_cast<unsigned>(std::min<u64>(size, kPageSize - (linear & kPageMask)));
+        Target target;
+        if (!Translate(state, linear, access, user, &target, fault)) return false;
+        if (target.host) {
+            std::memcpy(out, target.host, piece);
+        } else if (!mmio_.Read(target.gpa, std::span<u8>(out, piece))) {
+            log::Log(log::Category::GuestErrors, "read of unassigned physical address {:#x}", target.gpa);
+        }
+        out += piece;
+        linear += piece;
+        size -= piece;
+    }
+    return true;
+}
+
+void VcpuMemory::WritePiece(const Target& target, const u8* src, unsigned size) {
+    if (!target.host) {
+        if (!mmio_.Write(target.gpa, std::span<const u8>(src, size))) {
+            log::Log(log::Category::GuestErrors, "write to unassigned physical address {:#x}", target.gpa);
+        }
+        return;
+    }
+    if (target.read_only) return;  // ROM: the write is dropped, as on a real bus
+    std::memcpy(target.host, src, size);
+    if (target.flags & mmu::tlb_flag::kNotDirty) slots_.MarkDirty(Gpa(target.gpa));
+    if ((target.flags & mmu::tlb_flag::kTracked) && page_track_) {
+        page_track_->OnTrackedWrite(Gpa(target.gpa), std::span<const u8>(src, size));
+    }
+}
+
+bool VcpuMemory::Write(const cpu::CpuState& state, u64 linear, const void* src, unsigned size, bool user,
+                       cpu::MemFault* fault) {
+    SyncPagingState(state);
+    // Translate every page first so that a fault on a later page leaves memory untouched.
+    constexpr unsigned kMaxPieces = 4096 / kPageSize + 2;
+    Target targets[kMaxPieces];
+    unsigned sizes[kMaxPieces];
+    unsigned pieces = 0;
+    for (u64 at = linear, left = size; left > 0 && pieces < kMaxPieces; ++pieces) {
+        const unsigned piece = static_cast<unsigned>(std::min<u64>(left, kPageSize - (at & kPageMask)));
+        if (!Translate(state, at, MemAccess::Write, user, &targets[pieces], fault)) return false;
+        sizes[pieces] = piece;
+        at += piece;
+        left -= piece;
+    }
+    const u8* in = static_cast<const u8*>(src);
+    for (unsigned i = 0; i < pieces; ++i) {
+        WritePiece(targets[i], in, sizes[i]);
+        in += sizes[i];
+    }
+    return true;
+}
+
+u32 VcpuMemory::PortIn(u16 port, unsigned size) {
+    u8 bytes[4] = {0xFF, 0xFF, 0xFF, 0xFF};
+    if (!pio_.Read(port, std::span<u8>(bytes, size))) {
+        log::Log(log::Category::Ioport, "in from unassigned port {:#x}", port);
+    }
+    u32 value = 0;
+    std::memcpy(&value, bytes, size);
+    return value;
+}
+
+void VcpuMemory::PortOut(u16 port, unsigned size, u32 value) {
+    u8 bytes[4];
+    std::memcpy(bytes, &value, 4);
+    if (!pio_.Write(port, std::span<const u8>(bytes, size))) {
+        log::Log(log::Category::Ioport, "out to unassigned port {:#x} value {:#x}", port, value);
+    }
+}
+
+void VcpuMemory::FlushTlb(u64 linear, bool global) {
+    if (linear != ~u64{0}) {
+        tlb_.FlushPage(linear);
+        return;
+    }
+    pdptes_cr3_ = ~u64{0};  // CR3 or a paging mode bit changed: reload PAE PDPTEs at the next access
+    if (global) tlb_.FlushAll();
+    else tlb_.FlushNonGlobal();
+}
+
+}  // namespace emu::machine
