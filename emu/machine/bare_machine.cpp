@@ -104,6 +104,17 @@ cpu::CpuState InitialState(const BareConfig& bare) {
     return state;
 }
 
+// HLT above ring 0 raises #GP(0). A bare run ends at the first HLT from any ring, so a #GP(0) whose
+// instruction is HLT (F4) ends it like a ring-0 HLT.
+bool IsUserHlt(cpu::Vcpu& vcpu, VcpuMemory& memory, const cpu::ExceptionInfo& e) {
+    const cpu::CpuState& state = vcpu.state();
+    if (e.vector != cpu::vec::GP || e.error_code != 0 || state.cpl() == 0) return false;
+    u8 opcode = 0;
+    cpu::MemFault fault;
+    const u64 linear = state.segment(cpu::SegReg::Cs).base + e.rip;
+    return memory.Read(state, linear, &opcode, 1, cpu::MemAccess::Fetch, true, &fault) && opcode == 0xF4;
+}
+
 }  // namespace
 
 int RunBare(const MachineConfig& config) {
@@ -196,6 +207,10 @@ int RunBare(const MachineConfig& config) {
             break;
         }
         if (result.reason == cpu::StopReason::Halted) break;
+        if (result.reason == cpu::StopReason::Exception && IsUserHlt(vcpu, vcpu_memory, *result.exception)) {
+            vcpu.state().rip += 1;  // as if HLT had retired, like a ring-0 HLT
+            break;
+        }
         if (result.reason == cpu::StopReason::Exception) {
             const cpu::ExceptionInfo& e = *result.exception;
             std::fprintf(stderr, "emu64: unexpected exception %s (vector %u, error code %#x) at rip=%#llx",

@@ -78,6 +78,15 @@ struct DecodedInsn {
     u8 cond = 0;          // condition code 0-15 for Jcc/SETcc/CMOVcc/FCMOVcc (low nibble of the opcode)
     u8 num_operands = 0;
     std::array<Operand, 4> operands{};  // in Intel order: destination first
+
+    // --- Added by the decoder (emu/cpu/decoder/decoder.h documents the conventions) ---
+    // Effective data width in bytes (1, 2, 4, 8) of the operation. It matters for instructions whose width is
+    // implicit: string ops (MOVS..SCAS, INS/OUTS carry no operands at all), IN/OUT, CBW/CWD families, PUSHF/
+    // POPF, PUSHA/POPA, IRET, XLAT, LEAVE... It is 1 for byte forms, else op_size (at most 4 for IN/OUT/INS/OUTS).
+    u8 data_size = 0;
+    // The mandatory prefix that selected an SSE-style variant: 0 (none), 0x66, 0xF3 or 0xF2. When it is 0x66 the
+    // 66 did not change op_size.
+    u8 mandatory_prefix = 0;
 };
 
 // Why decoding stopped without an instruction.

@@ -116,6 +116,15 @@ struct CpuState {
     // Blocks interrupts for one instruction after STI / MOV SS / POP SS.
     bool interrupt_shadow = false;
     bool halted = false;
+    // NMI delivered and not yet ended by IRET (SDM Vol. 3 6.7.1).
+    bool nmi_blocked = false;
+
+    // MSRs the guest writes and reads back but the core does not consume (emu/cpu/system/msr.cpp).
+    u64 tsc_offset = 0;                           // guest TSC = host clock + tsc_offset
+    u64 misc_enable = 0x1801;                     // fast strings; BTS and PEBS unavailable
+    u64 mtrr_def_type = 0;
+    std::array<u64, 16> mtrr_var{};               // PHYSBASE0, PHYSMASK0, ..., PHYSMASK7
+    std::array<u64, 11> mtrr_fixed{};             // 64K_00000, 16K_80000, 16K_A0000, 4K_C0000..4K_F8000
 
     u64& reg(Gpr r) { return gpr[static_cast<unsigned>(r)]; }
     u64 reg(Gpr r) const { return gpr[static_cast<unsigned>(r)]; }

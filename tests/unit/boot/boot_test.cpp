@@ -220,3 +220,118 @@ TEST_CASE("bad kernel images and boot configurations are refused with a reason",
         CHECK(LoadLinux(mem, *image, config, state).error() == LinuxError::CmdlineTooLong);
     }
 }
+
+// ---- Multiboot v1 (Multiboot Specification 0.6.96, sections 3.1 and 3.2)
+
+#include <elf.h>
+
+#include "emu/machine/boot/multiboot_loader.h"
+
+namespace {
+
+// An ELF32 executable with one PT_LOAD segment at 0x100000: a Multiboot header, code bytes, then bss.
+std::vector<u8> MakeMultibootElf(u32 header_flags, u32 bss_bytes) {
+    std::vector<u8> payload(64, 0x90);
+    const u32 magic = kMultibootHeaderMagic, checksum = 0u - magic - header_flags;
+    std::memcpy(&payload[0], &magic, 4);
+    std::memcpy(&payload[4], &header_flags, 4);
+    std::memcpy(&payload[8], &checksum, 4);
+    Elf32_Ehdr eh{};
+    std::memcpy(eh.e_ident, ELFMAG, SELFMAG);
+    eh.e_ident[EI_CLASS] = ELFCLASS32;
+    eh.e_ident[EI_DATA] = ELFDATA2LSB;
+    eh.e_ident[EI_VERSION] = EV_CURRENT;
+    eh.e_type = ET_EXEC;
+    eh.e_machine = EM_386;
+    eh.e_version = EV_CURRENT;
+    eh.e_entry = 0x100010;
+    eh.e_phoff = sizeof(Elf32_Ehdr);
+    eh.e_ehsize = sizeof(Elf32_Ehdr);
+    eh.e_phentsize = sizeof(Elf32_Phdr);
+    eh.e_phnum = 1;
+    Elf32_Phdr ph{};
+    ph.p_type = PT_LOAD;
+    ph.p_offset = 0x100;
+    ph.p_paddr = ph.p_vaddr = 0x100000;
+    ph.p_filesz = static_cast<u32>(payload.size());
+    ph.p_memsz = static_cast<u32>(payload.size()) + bss_bytes;
+    std::vector<u8> file(0x100 + payload.size(), 0);
+    std::memcpy(file.data(), &eh, sizeof eh);
+    std::memcpy(file.data() + sizeof eh, &ph, sizeof ph);
+    std::memcpy(file.data() + 0x100, payload.data(), payload.size());
+    return file;
+}
+
+}  // namespace
+
+TEST_CASE("a Multiboot ELF is loaded from its program headers and entered as the spec says", "[boot][multiboot]") {
+    const auto file = MakeMultibootElf(0x3, 0x1000);
+    REQUIRE(HasMultibootHeader(file));
+    VectorMemory mem(32 << 20);
+    std::fill(mem.bytes.begin() + 0x100000, mem.bytes.begin() + 0x102000, 0xEE);  // bss must be zeroed
+    cpu::CpuState state;
+    std::vector<u8> initrd(3000, 0x5A);
+    MultibootConfig config;
+    config.cmdline = "/boot/kernel.elf console=ttyS0";
+    config.module = initrd;
+    config.module_name = "initrd";
+    config.ram = {{0, 32 << 20}};
+    config.memory_map = {{0, 0x9FC00, 1}, {0x100000, (32 << 20) - 0x100000, 1}};
+    auto plan = LoadMultiboot(mem, file, config, state);
+    REQUIRE(plan.ok());
+    // Machine state (spec 3.2): EAX magic, EBX info, flat 32-bit protected mode, paging off, IF clear.
+    CHECK(state.reg(cpu::Gpr::Rax) == 0x2BADB002);
+    CHECK(state.reg(cpu::Gpr::Rbx) == kMultibootInfoGpa);
+    CHECK(state.rip == 0x100010);
+    CHECK(state.mode() == cpu::CpuMode::Protected32);
+    CHECK((state.cr0 & cpu::cr0::PG) == 0);
+    CHECK((state.rflags & cpu::rflags::IF) == 0);
+    CHECK(mem.bytes[0x100020] == 0x90);
+    CHECK(mem.bytes[0x100040] == 0);  // bss
+    CHECK(mem.bytes[0x100FFF] == 0);
+    // Boot information (spec 3.3).
+    const u64 info = kMultibootInfoGpa;
+    const u32 flags = mem.Read<u32>(info);
+    CHECK((flags & (1u << 0)) != 0);  // mem_lower/mem_upper
+    CHECK((flags & (1u << 2)) != 0);  // cmdline
+    CHECK((flags & (1u << 3)) != 0);  // mods
+    CHECK((flags & (1u << 6)) != 0);  // mmap
+    CHECK(mem.Read<u32>(info + 4) == 0x9FC00 / 1024);
+    CHECK(mem.Read<u32>(info + 8) == ((32u << 20) - 0x100000) / 1024);
+    CHECK(std::strcmp(reinterpret_cast<const char*>(&mem.bytes[mem.Read<u32>(info + 16)]),
+                      "/boot/kernel.elf console=ttyS0") == 0);
+    CHECK(mem.Read<u32>(info + 20) == 1);
+    const u32 mod = mem.Read<u32>(info + 24);
+    const u32 mod_start = mem.Read<u32>(mod), mod_end = mem.Read<u32>(mod + 4);
+    CHECK(mod_end - mod_start == 3000);
+    CHECK(mod_start % 4096 == 0);
+    CHECK(mod_start >= 0x100000 + 64 + 0x1000);
+    CHECK(mem.bytes[mod_start] == 0x5A);
+    CHECK(mem.Read<u32>(info + 44) == 2 * 24);
+    const u32 mmap = mem.Read<u32>(info + 48);
+    CHECK(mem.Read<u32>(mmap) == 20);
+    CHECK(mem.Read<u64>(mmap + 24 + 4) == 0x100000);
+    CHECK(mem.Read<u32>(mmap + 24 + 20) == 1);
+}
+
+TEST_CASE("images Multiboot cannot load are refused", "[boot][multiboot]") {
+    VectorMemory mem(4 << 20);
+    cpu::CpuState state;
+    MultibootConfig config;
+    config.ram = {{0, 4 << 20}};
+    SECTION("no header") {
+        std::vector<u8> junk(16384, 0x11);
+        CHECK_FALSE(HasMultibootHeader(junk));
+        CHECK(LoadMultiboot(mem, junk, config, state).error() == MultibootError::NoHeader);
+    }
+    SECTION("a.out kludge") {
+        CHECK(LoadMultiboot(mem, MakeMultibootElf(0x10000, 0), config, state).error() == MultibootError::AoutKludge);
+    }
+    SECTION("video mode required") {
+        CHECK(LoadMultiboot(mem, MakeMultibootElf(0x4, 0), config, state).error() == MultibootError::UnsupportedFlags);
+    }
+    SECTION("segment beyond RAM") {
+        config.ram = {{0, 1 << 20}};
+        CHECK(LoadMultiboot(mem, MakeMultibootElf(0, 0), config, state).error() == MultibootError::BadSegment);
+    }
+}

@@ -1,0 +1,25 @@
+#pragma once
+// The APIC bus: how an I/O APIC (or an IPI from a local APIC, or later an MSI write) reaches local APICs.
+// The machine owns the implementation that knows the vCPUs; ApicRouter (local_apic.h) is the standard one.
+#include "devices/irq/apic_regs.h"
+#include "emu/common/types.h"
+
+namespace emu::devices {
+
+struct ApicMessage {
+    u8 dest = 0;           // physical APIC ID, or a logical MDA when `logical`; 0xFF broadcasts
+    bool logical = false;  // destination mode
+    u8 vector = 0;
+    apic::DeliveryMode mode = apic::DeliveryMode::Fixed;
+    bool level = false;    // trigger mode: level-triggered interrupts set TMR and send an EOI broadcast
+};
+
+class ApicBus {
+public:
+    virtual ~ApicBus() = default;
+    // Delivers msg to every local APIC the destination selects (lowest-priority picks one of them).
+    // Called with the sender's lock held (lock order: I/O APIC -> local APIC); must not call back into it.
+    virtual void DeliverInterrupt(const ApicMessage& msg) = 0;
+};
+
+}  // namespace emu::devices

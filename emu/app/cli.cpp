@@ -1,0 +1,562 @@
+// Command-line parsing in three steps:
+//  1. DefineOptions registers every option with CLI11 (name, value name, help, group): the one list.
+//  2. Normalize rewrites QEMU's single-dash long options into what CLI11 accepts. CLI11 only knows "-x" and
+//     "--name", and it mis-takes a value that starts with '-' (-append "-v") or is empty for an option. So
+//     each known option is looked up in the CLI11 app itself, and its value (always the next argument, as in
+//     QEMU) is attached: "-kernel F" -> "--kernel=F", "-m 2G" -> "-m2G"; an empty value stays a separate "".
+//     Unknown options and stray arguments are rejected here, with one clear message.
+//  3. CLI11 collects raw strings, and Validate turns them into a MachineConfig, checking every value.
+// Inside this file a bad value throws CliFailure (CLI11 reports by exception too); ParseCommandLine turns
+// both into the returned CliError, so no exception leaves the file.
+#include "emu/app/cli.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <capstone/capstone.h>
+#include <fmt/format.h>
+
+#include "emu/common/log.h"
+#include "emu/machine/gpr_names.h"
+#include "emu64_config.h"
+
+namespace emu::app {
+
+namespace {
+
+using emu::machine::BareConfig;
+using emu::machine::MachineConfig;
+using emu::machine::MemMap;
+using emu::machine::SerialKind;
+using emu::machine::SerialSpec;
+using emu::machine::StartMode;
+
+constexpr u64 kKiB = u64{1} << 10;
+constexpr u64 kMiB = u64{1} << 20;
+constexpr u64 kMaxRamBytes = u64{1} << 40;             // 1 TiB: far beyond any host we run on, catches typos
+constexpr u64 kMaxPhysAddr = u64{1} << 52;             // MAXPHYADDR limit of x86-64 (SDM Vol. 3 4.1.4)
+constexpr std::string_view kGdbDefault = "tcp::1234";  // what QEMU's -s means
+
+// Raw option values as CLI11 collects them; Validate() checks and converts them.
+struct RawOptions {
+    std::optional<std::string> m, smp, kernel, initrd, append, display, gdb, d, log_file, mmu;
+    std::vector<std::string> serial, drive, netdev, device;
+    bool nographic = false, s = false, start_stopped = false, no_reboot = false;
+    std::optional<std::string> bare, load_addr, start_mode, cpl, dump_state, max_insns, timeout;
+    std::vector<std::string> reg, map;
+    bool help = false, version = false, print_config = false;
+};
+
+void DefineOptions(CLI::App& app, RawOptions& raw) {
+    app.set_help_flag();  // our own -h/-help prints HelpText()
+    std::string group;
+    auto single = [&](const std::string& names, std::optional<std::string>& dest, const std::string& value,
+                      const std::string& help) {
+        // QEMU semantics: a repeated option's last value wins.
+        app.add_option(names, dest, help)
+            ->type_name(value)
+            ->group(group)
+            ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+    };
+    auto repeated = [&](const std::string& names, std::vector<std::string>& dest, const std::string& value,
+                        const std::string& help) {
+        app.add_option(names, dest, help)->type_name(value)->group(group)->allow_extra_args(false);
+    };
+    auto flag = [&](const std::string& names, bool& dest, const std::string& help) {
+        app.add_flag(names, dest, help)->group(group);
+    };
+
+    group = "Machine";
+    single("-m", raw.m, "SIZE", "RAM size: MiB, or with a K/M/G/T suffix (512M, 2G); also size=SIZE. Default 128M");
+    single("--smp", raw.smp, "N", "number of vCPUs (N or cpus=N). Default 1");
+    single("--kernel", raw.kernel, "FILE", "Linux kernel (bzImage) to boot");
+    single("--initrd", raw.initrd, "FILE", "initial ramdisk for -kernel");
+    single("--append", raw.append, "CMDLINE", "kernel command line for -kernel");
+    single("--mmu", raw.mmu, "MODE", "shadow (default) or walk (reference: walk guest tables on every miss)");
+    flag("--no-reboot", raw.no_reboot, "exit instead of rebooting when the guest resets");
+
+    group = "Devices and display";
+    flag("--nographic", raw.nographic, "no display; the serial port goes to stdio");
+    single("--display", raw.display, "TYPE", "display: none or sdl");
+    repeated("--serial", raw.serial, "DEV", "next serial port's backend: stdio, null, none, file:PATH");
+    repeated("--drive", raw.drive, "SPEC", "a disk (file=PATH,if=virtio,...)");
+    repeated("--netdev", raw.netdev, "SPEC", "a network backend (user,id=net0,...)");
+    repeated("--device", raw.device, "SPEC", "a device (virtio-net-pci,netdev=net0,...)");
+
+    group = "Debugging";
+    flag("-s", raw.s, "shorthand for -gdb tcp::1234");
+    single("--gdb", raw.gdb, "DEV", "wait for a GDB connection on DEV (tcp::PORT)");
+    flag("-S", raw.start_stopped, "do not start the CPU until the debugger continues it");
+    single("-d", raw.d, "ITEMS", "log categories, comma-separated (-d help lists them)");
+    single("-D", raw.log_file, "FILE", "write the log to FILE instead of stderr");
+    single("--dump-state", raw.dump_state, "FILE", "write the CPU state as JSON to FILE when the run ends");
+    single("--max-insns", raw.max_insns, "N", "stop after N guest instructions (0: no limit)");
+    single("--timeout", raw.timeout, "SECONDS", "stop after SECONDS of wall-clock time (0: no limit)");
+
+    group = "Bare-metal runner";
+    single("--bare", raw.bare, "FILE", "load a flat binary and start it directly (no firmware, no kernel)");
+    single("--load-addr", raw.load_addr, "ADDR", "where -bare loads the binary. Default 0x10000");
+    single("--start-mode", raw.start_mode, "MODE", "CPU mode -bare starts in: real, prot32, long64 (default)");
+    single("--cpl", raw.cpl, "N", "privilege level -bare starts at: 0 (default) or 3");
+    repeated("--reg", raw.reg, "NAME=VALUE", "initial register for -bare: rax..r15, rip, rflags");
+    repeated("--map", raw.map, "ADDR:SIZE", "extra RAM for -bare at ADDR (page-aligned; K/M/G suffixes)");
+
+    group = "Information";
+    flag("-h,--help", raw.help, "print this help and exit");
+    flag("--version", raw.version, "print the version and exit");
+    flag("--print-config", raw.print_config, "print the parsed configuration as JSON and exit");
+}
+
+// Echoes a user-supplied value inside a one-line message: quoted, control characters escaped.
+std::string Quote(std::string_view text) {
+    std::string out = "'";
+    for (const char c : text) {
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) {
+            out += fmt::format("\\x{:02x}", static_cast<unsigned char>(c));
+        } else {
+            out += c;
+        }
+    }
+    return out + "'";
+}
+
+struct CliFailure {
+    CliError error;
+};
+
+[[noreturn]] void Fail(CliErrorCode code, std::string message) { throw CliFailure{{code, std::move(message)}}; }
+
+// How an option appears to the user: QEMU style, one dash.
+std::string DisplayName(const CLI::Option& option) {
+    const auto& lnames = option.get_lnames();
+    return "-" + (lnames.empty() ? option.get_snames().front() : lnames.front());
+}
+
+// Step 2 (see the top of the file). Returns the arguments for CLI11, in order, without the program name.
+std::vector<std::string> Normalize(const CLI::App& app, std::span<const char* const> args) {
+    std::map<std::string, const CLI::Option*, std::less<>> by_name;
+    for (const CLI::Option* option : app.get_options()) {
+        for (const auto& name : option->get_lnames()) by_name[name] = option;
+        for (const auto& name : option->get_snames()) by_name[name] = option;
+    }
+
+    std::vector<std::string> out;
+    for (size_t i = 1; i < args.size(); ++i) {
+        const std::string_view arg = args[i];
+        if (arg.size() < 2 || arg[0] != '-') {
+            Fail(CliErrorCode::UnexpectedArgument,
+                 fmt::format("unexpected argument {} (options start with '-'; see -help)", Quote(arg)));
+        }
+        // "-name", "--name", and "-name=value" all name the same option.
+        std::string_view name = arg.substr(arg[1] == '-' ? 2 : 1);
+        std::optional<std::string_view> inline_value;
+        if (const size_t eq = name.find('='); eq != std::string_view::npos) {
+            inline_value = name.substr(eq + 1);
+            name = name.substr(0, eq);
+        }
+        const auto it = by_name.find(name);
+        if (name.empty() || it == by_name.end()) {
+            Fail(CliErrorCode::UnknownOption, fmt::format("unknown option {} (see -help)", Quote(arg)));
+        }
+        const CLI::Option& option = *it->second;
+        const bool is_short = name.size() == 1;
+        const std::string cli_name = (is_short ? "-" : "--") + std::string(name);
+        if (option.get_expected_max() == 0) {
+            if (inline_value) {
+                Fail(CliErrorCode::BadValue, fmt::format("{} takes no value", DisplayName(option)));
+            }
+            out.push_back(cli_name);
+            continue;
+        }
+        std::string value;
+        if (inline_value) {
+            value = *inline_value;
+        } else if (i + 1 < args.size()) {
+            value = args[++i];
+        } else {
+            Fail(CliErrorCode::MissingValue, fmt::format("{} needs a value", DisplayName(option)));
+        }
+        if (value.empty()) {
+            out.push_back(cli_name);
+            out.push_back(value);
+        } else {
+            out.push_back(cli_name + (is_short ? "" : "=") + value);
+        }
+    }
+    return out;
+}
+
+// A number: decimal, or hexadecimal with 0x. No sign, no spaces.
+std::optional<u64> ParseU64(std::string_view text) {
+    int base = 10;
+    if (text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) {
+        text.remove_prefix(2);
+        base = 16;
+    }
+    u64 value = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value, base);
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+    return value;
+}
+
+// A size: a number with an optional K/M/G/T suffix (powers of 1024, either case). A bare number is scaled
+// by default_scale: QEMU reads "-m 512" as MiB; addresses and -map sizes are in bytes.
+std::optional<u64> ParseSize(std::string_view text, u64 default_scale) {
+    u64 scale = default_scale;
+    if (!text.empty()) {
+        static constexpr std::string_view kSuffixes = "KMGT";
+        const char last = static_cast<char>(std::toupper(static_cast<unsigned char>(text.back())));
+        if (const size_t index = kSuffixes.find(last); index != std::string_view::npos) {
+            scale = kKiB << (10 * index);
+            text.remove_suffix(1);
+        }
+    }
+    const std::optional<u64> number = ParseU64(text);
+    if (!number || (*number != 0 && *number > ~u64{0} / scale)) return std::nullopt;
+    return *number * scale;
+}
+
+// "-m 512", "-m 2G", "-m size=2G". QEMU's slots= and maxmem= (memory hotplug) are not supported.
+u64 ParseRamSize(std::string_view text) {
+    std::string_view size = text.substr(0, text.find(','));
+    if (size.size() != text.size()) {
+        Fail(CliErrorCode::BadValue,
+             fmt::format("-m {}: only a size is supported (no slots= or maxmem=)", Quote(text)));
+    }
+    if (size.starts_with("size=")) size.remove_prefix(5);
+    const std::optional<u64> bytes = ParseSize(size, kMiB);
+    if (!bytes || *bytes == 0 || *bytes > kMaxRamBytes) {
+        Fail(CliErrorCode::BadValue, fmt::format("-m {}: invalid RAM size (expected MiB or a size such as 512M or 2G, "
+                                                 "more than 0 and at most 1T)",
+                                                 Quote(text)));
+    }
+    // QEMU rounds the RAM size up to its page granularity too.
+    return (*bytes + kPageMask) & ~kPageMask;
+}
+
+u32 ParseSmp(std::string_view text) {
+    std::string_view count = text;
+    if (count.starts_with("cpus=")) count.remove_prefix(5);
+    const std::optional<u64> n = ParseU64(count);
+    if (!n || *n == 0 || *n > emu::machine::kMaxSmp) {
+        Fail(CliErrorCode::BadValue,
+             fmt::format("-smp {}: expected a vCPU count from 1 to {} (N or cpus=N; no topology keys)", Quote(text),
+                         emu::machine::kMaxSmp));
+    }
+    return static_cast<u32>(*n);
+}
+
+// A file the machine will read: it must exist, be a regular file, and open for reading.
+std::string ParseInputFile(std::string_view option, const std::string& path) {
+    std::error_code ec;
+    const auto status = std::filesystem::status(path, ec);
+    if (ec || !std::filesystem::exists(status)) {
+        Fail(CliErrorCode::MissingFile, fmt::format("{}: {} does not exist", option, Quote(path)));
+    }
+    if (!std::filesystem::is_regular_file(status)) {
+        Fail(CliErrorCode::MissingFile, fmt::format("{}: {} is not a regular file", option, Quote(path)));
+    }
+    if (!std::ifstream(path, std::ios::binary)) {
+        Fail(CliErrorCode::MissingFile, fmt::format("{}: cannot read {}", option, Quote(path)));
+    }
+    return path;
+}
+
+// A file the machine will write at the end of the run: fail now, not after a long run, if its folder is gone.
+std::string ParseOutputFile(std::string_view option, const std::string& path) {
+    const std::filesystem::path parent = std::filesystem::path(path).parent_path();
+    std::error_code ec;
+    if (path.empty() || std::filesystem::is_directory(path, ec) ||
+        !std::filesystem::is_directory(parent.empty() ? "." : parent, ec)) {
+        Fail(CliErrorCode::BadValue, fmt::format("{}: cannot write a file at {}", option, Quote(path)));
+    }
+    return path;
+}
+
+std::string ParseDisplay(const std::string& text) {
+    // QEMU's display types: accepted here so that UnimplementedFeature() can name the missing one.
+    static constexpr std::array<std::string_view, 9> kDisplays = {"none",         "sdl",  "gtk",   "curses",   "vnc",
+                                                                  "egl-headless", "dbus", "cocoa", "spice-app"};
+    const std::string_view type = std::string_view(text).substr(0, text.find_first_of(",="));
+    if (std::find(kDisplays.begin(), kDisplays.end(), type) == kDisplays.end()) {
+        Fail(CliErrorCode::BadValue, fmt::format("-display {}: unknown display (expected none or sdl)", Quote(text)));
+    }
+    return text;
+}
+
+SerialSpec ParseSerial(const std::string& text) {
+    const std::string_view spec = text;
+    if (spec == "stdio") return SerialSpec{SerialKind::Stdio, text, ""};
+    if (spec == "null") return SerialSpec{SerialKind::Null, text, ""};
+    if (spec == "none") return SerialSpec{SerialKind::None, text, ""};
+    if (spec.starts_with("file:") && spec.size() > 5) return SerialSpec{SerialKind::File, text, text.substr(5)};
+    // Other QEMU character devices: recognised, so that the message says "not implemented", not "invalid".
+    static constexpr std::array<std::string_view, 16> kOther = {
+        "vc",   "pty",   "msmouse", "braille",  "pipe:", "tcp:",    "telnet:",   "websocket:",
+        "udp:", "unix:", "mon:",    "chardev:", "tty:",  "serial:", "parallel:", "vc:"};
+    for (const std::string_view prefix : kOther) {
+        if (prefix.back() == ':' ? spec.starts_with(prefix) && spec.size() > prefix.size() : spec == prefix) {
+            return SerialSpec{SerialKind::Other, text, ""};
+        }
+    }
+    Fail(CliErrorCode::BadValue,
+         fmt::format("-serial {}: unknown backend (expected stdio, null, none or file:PATH)", Quote(text)));
+}
+
+u32 ParseLogMask(const std::string& text) {
+    std::string bad;
+    const std::optional<u32> mask = emu::log::ParseCategories(text, &bad);
+    if (!mask) {
+        Fail(CliErrorCode::BadValue, fmt::format("-d: unknown log category {} (see -d help)", Quote(bad)));
+    }
+    return *mask;
+}
+
+std::string LogCategoriesHelp() {
+    std::string out = "Log items for -d (comma separated; 'all' enables every one):\n";
+    for (const auto& info : emu::log::Categories()) out += fmt::format("  {:<14} {}\n", info.keyword, info.help);
+    return out;
+}
+
+std::string VersionText() {
+    int major = 0;
+    int minor = 0;
+    cs_version(&major, &minor);
+    return fmt::format("emu64 {}\ncapstone {}.{}\n", EMU64_VERSION, major, minor);
+}
+
+// -reg NAME=VALUE into the bare config.
+void ParseReg(const std::string& text, BareConfig& bare) {
+    const size_t eq = text.find('=');
+    std::string name = text.substr(0, eq);
+    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+    const std::optional<u64> value = eq == std::string::npos ? std::nullopt : ParseU64(text.substr(eq + 1));
+    const std::optional<unsigned> gpr = emu::machine::GprIndex(name);
+    if (!value || (!gpr && name != "rip" && name != "rflags")) {
+        Fail(CliErrorCode::BadValue, fmt::format("-reg {}: expected NAME=VALUE with NAME one of rax..r15, "
+                                                 "rip, rflags and VALUE a number (0x for hex)",
+                                                 Quote(text)));
+    }
+    // value_or: *value is known good here, but GCC 12's -Wmaybe-uninitialized cannot see through Fail().
+    const u64 v = value.value_or(0);
+    if (gpr) {
+        bare.gpr[*gpr] = v;
+    } else {
+        (name == "rip" ? bare.rip : bare.rflags) = v;
+    }
+}
+
+MemMap ParseMap(const std::string& text) {
+    const size_t colon = text.find(':');
+    const std::string_view spec = text;
+    const std::optional<u64> base = colon == std::string::npos ? std::nullopt : ParseSize(spec.substr(0, colon), 1);
+    const std::optional<u64> size = colon == std::string::npos ? std::nullopt : ParseSize(spec.substr(colon + 1), 1);
+    if (!base || !size || *size == 0 || ((*base | *size) & kPageMask) || *base >= kMaxPhysAddr ||
+        *size > kMaxPhysAddr - *base) {
+        Fail(CliErrorCode::BadValue,
+             fmt::format("-map {}: expected ADDR:SIZE, both page-aligned (e.g. 0x200000:2M), size > 0, "
+                         "below 2^52",
+                         Quote(text)));
+    }
+    return MemMap{Gpa(*base), *size};
+}
+
+StartMode ParseStartMode(const std::string& text) {
+    for (const StartMode mode : {StartMode::Real, StartMode::Prot32, StartMode::Long64}) {
+        if (emu::machine::ToString(mode) == text) return mode;
+    }
+    Fail(CliErrorCode::BadValue, fmt::format("-start-mode {}: expected real, prot32 or long64", Quote(text)));
+}
+
+double ParseTimeout(const std::string& text) {
+    double seconds = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
+    if (text.empty() || ec != std::errc() || end != text.data() + text.size() || !std::isfinite(seconds) ||
+        seconds < 0) {
+        Fail(CliErrorCode::BadValue, fmt::format("-timeout {}: expected seconds, 0 or more", Quote(text)));
+    }
+    return seconds;
+}
+
+BareConfig ValidateBare(const RawOptions& raw) {
+    BareConfig bare;
+    bare.binary = ParseInputFile("-bare", *raw.bare);
+    if (raw.load_addr) {
+        const std::optional<u64> addr = ParseSize(*raw.load_addr, 1);
+        if (!addr || *addr >= kMaxPhysAddr) {
+            Fail(CliErrorCode::BadValue,
+                 fmt::format("-load-addr {}: expected an address below 2^52", Quote(*raw.load_addr)));
+        }
+        bare.load_address = *addr;
+    }
+    if (raw.start_mode) bare.start_mode = ParseStartMode(*raw.start_mode);
+    if (raw.cpl) {
+        if (*raw.cpl != "0" && *raw.cpl != "3") {
+            Fail(CliErrorCode::BadValue, fmt::format("-cpl {}: expected 0 or 3", Quote(*raw.cpl)));
+        }
+        bare.cpl = static_cast<u8>((*raw.cpl)[0] - '0');
+        if (bare.cpl != 0 && bare.start_mode == StartMode::Real) {
+            Fail(CliErrorCode::Conflict, "-cpl 3 needs -start-mode prot32 or long64 (real mode has no CPL 3)");
+        }
+    }
+    for (const std::string& reg : raw.reg) {
+        ParseReg(reg, bare);
+    }
+    for (const std::string& map : raw.map) {
+        bare.maps.push_back(ParseMap(map));
+    }
+    return bare;
+}
+
+// Options that only make sense with another one: refuse rather than ignore.
+void CheckCombinations(const RawOptions& raw) {
+    const std::pair<const char*, bool> kernel_only[] = {{"-initrd", raw.initrd.has_value()},
+                                                        {"-append", raw.append.has_value()}};
+    for (const auto& [name, given] : kernel_only) {
+        if (given && !raw.kernel) Fail(CliErrorCode::Conflict, fmt::format("{} needs -kernel", name));
+    }
+    const std::pair<const char*, bool> bare_only[] = {{"-load-addr", raw.load_addr.has_value()},
+                                                      {"-start-mode", raw.start_mode.has_value()},
+                                                      {"-cpl", raw.cpl.has_value()},
+                                                      {"-reg", !raw.reg.empty()},
+                                                      {"-map", !raw.map.empty()}};
+    for (const auto& [name, given] : bare_only) {
+        if (given && !raw.bare) Fail(CliErrorCode::Conflict, fmt::format("{} needs -bare", name));
+    }
+    if (raw.kernel && raw.bare) Fail(CliErrorCode::Conflict, "-kernel and -bare cannot be combined");
+    if (!raw.kernel && !raw.bare) {
+        Fail(CliErrorCode::Conflict, "nothing to run: give -kernel FILE or -bare FILE (see -help)");
+    }
+    if (raw.nographic && raw.display && *raw.display != "none") {
+        Fail(CliErrorCode::Conflict, "-nographic cannot be combined with -display other than none");
+    }
+}
+
+// Step 3: raw strings -> MachineConfig.
+MachineConfig Validate(const RawOptions& raw) {
+    MachineConfig config;
+    if (raw.m) config.ram_bytes = ParseRamSize(*raw.m);
+    if (raw.smp) config.smp = ParseSmp(*raw.smp);
+    if (raw.kernel) config.kernel = ParseInputFile("-kernel", *raw.kernel);
+    if (raw.initrd) config.initrd = ParseInputFile("-initrd", *raw.initrd);
+    config.append = raw.append.value_or("");
+    config.nographic = raw.nographic;
+    if (raw.display) config.display = ParseDisplay(*raw.display);
+    for (const std::string& serial : raw.serial) {
+        config.serials.push_back(ParseSerial(serial));
+    }
+    const std::pair<const char*, const std::vector<std::string>*> specs[] = {
+        {"-drive", &raw.drive}, {"-netdev", &raw.netdev}, {"-device", &raw.device}};
+    for (const auto& [name, values] : specs) {
+        for (const std::string& value : *values) {
+            if (value.empty()) Fail(CliErrorCode::BadValue, fmt::format("{} needs a non-empty spec", name));
+        }
+    }
+    config.drives = raw.drive;
+    config.netdevs = raw.netdev;
+    config.devices = raw.device;
+    if (raw.gdb && raw.gdb->empty()) Fail(CliErrorCode::BadValue, "-gdb needs a device such as tcp::1234");
+    config.gdb = raw.gdb ? raw.gdb : (raw.s ? std::optional<std::string>(kGdbDefault) : std::nullopt);
+    config.start_stopped = raw.start_stopped;
+    if (raw.d) config.log_mask = ParseLogMask(*raw.d);
+    if (raw.log_file) config.log_file = ParseOutputFile("-D", *raw.log_file);
+    config.no_reboot = raw.no_reboot;
+    if (raw.mmu) {
+        if (*raw.mmu != "shadow" && *raw.mmu != "walk") {
+            Fail(CliErrorCode::BadValue, fmt::format("-mmu {}: expected shadow or walk", Quote(*raw.mmu)));
+        }
+        config.mmu = *raw.mmu == "walk" ? emu::machine::MmuMode::Walk : emu::machine::MmuMode::Shadow;
+    }
+    CheckCombinations(raw);
+    if (raw.bare) config.bare = ValidateBare(raw);
+    if (raw.dump_state) config.dump_state = ParseOutputFile("-dump-state", *raw.dump_state);
+    if (raw.max_insns) {
+        const std::optional<u64> n = ParseU64(*raw.max_insns);
+        if (!n) {
+            Fail(CliErrorCode::BadValue,
+                 fmt::format("-max-insns {}: expected a count (0: no limit)", Quote(*raw.max_insns)));
+        }
+        config.max_insns = *n;
+    }
+    if (raw.timeout) config.timeout_seconds = ParseTimeout(*raw.timeout);
+    return config;
+}
+
+}  // namespace
+
+std::string HelpText() {
+    RawOptions raw;
+    CLI::App app;
+    DefineOptions(app, raw);
+
+    // Groups in the order they were defined, options in each group likewise.
+    std::vector<std::string> groups;
+    for (const CLI::Option* option : app.get_options()) {
+        if (std::find(groups.begin(), groups.end(), option->get_group()) == groups.end()) {
+            groups.push_back(option->get_group());
+        }
+    }
+    std::string out =
+        "Usage: emu64 [options] (-kernel FILE | -bare FILE)\n"
+        "QEMU-style options: one dash, the value in the next argument (-m 512M).\n";
+    for (const std::string& group : groups) {
+        out += fmt::format("\n{}:\n", group);
+        for (const CLI::Option* option : app.get_options()) {
+            if (option->get_group() != group) continue;
+            std::string names;
+            for (const auto& name : option->get_snames()) names += (names.empty() ? "-" : ", -") + name;
+            for (const auto& name : option->get_lnames()) names += (names.empty() ? "-" : ", -") + name;
+            if (option->get_expected_max() != 0) names += " " + option->get_type_name();
+            if (option->get_expected_max() > 1) names += " (repeatable)";
+            out += names.size() <= 28 ? fmt::format("  {:<28} {}\n", names, option->get_description())
+                                      : fmt::format("  {}\n  {:<28} {}\n", names, "", option->get_description());
+        }
+    }
+    return out;
+}
+
+namespace {
+
+CliRequest Parse(std::span<const char* const> args) {
+    RawOptions raw;
+    CLI::App app{"emu64: an x86-64 full-system emulator", "emu64"};
+    DefineOptions(app, raw);
+    const std::vector<std::string> normalized = Normalize(app, args);
+    std::vector<std::string> reversed(normalized.rbegin(), normalized.rend());  // CLI11 wants them reversed
+    try {
+        app.parse(reversed);
+    } catch (const CLI::ParseError& e) {
+        Fail(CliErrorCode::ParseFailed, e.what());
+    }
+
+    CliRequest request;
+    if (raw.help) {
+        request.print_and_exit = HelpText();
+    } else if (raw.version) {
+        request.print_and_exit = VersionText();
+    } else if (raw.d && *raw.d == "help") {
+        request.print_and_exit = LogCategoriesHelp();
+    } else {
+        request.config = Validate(raw);
+        if (raw.print_config) request.print_and_exit = emu::machine::ConfigToJson(request.config) + "\n";
+    }
+    return request;
+}
+
+}  // namespace
+
+Result<CliRequest, CliError> ParseCommandLine(std::span<const char* const> args) {
+    try {
+        return Parse(args);
+    } catch (const CliFailure& failure) {
+        return Err(failure.error);
+    }
+}
+
+}  // namespace emu::app

@@ -1,0 +1,73 @@
+#pragma once
+// Helper functions called from IR (CallHelper) and the exceptions IR code raises. A helper gets the whole
+// guest state and memory, so passes treat a call as reading and writing everything.
+#include <optional>
+#include <string_view>
+
+#include "emu/common/types.h"
+#include "emu/cpu/memory_interface.h"
+#include "emu/cpu/state/cpu_state.h"
+
+namespace emu::cpu::ir {
+
+// Vectors that push an error code (SDM Vol. 3 6.3.1, Table 6-1).
+constexpr bool HasErrorCode(u8 vector) {
+    return vector == 8 || (vector >= 10 && vector <= 14) || vector == 17 || vector == 21;
+}
+
+// An exception raised by IR code, a helper or the memory path.
+struct Fault {
+    u8 vector = 0;
+    bool has_error_code = false;
+    u32 error_code = 0;
+    u64 cr2 = 0;
+    // INT n / INT3 / INTO: a trap whose saved RIP is the next instruction, with the software-interrupt
+    // privilege check at delivery.
+    bool software = false;
+    u64 next_rip = 0;  // valid when software
+};
+
+inline Fault MakeFault(u8 vector, u32 error_code = 0) {
+    return Fault{vector, HasErrorCode(vector), HasErrorCode(vector) ? error_code : 0, 0, false, 0};
+}
+
+struct HelperEnv {
+    CpuState& state;
+    MemoryInterface& memory;
+    std::optional<Fault> fault;  // set by a helper to end the block with an exception
+
+    // Raises `vector` and returns 0 so helpers can `return env.Raise(...)`.
+    u64 Raise(u8 vector, u32 error_code = 0) {
+        fault = MakeFault(vector, error_code);
+        return 0;
+    }
+    bool user() const { return state.cpl() == 3; }
+
+    // Guest memory at the current privilege; on a fault these record it and return false.
+    bool Read(u64 linear, void* dst, unsigned size);
+    bool Write(u64 linear, const void* src, unsigned size);
+};
+
+using HelperFn = u64 (*)(HelperEnv& env, u64 a, u64 b, u64 c);
+
+// A helper as named in IR dumps. Instances are static; IR refers to them by address.
+struct HelperInfo {
+    std::string_view name;
+    HelperFn fn;
+};
+
+inline bool HelperEnv::Read(u64 linear, void* dst, unsigned size) {
+    MemFault f;
+    if (memory.Read(state, linear, dst, size, MemAccess::Read, user(), &f)) return true;
+    fault = Fault{f.vector, HasErrorCode(f.vector), f.error_code, f.cr2, false, 0};
+    return false;
+}
+
+inline bool HelperEnv::Write(u64 linear, const void* src, unsigned size) {
+    MemFault f;
+    if (memory.Write(state, linear, src, size, user(), &f)) return true;
+    fault = Fault{f.vector, HasErrorCode(f.vector), f.error_code, f.cr2, false, 0};
+    return false;
+}
+
+}  // namespace emu::cpu::ir

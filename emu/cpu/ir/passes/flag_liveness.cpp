@@ -1,0 +1,59 @@
+// Flag liveness: walking backwards, tracks which status flags a later instruction may still observe. All
+// are live at the block's end (the next block may read them) and at anything that may raise an exception
+// (the handler sees RFLAGS), so flag writes are only dropped when a later write in the same block overwrites
+// them first. A conditional writer (shift by a variable count that may be 0) does not kill liveness.
+// Leaves the operands of removed writes for dead code elimination.
+#include "emu/cpu/ir/flags.h"
+#include "emu/cpu/ir/passes/passes.h"
+
+namespace emu::cpu::ir {
+namespace {
+
+// Flags a SetFlags instruction overwrites for certain.
+u64 FlagsKilled(const Inst& inst) {
+    const auto kind = static_cast<FlagOp>(inst.args[0].imm());
+    const u64 written = FlagsWrittenBy(kind);
+    if (!WritesConditionally(kind)) return written;
+    const Value& count = inst.args[2];
+    return count.is_imm() && count.imm() != 0 ? written : 0;
+}
+
+}  // namespace
+
+void FlagLivenessPass(Block& block) {
+    u64 live = rflags::Arith;
+    for (u32 i = block.size(); i-- > 0;) {
+        Inst& inst = block.inst(i);
+        if (MayRaise(inst.op) || IsTerminator(inst.op)) {
+            live = rflags::Arith;
+            continue;
+        }
+        switch (inst.op) {
+            case Opcode::SetFlags: {
+                const auto kind = static_cast<FlagOp>(inst.args[0].imm());
+                if ((FlagsWrittenBy(kind) & live) == 0) {
+                    inst = Inst{};
+                } else {
+                    live &= ~FlagsKilled(inst);
+                }
+                break;
+            }
+            case Opcode::SetFlag: {
+                const u64 bit = u64{1} << inst.args[0].imm();
+                if ((bit & rflags::Arith) && !(bit & live)) {
+                    inst = Inst{};
+                } else {
+                    live &= ~bit;
+                }
+                break;
+            }
+            case Opcode::GetFlag: live |= (u64{1} << inst.args[0].imm()) & rflags::Arith; break;
+            case Opcode::GetCond: live |= FlagsReadByCond(static_cast<unsigned>(inst.args[0].imm())); break;
+            case Opcode::GetRflags: live = rflags::Arith; break;
+            case Opcode::SetRflags: live = 0; break;
+            default: break;
+        }
+    }
+}
+
+}  // namespace emu::cpu::ir

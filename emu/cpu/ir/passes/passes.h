@@ -1,0 +1,25 @@
+#pragma once
+// IR passes: free functions, one per file. Each file states the invariant it relies on.
+#include <string>
+
+#include "emu/cpu/ir/block.h"
+
+namespace emu::cpu::ir {
+
+// Removes SetFlags/SetFlag whose flags are overwritten before anything reads them or anything may raise.
+void FlagLivenessPass(Block& block);
+// Forwards GPR values from SetGpr/GetGpr to later GetGpr of the same width; drops overwritten SetGpr.
+void GetSetEliminationPass(Block& block);
+// Removes instructions without side effects whose results are unused, then compacts the block.
+void DeadCodeEliminationPass(Block& block);
+
+// Checks the block's structural invariants (types against opcodes.inc, SSA order, one terminator last).
+// Returns false with a message in *error.
+bool Verify(const Block& block, std::string* error);
+// Verify, aborting with the message and the block on failure (debug builds run it after every pass).
+void VerificationPass(const Block& block);
+
+// The standard pipeline the translator runs on each block.
+void Optimize(Block& block);
+
+}  // namespace emu::cpu::ir

@@ -1,0 +1,140 @@
+#include "emu/cpu/system/control.h"
+
+namespace emu::cpu::system {
+namespace {
+
+constexpr u64 kCr0Defined = cr0::PE | cr0::MP | cr0::EM | cr0::TS | cr0::ET | cr0::NE | cr0::WP | cr0::AM |
+                            cr0::NW | cr0::CD | cr0::PG;
+// CR0 bits whose change invalidates cached translations (paging on/off, write protection, caching).
+constexpr u64 kCr0PagingBits = cr0::PE | cr0::PG | cr0::WP | cr0::CD | cr0::NW;
+constexpr u64 kCr4Writable = cr4::TSD | cr4::DE | cr4::PSE | cr4::PAE | cr4::MCE | cr4::PGE | cr4::PCE |
+                             cr4::OSFXSR | cr4::OSXMMEXCPT;
+constexpr u64 kCr4PagingBits = cr4::PSE | cr4::PAE | cr4::PGE | cr4::PCIDE | cr4::SMEP | cr4::SMAP | cr4::LA57;
+constexpr unsigned kMaxPhysAddrBits = 40;  // CPUID 0x80000008: EAX[7:0]
+
+Status WriteCr0(CpuState& s, MemoryInterface& m, u64 value) {
+    if (value >> 32) return Gp(0);
+    // Reserved bits 31:0 are ignored; ET is hardwired to 1 (SDM Vol. 3 2.5).
+    value = (value & kCr0Defined) | cr0::ET;
+    if ((value & cr0::PG) && !(value & cr0::PE)) return Gp(0);
+    if ((value & cr0::NW) && !(value & cr0::CD)) return Gp(0);
+    const u64 old = s.cr0;
+    u64 efer = s.efer;
+    if ((value & cr0::PG) && !(old & cr0::PG) && (efer & efer::LME)) {
+        if (!(s.cr4 & cr4::PAE)) return Gp(0);  // IA-32e mode needs PAE paging (SDM Vol. 3 10.8.5)
+        efer |= efer::LMA;
+    }
+    if (!(value & cr0::PG) && (old & cr0::PG) && (efer & efer::LMA)) {
+        if (s.mode() == CpuMode::Long64) return Gp(0);  // paging cannot be turned off in 64-bit mode
+        efer &= ~efer::LMA;
+    }
+    s.cr0 = value;
+    s.efer = efer;
+    if ((old ^ value) & kCr0PagingBits) m.FlushTlb(~u64{0}, true);
+    return {};
+}
+
+Status WriteCr4(CpuState& s, MemoryInterface& m, u64 value) {
+    if (value & ~kCr4Writable) return Gp(0);
+    if ((s.efer & efer::LMA) && !(value & cr4::PAE)) return Gp(0);
+    const u64 old = s.cr4;
+    s.cr4 = value;
+    if ((old ^ value) & kCr4PagingBits) m.FlushTlb(~u64{0}, true);
+    return {};
+}
+
+Status WriteCr3(CpuState& s, MemoryInterface& m, u64 value) {
+    if (s.long_mode_active() && (value >> kMaxPhysAddrBits)) return Gp(0);
+    s.cr3 = s.long_mode_active() ? value : value & 0xFFFFFFFF;
+    m.FlushTlb(~u64{0}, false);
+    return {};
+}
+
+bool Cr8Allowed(const CpuState& s) { return s.mode() == CpuMode::Long64; }
+
+// DR4 and DR5 alias DR6 and DR7 when CR4.DE is clear; DR8-DR15 do not exist. Returns ~0u for #UD.
+unsigned DebugIndex(const CpuState& s, unsigned n) {
+    if (n > 7) return ~0u;
+    if (n == 4 || n == 5) return (s.cr4 & cr4::DE) ? ~0u : n + 2;
+    return n;
+}
+
+}  // namespace
+
+u64 Cr4WritableBits() { return kCr4Writable; }
+
+Status WriteControlRegister(CpuState& s, MemoryInterface& m, unsigned n, u64 value) {
+    if (n == 1 || (n >= 5 && n != 8) || (n == 8 && !Cr8Allowed(s))) return Ud();
+    if (s.cpl() != 0) return Gp(0);
+    switch (n) {
+        case 0: return WriteCr0(s, m, value);
+        case 2: s.cr2 = value; return {};
+        case 3: return WriteCr3(s, m, value);
+        case 4: return WriteCr4(s, m, value);
+        default:  // CR8: the task-priority class, bits 3:0
+            if (value >> 4) return Gp(0);
+            s.cr8 = value;
+            return {};
+    }
+}
+
+SysResult<u64> ReadControlRegister(const CpuState& s, unsigned n) {
+    if (n == 1 || (n >= 5 && n != 8) || (n == 8 && !Cr8Allowed(s))) return Ud();
+    if (s.cpl() != 0) return Gp(0);
+    switch (n) {
+        case 0: return s.cr0;
+        case 2: return s.cr2;
+        case 3: return s.cr3;
+        case 4: return s.cr4;
+        default: return s.cr8;
+    }
+}
+
+Status WriteDebugRegister(CpuState& s, unsigned n, u64 value) {
+    const unsigned i = DebugIndex(s, n);
+    if (i == ~0u) return Ud();
+    if (s.cpl() != 0) return Gp(0);
+    const bool long64 = s.mode() == CpuMode::Long64;
+    if (!long64) value &= 0xFFFFFFFF;
+    if (i >= 6 && (value >> 32)) return Gp(0);
+    if (i == 6) value = (value & 0xE00F) | 0xFFFF0FF0;   // reserved bits read as 1 (SDM Vol. 3 17.2.3)
+    if (i == 7) value = (value & 0xFFFF23FF) | 0x400;    // bit 10 reads as 1, 11/12/14/15 as 0
+    s.dr[i] = value;
+    return {};
+}
+
+SysResult<u64> ReadDebugRegister(const CpuState& s, unsigned n) {
+    const unsigned i = DebugIndex(s, n);
+    if (i == ~0u) return Ud();
+    if (s.cpl() != 0) return Gp(0);
+    return s.dr[i];
+}
+
+Status Clts(CpuState& s) {
+    if (s.cpl() != 0) return Gp(0);
+    s.cr0 &= ~cr0::TS;
+    return {};
+}
+
+Status Lmsw(CpuState& s, MemoryInterface& m, u16 value) {
+    if (s.cpl() != 0) return Gp(0);
+    // LMSW loads PE, MP, EM and TS; it can set PE but not clear it.
+    const u64 low = cr0::PE | cr0::MP | cr0::EM | cr0::TS;
+    const u64 next = (s.cr0 & ~(low & ~cr0::PE)) | (value & low);
+    return WriteCr0(s, m, next);
+}
+
+Status Invlpg(CpuState& s, MemoryInterface& m, u64 linear) {
+    if (s.cpl() != 0) return Gp(0);
+    m.FlushTlb(linear & ~kPageMask, true);
+    return {};
+}
+
+Status CacheInvalidate(const CpuState& s) {
+    if (s.cpl() != 0) return Gp(0);
+    return {};
+}
+
+u64 Smsw(const CpuState& s) { return s.cr0; }
+
+}  // namespace emu::cpu::system

@@ -1,0 +1,34 @@
+#pragma once
+// Control and debug registers (SDM Vol. 3 2.5, 17.2; Vol. 2 MOV CR, MOV DR, CLTS, LMSW, SMSW, INVLPG) and the
+// other CPL-0 instructions without operands (INVD, WBINVD). Writes that change paging call
+// MemoryInterface::FlushTlb: CR3 -> FlushTlb(~0, false); a paging-mode bit of CR0/CR4 -> FlushTlb(~0, true);
+// INVLPG -> FlushTlb(page, true).
+//
+// CR4 bits are accepted only for features CPUID advertises or the core implements regardless (VME PVI TSD DE
+// PSE PAE MCE PGE PCE OSFXSR OSXMMEXCPT); PCIDE, SMEP, SMAP, UMIP, LA57, FSGSBASE, OSXSAVE are reserved (#GP).
+#include "emu/cpu/system/sys_result.h"
+
+namespace emu::cpu::system {
+
+// MOV CRn, value. `n` is the register number (CR8 only in 64-bit mode; 1, 5-7, 9-15 are #UD).
+Status WriteControlRegister(CpuState& s, MemoryInterface& m, unsigned n, u64 value);
+// MOV value, CRn.
+SysResult<u64> ReadControlRegister(const CpuState& s, unsigned n);
+
+// MOV DRn. DR4/DR5 alias DR6/DR7 unless CR4.DE (then #UD). DR7.GD (general detect) is not modelled.
+Status WriteDebugRegister(CpuState& s, unsigned n, u64 value);
+SysResult<u64> ReadDebugRegister(const CpuState& s, unsigned n);
+
+// CLTS, LMSW (sets PE MP EM TS; cannot clear PE), INVLPG, INVD/WBINVD (no-ops). CPL 0.
+Status Clts(CpuState& s);
+Status Lmsw(CpuState& s, MemoryInterface& m, u16 value);
+Status Invlpg(CpuState& s, MemoryInterface& m, u64 linear);
+Status CacheInvalidate(const CpuState& s);
+
+// SMSW: CR0's low bits (all of CR0 for a register destination; the caller truncates).
+u64 Smsw(const CpuState& s);
+
+// The CR4 bits a guest may set.
+u64 Cr4WritableBits();
+
+}  // namespace emu::cpu::system

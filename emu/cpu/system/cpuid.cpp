@@ -1,0 +1,103 @@
+#include "emu/cpu/system/cpuid.h"
+
+#include <array>
+#include <cstring>
+
+namespace emu::cpu::system {
+namespace {
+
+constexpr u32 kMaxBasicLeaf = 7;
+constexpr u32 kMaxExtendedLeaf = 0x80000008;
+// Family 6, model 0x3A, stepping 9 (an Ivy Bridge signature: a well-known, integer-only-capable family).
+constexpr u32 kSignature = 0x000306A9;
+
+// Every feature bit we know about; `enabled` only when the emulator implements it.
+constexpr CpuidFeature kFeatures[] = {
+    {1, 0, CpuidReg::Edx, 0, "fpu", false},
+    {1, 0, CpuidReg::Edx, 4, "tsc", true},
+    {1, 0, CpuidReg::Edx, 5, "msr", false},
+    {1, 0, CpuidReg::Edx, 6, "pae", false},
+    {1, 0, CpuidReg::Edx, 8, "cx8", true},
+    {1, 0, CpuidReg::Edx, 9, "apic", false},
+    {1, 0, CpuidReg::Edx, 11, "sep", false},
+    {1, 0, CpuidReg::Edx, 13, "pge", false},
+    {1, 0, CpuidReg::Edx, 15, "cmov", true},
+    {1, 0, CpuidReg::Edx, 16, "pat", false},
+    {1, 0, CpuidReg::Edx, 19, "clflush", true},
+    {1, 0, CpuidReg::Edx, 23, "mmx", false},
+    {1, 0, CpuidReg::Edx, 24, "fxsr", false},
+    {1, 0, CpuidReg::Edx, 25, "sse", false},
+    {1, 0, CpuidReg::Edx, 26, "sse2", false},
+    {1, 0, CpuidReg::Ecx, 0, "sse3", false},
+    {1, 0, CpuidReg::Ecx, 9, "ssse3", false},
+    {1, 0, CpuidReg::Ecx, 13, "cx16", true},
+    {1, 0, CpuidReg::Ecx, 19, "sse4_1", false},
+    {1, 0, CpuidReg::Ecx, 20, "sse4_2", false},
+    {1, 0, CpuidReg::Ecx, 22, "movbe", true},
+    {1, 0, CpuidReg::Ecx, 23, "popcnt", true},
+    {1, 0, CpuidReg::Ecx, 26, "xsave", false},
+    {7, 0, CpuidReg::Ebx, 0, "fsgsbase", false},
+    {7, 0, CpuidReg::Ebx, 3, "bmi1", false},
+    {7, 0, CpuidReg::Ebx, 8, "bmi2", false},
+    {0x80000001, 0, CpuidReg::Ecx, 0, "lahf_lm", true},
+    {0x80000001, 0, CpuidReg::Ecx, 5, "abm", true},  // LZCNT
+    {0x80000001, 0, CpuidReg::Edx, 11, "syscall", false},
+    {0x80000001, 0, CpuidReg::Edx, 20, "nx", false},
+    {0x80000001, 0, CpuidReg::Edx, 27, "rdtscp", true},
+    {0x80000001, 0, CpuidReg::Edx, 29, "lm", true},
+};
+
+u32 FeatureBits(u32 leaf, u32 subleaf, CpuidReg reg) {
+    u32 bits = 0;
+    for (const CpuidFeature& f : kFeatures) {
+        if (f.enabled && f.leaf == leaf && f.subleaf == subleaf && f.reg == reg) bits |= u32{1} << f.bit;
+    }
+    return bits;
+}
+
+CpuidResult WithFeatures(u32 leaf, u32 subleaf, CpuidResult r) {
+    r.eax |= FeatureBits(leaf, subleaf, CpuidReg::Eax);
+    r.ebx |= FeatureBits(leaf, subleaf, CpuidReg::Ebx);
+    r.ecx |= FeatureBits(leaf, subleaf, CpuidReg::Ecx);
+    r.edx |= FeatureBits(leaf, subleaf, CpuidReg::Edx);
+    return r;
+}
+
+// Four characters of a string as a register value (little-endian, as CPUID packs text).
+u32 Chars(const char* s) {
+    u32 v;
+    std::memcpy(&v, s, 4);
+    return v;
+}
+
+CpuidResult BrandString(u32 part) {
+    static constexpr char kBrand[49] = "emu64 virtual x86-64 CPU";  // padded with NULs to 48 bytes
+    const char* p = kBrand + 16 * part;
+    return {Chars(p), Chars(p + 4), Chars(p + 8), Chars(p + 12)};
+}
+
+}  // namespace
+
+std::span<const CpuidFeature> CpuidFeatures() { return kFeatures; }
+
+CpuidResult Cpuid(u32 leaf, u32 subleaf, const CpuState& state) {
+    switch (leaf) {
+        case 0: return {kMaxBasicLeaf, Chars("Genu"), Chars("ntel"), Chars("ineI")};
+        case 1:
+            // EBX: CLFLUSH line size 8 qwords, one logical processor, APIC ID 0.
+            return WithFeatures(1, 0, {kSignature, (8u << 8) | (1u << 16), 0, 0});
+        case 7: return subleaf == 0 ? WithFeatures(7, 0, {}) : CpuidResult{};
+        case 0x80000000: return {kMaxExtendedLeaf, 0, 0, 0};
+        case 0x80000001: return WithFeatures(0x80000001, 0, {});
+        case 0x80000002:
+        case 0x80000003:
+        case 0x80000004: return BrandString(leaf - 0x80000002);
+        case 0x80000008: return {0x3028, 0, 0, 0};  // 48 linear, 40 physical address bits
+        default: break;
+    }
+    // Out-of-range basic leaves return the highest basic leaf (Intel behaviour); others read as zero.
+    if (leaf > kMaxBasicLeaf && leaf < 0x80000000) return Cpuid(kMaxBasicLeaf, subleaf, state);
+    return {};
+}
+
+}  // namespace emu::cpu::system

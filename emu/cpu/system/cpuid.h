@@ -1,0 +1,32 @@
+#pragma once
+// CPUID: what the virtual CPU reports. Only implemented features are advertised; each feature bit lives
+// in one table (cpuid.cpp, kFeatures) so that whoever implements a feature flips it there.
+#include <span>
+#include <string_view>
+
+#include "emu/common/types.h"
+#include "emu/cpu/state/cpu_state.h"
+
+namespace emu::cpu::system {
+
+struct CpuidResult {
+    u32 eax = 0, ebx = 0, ecx = 0, edx = 0;
+};
+
+enum class CpuidReg : u8 { Eax, Ebx, Ecx, Edx };
+
+struct CpuidFeature {
+    u32 leaf;
+    u32 subleaf;
+    CpuidReg reg;
+    u8 bit;
+    std::string_view name;  // as in the SDM's CPUID tables / Linux's /proc/cpuinfo
+    bool enabled;
+};
+
+// The feature table, for tests and documentation.
+std::span<const CpuidFeature> CpuidFeatures();
+
+CpuidResult Cpuid(u32 leaf, u32 subleaf, const CpuState& state);
+
+}  // namespace emu::cpu::system

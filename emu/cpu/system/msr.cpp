@@ -1,0 +1,148 @@
+#include "emu/cpu/system/msr.h"
+
+#include <chrono>
+
+namespace emu::cpu::system {
+namespace {
+
+constexpr unsigned kMaxPhysAddrBits = 40;  // CPUID 0x80000008: EAX[7:0]
+constexpr u64 kPhysMask = (u64{1} << kMaxPhysAddrBits) - 1;
+// MTRRcap: 8 variable ranges, fixed ranges supported (bit 8), write-combining (bit 10); no SMRR.
+constexpr u64 kMtrrCap = 8 | (1u << 8) | (1u << 10);
+constexpr u64 kEferWritable = efer::SCE | efer::LME | efer::NXE;
+
+u64 HostNanoseconds() {
+    return static_cast<u64>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
+            .count());
+}
+
+// Memory types valid in MTRRs (UC WC WT WP WB) and, adding UC- (7), in the PAT (SDM Vol. 3 12.11, 12.12).
+bool ValidMtrrType(u64 t) { return t == 0 || t == 1 || t == 4 || t == 5 || t == 6; }
+bool ValidPatType(u64 t) { return ValidMtrrType(t) || t == 7; }
+
+bool AllBytes(u64 v, bool (*valid)(u64)) {
+    for (unsigned i = 0; i < 8; ++i) {
+        if (!valid((v >> (8 * i)) & 0xFF)) return false;
+    }
+    return true;
+}
+
+// Fixed-range MTRR index 0-10 of an MSR, or -1.
+int FixedIndex(u32 index) {
+    if (index == msr::MtrrFix64k) return 0;
+    if (index == msr::MtrrFix16k80) return 1;
+    if (index == msr::MtrrFix16kA0) return 2;
+    if (index >= msr::MtrrFix4kC0 && index <= msr::MtrrFix4kF8) return static_cast<int>(3 + index - msr::MtrrFix4kC0);
+    return -1;
+}
+
+bool VariableMtrrValid(u32 index, u64 v) {
+    if ((index & 1) == 0) return ValidMtrrType(v & 0xFF) && (v & ~(kPhysMask & ~u64{0xFFF}) & ~u64{0xFF}) == 0;
+    return (v & ~(kPhysMask & ~u64{0xFFF}) & ~u64{0x800}) == 0;  // PHYSMASK: mask bits and V (bit 11)
+}
+
+Status WriteEfer(CpuState& s, MemoryInterface& m, u64 value) {
+    if (value & ~(kEferWritable | efer::LMA)) return Gp(0);
+    // LME cannot change while paging is on (SDM Vol. 3 10.8.5); LMA is read-only (writes are ignored).
+    if ((s.cr0 & cr0::PG) && ((value ^ s.efer) & efer::LME)) return Gp(0);
+    const u64 next = (value & kEferWritable) | (s.efer & efer::LMA);
+    if ((next ^ s.efer) & efer::NXE) m.FlushTlb(~u64{0}, true);
+    s.efer = next;
+    return {};
+}
+
+Status WriteCanonical(u64& field, u64 value) {
+    if (!IsCanonical(value)) return Gp(0);
+    field = value;
+    return {};
+}
+
+}  // namespace
+
+u64 GuestTsc(const CpuState& s) { return HostNanoseconds() + s.tsc_offset; }
+
+SysResult<u64> ReadMsr(const CpuState& s, u32 index) {
+    if (s.cpl() != 0) return Gp(0);
+    if (index >= msr::MtrrPhysBase0 && index <= msr::MtrrPhysMaskLast) return s.mtrr_var[index - msr::MtrrPhysBase0];
+    if (const int f = FixedIndex(index); f >= 0) return s.mtrr_fixed[static_cast<unsigned>(f)];
+    switch (index) {
+        case msr::Tsc: return GuestTsc(s);
+        case msr::ApicBase: return s.apic_base;
+        case msr::BiosSignId: return 0;  // microcode revision 0
+        case msr::MtrrCap: return kMtrrCap;
+        case msr::SysenterCs: return s.sysenter_cs;
+        case msr::SysenterEsp: return s.sysenter_esp;
+        case msr::SysenterEip: return s.sysenter_eip;
+        case msr::McgCap:
+        case msr::McgStatus: return 0;  // no machine-check banks
+        case msr::MiscEnable: return s.misc_enable;
+        case msr::Pat: return s.pat;
+        case msr::MtrrDefType: return s.mtrr_def_type;
+        case msr::Efer: return s.efer;
+        case msr::Star: return s.star;
+        case msr::Lstar: return s.lstar;
+        case msr::Cstar: return s.cstar;
+        case msr::Sfmask: return s.sfmask;
+        case msr::FsBase: return s.segment(SegReg::Fs).base;
+        case msr::GsBase: return s.segment(SegReg::Gs).base;
+        case msr::KernelGsBase: return s.kernel_gs_base;
+        case msr::TscAux: return s.tsc_aux;
+        default: return Gp(0);
+    }
+}
+
+Status WriteMsr(CpuState& s, MemoryInterface& m, u32 index, u64 value) {
+    if (s.cpl() != 0) return Gp(0);
+    if (index >= msr::MtrrPhysBase0 && index <= msr::MtrrPhysMaskLast) {
+        if (!VariableMtrrValid(index, value)) return Gp(0);
+        s.mtrr_var[index - msr::MtrrPhysBase0] = value;
+        return {};
+    }
+    if (const int f = FixedIndex(index); f >= 0) {
+        if (!AllBytes(value, ValidMtrrType)) return Gp(0);
+        s.mtrr_fixed[static_cast<unsigned>(f)] = value;
+        return {};
+    }
+    switch (index) {
+        case msr::Tsc: s.tsc_offset = value - HostNanoseconds(); return {};
+        case msr::ApicBase:
+            // BSP (bit 8) is read-only; EN (bit 11) and the base below MAXPHYADDR are writable; x2APIC (bit 10)
+            // is not advertised, so it is reserved like the rest.
+            if (value & ~((kPhysMask & ~u64{0xFFF}) | (1u << 11) | (1u << 8))) return Gp(0);
+            s.apic_base = (value & ~u64{1u << 8}) | (s.apic_base & (1u << 8));
+            return {};
+        case msr::BiosSignId: return {};  // writing 0 before CPUID(1) is how the revision is read
+        case msr::SysenterCs: s.sysenter_cs = value & 0xFFFF; return {};
+        case msr::SysenterEsp: return WriteCanonical(s.sysenter_esp, value);
+        case msr::SysenterEip: return WriteCanonical(s.sysenter_eip, value);
+        case msr::McgStatus:
+            if (value != 0) return Gp(0);
+            return {};
+        case msr::MiscEnable: s.misc_enable = value; return {};
+        case msr::Pat:
+            if (!AllBytes(value, ValidPatType)) return Gp(0);
+            s.pat = value;
+            m.FlushTlb(~u64{0}, true);
+            return {};
+        case msr::MtrrDefType:
+            if ((value & ~u64{0xCFF}) || !ValidMtrrType(value & 0xFF)) return Gp(0);
+            s.mtrr_def_type = value;
+            return {};
+        case msr::Efer: return WriteEfer(s, m, value);
+        case msr::Star: s.star = value; return {};
+        case msr::Lstar: return WriteCanonical(s.lstar, value);
+        case msr::Cstar: return WriteCanonical(s.cstar, value);
+        case msr::Sfmask: s.sfmask = value & 0xFFFFFFFF; return {};  // bits 63:32 are reserved and ignored
+        case msr::FsBase: return WriteCanonical(s.segment(SegReg::Fs).base, value);
+        case msr::GsBase: return WriteCanonical(s.segment(SegReg::Gs).base, value);
+        case msr::KernelGsBase: return WriteCanonical(s.kernel_gs_base, value);
+        case msr::TscAux:
+            if (value >> 32) return Gp(0);
+            s.tsc_aux = value;
+            return {};
+        default: return Gp(0);  // unknown, or read-only (MTRRcap, MCG_CAP)
+    }
+}
+
+}  // namespace emu::cpu::system

@@ -1,0 +1,98 @@
+// Bit instructions: BT BTS BTR BTC BSF BSR POPCNT LZCNT TZCNT.
+#include <bit>
+
+#include "emu/cpu/translate/translator.h"
+
+namespace emu::cpu::translate {
+
+using ir::Type;
+using ir::Value;
+
+namespace {
+enum BitAction { kTest, kSet, kReset, kComplement };
+}
+
+// BT* dst, offset. With a register offset and a memory operand the offset addresses a bit string: the
+// operand moves by (signed offset / width) units. CF receives the bit; OF SF AF PF are undefined and left
+// unchanged, ZF is unaffected.
+bool Translator::BitTest(const DecodedInsn& insn, int action) {
+    const Operand& dst = insn.operands[0];
+    const Operand& off_op = insn.operands[1];
+    const Type t = TypeOf(dst);
+    const unsigned bits = dst.size * 8;
+    const Value offset = ir_.Resize(Read(off_op), t);
+    const Value bit = ir_.And(offset, ir::Emitter::ImmOf(t, bits - 1));
+    Value addr;
+    Value v;
+    if (dst.kind == OperandKind::Mem) {
+        addr = LinearAddress(dst);
+        if (off_op.kind == OperandKind::Reg) {
+            const unsigned shift = static_cast<unsigned>(std::countr_zero(bits));
+            const Value units = ir_.SignExtend(ir_.Sar(offset, ir::Emitter::Imm8(shift)), Type::U64);
+            addr = ir_.Add(addr, ir_.Mul(units, ir::Emitter::Imm64(dst.size)));
+        }
+        v = ir_.Load(addr, t);
+    } else {
+        v = Read(dst);
+    }
+    const Value mask = ir_.Shl(ir::Emitter::ImmOf(t, 1), ir_.Truncate(bit, Type::U8));
+    const Value cf = ir_.CmpNe(ir_.And(v, mask), ir::Emitter::ImmOf(t, 0));
+    if (action != kTest) {
+        Value r = action == kSet ? ir_.Or(v, mask) : action == kReset ? ir_.And(v, ir_.Not(mask)) : ir_.Xor(v, mask);
+        if (dst.kind == OperandKind::Mem) {
+            ir_.Store(addr, r);
+        } else {
+            Write(dst, r);
+        }
+    }
+    ir_.SetFlag(rflags::CF, cf);
+    return true;
+}
+
+bool Translator::BT(const DecodedInsn& insn) { return BitTest(insn, kTest); }
+bool Translator::BTS(const DecodedInsn& insn) { return BitTest(insn, kSet); }
+bool Translator::BTR(const DecodedInsn& insn) { return BitTest(insn, kReset); }
+bool Translator::BTC(const DecodedInsn& insn) { return BitTest(insn, kComplement); }
+
+// BSF/BSR: a zero source sets ZF and leaves the destination unchanged (what Intel and AMD hardware do;
+// the SDM says undefined). CF OF SF AF PF are undefined and left unchanged.
+bool Translator::BSF(const DecodedInsn& insn) {
+    const Value s = Read(insn.operands[1]);
+    const Value zero = ir_.CmpEq(s, ir::Emitter::ImmOf(s.type(), 0));
+    WriteRegUnless(insn.operands[0], zero, ir_.CountTrailingZeros(s));
+    ir_.SetFlag(rflags::ZF, zero);
+    return true;
+}
+
+bool Translator::BSR(const DecodedInsn& insn) {
+    const Value s = Read(insn.operands[1]);
+    const Value zero = ir_.CmpEq(s, ir::Emitter::ImmOf(s.type(), 0));
+    const Value top = ir::Emitter::ImmOf(s.type(), ir::BitsOf(s.type()) - 1);
+    WriteRegUnless(insn.operands[0], zero, ir_.Sub(top, ir_.CountLeadingZeros(s)));
+    ir_.SetFlag(rflags::ZF, zero);
+    return true;
+}
+
+// POPCNT clears OF SF AF CF PF and sets ZF for a zero source.
+bool Translator::POPCNT(const DecodedInsn& insn) {
+    const Value s = Read(insn.operands[1]);
+    Write(insn.operands[0], ir_.PopCount(s));
+    for (u64 flag : {rflags::OF, rflags::SF, rflags::AF, rflags::CF, rflags::PF}) ir_.SetFlag(flag, ir::Emitter::Imm1(false));
+    ir_.SetFlag(rflags::ZF, ir_.CmpEq(s, ir::Emitter::ImmOf(s.type(), 0)));
+    return true;
+}
+
+// LZCNT/TZCNT: CF = (source is zero), ZF = (result is zero); OF SF AF PF undefined and left unchanged.
+bool Translator::ZeroCount(const DecodedInsn& insn, bool leading) {
+    const Value s = Read(insn.operands[1]);
+    const Value r = leading ? ir_.CountLeadingZeros(s) : ir_.CountTrailingZeros(s);
+    Write(insn.operands[0], r);
+    ir_.SetFlag(rflags::CF, ir_.CmpEq(s, ir::Emitter::ImmOf(s.type(), 0)));
+    ir_.SetFlag(rflags::ZF, ir_.CmpEq(r, ir::Emitter::ImmOf(r.type(), 0)));
+    return true;
+}
+
+bool Translator::LZCNT(const DecodedInsn& insn) { return ZeroCount(insn, true); }
+bool Translator::TZCNT(const DecodedInsn& insn) { return ZeroCount(insn, false); }
+
+}  // namespace emu::cpu::translate

@@ -1,0 +1,119 @@
+// Operand access and writeback shared by every translate function: registers, memory operands with their
+// segment, immediates, and the stack.
+#include <bit>
+
+#include "emu/cpu/translate/translator.h"
+
+namespace emu::cpu::translate {
+
+using ir::Type;
+using ir::Value;
+
+Value Translator::Read(const Operand& op) {
+    switch (op.kind) {
+        case OperandKind::Reg:
+            if (op.reg_class == RegClass::Seg) return ir_.Resize(ir_.GetSegSelector(op.reg), TypeOf(op));
+            return ir_.GetGpr(op.reg, op.size, op.high8);
+        case OperandKind::Mem: return ir_.Load(LinearAddress(op), TypeOf(op));
+        case OperandKind::Imm:
+        case OperandKind::Rel: return ir::Emitter::ImmOf(TypeOf(op), op.imm);
+        default: return ir::Emitter::Imm64(0);
+    }
+}
+
+void Translator::Write(const Operand& op, Value v) {
+    v = ir_.Resize(v, TypeOf(op));
+    if (op.kind == OperandKind::Mem) {
+        ir_.Store(LinearAddress(op), v);
+    } else {
+        ir_.SetGpr(op.reg, op.size, v, op.high8);
+    }
+}
+
+void Translator::WriteRegUnless(const Operand& op, Value keep, Value v) {
+    if (op.size == 4) {  // a 32-bit write would clear bits 63:32 even when nothing changes
+        const Value old = ir_.GetGpr(op.reg, 8);
+        ir_.SetGpr(op.reg, 8, ir_.Select(keep, old, ir_.ZeroExtend(v, ir::Type::U64)));
+        return;
+    }
+    Write(op, ir_.Select(keep, Read(op), ir_.Resize(v, TypeOf(op))));
+}
+
+Value Translator::EffectiveAddress(const MemOperand& mem) {
+    const unsigned size = insn_->addr_size;
+    const Type t = ir::IntTypeOfSize(size);
+    if (mem.rip_relative) return ir::Emitter::ImmOf(Type::U64, ir::MaskOf(t) & (next_rip_ + static_cast<u64>(mem.disp)));
+    Value ea = ir::Emitter::ImmOf(t, static_cast<u64>(mem.disp));
+    if (mem.base != kNoReg) {
+        Value base = ir_.GetGpr(mem.base, size);
+        ea = mem.disp == 0 ? base : ir_.Add(base, ea);
+    }
+    if (mem.index != kNoReg) {
+        Value index = ir_.GetGpr(mem.index, size);
+        if (mem.scale > 1) index = ir_.Shl(index, ir::Emitter::Imm8(static_cast<unsigned>(std::countr_zero(mem.scale))));
+        ea = ea.is_imm() && ea.imm() == 0 ? index : ir_.Add(ea, index);
+    }
+    return ir_.ZeroExtend(ea, Type::U64);
+}
+
+Value Translator::LinearOf(unsigned seg, Value offset) {
+    if (mode_.flat) {
+        const bool based = seg == static_cast<unsigned>(SegReg::Fs) || seg == static_cast<unsigned>(SegReg::Gs);
+        return based ? ir_.Add(ir_.GetSegBase(seg), offset) : offset;
+    }
+    // TODO(translate): segment limit and type checks in legacy modes (#GP/#SS); only the base is applied.
+    return ir_.ZeroExtend(ir_.Truncate(ir_.Add(ir_.GetSegBase(seg), offset), Type::U32), Type::U64);
+}
+
+Value Translator::LinearAddress(const Operand& op) {
+    if (cached_operand_ == &op) return cached_linear_;
+    cached_operand_ = &op;
+    cached_linear_ = LinearOf(op.mem.seg, EffectiveAddress(op.mem));
+    return cached_linear_;
+}
+
+Value Translator::Cpl() {
+    const u32 attr = static_cast<u32>(offsetof(CpuState, seg) + static_cast<unsigned>(SegReg::Cs) * sizeof(Segment) +
+                                      offsetof(Segment, attr));
+    const Value dpl = ir_.Shr(ir_.GetField(attr, Type::U32), ir::Emitter::Imm8(5));
+    return ir_.Truncate(ir_.And(dpl, ir::Emitter::Imm32(3)), Type::U8);
+}
+
+// --- Stack
+
+Value Translator::GetRsp() { return ir_.GetGpr(static_cast<unsigned>(Gpr::Rsp), mode_.stack_size); }
+
+void Translator::SetRsp(Value rsp) { ir_.SetGpr(static_cast<unsigned>(Gpr::Rsp), mode_.stack_size, rsp); }
+
+Value Translator::StackAdd(Value rsp, i64 delta) {
+    return delta == 0 ? rsp : ir_.Add(rsp, ir::Emitter::ImmOf(rsp.type(), static_cast<u64>(delta)));
+}
+
+Value Translator::StackAddress(Value rsp, i64 delta) {
+    return LinearOf(static_cast<unsigned>(SegReg::Ss), ir_.ZeroExtend(StackAdd(rsp, delta), Type::U64));
+}
+
+void Translator::Push(Value v) {
+    const Value rsp = GetRsp();
+    const i64 size = ir::BitsOf(v.type()) / 8;
+    const Value new_rsp = StackAdd(rsp, -size);
+    ir_.Store(StackAddress(new_rsp, 0), v);
+    SetRsp(new_rsp);
+}
+
+Value Translator::PopLoad(Type t, Value* new_rsp) {
+    const Value rsp = GetRsp();
+    const Value v = ir_.Load(StackAddress(rsp, 0), t);
+    *new_rsp = StackAdd(rsp, ir::BitsOf(t) / 8);
+    return v;
+}
+
+// --- Control transfers
+
+u64 Translator::BranchTarget(const DecodedInsn& insn, u64 target) const {
+    // In 64-bit mode near branches are 64-bit whatever 66 says (Intel behaviour).
+    if (mode_.decode == DecodeMode::Bits64) return target;
+    return target & (insn.op_size == 2 ? 0xFFFF : 0xFFFFFFFF);
+}
+
+}  // namespace emu::cpu::translate

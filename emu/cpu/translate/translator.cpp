@@ -1,0 +1,85 @@
+#include "emu/cpu/translate/translator.h"
+
+#include <array>
+
+#include "emu/common/log.h"
+#include "emu/cpu/vcpu.h"
+
+namespace emu::cpu::translate {
+namespace {
+
+using Handler = bool (Translator::*)(const DecodedInsn&);
+constexpr unsigned kNumMnemonics = static_cast<unsigned>(Mnemonic::Count);
+
+constexpr std::array<Handler, kNumMnemonics> MakeDispatch() {
+    std::array<Handler, kNumMnemonics> table{};
+#define HANDLER(name) table[static_cast<unsigned>(Mnemonic::name)] = &Translator::name;
+#include "emu/cpu/translate/handlers.inc"
+#undef HANDLER
+    return table;
+}
+
+constexpr std::array<Handler, kNumMnemonics> kDispatch = MakeDispatch();
+
+}  // namespace
+
+BlockMode BlockMode::Of(const CpuState& state) {
+    BlockMode m;
+    const CpuMode mode = state.mode();
+    const bool ss_big = (state.segment(SegReg::Ss).attr >> 14) & 1;
+    if (mode == CpuMode::Long64) {
+        m.decode = DecodeMode::Bits64;
+        m.stack_size = 8;
+        m.flat = true;
+        return m;
+    }
+    m.decode = state.cs_default32() && mode != CpuMode::Real && mode != CpuMode::Virtual8086 ? DecodeMode::Bits32
+                                                                                              : DecodeMode::Bits16;
+    m.stack_size = ss_big && mode != CpuMode::Real && mode != CpuMode::Virtual8086 ? 4 : 2;
+    m.flat = false;
+    m.real_segments = mode == CpuMode::Real || mode == CpuMode::Virtual8086;
+    return m;
+}
+
+bool Translator::Translate(const DecodedInsn& insn, u64 rip) {
+    insn_ = &insn;
+    rip_ = rip;
+    next_rip_ = rip + insn.length;
+    if (mode_.decode != DecodeMode::Bits64) next_rip_ &= 0xFFFFFFFF;  // EIP wraps at 4 GiB outside long mode
+    cached_operand_ = nullptr;
+    ir_.GuestInsn(rip, insn.length);
+    const unsigned m = static_cast<unsigned>(insn.mnemonic);
+    const Handler handler = m < kNumMnemonics ? kDispatch[m] : nullptr;
+    if (handler == nullptr) {
+        log::Log(log::Category::Unimp, "unimplemented instruction {} at {:#x}", MnemonicName(insn.mnemonic), rip);
+        return Undefined();
+    }
+    return (this->*handler)(insn);
+}
+
+void Translator::EndBlock(u64 next_rip) {
+    if (!ir_.block().terminated()) ir_.ExitConst(next_rip);
+}
+
+void Translator::RaiseAt(u64 rip, u8 vector, u32 error_code) {
+    ir_.GuestInsn(rip, 0);
+    ir_.RaiseException(vector, error_code);
+}
+
+bool Translator::Unimplemented(const char* what) {
+    log::Log(log::Category::Unimp, "unimplemented: {} ({}) at {:#x}", MnemonicName(insn_->mnemonic), what, rip_);
+    return Undefined();
+}
+
+void Translator::LoadRealSegment(unsigned seg, Value selector) {
+    const u32 base = static_cast<u32>(offsetof(CpuState, seg) + seg * sizeof(Segment));
+    ir_.SetField(base + offsetof(Segment, selector), selector);
+    ir_.SetField(base + offsetof(Segment, base), ir_.Shl(ir_.ZeroExtend(selector, ir::Type::U64), ir::Emitter::Imm8(4)));
+}
+
+bool Translator::Undefined() {
+    ir_.RaiseException(vec::UD);
+    return false;
+}
+
+}  // namespace emu::cpu::translate

@@ -1,0 +1,103 @@
+#include "emu/machine/machine_config.h"
+
+#include <nlohmann/json.hpp>
+
+#include "emu/machine/gpr_names.h"
+#include "emu64_config.h"
+
+namespace emu::machine {
+
+namespace {
+
+nlohmann::json OptionalToJson(const std::optional<std::string>& value) {
+    return value ? nlohmann::json(*value) : nlohmann::json(nullptr);
+}
+
+nlohmann::json BareToJson(const BareConfig& bare) {
+    nlohmann::json regs = nlohmann::json::object();
+    for (size_t i = 0; i < bare.gpr.size(); ++i) {
+        if (bare.gpr[i]) regs[std::string(kGprNames[i])] = *bare.gpr[i];
+    }
+    if (bare.rip) regs["rip"] = *bare.rip;
+    if (bare.rflags) regs["rflags"] = *bare.rflags;
+    nlohmann::json maps = nlohmann::json::array();
+    for (const MemMap& map : bare.maps) maps.push_back({{"base", map.base.value()}, {"size", map.size}});
+    return {
+        {"binary", bare.binary},
+        {"load_address", bare.load_address},
+        {"start_mode", ToString(bare.start_mode)},
+        {"cpl", bare.cpl},
+        {"regs", regs},
+        {"maps", maps},
+    };
+}
+
+}  // namespace
+
+std::string_view ToString(MmuMode mode) {
+    switch (mode) {
+    case MmuMode::Shadow: return "shadow";
+    case MmuMode::Walk: return "walk";
+    }
+    return "?";
+}
+
+std::string_view ToString(StartMode mode) {
+    switch (mode) {
+    case StartMode::Real: return "real";
+    case StartMode::Prot32: return "prot32";
+    case StartMode::Long64: return "long64";
+    }
+    return "?";
+}
+
+std::string_view ToString(SerialKind kind) {
+    switch (kind) {
+    case SerialKind::Stdio: return "stdio";
+    case SerialKind::Null: return "null";
+    case SerialKind::None: return "none";
+    case SerialKind::File: return "file";
+    case SerialKind::Other: return "other";
+    }
+    return "?";
+}
+
+std::string EffectiveDisplay(const MachineConfig& config) {
+    if (config.display) return *config.display;
+    if (config.nographic || config.bare) return "none";
+    return EMU64_HAVE_SDL ? "sdl" : "none";
+}
+
+std::string ConfigToJson(const MachineConfig& config) {
+    nlohmann::json serials = nlohmann::json::array();
+    for (const SerialSpec& serial : config.serials) {
+        serials.push_back({{"kind", ToString(serial.kind)}, {"text", serial.text}, {"path", serial.path}});
+    }
+    const nlohmann::json json = {
+        {"ram_bytes", config.ram_bytes},
+        {"smp", config.smp},
+        {"kernel", config.kernel},
+        {"initrd", config.initrd},
+        {"append", config.append},
+        {"nographic", config.nographic},
+        {"display", OptionalToJson(config.display)},
+        {"effective_display", EffectiveDisplay(config)},
+        {"serials", serials},
+        {"drives", config.drives},
+        {"netdevs", config.netdevs},
+        {"devices", config.devices},
+        {"gdb", OptionalToJson(config.gdb)},
+        {"start_stopped", config.start_stopped},
+        {"log_mask", config.log_mask},
+        {"log_file", config.log_file},
+        {"no_reboot", config.no_reboot},
+        {"mmu", ToString(config.mmu)},
+        {"bare", config.bare ? BareToJson(*config.bare) : nlohmann::json(nullptr)},
+        {"dump_state", config.dump_state},
+        {"max_insns", config.max_insns},
+        {"timeout_seconds", config.timeout_seconds},
+    };
+    return json.dump(2);
+}
+
+}  // namespace emu::machine

@@ -1,0 +1,90 @@
+#pragma once
+// MachineConfig: everything the command line asks of a machine, already validated (sizes parsed, files
+// found). emu/app fills it from argv; the machine reads it and knows nothing of argv.
+#include <array>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "emu/common/address.h"
+#include "emu/common/types.h"
+#include "emu/machine/boot/start_mode.h"
+
+namespace emu::machine {
+
+// -mmu: the shadow MMU (fast path) or the reference walker (walk guest tables on every TLB miss).
+enum class MmuMode : u8 { Shadow, Walk };
+
+// -start-mode: the CPU mode the bare-metal runner starts the flat binary in: StartMode (boot/start_mode.h).
+
+// -serial backends. Other = a QEMU backend we recognise but do not implement (kept in SerialSpec::text).
+enum class SerialKind : u8 { Stdio, Null, None, File, Other };
+
+struct SerialSpec {
+    SerialKind kind = SerialKind::Stdio;
+    std::string text;  // the spec as given ("file:out.txt"), for messages
+    std::string path;  // File only: the file to write
+};
+
+// -map ADDR:SIZE: extra zero-filled guest RAM for the bare-metal runner. Page-aligned, size > 0.
+struct MemMap {
+    Gpa base;
+    u64 size = 0;
+};
+
+inline constexpr u64 kDefaultBareLoadAddress = 0x10000;
+
+// The bare-metal runner (-bare FILE): loads a flat binary and starts it directly, no firmware, no kernel.
+struct BareConfig {
+    std::string binary;  // path of the flat binary (exists when parsing succeeded)
+    u64 load_address = kDefaultBareLoadAddress;
+    StartMode start_mode = StartMode::Long64;
+    u8 cpl = 0;  // 0 or 3
+    // Initial register values from -reg; unset means "the runner's default" (rip: the load address).
+    std::array<std::optional<u64>, 16> gpr{};  // indexed like emu::cpu::Gpr (rax, rcx, rdx, rbx, rsp, ...)
+    std::optional<u64> rip;
+    std::optional<u64> rflags;
+    std::vector<MemMap> maps;
+};
+
+inline constexpr u64 kDefaultRamBytes = u64{128} << 20;  // QEMU's default -m
+inline constexpr u32 kMaxSmp = 255;                       // xAPIC IDs are 8 bits, 0xFF is broadcast
+
+struct MachineConfig {
+    u64 ram_bytes = kDefaultRamBytes;  // -m, a multiple of the page size
+    u32 smp = 1;                       // -smp
+    std::string kernel;                // -kernel (empty: none)
+    std::string initrd;                // -initrd (empty: none; only with -kernel)
+    std::string append;                // -append (only with -kernel)
+    bool nographic = false;            // -nographic
+    std::optional<std::string> display;  // -display as given ("none", "sdl"); see EffectiveDisplay()
+    std::vector<SerialSpec> serials;     // -serial, in order (COM1, COM2, ...); empty: the default
+    std::vector<std::string> drives;     // -drive specs, unparsed
+    std::vector<std::string> netdevs;    // -netdev specs, unparsed
+    std::vector<std::string> devices;    // -device specs, unparsed
+    std::optional<std::string> gdb;      // -gdb spec; -s means "tcp::1234"
+    bool start_stopped = false;          // -S
+    u32 log_mask = 0;                    // -d, bits indexed by emu::log::Category
+    std::string log_file;                // -D (empty: stderr)
+    bool no_reboot = false;              // -no-reboot
+    MmuMode mmu = MmuMode::Shadow;       // -mmu
+
+    std::optional<BareConfig> bare;  // -bare and its options
+    std::string dump_state;          // -dump-state FILE: CPU state as JSON at exit (empty: none)
+    u64 max_insns = 0;               // -max-insns N: stop after N guest instructions (0: unlimited)
+    double timeout_seconds = 0;      // -timeout SECONDS: wall-clock limit (0: none)
+};
+
+std::string_view ToString(MmuMode mode);
+std::string_view ToString(StartMode mode);
+std::string_view ToString(SerialKind kind);
+
+// The display the machine should open: -display if given, else "none" with -nographic or -bare, else the
+// graphical default ("sdl" when built with SDL2).
+std::string EffectiveDisplay(const MachineConfig& config);
+
+// The configuration as JSON (emu64 -print-config), so tests can check what the command line produced.
+std::string ConfigToJson(const MachineConfig& config);
+
+}  // namespace emu::machine

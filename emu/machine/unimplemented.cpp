@@ -1,0 +1,22 @@
+#include "emu/machine/unimplemented.h"
+
+namespace emu::machine {
+
+std::optional<std::string> UnimplementedFeature(const MachineConfig& config) {
+    // TODO(lead): drop each line as the feature lands.
+    if (!config.drives.empty()) return "-drive";
+    if (!config.netdevs.empty()) return "-netdev";
+    if (!config.devices.empty()) return "-device";
+    if (config.gdb) return "-s/-gdb";
+    if (config.start_stopped) return "-S";
+    if (const std::string display = EffectiveDisplay(config); display != "none") return "-display " + display;
+    if (config.smp > 1) return "-smp " + std::to_string(config.smp);
+    for (const SerialSpec& serial : config.serials) {
+        if (serial.kind == SerialKind::Other) return "-serial " + serial.text;
+    }
+    // Only COM1 exists so far; a second -serial would be a port the guest cannot find.
+    if (config.serials.size() > 1) return "a second -serial port";
+    return std::nullopt;
+}
+
+}  // namespace emu::machine

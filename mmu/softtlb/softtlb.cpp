@@ -1,0 +1,151 @@
+#include "mmu/softtlb/softtlb.h"
+
+namespace emu::mmu {
+
+namespace {
+
+constexpr TlbEntry kInvalidEntry{kTlbInvalidTag, kTlbInvalidTag, kTlbInvalidTag, 0};
+
+u64 TagFor(const TlbEntry& entry, AccessType access) {
+    switch (access) {
+        case AccessType::Read: return entry.addr_read;
+        case AccessType::Write: return entry.addr_write;
+        case AccessType::Fetch: return entry.addr_code;
+    }
+    return kTlbInvalidTag;
+}
+
+}  // namespace
+
+SoftTlb::SoftTlb() : entries_(kMmuIndexCount * kEntries, kInvalidEntry), info_(kMmuIndexCount * kEntries) {}
+
+TlbLookup SoftTlb::Lookup(MmuIndex index, u64 vaddr, AccessType access) {
+    const u64 slot = Slot(index, vaddr);
+    const TlbEntry& entry = entries_[slot];
+    const u64 tag = TagFor(entry, access);
+    TlbLookup result;
+    if ((vaddr & ~kPageMask) == tag) {
+        ++stats_.hits;
+        result.kind = TlbLookupKind::Hit;
+        result.host = reinterpret_cast<u8*>(vaddr + entry.addend);
+        result.gpa = info_[slot].gpa_page | (vaddr & kPageMask);
+        return result;
+    }
+    ++stats_.misses;
+    if (tag != kTlbInvalidTag && (tag & ~kPageMask) == (vaddr & ~kPageMask)) {
+        result.kind = TlbLookupKind::SlowPath;
+        result.flags = tag & kPageMask;
+        result.gpa = info_[slot].gpa_page | (vaddr & kPageMask);
+    }
+    return result;
+}
+
+void SoftTlb::Fill(MmuIndex index, const TlbFill& fill) {
+    ++stats_.fills;
+    const u64 page = fill.vaddr & ~kPageMask;
+    const u64 slot = Slot(index, page);
+    const u64 flags = (fill.flags & (tlb_flag::kMmio | tlb_flag::kTracked | tlb_flag::kNotDirty)) |
+                      (fill.host ? 0 : tlb_flag::kMmio);
+    const u64 all_access_flags = flags & tlb_flag::kMmio;
+    TlbEntry& entry = entries_[slot];
+    entry.addr_read = fill.read ? page | all_access_flags : kTlbInvalidTag;
+    entry.addr_write = fill.write ? page | flags : kTlbInvalidTag;
+    entry.addr_code = fill.exec ? page | all_access_flags : kTlbInvalidTag;
+    // addend maps the page's linear address to the host address of the page's first byte.
+    entry.addend = fill.host ? reinterpret_cast<u64>(fill.host - (fill.gpa & kPageMask)) - page : 0;
+    info_[slot] = TlbEntryInfo{page, fill.gpa & ~kPageMask, true, fill.global};
+    if (fill.page_size > kPageSize) NoteLargePage(static_cast<unsigned>(index), page, fill.page_size);
+}
+
+void SoftTlb::FillFromWalk(MmuIndex index, u64 vaddr, const WalkResult& walk, u8* host, u64 flags) {
+    TlbFill fill;
+    fill.vaddr = vaddr;
+    fill.gpa = walk.gpa;
+    fill.host = host;
+    fill.page_size = walk.page_size;
+    fill.read = walk.readable;
+    fill.write = walk.writable && walk.dirty;
+    fill.exec = walk.executable;
+    fill.global = walk.global;
+    fill.flags = flags;
+    Fill(index, fill);
+}
+
+void SoftTlb::Invalidate(u64 slot) {
+    entries_[slot] = kInvalidEntry;
+    info_[slot] = TlbEntryInfo{};
+}
+
+void SoftTlb::FlushIndex(unsigned index) {
+    for (u64 i = 0; i < kEntries; ++i) Invalidate(index * kEntries + i);
+    large_[index] = LargeRange{};
+}
+
+// Grows the index's large-page range until it covers [vaddr, vaddr + page_size) too (QEMU's
+// tlb_add_large_page): one range, so a flush inside it may over-flush, never under-flush.
+void SoftTlb::NoteLargePage(unsigned index, u64 vaddr, u64 page_size) {
+    LargeRange& range = large_[index];
+    u64 mask = ~(page_size - 1);
+    if (range.base != kTlbInvalidTag) {
+        mask &= range.mask;
+        while (((range.base ^ vaddr) & mask) != 0) mask <<= 1;
+    }
+    range.base = vaddr & mask;
+    range.mask = mask;
+}
+
+void SoftTlb::FlushAll() {
+    ++stats_.flush_all;
+    for (unsigned index = 0; index < kMmuIndexCount; ++index) FlushIndex(index);
+}
+
+void SoftTlb::FlushPage(u64 vaddr) {
+    ++stats_.flush_page;
+    for (unsigned index = 0; index < kMmuIndexCount; ++index) {
+        const LargeRange& range = large_[index];
+        if (range.base != kTlbInvalidTag && (vaddr & range.mask) == range.base) {
+            ++stats_.flush_page_large;
+            FlushIndex(index);
+            continue;
+        }
+        const u64 slot = Slot(static_cast<MmuIndex>(index), vaddr);
+        if (info_[slot].valid && info_[slot].vpage == (vaddr & ~kPageMask)) Invalidate(slot);
+    }
+}
+
+void SoftTlb::FlushNonGlobal() {
+    ++stats_.flush_non_global;
+    for (u64 slot = 0; slot < entries_.size(); ++slot) {
+        if (info_[slot].valid && !info_[slot].global) Invalidate(slot);
+    }
+}
+
+unsigned SoftTlb::FlushGfn(Gfn gfn) {
+    ++stats_.flush_gfn;
+    unsigned count = 0;
+    for (u64 slot = 0; slot < entries_.size(); ++slot) {
+        if (info_[slot].valid && info_[slot].gpa_page == (gfn << kPageShift)) {
+            Invalidate(slot);
+            ++count;
+        }
+    }
+    return count;
+}
+
+// A scan of all kMmuIndexCount * kEntries slots: cheap next to building a shadow page, and it needs no reverse
+// map to keep up to date on every fill.
+unsigned SoftTlb::DemoteWritesToGfn(Gfn gfn) {
+    ++stats_.demote_gfn;
+    unsigned count = 0;
+    for (u64 slot = 0; slot < entries_.size(); ++slot) {
+        TlbEntry& entry = entries_[slot];
+        if (info_[slot].valid && info_[slot].gpa_page == (gfn << kPageShift) && entry.addr_write != kTlbInvalidTag &&
+            !(entry.addr_write & tlb_flag::kTracked)) {
+            entry.addr_write |= tlb_flag::kTracked;
+            ++count;
+        }
+    }
+    return count;
+}
+
+}  // namespace emu::mmu

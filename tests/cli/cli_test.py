@@ -1,0 +1,359 @@
+#!/usr/bin/env python3
+"""Runs the real emu64 binary with good and bad command lines.
+
+Usage: cli_test.py PATH/TO/emu64
+
+The oracle is QEMU's documented command-line behaviour (-m in MiB unless suffixed, the value in the next
+argument) and the contract of emu64's front end: every error is exactly one "emu64: ..." line on stderr
+with exit status 2, information requests exit 0, and an option the machine cannot honour yet is refused
+("not implemented yet"), never ignored. Expected values are computed here, not copied from the binary.
+"""
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+EMU64 = ""
+MIB = 1 << 20
+
+# Every option the front end must offer, as a user types it.
+ALL_OPTIONS = [
+    "-m", "-smp", "-kernel", "-initrd", "-append", "-nographic", "-display", "-serial", "-drive", "-netdev",
+    "-device", "-s", "-S", "-gdb", "-d", "-D", "-no-reboot", "-mmu", "-bare", "-load-addr", "-start-mode",
+    "-cpl", "-reg", "-map", "-dump-state", "-max-insns", "-timeout", "-help", "-h", "-version", "-print-config",
+]
+
+
+def run(*args, timeout=30):
+    proc = subprocess.run([EMU64, *args], capture_output=True, text=True, timeout=timeout)
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+class Files:
+    """Scratch files: a kernel and a flat binary that exist, a folder, paths that do not exist."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="emu64_cli_test_")
+        self.kernel = self._file("bzImage", b"\x00" * 512)
+        self.initrd = self._file("initrd.img", b"\x00" * 512)
+        self.bare = self._file("flat.bin", b"\xf4")  # hlt
+        self.missing = os.path.join(self.dir, "no_such_file")
+        self.missing_dir_file = os.path.join(self.dir, "no_such_dir", "file")
+
+    def _file(self, name, data):
+        path = os.path.join(self.dir, name)
+        with open(path, "wb") as f:
+            f.write(data)
+        return path
+
+    def cleanup(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+F = None
+
+
+def setUpModule():
+    global F
+    F = Files()
+
+
+def tearDownModule():
+    F.cleanup()
+
+
+class CliTestCase(unittest.TestCase):
+    def assert_usage_error(self, args, mentions):
+        rc, out, err = run(*args)
+        what = f"emu64 {' '.join(args)!s} -> rc={rc} stdout={out!r} stderr={err!r}"
+        self.assertEqual(rc, 2, what)
+        self.assertEqual(out, "", what)
+        lines = err.splitlines()
+        self.assertEqual(len(lines), 1, what)
+        self.assertTrue(lines[0].startswith("emu64: "), what)
+        self.assertIn(mentions, lines[0], what)
+        return lines[0]
+
+    def config(self, *args):
+        rc, out, err = run(*args, "-print-config")
+        self.assertEqual(rc, 0, f"emu64 {' '.join(args)} -print-config: rc={rc} stderr={err!r}")
+        self.assertEqual(err, "")
+        return json.loads(out)
+
+    def kernel_config(self, *args):
+        return self.config("-kernel", F.kernel, "-nographic", *args)
+
+    def bare_config(self, *args):
+        return self.config("-bare", F.bare, *args)
+
+
+class BadCommandLines(CliTestCase):
+    def test_bad_ram_sizes(self):
+        for value in ["0", "12X", "", "-5", "0M", "1.5.5G", "99999999999999999999", "16777216T", "2T", "512,slots=2",
+                      "size=", "M", "0x"]:
+            with self.subTest(value=value):
+                self.assert_usage_error(["-kernel", F.kernel, "-m", value], "-m")
+
+    def test_bad_vcpu_counts(self):
+        for value in ["0", "x", "-1", "256", "2,sockets=2", ""]:
+            with self.subTest(value=value):
+                self.assert_usage_error(["-kernel", F.kernel, "-smp", value], "-smp")
+
+    def test_missing_files(self):
+        cases = [
+            (["-kernel", F.missing], "-kernel"),
+            (["-kernel", F.dir], "-kernel"),
+            (["-kernel", F.kernel, "-initrd", F.missing], "-initrd"),
+            (["-bare", F.missing], "-bare"),
+            (["-bare", ""], "-bare"),
+        ]
+        for args, mentions in cases:
+            with self.subTest(args=args):
+                line = self.assert_usage_error(args, mentions)
+                self.assertIn(os.path.basename(args[-1]) or "''", line)
+
+    def test_unknown_options_and_stray_arguments(self):
+        for args, mentions in [(["-foo"], "-foo"), (["--bogus=1"], "--bogus"), (["-kernel", F.kernel, "-xyz"], "-xyz"),
+                               (["disk.img"], "disk.img"), (["-"], "'-'"), (["-smpx", "2"], "-smpx"),
+                               (["-sS"], "-sS")]:
+            with self.subTest(args=args):
+                self.assert_usage_error(args, mentions)
+
+    def test_option_without_its_value(self):
+        for option in ["-m", "-kernel", "-append", "-d", "-D", "-reg", "-map", "-timeout"]:
+            with self.subTest(option=option):
+                self.assert_usage_error(["-kernel", F.kernel, option], option)
+
+    def test_flag_given_a_value(self):
+        self.assert_usage_error(["-kernel", F.kernel, "-nographic=1"], "-nographic")
+
+    def test_bad_map_syntax(self):
+        for value in ["0x200000", "0x200000:0", "0x200001:4K", "0x200000:4097", "x:4K", "0x200000:4Q", ":4K",
+                      "0x200000:", "0xFFFFFFFFFFFFF000:8K", "16777216G:4K"]:
+            with self.subTest(value=value):
+                self.assert_usage_error(["-bare", F.bare, "-map", value], "-map")
+
+    def test_unknown_log_category(self):
+        for value in ["bogus", "in_asm,bogus", "help,int"]:
+            with self.subTest(value=value):
+                self.assert_usage_error(["-kernel", F.kernel, "-d", value], "-d")
+
+    def test_bad_enumerated_values(self):
+        cases = [
+            (["-kernel", F.kernel, "-mmu", "fast"], "-mmu"),
+            (["-kernel", F.kernel, "-display", "gtkx"], "-display"),
+            (["-kernel", F.kernel, "-serial", "foo"], "-serial"),
+            (["-kernel", F.kernel, "-serial", "file:"], "-serial"),
+            (["-bare", F.bare, "-start-mode", "v86"], "-start-mode"),
+            (["-bare", F.bare, "-cpl", "1"], "-cpl"),
+            (["-bare", F.bare, "-cpl", "3", "-start-mode", "real"], "-cpl"),
+            (["-bare", F.bare, "-load-addr", "somewhere"], "-load-addr"),
+            (["-bare", F.bare, "-timeout", "-1"], "-timeout"),
+            (["-bare", F.bare, "-timeout", "abc"], "-timeout"),
+            (["-bare", F.bare, "-timeout", "inf"], "-timeout"),
+            (["-bare", F.bare, "-max-insns", "-1"], "-max-insns"),
+            (["-bare", F.bare, "-max-insns", "10x"], "-max-insns"),
+            (["-kernel", F.kernel, "-drive", ""], "-drive"),
+            (["-kernel", F.kernel, "-gdb", ""], "-gdb"),
+        ]
+        for args, mentions in cases:
+            with self.subTest(args=args):
+                self.assert_usage_error(args, mentions)
+
+    def test_bad_register_assignments(self):
+        for value in ["rzz=1", "rax", "rax=", "rax=zz", "eax=1", "=5", "rax=0x1g"]:
+            with self.subTest(value=value):
+                self.assert_usage_error(["-bare", F.bare, "-reg", value], "-reg")
+
+    def test_options_that_need_or_exclude_another(self):
+        cases = [
+            (["-bare", F.bare, "-initrd", F.initrd], "-initrd needs -kernel"),
+            (["-bare", F.bare, "-append", "quiet"], "-append needs -kernel"),
+            (["-kernel", F.kernel, "-reg", "rax=1"], "-reg needs -bare"),
+            (["-kernel", F.kernel, "-map", "0x200000:4K"], "-map needs -bare"),
+            (["-kernel", F.kernel, "-cpl", "3"], "-cpl needs -bare"),
+            (["-kernel", F.kernel, "-bare", F.bare], "-kernel and -bare"),
+            (["-kernel", F.kernel, "-nographic", "-display", "sdl"], "-nographic"),
+            ([], "nothing to run"),
+            (["-m", "1G"], "nothing to run"),
+        ]
+        for args, mentions in cases:
+            with self.subTest(args=args):
+                self.assert_usage_error(args, mentions)
+
+    def test_unwritable_output_files(self):
+        self.assert_usage_error(["-bare", F.bare, "-dump-state", F.missing_dir_file], "-dump-state")
+        self.assert_usage_error(["-bare", F.bare, "-dump-state", F.dir], "-dump-state")
+        self.assert_usage_error(["-bare", F.bare, "-D", F.missing_dir_file], "-D")
+        # The folder exists but no file can be created in it: found when the log is opened.
+        if os.path.isdir("/proc/self"):
+            self.assert_usage_error(["-bare", F.bare, "-D", "/proc/self/emu64.log"], "-D")
+
+    def test_control_characters_in_values_stay_on_one_line(self):
+        self.assert_usage_error(["-kernel", F.kernel, "-m", "1\n2"], "-m")
+
+
+class InformationRequests(CliTestCase):
+    def test_help_lists_every_option(self):
+        for flag in ["--help", "-help", "-h"]:
+            with self.subTest(flag=flag):
+                rc, out, err = run(flag)
+                self.assertEqual((rc, err), (0, ""))
+                for option in ALL_OPTIONS:
+                    self.assertRegex(out, r"(^|[\s,])" + re.escape(option) + r"([\s,]|$)", f"{option} missing")
+
+    def test_help_wins_over_other_options(self):
+        rc, out, _ = run("-m", "0", "-help")
+        self.assertEqual(rc, 0)
+        self.assertIn("-kernel", out)
+
+    def test_version(self):
+        for flag in ["--version", "-version"]:
+            with self.subTest(flag=flag):
+                rc, out, err = run(flag)
+                self.assertEqual((rc, err), (0, ""))
+                self.assertRegex(out, r"^emu64 \d+\.\d+\.\d+\n")
+                self.assertRegex(out, r"capstone \d+\.\d+")
+
+    def test_log_help_lists_categories_that_the_parser_accepts(self):
+        rc, out, err = run("-d", "help")
+        self.assertEqual((rc, err), (0, ""))
+        keywords = [line.split()[0] for line in out.splitlines()[1:] if line.strip()]
+        for expected in ["in_asm", "int", "mmu", "page_track", "guest_errors", "unimp"]:
+            self.assertIn(expected, keywords)
+        # Each listed category is accepted and sets its own bit; "all" is their union.
+        masks = [self.kernel_config("-d", k)["log_mask"] for k in keywords]
+        for mask in masks:
+            self.assertEqual(bin(mask).count("1"), 1)
+        self.assertEqual(len(set(masks)), len(masks))
+        union = 0
+        for mask in masks:
+            union |= mask
+        self.assertEqual(self.kernel_config("-d", "all")["log_mask"], union)
+        self.assertEqual(self.kernel_config("-d", ",".join(keywords[:2]))["log_mask"], masks[0] | masks[1])
+
+
+class ParsedValues(CliTestCase):
+    def test_ram_size_follows_qemu(self):
+        cases = {
+            "512": 512 * MIB,  # no suffix: MiB
+            "512M": 512 * MIB,
+            "512m": 512 * MIB,
+            "2G": 2 << 30,
+            "size=1G": 1 << 30,
+            "65536K": 64 * MIB,
+            "0x10": 16 * MIB,
+            "1T": 1 << 40,
+            "1k": 4096,  # rounded up to a whole page
+            "4097K": 4100 * 1024,
+        }
+        for value, expected in cases.items():
+            with self.subTest(value=value):
+                self.assertEqual(self.kernel_config("-m", value)["ram_bytes"], expected)
+        self.assertEqual(self.kernel_config()["ram_bytes"], 128 * MIB)  # QEMU's default
+        self.assertEqual(self.kernel_config("-m", "1G", "-m", "2G")["ram_bytes"], 2 << 30)  # last one wins
+
+    def test_kernel_options(self):
+        c = self.kernel_config("-initrd", F.initrd, "-append", "-v console=ttyS0 quiet", "-smp", "cpus=4",
+                               "-mmu", "walk", "-no-reboot", "-serial", "file:" + F.missing, "-serial", "null")
+        self.assertEqual(c["kernel"], F.kernel)
+        self.assertEqual(c["initrd"], F.initrd)
+        self.assertEqual(c["append"], "-v console=ttyS0 quiet")  # a value may start with '-'
+        self.assertEqual(c["smp"], 4)
+        self.assertEqual(c["mmu"], "walk")
+        self.assertTrue(c["no_reboot"])
+        self.assertTrue(c["nographic"])
+        self.assertEqual(c["effective_display"], "none")
+        self.assertEqual([(s["kind"], s["path"]) for s in c["serials"]], [("file", F.missing), ("null", "")])
+        self.assertIsNone(c["bare"])
+        self.assertEqual(self.kernel_config("-append", "")["append"], "")
+        self.assertEqual(self.kernel_config()["mmu"], "shadow")
+
+    def test_debugger_options(self):
+        self.assertEqual(self.kernel_config("-s")["gdb"], "tcp::1234")
+        self.assertEqual(self.kernel_config("-gdb", "tcp::4321")["gdb"], "tcp::4321")
+        self.assertIsNone(self.kernel_config()["gdb"])
+        self.assertTrue(self.kernel_config("-S")["start_stopped"])
+        self.assertEqual(self.kernel_config("-D", os.path.join(F.dir, "log.txt"))["log_file"],
+                         os.path.join(F.dir, "log.txt"))
+
+    def test_long_options_also_take_two_dashes(self):
+        c = self.config("--kernel", F.kernel, "--nographic", "--smp", "2", "--m", "64")
+        self.assertEqual((c["smp"], c["ram_bytes"]), (2, 64 * MIB))
+
+    def test_bare_defaults(self):
+        b = self.bare_config()["bare"]
+        self.assertEqual(b["binary"], F.bare)
+        self.assertEqual(b["load_address"], 0x10000)
+        self.assertEqual(b["start_mode"], "long64")
+        self.assertEqual(b["cpl"], 0)
+        self.assertEqual(b["regs"], {})
+        self.assertEqual(b["maps"], [])
+
+    def test_bare_options(self):
+        c = self.bare_config("-load-addr", "0x7c00", "-start-mode", "prot32", "-cpl", "3",
+                             "-reg", "rax=0x1234", "-reg", "RSP=4096", "-reg", "r15=0xffffffffffffffff",
+                             "-reg", "rip=0x7c00", "-reg", "rflags=0x202", "-reg", "rax=7",
+                             "-map", "0x200000:2M", "-map", "1G:4K", "-map", "0x1000:0x3000",
+                             "-dump-state", os.path.join(F.dir, "state.json"), "-max-insns", "1000",
+                             "-timeout", "2.5")
+        b = c["bare"]
+        self.assertEqual(b["load_address"], 0x7C00)
+        self.assertEqual(b["start_mode"], "prot32")
+        self.assertEqual(b["cpl"], 3)
+        self.assertEqual(b["regs"], {"rax": 7, "rsp": 4096, "r15": 2**64 - 1, "rip": 0x7C00, "rflags": 0x202})
+        self.assertEqual(b["maps"], [{"base": 0x200000, "size": 2 * MIB}, {"base": 1 << 30, "size": 4096},
+                                     {"base": 0x1000, "size": 0x3000}])
+        self.assertEqual(c["dump_state"], os.path.join(F.dir, "state.json"))
+        self.assertEqual(c["max_insns"], 1000)
+        self.assertEqual(c["timeout_seconds"], 2.5)
+        self.assertEqual(c["effective_display"], "none")
+        for mode in ["real", "prot32", "long64"]:
+            self.assertEqual(self.bare_config("-start-mode", mode)["bare"]["start_mode"], mode)
+
+
+class UnimplementedFeatures(CliTestCase):
+    def test_refused_not_ignored(self):
+        cases = [
+            (["-drive", "file=disk.img,if=virtio"], "-drive"),
+            (["-netdev", "user,id=net0"], "-netdev"),
+            (["-device", "virtio-net-pci"], "-device"),
+            (["-s"], "-s"),
+            (["-gdb", "tcp::1234"], "-gdb"),
+            (["-S"], "-S"),
+            (["-smp", "2"], "-smp"),
+            (["-serial", "tcp::4444,server"], "-serial"),
+        ]
+        for args, mentions in cases:
+            with self.subTest(args=args):
+                line = self.assert_usage_error(["-kernel", F.kernel, "-nographic", *args], mentions)
+                self.assertIn("is not implemented yet", line)
+        line = self.assert_usage_error(["-kernel", F.kernel, "-display", "sdl"], "-display sdl")
+        self.assertIn("is not implemented yet", line)
+
+    def test_default_display_is_refused_when_it_is_graphical(self):
+        # Without -nographic QEMU opens a window; if the default display is graphical, emu64 must say it
+        # cannot rather than run headless.
+        display = self.config("-kernel", F.kernel)["effective_display"]
+        if display != "none":
+            line = self.assert_usage_error(["-kernel", F.kernel], "-display " + display)
+            self.assertIn("is not implemented yet", line)
+
+
+class Logging(CliTestCase):
+    def test_log_file_is_created(self):
+        log = os.path.join(F.dir, "emu64.log")
+        # Bounded by -max-insns and -timeout whatever the machine does with the one-byte hlt binary.
+        run("-bare", F.bare, "-D", log, "-d", "int", "-max-insns", "1000", "-timeout", "5")
+        self.assertTrue(os.path.exists(log))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        sys.exit("usage: cli_test.py PATH/TO/emu64")
+    EMU64 = os.path.abspath(sys.argv.pop(1))
+    unittest.main(verbosity=1)

@@ -1,0 +1,48 @@
+#include "tests/diff/case.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace emu::diff {
+
+void FillPristine(u64 seed, std::span<u8> data) {
+    // splitmix64: cheap, and every seed gives a full-period pattern.
+    u64 x = seed;
+    for (size_t i = 0; i < data.size(); i += 8) {
+        x += 0x9E3779B97F4A7C15ull;
+        u64 z = x;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        z ^= z >> 31;
+        std::memcpy(data.data() + i, &z, std::min<size_t>(8, data.size() - i));
+    }
+}
+
+void ApplyPatches(const CaseInput& input, std::span<u8> data) {
+    for (unsigned i = 0; i < input.num_patches && i < kMaxPatches; ++i) {
+        const MemPatch& p = input.patches[i];
+        const size_t len = std::min<size_t>(p.length, kPatchBytes);
+        if (p.offset + len <= data.size()) std::memcpy(data.data() + p.offset, p.bytes.data(), len);
+    }
+}
+
+void CollectChangesAndRestore(std::span<u8> data, std::span<const u8> pristine, CaseResult& result) {
+    constexpr size_t kChunk = 64;
+    result.num_changes = 0;
+    result.changes_overflow = false;
+    for (size_t base = 0; base < data.size(); base += kChunk) {
+        const size_t len = std::min(kChunk, data.size() - base);
+        if (std::memcmp(data.data() + base, pristine.data() + base, len) == 0) continue;
+        for (size_t i = base; i < base + len; ++i) {
+            if (data[i] == pristine[i]) continue;
+            if (result.num_changes < kMaxChanges) {
+                result.changes[result.num_changes++] = MemChange{static_cast<u16>(i), data[i], 0};
+            } else {
+                result.changes_overflow = true;
+            }
+        }
+        std::memcpy(data.data() + base, pristine.data() + base, len);
+    }
+}
+
+}  // namespace emu::diff

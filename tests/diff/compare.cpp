@@ -1,0 +1,184 @@
+#include "tests/diff/compare.h"
+
+#include <capstone/capstone.h>
+#include <fmt/format.h>
+
+#include <map>
+#include <set>
+
+namespace emu::diff {
+
+namespace {
+
+constexpr const char* kGprNames[16] = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
+                                       "r8",  "r9",  "r10", "r11", "r12", "r13", "r14", "r15"};
+
+std::string_view OutcomeName(Outcome o) {
+    switch (o) {
+        case Outcome::Completed: return "completed";
+        case Outcome::Exception: return "exception";
+        case Outcome::Timeout: return "timeout";
+        case Outcome::Crashed: return "crashed";
+    }
+    return "?";
+}
+
+// Error-code bits compared for #PF: P, W, U and I/D (the rest depend on features like PKRU or SGX).
+constexpr u32 kPfErrorBits = 0x17;
+// Linux reports faults at or above TASK_SIZE_MAX (the last user page and beyond) with P set, to hide the
+// kernel's page tables; the hardware's P bit is lost there.
+constexpr u64 kLinuxTaskSizeMax = 0x00007FFFFFFFF000ull;
+
+std::map<u16, u8> ChangeMap(const CaseResult& r) {
+    std::map<u16, u8> m;
+    for (unsigned i = 0; i < r.num_changes; ++i) m[r.changes[i].offset] = r.changes[i].value;
+    return m;
+}
+
+// Runs `fn(address, size, mnemonic, operands)` over the snippet's instructions.
+template <typename Fn>
+void ForEachInsn(const CaseInput& input, Fn fn) {
+    csh handle;
+    if (cs_open(CS_ARCH_X86, CS_MODE_64, &handle) != CS_ERR_OK) return;
+    cs_insn* insn = nullptr;
+    const size_t n = cs_disasm(handle, input.code.data(), input.code_length, kCodeBase, 0, &insn);
+    for (size_t i = 0; i < n; ++i) fn(insn[i].address, insn[i].size, insn[i].mnemonic, insn[i].op_str);
+    if (n) cs_free(insn, n);
+    cs_close(&handle);
+}
+
+}  // namespace
+
+Verdict Compare(const GeneratedCase& c, const CaseResult& native, const CaseResult& emu) {
+    Verdict v;
+    if (native.outcome == Outcome::Timeout || native.outcome == Outcome::Crashed) {
+        v.native_trouble = true;
+        return v;
+    }
+    if (native.outcome != emu.outcome) {
+        v.fields.push_back("outcome");
+        return v;
+    }
+    const bool fault = native.outcome == Outcome::Exception;
+    if (fault) {
+        if (native.vector != emu.vector) v.fields.push_back("vector");
+        u32 mask = native.vector == 14 ? kPfErrorBits : ~u32{0};
+        if (native.vector == 14 && native.cr2 >= kLinuxTaskSizeMax) mask &= ~u32{1};
+        if (native.vector == emu.vector && (native.error_code & mask) != (emu.error_code & mask))
+            v.fields.push_back("error_code");
+        if (native.vector == 14 && native.cr2 != emu.cr2) v.fields.push_back("cr2");
+    }
+    if (native.rip != emu.rip) v.fields.push_back("rip");
+    const u64 undef_flags = fault ? c.undefined_flags_at_fault : c.undefined_flags;
+    const u16 undef_gprs = fault ? c.undefined_gprs_at_fault : c.undefined_gprs;
+    const u64 mask = kCompareFlags & ~undef_flags;
+    if ((native.rflags & mask) != (emu.rflags & mask)) v.fields.push_back("rflags");
+    for (unsigned i = 0; i < 16; ++i) {
+        if (undef_gprs & (1u << i)) continue;
+        if (native.gpr[i] != emu.gpr[i]) v.fields.push_back(kGprNames[i]);
+    }
+    if (native.changes_overflow != emu.changes_overflow || native.num_changes != emu.num_changes ||
+        !std::equal(native.changes.begin(), native.changes.begin() + native.num_changes, emu.changes.begin()))
+        v.fields.push_back("memory");
+    return v;
+}
+
+std::string Disassemble(const CaseInput& input) {
+    std::string out;
+    unsigned covered = 0;
+    ForEachInsn(input, [&](u64 address, unsigned size, const char* mnemonic, const char* ops) {
+        std::string hex;
+        for (unsigned i = 0; i < size; ++i) hex += fmt::format("{:02x}", input.code[address - kCodeBase + i]);
+        out += fmt::format("    {:08x}: {:<32} {} {}\n", address, hex, mnemonic, ops);
+        covered = static_cast<unsigned>(address - kCodeBase + size);
+    });
+    if (covered < input.code_length) out += fmt::format("    (capstone stops at +{})\n", covered);
+    return out;
+}
+
+std::string MnemonicKey(const CaseInput& input) {
+    std::set<std::string> names;
+    ForEachInsn(input, [&](u64, unsigned, const char* mnemonic, const char*) { names.insert(mnemonic); });
+    std::string key;
+    for (const auto& n : names) key += (key.empty() ? "" : ",") + n;
+    return key.empty() ? "(undecodable)" : key;
+}
+
+std::string Symptom(const CaseResult& native, const CaseResult& emu, const Verdict& verdict) {
+    if (verdict.native_trouble) return fmt::format("native {}", OutcomeName(native.outcome));
+    auto event = [](const CaseResult& r) {
+        return r.outcome == Outcome::Exception ? fmt::format("#{}", r.vector) : std::string(OutcomeName(r.outcome));
+    };
+    std::string s;
+    for (const auto& f : verdict.fields) {
+        if (!s.empty()) s += " ";
+        if (f == "outcome" || f == "vector") s += fmt::format("{}: native {} emulator {}", f, event(native), event(emu));
+        else if (f == "error_code")
+            s += fmt::format("error_code: native {:#x} emulator {:#x} (#{})", native.error_code, emu.error_code,
+                             native.vector);
+        else s += f;
+    }
+    return s;
+}
+
+std::string Culprit(const CaseInput& input, const CaseResult& native) {
+    if (native.outcome != Outcome::Exception) return MnemonicKey(input);
+    std::string name;
+    ForEachInsn(input, [&](u64 address, unsigned, const char* mnemonic, const char*) {
+        if (address == native.rip) name = mnemonic;
+    });
+    return name.empty() ? MnemonicKey(input) : name;
+}
+
+std::string FormatFailure(std::string_view reproduce, const GeneratedCase& c, const CaseResult& native,
+                          const CaseResult& emu, const Verdict& verdict) {
+    std::string s = fmt::format("=== MISMATCH case {} (reproduce: diff-cpu {} --first {} --cases 1 --verbose)\n",
+                                c.index, reproduce, c.index);
+    std::string classes;
+    for (InsnClass k : c.classes) classes += std::string(classes.empty() ? "" : ",") + std::string(ClassName(k));
+    s += fmt::format("  classes: {}\n  bytes:", classes);
+    for (unsigned i = 0; i < c.input.code_length; ++i) s += fmt::format(" {:02x}", c.input.code[i]);
+    s += "\n" + Disassemble(c.input);
+    if (verdict.native_trouble) s += "  the native run " + std::string(OutcomeName(native.outcome)) + "\n";
+    std::string fields;
+    for (const auto& f : verdict.fields) fields += (fields.empty() ? "" : " ") + f;
+    s += fmt::format("  differs: {}\n", fields);
+    s += fmt::format("  {:>6} {:<18} {:<18} {:<18}\n", "", "input", "native", "emulator");
+    for (unsigned i = 0; i < 16; ++i) {
+        const bool undef = c.undefined_gprs_at_fault & (1u << i);
+        s += fmt::format("  {:>6} {:016x}   {:016x}   {:016x}{}{}\n", kGprNames[i], c.input.gpr[i], native.gpr[i],
+                         emu.gpr[i], native.gpr[i] != emu.gpr[i] ? "  <--" : "", undef ? " (undefined)" : "");
+    }
+    s += fmt::format("  {:>6} {:016x}   {:016x}   {:016x}  undefined {:#x} (at a fault {:#x})\n", "rflags",
+                     c.input.rflags, native.rflags, emu.rflags, c.undefined_flags, c.undefined_flags_at_fault);
+    auto describe = [](const CaseResult& r) {
+        std::string d = fmt::format("{} rip={:#x}", OutcomeName(r.outcome), r.rip);
+        if (r.outcome == Outcome::Exception)
+            d += fmt::format(" vector={} error={:#x} cr2={:#x}", r.vector, r.error_code, r.cr2);
+        return d;
+    };
+    s += "  native:   " + describe(native) + "\n  emulator: " + describe(emu) + "\n";
+    for (unsigned i = 0; i < c.input.num_patches; ++i) {
+        const MemPatch& p = c.input.patches[i];
+        s += fmt::format("  memory patch at {:#x}:", kDataBase + p.offset);
+        for (unsigned j = 0; j < p.length; ++j) s += fmt::format(" {:02x}", p.bytes[j]);
+        s += "\n";
+    }
+    const auto nm = ChangeMap(native), em = ChangeMap(emu);
+    std::set<u16> offsets;
+    for (auto [o, _] : nm) offsets.insert(o);
+    for (auto [o, _] : em) offsets.insert(o);
+    unsigned shown = 0;
+    for (u16 o : offsets) {
+        const auto a = nm.find(o), b = em.find(o);
+        const bool same = a != nm.end() && b != em.end() && a->second == b->second;
+        if (same) continue;
+        if (shown++ == 24) { s += "  ...\n"; break; }
+        s += fmt::format("  memory {:#x}: native {} emulator {}\n", kDataBase + o,
+                         a == nm.end() ? "unchanged" : fmt::format("{:02x}", a->second),
+                         b == em.end() ? "unchanged" : fmt::format("{:02x}", b->second));
+    }
+    return s;
+}
+
+}  // namespace emu::diff

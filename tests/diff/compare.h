@@ -1,0 +1,39 @@
+#pragma once
+// Compares the native and emulated outcomes of one case, and formats a failure report: the bytes, the
+// Capstone disassembly, the inputs, both results and the fields that differ.
+#include <string>
+#include <vector>
+
+#include "tests/diff/case.h"
+#include "tests/diff/generator.h"
+
+namespace emu::diff {
+
+// RFLAGS bits both sides can observe and must agree on (RF is left out: hardware sets it in the image
+// pushed for faults).
+inline constexpr u64 kCompareFlags = 0x8D5 /*arith*/ | 0x100 /*TF*/ | 0x200 /*IF*/ | 0x400 /*DF*/ |
+                                     0x3000 /*IOPL*/ | 0x4000 /*NT*/ | 0x40000 /*AC*/ | 0x200000 /*ID*/;
+
+struct Verdict {
+    bool native_trouble = false;      // the native run hung or crashed: a tester problem, not an emulator one
+    std::vector<std::string> fields;  // what differs: "outcome", "vector", "rip", "rflags", "rax", "memory"...
+    bool ok() const { return !native_trouble && fields.empty(); }
+};
+
+Verdict Compare(const GeneratedCase& c, const CaseResult& native, const CaseResult& emu);
+
+// The instructions of a snippet as Capstone prints them, one per line ("10000000: add eax, ebx").
+std::string Disassemble(const CaseInput& input);
+// Distinct Capstone mnemonics of the snippet ("add,shl").
+std::string MnemonicKey(const CaseInput& input);
+
+// A short description of how the outcomes differ ("vector: native #13 emulator #14 rax"), for grouping.
+std::string Symptom(const CaseResult& native, const CaseResult& emu, const Verdict& verdict);
+// The instruction to blame: the faulting one for exceptions, else the snippet's mnemonics.
+std::string Culprit(const CaseInput& input, const CaseResult& native);
+
+// `reproduce` holds the diff-cpu options that regenerate the case besides --first/--cases ("--seed 3 ...").
+std::string FormatFailure(std::string_view reproduce, const GeneratedCase& c, const CaseResult& native, const CaseResult& emu,
+                          const Verdict& verdict);
+
+}  // namespace emu::diff

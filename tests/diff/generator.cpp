@@ -1,0 +1,104 @@
+#include "tests/diff/generator.h"
+
+#include <cpuid.h>
+
+#include <algorithm>
+
+#include "tests/diff/builder.h"
+
+namespace emu::diff {
+
+using namespace gen;
+
+namespace {
+
+u64 CaseSeed(u64 seed, u64 index) {
+    Rng r(seed ^ (index * 0xD1B54A32D192ED03ull));
+    r.Next();
+    return r.Next();
+}
+
+}  // namespace
+
+std::string_view ClassName(InsnClass c) {
+    switch (c) {
+#define EMU64_DIFF_NAME(name, str) case InsnClass::name: return str;
+        EMU64_DIFF_CLASSES(EMU64_DIFF_NAME)
+#undef EMU64_DIFF_NAME
+        case InsnClass::Count: break;
+    }
+    return "?";
+}
+
+std::optional<InsnClass> ClassFromName(std::string_view name) {
+    for (InsnClass c : AllClasses()) if (ClassName(c) == name) return c;
+    return std::nullopt;
+}
+
+std::vector<InsnClass> AllClasses() {
+    std::vector<InsnClass> all;
+    for (unsigned i = 0; i < kNumClasses; ++i) all.push_back(static_cast<InsnClass>(i));
+    return all;
+}
+
+HostFeatures HostFeatures::Detect() {
+    HostFeatures f;
+    unsigned a, b, c, d;
+    if (__get_cpuid(1, &a, &b, &c, &d)) {
+        f.popcnt = c & (1u << 23);
+        f.cx16 = c & (1u << 13);
+    }
+    if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) f.tzcnt = b & (1u << 3);
+    if (__get_cpuid(0x80000001, &a, &b, &c, &d)) {
+        f.lahf64 = c & 1;
+        f.lzcnt = c & (1u << 5);
+    }
+    return f;
+}
+
+Generator::Generator(u64 seed, std::span<const u8> pristine, HostFeatures features, std::vector<InsnClass> enabled,
+                     unsigned max_length)
+    : seed_(seed), pristine_(pristine), features_(features), enabled_(std::move(enabled)),
+      max_length_(std::clamp(max_length, 1u, 4u)) {
+    if (enabled_.empty()) enabled_ = AllClasses();
+}
+
+GeneratedCase Generator::Generate(u64 index) const {
+    Builder b(CaseSeed(seed_, index), pristine_, features_);
+    Rng& rng = b.rng;
+    CaseInput& in = b.s.input;
+    for (unsigned r = 0; r < 16; ++r) in.gpr[r] = InitialValue(rng);
+    // The snippet's stack: inside the data area, usually 8-aligned, sometimes not.
+    in.gpr[RSP] = kDataBase + kStackStart - 8 * rng.Below(64) - (rng.Chance(1, 8) ? rng.Below(8) : 0);
+    b.s.rsp = in.gpr[RSP];
+    in.rflags = 0x202 | (rng.Next() & kArith) | (rng.Chance(1, 2) ? DF : 0);
+
+    const std::array<unsigned, 10> lengths{1, 1, 1, 1, 2, 2, 2, 3, 3, 4};
+    const unsigned target = std::min(rng.Pick(lengths), max_length_);
+    for (unsigned i = 0; i < target && !b.s.ended; ++i) {
+        for (unsigned attempt = 0; attempt < 64; ++attempt) {
+            const InsnClass cls = enabled_[rng.Below(enabled_.size())];
+            const BuildState saved = b.s;
+            b.info = InsnInfo{};
+            const u16 pinned_before = b.s.pinned;
+            if (RunTemplate(cls, b) && b.Commit(pinned_before)) {
+                if (b.s.num_classes < b.s.classes.size()) b.s.classes[b.s.num_classes++] = cls;
+                break;
+            }
+            b.s = saved;
+        }
+    }
+    GeneratedCase out;
+    out.index = index;
+    out.input = b.s.input;
+    out.input.code = b.s.code;
+    out.input.code_length = b.s.code_length;
+    out.undefined_flags = b.s.undef_flags;
+    out.undefined_gprs = b.s.undef_regs;
+    out.undefined_flags_at_fault = b.s.undef_flags | b.s.ever_undef_flags;
+    out.undefined_gprs_at_fault = static_cast<u16>(b.s.undef_regs | b.s.ever_undef_regs);
+    out.classes.assign(b.s.classes.begin(), b.s.classes.begin() + b.s.num_classes);
+    return out;
+}
+
+}  // namespace emu::diff

@@ -1,0 +1,92 @@
+#pragma once
+// Builds differential test cases: sequences of 1-4 instructions with random operands, random initial
+// registers and flags, memory operands that land in the data area (or, rarely and on purpose, in the
+// unmapped guard range or at a non-canonical address), and the set of flags and registers whose final
+// value the SDM leaves undefined. A case depends only on (seed, index).
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tests/diff/case.h"
+
+namespace emu::diff {
+
+// Instruction classes; a case draws each of its instructions from the enabled ones.
+#define EMU64_DIFF_CLASSES(X)                                                              \
+    X(Alu, "alu")                 /* ADD OR ADC SBB AND SUB XOR CMP: 00-3F, 80, 81, 83 */ \
+    X(Unary, "unary")             /* TEST NOT NEG INC DEC: 84 85 A8 A9 F6 F7 FE FF */      \
+    X(MulDiv, "muldiv")           /* MUL IMUL DIV IDIV: F6 F7 /4-7 */                      \
+    X(Shift, "shift")             /* ROL ROR RCL RCR SHL SHR SAR: C0 C1 D0-D3 */           \
+    X(ShiftDouble, "shiftd")      /* SHLD SHRD: 0F A4 A5 AC AD */                          \
+    X(Imul, "imul")               /* IMUL 0F AF, 69, 6B */                                 \
+    X(BitTest, "bt")              /* BT BTS BTR BTC: 0F A3 AB B3 BB BA */                  \
+    X(BitScan, "bitscan")         /* BSF BSR POPCNT LZCNT TZCNT */                         \
+    X(Bswap, "bswap")             /* 0F C8+r */                                            \
+    X(Mov, "mov")                 /* 88-8B C6 C7 B0+r B8+r A0-A3 */                        \
+    X(MovExtend, "movx")          /* MOVZX MOVSX MOVSXD */                                 \
+    X(Lea, "lea")                 /* 8D with every addressing form */                      \
+    X(Exchange, "xchg")           /* XCHG XADD CMPXCHG CMPXCHG8B CMPXCHG16B */             \
+    X(Cond, "cond")               /* SETcc CMOVcc Jcc JMP LOOPcc JRCXZ */                  \
+    X(Convert, "convert")         /* CBW CWDE CDQE CWD CDQ CQO */                          \
+    X(FlagOps, "flagops")         /* CLC STC CMC CLD STD LAHF SAHF */                      \
+    X(String, "string")           /* MOVS STOS LODS CMPS SCAS with REP/REPE/REPNE */       \
+    X(Stack, "stack")             /* PUSH POP PUSHF POPF CALL RET ENTER LEAVE */           \
+    X(Invalid, "invalid")         /* #UD: UD0-2, LOCK misuse, opcodes invalid in 64-bit; 16-byte instructions */ \
+    X(Privileged, "privileged")   /* #GP(0) at CPL 3 with IOPL 0: HLT CLI STI IN OUT INS OUTS */                 \
+    X(System, "system")           /* #GP(0) at CPL 3: CLTS INVD WBINVD MOV CRn/DRn RDMSR WRMSR SWAPGS LGDT... */
+
+enum class InsnClass : u8 {
+#define EMU64_DIFF_ENUM(name, str) name,
+    EMU64_DIFF_CLASSES(EMU64_DIFF_ENUM)
+#undef EMU64_DIFF_ENUM
+    Count
+};
+inline constexpr unsigned kNumClasses = static_cast<unsigned>(InsnClass::Count);
+
+std::string_view ClassName(InsnClass c);
+std::optional<InsnClass> ClassFromName(std::string_view name);
+std::vector<InsnClass> AllClasses();
+
+// Host CPUID bits that decide which encodings the generator may use.
+struct HostFeatures {
+    bool popcnt = false;
+    bool lzcnt = false;    // ABM; without it F3 0F BD decodes as BSR
+    bool tzcnt = false;    // BMI1; without it F3 0F BC decodes as BSF
+    bool cx16 = false;     // CMPXCHG16B
+    bool lahf64 = false;   // LAHF/SAHF in 64-bit mode
+    static HostFeatures Detect();
+};
+
+struct GeneratedCase {
+    u64 index = 0;
+    CaseInput input;
+    // Arithmetic flags and GPRs (bit n = Gpr n) to ignore: those the SDM leaves undefined after the
+    // snippet completes, and the larger sets for a snippet that stops at an exception part way.
+    u64 undefined_flags = 0;
+    u16 undefined_gprs = 0;
+    u64 undefined_flags_at_fault = 0;
+    u16 undefined_gprs_at_fault = 0;
+    std::vector<InsnClass> classes;  // one per instruction
+};
+
+class Generator {
+public:
+    // `pristine` is the data area pattern both sides start from (kDataSize bytes), needed to know the
+    // values memory operands will read.
+    // `max_length` caps the instructions per case (1-4); 1 gives minimal reproducers.
+    Generator(u64 seed, std::span<const u8> pristine, HostFeatures features, std::vector<InsnClass> enabled,
+              unsigned max_length = 4);
+
+    GeneratedCase Generate(u64 index) const;
+
+private:
+    u64 seed_;
+    std::span<const u8> pristine_;
+    HostFeatures features_;
+    std::vector<InsnClass> enabled_;
+    unsigned max_length_;
+};
+
+}  // namespace emu::diff

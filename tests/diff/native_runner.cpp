@@ -1,0 +1,301 @@
+#include "tests/diff/native_runner.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+
+namespace emu::diff {
+
+// The control block sits in the page after the code page, at fixed addresses so that the entry and exit
+// stubs reach it with absolute disp32 addressing: no register is needed to address it, and MOV, PUSH,
+// POP and JMP leave the flags alone.
+#define EMU64_DIFF_CTL 0x10001000
+static_assert(EMU64_DIFF_CTL == kCodeBase + kCodeSize);
+
+namespace {
+
+struct ControlBlock {
+    u64 in_gpr[16];      // +0x000
+    u64 in_rflags;       // +0x080
+    u64 out_gpr[16];     // +0x088
+    u64 out_rflags;      // +0x108
+    u64 host_rsp;        // +0x110
+    u64 entry;           // +0x118: the snippet's address
+    u64 exit;            // +0x120: emu64_diff_exit
+};
+static_assert(offsetof(ControlBlock, in_rflags) == 0x80 && offsetof(ControlBlock, out_gpr) == 0x88);
+static_assert(offsetof(ControlBlock, out_rflags) == 0x108 && offsetof(ControlBlock, host_rsp) == 0x110);
+static_assert(offsetof(ControlBlock, entry) == 0x118 && offsetof(ControlBlock, exit) == 0x120);
+
+ControlBlock* const kCtl = reinterpret_cast<ControlBlock*>(EMU64_DIFF_CTL);
+
+// The bytes appended after each snippet natively: jmp qword ptr [ctl.exit] (absolute disp32 via SIB).
+constexpr u32 kExitSlot = EMU64_DIFF_CTL + 0x120;
+constexpr u8 kExitJump[7] = {0xFF, 0x24, 0x25, u8(kExitSlot), u8(kExitSlot >> 8), u8(kExitSlot >> 16),
+                             u8(kExitSlot >> 24)};
+
+}  // namespace
+
+extern "C" void emu64_diff_enter();
+extern "C" void emu64_diff_exit();
+
+// Entry: save the callee-saved registers and the host RSP, load RFLAGS then all GPRs (RSP included) with
+// flag-neutral MOVs, jump to the snippet. Exit: store all GPRs, switch back to the host stack, capture
+// RFLAGS with PUSHFQ, clear DF for the C ABI, return to the caller of emu64_diff_enter.
+#define EMU64_S2(x) #x
+#define EMU64_S(x) EMU64_S2(x)
+#define EMU64_LOAD(reg, idx) "mov " #reg ", qword ptr [" EMU64_S(EMU64_DIFF_CTL) " + " #idx " * 8]\n"
+#define EMU64_STORE(reg, idx) "mov qword ptr [" EMU64_S(EMU64_DIFF_CTL) " + 0x88 + " #idx " * 8], " #reg "\n"
+asm(".intel_syntax noprefix\n"
+    ".text\n"
+    ".globl emu64_diff_enter\n"
+    ".hidden emu64_diff_enter\n"
+    ".type emu64_diff_enter, @function\n"
+    "emu64_diff_enter:\n"
+    "push rbx\n push rbp\n push r12\n push r13\n push r14\n push r15\n"
+    "mov qword ptr [" EMU64_S(EMU64_DIFF_CTL) " + 0x110], rsp\n"
+    "push qword ptr [" EMU64_S(EMU64_DIFF_CTL) " + 0x80]\n"
+    "popfq\n"
+    EMU64_LOAD(rax, 0) EMU64_LOAD(rcx, 1) EMU64_LOAD(rdx, 2) EMU64_LOAD(rbx, 3)
+    EMU64_LOAD(rbp, 5) EMU64_LOAD(rsi, 6) EMU64_LOAD(rdi, 7) EMU64_LOAD(r8, 8)
+    EMU64_LOAD(r9, 9) EMU64_LOAD(r10, 10) EMU64_LOAD(r11, 11) EMU64_LOAD(r12, 12)
+    EMU64_LOAD(r13, 13) EMU64_LOAD(r14, 14) EMU64_LOAD(r15, 15) EMU64_LOAD(rsp, 4)
+    "jmp qword ptr [" EMU64_S(EMU64_DIFF_CTL) " + 0x118]\n"
+    ".size emu64_diff_enter, . - emu64_diff_enter\n"
+    ".globl emu64_diff_exit\n"
+    ".hidden emu64_diff_exit\n"
+    ".type emu64_diff_exit, @function\n"
+    "emu64_diff_exit:\n"
+    EMU64_STORE(rax, 0) EMU64_STORE(rcx, 1) EMU64_STORE(rdx, 2) EMU64_STORE(rbx, 3)
+    EMU64_STORE(rsp, 4) EMU64_STORE(rbp, 5) EMU64_STORE(rsi, 6) EMU64_STORE(rdi, 7)
+    EMU64_STORE(r8, 8) EMU64_STORE(r9, 9) EMU64_STORE(r10, 10) EMU64_STORE(r11, 11)
+    EMU64_STORE(r12, 12) EMU64_STORE(r13, 13) EMU64_STORE(r14, 14) EMU64_STORE(r15, 15)
+    "mov rsp, qword ptr [" EMU64_S(EMU64_DIFF_CTL) " + 0x110]\n"
+    "pushfq\n"
+    "pop qword ptr [" EMU64_S(EMU64_DIFF_CTL) " + 0x108]\n"
+    "cld\n"
+    "pop r15\n pop r14\n pop r13\n pop r12\n pop rbp\n pop rbx\n"
+    "ret\n"
+    ".size emu64_diff_exit, . - emu64_diff_exit\n"
+    ".att_syntax prefix\n");
+
+struct NativeRunner::Shared {
+    std::array<u8, kDataSize> pristine;
+    std::atomic<u32> count;
+    std::atomic<u32> done;  // cases the child has finished in the current batch
+    static constexpr unsigned kBatch = 128;
+    std::array<CaseInput, kBatch> cases;
+    std::array<CaseResult, kBatch> results;
+};
+
+namespace {
+
+// Child-side state. The child is single-threaded; the handler reaches it through these globals.
+sigjmp_buf g_jump;
+struct FaultCapture {
+    int signal;
+    greg_t gregs[NGREG];
+} g_fault;
+
+void OnSignal(int sig, siginfo_t*, void* context) {
+    const auto* uc = static_cast<const ucontext_t*>(context);
+    const u64 rip = static_cast<u64>(uc->uc_mcontext.gregs[REG_RIP]);
+    if (rip < kCodeBase || rip >= kCodeBase + kCodeSize) _exit(100 + sig);  // not the snippet: a tester bug
+    g_fault.signal = sig;
+    std::memcpy(g_fault.gregs, uc->uc_mcontext.gregs, sizeof(g_fault.gregs));
+    siglongjmp(g_jump, 1);
+}
+
+// ucontext greg index for each Gpr number.
+constexpr int kGregOf[16] = {REG_RAX, REG_RCX, REG_RDX, REG_RBX, REG_RSP, REG_RBP, REG_RSI, REG_RDI,
+                             REG_R8,  REG_R9,  REG_R10, REG_R11, REG_R12, REG_R13, REG_R14, REG_R15};
+
+void RunOneCase(const CaseInput& in, CaseResult& out, std::span<u8> data, std::span<const u8> pristine) {
+    u8* code = reinterpret_cast<u8*>(kCodeBase);
+    const unsigned len = std::min<unsigned>(in.code_length, kMaxCodeBytes);
+    std::memcpy(code, in.code.data(), len);
+    std::memcpy(code + len, kExitJump, sizeof(kExitJump));
+    ApplyPatches(in, data);
+    std::memcpy(kCtl->in_gpr, in.gpr.data(), sizeof(kCtl->in_gpr));
+    kCtl->in_rflags = in.rflags;
+
+    if (sigsetjmp(g_jump, 0) == 0) {
+        emu64_diff_enter();
+        out.outcome = Outcome::Completed;
+        std::memcpy(out.gpr.data(), kCtl->out_gpr, sizeof(kCtl->out_gpr));
+        out.rflags = kCtl->out_rflags;
+        out.rip = kCodeBase + len;
+        out.vector = 0;
+        out.error_code = 0;
+        out.cr2 = 0;
+    } else {
+        out.outcome = Outcome::Exception;
+        for (unsigned i = 0; i < 16; ++i) out.gpr[i] = static_cast<u64>(g_fault.gregs[kGregOf[i]]);
+        out.rflags = static_cast<u64>(g_fault.gregs[REG_EFL]);
+        out.rip = static_cast<u64>(g_fault.gregs[REG_RIP]);
+        out.vector = static_cast<u8>(g_fault.gregs[REG_TRAPNO]);
+        out.error_code = static_cast<u32>(g_fault.gregs[REG_ERR]);
+        out.cr2 = out.vector == 14 ? static_cast<u64>(g_fault.gregs[REG_CR2]) : 0;
+    }
+    CollectChangesAndRestore(data, pristine, out);
+}
+
+bool MapFixed(u64 addr, u64 size, int prot) {
+    void* p = mmap(reinterpret_cast<void*>(addr), size, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+                   -1, 0);
+    return p == reinterpret_cast<void*>(addr);
+}
+
+// A template because Shared is a private member type.
+template <typename S>
+[[noreturn]] void ChildLoop(S* shared, int in_fd, int out_fd) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    // Code page + control page, then the data area; the guard range must stay unmapped (#PF on both sides).
+    if (!MapFixed(kCodeBase, 2 * kCodeSize, PROT_READ | PROT_WRITE | PROT_EXEC) ||
+        !MapFixed(kDataBase, kDataSize, PROT_READ | PROT_WRITE) || !MapFixed(kGuardBase, kGuardSize, PROT_NONE) ||
+        munmap(reinterpret_cast<void*>(kGuardBase), kGuardSize) != 0) {
+        u8 fail = 'F';
+        (void)!write(out_fd, &fail, 1);
+        _exit(2);
+    }
+    kCtl->entry = kCodeBase;
+    kCtl->exit = reinterpret_cast<u64>(&emu64_diff_exit);
+    std::span<u8> data(reinterpret_cast<u8*>(kDataBase), kDataSize);
+    std::memcpy(data.data(), shared->pristine.data(), kDataSize);
+
+    static u8 alt_stack[64 * 1024];
+    stack_t ss{};
+    ss.ss_sp = alt_stack;
+    ss.ss_size = sizeof(alt_stack);
+    sigaltstack(&ss, nullptr);
+    struct sigaction sa{};
+    sa.sa_sigaction = OnSignal;
+    // SA_NODEFER: siglongjmp leaves the handler without restoring the mask, so nothing may stay blocked.
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP}) sigaction(sig, &sa, nullptr);
+
+    u8 ready = 'R';
+    if (write(out_fd, &ready, 1) != 1) _exit(3);
+    for (;;) {
+        u8 cmd;
+        if (read(in_fd, &cmd, 1) != 1) _exit(0);
+        const u32 count = shared->count.load();
+        for (u32 i = shared->done.load(); i < count; ++i) {
+            RunOneCase(shared->cases[i], shared->results[i], data, shared->pristine);
+            shared->done.store(i + 1);
+        }
+        if (write(out_fd, &ready, 1) != 1) _exit(3);
+    }
+}
+}  // namespace
+
+std::string_view NativeErrorMessage(NativeError error) {
+    switch (error) {
+        case NativeError::SharedMemory: return "could not map the memory shared with the native child";
+        case NativeError::Fork: return "could not start the native child process";
+        case NativeError::ChildSetup: return "the native child could not map its pages at the fixed addresses";
+        case NativeError::Pipe: return "the pipe to the native child broke";
+    }
+    return "unknown native runner error";
+}
+
+Result<std::unique_ptr<NativeRunner>, NativeError> NativeRunner::Start(std::span<const u8> pristine) {
+    std::unique_ptr<NativeRunner> runner(new NativeRunner());
+    void* mem = mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED) return Err(NativeError::SharedMemory);
+    runner->shared_ = new (mem) Shared();
+    std::memcpy(runner->shared_->pristine.data(), pristine.data(), std::min<size_t>(pristine.size(), kDataSize));
+    if (auto r = runner->SpawnChild(); !r) return Err(r.error());
+    return runner;
+}
+
+NativeRunner::~NativeRunner() {
+    KillChild();
+    if (shared_) {
+        shared_->~Shared();
+        munmap(shared_, sizeof(Shared));
+    }
+}
+
+Result<void, NativeError> NativeRunner::SpawnChild() {
+    int down[2], up[2];
+    if (pipe2(down, O_CLOEXEC) != 0) return Err(NativeError::Pipe);
+    if (pipe2(up, O_CLOEXEC) != 0) {
+        close(down[0]);
+        close(down[1]);
+        return Err(NativeError::Pipe);
+    }
+    const pid_t pid = fork();
+    if (pid < 0) return Err(NativeError::Fork);
+    if (pid == 0) {
+        close(down[1]);
+        close(up[0]);
+        ChildLoop(shared_, down[0], up[1]);
+    }
+    close(down[0]);
+    close(up[1]);
+    child_pid_ = pid;
+    to_child_ = down[1];
+    from_child_ = up[0];
+    u8 ready = 0;
+    pollfd pfd{from_child_, POLLIN, 0};
+    if (poll(&pfd, 1, timeout_ms_) != 1 || read(from_child_, &ready, 1) != 1 || ready != 'R') {
+        KillChild();
+        return Err(NativeError::ChildSetup);
+    }
+    return {};
+}
+
+void NativeRunner::KillChild() {
+    if (child_pid_ > 0) {
+        kill(child_pid_, SIGKILL);
+        waitpid(child_pid_, nullptr, 0);
+        child_pid_ = -1;
+    }
+    if (to_child_ >= 0) close(to_child_);
+    if (from_child_ >= 0) close(from_child_);
+    to_child_ = from_child_ = -1;
+}
+
+Result<void, NativeError> NativeRunner::Run(std::span<const CaseInput> cases, std::span<CaseResult> results) {
+    size_t pos = 0;
+    while (pos < cases.size()) {
+        const u32 n = static_cast<u32>(std::min<size_t>(Shared::kBatch, cases.size() - pos));
+        std::copy_n(cases.begin() + static_cast<std::ptrdiff_t>(pos), n, shared_->cases.begin());
+        shared_->count.store(n);
+        shared_->done.store(0);
+        while (shared_->done.load() < n) {
+            const u8 go = 'G';
+            if (write(to_child_, &go, 1) != 1) return Err(NativeError::Pipe);
+            pollfd pfd{from_child_, POLLIN, 0};
+            u8 reply = 0;
+            const int polled = poll(&pfd, 1, timeout_ms_);
+            if (polled == 1 && read(from_child_, &reply, 1) == 1) break;
+            // The child hung (no answer) or died (EOF): blame the case it was running, then carry on.
+            const u32 culprit = shared_->done.load();
+            CaseResult& bad = shared_->results[culprit];
+            bad = CaseResult{};
+            bad.outcome = polled > 0 ? Outcome::Crashed : Outcome::Timeout;
+            KillChild();
+            shared_->done.store(culprit + 1);
+            if (auto r = SpawnChild(); !r) return Err(r.error());
+        }
+        std::copy_n(shared_->results.begin(), n, results.begin() + static_cast<std::ptrdiff_t>(pos));
+        pos += n;
+    }
+    return {};
+}
+
+}  // namespace emu::diff
