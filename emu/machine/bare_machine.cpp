@@ -23,6 +23,7 @@
 #include "emu/common/log.h"
 #include "emu/cpu/vcpu.h"
 #include "emu/machine/boot/start_state.h"
+#include "emu/machine/guest_memory.h"
 #include "emu/machine/state_dump.h"
 #include "emu/machine/vcpu_memory.h"
 #include "mmu/memslots/guest_ram.h"
@@ -42,46 +43,6 @@ int Fail(const std::string& message) {
     std::fprintf(stderr, "emu64: %s\n", message.c_str());
     return bare_exit::kConfigError;
 }
-
-const char* VectorName(u8 vector) {
-    static const char* const names[] = {"#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", "#MF?",
-                                        "#TS", "#NP", "#SS", "#GP", "#PF", "#15", "#MF", "#AC", "#MC", "#XM"};
-    return vector < std::size(names) ? names[vector] : "#??";
-}
-
-// Guest RAM regions and the memslots that map them.
-class BareMemory : public PhysWriter {
-public:
-    std::optional<std::string> AddRegion(u64 base, u64 size) {
-        auto ram = mmu::GuestRam::Create(size);
-        if (!ram) return "cannot allocate guest memory of " + std::to_string(size) + " bytes";
-        const auto id = static_cast<mmu::SlotId>(rams_.size());
-        auto r = slots.SetMemoryRegion(id, Gpa(base), size, mmu::SlotFlags::None, ram->host());
-        if (!r) {
-            char text[128];
-            std::snprintf(text, sizeof text, "memory region %#llx+%#llx is invalid: %s", (unsigned long long)base,
-                          (unsigned long long)size,
-                          r.error() == mmu::MemslotError::Overlap ? "it overlaps another region" : "bad address");
-            return std::string(text);
-        }
-        rams_.push_back(std::move(*ram));
-        ranges.push_back({base, size});
-        return std::nullopt;
-    }
-
-    bool WritePhys(u64 gpa, std::span<const u8> bytes) override {
-        auto slot = slots.FindSlot(Gpa(gpa));
-        if (!slot || gpa + bytes.size() > slot->end().value()) return false;
-        std::copy(bytes.begin(), bytes.end(), slot->host.get() + (gpa - slot->base.value()));
-        return true;
-    }
-
-    mmu::Memslots slots;
-    std::vector<PhysRange> ranges;
-
-private:
-    std::vector<mmu::GuestRam> rams_;
-};
 
 std::unique_ptr<devices::CharBackend> MakeSerialBackend(const MachineConfig& config) {
     if (config.serials.empty()) return std::make_unique<devices::StdioBackend>();
@@ -123,10 +84,10 @@ int RunBare(const MachineConfig& config) {
     if (!file) return Fail("cannot open " + bare.binary);
     const std::vector<u8> image((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
 
-    BareMemory memory;
-    if (auto error = memory.AddRegion(0, config.ram_bytes)) return Fail(*error);
+    GuestMemory memory;
+    if (auto error = memory.AddRam(0, config.ram_bytes)) return Fail(*error);
     for (const MemMap& map : bare.maps) {
-        if (auto error = memory.AddRegion(map.base.value(), map.size)) return Fail(*error);
+        if (auto error = memory.AddRam(map.base.value(), map.size)) return Fail(*error);
     }
     if (bare.start_mode != StartMode::Real && config.ram_bytes < kBootAreaEnd) {
         return Fail("-bare needs at least 64 KiB of RAM at address 0 for its GDT, TSS and page tables");
@@ -141,7 +102,7 @@ int RunBare(const MachineConfig& config) {
     StartOptions start;
     start.mode = bare.start_mode;
     start.cpl = bare.cpl;
-    start.identity_map = memory.ranges;
+    start.identity_map = memory.ranges();
     start.entry = bare.rip.value_or(load);
     start.stack_pointer = state.reg(cpu::Gpr::Rsp);
     if (auto r = PrepareStartState(memory, kBareLayout, start, state); !r) return Fail(StartErrorMessage(r.error()));
@@ -172,7 +133,10 @@ int RunBare(const MachineConfig& config) {
     (void)pio.Insert(devices::platform::kBochsShutdownPort, 1, shutdown);
     (void)pio.Insert(devices::platform::kPostPort, 1, post);
 
-    VcpuMemory vcpu_memory(memory.slots, nullptr, mmio, pio);
+    // Shadow mode needs page tracking; it is created before the vCPU's memory path and outlives it.
+    std::unique_ptr<mmu::PageTrack> page_track;
+    if (config.mmu == MmuMode::Shadow) page_track = std::make_unique<mmu::PageTrack>(memory.slots());
+    VcpuMemory vcpu_memory(memory.slots(), page_track.get(), mmio, pio, config.mmu);
     cpu::Vcpu vcpu(vcpu_memory);
     vcpu.state() = state;
     running = &vcpu;
@@ -213,10 +177,7 @@ int RunBare(const MachineConfig& config) {
         }
         if (result.reason == cpu::StopReason::Exception) {
             const cpu::ExceptionInfo& e = *result.exception;
-            std::fprintf(stderr, "emu64: unexpected exception %s (vector %u, error code %#x) at rip=%#llx",
-                         VectorName(e.vector), e.vector, e.error_code, (unsigned long long)e.rip);
-            if (e.vector == cpu::vec::PF) std::fprintf(stderr, " cr2=%#llx", (unsigned long long)e.cr2);
-            std::fputc('\n', stderr);
+            std::fprintf(stderr, "emu64: %s\n", ExceptionText::Describe(e.vector, e.error_code, e.rip, e.cr2).c_str());
             status = bare_exit::kException;
             break;
         }

@@ -1,16 +1,21 @@
-// The machine's entry point: the bare-metal runner today; the PC machine (Linux boot) when it lands.
+// The machine's entry point: the bare-metal runner (-bare) or the PC machine (-kernel).
 #include "emu/machine/run.h"
 
 #include <cstdio>
 
 #include "emu/machine/bare_machine.h"
+#include "emu/machine/pc_machine.h"
 
 namespace emu::machine {
 
 int RunMachine(const MachineConfig& config) {
     if (config.bare) return RunBare(config);
-    std::fputs("emu64: booting a kernel is not implemented yet (only -bare runs today)\n", stderr);
-    return 2;
+    for (;;) {
+        const int status = RunPc(config);
+        if (status != kResetRequested) return status;
+        if (config.no_reboot) return 0;  // QEMU's -no-reboot: a reset ends the emulator
+        std::fputs("emu64: the guest reset the machine; booting again\n", stderr);
+    }
 }
 
 }  // namespace emu::machine

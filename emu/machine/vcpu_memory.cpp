@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include <fmt/format.h>
+
 #include "emu/common/log.h"
 
 namespace emu::machine {
@@ -23,8 +25,34 @@ AccessType ToAccessType(MemAccess access) {
 
 }  // namespace
 
-VcpuMemory::VcpuMemory(mmu::Memslots& slots, mmu::PageTrack* page_track, devices::Bus& mmio, devices::Bus& pio)
-    : slots_(slots), page_track_(page_track), mmio_(mmio), pio_(pio) {}
+VcpuMemory::VcpuMemory(mmu::Memslots& slots, mmu::PageTrack* page_track, devices::Bus& mmio, devices::Bus& pio,
+                       MmuMode mode)
+    : slots_(slots), page_track_(page_track), mmio_(mmio), pio_(pio) {
+    if (mode != MmuMode::Shadow) return;
+    if (!page_track_) {
+        log::Log(log::Category::Mmu, "shadow MMU needs page tracking; using walk mode");
+        return;
+    }
+    shadow_ = std::make_unique<mmu::ShadowMmu>(slots_, *page_track_);
+    shadow_vcpu_ = shadow_->AddVcpu(&tlb_hook_);
+}
+
+VcpuMemory::~VcpuMemory() {
+    if (log::Enabled(log::Category::Mmu)) log::Log(log::Category::Mmu, "{}", MmuStatsString());
+    shadow_vcpu_.reset();  // before the MMU it belongs to
+    shadow_.reset();
+}
+
+std::string VcpuMemory::MmuStatsString() const {
+    const mmu::SoftTlb::Stats& t = tlb_.stats();
+    std::string s = fmt::format("mmu {}: walks {}, faults {}, a/d updates {}; tlb fills {}, flushes all {} page {} "
+                                "non-global {} gfn {}, demotes {}",
+                                shadow_ ? "shadow" : "walk", walk_stats_.walks, walk_stats_.faults,
+                                walk_stats_.ad_updates, t.fills, t.flush_all, t.flush_page, t.flush_non_global,
+                                t.flush_gfn, t.demote_gfn);
+    if (shadow_) s += "\n" + shadow_->Stats().ToString();
+    return s;
+}
 
 u8* VcpuMemory::HostPointer(u64 gpa) {
     auto host = slots_.TranslateForWrite(Gpa(gpa));
@@ -70,7 +98,8 @@ bool VcpuMemory::Translate(const cpu::CpuState& state, u64 linear, MemAccess acc
 
     mmu::WalkResult walk;
     if (paging_.cr0 & mmu::PagingRegs::kCr0Pg) {
-        walk = mmu::Walk(paging_, linear, type, flags, *this, &walk_stats_);
+        walk = shadow_vcpu_ ? shadow_vcpu_->Translate(paging_, linear, type, flags, *this)
+                            : mmu::Walk(paging_, linear, type, flags, *this, &walk_stats_);
         if (walk.status == mmu::WalkStatus::PageFault) {
             *fault = cpu::MemFault{14, walk.error_code, linear};
             return false;
@@ -106,7 +135,7 @@ bool VcpuMemory::Translate(const cpu::CpuState& state, u64 linear, MemAccess acc
     if (!(section.generation() & mmu::kGenerationInProgress)) {
         mmu::WalkResult fill = walk;
         if (read_only) fill.writable = false;  // writes to ROM miss the TLB and are dropped below
-        tlb_.FillFromWalk(index, linear, fill, host ? host - (walk.gpa & kPageMask) : nullptr, tlb_flags);
+        tlb_.FillFromWalk(index, linear, fill, host, tlb_flags);  // host: the byte at walk.gpa
     }
     target->host = host;
     target->gpa = walk.gpa;
@@ -193,8 +222,15 @@ void VcpuMemory::PortOut(u16 port, unsigned size, u32 value) {
 
 void VcpuMemory::FlushTlb(u64 linear, bool global) {
     if (linear != ~u64{0}) {
+        if (shadow_vcpu_) shadow_vcpu_->Invlpg(paging_, linear);
         tlb_.FlushPage(linear);
         return;
+    }
+    // A CR3 write flushes non-global entries; a paging-mode change (CR0/CR4/EFER) flushes everything. The shadow
+    // MMU selects the root for the new CR3 and role at the next translation, reusing kept roots.
+    if (shadow_vcpu_) {
+        if (global) shadow_vcpu_->OnPagingModeChange();
+        else shadow_vcpu_->OnCr3Write();
     }
     pdptes_cr3_ = ~u64{0};  // CR3 or a paging mode bit changed: reload PAE PDPTEs at the next access
     if (global) tlb_.FlushAll();

@@ -1,0 +1,284 @@
+#include "emu/machine/pc_machine.h"
+
+#include <poll.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "devices/backends/char_backend.h"
+#include "devices/backends/file_backend.h"
+#include "devices/backends/stdio_backend.h"
+#include "devices/bus/bus.h"
+#include "devices/irq/pic.h"
+#include "devices/platform/fw_cfg.h"
+#include "devices/platform/regs.h"
+#include "devices/platform/simple_ports.h"
+#include "devices/serial/uart16550.h"
+#include "devices/timer/clock.h"
+#include "devices/timer/pit.h"
+#include "devices/timer/rtc.h"
+#include "devices/timer/timer_queue.h"
+#include "emu/common/log.h"
+#include "emu/cpu/vcpu.h"
+#include "emu/machine/boot/linux_loader.h"
+#include "emu/machine/boot/multiboot_loader.h"
+#include "emu/machine/guest_memory.h"
+#include "emu/machine/vcpu_memory.h"
+
+namespace emu::machine {
+
+namespace {
+
+constexpr u64 kLowMemLimit = 0xC0000000;       // RAM above this goes above 4 GiB (the PCI hole below)
+constexpr u64 kConventionalTop = 0x9FC00;      // below the EBDA, as the BIOS reports it
+constexpr u64 kBiosAreaBase = 0xC0000;         // option ROMs and BIOS area: RAM, reserved in E820
+constexpr u64 kHighMemBase = u64{1} << 32;
+constexpr u64 kSliceInstructions = 100000;
+
+int Fail(const std::string& message) {
+    std::fprintf(stderr, "emu64: %s\n", message.c_str());
+    return 2;
+}
+
+std::optional<std::vector<u8>> ReadFile(const std::string& path) {
+    std::ifstream file(path, std::ios::binary);
+    if (!file) return std::nullopt;
+    return std::vector<u8>((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+}
+
+// RAM slots and the E820 map for `ram` bytes, laid out as QEMU's pc machine does (simplified).
+struct MemoryLayout {
+    std::vector<PhysRange> ram;
+    std::vector<E820Entry> e820;
+    u64 below_4g = 0, above_4g = 0;
+};
+
+MemoryLayout LayoutFor(u64 ram) {
+    MemoryLayout layout;
+    layout.below_4g = std::min(ram, kLowMemLimit);
+    layout.above_4g = ram - layout.below_4g;
+    layout.ram.push_back({0, 0xA0000});
+    layout.ram.push_back({kBiosAreaBase, 0x100000 - kBiosAreaBase});
+    if (layout.below_4g > 0x100000) layout.ram.push_back({0x100000, layout.below_4g - 0x100000});
+    if (layout.above_4g) layout.ram.push_back({kHighMemBase, layout.above_4g});
+    layout.e820.push_back({0, kConventionalTop, 1});
+    layout.e820.push_back({kConventionalTop, 0xA0000 - kConventionalTop, 2});
+    layout.e820.push_back({0xF0000, 0x10000, 2});
+    if (layout.below_4g > 0x100000) layout.e820.push_back({0x100000, layout.below_4g - 0x100000, 1});
+    if (layout.above_4g) layout.e820.push_back({kHighMemBase, layout.above_4g, 1});
+    return layout;
+}
+
+// Runs timers and console input on its own thread, so that guest time advances without polling in the CPU
+// loop. The vCPU thread only calls into devices for its own I/O.
+class EventLoop {
+public:
+    EventLoop(devices::TimerQueue& timers, devices::StdioBackend* console) : timers_(timers), console_(console) {
+        if (pipe(wake_) != 0) wake_[0] = wake_[1] = -1;
+        timers_.SetWakeup([this] { Wake(); });
+        thread_ = std::thread([this] { Loop(); });
+    }
+    ~EventLoop() {
+        stop_ = true;
+        Wake();
+        thread_.join();
+        timers_.SetWakeup({});
+        if (wake_[0] >= 0) close(wake_[0]);
+        if (wake_[1] >= 0) close(wake_[1]);
+    }
+
+private:
+    void Wake() {
+        const char byte = 1;
+        if (wake_[1] >= 0) (void)!write(wake_[1], &byte, 1);
+    }
+
+    void Loop() {
+        while (!stop_) {
+            timers_.RunDue();
+            int timeout_ms = 100;
+            if (auto next = timers_.NextDeadline()) {
+                const u64 now = timers_.clock().NowNs();
+                timeout_ms = *next <= now ? 0 : static_cast<int>(std::min<u64>((*next - now) / 1000000 + 1, 100));
+            }
+            pollfd fds[2] = {{wake_[0], POLLIN, 0}, {console_ ? console_->InputFd() : -1, POLLIN, 0}};
+            const int n = poll(fds, console_ && console_input_open_ ? 2 : 1, timeout_ms);
+            if (n <= 0) continue;
+            if (fds[0].revents & POLLIN) {
+                char drain[64];
+                (void)!read(wake_[0], drain, sizeof drain);
+            }
+            if (console_ && (fds[1].revents & (POLLIN | POLLHUP))) console_input_open_ = console_->OnReadable();
+        }
+    }
+
+    devices::TimerQueue& timers_;
+    devices::StdioBackend* console_;
+    bool console_input_open_ = true;
+    int wake_[2] = {-1, -1};
+    std::atomic<bool> stop_{false};
+    std::thread thread_;
+};
+
+}  // namespace
+
+int RunPc(const MachineConfig& config) {
+    auto kernel = ReadFile(config.kernel);
+    if (!kernel) return Fail("cannot read the kernel " + config.kernel);
+    std::vector<u8> initrd;
+    if (!config.initrd.empty()) {
+        auto data = ReadFile(config.initrd);
+        if (!data) return Fail("cannot read the initrd " + config.initrd);
+        initrd = std::move(*data);
+    }
+
+    const MemoryLayout layout = LayoutFor(config.ram_bytes);
+    GuestMemory memory;
+    for (const PhysRange& r : layout.ram) {
+        if (auto error = memory.AddRam(r.base, r.size)) return Fail(*error);
+    }
+
+    cpu::CpuState state;
+    cpu::ResetState(state);
+    if (HasMultibootHeader(*kernel)) {
+        MultibootConfig mb;
+        mb.cmdline = config.append.empty() ? config.kernel : config.kernel + " " + config.append;
+        mb.module = initrd;
+        mb.module_name = config.initrd;
+        mb.memory_map = layout.e820;
+        mb.ram = layout.ram;
+        auto plan = LoadMultiboot(memory, *kernel, mb, state);
+        if (!plan) return Fail(std::string("-kernel: ") + MultibootErrorMessage(plan.error()));
+    } else {
+        auto image = ParseBzImage(*kernel);
+        if (!image) return Fail(std::string("-kernel: ") + LinuxErrorMessage(image.error()));
+        LinuxBootConfig boot;
+        boot.cmdline = config.append;
+        boot.initrd = initrd;
+        boot.e820 = layout.e820;
+        boot.ram = layout.ram;
+        auto plan = LoadLinux(memory, *image, boot, state);
+        if (!plan) return Fail(std::string("-kernel: ") + LinuxErrorMessage(plan.error()));
+    }
+
+    devices::HostClock clock;
+    devices::TimerQueue timers(clock);
+    devices::Bus pio, mmio;
+    devices::Pic pic;
+    devices::Pit pit(timers, pic.Input(0));
+    devices::Rtc rtc(timers, pic.Input(8), static_cast<i64>(std::time(nullptr)));
+    rtc.SetMemorySize(layout.below_4g, layout.above_4g);
+
+    std::unique_ptr<devices::CharBackend> serial_backend;
+    devices::StdioBackend* console = nullptr;
+    const SerialKind serial_kind = config.serials.empty() ? SerialKind::Stdio : config.serials.front().kind;
+    if (serial_kind == SerialKind::Stdio) {
+        auto stdio = std::make_unique<devices::StdioBackend>();
+        console = stdio.get();
+        serial_backend = std::move(stdio);
+    } else if (serial_kind == SerialKind::File) {
+        auto file = devices::FileBackend::Open(config.serials.front().path);
+        if (!file) return Fail("cannot open the -serial file " + config.serials.front().path);
+        serial_backend = std::move(*file);
+    } else {
+        serial_backend = std::make_unique<devices::NullBackend>();
+    }
+    devices::Uart16550 com1(timers, pic.Input(4), *serial_backend);
+
+    constexpr int kRunning = -2;
+    std::atomic<int> exit_status{kRunning};
+    std::atomic<cpu::Vcpu*> running{nullptr};
+    auto stop_with = [&](int status) {
+        int expected = kRunning;
+        exit_status.compare_exchange_strong(expected, status);
+        if (cpu::Vcpu* v = running.load()) v->RequestStop();
+    };
+    if (console) console->SetQuitCallback([&] { stop_with(0); });
+
+    devices::FwCfg fw_cfg;
+    fw_cfg.SetRamSize(config.ram_bytes);
+    fw_cfg.SetCpuCounts(1, 1);
+    fw_cfg.SetCmdline(config.append);
+    devices::DebugExit debug_exit(stop_with);
+    devices::PcTestdev testdev;
+    devices::BochsShutdownPort shutdown([&] { stop_with(0); });
+    devices::PostPort post;
+    devices::SystemControlPortA port_a([&] { stop_with(kResetRequested); });
+    namespace platform = devices::platform;
+    const std::pair<u64, std::pair<u64, devices::IoDevice*>> port_map[] = {
+        {0x20, {2, &pic.MasterPorts()}},
+        {0xA0, {2, &pic.SlavePorts()}},
+        {0x4D0, {2, &pic.ElcrPorts()}},
+        {0x40, {4, &pit.Ports()}},
+        {0x61, {1, &pit.PortB()}},
+        {0x70, {2, &rtc.Ports()}},
+        {0x3F8, {8, &com1}},
+        {platform::fw_cfg::kBase, {platform::fw_cfg::kPorts, &fw_cfg}},
+        {platform::kDebugExitPort, {platform::kDebugExitSize, &debug_exit}},
+        {platform::kTestdevLatchPort, {platform::kTestdevLatchSize, &testdev.LatchPorts()}},
+        {platform::kTestdevFlushPort, {platform::kTestdevFlushSize, &testdev.FlushPort()}},
+        {platform::kBochsShutdownPort, {1, &shutdown}},
+        {platform::kPostPort, {1, &post}},
+        {platform::kPortA, {1, &port_a}},
+    };
+    for (const auto& [base, range] : port_map) {
+        if (auto r = pio.Insert(base, range.first, *range.second); !r) {
+            return Fail(std::string("internal error: port ") + std::to_string(base) + ": " +
+                        devices::BusErrorMessage(r.error()));
+        }
+    }
+
+    VcpuMemory vcpu_memory(memory.slots(), nullptr, mmio, pio);
+    cpu::Vcpu vcpu(vcpu_memory);
+    vcpu.state() = state;
+    running = &vcpu;
+    EventLoop events(timers, console);
+
+    const auto started = std::chrono::steady_clock::now();
+    int status = 0;
+    u64 retired = 0;
+    for (;;) {
+        const cpu::RunResult result = vcpu.Run(kSliceInstructions);
+        retired += result.instructions;
+        if (exit_status.load() != kRunning) {
+            status = exit_status.load();
+            break;
+        }
+        if (result.reason == cpu::StopReason::Exception) {
+            const cpu::ExceptionInfo& e = *result.exception;
+            std::fprintf(stderr, "emu64: %s\n", ExceptionText::Describe(e.vector, e.error_code, e.rip, e.cr2).c_str());
+            status = 1;
+            break;
+        }
+        if (result.reason == cpu::StopReason::TripleFault) {
+            log::Log(log::Category::Int, "triple fault at rip={:#x}: machine reset", vcpu.state().rip);
+            status = kResetRequested;
+            break;
+        }
+        if (result.reason == cpu::StopReason::Halted) {
+            // No interrupt can wake the CPU yet: wait for the console's Ctrl-A x or a device's exit.
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        if ((config.timeout_seconds > 0 && elapsed >= config.timeout_seconds) ||
+            (config.max_insns && retired >= config.max_insns)) {
+            std::fprintf(stderr, "emu64: stopped after %llu instructions (%s)\n",
+                         static_cast<unsigned long long>(retired), config.max_insns ? "-max-insns" : "-timeout");
+            status = 8;
+            break;
+        }
+    }
+    running = nullptr;
+    return status;
+}
+
+}  // namespace emu::machine

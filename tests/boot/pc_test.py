@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""Boots kernels on the PC machine (`emu64 -kernel`) headless and judges them by serial output and exit status.
+Expected values follow the Multiboot specification and the Linux boot protocol, computed here.
+
+usage: pc_test.py EMU64 TESTGUEST_DIR
+"""
+import os
+import subprocess
+import sys
+import tempfile
+
+EMU64, GUESTS = sys.argv[1], sys.argv[2]
+failures = []
+passed = 0
+
+
+def check(name, condition, detail=""):
+    global passed
+    if condition:
+        passed += 1
+    else:
+        failures.append(name)
+        print(f"FAIL {name}: {detail}")
+
+
+def emu(*args, timeout=60):
+    return subprocess.run([EMU64, *args, "-timeout", "30"], capture_output=True, timeout=timeout,
+                          stdin=subprocess.DEVNULL)
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    kernel = os.path.join(GUESTS, "multiboot32.elf")
+    module = os.path.join(tmp, "module.txt")
+    with open(module, "w") as f:
+        f.write("hello from the module\nsecond line\n")
+
+    # Multiboot: cmdline is "<kernel path> <append>", the initrd is the single module, mem_upper is the RAM
+    # above 1 MiB in KiB (64 MiB machine: 63 MiB = 0xfc00 KiB).
+    proc = emu("-kernel", kernel, "-initrd", module, "-append", "console=ttyS0 quiet", "-m", "64M", "-nographic")
+    out = proc.stdout.decode(errors="replace")
+    check("multiboot exit status", proc.returncode == (0x10 << 1) | 1, f"{proc.returncode} {proc.stderr!r}")
+    check("multiboot cmdline", f"cmdline={kernel} console=ttyS0 quiet" in out, out)
+    check("multiboot module", "module=hello from the module" in out, out)
+    check("multiboot mem_upper", f"mem_upper={(64 * 1024 - 1024):08x}" in out, out)
+
+    # The same kernel with COM1 in a file.
+    serial = os.path.join(tmp, "serial.txt")
+    proc = emu("-kernel", kernel, "-serial", f"file:{serial}", "-display", "none")
+    check("serial file status", proc.returncode == 33, proc.stderr)
+    check("serial file content", os.path.exists(serial) and "cmdline=" in open(serial).read())
+
+    # Bad images are refused before the guest starts, with one clear line and status 2.
+    junk = os.path.join(tmp, "junk.bin")
+    with open(junk, "wb") as f:
+        f.write(os.urandom(4096))
+    proc = emu("-kernel", junk, "-nographic")
+    check("junk kernel refused", proc.returncode == 2 and b"not a Linux bzImage" in proc.stderr, proc.stderr)
+
+    # A bzImage header with an old protocol version (2.05).
+    old = bytearray(8192)
+    old[0x1F1] = 1
+    old[0x1FE:0x200] = b"\x55\xaa"
+    old[0x200:0x202] = b"\xeb\x66"
+    old[0x202:0x206] = b"HdrS"
+    old[0x206:0x208] = (0x0205).to_bytes(2, "little")
+    oldpath = os.path.join(tmp, "old.bzimage")
+    open(oldpath, "wb").write(old)
+    proc = emu("-kernel", oldpath, "-nographic")
+    check("old protocol refused", proc.returncode == 2 and b"older than 2.06" in proc.stderr, proc.stderr)
+
+    # A truncated bzImage: a valid header whose setup sectors run past the end of the file.
+    trunc = bytearray(old[:0x400])
+    trunc[0x1F1] = 30
+    trunc[0x206:0x208] = (0x020F).to_bytes(2, "little")
+    truncpath = os.path.join(tmp, "trunc.bzimage")
+    open(truncpath, "wb").write(trunc)
+    proc = emu("-kernel", truncpath, "-nographic")
+    check("truncated kernel refused", proc.returncode == 2 and b"truncated" in proc.stderr, proc.stderr)
+
+print(f"{passed} passed, {len(failures)} failed")
+sys.exit(1 if failures else 0)
