@@ -12,6 +12,7 @@ struct ApicMessage {
     u8 vector = 0;
     apic::DeliveryMode mode = apic::DeliveryMode::Fixed;
     bool level = false;    // trigger mode: level-triggered interrupts set TMR and send an EOI broadcast
+    int exclude_id = -1;   // an APIC ID not to deliver to (ICR shorthand "all excluding self"); -1 = none
 };
 
 class ApicBus {

@@ -9,6 +9,7 @@
 #include "emu/cpu/block_cache.h"
 #include "emu/cpu/decoder/decoder.h"
 #include "emu/cpu/interp/interpreter.h"
+#include "emu/cpu/system/exceptions.h"
 #include "emu/cpu/ir/passes/passes.h"
 #include "emu/cpu/translate/translator.h"
 
@@ -59,73 +60,6 @@ Fetched Fetch(MemoryInterface& memory, const CpuState& s, u64 rip) {
     return f;
 }
 
-// --- Exception and interrupt delivery. Real mode through the IVT and 64-bit mode through 64-bit interrupt
-// and trap gates. TODO(system): protected-mode gates, task gates, #DF/#TS/#NP escalation; a delivery that
-// fails returns false and the run stops with the original exception.
-
-bool ReadSys(MemoryInterface& m, const CpuState& s, u64 linear, void* dst, unsigned size) {
-    MemFault f;
-    return m.Read(s, linear, dst, size, MemAccess::Read, false, &f);
-}
-
-bool DeliverReal(MemoryInterface& m, CpuState& s, const ir::Fault& f) {
-    const u64 entry = u64{f.vector} * 4;
-    if (entry + 3 > s.idtr.limit) return false;
-    u32 vector_ptr = 0;
-    if (!ReadSys(m, s, s.idtr.base + entry, &vector_ptr, 4)) return false;
-    const u16 sp = static_cast<u16>(s.reg(Gpr::Rsp));
-    const u16 frame[3] = {static_cast<u16>(s.rip), s.segment(SegReg::Cs).selector, static_cast<u16>(s.rflags)};
-    MemFault mf;
-    for (unsigned i = 0; i < 3; ++i) {  // IP at the lowest address, then CS, then FLAGS
-        const u64 at = s.segment(SegReg::Ss).base + static_cast<u16>(sp - 6 + 2 * i);
-        if (!m.Write(s, at, &frame[i], 2, false, &mf)) return false;
-    }
-    s.reg(Gpr::Rsp) = (s.reg(Gpr::Rsp) & ~u64{0xFFFF}) | static_cast<u16>(sp - 6);
-    s.rflags &= ~(rflags::IF | rflags::TF | rflags::AC);
-    Segment& cs = s.segment(SegReg::Cs);
-    cs.selector = static_cast<u16>(vector_ptr >> 16);
-    cs.base = u64{cs.selector} << 4;
-    s.rip = vector_ptr & 0xFFFF;
-    return true;
-}
-
-bool DeliverLong(MemoryInterface& m, CpuState& s, const ir::Fault& f) {
-    const u64 entry = u64{f.vector} * 16;
-    u64 gate[2];
-    if (entry + 15 > s.idtr.limit || !ReadSys(m, s, s.idtr.base + entry, gate, 16)) return false;
-    const unsigned type = (gate[0] >> 40) & 0xF, gate_dpl = (gate[0] >> 45) & 3, ist = (gate[0] >> 32) & 7;
-    if (!((gate[0] >> 47) & 1) || (type != 0xE && type != 0xF)) return false;
-    if (f.software && s.cpl() > gate_dpl) return false;  // would be #GP(vector * 8 + 2)
-    const u16 selector = static_cast<u16>(gate[0] >> 16);
-    u64 desc = 0;
-    if ((selector & 4) || !ReadSys(m, s, s.gdtr.base + (selector & ~7u), &desc, 8)) return false;
-    if (!((desc >> 47) & 1) || !((desc >> 53) & 1)) return false;  // present, 64-bit code
-    const unsigned new_cpl = (desc >> 45) & 3;
-    const unsigned old_cpl = s.cpl();
-    if (new_cpl > old_cpl) return false;
-    u64 rsp = s.reg(Gpr::Rsp);
-    if (ist != 0) {
-        if (!ReadSys(m, s, s.tr.base + 0x24 + 8 * (ist - 1), &rsp, 8)) return false;
-    } else if (new_cpl < old_cpl) {
-        if (!ReadSys(m, s, s.tr.base + 4 + 8 * new_cpl, &rsp, 8)) return false;
-    }
-    rsp &= ~u64{15};
-    const u64 frame[6] = {f.error_code, s.rip, s.segment(SegReg::Cs).selector, s.rflags, s.reg(Gpr::Rsp),
-                          s.segment(SegReg::Ss).selector};
-    const unsigned first = f.has_error_code ? 0 : 1;
-    const unsigned bytes = (6 - first) * 8;
-    MemFault mf;
-    if (!m.Write(s, rsp - bytes, frame + first, bytes, new_cpl == 3, &mf)) return false;
-    s.reg(Gpr::Rsp) = rsp - bytes;
-    if (new_cpl != old_cpl) s.segment(SegReg::Ss) = Segment{static_cast<u16>(new_cpl), 0, 0, 1u << 16};
-    const u32 attr = static_cast<u32>(((desc >> 40) & 0xFF) | (((desc >> 52) & 0xF) << 12));
-    s.segment(SegReg::Cs) = Segment{static_cast<u16>((selector & ~3u) | new_cpl), 0, 0xFFFFFFFF, attr};
-    s.rflags &= ~(rflags::TF | rflags::NT | rflags::RF | rflags::VM);
-    if (type == 0xE) s.rflags &= ~rflags::IF;
-    s.rip = (gate[0] & 0xFFFF) | ((gate[0] >> 32) & 0xFFFF0000) | (gate[1] << 32);
-    return true;
-}
-
 }  // namespace
 
 struct Vcpu::Impl {
@@ -135,8 +69,10 @@ struct Vcpu::Impl {
     BlockCache cache;
     interp::Interpreter interpreter;
     std::atomic<bool> stop_requested{false};
-    // Exceptions delivered since the last retired instruction: a handler that faults before retiring anything
-    // would otherwise loop forever. TODO(system): the architectural #DF / triple-fault rules.
+    InterruptSource* interrupts = nullptr;
+    // Exceptions delivered since the last retired instruction: a handler whose first instruction faults (its
+    // page is missing, say) would otherwise loop until its stack runs out. The #DF and triple-fault rules of
+    // faults *during* delivery are system::DeliverEvent's.
     unsigned deliveries_without_progress = 0;
 
     // Translates the block at state.rip. Returns null and sets *fault when its first instruction
@@ -144,6 +80,9 @@ struct Vcpu::Impl {
     std::unique_ptr<ir::Block> Translate(ir::Fault* fault, unsigned max_insns);
     // Handles an exception: returns true if Run must stop.
     bool OnException(const ir::Fault& f, RunResult& result);
+    // Delivers a pending NMI or maskable interrupt, if any: returns true if Run must stop (triple fault).
+    bool PollInterrupts(RunResult& result);
+    bool DeliverExternal(u8 vector, RunResult& result);
 };
 
 std::unique_ptr<ir::Block> Vcpu::Impl::Translate(ir::Fault* fault, unsigned max_insns) {
@@ -182,26 +121,48 @@ std::unique_ptr<ir::Block> Vcpu::Impl::Translate(ir::Fault* fault, unsigned max_
 bool Vcpu::Impl::OnException(const ir::Fault& f, RunResult& result) {
     const u64 rip = state.rip;
     log::Log(log::Category::Int, "exception {} error {:#x} at rip {:#x}", f.vector, f.error_code, rip);
-    if (state.idtr.limit != 0) {
-        const CpuMode mode = state.mode();
-        bool delivered = false;
-        if (mode == CpuMode::Real) delivered = DeliverReal(memory, state, f);
-        if (mode == CpuMode::Long64) delivered = DeliverLong(memory, state, f);
-        if (delivered && ++deliveries_without_progress > 3) {
-            result.reason = StopReason::TripleFault;
-            result.exception = InfoOf(f, rip);
-            return true;
-        }
-        if (delivered) {
-            if (f.vector == vec::PF) state.cr2 = f.cr2;
-            state.halted = false;
-            return false;
-        }
-        log::Log(log::Category::Int, "exception {} not delivered (unsupported mode or bad gate)", f.vector);
+    // IDTR.limit == 0 means "no IDT": bare runs and unit tests stop at the first exception. (After reset the
+    // real-mode IVT has limit 0xFFFF, so firmware-style real-mode code delivers normally.)
+    if (state.idtr.limit == 0) {
+        result.reason = StopReason::Exception;
+        result.exception = InfoOf(f, rip);
+        return true;
     }
-    result.reason = StopReason::Exception;
-    result.exception = InfoOf(f, rip);
-    return true;
+    const system::Event event{f.vector, f.software ? system::EventKind::SoftwareInt : system::EventKind::Exception,
+                              f.has_error_code && !f.software, f.error_code, f.cr2};
+    if (++deliveries_without_progress > 3 ||
+        system::DeliverEvent(state, memory, event) == system::DeliveryResult::TripleFault) {
+        log::Log(log::Category::Int, "triple fault delivering exception {}", f.vector);
+        result.reason = StopReason::TripleFault;
+        result.exception = InfoOf(f, rip);
+        return true;
+    }
+    state.halted = false;
+    return false;
+}
+
+bool Vcpu::Impl::DeliverExternal(u8 vector, RunResult& result) {
+    log::Log(log::Category::Int, "interrupt {} at rip {:#x}", vector, state.rip);
+    state.halted = false;  // the return address is after the HLT
+    const system::Event event{vector, system::EventKind::External, false, 0, 0};
+    if (system::DeliverEvent(state, memory, event) == system::DeliveryResult::TripleFault) {
+        result.reason = StopReason::TripleFault;
+        return true;
+    }
+    return false;
+}
+
+bool Vcpu::Impl::PollInterrupts(RunResult& result) {
+    if (interrupts == nullptr) return false;
+    if (!state.nmi_blocked && interrupts->HasNmi()) {
+        interrupts->AcknowledgeNmi();
+        state.nmi_blocked = true;
+        return DeliverExternal(vec::NMI, result);
+    }
+    if ((state.rflags & rflags::IF) && !state.interrupt_shadow && interrupts->HasInterrupt()) {
+        return DeliverExternal(interrupts->Acknowledge(), result);
+    }
+    return false;
 }
 
 Vcpu::Vcpu(MemoryInterface& memory, Backend backend) : impl_(std::make_unique<Impl>(memory, backend)) {
@@ -217,6 +178,8 @@ void Vcpu::RequestStop() { impl_->stop_requested.store(true, std::memory_order_r
 
 void Vcpu::InvalidateAllCode() { impl_->cache.Clear(); }
 
+void Vcpu::SetInterruptSource(InterruptSource* source) { impl_->interrupts = source; }
+
 RunResult Vcpu::Run(u64 max_instructions) {
     Impl& m = *impl_;
     RunResult result;
@@ -226,6 +189,7 @@ RunResult Vcpu::Run(u64 max_instructions) {
             result.reason = StopReason::Stopped;
             return result;
         }
+        if (m.PollInterrupts(result)) return result;
         if (m.state.halted) {
             result.reason = StopReason::Halted;
             return result;
@@ -240,7 +204,7 @@ RunResult Vcpu::Run(u64 max_instructions) {
         const u32 limit = remaining < kMaxBlockInsns ? static_cast<u32>(remaining) : 0;
         const u32 mode_key = translate::BlockMode::Of(m.state).Key() | (limit << 24);
         const u64 linear = LinearRip(m.state, m.state.rip);
-        const ir::Block* block = m.cache.Find(linear, mode_key);
+        const ir::Block* block = m.cache.Find(linear, m.state.rip, mode_key);
         if (block == nullptr) {
             ir::Fault fault;
             std::unique_ptr<ir::Block> fresh = m.Translate(&fault, limit ? limit : kMaxBlockInsns);
@@ -248,7 +212,7 @@ RunResult Vcpu::Run(u64 max_instructions) {
                 if (m.OnException(fault, result)) return result;
                 continue;
             }
-            block = m.cache.Insert(linear, mode_key, std::move(fresh));
+            block = m.cache.Insert(linear, m.state.rip, mode_key, std::move(fresh));
         }
         m.state.interrupt_shadow = false;
         const interp::ExecResult r = m.interpreter.Execute(*block, m.state, m.memory);

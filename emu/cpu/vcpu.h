@@ -42,6 +42,22 @@ struct RunResult {
     std::optional<ExceptionInfo> exception;
 };
 
+// The interrupt controller as the CPU sees it: the INTR and NMI pins. Vcpu::Run polls it at block boundaries
+// (from the vCPU thread: implementations guard their own state). A maskable interrupt is taken when
+// RFLAGS.IF = 1 and no interrupt shadow (STI, MOV SS) is active; an NMI unless one is being handled (until
+// IRET). Either wakes a halted vCPU.
+class InterruptSource {
+public:
+    virtual ~InterruptSource() = default;
+    // INTR is asserted.
+    virtual bool HasInterrupt() = 0;
+    // The interrupt-acknowledge cycle: the vector to deliver (the controller moves it to in-service).
+    virtual u8 Acknowledge() = 0;
+    // An NMI is pending; AcknowledgeNmi() consumes it.
+    virtual bool HasNmi() { return false; }
+    virtual void AcknowledgeNmi() {}
+};
+
 class Vcpu {
 public:
     Vcpu(MemoryInterface& memory, Backend backend = Backend::Interpreter);
@@ -60,6 +76,9 @@ public:
 
     // Drops every translated block (after a bulk memory load, for example).
     void InvalidateAllCode();
+
+    // Where external interrupts come from (null: none, the default). Not owned; set before Run().
+    void SetInterruptSource(InterruptSource* source);
 
 private:
     struct Impl;

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
@@ -17,22 +18,16 @@
 #include "devices/backends/char_backend.h"
 #include "devices/backends/file_backend.h"
 #include "devices/backends/stdio_backend.h"
-#include "devices/bus/bus.h"
-#include "devices/irq/pic.h"
-#include "devices/platform/fw_cfg.h"
-#include "devices/platform/regs.h"
-#include "devices/platform/simple_ports.h"
-#include "devices/serial/uart16550.h"
 #include "devices/timer/clock.h"
-#include "devices/timer/pit.h"
-#include "devices/timer/rtc.h"
 #include "devices/timer/timer_queue.h"
 #include "emu/common/log.h"
 #include "emu/cpu/vcpu.h"
 #include "emu/machine/boot/linux_loader.h"
 #include "emu/machine/boot/multiboot_loader.h"
 #include "emu/machine/guest_memory.h"
+#include "emu/machine/pc_board.h"
 #include "emu/machine/vcpu_memory.h"
+#include "mmu/page_track/page_track.h"
 
 namespace emu::machine {
 
@@ -72,7 +67,7 @@ MemoryLayout LayoutFor(u64 ram) {
     if (layout.above_4g) layout.ram.push_back({kHighMemBase, layout.above_4g});
     layout.e820.push_back({0, kConventionalTop, 1});
     layout.e820.push_back({kConventionalTop, 0xA0000 - kConventionalTop, 2});
-    layout.e820.push_back({0xF0000, 0x10000, 2});
+    layout.e820.push_back({0xE0000, 0x20000, 2});  // ACPI tables and the RSDP live here
     if (layout.below_4g > 0x100000) layout.e820.push_back({0x100000, layout.below_4g - 0x100000, 1});
     if (layout.above_4g) layout.e820.push_back({kHighMemBase, layout.above_4g, 1});
     return layout;
@@ -147,6 +142,53 @@ int RunPc(const MachineConfig& config) {
         if (auto error = memory.AddRam(r.base, r.size)) return Fail(*error);
     }
 
+    devices::HostClock clock;
+    devices::TimerQueue timers(clock);
+    std::unique_ptr<devices::CharBackend> serial_backend;
+    devices::StdioBackend* console = nullptr;
+    const SerialKind serial_kind = config.serials.empty() ? SerialKind::Stdio : config.serials.front().kind;
+    if (serial_kind == SerialKind::Stdio) {
+        auto stdio = std::make_unique<devices::StdioBackend>();
+        console = stdio.get();
+        serial_backend = std::move(stdio);
+    } else if (serial_kind == SerialKind::File) {
+        auto file = devices::FileBackend::Open(config.serials.front().path);
+        if (!file) return Fail("cannot open the -serial file " + config.serials.front().path);
+        serial_backend = std::move(*file);
+    } else {
+        serial_backend = std::make_unique<devices::NullBackend>();
+    }
+
+    constexpr int kRunning = -2;
+    std::atomic<int> exit_status{kRunning};
+    std::atomic<cpu::Vcpu*> running{nullptr};
+    std::mutex wake_mutex;
+    std::condition_variable wake_cv;
+    auto wake = [&] {
+        { std::lock_guard lock(wake_mutex); }
+        wake_cv.notify_all();
+    };
+    auto stop_with = [&](int status) {
+        int expected = kRunning;
+        exit_status.compare_exchange_strong(expected, status);
+        if (cpu::Vcpu* v = running.load()) v->RequestStop();
+        wake();
+    };
+    if (console) console->SetQuitCallback([&] { stop_with(0); });
+
+    PcBoardConfig board_config;
+    board_config.ram_bytes = config.ram_bytes;
+    board_config.below_4g = layout.below_4g;
+    board_config.above_4g = layout.above_4g;
+    board_config.cmdline = config.append;
+    board_config.com1 = serial_backend.get();
+    board_config.on_exit = stop_with;
+    board_config.on_reset = [&] { stop_with(kResetRequested); };
+    PcBoard board(timers, board_config);
+    board.SetWakeup(wake);
+    const u64 rsdp = board.InstallAcpiTables(memory);
+    if (rsdp == 0) return Fail("internal error: the ACPI tables do not fit in guest RAM");
+
     cpu::CpuState state;
     cpu::ResetState(state);
     if (HasMultibootHeader(*kernel)) {
@@ -166,80 +208,18 @@ int RunPc(const MachineConfig& config) {
         boot.initrd = initrd;
         boot.e820 = layout.e820;
         boot.ram = layout.ram;
+        boot.acpi_rsdp = rsdp;
         auto plan = LoadLinux(memory, *image, boot, state);
         if (!plan) return Fail(std::string("-kernel: ") + LinuxErrorMessage(plan.error()));
     }
 
-    devices::HostClock clock;
-    devices::TimerQueue timers(clock);
-    devices::Bus pio, mmio;
-    devices::Pic pic;
-    devices::Pit pit(timers, pic.Input(0));
-    devices::Rtc rtc(timers, pic.Input(8), static_cast<i64>(std::time(nullptr)));
-    rtc.SetMemorySize(layout.below_4g, layout.above_4g);
-
-    std::unique_ptr<devices::CharBackend> serial_backend;
-    devices::StdioBackend* console = nullptr;
-    const SerialKind serial_kind = config.serials.empty() ? SerialKind::Stdio : config.serials.front().kind;
-    if (serial_kind == SerialKind::Stdio) {
-        auto stdio = std::make_unique<devices::StdioBackend>();
-        console = stdio.get();
-        serial_backend = std::move(stdio);
-    } else if (serial_kind == SerialKind::File) {
-        auto file = devices::FileBackend::Open(config.serials.front().path);
-        if (!file) return Fail("cannot open the -serial file " + config.serials.front().path);
-        serial_backend = std::move(*file);
-    } else {
-        serial_backend = std::make_unique<devices::NullBackend>();
-    }
-    devices::Uart16550 com1(timers, pic.Input(4), *serial_backend);
-
-    constexpr int kRunning = -2;
-    std::atomic<int> exit_status{kRunning};
-    std::atomic<cpu::Vcpu*> running{nullptr};
-    auto stop_with = [&](int status) {
-        int expected = kRunning;
-        exit_status.compare_exchange_strong(expected, status);
-        if (cpu::Vcpu* v = running.load()) v->RequestStop();
-    };
-    if (console) console->SetQuitCallback([&] { stop_with(0); });
-
-    devices::FwCfg fw_cfg;
-    fw_cfg.SetRamSize(config.ram_bytes);
-    fw_cfg.SetCpuCounts(1, 1);
-    fw_cfg.SetCmdline(config.append);
-    devices::DebugExit debug_exit(stop_with);
-    devices::PcTestdev testdev;
-    devices::BochsShutdownPort shutdown([&] { stop_with(0); });
-    devices::PostPort post;
-    devices::SystemControlPortA port_a([&] { stop_with(kResetRequested); });
-    namespace platform = devices::platform;
-    const std::pair<u64, std::pair<u64, devices::IoDevice*>> port_map[] = {
-        {0x20, {2, &pic.MasterPorts()}},
-        {0xA0, {2, &pic.SlavePorts()}},
-        {0x4D0, {2, &pic.ElcrPorts()}},
-        {0x40, {4, &pit.Ports()}},
-        {0x61, {1, &pit.PortB()}},
-        {0x70, {2, &rtc.Ports()}},
-        {0x3F8, {8, &com1}},
-        {platform::fw_cfg::kBase, {platform::fw_cfg::kPorts, &fw_cfg}},
-        {platform::kDebugExitPort, {platform::kDebugExitSize, &debug_exit}},
-        {platform::kTestdevLatchPort, {platform::kTestdevLatchSize, &testdev.LatchPorts()}},
-        {platform::kTestdevFlushPort, {platform::kTestdevFlushSize, &testdev.FlushPort()}},
-        {platform::kBochsShutdownPort, {1, &shutdown}},
-        {platform::kPostPort, {1, &post}},
-        {platform::kPortA, {1, &port_a}},
-    };
-    for (const auto& [base, range] : port_map) {
-        if (auto r = pio.Insert(base, range.first, *range.second); !r) {
-            return Fail(std::string("internal error: port ") + std::to_string(base) + ": " +
-                        devices::BusErrorMessage(r.error()));
-        }
-    }
-
-    VcpuMemory vcpu_memory(memory.slots(), nullptr, mmio, pio);
+    std::unique_ptr<mmu::PageTrack> page_track;
+    if (config.mmu == MmuMode::Shadow) page_track = std::make_unique<mmu::PageTrack>(memory.slots());
+    VcpuMemory vcpu_memory(memory.slots(), page_track.get(), board.mmio(), board.pio(), config.mmu);
+    vcpu_memory.SetAfterPortWrite([&] { board.RunDeferred(); });
     cpu::Vcpu vcpu(vcpu_memory);
     vcpu.state() = state;
+    vcpu.SetInterruptSource(&board);
     running = &vcpu;
     EventLoop events(timers, console);
 
@@ -265,8 +245,10 @@ int RunPc(const MachineConfig& config) {
             break;
         }
         if (result.reason == cpu::StopReason::Halted) {
-            // No interrupt can wake the CPU yet: wait for the console's Ctrl-A x or a device's exit.
-            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            // HLT: sleep until an interrupt is pending (the board's wakeup) or the machine stops.
+            std::unique_lock lock(wake_mutex);
+            wake_cv.wait_for(lock, std::chrono::milliseconds(50),
+                             [&] { return board.HasInterrupt() || board.HasNmi() || exit_status.load() != kRunning; });
         }
         const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         if ((config.timeout_seconds > 0 && elapsed >= config.timeout_seconds) ||

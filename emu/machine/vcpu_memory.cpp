@@ -218,6 +218,7 @@ void VcpuMemory::PortOut(u16 port, unsigned size, u32 value) {
     if (!pio_.Write(port, std::span<const u8>(bytes, size))) {
         log::Log(log::Category::Ioport, "out to unassigned port {:#x} value {:#x}", port, value);
     }
+    if (after_port_write_) after_port_write_();
 }
 
 void VcpuMemory::FlushTlb(u64 linear, bool global) {

@@ -9,6 +9,8 @@
 #include <memory>
 #include <string>
 
+#include <functional>
+
 #include "devices/bus/bus.h"
 #include "emu/cpu/memory_interface.h"
 #include "emu/machine/machine_config.h"
@@ -36,6 +38,10 @@ public:
     u32 PortIn(u16 port, unsigned size) override;
     void PortOut(u16 port, unsigned size, u32 value) override;
     void FlushTlb(u64 linear, bool global) override;
+
+    // Runs after every port write: a device that must change a bus's topology (a PCI BAR remap) queues the
+    // change during the access, which holds the bus, and it is applied here, before the next instruction.
+    void SetAfterPortWrite(std::function<void()> hook) { after_port_write_ = std::move(hook); }
 
     mmu::SoftTlb& tlb() { return tlb_; }
     const mmu::WalkStats& walk_stats() const { return walk_stats_; }
@@ -83,6 +89,7 @@ private:
     TlbHook tlb_hook_{tlb_};
     std::unique_ptr<mmu::ShadowMmu> shadow_;
     std::unique_ptr<mmu::ShadowVcpu> shadow_vcpu_;
+    std::function<void()> after_port_write_;
 };
 
 }  // namespace emu::machine

@@ -145,11 +145,11 @@ std::string ShadowStats::ToString() const {
     return fmt::format(
         "shadow mmu: pages alive {} (indirect {}), created {}, zapped {}; roots loaded {} (created {}); "
         "spte hits {}, misses {}, install retries {}; mmio hits {}, stale {}; "
-        "writes {}: updated {}, sp zapped {} (misaligned {}, flooded {}), unchanged {}, ignored {}; "
+        "writes {}: updated {}, sp zapped {} (misaligned {}, flooded {}, orphans {}), unchanged {}, ignored {}; "
         "a/d zaps {}; invlpg {}; fast zaps {}, obsolete reclaimed {}, mmio gen wraps {}",
         pages_alive, indirect_alive, pages_created, pages_zapped, roots_loaded, roots_created, spte_hits,
         spte_misses, install_retries, mmio_hits, mmio_stale, write_calls, write_updated, write_zapped,
-        write_misaligned, write_flooded, write_unchanged, write_ignored, ad_zaps, invlpg, fast_zaps,
+        write_misaligned, write_flooded, write_orphans, write_unchanged, write_ignored, ad_zaps, invlpg, fast_zaps,
         obsolete_reclaimed, mmio_gen_wraps);
 }
 
@@ -297,8 +297,8 @@ void ShadowMmu::ZapPage(ShadowPage* sp) {
             break;
         }
     }
-    (sp->newer ? sp->newer->older : fifo_tail_) = sp->older;
-    (sp->older ? sp->older->newer : fifo_head_) = sp->newer;
+    (sp->newer ? sp->newer->older : fifo_head_) = sp->older;
+    (sp->older ? sp->older->newer : fifo_tail_) = sp->newer;
     sp->newer = sp->older = nullptr;
     Unaccount(sp);
     ++stats_.pages_zapped;
@@ -402,7 +402,11 @@ void ShadowMmu::TrackWrite(Gpa gpa, std::span<const u8> new_bytes) {
     std::vector<Gfn> flush_gfns;
     for (ShadowPage* sp : pages) {
         const unsigned bytes = sp->GpteBytes();
-        if (WriteMisaligned(offset, size, bytes)) {
+        if (sp->parents.empty() && sp->root_count == 0) {
+            // Nothing links to it (its parent entry was zapped) and no vCPU uses it as a root: the page may have
+            // gone back to being data. Without unsync, keeping it would trap every later write to that page.
+            ++stats_.write_orphans;
+        } else if (WriteMisaligned(offset, size, bytes)) {
             ++stats_.write_misaligned;
         } else if (!sp->Leaf() && ++sp->write_flooding >= 3) {
             ++stats_.write_flooded;

@@ -33,7 +33,9 @@
 //
 // Write handler (TrackWrite, called directly by PageTrack's dispatcher while indirect_shadow_pages != 0): for every
 // valid SP of the gfn, a misaligned write (KVM's rule: crosses a gPTE, or shorter than 4 bytes unless a 1-byte
-// aligned write) zaps the SP; >= 3 writes to a non-leaf SP without a walk using it in between zap the SP; else the
+// aligned write) zaps the SP; >= 3 writes to a non-leaf SP without a walk using it in between zap the SP; so does
+// any write to an SP nothing links to and no vCPU holds as a root (emu64's addition: without unsync, such orphans
+// of a zapped parent would keep a page that went back to being data write-trapped until the next fast zap); else the
 // whole gPTE is re-read (a 4-byte half of an 8-byte gPTE is widened) and the 1 or 2 SPTEs built from it are zapped
 // unless the value is unchanged. TLB entries that may derive from a zapped SPTE are flushed on every vCPU before
 // the handler returns (a leaf: entries mapping its frame; a link or a whole SP: everything).
@@ -121,6 +123,7 @@ struct ShadowStats {
     u64 write_ignored = 0;   // no valid SP mirrors the gfn
     u64 write_misaligned = 0;
     u64 write_flooded = 0;
+    u64 write_orphans = 0;   // SPs zapped at a write because nothing links to them (not in KVM: see TrackWrite)
     u64 ad_zaps = 0;         // SPTEs zapped because a walk's A/D update changed their gPTE
     u64 invlpg = 0;
     u64 fast_zaps = 0;

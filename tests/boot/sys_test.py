@@ -56,5 +56,10 @@ check("modes status", proc.returncode == 1, f"status {proc.returncode} (mask {(p
       f"stderr {proc.stderr!r}")
 check("modes markers in order", proc.stdout.decode(errors="replace").splitlines() == markers, proc.stdout)
 
+# #UD -> #GP -> #DF -> shutdown: the runner's triple-fault status (6) and message.
+proc = run("sys_triple64")
+check("triple fault status", proc.returncode == 6, f"status {proc.returncode}; stderr {proc.stderr!r}")
+check("triple fault message", b"triple fault" in proc.stderr, proc.stderr)
+
 print(f"{passed} passed, {len(failures)} failed")
 sys.exit(1 if failures else 0)

@@ -3,17 +3,14 @@
 #include <algorithm>
 #include <cstring>
 
+#include "tests/diff/rng.h"
+
 namespace emu::diff {
 
 void FillPristine(u64 seed, std::span<u8> data) {
-    // splitmix64: cheap, and every seed gives a full-period pattern.
-    u64 x = seed;
+    Rng rng(seed);
     for (size_t i = 0; i < data.size(); i += 8) {
-        x += 0x9E3779B97F4A7C15ull;
-        u64 z = x;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-        z ^= z >> 31;
+        const u64 z = rng.Next();
         std::memcpy(data.data() + i, &z, std::min<size_t>(8, data.size() - i));
     }
 }

@@ -3,6 +3,7 @@
 #include <capstone/capstone.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -112,7 +113,8 @@ std::string Symptom(const CaseResult& native, const CaseResult& emu, const Verdi
     std::string s;
     for (const auto& f : verdict.fields) {
         if (!s.empty()) s += " ";
-        if (f == "outcome" || f == "vector") s += fmt::format("{}: native {} emulator {}", f, event(native), event(emu));
+        if (f == "outcome" || f == "vector")
+            s += fmt::format("{}: native {} emulator {}", f, event(native), event(emu));
         else if (f == "error_code")
             s += fmt::format("error_code: native {:#x} emulator {:#x} (#{})", native.error_code, emu.error_code,
                              native.vector);
@@ -121,8 +123,11 @@ std::string Symptom(const CaseResult& native, const CaseResult& emu, const Verdi
     return s;
 }
 
-std::string Culprit(const CaseInput& input, const CaseResult& native) {
-    if (native.outcome != Outcome::Exception) return MnemonicKey(input);
+std::string Culprit(const CaseInput& input, const CaseResult& native, const Verdict& verdict) {
+    const bool only_exception = std::all_of(verdict.fields.begin(), verdict.fields.end(), [](const std::string& f) {
+        return f == "vector" || f == "error_code" || f == "cr2" || f == "rip";
+    });
+    if (native.outcome != Outcome::Exception || !only_exception) return MnemonicKey(input);
     std::string name;
     ForEachInsn(input, [&](u64 address, unsigned, const char* mnemonic, const char*) {
         if (address == native.rip) name = mnemonic;

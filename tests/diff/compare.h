@@ -29,11 +29,11 @@ std::string MnemonicKey(const CaseInput& input);
 
 // A short description of how the outcomes differ ("vector: native #13 emulator #14 rax"), for grouping.
 std::string Symptom(const CaseResult& native, const CaseResult& emu, const Verdict& verdict);
-// The instruction to blame: the faulting one for exceptions, else the snippet's mnemonics.
-std::string Culprit(const CaseInput& input, const CaseResult& native);
+// The instructions to blame: the faulting one when only the exception differs, else the snippet's mnemonics.
+std::string Culprit(const CaseInput& input, const CaseResult& native, const Verdict& verdict);
 
 // `reproduce` holds the diff-cpu options that regenerate the case besides --first/--cases ("--seed 3 ...").
-std::string FormatFailure(std::string_view reproduce, const GeneratedCase& c, const CaseResult& native, const CaseResult& emu,
-                          const Verdict& verdict);
+std::string FormatFailure(std::string_view reproduce, const GeneratedCase& c, const CaseResult& native,
+                          const CaseResult& emu, const Verdict& verdict);
 
 }  // namespace emu::diff

@@ -26,6 +26,7 @@ struct Options {
     bool native_only = false;
     unsigned max_print = 5;
     unsigned max_length = 4;
+    std::string backend = "interp";
     std::string failures_file;
 };
 
@@ -68,7 +69,8 @@ int Run(const Options& opt) {
         return 2;
     }
     std::unique_ptr<EmuRunner> emu;
-    if (!opt.native_only) emu = std::make_unique<EmuRunner>(pristine);
+    const cpu::Backend backend = opt.backend == "jit" ? cpu::Backend::Jit : cpu::Backend::Interpreter;
+    if (!opt.native_only) emu = std::make_unique<EmuRunner>(pristine, backend);
     FILE* failures = opt.failures_file.empty() ? nullptr : std::fopen(opt.failures_file.c_str(), "w");
 
     std::string reproduce = fmt::format("--seed {}", opt.seed);
@@ -111,7 +113,8 @@ int Run(const Options& opt) {
                 (v.native_trouble ? trouble : mismatches)++;
                 const std::string symptom = Symptom(nat, em, v);
                 ++by_symptom[symptom];
-                auto [it, fresh] = categories.try_emplace(Culprit(c.input, nat) + ": " + symptom, Category{0, c.index});
+                const std::string key = Culprit(c.input, nat, v) + ": " + symptom;
+                auto [it, fresh] = categories.try_emplace(key, Category{0, c.index});
                 ++it->second.count;
                 const std::string text = FormatFailure(reproduce, c, nat, em, v);
                 if (fresh && failures) std::fputs(text.c_str(), failures);
@@ -159,10 +162,14 @@ int main(int argc, char** argv) {
     app.add_option("--seed", opt.seed, "generator seed");
     app.add_option("--cases", opt.cases, "number of cases");
     app.add_option("--first", opt.first, "index of the first case (to reproduce one)");
-    app.add_option("--class", opt.classes, "instruction classes, comma separated (default: the enabled set)");
+    std::string class_names;
+    for (emu::diff::InsnClass c : emu::diff::AllClasses()) class_names += " " + std::string(emu::diff::ClassName(c));
+    app.add_option("--class", opt.classes,
+                   "instruction classes, comma separated (default: the enabled set); all," + class_names);
     app.add_option("--length", opt.max_length, "at most this many instructions per case (1-4)")
         ->check(CLI::Range(1, 4));
     app.add_flag("--verbose", opt.verbose, "print every case");
+    app.add_option("--backend", opt.backend, "emulator backend")->check(CLI::IsMember({"interp", "jit"}));
     app.add_flag("--native-only", opt.native_only, "run only the host side (checks the generator)");
     app.add_option("--max-print", opt.max_print, "failures printed in full");
     app.add_option("--failures-file", opt.failures_file, "write the first failure of each category here");

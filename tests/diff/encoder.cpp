@@ -61,7 +61,9 @@ bool Encode(const Insn& in, u64 address, std::vector<u8>& out) {
     const bool need_rex = in.rex_w || rex_r || rex_x || rex_b || in.rex_force;
     if (need_rex && in.rex_forbidden) return false;
     if (need_rex) b.push_back(static_cast<u8>(0x40 | (in.rex_w << 3) | (rex_r << 2) | (rex_x << 1) | rex_b));
-    if (in.map == 1) b.push_back(0x0F);
+    if (in.map >= 1) b.push_back(0x0F);
+    if (in.map == 2) b.push_back(0x38);
+    if (in.map == 3) b.push_back(0x3A);
     b.push_back(static_cast<u8>(in.opcode + (in.opreg >= 0 ? (in.opreg & 7) : 0)));
 
     size_t rip_disp_at = 0;

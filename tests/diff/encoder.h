@@ -33,7 +33,7 @@ struct Insn {
     bool rex_w = false;
     bool rex_force = false;    // an 8-bit operand names SPL/BPL/SIL/DIL
     bool rex_forbidden = false;  // an 8-bit operand names AH/CH/DH/BH
-    u8 map = 0;                // 0: one-byte map, 1: 0F
+    u8 map = 0;                // 0: one-byte map, 1: 0F, 2: 0F 38, 3: 0F 3A
     u8 opcode = 0;
     int opreg = -1;            // register added to the opcode (50+r, B8+r, C8+r...)
     bool has_modrm = false;

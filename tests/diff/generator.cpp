@@ -47,8 +47,13 @@ HostFeatures HostFeatures::Detect() {
     if (__get_cpuid(1, &a, &b, &c, &d)) {
         f.popcnt = c & (1u << 23);
         f.cx16 = c & (1u << 13);
+        f.crc32 = c & (1u << 20);
+        f.movbe = c & (1u << 22);
     }
-    if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) f.tzcnt = b & (1u << 3);
+    if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) {
+        f.tzcnt = b & (1u << 3);
+        f.adx = b & (1u << 19);
+    }
     if (__get_cpuid(0x80000001, &a, &b, &c, &d)) {
         f.lahf64 = c & 1;
         f.lzcnt = c & (1u << 5);
@@ -70,7 +75,6 @@ GeneratedCase Generator::Generate(u64 index) const {
     for (unsigned r = 0; r < 16; ++r) in.gpr[r] = InitialValue(rng);
     // The snippet's stack: inside the data area, usually 8-aligned, sometimes not.
     in.gpr[RSP] = kDataBase + kStackStart - 8 * rng.Below(64) - (rng.Chance(1, 8) ? rng.Below(8) : 0);
-    b.s.rsp = in.gpr[RSP];
     in.rflags = 0x202 | (rng.Next() & kArith) | (rng.Chance(1, 2) ? DF : 0);
 
     const std::array<unsigned, 10> lengths{1, 1, 1, 1, 2, 2, 2, 3, 3, 4};

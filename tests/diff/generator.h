@@ -33,6 +33,8 @@ namespace emu::diff {
     X(FlagOps, "flagops")         /* CLC STC CMC CLD STD LAHF SAHF */                      \
     X(String, "string")           /* MOVS STOS LODS CMPS SCAS with REP/REPE/REPNE */       \
     X(Stack, "stack")             /* PUSH POP PUSHF POPF CALL RET ENTER LEAVE */           \
+    X(Misc, "misc")               /* MOVBE (by host CPUID), XLAT, NOP r/m */                \
+    X(CrcAdx, "crcadx")           /* CRC32 (SSE4.2), ADCX ADOX (ADX), by host CPUID */      \
     X(Invalid, "invalid")         /* #UD: UD0-2, LOCK misuse, opcodes invalid in 64-bit; 16-byte instructions */ \
     X(Privileged, "privileged")   /* #GP(0) at CPL 3 with IOPL 0: HLT CLI STI IN OUT INS OUTS */                 \
     X(System, "system")           /* #GP(0) at CPL 3: CLTS INVD WBINVD MOV CRn/DRn RDMSR WRMSR SWAPGS LGDT... */
@@ -56,6 +58,9 @@ struct HostFeatures {
     bool tzcnt = false;    // BMI1; without it F3 0F BC decodes as BSF
     bool cx16 = false;     // CMPXCHG16B
     bool lahf64 = false;   // LAHF/SAHF in 64-bit mode
+    bool movbe = false;
+    bool crc32 = false;    // SSE4.2
+    bool adx = false;      // ADCX/ADOX
     static HostFeatures Detect();
 };
 

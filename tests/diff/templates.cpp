@@ -142,7 +142,10 @@ bool GenMulDiv(Builder& b) {
         if (divisor == 0) divisor = 1 + rng.Below(255);
         bool shaped = false;
         if (rm.mem) shaped = b.Patch(rm.m.target, size, divisor);
-        else if (!rm_is_acc && b.Shapeable(rm.reg.num) && !rm.reg.high8) { b.Shape(rm.reg.num, divisor); shaped = true; }
+        else if (!rm_is_acc && b.Shapeable(rm.reg.num) && !rm.reg.high8) {
+            b.Shape(rm.reg.num, divisor);
+            shaped = true;
+        }
         if (shaped && b.Shapeable(RAX) && (size == 1 || b.Shapeable(RDX))) {
             const u64 low = InitialValue(rng);
             if (size == 1) {
@@ -808,6 +811,99 @@ bool GenStack(Builder& b) {
     }
 }
 
+// --- misc ------------------------------------------------------------------------------------------
+
+bool GenMisc(Builder& b) {
+    Rng& rng = b.rng;
+    Insn in;
+    switch (rng.Below(3)) {
+        case 0: {  // MOVBE r, m / m, r (0F 38 F0/F1): memory operand only
+            if (!b.features.movbe) return false;
+            const unsigned size = PickSize(rng, false);
+            const bool load = rng.Chance(1, 2);
+            in.SetOperandSize(size);
+            in.map = 2;
+            in.opcode = load ? 0xF0 : 0xF1;
+            const RegRef r = load ? b.PickDst(size) : b.PickSrc(size);
+            in.SetReg(r, size);
+            const MemRef m = b.PickMem(size);
+            in.SetRmMem(m);
+            b.Access(m, size, !load);
+            if (load) b.Write(r.num);
+            else b.Read(r.num);
+            return b.Emit(in);
+        }
+        case 1: {  // XLAT: AL = [RBX + zero-extended AL]
+            if (!b.Shapeable(RBX)) return false;
+            b.Shape(RBX, kDataBase + rng.Below(kStackLow - 256));
+            b.s.pinned |= RegBit(RBX);
+            b.TouchMem(b.s.input.gpr[RBX], 256);
+            b.Read(RBX);
+            b.Read(RAX);
+            b.Write(RAX);
+            const u8 bytes[2] = {0x48, 0xD7};
+            return b.EmitBytes(std::span<const u8>(bytes).subspan(rng.Chance(1, 2) ? 0 : 1));
+        }
+        default: {  // NOP r/m (0F 1F /0): decodes a full ModRM, touches nothing
+            const unsigned size = PickSize(rng, false);
+            in.SetOperandSize(size);
+            in.map = 1;
+            in.opcode = 0x1F;
+            in.has_modrm = true;
+            in.reg = 0;
+            if (rng.Chance(1, 2)) {
+                in.SetRmReg(b.PickSrc(size), size);
+            } else {
+                MemRef m;
+                m.base = static_cast<u8>(rng.Below(16));
+                m.disp = static_cast<i32>(rng.Next());
+                in.SetRmMem(m);
+            }
+            return b.Emit(in);
+        }
+    }
+}
+
+bool GenCrcAdx(Builder& b) {
+    Rng& rng = b.rng;
+    Insn in;
+    switch (rng.Below(2)) {
+        case 0: {  // CRC32 r32/r64, r/m8/16/32/64 (F2 0F 38 F0/F1)
+            if (!b.features.crc32) return false;
+            const unsigned src_size = PickSize(rng);
+            in.prefixes.push_back(0xF2);
+            if (src_size == 2) in.prefixes.insert(in.prefixes.begin(), 0x66);
+            in.rex_w = src_size == 8 || (src_size == 1 && rng.Chance(1, 2));
+            in.map = 2;
+            in.opcode = src_size == 1 ? 0xF0 : 0xF1;
+            const RegRef dst = b.PickDst(4);
+            in.SetReg(dst, 4);
+            b.Read(dst.num);
+            b.Write(dst.num);
+            const auto rm = b.PickRm(src_size, false);
+            b.SetRm(in, rm, src_size, true, false);
+            return b.Emit(in);
+        }
+        default: {  // ADCX (66) / ADOX (F3) 0F 38 F6: carry in and out through CF or OF only
+            if (!b.features.adx) return false;
+            const bool adox = rng.Chance(1, 2);
+            const unsigned size = rng.Chance(1, 2) ? 4 : 8;
+            in.prefixes.push_back(adox ? 0xF3 : 0x66);
+            in.rex_w = size == 8;
+            in.map = 2;
+            in.opcode = 0xF6;
+            const RegRef dst = b.PickDst(size);
+            in.SetReg(dst, size);
+            b.Read(dst.num);
+            b.Write(dst.num);
+            const auto rm = b.PickRm(size, false);
+            b.SetRm(in, rm, size, true, false);
+            b.info.flags_read = b.info.flags_written = adox ? OF : CF;
+            return b.Emit(in);
+        }
+    }
+}
+
 // --- faults --------------------------------------------------------------------------------------------
 
 bool GenInvalid(Builder& b) {
@@ -883,9 +979,11 @@ bool GenSystem(Builder& b) {
 
 constexpr std::array<Template, kNumClasses> kTemplates = {
     GenAlu, GenUnary, GenMulDiv, GenShift, GenShiftDouble, GenImul, GenBitTest, GenBitScan, GenBswap, GenMov,
-    GenMovExtend, GenLea, GenExchange, GenCond, GenConvert, GenFlagOps, GenString, GenStack, GenInvalid,
-    GenPrivileged, GenSystem,
+    GenMovExtend, GenLea, GenExchange, GenCond, GenConvert, GenFlagOps, GenString, GenStack, GenMisc, GenCrcAdx,
+    GenInvalid, GenPrivileged, GenSystem,
 };
+// One template per EMU64_DIFF_CLASSES row, in order: a missing one would leave a null at the end.
+static_assert(kTemplates.back() != nullptr, "a class in EMU64_DIFF_CLASSES has no template");
 
 }  // namespace
 

@@ -63,6 +63,10 @@ int main(int argc, char** argv) {
     const u64 iterations = argc > 1 ? std::strtoull(argv[1], nullptr, 0) : 200;
     FlatMemory memory;
     std::memcpy(memory.bytes.data() + 0x1000, kLoop, sizeof kLoop);
+    for (u32 i = 0; i < 1024; ++i) {  // the input buffer at 0x2000: a fixed pseudo-random pattern
+        const u32 v = i * 2654435761u;
+        std::memcpy(memory.bytes.data() + 0x2000 + 4 * i, &v, 4);
+    }
     Vcpu vcpu(memory);
     CpuState& s = vcpu.state();
     s.cr0 = cr0::PE | cr0::PG;

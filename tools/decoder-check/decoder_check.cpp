@@ -41,7 +41,8 @@ struct KnownError {
     std::string_view why;
 };
 constexpr KnownError kKnownDisagreements[] = {
-    {"8e mov", "MOV CS, r/m is #UD (SDM MOV: 'the MOV instruction cannot be used to load the CS register')"},
+    {"8e mov", "MOV CS, r/m is #UD (SDM MOV: 'the MOV instruction cannot be used to load the CS register'); "
+               "and MOV Sreg, r/m16 reads a 16-bit register where Capstone names the operand-size one"},
     {"0f ff ud0", "UD0 takes a ModRM byte (SDM since 2017: UD0 r32, r/m32); Capstone 4 decodes 2 bytes"},
     {"0f b9 ud2b", "UD1 takes a ModRM byte (SDM: UD1 r32, r/m32); Capstone 4 decodes 2 bytes"},
     {"66 e8 call", "Intel ignores 66 on near CALL in 64-bit mode (rel32); Capstone follows AMD (rel16)"},
@@ -63,9 +64,16 @@ constexpr KnownError kKnownDisagreements[] = {
     {"d9 fstpnce", "FSTP1 alias: Capstone 4 reports 3 operands for a 1-operand instruction"},
 };
 
-bool IsKnownDisagreement(const std::string& key) {
-    return std::any_of(std::begin(kKnownDisagreements), std::end(kKnownDisagreements),
-                       [&](const KnownError& k) { return key.rfind(k.class_prefix, 0) == 0; });
+// A class is known if an entry is a prefix of its key, or of the key without leading 67/F2/F3 prefixes (which
+// do not change the reasons listed: address size, and REP prefixes the instruction ignores).
+bool IsKnownDisagreement(std::string key) {
+    auto known = [&](const std::string& k) {
+        return std::any_of(std::begin(kKnownDisagreements), std::end(kKnownDisagreements),
+                           [&](const KnownError& e) { return k.rfind(e.class_prefix, 0) == 0; });
+    };
+    if (known(key)) return true;
+    while (key.rfind("67 ", 0) == 0 || key.rfind("f2 ", 0) == 0 || key.rfind("f3 ", 0) == 0) key.erase(0, 3);
+    return known(key);
 }
 
 struct Options {
@@ -176,7 +184,7 @@ std::string CsRegName(csh handle, unsigned reg) {
 // operands here (Capstone lists rSI/rDI memory), x87 register forms name ST(0) explicitly (Capstone omits it when
 // it is implicit), Capstone folds the CMPPS/CMPSD predicate immediate into the mnemonic, ENDBR is a NOP Ev here,
 // and XCHG with rAX is symmetric. Returns false to skip the comparison.
-bool NormalizeForCapstone(const cs_insn& ci, emu::cpu::DecodedInsn& d) {
+bool NormalizeForCapstone(csh handle, const cs_insn& ci, emu::cpu::DecodedInsn& d) {
     using emu::cpu::Mnemonic;
     constexpr Mnemonic kStrings[] = {Mnemonic::MOVS, Mnemonic::CMPS, Mnemonic::STOS, Mnemonic::LODS,
                                      Mnemonic::SCAS, Mnemonic::INS,  Mnemonic::OUTS};
@@ -195,8 +203,20 @@ bool NormalizeForCapstone(const cs_insn& ci, emu::cpu::DecodedInsn& d) {
         }
         if (cs_mnemonic.rfind("cmp", 0) == 0 && cs_count + 1 == d.num_operands) drop(d.num_operands - 1u);
     }
-    if (d.mnemonic == Mnemonic::XCHG && d.num_operands == 2 && d.operands[1].kind == emu::cpu::OperandKind::Reg &&
-        d.operands[1].reg == 0 && !d.operands[1].high8 && d.operands[0].kind == emu::cpu::OperandKind::Reg)
+    // x87 alias forms (DC D0+i, DD C8+i...): Capstone names the implicit ST(0) there.
+    const cs_x86& x = ci.detail->x86;
+    if (cs_count == d.num_operands + 1u && x.operands[0].type == X86_OP_REG && x.operands[0].reg == X86_REG_ST0 &&
+        d.num_operands > 0 && d.operands[0].reg_class == emu::cpu::RegClass::X87) {
+        for (unsigned j = d.num_operands; j > 0; --j) d.operands[j] = d.operands[j - 1];
+        d.operands[0] = emu::cpu::Operand{};
+        d.operands[0].kind = emu::cpu::OperandKind::Reg;
+        d.operands[0].reg_class = emu::cpu::RegClass::X87;
+        ++d.num_operands;
+    }
+    // XCHG is symmetric; Capstone orders 90+r and some ModRM forms differently.
+    if (d.mnemonic == Mnemonic::XCHG && d.num_operands == 2 && x.operands[0].type == X86_OP_REG &&
+        d.operands[1].kind == emu::cpu::OperandKind::Reg && emu::cpu::FormatReg(d.operands[0]) !=
+        std::string(cs_reg_name(handle, x.operands[0].reg)))
         std::swap(d.operands[0], d.operands[1]);
     return true;
 }
@@ -204,7 +224,7 @@ bool NormalizeForCapstone(const cs_insn& ci, emu::cpu::DecodedInsn& d) {
 std::string CompareOperands(csh handle, const cs_insn& ci, emu::cpu::DecodedInsn d) {
     using emu::cpu::OperandKind;
     const cs_x86& x = ci.detail->x86;
-    if (!NormalizeForCapstone(ci, d)) return "";
+    if (!NormalizeForCapstone(handle, ci, d)) return "";
     if (x.op_count != d.num_operands)
         return "operand count " + std::to_string(x.op_count) + " vs " + std::to_string(d.num_operands);
     for (unsigned i = 0; i < d.num_operands; ++i) {

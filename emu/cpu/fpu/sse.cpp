@@ -213,6 +213,7 @@ SseResult<T> FromInt(i64 value, u32 csr) {
 
 template <typename T>
 SseResult<i64> ToInt(T fa, unsigned bits, bool truncate, u32 csr) {
+    bits = bits == 32 ? 32 : 64;  // the only widths; anything else is treated as 64
     const i64 indefinite = static_cast<i64>(~u64{0} << (bits - 1));
     const ieee::Operand a = Load(fa, csr);
     if (a.kind == Kind::Zero) return {0, 0};

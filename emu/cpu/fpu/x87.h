@@ -51,7 +51,7 @@ Float80 LoadConstant(Constant c, u16 fcw);
 
 // FILD (exact for every width).
 Float80 FromInt(i64 value);
-// FIST/FISTP (truncate == false: FCW.RC) and FISTTP (truncate == true) into a `bits`-wide integer (16, 32, 64);
+// FIST/FISTP (truncate == false: FCW.RC) and FISTTP (truncate == true) into a `bits`-wide integer (16, 32, else 64);
 // out-of-range, NaN and infinite operands give IE and the integer indefinite (only the sign bit set).
 X87Out<i64> ToInt(const Float80& a, u16 fcw, unsigned bits, bool truncate);
 

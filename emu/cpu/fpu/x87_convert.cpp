@@ -43,6 +43,7 @@ IntegerOut ToInteger(const Operand& a, Rounding rc, u64 positive_limit) {
 }  // namespace
 
 X87Out<i64> ToInt(const Float80& fa, u16 fcw, unsigned bits, bool truncate) {
+    bits = (bits == 16 || bits == 32) ? bits : 64;  // the only widths; anything else is treated as 64
     const Operand a = Classify(fa);
     const i64 indefinite = static_cast<i64>(~u64{0} << (bits - 1));  // sign-extended 0x8000...
     const IntegerOut r = ToInteger(a, truncate ? Rounding::Zero : fcw::Rc(fcw), (u64{1} << (bits - 1)) - 1);

@@ -9,6 +9,12 @@
 
 namespace emu::cpu::ir {
 
+// Load/Store flags.
+namespace mem_flags {
+inline constexpr u8 WriteIntent = 1 << 0;  // a load whose location the instruction then writes (RMW)
+inline constexpr u8 Stack = 1 << 1;        // an SS access: a non-canonical address is #SS(0), not #GP(0)
+}  // namespace mem_flags
+
 class Emitter {
 public:
     explicit Emitter(Block& block) : block_(block) {}
@@ -77,8 +83,8 @@ public:
     // Zero-extends or truncates to `to`.
     Value Resize(Value v, Type to);
 
-    Value Load(Value linear, Type t) { return Op(Opcode::Load, t, {linear}); }
-    void Store(Value linear, Value v) { Op(Opcode::Store, Type::Void, {linear, v}); }
+    Value Load(Value linear, Type t, u8 flags = 0) { return Op(Opcode::Load, t, {linear, Imm8(flags)}); }
+    void Store(Value linear, Value v, u8 flags = 0) { Op(Opcode::Store, Type::Void, {linear, v, Imm8(flags)}); }
 
     Value CallHelper(const HelperInfo& helper, Value a = Imm64(0), Value b = Imm64(0), Value c = Imm64(0));
     void RaiseException(u8 vector, u32 error_code = 0);

@@ -4,6 +4,7 @@
 #include <optional>
 #include <string_view>
 
+#include "emu/common/bits.h"
 #include "emu/common/types.h"
 #include "emu/cpu/memory_interface.h"
 #include "emu/cpu/state/cpu_state.h"
@@ -57,6 +58,10 @@ struct HelperInfo {
 };
 
 inline bool HelperEnv::Read(u64 linear, void* dst, unsigned size) {
+    if (SignExtend(linear, 48) != linear) {  // non-canonical (only possible in 64-bit mode)
+        fault = MakeFault(13, 0);
+        return false;
+    }
     MemFault f;
     if (memory.Read(state, linear, dst, size, MemAccess::Read, user(), &f)) return true;
     fault = Fault{f.vector, HasErrorCode(f.vector), f.error_code, f.cr2, false, 0};
@@ -64,6 +69,10 @@ inline bool HelperEnv::Read(u64 linear, void* dst, unsigned size) {
 }
 
 inline bool HelperEnv::Write(u64 linear, const void* src, unsigned size) {
+    if (SignExtend(linear, 48) != linear) {
+        fault = MakeFault(13, 0);
+        return false;
+    }
     MemFault f;
     if (memory.Write(state, linear, src, size, user(), &f)) return true;
     fault = Fault{f.vector, HasErrorCode(f.vector), f.error_code, f.cr2, false, 0};

@@ -6,14 +6,14 @@
 namespace emu::cpu::system {
 namespace {
 
-constexpr u32 kMaxBasicLeaf = 7;
+constexpr u32 kMaxBasicLeaf = 0xD;
 constexpr u32 kMaxExtendedLeaf = 0x80000008;
 // Family 6, model 0x3A, stepping 9 (an Ivy Bridge signature: a well-known, integer-only-capable family).
 constexpr u32 kSignature = 0x000306A9;
 
 // Every feature bit we know about; `enabled` only when the emulator implements it.
 constexpr CpuidFeature kFeatures[] = {
-    {1, 0, CpuidReg::Edx, 0, "fpu", false},
+    {1, 0, CpuidReg::Edx, 0, "fpu", true},
     {1, 0, CpuidReg::Edx, 4, "tsc", true},
     {1, 0, CpuidReg::Edx, 5, "msr", false},
     {1, 0, CpuidReg::Edx, 6, "pae", false},
@@ -24,21 +24,23 @@ constexpr CpuidFeature kFeatures[] = {
     {1, 0, CpuidReg::Edx, 15, "cmov", true},
     {1, 0, CpuidReg::Edx, 16, "pat", false},
     {1, 0, CpuidReg::Edx, 19, "clflush", true},
-    {1, 0, CpuidReg::Edx, 23, "mmx", false},
-    {1, 0, CpuidReg::Edx, 24, "fxsr", false},
-    {1, 0, CpuidReg::Edx, 25, "sse", false},
-    {1, 0, CpuidReg::Edx, 26, "sse2", false},
-    {1, 0, CpuidReg::Ecx, 0, "sse3", false},
-    {1, 0, CpuidReg::Ecx, 9, "ssse3", false},
+    {1, 0, CpuidReg::Edx, 23, "mmx", true},
+    {1, 0, CpuidReg::Edx, 24, "fxsr", true},
+    {1, 0, CpuidReg::Edx, 25, "sse", true},
+    {1, 0, CpuidReg::Edx, 26, "sse2", true},
+    {1, 0, CpuidReg::Ecx, 0, "sse3", true},
+    {1, 0, CpuidReg::Ecx, 9, "ssse3", true},
     {1, 0, CpuidReg::Ecx, 13, "cx16", true},
     {1, 0, CpuidReg::Ecx, 19, "sse4_1", false},
     {1, 0, CpuidReg::Ecx, 20, "sse4_2", false},
     {1, 0, CpuidReg::Ecx, 22, "movbe", true},
     {1, 0, CpuidReg::Ecx, 23, "popcnt", true},
-    {1, 0, CpuidReg::Ecx, 26, "xsave", false},
+    {1, 0, CpuidReg::Ecx, 26, "xsave", true},
     {7, 0, CpuidReg::Ebx, 0, "fsgsbase", false},
     {7, 0, CpuidReg::Ebx, 3, "bmi1", false},
     {7, 0, CpuidReg::Ebx, 8, "bmi2", false},
+    {7, 0, CpuidReg::Ebx, 19, "adx", true},
+    {7, 0, CpuidReg::Ecx, 22, "rdpid", true},
     {0x80000001, 0, CpuidReg::Ecx, 0, "lahf_lm", true},
     {0x80000001, 0, CpuidReg::Ecx, 5, "abm", true},  // LZCNT
     {0x80000001, 0, CpuidReg::Edx, 11, "syscall", false},
@@ -76,6 +78,16 @@ CpuidResult BrandString(u32 part) {
     return {Chars(p), Chars(p + 4), Chars(p + 8), Chars(p + 12)};
 }
 
+// Leaf 0xD (XSAVE, emu/cpu/simd): components x87 and SSE only, both in the 512-byte legacy area, so every
+// size is 512 + the 64-byte header = 576 (simd::kXsaveAreaSize). Subleaf 1: XSAVEOPT only.
+CpuidResult XsaveLeaf(u32 subleaf) {
+    constexpr u32 kSupportedXcr0 = 3;
+    constexpr u32 kAreaSize = 576;
+    if (subleaf == 0) return {kSupportedXcr0, kAreaSize, kAreaSize, 0};
+    if (subleaf == 1) return {1, 0, 0, 0};
+    return {};
+}
+
 }  // namespace
 
 std::span<const CpuidFeature> CpuidFeatures() { return kFeatures; }
@@ -85,8 +97,11 @@ CpuidResult Cpuid(u32 leaf, u32 subleaf, const CpuState& state) {
         case 0: return {kMaxBasicLeaf, Chars("Genu"), Chars("ntel"), Chars("ineI")};
         case 1:
             // EBX: CLFLUSH line size 8 qwords, one logical processor, APIC ID 0.
-            return WithFeatures(1, 0, {kSignature, (8u << 8) | (1u << 16), 0, 0});
+            // ECX[27] OSXSAVE reflects CR4.OSXSAVE.
+            return WithFeatures(1, 0, {kSignature, (8u << 8) | (1u << 16), (state.cr4 & cr4::OSXSAVE) ? 1u << 27 : 0u,
+                                       0});
         case 7: return subleaf == 0 ? WithFeatures(7, 0, {}) : CpuidResult{};
+        case 0xD: return XsaveLeaf(subleaf);
         case 0x80000000: return {kMaxExtendedLeaf, 0, 0, 0};
         case 0x80000001: return WithFeatures(0x80000001, 0, {});
         case 0x80000002:

@@ -136,3 +136,42 @@ Segment CodeSegmentCache(const Descriptor& d, u16 selector, unsigned cpl) {
 }
 
 }  // namespace emu::cpu::system
+
+namespace emu::cpu::system {
+
+Status ReadTss(MemoryInterface& m, const CpuState& s, u32 offset, void* dst, unsigned size, u32 ext) {
+    if ((s.tr.attr & attr::Unusable) || offset + size - 1 > s.tr.limit) {
+        return RaiseCode(vec::TS, SelectorCode(s.tr.selector, ext));
+    }
+    return ReadLinear(m, s, s.tr.base + offset, dst, size);
+}
+
+SysResult<InnerStack> ReadInnerStack(MemoryInterface& m, const CpuState& s, unsigned new_cpl, u32 ext) {
+    InnerStack stack;
+    if (s.long_mode_active()) {
+        EMU_SYS_TRY(ReadTss(m, s, 4 + 8 * new_cpl, &stack.sp, 8, ext));
+        if (!IsCanonical(stack.sp)) return RaiseCode(vec::SS, ext);
+        stack.ss = NullSegment(static_cast<u16>(new_cpl));
+        stack.ss.attr |= attr::Dpl(new_cpl);
+        return stack;
+    }
+    const bool tss32 = s.tr.attr & 8;  // types 9/11 (32-bit) vs 1/3 (16-bit)
+    u32 sp = 0;
+    u16 ss_sel = 0;
+    if (tss32) {
+        EMU_SYS_TRY(ReadTss(m, s, 4 + 8 * new_cpl, &sp, 4, ext));
+        EMU_SYS_TRY(ReadTss(m, s, 8 + 8 * new_cpl, &ss_sel, 2, ext));
+    } else {
+        EMU_SYS_TRY(ReadTss(m, s, 2 + 4 * new_cpl, &sp, 2, ext));
+        EMU_SYS_TRY(ReadTss(m, s, 4 + 4 * new_cpl, &ss_sel, 2, ext));
+    }
+    auto desc = CheckStackSegment(m, s, ss_sel, new_cpl, StackCheck{vec::TS, vec::SS, ext});
+    EMU_SYS_TRY(desc);
+    EMU_SYS_TRY(MarkAccessed(m, s, ss_sel, *desc));
+    stack.ss = desc->ToSegment(ss_sel);
+    stack.sp = sp;
+    stack.mask = (stack.ss.attr & attr::DB) ? 0xFFFFFFFF : 0xFFFF;
+    return stack;
+}
+
+}  // namespace emu::cpu::system

@@ -117,6 +117,19 @@ SysResult<Descriptor> CheckReturnCodeSegment(MemoryInterface& m, const CpuState&
 SysResult<Segment> CheckReturnStackSegment(MemoryInterface& m, const CpuState& s, u16 selector, unsigned new_cpl,
                                            bool target_64bit);
 
+// A TSS field (stack pointers, IST); beyond TR.limit is #TS(TR selector | ext).
+Status ReadTss(MemoryInterface& m, const CpuState& s, u32 offset, void* dst, unsigned size, u32 ext);
+
+// The stack for entering privilege level `new_cpl` (< CPL) through an interrupt gate or call gate: RSPn from
+// a 64-bit TSS in long mode (SS is then null), else SSn:ESPn from the 32- or 16-bit TSS with SSn checked
+// (#TS(selector | ext), #SS(selector | ext) if not present) and marked accessed.
+struct InnerStack {
+    Segment ss;
+    u64 sp = 0;
+    u64 mask = ~u64{0};
+};
+SysResult<InnerStack> ReadInnerStack(MemoryInterface& m, const CpuState& s, unsigned new_cpl, u32 ext);
+
 // The CS descriptor cache for a code segment entered at `cpl` (a conforming segment keeps the caller's CPL,
 // which CpuState::cpl() reads from CS.DPL).
 Segment CodeSegmentCache(const Descriptor& d, u16 selector, unsigned cpl);

@@ -31,14 +31,6 @@ SysResult<u64> WriteFrame(MemoryInterface& m, const CpuState& s, u64 ss_base, u6
     return sp;
 }
 
-// A TSS field (stack pointers, IST); beyond TR.limit is #TS(TR selector).
-Status ReadTss(MemoryInterface& m, const CpuState& s, u32 offset, void* dst, unsigned size, u32 ext) {
-    if ((s.tr.attr & attr::Unusable) || offset + size - 1 > s.tr.limit) {
-        return RaiseCode(vec::TS, SelectorCode(s.tr.selector, ext));
-    }
-    return ReadLinear(m, s, s.tr.base + offset, dst, size);
-}
-
 Status DeliverReal(CpuState& s, MemoryInterface& m, const Event& e) {
     const u64 entry = u64{e.vector} * 4;
     if (entry + 3 > s.idtr.limit) return Gp(0);
@@ -87,35 +79,28 @@ Status EnterHandler(CpuState& s, MemoryInterface& m, const Event& e, u16 selecto
     u64 mask = StackMask(s);
     Frame f;
     if (long_mode) {
-        if (ist != 0 || inner) {
-            EMU_SYS_TRY(ReadTss(m, s, ist != 0 ? 0x24 + 8 * (ist - 1) : 4 + 8 * new_cpl, &sp, 8, ext));
+        if (ist != 0) {
+            EMU_SYS_TRY(ReadTss(m, s, 0x24 + 8 * (ist - 1), &sp, 8, ext));
             if (!IsCanonical(sp)) return RaiseCode(vec::SS, ext);
+        } else if (inner) {
+            auto stack = ReadInnerStack(m, s, new_cpl, ext);
+            EMU_SYS_TRY(stack);
+            sp = stack->sp;
         }
-        sp &= ~u64{15};
-        mask = ~u64{0};
-        if (inner) {
+        if (inner) {  // SS := NULL with RPL = new CPL (SDM 6.14.4), also when IST supplied the stack
             new_ss = NullSegment(static_cast<u16>(new_cpl));
             new_ss.attr |= attr::Dpl(new_cpl);
         }
+        sp &= ~u64{15};
+        mask = ~u64{0};
         f.Push(old_ss.selector);
         f.Push(s.reg(Gpr::Rsp));
     } else if (inner) {
-        const bool tss32 = s.tr.attr & 8;  // types 9/11 (32-bit) vs 1/3 (16-bit)
-        u32 new_sp = 0;
-        u16 ss_sel = 0;
-        if (tss32) {
-            EMU_SYS_TRY(ReadTss(m, s, 4 + 8 * new_cpl, &new_sp, 4, ext));
-            EMU_SYS_TRY(ReadTss(m, s, 8 + 8 * new_cpl, &ss_sel, 2, ext));
-        } else {
-            EMU_SYS_TRY(ReadTss(m, s, 2 + 4 * new_cpl, &new_sp, 2, ext));
-            EMU_SYS_TRY(ReadTss(m, s, 4 + 4 * new_cpl, &ss_sel, 2, ext));
-        }
-        auto ss_desc = CheckStackSegment(m, s, ss_sel, new_cpl, StackCheck{vec::TS, vec::SS, ext});
-        EMU_SYS_TRY(ss_desc);
-        EMU_SYS_TRY(MarkAccessed(m, s, ss_sel, *ss_desc));
-        new_ss = ss_desc->ToSegment(ss_sel);
-        sp = new_sp;
-        mask = (new_ss.attr & attr::DB) ? 0xFFFFFFFF : 0xFFFF;
+        auto stack = ReadInnerStack(m, s, new_cpl, ext);
+        EMU_SYS_TRY(stack);
+        new_ss = stack->ss;
+        sp = stack->sp;
+        mask = stack->mask;
         if (v86) {
             for (SegReg r : {SegReg::Gs, SegReg::Fs, SegReg::Ds, SegReg::Es}) f.Push(s.segment(r).selector);
         }
@@ -204,6 +189,7 @@ DeliveryResult DeliverEvent(CpuState& s, MemoryInterface& m, const Event& event)
         const Status r = DeliverOnce(s, m, current);
         if (r) return DeliveryResult::Delivered;
         const Exception& second = r.error();
+        if (second.vector == vec::PF) s.cr2 = second.cr2;  // loaded when detected, even if it becomes #DF
         const ExceptionClass first =
             current.kind == EventKind::Exception ? ClassOf(current.vector) : ExceptionClass::Benign;
         if (first == ExceptionClass::DoubleFault) return DeliveryResult::TripleFault;

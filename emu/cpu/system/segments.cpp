@@ -12,19 +12,71 @@ bool RealOrV86(const CpuState& s) {
     return mode == CpuMode::Real || mode == CpuMode::Virtual8086;
 }
 
-// The code segment of a far JMP/CALL (SDM JMP "FAR JUMP TO CONFORMING/NONCONFORMING CODE SEGMENT").
-SysResult<Descriptor> CheckFarTarget(MemoryInterface& m, const CpuState& s, u16 selector) {
+// The target code segment of a far JMP/CALL: `selector` names a code segment (SDM JMP/CALL "far jump/call to
+// conforming/nonconforming code segment") or a call gate ("call gate" sections). Task gates and TSS
+// descriptors (task switches) are not modelled: #GP(selector).
+struct FarTarget {
+    Descriptor code;
+    u16 code_selector = 0;
+    u64 offset = 0;
+    unsigned gate_slot = 0;    // 0: direct; else the call gate's push size (2, 4 or 8)
+    unsigned param_count = 0;  // dwords/words a 16/32-bit call gate copies to the inner stack
+};
+
+SysResult<u64> FarOffset(const CpuState& s, const Descriptor& d, u64 offset, unsigned op_size);
+
+SysResult<FarTarget> ThroughCallGate(MemoryInterface& m, const CpuState& s, u16 selector, const Descriptor& gate_lo,
+                                     bool call) {
+    const u32 code = SelectorCode(selector);
+    const unsigned cpl = s.cpl();
+    const bool long_mode = s.long_mode_active();
+    const u8 type = gate_lo.type();
+    if (type != systype::CallGate32 && (long_mode || type != systype::CallGate16)) return Gp(code);
+    Descriptor gate = gate_lo;
+    if (long_mode) {
+        auto wide = ReadDescriptor(m, s, selector, 0, true);
+        EMU_SYS_TRY(wide);
+        gate = *wide;
+        if ((gate.hi >> 40) & 0x1F) return Gp(code);  // the upper half's type field must be 0
+    }
+    if (gate.dpl() < cpl || gate.dpl() < (selector & 3u)) return Gp(code);
+    if (!gate.present()) return RaiseCode(vec::NP, code);
+    const u16 cs_sel = gate.gate_selector();
+    if ((cs_sel & 0xFFFC) == 0) return Gp(0);
+    auto cd = ReadDescriptor(m, s, cs_sel);
+    EMU_SYS_TRY(cd);
+    const u32 cs_code = SelectorCode(cs_sel);
+    if (!cd->is_code() || cd->dpl() > cpl) return Gp(cs_code);
+    if (long_mode && (!cd->l() || cd->db())) return Gp(cs_code);
+    if (!call && !cd->conforming() && cd->dpl() != cpl) return Gp(cs_code);  // JMP never changes CPL
+    if (!cd->present()) return RaiseCode(vec::NP, cs_code);
+    FarTarget t;
+    t.code = *cd;
+    t.code_selector = cs_sel;
+    t.gate_slot = long_mode ? 8 : type == systype::CallGate32 ? 4 : 2;
+    t.param_count = long_mode ? 0 : gate.gate_param_count();
+    const u64 offset = long_mode ? gate.gate_offset() : gate.gate_offset() & (t.gate_slot == 4 ? 0xFFFFFFFF : 0xFFFF);
+    const auto checked = FarOffset(s, *cd, offset, 8);
+    EMU_SYS_TRY(checked);
+    t.offset = *checked;
+    return t;
+}
+
+SysResult<FarTarget> ResolveFarTarget(MemoryInterface& m, const CpuState& s, u16 selector, u64 offset,
+                                      unsigned op_size, bool call) {
     if ((selector & 0xFFFC) == 0) return Gp(0);
     auto d = ReadDescriptor(m, s, selector);
     EMU_SYS_TRY(d);
+    if (!d->s()) return ThroughCallGate(m, s, selector, *d, call);
     const u32 code = SelectorCode(selector);
     const unsigned cpl = s.cpl();
-    // Call gates, task gates and TSS descriptors: not modelled.
     if (!d->is_code()) return Gp(code);
     if (d->conforming() ? d->dpl() > cpl : ((selector & 3u) > cpl || d->dpl() != cpl)) return Gp(code);
     if (s.long_mode_active() && d->l() && d->db()) return Gp(code);
     if (!d->present()) return RaiseCode(vec::NP, code);
-    return *d;
+    const auto checked = FarOffset(s, *d, offset, op_size);
+    EMU_SYS_TRY(checked);
+    return FarTarget{*d, selector, *checked, 0, 0};
 }
 
 // The target offset of a far transfer, truncated to the operand size and checked against the new CS.
@@ -34,6 +86,40 @@ SysResult<u64> FarOffset(const CpuState& s, const Descriptor& d, u64 offset, uns
     const bool target64 = s.long_mode_active() && d.l();
     if (target64 ? !IsCanonical(offset) : offset > d.limit()) return Gp(0);
     return offset;
+}
+
+// CALL through a call gate to a more privileged non-conforming segment: switch to the inner stack from the
+// TSS, push the caller's SS and (E/R)SP, copy `param_count` parameters (16/32-bit gates), then CS and the return
+// address (SDM CALL "CALL-GATE ... MORE-PRIVILEGE").
+Status CallToInnerLevel(CpuState& s, MemoryInterface& m, const FarTarget& t, unsigned new_cpl, u64 return_rip) {
+    auto stack = ReadInnerStack(m, s, new_cpl, 0);
+    EMU_SYS_TRY(stack);
+    const unsigned slot = t.gate_slot;
+    const bool long_mode = s.long_mode_active();
+    StackCursor caller(m, s);
+    StackCursor callee(m, s);
+    callee.base = long_mode ? 0 : stack->ss.base;
+    callee.mask = stack->mask;
+    callee.sp = stack->sp & stack->mask;
+    callee.wrap32 = !long_mode;
+    callee.user = false;
+    EMU_SYS_TRY(callee.Push(slot, s.segment(SegReg::Ss).selector));
+    EMU_SYS_TRY(callee.Push(slot, s.reg(Gpr::Rsp) & caller.mask));
+    for (unsigned i = t.param_count; i-- > 0;) {
+        StackCursor at = caller;
+        at.Skip(u64{i} * slot);
+        u64 param = 0;
+        EMU_SYS_TRY(at.Pop(slot, &param));
+        EMU_SYS_TRY(callee.Push(slot, param));
+    }
+    EMU_SYS_TRY(callee.Push(slot, s.segment(SegReg::Cs).selector));
+    EMU_SYS_TRY(callee.Push(slot, return_rip));
+    Descriptor code = t.code;
+    EMU_SYS_TRY(MarkAccessed(m, s, t.code_selector, code));
+    s.segment(SegReg::Ss) = stack->ss;
+    SetStackPointer(s, callee.mask, callee.sp);
+    s.segment(SegReg::Cs) = CodeSegmentCache(code, t.code_selector, new_cpl);
+    return {};
 }
 
 }  // namespace
@@ -80,27 +166,29 @@ Status LoadSegment(CpuState& s, MemoryInterface& m, SegReg seg, u16 selector) {
 }
 
 SysResult<u64> FarJump(CpuState& s, MemoryInterface& m, u16 selector, u64 offset, unsigned op_size) {
-    auto d = CheckFarTarget(m, s, selector);
-    EMU_SYS_TRY(d);
-    const auto rip = FarOffset(s, *d, offset, op_size);
-    EMU_SYS_TRY(rip);
-    EMU_SYS_TRY(MarkAccessed(m, s, selector, *d));
-    s.segment(SegReg::Cs) = CodeSegmentCache(*d, selector, s.cpl());
-    return *rip;
+    auto t = ResolveFarTarget(m, s, selector, offset, op_size, false);
+    EMU_SYS_TRY(t);
+    EMU_SYS_TRY(MarkAccessed(m, s, t->code_selector, t->code));
+    s.segment(SegReg::Cs) = CodeSegmentCache(t->code, t->code_selector, s.cpl());
+    return t->offset;
 }
 
 SysResult<u64> FarCall(CpuState& s, MemoryInterface& m, u16 selector, u64 offset, unsigned op_size, u64 return_rip) {
-    auto d = CheckFarTarget(m, s, selector);
-    EMU_SYS_TRY(d);
-    const auto rip = FarOffset(s, *d, offset, op_size);
-    EMU_SYS_TRY(rip);
+    auto t = ResolveFarTarget(m, s, selector, offset, op_size, true);
+    EMU_SYS_TRY(t);
+    const unsigned cpl = s.cpl();
+    if (t->gate_slot != 0 && !t->code.conforming() && t->code.dpl() < cpl) {
+        EMU_SYS_TRY(CallToInnerLevel(s, m, *t, t->code.dpl(), return_rip));
+        return t->offset;
+    }
+    const unsigned slot = t->gate_slot != 0 ? t->gate_slot : op_size;
     StackCursor st(m, s);
-    EMU_SYS_TRY(st.Push(op_size, s.segment(SegReg::Cs).selector));
-    EMU_SYS_TRY(st.Push(op_size, return_rip));
-    EMU_SYS_TRY(MarkAccessed(m, s, selector, *d));
+    EMU_SYS_TRY(st.Push(slot, s.segment(SegReg::Cs).selector));
+    EMU_SYS_TRY(st.Push(slot, return_rip));
+    EMU_SYS_TRY(MarkAccessed(m, s, t->code_selector, t->code));
     SetStackPointer(s, st.mask, st.sp);
-    s.segment(SegReg::Cs) = CodeSegmentCache(*d, selector, s.cpl());
-    return *rip;
+    s.segment(SegReg::Cs) = CodeSegmentCache(t->code, t->code_selector, cpl);
+    return t->offset;
 }
 
 SysResult<u64> FarReturn(CpuState& s, MemoryInterface& m, unsigned op_size, u16 pop_bytes) {

@@ -3,8 +3,9 @@
 // JMP, CALL, RET, LGDT, LLDT, LTR, LAR, LSL, VERR/VERW). Every function checks first and changes state only
 // when nothing faults.
 //
-// Not modelled: call gates, task gates and TSS targets of far JMP/CALL (#GP(selector)); UMIP (not advertised,
-// so SGDT/SIDT/SLDT/STR/SMSW work at any CPL).
+// Far JMP/CALL go through 16/32-bit call gates (with the inner-stack switch and parameter copy) and 64-bit call
+// gates. Not modelled: task gates and TSS targets (task switches: #GP(selector)); UMIP (not advertised, so
+// SGDT/SIDT/SLDT/STR/SMSW work at any CPL).
 #include "emu/cpu/system/sys_result.h"
 
 namespace emu::cpu::system {

@@ -1,6 +1,7 @@
-// Bit instructions: BT BTS BTR BTC BSF BSR POPCNT LZCNT TZCNT.
+// Bit instructions: BT BTS BTR BTC BSF BSR POPCNT LZCNT TZCNT CRC32.
 #include <bit>
 
+#include "emu/cpu/translate/helpers.h"
 #include "emu/cpu/translate/translator.h"
 
 namespace emu::cpu::translate {
@@ -31,7 +32,7 @@ bool Translator::BitTest(const DecodedInsn& insn, int action) {
             const Value units = ir_.SignExtend(ir_.Sar(offset, ir::Emitter::Imm8(shift)), Type::U64);
             addr = ir_.Add(addr, ir_.Mul(units, ir::Emitter::Imm64(dst.size)));
         }
-        v = ir_.Load(addr, t);
+        v = ir_.Load(addr, t, MemFlagsOf(dst) | (action != kTest ? ir::mem_flags::WriteIntent : 0));
     } else {
         v = Read(dst);
     }
@@ -40,7 +41,7 @@ bool Translator::BitTest(const DecodedInsn& insn, int action) {
     if (action != kTest) {
         Value r = action == kSet ? ir_.Or(v, mask) : action == kReset ? ir_.And(v, ir_.Not(mask)) : ir_.Xor(v, mask);
         if (dst.kind == OperandKind::Mem) {
-            ir_.Store(addr, r);
+            ir_.Store(addr, r, MemFlagsOf(dst));
         } else {
             Write(dst, r);
         }
@@ -77,7 +78,9 @@ bool Translator::BSR(const DecodedInsn& insn) {
 bool Translator::POPCNT(const DecodedInsn& insn) {
     const Value s = Read(insn.operands[1]);
     Write(insn.operands[0], ir_.PopCount(s));
-    for (u64 flag : {rflags::OF, rflags::SF, rflags::AF, rflags::CF, rflags::PF}) ir_.SetFlag(flag, ir::Emitter::Imm1(false));
+    for (u64 flag : {rflags::OF, rflags::SF, rflags::AF, rflags::CF, rflags::PF}) {
+        ir_.SetFlag(flag, ir::Emitter::Imm1(false));
+    }
     ir_.SetFlag(rflags::ZF, ir_.CmpEq(s, ir::Emitter::ImmOf(s.type(), 0)));
     return true;
 }
@@ -94,5 +97,31 @@ bool Translator::ZeroCount(const DecodedInsn& insn, bool leading) {
 
 bool Translator::LZCNT(const DecodedInsn& insn) { return ZeroCount(insn, true); }
 bool Translator::TZCNT(const DecodedInsn& insn) { return ZeroCount(insn, false); }
+
+// CRC32 r, r/m: accumulates CRC-32C (Castagnoli) over the source bytes; the result is 32 bits, zero-extended
+// into a 64-bit destination. Flags are unchanged. (Usable once CPUID advertises SSE4.2.)
+bool Translator::CRC32(const DecodedInsn& insn) {
+    const Operand& src = insn.operands[1];
+    const Value data = Read(src);
+    const Value crc = ir_.GetGpr(insn.operands[0].reg, 4);
+    const Value r = ir_.CallHelper(kCrc32Helper, crc, data, ir::Emitter::Imm64(src.size));
+    Write(insn.operands[0], ir_.Truncate(r, Type::U32));
+    return true;
+}
+
+namespace {
+
+u64 Crc32(ir::HelperEnv&, u64 crc, u64 data, u64 size) {
+    u32 c = static_cast<u32>(crc);
+    for (u64 byte = 0; byte < size; ++byte) {
+        c ^= static_cast<u8>(data >> (8 * byte));
+        for (int bit = 0; bit < 8; ++bit) c = (c >> 1) ^ (0x82F63B78u & (0u - (c & 1)));  // reflected polynomial
+    }
+    return c;
+}
+
+}  // namespace
+
+const ir::HelperInfo kCrc32Helper{"Crc32", &Crc32};
 
 }  // namespace emu::cpu::translate

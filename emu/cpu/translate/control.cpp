@@ -10,6 +10,7 @@ using ir::Value;
 
 namespace {
 constexpr unsigned kRcx = 1;
+constexpr u8 kSs = ir::mem_flags::Stack;
 }
 
 // A computed target: truncated to the operand size; in 64-bit mode a non-canonical one raises #GP(0) at
@@ -91,8 +92,8 @@ void Translator::LoadFarPointer(const Operand& op, Value* offset, Value* selecto
         return;
     }
     const Value addr = LinearAddress(op);
-    *offset = ir_.Load(addr, OpType(*insn_));
-    *selector = ir_.Load(ir_.Add(addr, ir::Emitter::Imm64(insn_->op_size)), Type::U16);
+    *offset = ir_.Load(addr, OpType(*insn_), MemFlagsOf(op));
+    *selector = ir_.Load(ir_.Add(addr, ir::Emitter::Imm64(insn_->op_size)), Type::U16, MemFlagsOf(op));
 }
 
 bool Translator::JMPF(const DecodedInsn& insn) {
@@ -111,8 +112,8 @@ bool Translator::CALLF(const DecodedInsn& insn) {
     const Type t = OpType(insn);
     const Value rsp = GetRsp();
     const i64 size = insn.op_size;
-    ir_.Store(StackAddress(rsp, -size), ir_.ZeroExtend(ir_.GetSegSelector(static_cast<unsigned>(SegReg::Cs)), t));
-    ir_.Store(StackAddress(rsp, -2 * size), ir::Emitter::ImmOf(t, next_rip_));
+    ir_.Store(StackAddress(rsp, -size), ir_.ZeroExtend(ir_.GetSegSelector(static_cast<unsigned>(SegReg::Cs)), t), kSs);
+    ir_.Store(StackAddress(rsp, -2 * size), ir::Emitter::ImmOf(t, next_rip_), kSs);
     SetRsp(StackAdd(rsp, -2 * size));
     LoadRealSegment(static_cast<unsigned>(SegReg::Cs), selector);
     ir_.ExitIndirect(ir_.ZeroExtend(offset, Type::U64));
@@ -124,9 +125,9 @@ bool Translator::FarReturn(const DecodedInsn& insn, bool iret) {
     const unsigned size = insn.data_size ? insn.data_size : insn.op_size;
     const Type t = ir::IntTypeOfSize(size);
     const Value rsp = GetRsp();
-    const Value ip = ir_.Load(StackAddress(rsp, 0), t);
-    const Value cs = ir_.Truncate(ir_.Load(StackAddress(rsp, size), t), Type::U16);
-    const Value flags = iret ? ir_.Load(StackAddress(rsp, 2 * size), t) : Value();
+    const Value ip = ir_.Load(StackAddress(rsp, 0), t, kSs);
+    const Value cs = ir_.Truncate(ir_.Load(StackAddress(rsp, size), t, kSs), Type::U16);
+    const Value flags = iret ? ir_.Load(StackAddress(rsp, 2 * size), t, kSs) : Value();
     i64 pop = (iret ? 3 : 2) * static_cast<i64>(size);
     if (!iret && insn.num_operands > 0) pop += static_cast<i64>(insn.operands[0].imm & 0xFFFF);
     if (iret) ir_.CallHelper(kPopfHelper, flags, ir::Emitter::Imm64(size));  // may raise: before RSP moves

@@ -18,7 +18,10 @@ bool Translator::MOV(const DecodedInsn& insn) {
     const Operand& src = insn.operands[1];
     if (dst.kind == OperandKind::Reg && dst.reg_class == RegClass::Seg) {
         if (dst.reg == static_cast<u8>(SegReg::Cs)) return Undefined();
-        if (!mode_.real_segments) return LoadSegmentProtected(dst.reg, ir_.Resize(Read(src), Type::U16));
+        if (!mode_.real_segments) {
+            LoadSegmentProtected(dst.reg, ir_.Resize(Read(src), Type::U16));
+            return SegmentLoaded(dst.reg);
+        }
         LoadRealSegment(dst.reg, ir_.Resize(Read(src), Type::U16));
         return true;
     }
@@ -52,8 +55,8 @@ bool Translator::LEA(const DecodedInsn& insn) {
 bool Translator::XCHG(const DecodedInsn& insn) {
     const Operand& x = insn.operands[0];
     const Operand& y = insn.operands[1];
-    const Value a = Read(x);
-    const Value b = Read(y);
+    const Value a = Read(x, true);
+    const Value b = Read(y, true);
     // The memory operand is written first so that a fault leaves the register untouched.
     if (y.kind == OperandKind::Mem) {
         Write(y, a);
@@ -66,7 +69,7 @@ bool Translator::XCHG(const DecodedInsn& insn) {
 }
 
 bool Translator::XADD(const DecodedInsn& insn) {
-    const Value d = Read(insn.operands[0]);
+    const Value d = Read(insn.operands[0], true);
     const Value s = Read(insn.operands[1]);
     const Value sum = ir_.Add(d, s);
     if (insn.operands[0].kind == OperandKind::Mem) Write(insn.operands[0], sum);
@@ -78,18 +81,22 @@ bool Translator::XADD(const DecodedInsn& insn) {
 
 bool Translator::CMPXCHG(const DecodedInsn& insn) {
     const Operand& dst = insn.operands[0];
-    const Value d = Read(dst);
+    const Value d = Read(dst, true);
     const Value s = Read(insn.operands[1]);
     const Value acc = ir_.GetGpr(kRax, dst.size);
     const Value equal = ir_.CmpEq(acc, d);
-    Write(dst, ir_.Select(equal, s, d));  // the destination is written either way (SDM)
-    // The accumulator changes only on a mismatch: a 32-bit accumulator keeps RAX[63:32] when equal.
+    // A memory destination is written either way (SDM; first, for precise faults). A register destination
+    // changes only on a match (on a mismatch Intel hardware leaves even bits 63:32 of a 32-bit one), and is
+    // written last so that CMPXCHG with the accumulator as destination ends with the source in it. The
+    // accumulator changes only on a mismatch (a 32-bit accumulator keeps RAX[63:32] when equal).
+    if (dst.kind == OperandKind::Mem) Write(dst, ir_.Select(equal, s, d));
     if (dst.size == 4) {
         const Value rax = ir_.GetGpr(kRax, 8);
         ir_.SetGpr(kRax, 8, ir_.Select(equal, rax, ir_.ZeroExtend(d, Type::U64)));
     } else {
         ir_.SetGpr(kRax, dst.size, ir_.Select(equal, acc, d));
     }
+    if (dst.kind != OperandKind::Mem) WriteRegUnless(dst, ir_.NotU1(equal), s);
     ir_.SetFlags(FlagOp::Sub, acc, d, ir_.Sub(acc, d));
     return true;
 }
@@ -99,12 +106,13 @@ bool Translator::CMPXCHG8B(const DecodedInsn& insn) {
     if (m.kind != OperandKind::Mem) return Undefined();
     if (insn.op_size == 8) return CMPXCHG16B(insn);
     const Value addr = LinearAddress(m);
-    const Value old = ir_.Load(addr, Type::U64);
+    const u8 flags = MemFlagsOf(m);
+    const Value old = ir_.Load(addr, Type::U64, flags | ir::mem_flags::WriteIntent);
     auto pair = [&](unsigned hi, unsigned lo) {
         return ir_.Or(ir_.Shl(ir_.GetGpr(hi, 8), ir::Emitter::Imm8(32)), ir_.ZeroExtend(ir_.GetGpr(lo, 4), Type::U64));
     };
     const Value equal = ir_.CmpEq(old, pair(kRdx, kRax));
-    ir_.Store(addr, ir_.Select(equal, pair(kRcx, kRbx), old));
+    ir_.Store(addr, ir_.Select(equal, pair(kRcx, kRbx), old), flags);
     const Value rax = ir_.GetGpr(kRax, 8), rdx = ir_.GetGpr(kRdx, 8);
     const Value lo = ir_.ZeroExtend(ir_.Truncate(old, Type::U32), Type::U64);
     ir_.SetGpr(kRax, 8, ir_.Select(equal, rax, lo));
@@ -120,11 +128,13 @@ bool Translator::CMPXCHG16B(const DecodedInsn& insn) {
     ir_.RaiseExceptionIf(ir_.CmpNe(ir_.And(lo_addr, ir::Emitter::Imm64(15)), ir::Emitter::Imm64(0)), vec::GP, 0);
     // Aligned to 16, both halves share a page: the second access cannot fault after the first succeeded.
     const Value hi_addr = ir_.Add(lo_addr, ir::Emitter::Imm64(8));
-    const Value old_lo = ir_.Load(lo_addr, Type::U64), old_hi = ir_.Load(hi_addr, Type::U64);
+    const u8 flags = MemFlagsOf(m);
+    const Value old_lo = ir_.Load(lo_addr, Type::U64, flags | ir::mem_flags::WriteIntent);
+    const Value old_hi = ir_.Load(hi_addr, Type::U64, flags | ir::mem_flags::WriteIntent);
     const Value rax = ir_.GetGpr(kRax, 8), rdx = ir_.GetGpr(kRdx, 8);
     const Value equal = ir_.AndU1(ir_.CmpEq(old_lo, rax), ir_.CmpEq(old_hi, rdx));
-    ir_.Store(lo_addr, ir_.Select(equal, ir_.GetGpr(kRbx, 8), old_lo));
-    ir_.Store(hi_addr, ir_.Select(equal, ir_.GetGpr(kRcx, 8), old_hi));
+    ir_.Store(lo_addr, ir_.Select(equal, ir_.GetGpr(kRbx, 8), old_lo), flags);
+    ir_.Store(hi_addr, ir_.Select(equal, ir_.GetGpr(kRcx, 8), old_hi), flags);
     ir_.SetGpr(kRax, 8, ir_.Select(equal, rax, old_lo));
     ir_.SetGpr(kRdx, 8, ir_.Select(equal, rdx, old_hi));
     ir_.SetFlag(rflags::ZF, equal);
@@ -184,9 +194,9 @@ bool Translator::LoadFarRegister(const DecodedInsn& insn, SegReg seg) {
     Value offset, selector;
     LoadFarPointer(insn.operands[1], &offset, &selector);
     if (!mode_.real_segments) {  // the segment first: a faulting load leaves the register unchanged
-        const bool more = LoadSegmentProtected(static_cast<unsigned>(seg), selector);
+        LoadSegmentProtected(static_cast<unsigned>(seg), selector);
         Write(insn.operands[0], offset);
-        return more;
+        return SegmentLoaded(static_cast<unsigned>(seg));
     }
     LoadRealSegment(static_cast<unsigned>(seg), selector);
     Write(insn.operands[0], offset);

@@ -16,6 +16,7 @@ extern const ir::HelperInfo kBcdHelper;          // (kind, imm8): AAA..DAS on AX
 extern const ir::HelperInfo kSoftIntHelper;      // (vector, next_rip, kind): INT n / INT3 / INTO / INT1
 extern const ir::HelperInfo kCpuidHelper;        // (): EAX..EDX <- CPUID(EAX, ECX)
 extern const ir::HelperInfo kRdtscHelper;        // (with_aux): EDX:EAX <- TSC (and ECX <- TSC_AUX) or #GP
+extern const ir::HelperInfo kCrc32Helper;        // (crc, data, size) -> CRC-32C of `size` data bytes
 extern const ir::HelperInfo kPortHelper;         // (port, size | 0x100 for OUT, value) -> IN's value, or #GP
 
 // The I/O permission check of IN/OUT/INS/OUTS for `size` bytes at `port`.

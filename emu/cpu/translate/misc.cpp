@@ -1,6 +1,7 @@
-// Miscellaneous: NOP PAUSE HLT UD0 UD1 UD2 INT INT1 INT3 INTO CPUID RDTSC RDTSCP, fences, prefetches and
+// Miscellaneous: NOP PAUSE HLT UD0 UD1 UD2 INT INT1 INT3 INTO CPUID RDTSC RDTSCP RDPID, fences, prefetches and
 // cache-line flushes (no-ops for a coherent single-host model).
 #include <chrono>
+#include <cstddef>
 
 #include "emu/cpu/system/cpuid.h"
 #include "emu/cpu/translate/helpers.h"
@@ -18,6 +19,11 @@ bool Translator::MFENCE(const DecodedInsn&) { return true; }
 bool Translator::SFENCE(const DecodedInsn&) { return true; }
 bool Translator::PREFETCH(const DecodedInsn&) { return true; }
 bool Translator::PREFETCHW(const DecodedInsn&) { return true; }
+// Cache hints: no architectural effect, and they never fault (SDM: PREFETCHh).
+bool Translator::PREFETCHNTA(const DecodedInsn&) { return true; }
+bool Translator::PREFETCHT0(const DecodedInsn&) { return true; }
+bool Translator::PREFETCHT1(const DecodedInsn&) { return true; }
+bool Translator::PREFETCHT2(const DecodedInsn&) { return true; }
 // TODO(translate): CLFLUSH* should fault like a byte load on an inaccessible address.
 bool Translator::CLFLUSH(const DecodedInsn&) { return true; }
 bool Translator::CLFLUSHOPT(const DecodedInsn&) { return true; }
@@ -62,6 +68,13 @@ bool Translator::CPUID(const DecodedInsn&) {
 
 bool Translator::RDTSC(const DecodedInsn&) {
     ir_.CallHelper(kRdtscHelper, ir::Emitter::Imm64(0));
+    return true;
+}
+
+// RDPID r: the TSC_AUX MSR (the processor ID), without RDTSCP's time stamp.
+bool Translator::RDPID(const DecodedInsn& insn) {
+    const Value aux = ir_.GetField(static_cast<u32>(offsetof(CpuState, tsc_aux)), ir::Type::U64);
+    Write(insn.operands[0], ir_.And(aux, ir::Emitter::Imm64(0xFFFFFFFF)));
     return true;
 }
 

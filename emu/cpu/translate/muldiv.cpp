@@ -19,7 +19,8 @@ constexpr unsigned kRax = 0, kRdx = 2;
 // Writes hi:lo of a one-operand multiply to AX (bytes) or rDX:rAX.
 static void WriteWideProduct(ir::Emitter& ir, unsigned size, Value lo, Value hi) {
     if (size == 1) {
-        const Value ax = ir.Or(ir.Shl(ir.ZeroExtend(hi, Type::U16), ir::Emitter::Imm8(8)), ir.ZeroExtend(lo, Type::U16));
+        const Value high = ir.Shl(ir.ZeroExtend(hi, Type::U16), ir::Emitter::Imm8(8));
+        const Value ax = ir.Or(high, ir.ZeroExtend(lo, Type::U16));
         ir.SetGpr(kRax, 2, ax);
         return;
     }

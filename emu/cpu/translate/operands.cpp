@@ -9,12 +9,16 @@ namespace emu::cpu::translate {
 using ir::Type;
 using ir::Value;
 
-Value Translator::Read(const Operand& op) {
+
+Value Translator::Read(const Operand& op, bool write_intent) {
     switch (op.kind) {
         case OperandKind::Reg:
             if (op.reg_class == RegClass::Seg) return ir_.Resize(ir_.GetSegSelector(op.reg), TypeOf(op));
             return ir_.GetGpr(op.reg, op.size, op.high8);
-        case OperandKind::Mem: return ir_.Load(LinearAddress(op), TypeOf(op));
+        case OperandKind::Mem: {
+            const u8 flags = MemFlagsOf(op) | (write_intent ? ir::mem_flags::WriteIntent : 0);
+            return ir_.Load(LinearAddress(op), TypeOf(op), flags);
+        }
         case OperandKind::Imm:
         case OperandKind::Rel: return ir::Emitter::ImmOf(TypeOf(op), op.imm);
         default: return ir::Emitter::Imm64(0);
@@ -24,7 +28,7 @@ Value Translator::Read(const Operand& op) {
 void Translator::Write(const Operand& op, Value v) {
     v = ir_.Resize(v, TypeOf(op));
     if (op.kind == OperandKind::Mem) {
-        ir_.Store(LinearAddress(op), v);
+        ir_.Store(LinearAddress(op), v, MemFlagsOf(op));
     } else {
         ir_.SetGpr(op.reg, op.size, v, op.high8);
     }
@@ -42,7 +46,9 @@ void Translator::WriteRegUnless(const Operand& op, Value keep, Value v) {
 Value Translator::EffectiveAddress(const MemOperand& mem) {
     const unsigned size = insn_->addr_size;
     const Type t = ir::IntTypeOfSize(size);
-    if (mem.rip_relative) return ir::Emitter::ImmOf(Type::U64, ir::MaskOf(t) & (next_rip_ + static_cast<u64>(mem.disp)));
+    if (mem.rip_relative) {
+        return ir::Emitter::ImmOf(Type::U64, ir::MaskOf(t) & (next_rip_ + static_cast<u64>(mem.disp)));
+    }
     Value ea = ir::Emitter::ImmOf(t, static_cast<u64>(mem.disp));
     if (mem.base != kNoReg) {
         Value base = ir_.GetGpr(mem.base, size);
@@ -50,7 +56,8 @@ Value Translator::EffectiveAddress(const MemOperand& mem) {
     }
     if (mem.index != kNoReg) {
         Value index = ir_.GetGpr(mem.index, size);
-        if (mem.scale > 1) index = ir_.Shl(index, ir::Emitter::Imm8(static_cast<unsigned>(std::countr_zero(mem.scale))));
+        const auto shift = static_cast<unsigned>(std::countr_zero(mem.scale));
+        if (shift > 0) index = ir_.Shl(index, ir::Emitter::Imm8(shift));
         ea = ea.is_imm() && ea.imm() == 0 ? index : ir_.Add(ea, index);
     }
     return ir_.ZeroExtend(ea, Type::U64);
@@ -97,13 +104,13 @@ void Translator::Push(Value v) {
     const Value rsp = GetRsp();
     const i64 size = ir::BitsOf(v.type()) / 8;
     const Value new_rsp = StackAdd(rsp, -size);
-    ir_.Store(StackAddress(new_rsp, 0), v);
+    ir_.Store(StackAddress(new_rsp, 0), v, ir::mem_flags::Stack);
     SetRsp(new_rsp);
 }
 
 Value Translator::PopLoad(Type t, Value* new_rsp) {
     const Value rsp = GetRsp();
-    const Value v = ir_.Load(StackAddress(rsp, 0), t);
+    const Value v = ir_.Load(StackAddress(rsp, 0), t, ir::mem_flags::Stack);
     *new_rsp = StackAdd(rsp, ir::BitsOf(t) / 8);
     return v;
 }

@@ -34,7 +34,7 @@ static Value ShiftCount(ir::Emitter& ir, const DecodedInsn& insn, unsigned index
 
 bool Translator::ShiftOp(const DecodedInsn& insn, FlagOp kind) {
     const Operand& dst = insn.operands[0];
-    const Value a = Read(dst);
+    const Value a = Read(dst, true);
     const Value count = ShiftCount(ir_, insn, 1, insn.num_operands > 1 ? Read(insn.operands[1]) : Value());
     const Value r = ir_.Op(ShiftOpcode(kind), a.type(), {a, count});
     Write(dst, r);
@@ -52,7 +52,7 @@ bool Translator::ROR(const DecodedInsn& insn) { return ShiftOp(insn, FlagOp::Ror
 // destination is written, the flags.
 bool Translator::RotateThroughCarry(const DecodedInsn& insn, bool left) {
     const Operand& dst = insn.operands[0];
-    const Value a = Read(dst);
+    const Value a = Read(dst, true);
     const Value count = ShiftCount(ir_, insn, 1, insn.num_operands > 1 ? Read(insn.operands[1]) : Value());
     const Value how = ir::Emitter::Imm64(dst.size | (left ? 0x100 : 0));
     Write(dst, ir_.Truncate(ir_.CallHelper(kRotateCarryHelper, a, count, how), a.type()));
@@ -67,7 +67,7 @@ bool Translator::RCR(const DecodedInsn& insn) { return RotateThroughCarry(insn, 
 // produce what the formula gives and the differential tester masks it.
 bool Translator::DoubleShift(const DecodedInsn& insn, bool left) {
     const Operand& dst = insn.operands[0];
-    const Value a = Read(dst);
+    const Value a = Read(dst, true);
     const Value b = Read(insn.operands[1]);
     const Value count = ShiftCount(ir_, insn, 2, insn.num_operands > 2 ? Read(insn.operands[2]) : Value());
     const Value rest = ir_.Sub(ir::Emitter::Imm8(dst.size * 8), count);

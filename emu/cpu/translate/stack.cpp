@@ -9,6 +9,7 @@ using ir::Value;
 
 namespace {
 constexpr unsigned kRsp = 4, kRbp = 5;
+constexpr u8 kSs = ir::mem_flags::Stack;
 }
 
 bool Translator::PUSH(const DecodedInsn& insn) {
@@ -17,7 +18,7 @@ bool Translator::PUSH(const DecodedInsn& insn) {
     if (src.kind == OperandKind::Reg && src.reg_class == RegClass::Seg) {
         // A wide push of a segment register writes only the selector's 16 bits (recent Intel cores).
         const Value rsp = StackAdd(GetRsp(), -static_cast<i64>(insn.op_size));
-        ir_.Store(StackAddress(rsp, 0), ir_.GetSegSelector(src.reg));
+        ir_.Store(StackAddress(rsp, 0), ir_.GetSegSelector(src.reg), kSs);
         SetRsp(rsp);
         return true;
     }
@@ -31,7 +32,11 @@ bool Translator::POP(const DecodedInsn& insn) {
     if (dst.kind == OperandKind::Reg && dst.reg_class == RegClass::Seg) {
         Value new_rsp;
         const Value v = ir_.Truncate(PopLoad(t, &new_rsp), Type::U16);
-        if (!mode_.real_segments) return LoadSegmentProtected(dst.reg, v, new_rsp);
+        if (!mode_.real_segments) {  // the load may fault: before RSP moves
+            LoadSegmentProtected(dst.reg, v);
+            SetRsp(new_rsp);
+            return SegmentLoaded(dst.reg);
+        }
         SetRsp(new_rsp);
         LoadRealSegment(dst.reg, v);
         return true;
@@ -43,7 +48,7 @@ bool Translator::POP(const DecodedInsn& insn) {
         // faulting store leaves RSP unchanged.
         Value addr = LinearAddress(dst);
         if (dst.mem.base == kRsp) addr = ir_.Add(addr, ir::Emitter::Imm64(insn.op_size));
-        ir_.Store(addr, v);
+        ir_.Store(addr, v, MemFlagsOf(dst));
         SetRsp(new_rsp);
         return true;
     }
@@ -78,16 +83,16 @@ bool Translator::ENTER(const DecodedInsn& insn) {
     const unsigned level = insn.operands[1].imm % 32;
     const Value rbp = ir_.GetGpr(kRbp, mode_.stack_size);
     Value rsp = StackAdd(GetRsp(), -static_cast<i64>(size));
-    ir_.Store(StackAddress(rsp, 0), ir_.GetGpr(kRbp, size));
+    ir_.Store(StackAddress(rsp, 0), ir_.GetGpr(kRbp, size), kSs);
     const Value frame = rsp;
     for (unsigned i = 1; i < level; ++i) {  // copy the enclosing frames' pointers (nested procedures)
-        const Value outer = ir_.Load(StackAddress(rbp, -static_cast<i64>(i * size)), t);
+        const Value outer = ir_.Load(StackAddress(rbp, -static_cast<i64>(i * size)), t, kSs);
         rsp = StackAdd(rsp, -static_cast<i64>(size));
-        ir_.Store(StackAddress(rsp, 0), outer);
+        ir_.Store(StackAddress(rsp, 0), outer, kSs);
     }
     if (level > 0) {
         rsp = StackAdd(rsp, -static_cast<i64>(size));
-        ir_.Store(StackAddress(rsp, 0), ir_.Resize(frame, t));
+        ir_.Store(StackAddress(rsp, 0), ir_.Resize(frame, t), kSs);
     }
     ir_.SetGpr(kRbp, mode_.stack_size, frame);
     SetRsp(StackAdd(rsp, -static_cast<i64>(alloc)));
@@ -97,7 +102,7 @@ bool Translator::ENTER(const DecodedInsn& insn) {
 bool Translator::LEAVE(const DecodedInsn& insn) {
     const Value rbp = ir_.GetGpr(kRbp, mode_.stack_size);
     const Type t = ir::IntTypeOfSize(insn.op_size);
-    const Value v = ir_.Load(StackAddress(rbp, 0), t);
+    const Value v = ir_.Load(StackAddress(rbp, 0), t, kSs);
     SetRsp(StackAdd(rbp, insn.op_size));
     ir_.SetGpr(kRbp, insn.op_size, v);
     return true;
@@ -108,7 +113,7 @@ bool Translator::PUSHA(const DecodedInsn& insn) {
     const unsigned size = insn.data_size ? insn.data_size : insn.op_size;
     const Value rsp = GetRsp();
     for (unsigned r = 0; r < 8; ++r) {  // AX CX DX BX SP(original) BP SI DI
-        ir_.Store(StackAddress(rsp, -static_cast<i64>((r + 1) * size)), ir_.GetGpr(r, size));
+        ir_.Store(StackAddress(rsp, -static_cast<i64>((r + 1) * size)), ir_.GetGpr(r, size), kSs);
     }
     SetRsp(StackAdd(rsp, -static_cast<i64>(8 * size)));
     return true;
@@ -120,7 +125,7 @@ bool Translator::POPA(const DecodedInsn& insn) {
     const Value rsp = GetRsp();
     Value values[8];
     for (unsigned r = 0; r < 8; ++r) {
-        if (r != kRsp) values[r] = ir_.Load(StackAddress(rsp, (7 - r) * size), ir::IntTypeOfSize(size));
+        if (r != kRsp) values[r] = ir_.Load(StackAddress(rsp, (7 - r) * size), ir::IntTypeOfSize(size), kSs);
     }
     for (unsigned r = 0; r < 8; ++r) {
         if (r != kRsp) ir_.SetGpr(r, size, values[r]);  // the saved SP is skipped

@@ -134,11 +134,13 @@ constexpr u32 kTrSelector = static_cast<u32>(offsetof(CpuState, tr) + offsetof(S
 
 // --- Protected/long-mode forms called by the real-mode handlers.
 
-bool Translator::LoadSegmentProtected(unsigned seg, Value selector, Value new_rsp) {
+void Translator::LoadSegmentProtected(unsigned seg, Value selector) {
     ir_.CallHelper(kLoadSegHelper, ir::Emitter::Imm64(seg), selector);
-    if (!new_rsp.empty()) SetRsp(new_rsp);
+}
+
+bool Translator::SegmentLoaded(unsigned seg) {
     if (seg != static_cast<unsigned>(SegReg::Ss)) return true;
-    ir_.ExitToDispatcher(next_rip_);  // the stack size may change, and the interrupt shadow starts
+    ir_.ExitToDispatcher(next_rip_);
     return false;
 }
 

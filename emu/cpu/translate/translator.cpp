@@ -74,7 +74,8 @@ bool Translator::Unimplemented(const char* what) {
 void Translator::LoadRealSegment(unsigned seg, Value selector) {
     const u32 base = static_cast<u32>(offsetof(CpuState, seg) + seg * sizeof(Segment));
     ir_.SetField(base + offsetof(Segment, selector), selector);
-    ir_.SetField(base + offsetof(Segment, base), ir_.Shl(ir_.ZeroExtend(selector, ir::Type::U64), ir::Emitter::Imm8(4)));
+    const Value linear_base = ir_.Shl(ir_.ZeroExtend(selector, ir::Type::U64), ir::Emitter::Imm8(4));
+    ir_.SetField(base + offsetof(Segment, base), linear_base);
 }
 
 bool Translator::Undefined() {

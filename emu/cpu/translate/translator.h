@@ -42,7 +42,7 @@ private:
     using Value = ir::Value;
 
     // --- operands.cpp: operand access. Read/Write take the operand's own size.
-    Value Read(const Operand& op);
+    Value Read(const Operand& op, bool write_intent = false);  // write_intent: the operand is then written
     void Write(const Operand& op, Value v);
     // Writes a register operand unless `keep` holds; then the whole register (all 64 bits) is unchanged.
     void WriteRegUnless(const Operand& op, Value keep, Value v);
@@ -53,6 +53,10 @@ private:
     Value LinearOf(unsigned seg, Value offset);
     // Width of an operand as an IR type.
     static ir::Type TypeOf(const Operand& op) { return ir::IntTypeOfSize(op.size); }
+    // Load/Store flags of a memory operand (SS-relative ones raise #SS on a non-canonical address).
+    static u8 MemFlagsOf(const Operand& op) {
+        return op.mem.seg == static_cast<u8>(SegReg::Ss) ? ir::mem_flags::Stack : 0;
+    }
     ir::Type OpType(const DecodedInsn& insn) const { return ir::IntTypeOfSize(insn.op_size); }
 
     // The current privilege level (CS.DPL in the descriptor cache), as U8.
@@ -85,6 +89,7 @@ private:
 
     // Shared shapes.
     bool BinaryAlu(const DecodedInsn& insn, ir::FlagOp kind, ir::Opcode op, bool write_back);
+    bool AddWithCarryFlag(const DecodedInsn& insn, u64 flag);
     bool ShiftOp(const DecodedInsn& insn, ir::FlagOp kind);
     bool RotateThroughCarry(const DecodedInsn& insn, bool left);
     bool DoubleShift(const DecodedInsn& insn, bool left);
@@ -101,13 +106,17 @@ private:
     bool SoftwareInterrupt(u8 vector);
     // system.cpp: protected/long-mode forms of segment loads, far transfers and IRET (through emu/cpu/system),
     // and shared shapes of the system instructions.
-    // A POP passes the stack pointer to commit after the load (which may fault).
-    bool LoadSegmentProtected(unsigned seg, Value selector, Value new_rsp = Value());
+    // A protected-mode segment load (may fault, so callers commit other results after it), then
+    // SegmentLoaded: ends the block after an SS load (stack size, interrupt shadow), else returns true.
+    void LoadSegmentProtected(unsigned seg, Value selector);
+    bool SegmentLoaded(unsigned seg);
     bool FarTransferProtected(const DecodedInsn& insn, bool call);
     bool FarReturnProtected(const DecodedInsn& insn, bool iret);
     bool FastCall(u64 which, u64 arg);
     bool TableOp(const DecodedInsn& insn, unsigned table, bool store);
     bool QuerySelector(const DecodedInsn& insn, unsigned kind, bool has_dest);
+    // simd.cpp: x87/MMX/SSE/FXSAVE instructions become one call into emu/cpu/simd.
+    bool SimdCall(const DecodedInsn& insn);
 
     ir::Emitter ir_;
     BlockMode mode_;

@@ -216,7 +216,7 @@ record:
     add esp, 8
     iretd
 
-idtr: dw 32 * 8 - 1
+idtr: dw 256 * 8 - 1
       dd IDT_BASE
 gdtr_old: dw 0
           dd 0

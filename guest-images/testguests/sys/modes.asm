@@ -79,7 +79,7 @@ lm64:
     je .wide_ok
     or byte [fails], 2
 .wide_ok:
-    jmp far [rel compat_ptr]        ; m16:32 -> 32-bit code segment = compatibility mode
+    o64 jmp far [rel compat_ptr]    ; m16:64 (REX.W) -> 32-bit code segment = compatibility mode
 
 bits 32
 compat32:
@@ -161,7 +161,7 @@ gdtr: dw $ - gdt - 1
       dd gdt
 ivt_ptr: dw 0x3FF
          dd 0
-compat_ptr: dd compat32
+compat_ptr: dq compat32
             dw 0x08
 fails: db 0
 int30_seen: dw 0

@@ -15,7 +15,10 @@ public:
 
     bool Read(const CpuState&, u64 linear, void* dst, unsigned size, MemAccess access, bool user,
               MemFault* fault) override {
-        if (!InRange(linear, size)) return Fault(linear, size, access == MemAccess::Fetch ? 0x10 : 0, user, fault);
+        if (!InRange(linear, size)) {
+            const u32 code = access == MemAccess::Fetch ? 0x10 : access == MemAccess::Write ? 0x2 : 0;
+            return Fault(linear, size, code, user, fault);
+        }
         std::memcpy(dst, bytes_.data() + linear, size);
         return true;
     }
@@ -71,6 +74,7 @@ inline void Enter64(CpuState& s, u64 rip, u64 rsp, unsigned cpl = 0) {
     s.rip = rip;
     s.reg(Gpr::Rsp) = rsp;
     s.rflags = rflags::Reserved1;
+    s.halted = false;
 }
 
 // 32-bit protected mode, flat segments, CPL 0.

@@ -9,6 +9,7 @@
 #include <csetjmp>
 #include <csignal>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -91,7 +92,7 @@ public:
         static constexpr int kWidths[] = {0, 1, 14, 15, 16, 30, 31, 32, 52, 59, 60, 62, 63, 64};
         const int e = kWidths[Below(14)] + static_cast<int>(Below(3)) - 1;
         u64 sig = Significand() | (u64{1} << 63);
-        if (Chance(30)) sig = (u64{1} << 63) | (Chance(50) ? 0 : (U64() >> (e + 1 > 0 ? e + 1 : 1)));
+        if (Chance(30)) sig = (u64{1} << 63) | (Chance(50) ? 0 : (U64() >> std::clamp(e + 1, 1, 63)));
         return {sig, static_cast<u16>((Chance(50) ? 0x8000 : 0) | (0x3FFF + e))};
     }
 
@@ -607,7 +608,7 @@ V128 RandomVec(Gen& g, const V128* near) {
     V128 v;
     for (unsigned i = 0; i < 16 / sizeof(T); ++i) {
         T x = g.IeeeBits<T>();
-        if (near && g.Chance(30)) x = static_cast<T>(near->Lane<T>(i) ^ (g.U64() >> (g.Below(64) + sizeof(T) * 4)));
+        if (near && g.Chance(30)) x = static_cast<T>(near->Lane<T>(i) ^ (g.U64() >> (sizeof(T) * 4 + g.Below(64 - sizeof(T) * 4))));
         if (near && g.Chance(10)) x = static_cast<T>(near->Lane<T>(i) ^ (T{1} << (sizeof(T) * 8 - 1)));
         v.SetLane<T>(i, x);
     }

@@ -110,6 +110,20 @@ TEST_CASE("random bytes never crash the translator or the interpreter", "[transl
         const RunResult result = vcpu.Run(300);
         CHECK(result.instructions <= 300);
         CHECK(result.reason != StopReason::Stopped);
-        CHECK(result.exception.has_value() == (result.reason == StopReason::Exception));
+        if (result.reason == StopReason::Exception) CHECK(result.exception.has_value());
     }
+}
+
+TEST_CASE("a mnemonic without a translate function raises #UD and ends the block", "[translate]") {
+    ir::Block block(0x1000);
+    translate::Translator t(block, translate::BlockMode{});
+    DecodedInsn insn;
+    insn.mnemonic = Mnemonic::Invalid;  // never has a handler
+    insn.length = 2;
+    CHECK_FALSE(t.Translate(insn, 0x1000));
+    t.EndBlock(0x1002);
+    REQUIRE(block.terminated());
+    const ir::Inst& last = block.insts().back();
+    CHECK(last.op == ir::Opcode::RaiseException);
+    CHECK(last.args[0].imm() == vec::UD);
 }

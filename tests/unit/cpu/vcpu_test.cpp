@@ -82,11 +82,12 @@ TEST_CASE("UD2 stops with #UD at its address", "[vcpu]") {
     CHECK(r.instructions == 1);
 }
 
-TEST_CASE("an unimplemented instruction raises #UD", "[vcpu]") {
-    Env e({0x0F, 0x05});  // syscall
+TEST_CASE("an undefined encoding raises #UD at its address", "[vcpu]") {
+    Env e({0x90, 0x0F, 0xFF, 0xC0});  // nop ; ud0 eax, eax
     const RunResult r = e.Run();
     REQUIRE(r.reason == StopReason::Exception);
     CHECK(r.exception->vector == vec::UD);
+    CHECK(r.exception->rip == kCode + 1);
 }
 
 TEST_CASE("a page fault on a load is precise", "[vcpu]") {
@@ -638,4 +639,193 @@ TEST_CASE("single-stepping sees each instruction's flags and registers", "[vcpu]
     CHECK(Flags(e.s.rflags) == (rflags::CF | rflags::SF | rflags::AF | rflags::PF));
     CHECK(e.Run().reason == StopReason::Halted);
     CHECK(e.reg(Gpr::Rax) == 5);
+}
+
+TEST_CASE("AAA, AAS, AAM and AAD follow the SDM's Operation sections", "[vcpu]") {
+    test::FlatMemory memory;
+    Vcpu vcpu(memory);
+    CpuState& s = vcpu.state();
+    test::Enter32(s, kCode, kStack);
+    memory.Put(kCode, {0x37,        // aaa: AL = 0x0B -> AX = 0x0101... (AH + 1, AL = (0x0B + 6) & 0xF)
+                       0xD4, 0x0A,  // aam: AL = 1 -> AH = 0, AL = 1
+                       0xF4});
+    s.reg(Gpr::Rax) = 0x000B;
+    vcpu.Run(1);
+    CHECK((s.reg(Gpr::Rax) & 0xFFFF) == 0x0101);
+    CHECK(s.rflags & rflags::CF);
+    CHECK(s.rflags & rflags::AF);
+    vcpu.Run();
+    CHECK((s.reg(Gpr::Rax) & 0xFFFF) == 0x0001);
+
+    test::Enter32(s, kCode, kStack);
+    memory.Put(kCode, {0x3F, 0xD5, 0x0A, 0xF4});  // aas ; aad
+    s.reg(Gpr::Rax) = 0x0205;                     // AL = 5, AF = 0: no adjust, AL = 5; AAD: AL = 5 + 2 * 10
+    vcpu.InvalidateAllCode();
+    vcpu.Run();
+    CHECK((s.reg(Gpr::Rax) & 0xFFFF) == 25);
+    CHECK_FALSE(s.rflags & rflags::ZF);
+
+    test::Enter32(s, kCode, kStack);
+    memory.Put(kCode, {0xD4, 0x00});  // aam 0 -> #DE
+    vcpu.InvalidateAllCode();
+    const RunResult r = vcpu.Run();
+    REQUIRE(r.reason == StopReason::Exception);
+    CHECK(r.exception->vector == vec::DE);
+}
+
+TEST_CASE("IN and OUT reach the port interface; CPL 3 without IOPL is #GP", "[vcpu]") {
+    struct Ports : test::FlatMemory {
+        u16 last_port = 0;
+        u32 last_value = 0;
+        u32 PortIn(u16 port, unsigned) override { return port == 0x71 ? 0x42 : ~u32{0}; }
+        void PortOut(u16 port, unsigned, u32 value) override {
+            last_port = port;
+            last_value = value;
+        }
+    } ports;
+    Vcpu vcpu(ports);
+    test::Enter64(vcpu.state(), kCode, kStack);
+    ports.Put(kCode, {0xE4, 0x71,  // in al, 0x71
+                      0x66, 0xBA, 0xF8, 0x03,  // mov dx, 0x3f8
+                      0xEE,        // out dx, al
+                      0xF4});
+    vcpu.Run();
+    CHECK((vcpu.state().reg(Gpr::Rax) & 0xFF) == 0x42);
+    CHECK(ports.last_port == 0x3F8);
+    CHECK(ports.last_value == 0x42);
+
+    Vcpu user(ports);
+    test::Enter64(user.state(), kCode, kStack, 3);
+    const RunResult r = user.Run();
+    REQUIRE(r.reason == StopReason::Exception);
+    CHECK(r.exception->vector == vec::GP);
+}
+
+TEST_CASE("a read-modify-write fault reports a write access", "[vcpu]") {
+    Env e({0x48, 0x01, 0x03});  // add [rbx], rax
+    e.s.reg(Gpr::Rbx) = 0x7000000;
+    const RunResult r = e.Run();
+    REQUIRE(r.reason == StopReason::Exception);
+    CHECK(r.exception->vector == vec::PF);
+    CHECK(r.exception->error_code == 0x2);  // W set: the load is done with write intent
+}
+
+TEST_CASE("non-canonical addresses raise #GP(0), or #SS(0) through SS", "[vcpu]") {
+    Env gp({0x48, 0x8B, 0x03});  // mov rax, [rbx]
+    gp.s.reg(Gpr::Rbx) = 0x0000800000000000;
+    RunResult r = gp.Run();
+    REQUIRE(r.reason == StopReason::Exception);
+    CHECK(r.exception->vector == vec::GP);
+    CHECK(r.exception->error_code == 0);
+
+    Env ss({0x48, 0x8B, 0x45, 0x00});  // mov rax, [rbp]
+    ss.s.reg(Gpr::Rbp) = 0x0000800000000000;
+    r = ss.Run();
+    REQUIRE(r.reason == StopReason::Exception);
+    CHECK(r.exception->vector == vec::SS);
+
+    Env push({0x50});  // push rax with a non-canonical RSP
+    push.s.reg(Gpr::Rsp) = 0x0000800000000008;
+    r = push.Run();
+    REQUIRE(r.reason == StopReason::Exception);
+    CHECK(r.exception->vector == vec::SS);
+    CHECK(push.reg(Gpr::Rsp) == 0x0000800000000008);
+}
+
+TEST_CASE("CMPXCHG with the accumulator as destination, and a register destination on a mismatch", "[vcpu]") {
+    Env acc({0x4C, 0x0F, 0xB1, 0xF0, 0xF4});  // cmpxchg rax, r14: always equal, RAX <- R14
+    acc.s.reg(Gpr::Rax) = 0x1234;
+    acc.s.reg(Gpr::R14) = 0x5678;
+    acc.Run();
+    CHECK(acc.reg(Gpr::Rax) == 0x5678);
+
+    Env miss({0x0F, 0xB1, 0xCB, 0xF4});  // cmpxchg ebx, ecx with EAX != EBX
+    miss.s.reg(Gpr::Rax) = 1;
+    miss.s.reg(Gpr::Rbx) = 0xFFFFFFFF'00000002;
+    miss.Run();
+    CHECK(miss.reg(Gpr::Rax) == 2);
+    CHECK(miss.reg(Gpr::Rbx) == 0xFFFFFFFF'00000002);  // unchanged, bits 63:32 included (Intel)
+}
+
+TEST_CASE("16-bit addressing wraps at 64 KiB; CALL, RET and LOOP use 16-bit IP and CX", "[vcpu]") {
+    test::FlatMemory memory;
+    Vcpu vcpu(memory);
+    CpuState& s = vcpu.state();
+    test::EnterReal(s, 0x100, 0x800);
+    memory.Put(0x1, {0x77});
+    memory.Put(0x100, {0xBB, 0xFF, 0xFF,  // 100: mov bx, 0xffff
+                       0xBE, 0x02, 0x00,  // 103: mov si, 2
+                       0x8A, 0x00,        // 106: mov al, [bx+si]   -> DS:0001
+                       0xB9, 0x03, 0x00,  // 108: mov cx, 3
+                       0xE8, 0x03, 0x00,  // 10b: call 111
+                       0xF4,              // 10e: hlt
+                       0x90, 0x90,        // 10f: (padding)
+                       0x42,              // 111: inc dx
+                       0xE2, 0xFD,        // 112: loop 111
+                       0xC3});            // 114: ret
+    s.reg(Gpr::Rcx) = 0xABCD0000;  // LOOP must only use CX
+    s.reg(Gpr::Rdx) = 0;
+    const RunResult r = vcpu.Run();
+    CHECK(r.reason == StopReason::Halted);
+    CHECK((s.reg(Gpr::Rax) & 0xFF) == 0x77);
+    CHECK((s.reg(Gpr::Rdx) & 0xFFFF) == 3);
+    CHECK(s.reg(Gpr::Rcx) == 0xABCD0000);
+    CHECK(s.rip == 0x10F);
+    CHECK(memory.Get<u16>(0x7FE) == 0x10E);  // the 16-bit return address
+    CHECK(s.reg(Gpr::Rsp) == 0x800);
+}
+
+TEST_CASE("the same linear code reached through two CS:IP pairs keeps each one's IP", "[vcpu]") {
+    test::FlatMemory memory;
+    Vcpu vcpu(memory);
+    CpuState& s = vcpu.state();
+    test::EnterReal(s, 0x7C00, 0x800);
+    memory.Put(0x7C00, {0xE8, 0x00, 0x00,  // call next (pushes the IP after it)
+                        0xF4});
+    vcpu.Run();
+    CHECK(memory.Get<u16>(0x7FE) == 0x7C03);
+    test::EnterReal(s, 0, 0x800);
+    s.segment(SegReg::Cs) = Segment{0x07C0, 0x7C00, 0xFFFF, 0x9B};
+    vcpu.Run();
+    CHECK(memory.Get<u16>(0x7FE) == 0x0003);
+    CHECK(s.rip == 0x4);
+}
+
+TEST_CASE("ADCX and ADOX carry through CF and OF only", "[vcpu]") {
+    Env e({0x66, 0x48, 0x0F, 0x38, 0xF6, 0xC3,  // adcx rax, rbx
+           0xF3, 0x48, 0x0F, 0x38, 0xF6, 0xCA,  // adox rcx, rdx
+           0xF4});
+    e.s.rflags |= rflags::CF | rflags::ZF;
+    e.s.reg(Gpr::Rax) = ~u64{0};
+    e.s.reg(Gpr::Rbx) = 0;
+    e.s.reg(Gpr::Rcx) = 5;
+    e.s.reg(Gpr::Rdx) = 6;
+    e.Run();
+    CHECK(e.reg(Gpr::Rax) == 0);    // ~0 + 0 + CF = 0, carry out
+    CHECK(e.reg(Gpr::Rcx) == 11);   // OF was clear
+    CHECK(e.s.rflags & rflags::CF);
+    CHECK_FALSE(e.s.rflags & rflags::OF);
+    CHECK(e.s.rflags & rflags::ZF);  // untouched
+}
+
+TEST_CASE("CRC32 computes CRC-32C (check value of \"123456789\" is 0xE3069283)", "[vcpu]") {
+    Env e({0xF2, 0x48, 0x0F, 0x38, 0xF1, 0x06,        // crc32 rax, qword [rsi]
+           0xF2, 0x0F, 0x38, 0xF0, 0x46, 0x08,        // crc32 eax, byte [rsi+8]
+           0xF7, 0xD0,                                // not eax
+           0xF4});
+    e.memory.Put(0x2000, {'1', '2', '3', '4', '5', '6', '7', '8', '9'});
+    e.s.reg(Gpr::Rsi) = 0x2000;
+    e.s.reg(Gpr::Rax) = 0xFFFFFFFF;
+    e.Run();
+    CHECK(e.reg(Gpr::Rax) == 0xE3069283);
+}
+
+TEST_CASE("RDPID and RDTSCP read TSC_AUX", "[vcpu]") {
+    Env e({0xF3, 0x0F, 0xC7, 0xFB,  // rdpid rbx
+           0x0F, 0x01, 0xF9,        // rdtscp
+           0xF4});
+    e.s.tsc_aux = 0x1234'00000005;
+    e.Run();
+    CHECK(e.reg(Gpr::Rbx) == 5);
+    CHECK(e.reg(Gpr::Rcx) == 5);
 }

@@ -18,6 +18,24 @@ inline u8 In8(IoDevice& dev, u64 offset) {
     return value;
 }
 
+// Little-endian accesses of n (1-8) bytes, as the bus hands them to a device.
+inline u64 InN(IoDevice& dev, u64 offset, size_t n) {
+    u8 bytes[8] = {};
+    dev.Read(offset, std::span<u8>(bytes, n));
+    return LoadLe(std::span<const u8>(bytes, n));
+}
+inline void OutN(IoDevice& dev, u64 offset, size_t n, u64 value) {
+    u8 bytes[8] = {};
+    StoreLe(std::span<u8>(bytes, n), value);
+    dev.Write(offset, std::span<const u8>(bytes, n));
+}
+inline u16 In16(IoDevice& dev, u64 offset) { return static_cast<u16>(InN(dev, offset, 2)); }
+inline u32 In32(IoDevice& dev, u64 offset) { return static_cast<u32>(InN(dev, offset, 4)); }
+inline u64 In64(IoDevice& dev, u64 offset) { return InN(dev, offset, 8); }
+inline void Out16(IoDevice& dev, u64 offset, u16 value) { OutN(dev, offset, 2, value); }
+inline void Out32(IoDevice& dev, u64 offset, u32 value) { OutN(dev, offset, 4, value); }
+inline void Out64(IoDevice& dev, u64 offset, u64 value) { OutN(dev, offset, 8, value); }
+
 class RecordingIrqLine final : public IrqLine {
 public:
     void SetLevel(bool asserted) override {

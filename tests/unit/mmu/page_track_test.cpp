@@ -225,7 +225,7 @@ TEST_CASE("tracked writes go to the MMU first (only with shadow pages), then to 
     CHECK(a.writes.back().second == std::vector<u8>{1, 2});
 }
 
-TEST_CASE("a node with only one callback is fine", "[page_track]") {
+TEST_CASE("a node without callbacks is fine", "[page_track]") {
     Env env;
     REQUIRE(env.Set(0, 0, 0x10000, SlotFlags::None, 0).ok());
     PageTrackNotifier empty;

@@ -39,6 +39,18 @@ public:
     SoftTlb tlb;
 };
 
+inline GuestRam NewRam(u64 size) { return std::move(GuestRam::Create(size).value()); }
+
+// Linear-address bit where the first table's index starts (PAE: the PD, below the PDPTE cache).
+inline unsigned TopShift(PagingMode mode) {
+    switch (mode) {
+        case PagingMode::Level5: return 48;
+        case PagingMode::Level4: return 39;
+        case PagingMode::Pae: return 21;
+        default: return 22;
+    }
+}
+
 // x86 entry bits.
 inline constexpr u64 kP = 1, kW = 2, kU = 4, kA = 0x20, kD = 0x40, kPs = 0x80, kG = 0x100, kXd = u64{1} << 63;
 
@@ -46,7 +58,7 @@ struct ShadowEnv {
     static constexpr u64 kRamBase = 0;
 
     explicit ShadowEnv(u64 ram_size = 16u << 20, ShadowOptions options = {})
-        : ram(std::move(GuestRam::Create(ram_size).value())), track(slots), phys(slots) {
+        : ram(NewRam(ram_size)), track(slots), phys(slots) {
         (void)slots.SetMemoryRegion(0, Gpa(kRamBase), ram_size, SlotFlags::None, ram.host());
         mmu = std::make_unique<ShadowMmu>(slots, track, options);
     }
@@ -100,7 +112,7 @@ struct ShadowEnv {
         const PagingMode mode = ModeOf(regs);
         const unsigned bytes = mode == PagingMode::Bits32 ? 4 : 8;
         const unsigned bits = mode == PagingMode::Bits32 ? 10 : 9;
-        unsigned shift = mode == PagingMode::Level5 ? 48 : mode == PagingMode::Level4 ? 39 : mode == PagingMode::Pae ? 21 : 22;
+        unsigned shift = TopShift(mode);
         u64 table = regs.cr3 & ~kPageMask;
         if (mode == PagingMode::Pae) {
             const u64 pdpte_gpa = (regs.cr3 & ~u64{31}) + ((linear >> 30) & 3) * 8;

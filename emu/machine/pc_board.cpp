@@ -1,0 +1,140 @@
+#include "emu/machine/pc_board.h"
+
+#include <ctime>
+#include <stdexcept>
+#include <string>
+
+#include "devices/irq/apic_regs.h"
+#include "devices/pci/regs.h"
+#include "devices/platform/acpi_pm_regs.h"
+#include "devices/platform/i8042_regs.h"
+#include "devices/platform/regs.h"
+#include "devices/timer/hpet_regs.h"
+
+namespace emu::machine {
+
+namespace {
+
+devices::HpetIrqs HpetWiring(devices::Ioapic& ioapic, std::array<devices::FanoutIrqLine, 16>& isa) {
+    devices::HpetIrqs irqs;
+    for (unsigned i = 0; i < irqs.gsi.size(); ++i) irqs.gsi[i] = &ioapic.Input(i);
+    irqs.irq0 = &isa[0];
+    irqs.irq8 = &isa[8];
+    return irqs;
+}
+
+}  // namespace
+
+PcBoard::PcBoard(devices::TimerQueue& timers, const PcBoardConfig& config)
+    : ioapic_(router_),
+      pit_(timers, isa_[0]),
+      rtc_(timers, isa_[8], static_cast<i64>(std::time(nullptr))),
+      hpet_(timers, HpetWiring(ioapic_, isa_)),
+      com1_(timers, isa_[4], *config.com1),
+      acpi_pm_(timers, isa_[9], [on_exit = config.on_exit] { on_exit(0); }),
+      i8042_(isa_[1], isa_[12], config.on_reset),
+      debug_exit_(config.on_exit),
+      shutdown_([on_exit = config.on_exit] { on_exit(0); }),
+      port_a_(config.on_reset),
+      pci_(pio_, mmio_, [this](std::function<void()> work) {
+          std::lock_guard lock(deferred_mutex_);
+          deferred_.push_back(std::move(work));
+      }) {
+    // ISA IRQ n reaches the 8259 input n and the I/O APIC pin n, except IRQ0, which the MADT overrides to pin 2.
+    for (unsigned irq = 0; irq < isa_.size(); ++irq) {
+        isa_[irq].Connect(pic_.Input(irq));
+        isa_[irq].Connect(ioapic_.Input(irq == 0 ? 2 : irq));
+    }
+    lapic_ = std::make_unique<devices::LocalApic>(timers, devices::LocalApic::Config{}, &router_,
+                                                  [this](u8 vector) { ioapic_.Eoi(vector); });
+    router_.Add(*lapic_);
+    interrupts_ = std::make_unique<devices::InterruptController>(*lapic_, &pic_);
+
+    devices::Piix3Irqs piix;
+    for (unsigned irq = 0; irq < piix.isa.size(); ++irq) piix.isa[irq] = &isa_[irq];
+    for (unsigned n = 0; n < piix.gsi.size(); ++n) piix.gsi[n] = &ioapic_.Input(16 + n);
+    southbridge_ = std::make_unique<devices::Piix3>(piix);
+    (void)pci_.Attach(0, 0, northbridge_);
+    (void)pci_.Attach(1, 0, *southbridge_);
+    pci_.SetIntxRouter([this](unsigned pirq, bool level) { southbridge_->SetPirq(pirq, level); });
+    pci_.SetResetCallback([on_reset = config.on_reset](bool) { on_reset(); });
+
+    rtc_.SetMemorySize(config.below_4g, config.above_4g);
+    fw_cfg_.SetRamSize(config.ram_bytes);
+    fw_cfg_.SetCpuCounts(1, 1);
+    fw_cfg_.SetCmdline(config.cmdline);
+
+    namespace platform = devices::platform;
+    InsertPort(0x20, 2, pic_.MasterPorts());
+    InsertPort(0xA0, 2, pic_.SlavePorts());
+    InsertPort(0x4D0, 2, pic_.ElcrPorts());
+    InsertPort(0x40, 4, pit_.Ports());
+    InsertPort(0x61, 1, pit_.PortB());
+    InsertPort(0x70, 2, rtc_.Ports());
+    InsertPort(0x3F8, 8, com1_);
+    InsertPort(devices::i8042::kDataPort, 1, i8042_.DataPort());
+    InsertPort(devices::i8042::kCommandPort, 1, i8042_.CommandPort());
+    InsertPort(devices::acpi_pm::kBase, devices::acpi_pm::kPorts, acpi_pm_);
+    InsertPort(devices::pci::kConfigAddressPort, devices::pci::kConfigPorts, pci_.Ports());
+    InsertPort(platform::fw_cfg::kBase, platform::fw_cfg::kPorts, fw_cfg_);
+    InsertPort(platform::kDebugExitPort, platform::kDebugExitSize, debug_exit_);
+    InsertPort(platform::kTestdevLatchPort, platform::kTestdevLatchSize, testdev_.LatchPorts());
+    InsertPort(platform::kTestdevFlushPort, platform::kTestdevFlushSize, testdev_.FlushPort());
+    InsertPort(platform::kBochsShutdownPort, 1, shutdown_);
+    InsertPort(platform::kPostPort, 1, post_);
+    InsertPort(platform::kPortA, 1, port_a_);
+    InsertMmio(devices::apic::kIoapicBase, devices::apic::kIoapicSize, ioapic_);
+    InsertMmio(lapic_->Base(), devices::apic::kLapicSize, *lapic_);
+    InsertMmio(devices::hpet::kBase, devices::hpet::kSize, hpet_);
+}
+
+PcBoard::~PcBoard() = default;
+
+void PcBoard::InsertPort(u64 base, u64 size, devices::IoDevice& device) {
+    if (auto r = pio_.Insert(base, size, device); !r) {
+        throw std::logic_error("PC board: port " + std::to_string(base) + ": " + devices::BusErrorMessage(r.error()));
+    }
+}
+
+void PcBoard::InsertMmio(u64 base, u64 size, devices::IoDevice& device) {
+    if (auto r = mmio_.Insert(base, size, device); !r) {
+        throw std::logic_error("PC board: MMIO " + std::to_string(base) + ": " + devices::BusErrorMessage(r.error()));
+    }
+}
+
+u64 PcBoard::InstallAcpiTables(PhysWriter& memory) {
+    auto tables = devices::BuildAcpiTables(devices::AcpiConfig{});
+    if (!tables) return 0;
+    if (!memory.WritePhys(tables->tables.address, tables->tables.bytes) ||
+        !memory.WritePhys(tables->rsdp.address, tables->rsdp.bytes)) {
+        return 0;
+    }
+    return tables->rsdp.address;
+}
+
+void PcBoard::RunDeferred() {
+    for (;;) {
+        std::function<void()> work;
+        {
+            std::lock_guard lock(deferred_mutex_);
+            if (deferred_.empty()) return;
+            work = std::move(deferred_.front());
+            deferred_.pop_front();
+        }
+        work();
+    }
+}
+
+bool PcBoard::HasInterrupt() { return interrupts_->HasInterrupt(); }
+u8 PcBoard::Acknowledge() { return interrupts_->AcknowledgeInterrupt(); }
+
+bool PcBoard::HasNmi() {
+    if (!nmi_pending_) nmi_pending_ = interrupts_->TakeNmi();
+    return nmi_pending_;
+}
+
+void PcBoard::AcknowledgeNmi() { nmi_pending_ = false; }
+
+void PcBoard::SetWakeup(std::function<void()> wakeup) { interrupts_->SetWakeup(std::move(wakeup)); }
+
+}  // namespace emu::machine

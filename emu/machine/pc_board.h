@@ -1,0 +1,97 @@
+#pragma once
+// The devices of the PC machine and how they are wired, as on QEMU's `pc` board: ISA IRQs fan out to the
+// 8259 pair and the I/O APIC (IRQ0 on pin 2), the local APIC and the PIC reach the CPU through one
+// interrupt source, PCI config mechanism #1 with an i440FX host bridge and a PIIX3, the legacy ports, the
+// ACPI PM block and ACPI tables at 0xE0000 (RSDP at 0xF0000).
+#include <array>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+
+#include "devices/backends/char_backend.h"
+#include "devices/bus/bus.h"
+#include "devices/irq/ioapic.h"
+#include "devices/irq/irq_line.h"
+#include "devices/irq/local_apic.h"
+#include "devices/irq/pic.h"
+#include "devices/pci/pci_host.h"
+#include "devices/pci/piix.h"
+#include "devices/platform/acpi_pm.h"
+#include "devices/platform/acpi_tables.h"
+#include "devices/platform/fw_cfg.h"
+#include "devices/platform/i8042.h"
+#include "devices/platform/simple_ports.h"
+#include "devices/serial/uart16550.h"
+#include "devices/timer/hpet.h"
+#include "devices/timer/pit.h"
+#include "devices/timer/rtc.h"
+#include "devices/timer/timer_queue.h"
+#include "emu/cpu/vcpu.h"
+#include "emu/machine/boot/phys_writer.h"
+
+namespace emu::machine {
+
+struct PcBoardConfig {
+    u64 ram_bytes = 0;
+    u64 below_4g = 0, above_4g = 0;
+    std::string cmdline;
+    devices::CharBackend* com1 = nullptr;
+    std::function<void(int status)> on_exit;  // isa-debug-exit, power-off (status 0)
+    std::function<void()> on_reset;           // port 0x92, i8042, 0xCF9
+};
+
+class PcBoard final : public cpu::InterruptSource {
+public:
+    PcBoard(devices::TimerQueue& timers, const PcBoardConfig& config);
+    ~PcBoard() override;
+
+    devices::Bus& pio() { return pio_; }
+    devices::Bus& mmio() { return mmio_; }
+
+    // Writes the ACPI tables into guest RAM; returns the RSDP address for the boot protocol (0 on failure).
+    u64 InstallAcpiTables(PhysWriter& memory);
+
+    // Runs PCI BAR remaps queued during a port access; the vCPU calls it after each port write.
+    void RunDeferred();
+
+    // cpu::InterruptSource: the local APIC, with the 8259 through LINT0.
+    bool HasInterrupt() override;
+    u8 Acknowledge() override;
+    bool HasNmi() override;
+    void AcknowledgeNmi() override;
+    // Called (from any thread) when an interrupt becomes pending, to wake a halted vCPU.
+    void SetWakeup(std::function<void()> wakeup);
+
+private:
+    void InsertPort(u64 base, u64 size, devices::IoDevice& device);
+    void InsertMmio(u64 base, u64 size, devices::IoDevice& device);
+
+    devices::Bus pio_, mmio_;
+    devices::Pic pic_;
+    devices::ApicRouter router_;
+    devices::Ioapic ioapic_;
+    std::array<devices::FanoutIrqLine, 16> isa_;
+    std::unique_ptr<devices::LocalApic> lapic_;
+    std::unique_ptr<devices::InterruptController> interrupts_;
+    bool nmi_pending_ = false;
+    devices::Pit pit_;
+    devices::Rtc rtc_;
+    devices::Hpet hpet_;
+    devices::Uart16550 com1_;
+    devices::AcpiPm acpi_pm_;
+    devices::I8042 i8042_;
+    devices::FwCfg fw_cfg_;
+    devices::DebugExit debug_exit_;
+    devices::PcTestdev testdev_;
+    devices::BochsShutdownPort shutdown_;
+    devices::PostPort post_;
+    devices::SystemControlPortA port_a_;
+    std::mutex deferred_mutex_;
+    std::deque<std::function<void()>> deferred_;
+    devices::PciHost pci_;
+    devices::I440fx northbridge_;
+    std::unique_ptr<devices::Piix3> southbridge_;
+};
+
+}  // namespace emu::machine

@@ -1,0 +1,847 @@
+// Shadow MMU unit tests: one or more per invariant of shared/design/page-track.md section 7 (as adapted by
+// section 8). The oracle is the reference walker (Walk over the same memory) and the SDM's paging rules.
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <thread>
+#include <vector>
+
+#include "tests/unit/mmu/shadow_test_env.h"
+
+namespace emu::mmu {
+namespace {
+
+using test::DirectTlb;
+using test::kA;
+using test::kD;
+using test::kG;
+using test::kP;
+using test::kU;
+using test::kW;
+using test::ShadowEnv;
+
+constexpr AccessFlags kSupervisor{};
+constexpr AccessFlags kUserAccess{true, false, false};
+
+WalkResult T(ShadowVcpu& vcpu, ShadowEnv& env, const PagingRegs& regs, u64 linear, AccessType type,
+             ShadowTranslateInfo* info = nullptr, AccessFlags flags = kSupervisor) {
+    return vcpu.Translate(regs, linear, type, flags, env.phys, info);
+}
+
+// What the machine's memory path does on a TLB miss: translate, then fill with kTracked if page-track says so.
+void FillTlb(DirectTlb& hook, ShadowEnv& env, const WalkResult& r, u64 linear) {
+    REQUIRE(r.status == WalkStatus::Ok);
+    const u64 flags = env.track.IsWriteTracked(Gpa(r.gpa)) ? tlb_flag::kTracked : 0;
+    hook.tlb.FillFromWalk(MmuIndex::Supervisor, linear, r, env.Host(r.gpa & ~kPageMask), flags);
+}
+
+bool SameResult(const WalkResult& a, const WalkResult& b) {
+    return a.status == b.status && a.gpa == b.gpa && a.page_size == b.page_size && a.readable == b.readable &&
+           a.writable == b.writable && a.executable == b.executable && a.user_page == b.user_page &&
+           a.global == b.global && a.dirty == b.dirty && a.error_code == b.error_code;
+}
+
+// Table gfns of a 4-level walk of `linear`.
+std::vector<Gfn> TableGfns(ShadowEnv& env, const PagingRegs& regs, u64 linear) {
+    WalkTrace trace;
+    PagingRegs copy = regs;
+    (void)WalkTraced(copy, linear, AccessType::Read, kSupervisor, env.phys, &trace);
+    std::vector<Gfn> gfns;
+    for (unsigned i = 0; i < trace.count; ++i) gfns.push_back(trace.levels[i].entry_gpa >> kPageShift);
+    return gfns;
+}
+
+TEST_CASE("I1: every guest table of a walked path is write-tracked and TLB writes to it take the slow path",
+          "[shadow]") {
+    ShadowEnv env;
+    DirectTlb hook;
+    auto vcpu = env.mmu->AddVcpu(&hook);
+    PagingRegs regs = env.NewRegs(PagingMode::Level4);
+    const u64 data = env.AllocPage();
+    env.Map(regs, 0x400000, data, kW);
+    const std::vector<Gfn> tables = TableGfns(env, regs, 0x400000);
+    REQUIRE(tables.size() == 4);
+    // Map every table page at a linear address too, and fill writable TLB entries for them before shadowing.
+    for (unsigned i = 0; i < tables.size(); ++i) env.Map(regs, 0x800000 + i * kPageSize, tables[i] << 12, kW | kD);
+    for (unsigned i = 0; i < tables.size(); ++i) {
+        const WalkResult r = T(*vcpu, env, regs, 0x800000 + i * kPageSize, AccessType::Write);
+        FillTlb(hook, env, r, 0x800000 + i * kPageSize);
+    }
+    env.mmu->ZapAll();  // start from no shadow pages: the TLB entries are plain writable
+    hook.tlb.FlushAll();
+    for (unsigned i = 0; i < tables.size(); ++i) {
+        PagingRegs copy = regs;
+        const WalkResult r = Walk(copy, 0x800000 + i * kPageSize, AccessType::Write, kSupervisor, env.phys);
+        FillTlb(hook, env, r, 0x800000 + i * kPageSize);
+        CHECK(hook.tlb.Lookup(MmuIndex::Supervisor, 0x800000 + i * kPageSize, AccessType::Write).kind ==
+              TlbLookupKind::Hit);
+    }
+    REQUIRE(T(*vcpu, env, regs, 0x400000, AccessType::Read).status == WalkStatus::Ok);
+    for (unsigned i = 0; i < tables.size(); ++i) {
+        INFO("table level " << i);
+        CHECK(env.track.TrackCount(tables[i]) >= 1);
+        const TlbLookup w = hook.tlb.Lookup(MmuIndex::Supervisor, 0x800000 + i * kPageSize, AccessType::Write);
+        CHECK(w.kind == TlbLookupKind::SlowPath);
+        CHECK((w.flags & tlb_flag::kTracked) != 0);
+        // Loads stay on the fast path.
+        CHECK(hook.tlb.Lookup(MmuIndex::Supervisor, 0x800000 + i * kPageSize, AccessType::Read).kind ==
+              TlbLookupKind::Hit);
+    }
+    CHECK(env.mmu->CheckInvariants() == "");
+}
+
+TEST_CASE("a translation that hits a valid SPTE reads no guest page table and answers as the walker", "[shadow]") {
+    for (PagingMode mode : {PagingMode::Bits32, PagingMode::Pae, PagingMode::Level4, PagingMode::Level5}) {
+        ShadowEnv env;
+        auto vcpu = env.mmu->AddVcpu(nullptr);
+        PagingRegs regs = env.NewRegs(mode);
+        env.Map(regs, 0x1234000, 0x345000, kW | kU);
+        ShadowTranslateInfo info;
+        const WalkResult first = T(*vcpu, env, regs, 0x1234567, AccessType::Read, &info);
+        CHECK_FALSE(info.spte_hit);
+        const u64 reads = env.phys.reads.load();
+        const WalkResult second = T(*vcpu, env, regs, 0x1234567, AccessType::Read, &info);
+        CHECK(info.spte_hit);
+        CHECK(env.phys.reads.load() == reads);
+        CHECK(SameResult(first, second));
+        CHECK(second.gpa == 0x345567);
+        PagingRegs copy = regs;
+        CHECK(SameResult(second, Walk(copy, 0x1234567, AccessType::Read, kSupervisor, env.phys)));
+        // Refused accesses are answered from the SPTE too, with the walker's error code.
+        const WalkResult fetch_user = T(*vcpu, env, regs, 0x1234567, AccessType::Write, &info, kUserAccess);
+        CHECK(fetch_user.status == WalkStatus::Ok);
+        CHECK(env.mmu->CheckInvariants() == "");
+    }
+}
+
+TEST_CASE("accessed and dirty bits are set as hardware does; the SPTE stays read-only until D is set", "[shadow]") {
+    ShadowEnv env;
+    auto vcpu = env.mmu->AddVcpu(nullptr);
+    PagingRegs regs = env.NewRegs(PagingMode::Level4);
+    const u64 pte = env.Map(regs, 0x5000, 0x9000, kW);
+    ShadowTranslateInfo info;
+    REQUIRE(T(*vcpu, env, regs, 0x5000, AccessType::Read, &info).dirty == false);
+    CHECK((env.ReadEntry(pte, 8) & (kA | kD)) == kA);
+    REQUIRE(T(*vcpu, env, regs, 0x5000, AccessType::Read, &info).status == WalkStatus::Ok);
+    CHECK(info.spte_hit);
+    // First write: misses (the SPTE is clean), walks, sets D.
+    const WalkResult w = T(*vcpu, env, regs, 0x5000, AccessType::Write, &info);
+    CHECK_FALSE(info.spte_hit);
+    CHECK(w.dirty);
+    CHECK((env.ReadEntry(pte, 8) & kD) != 0);
+    (void)T(*vcpu, env, regs, 0x5000, AccessType::Write, &info);
+    CHECK(info.spte_hit);
+    // The guest clears A and D (a trapped write): the SPTE goes, the next read sets A again.
+    env.WriteEntry(pte, env.ReadEntry(pte, 8) & ~(kA | kD), 8);
+    (void)T(*vcpu, env, regs, 0x5000, AccessType::Read, &info);
+    CHECK_FALSE(info.spte_hit);
+    CHECK((env.ReadEntry(pte, 8) & (kA | kD)) == kA);
+}
+
+TEST_CASE("I2: without unsync, leaf tables stay write-protected and external tracking stacks on them", "[shadow]") {
+    ShadowEnv env;
+    auto vcpu = env.mmu->AddVcpu(nullptr);
+    PagingRegs regs = env.NewRegs(PagingMode::Level4);
+    const u64 pte = env.Map(regs, 0x7000, 0x9000, kW);
+    const Gfn leaf_table = pte >> kPageShift;
+    REQUIRE(T(*vcpu, env, regs, 0x7000, AccessType::Read).status == WalkStatus::Ok);
+    CHECK(env.track.TrackCount(leaf_table) == 1);
+    // Writing the leaf table never makes it writable: the count stays, each write is trapped.
+    const u64 calls = env.mmu->Stats().write_calls;
+    env.WriteEntry(pte, 0x9000 | kP | kW, 8);
+    env.WriteEntry(pte, 0xA000 | kP | kW, 8);
+    CHECK(env.mmu->Stats().write_calls == calls + 2);
+    CHECK(env.track.TrackCount(leaf_table) == 1);
+    CHECK(T(*vcpu, env, regs, 0x7000, AccessType::Read).gpa == 0xA000);
+    // A GPU-like client adds the same gfn: counts stack; its remove leaves the MMU's protection.
+    REQUIRE(env.track.AddGfn(leaf_table).ok());
+    CHECK(env.track.TrackCount(leaf_table) == 2);
+    REQUIRE(env.track.RemoveGfn(leaf_table).ok());
+    CHECK(env.track.TrackCount(leaf_table) == 1);
+    CHECK(env.track.IsWriteTracked(Gpa(pte)));
+}
+
+TEST_CASE("I3: accounting balances: zapping every shadow page brings all MMU counts back to zero", "[shadow]") {
+    ShadowEnv env;
+    auto vcpu = env.mmu->AddVcpu(nullptr);
+    PagingRegs regs = env.NewRegs(PagingMode::Level4);
+    std::vector<Gfn> tables;
+    for (u64 i = 0; i < 8; ++i) {
+        const u64 linear = 0x40000000 * i + 0x200000 * i + 0x1000 * i;
+        env.Map(regs, linear, 0x9000, kW);
+        REQUIRE(T(*vcpu, env, regs, linear, AccessType::Read).status == WalkStatus::Ok);
+        for (Gfn g : TableGfns(env, regs, linear)) tables.push_back(g);
+    }
+    for (Gfn g : tables) CHECK(env.track.TrackCount(g) >= 1);
+    CHECK(env.mmu->indirect_shadow_pages().load() > 0);
+    env.mmu->ZapAll();
+    for (Gfn g : tables) CHECK(env.track.TrackCount(g) == 0);
+    CHECK(env.mmu->indirect_shadow_pages().load() == 0);
+    CHECK(env.mmu->CheckInvariants() == "");
+    // An extra remove is refused, not wrapped.
+    CHECK(env.track.RemoveGfn(tables[0]).error() == PageTrackError::Underflow);
+    // Rebuilding counts again.
+    REQUIRE(T(*vcpu, env, regs, 0, AccessType::Read).status == WalkStatus::Ok);
+    CHECK(env.track.TrackCount(regs.cr3 >> kPageShift) == 1);
+}
+
+TEST_CASE("I4: the MMU handler runs only while shadow pages exist; clients see bytes already in RAM", "[shadow]") {
+    ShadowEnv env;
+    auto vcpu = env.mmu->AddVcpu(nullptr);
+    REQUIRE(env.track.EnableTracking());
+    const u64 page = env.AllocPage();
+    REQUIRE(env.track.AddGfn(page >> kPageShift).ok());
+    u64 seen = 0;
+    u64 client_calls = 0;
+    PageTrackNotifier client;
+    client.track_write = [&](Gpa gpa, std::span<const u8> bytes) {
+        ++client_calls;
+        std::memcpy(&seen, env.Host(gpa.value()), 8);
+        CHECK(std::memcmp(env.Host(gpa.value()), bytes.data(), bytes.size()) == 0);
+    };
+    REQUIRE(env.track.Register(&client).ok());
+    env.WriteEntry(page, 0x1122334455667788, 8);
+    CHECK(seen == 0x1122334455667788);
+    CHECK(client_calls == 1);
+    CHECK(env.mmu->Stats().write_calls == 0);  // no shadow page: the handler was not even called
+    PagingRegs regs = env.NewRegs(PagingMode::Level4);
+    env.Map(regs, 0, 0x9000, kW);
+    REQUIRE(T(*vcpu, env, regs, 0, AccessType::Read).status == WalkStatus::Ok);
+    env.WriteEntry(page, 1, 8);
+    CHECK(env.mmu->Stats().write_calls == 1);
+    CHECK(env.mmu->Stats().write_ignored == 1);  // page is not a shadowed table
+    REQUIRE(env.track.Unregister(&client).ok());
+}
+
+TEST_CASE("write handler: a changed gPTE is re-read and its SPTE replaced; the TLB entry for it is flushed",
+          "[shadow]") {
+    ShadowEnv env;
+    DirectTlb hook;
+    auto vcpu = env.mmu->AddVcpu(&hook);
+    PagingRegs regs = env.NewRegs(PagingMode::Pae);
+    const u64 pte = env.Map(regs, 0x3000, 0x9000, kW | kD);
+    FillTlb(hook, env, T(*vcpu, env, regs, 0x3000, AccessType::Read), 0x3000);
+    REQUIRE(hook.tlb.Lookup(MmuIndex::Supervisor, 0x3000, AccessType::Read).kind == TlbLookupKind::Hit);
+    // A 4-byte write of the low half of an 8-byte PAE gPTE is widened to the whole entry.
+    env.WriteEntry(pte, 0xB000 | kP | kW | kA, 4);
+    CHECK(env.mmu->Stats().write_updated == 1);
+    CHECK(hook.tlb.Lookup(MmuIndex::Supervisor, 0x3000, AccessType::Read).kind == TlbLookupKind::Miss);
+    CHECK(T(*vcpu, env, regs, 0x3000, AccessType::Read).gpa == 0xB000);
+    // Rewriting the same value changes nothing.
+    env.WriteEntry(pte, env.ReadEntry(pte, 8), 8);
+    CHECK(env.mmu->Stats().write_unchanged == 1);
+    ShadowTranslateInfo info;
+    (void)T(*vcpu, env, regs, 0x3000, AccessType::Read, &info);
+    CHECK(info.spte_hit);
+    // Not present: the next access faults exactly as the walker says.
+    env.WriteEntry(pte, 0, 8);
+    const WalkResult r = T(*vcpu, env, regs, 0x3000, AccessType::Write);
+    CHECK(r.status == WalkStatus::PageFault);
+    CHECK(r.error_code == pf_error::kWrite);
+}
+
+TEST_CASE("heuristics: aligned byte write keeps the SP, misaligned write zaps it, flooding zaps a PD", "[shadow]") {
+    ShadowEnv env;
+    auto vcpu = env.mmu->AddVcpu(nullptr);
+    PagingRegs regs = env.NewRegs(PagingMode::Level4);
+    const u64 pte = env.Map(regs, 0x3000, 0x9000, kW);
+    const Gfn pt = pte >> kPageShift;
+    REQUIRE(T(*vcpu, env, regs, 0x3000, AccessType::Read).status == WalkStatus::Ok);
+    REQUIRE(env.mmu->ValidPagesForGfn(pt) == 1);
+
+    SECTION("1-byte aligned write (bit clear) keeps the SP") {
+        const u8 low = static_cast<u8>(env.ReadEntry(pte, 1) & ~kA);
+        env.GuestWrite(pte, &low, 1);
+        CHECK(env.mmu->ValidPagesForGfn(pt) == 1);
+        CHECK(env.mmu->Stats().write_updated == 1);
+    }
+    SECTION("2-byte write zaps the SP") {
+        const u16 v = 0x1234;
+        env.GuestWrite(pte + 2, &v, 2);
+        CHECK(env.mmu->ValidPagesForGfn(pt) == 0);
+        CHECK(env.mmu->Stats().write_misaligned == 1);
+        CHECK(env.track.TrackCount(pt) == 0);
+    }
+    SECTION("a write crossing two gPTEs zaps the SP") {
+        const u64 v = 0;
+        env.GuestWrite(pte + 4, &v, 8);
+        CHECK(env.mmu->ValidPagesForGfn(pt) == 0);
+    }
+    SECTION("3 writes to a PD without a walk zap it; a walk in between resets the count") {
+        // The leaf PT is never considered flooded.
+        for (int i = 0; i < 5; ++i) env.WriteEntry(pte + 8, 0, 8);
+        CHECK(env.mmu->ValidPagesForGfn(pt) == 1);
+        const std::vector<Gfn> tables = TableGfns(env, regs, 0x3000);
+        const Gfn pd = tables[2];
+        const u64 spare = (pd << kPageShift) + 8 * 100;  // an unused PDE
+        env.WriteEntry(spare, 0, 8);
+        env.WriteEntry(spare, 0, 8);
+        REQUIRE(T(*vcpu, env, regs, 0x3000, AccessType::Read).status == WalkStatus::Ok);  // uses the PD
+        env.WriteEntry(spare, 0, 8);
+        env.WriteEntry(spare, 0, 8);
+        CHECK(env.mmu->ValidPagesForGfn(pd) == 1);
+        env.WriteEntry(spare, 0, 8);
+        CHECK(env.mmu->ValidPagesForGfn(pd) == 0);
+        CHECK(env.mmu->Stats().write_flooded == 1);
+        // The translation is rebuilt and still right.
+        CHECK(T(*vcpu, env, regs, 0x3000, AccessType::Read).gpa == 0x9000);
+    }
+    CHECK(env.mmu->CheckInvariants() == "");
+}
+
+TEST_CASE("a table orphaned by its parent's zap is dropped at its next write, and its page untracked", "[shadow]") {
+    ShadowEnv env;
+    auto vcpu = env.mmu->AddVcpu(nullptr);
+    PagingRegs regs = env.NewRegs(PagingMode::Level4);
+    const u64 pte = env.Map(regs, 0x3000, 0x9000, kW);
+    const Gfn pt = pte >> kPageShift;
+    REQUIRE(T(*vcpu, env, regs, 0x3000, AccessType::Read).status == WalkStatus::Ok);
+    // The guest unmaps the PT (PDE cleared) and reuses the page as data.
+    const u64 pde = (TableGfns(env, regs, 0x3000)[2] << kPageShift) + 0;
+    env.WriteEntry(pde, 0, 8);
+    CHECK(env.mmu->ValidPagesForGfn(pt) == 1);  // still there, but nothing links to it
+    CHECK(env.track.IsWriteTracked(Gpa(pte)));
+    env.WriteEntry(pte + 16, 0x1234, 8);
+    CHECK(env.mmu->ValidPagesForGfn(pt) == 0);
+    CHECK_FALSE(env.track.IsWriteTracked(Gpa(pte)));
+    CHECK(env.mmu->Stats().write_orphans == 1);
+    CHECK(env.mmu->CheckInvariants() == "");
+}
+
+TEST_CASE("32-bit guest: a 4-byte PDE write zaps both 2 MiB shadow PDEs (quadrants)", "[shadow]") {
+    ShadowEnv env;
+    auto vcpu = env.mmu->AddVcpu(nullptr);
+    PagingRegs regs = env.NewRegs(PagingMode::Bits32);
+    // One guest PT covers 4 MiB: 0x400000..0x7FFFFF; the two halves go through two shadow PDEs and two level-1 SPs.
+    env.Map(regs, 0x400000, 0x9000, kW);
+    const u64 pte_hi = env.Map(regs, 0x600000, 0xA000, kW);
+    REQUIRE(T(*vcpu, env, regs, 0x400000, AccessType::Read).gpa == 0x9000);
+    REQUIRE(T(*vcpu, env, regs, 0x600000, AccessType::Read).gpa == 0xA000);
+    CHECK(env.mmu->ValidPagesForGfn(pte_hi >> kPageShift) == 2);  // two quadrants of one guest PT
+    CHECK(env.track.TrackCount(pte_hi >> kPageShift) == 2);
+    ShadowTranslateInfo info;
+    (void)T(*vcpu, env, regs, 0x600000, AccessType::Read, &info);
+    REQUIRE(info.spte_hit);
+    const u64 pde = (regs.cr3 & ~kPageMask) + (0x400000 >> 22) * 4;
+    env.WriteEntry(pde, env.ReadEntry(pde, 4) & ~kA, 4);
+    (void)T(*vcpu, env, regs, 0x400000, AccessType::Read, &info);
+    CHECK_FALSE(info.spte_hit);
+    (void)T(*vcpu, env, regs, 0x600000, AccessType::Read, &info);
+    CHECK_FALSE(info.spte_hit);
+    // A PTE write in the upper half touches only the upper quadrant's SPTE.
+    env.WriteEntry(pte_hi, 0xC000 | kP | kW, 4);
+    (void)T(*vcpu, env, regs, 0x400000, AccessType::Read, &info);
+    CHECK(info.spte_hit);
+    CHECK(T(*vcpu, env, regs, 0x600000, AccessType::Read).gpa == 0xC000);
+}
+
+TEST_CASE("large guest pages are shadowed by 4 KiB direct pages in every format", "[shadow]") {
+    struct Case {
+        PagingMode mode;
+        unsigned shift;
+        u64 linear;
+        u64 frame;
+    };
+    for (const Case c : {Case{PagingMode::Bits32, 22, 0x800000, 0x1400000},
+                         Case{PagingMode::Pae, 21, 0x600000, 0xA00000},
+                         Case{PagingMode::Level4, 21, 0x600000, 0xA00000},
+                         Case{PagingMode::Level4, 30, 0x40000000, 0x40000000}}) {
+        ShadowEnv env;
+        auto vcpu = env.mmu->AddVcpu(nullptr);
+        PagingRegs regs = env.NewRegs(c.mode);
+        const u64 leaf = env.Map(regs, c.linear, c.frame, kW | kG, c.shift);
+        const unsigned bytes = c.mode == PagingMode::Bits32 ? 4 : 8;
+        regs.cr4 |= PagingRegs::kCr4Pge;
+        for (u64 off : {u64{0}, u64{0x1234}, (u64{1} << c.shift) - 8, u64{1} << (c.shift - 1)}) {
+            ShadowTranslateInfo info;
+            const WalkResult r = T(*vcpu, env, regs, c.linear + off, AccessType::Read);
+            CHECK(r.gpa == c.frame + off);
+            CHECK(r.page_size == u64{1} << c.shift);
+            CHECK(r.global);
+            const WalkResult again = T(*vcpu, env, regs, c.linear + off, AccessType::Read, &info);
+            CHECK(info.spte_hit);
+            CHECK(SameResult(r, again));
+        }
+        // A write to the clean large page sets D once; pieces built clean then miss once and see D set.
+        CHECK((env.ReadEntry(leaf, bytes) & kD) == 0);
+        CHECK(T(*vcpu, env, regs, c.linear, AccessType::Write).dirty);
+        CHECK((env.ReadEntry(leaf, bytes) & kD) != 0);
+        const WalkResult piece = T(*vcpu, env, regs, c.linear + 0x1234, AccessType::Read);
+        CHECK(piece.dirty);
+        CHECK(env.mmu->CheckInvariants() == "");
+    }
+}
+
+TEST_CASE("roots are kept per CR3 and role and reused across CR3 switches and mode changes", "[shadow]") {
+    ShadowEnv env;
+    auto vcpu = env.mmu->AddVcpu(nullptr);
+    PagingRegs a = env.NewRegs(PagingMode::Level4);
+    PagingRegs b = env.NewRegs(PagingMode::Level4);
+    env.Map(a, 0x1000, 0x9000, kW);
+    env.Map(b, 0x1000, 0xA000, kW);
+    CHECK(T(*vcpu, env, a, 0x1000, AccessType::Read).gpa == 0x9000);
+    vcpu->OnCr3Write();
+    CHECK(T(*vcpu, env, b, 0x1000, AccessType::Read).gpa == 0xA000);
+    const u64 created = env.mmu->Stats().roots_created;
+    vcpu->OnCr3Write();
+    ShadowTranslateInfo info;
+    CHECK(T(*vcpu, env, a, 0x1000, AccessType::Read, &info).gpa == 0x9000);
+    CHECK(info.spte_hit);  // the old root and its SPTEs were kept
+    CHECK(env.mmu->Stats().roots_created == created);
+    // CR0.WP off is a new role; back on reuses the first.
+    PagingRegs nowp = a;
+    nowp.cr0 &= ~PagingRegs::kCr0Wp;
+    vcpu->OnPagingModeChange();
+    (void)T(*vcpu, env, nowp, 0x1000, AccessType::Read, &info);
+    CHECK_FALSE(info.spte_hit);
+    CHECK(env.mmu->Stats().roots_created == created + 1);
+    vcpu->OnPagingModeChange();
+    (void)T(*vcpu, env, a, 0x1000, AccessType::Read, &info);
+    CHECK(info.spte_hit);
+}
+
+TEST_CASE("INVLPG drops the leaf SPTE of the address", "[shadow]") {
+    ShadowEnv env;
+    auto vcpu = env.mmu->AddVcpu(nullptr);
+    PagingRegs regs = env.NewRegs(PagingMode::Level4);
+    env.Map(regs, 0x1000, 0x9000, kW);
+    env.Map(regs, 0x2000, 0xA000, kW);
+    (void)T(*vcpu, env, regs, 0x1000, AccessType::Read);
+    (void)T(*vcpu, env, regs, 0x2000, AccessType::Read);
+    vcpu->Invlpg(regs, 0x1000);
+    ShadowTranslateInfo info;
+    (void)T(*vcpu, env, regs, 0x1000, AccessType::Read, &info);
+    CHECK_FALSE(info.spte_hit);
+    (void)T(*vcpu, env, regs, 0x2000, AccessType::Read, &info);
+    CHECK(info.spte_hit);
+    CHECK(env.mmu->Stats().invlpg == 1);
+}
+
+TEST_CASE("I5: after DELETE no TLB entry, valid SP or SPTE refers to the slot (2 vCPUs)", "[shadow]") {
+    ShadowEnv env;
+    DirectTlb hook0;
+    DirectTlb hook1;
+    auto vcpu0 = env.mmu->AddVcpu(&hook0);
+    auto vcpu1 = env.mmu->AddVcpu(&hook1);
+    auto extra = test::NewRam(1 << 20);
+    const u64 base = 0x4000000;
+    REQUIRE(env.slots.SetMemoryRegion(1, Gpa(base), 1 << 20, SlotFlags::None, extra.host()).ok());
+    PagingRegs regs = env.NewRegs(PagingMode::Level4);
+    for (u64 i = 0; i < 16; ++i) env.Map(regs, 0x100000 + i * kPageSize, base + i * kPageSize, kW | kD);
+    for (u64 i = 0; i < 16; ++i) {
+        const u64 linear = 0x100000 + i * kPageSize;
+        FillTlb(hook0, env, T(*vcpu0, env, regs, linear, AccessType::Read), linear);
+        FillTlb(hook1, env, T(*vcpu1, env, regs, linear, AccessType::Write), linear);
+    }
+    REQUIRE(env.mmu->ValidReferencesTo(base >> kPageShift, 256) == 16);
+    REQUIRE(env.slots.SetMemoryRegion(1, Gpa(base), 0, SlotFlags::None, extra.host()).ok());
+    CHECK(env.mmu->Stats().fast_zaps == 1);
+    CHECK(env.mmu->ValidReferencesTo(base >> kPageShift, 256) == 0);
+    CHECK(env.mmu->ValidPages() == 0);
+    for (DirectTlb* hook : {&hook0, &hook1}) {
+        for (u64 i = 0; i < 16; ++i) {
+            CHECK(hook->tlb.Lookup(MmuIndex::Supervisor, 0x100000 + i * kPageSize, AccessType::Read).kind ==
+                  TlbLookupKind::Miss);
+        }
+    }
+    // The translation rebuilds (the frame is now MMIO), and obsolete pages are reclaimed from the tail.
+    ShadowTranslateInfo info;
+    CHECK(T(*vcpu0, env, regs, 0x100000, AccessType::Read, &info).gpa == base);
+    CHECK(info.mmio);
+    CHECK(env.mmu->Stats().obsolete_reclaimed > 0);
+    CHECK(env.mmu->ObsoleteFormTail());
+    CHECK(env.mmu->CheckInvariants() == "");
+}
+
+TEST_CASE("I6: a DELETE whose prepare fails zapped shadow state but told the client nothing", "[shadow]") {
+    ShadowEnv env;
+    auto vcpu = env.mmu->AddVcpu(nullptr);
+    PagingRegs regs = env.NewRegs(PagingMode::Level4);
+    env.Map(regs, 0x1000, 0x9000, kW);
+    REQUIRE(T(*vcpu, env, regs, 0x1000, AccessType::Read).status == WalkStatus::Ok);
+    const Gfn gpu_table = env.AllocPage() >> kPageShift;
+    int removes = 0;
+    PageTrackNotifier client;
+    client.track_remove_region = [&](Gfn, u64) { ++removes; };
+    REQUIRE(env.track.Register(&client).ok());
+    REQUIRE(env.track.AddGfn(gpu_table).ok());
+    env.slots.SetPrepareFaultInjector([](const SlotChange& c) { return c.kind == ChangeKind::Delete; });
+    CHECK(env.slots.SetMemoryRegion(0, Gpa(0), 0, SlotFlags::None, env.ram.host()).error() ==
+          MemslotError::PrepareFailed);
+    CHECK(env.mmu->Stats().fast_zaps == 1);  // speculative zap happened
+    CHECK(removes == 0);
+    CHECK(env.track.TrackCount(gpu_table) == 1);
+    REQUIRE(env.slots.GetSlot(0).has_value());
+    // The slot is usable: the shadow rebuilds, and the reclaimed obsolete SPs were unaccounted in the live slot.
+    CHECK(T(*vcpu, env, regs, 0x1000, AccessType::Read).gpa == 0x9000);
+    env.slots.SetPrepareFaultInjector(nullptr);
+    env.mmu->ZapAll();
+    CHECK(env.track.TrackCount(regs.cr3 >> kPageShift) == 0);
+    CHECK(env.track.TrackCount(gpu_table) == 1);
+    REQUIRE(env.track.Unregister(&client).ok());
+}
+
+TEST_CASE("I7: MOVE with an external client attached keeps the client correct", "[shadow]") {
+    ShadowEnv env;
+    auto vcpu = env.mmu->AddVcpu(nullptr);
+    auto extra = test::NewRam(1 << 20);
+    const u64 base = 0x4000000;
+    const u64 moved = 0x6000000;
+    REQUIRE(env.slots.SetMemoryRegion(1, Gpa(base), 1 << 20, SlotFlags::None, extra.host()).ok());
+    // The guest's tables live in the moving slot.
+    PagingRegs regs;
+    regs.cr0 = PagingRegs::kCr0Pg | PagingRegs::kCr0Wp | 1;
+    regs.cr4 = PagingRegs::kCr4Pae;
+    regs.efer = PagingRegs::kEferLma | PagingRegs::kEferNxe;
+    env.next_page = base;
+    regs.cr3 = env.AllocPage();
+    env.Map(regs, 0x1000, 0x9000, kW);
+    REQUIRE(T(*vcpu, env, regs, 0x1000, AccessType::Read).gpa == 0x9000);
+    REQUIRE(env.track.TrackCount(regs.cr3 >> kPageShift) == 1);
+    // The client protects a page in the slot (its own shadow of it).
+    std::vector<Gfn> protected_gfns{(base >> kPageShift) + 100};
+    std::vector<std::pair<Gfn, u64>> removed;
+    PageTrackNotifier client;
+    client.track_remove_region = [&](Gfn first, u64 n) {
+        removed.emplace_back(first, n);
+        std::erase_if(protected_gfns, [&](Gfn g) { return g - first < n; });  // drop protection, no RemoveGfn
+    };
+    REQUIRE(env.track.Register(&client).ok());
+    REQUIRE(env.track.AddGfn(protected_gfns[0]).ok());
+    REQUIRE(env.slots.SetMemoryRegion(1, Gpa(moved), 1 << 20, SlotFlags::None, extra.host()).ok());
+    REQUIRE(removed.size() == 1);
+    CHECK(removed[0] == std::pair<Gfn, u64>(base >> kPageShift, 256));
+    CHECK(protected_gfns.empty());
+    // New slot counters start at zero; the client re-protects at the new place; the MMU rebuilds there.
+    CHECK(env.track.TrackCount((moved >> kPageShift) + 100) == 0);
+    REQUIRE(env.track.AddGfn((moved >> kPageShift) + 100).ok());
+    // Table entries still point into the old range: the guest builds a new chain in the moved slot.
+    PagingRegs moved_regs = regs;
+    env.next_page = moved + 0x80000;
+    moved_regs.cr3 = env.AllocPage();
+    env.Map(moved_regs, 0x1000, 0x9000, kW);
+    CHECK(T(*vcpu, env, moved_regs, 0x1000, AccessType::Read).gpa == 0x9000);
+    CHECK(env.track.TrackCount(moved_regs.cr3 >> kPageShift) == 1);
+    CHECK(env.mmu->ValidReferencesTo(base >> kPageShift, 256) == 0);
+    // Obsolete SPs of the old slot are reclaimed without touching the new slot's counters.
+    env.mmu->ZapAll();
+    CHECK(env.track.TrackCount(moved_regs.cr3 >> kPageShift) == 0);
+    CHECK(env.track.TrackCount((moved >> kPageShift) + 100) == 1);
+    REQUIRE(env.track.Unregister(&client).ok());
+}
+
+TEST_CASE("I8: fast zaps alternate with concurrent faults; at most two generations coexist", "[shadow]") {
+    ShadowEnv env;
+    PagingRegs regs = env.NewRegs(PagingMode::Level4);
+    for (u64 i = 0; i < 64; ++i) env.Map(regs, i << 21, 0x9000, kW);
+    auto extra = test::NewRam(1 << 16);
+    std::atomic<bool> stop{false};
+    std::atomic<u64> faults{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 2; ++t) {
+        threads.emplace_back([&, t] {
+            auto vcpu = env.mmu->AddVcpu(nullptr);
+            test::SlotPhys phys(env.slots);
+            u64 i = static_cast<u64>(t);
+            while (!stop.load()) {
+                const WalkResult r = vcpu->Translate(regs, (i++ % 64) << 21, AccessType::Read, kSupervisor, phys);
+                if (r.status != WalkStatus::Ok || r.gpa != 0x9000) std::abort();
+                faults.fetch_add(1);
+            }
+        });
+    }
+    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(500);
+    u64 zaps = 0;
+    bool ok = true;
+    std::string broken;
+    while (std::chrono::steady_clock::now() < until) {
+        // An unrelated slot's CREATE + DELETE: the DELETE fast-zaps.
+        REQUIRE(env.slots.SetMemoryRegion(5, Gpa(0x8000000), 1 << 16, SlotFlags::None, extra.host()).ok());
+        REQUIRE(env.slots.SetMemoryRegion(5, Gpa(0x8000000), 0, SlotFlags::None, extra.host()).ok());
+        ++zaps;
+        ok &= env.mmu->GenerationsAlive() <= 2;
+        ok &= env.mmu->ObsoleteFormTail();
+        if (broken.empty()) broken = env.mmu->CheckInvariants();
+    }
+    stop = true;
+    for (auto& th : threads) th.join();
+    CHECK(ok);
+    CHECK(broken == "");
+    CHECK(zaps > 10);
+    CHECK(faults.load() > 100);
+    // Reclaim stops at the first valid SP.
+    auto vcpu = env.mmu->AddVcpu(nullptr);
+    (void)vcpu->Translate(regs, 0, AccessType::Read, kSupervisor, env.phys);
+    env.mmu->ZapAllFast();
+    (void)vcpu->Translate(regs, 0, AccessType::Read, kSupervisor, env.phys);  // new valid SPs at the head
+    const u64 valid = env.mmu->ValidPages();
+    while (env.mmu->ReclaimObsolete(10) == 10) {
+    }
+    CHECK(env.mmu->ReclaimObsolete(10) == 0);
+    CHECK(env.mmu->ValidPages() == valid);
+    CHECK(env.mmu->GenerationsAlive() == 1);
+}
+
+TEST_CASE("I9: cached MMIO leaves are valid only for their memslot generation; a wrap zaps all", "[shadow]") {
+    ShadowOptions options;
+    options.mmio_gen_bits = 2;
+    ShadowEnv env(16u << 20, options);
+    auto vcpu = env.mmu->AddVcpu(nullptr);
+    PagingRegs regs = env.NewRegs(PagingMode::Level4);
+    const u64 hole = 0x5000000;
+    env.Map(regs, 0x1000, hole, kW);
+    ShadowTranslateInfo info;
+    (void)T(*vcpu, env, regs, 0x1000, AccessType::Read, &info);
+    CHECK(info.mmio);
+    (void)T(*vcpu, env, regs, 0x1000, AccessType::Read, &info);
+    CHECK(info.spte_hit);
+    CHECK(info.mmio);
+    // RAM appears there (CREATE, no zap): the MMIO leaf is stale and rebuilt as RAM.
+    auto extra = test::NewRam(1 << 16);
+    const u64 wraps = env.mmu->Stats().mmio_gen_wraps;
+    REQUIRE(env.slots.SetMemoryRegion(1, Gpa(hole), 1 << 16, SlotFlags::None, extra.host()).ok());
+    (void)T(*vcpu, env, regs, 0x1000, AccessType::Read, &info);
+    CHECK_FALSE(info.spte_hit);
+    CHECK_FALSE(info.mmio);
+    // FLAGS_ONLY elsewhere: a cached MMIO leaf misses and rebuilds.
+    env.Map(regs, 0x2000, 0x7000000, kW);
+    (void)T(*vcpu, env, regs, 0x2000, AccessType::Read, &info);
+    REQUIRE(info.mmio);
+    REQUIRE(env.slots.SetMemoryRegion(1, Gpa(hole), 1 << 16, SlotFlags::LogDirtyPages, extra.host()).ok());
+    const u64 stale = env.mmu->Stats().mmio_stale;
+    (void)T(*vcpu, env, regs, 0x2000, AccessType::Read, &info);
+    CHECK(env.mmu->Stats().mmio_stale + env.mmu->Stats().mmio_gen_wraps > stale + wraps);
+    CHECK(info.mmio);
+    // With 2 generation bits, four commits wrap at least once: a fast zap is observed.
+    for (int i = 0; i < 4; ++i) {
+        REQUIRE(env.slots.SetMemoryRegion(1, Gpa(hole), 1 << 16, i % 2 ? SlotFlags::LogDirtyPages : SlotFlags::None,
+                                          extra.host()).ok());
+    }
+    CHECK(env.mmu->Stats().mmio_gen_wraps > wraps);
+    CHECK(env.mmu->Stats().fast_zaps >= 1);
+}
+
+TEST_CASE("page-track's I10 test (unregister waits for a running track_write) is in page_track_test", "[shadow]") {
+    // I10 belongs to mmu/page_track; here we only check that unregistering our fake client mid-flight is safe.
+    ShadowEnv env;
+    REQUIRE(env.track.EnableTracking());
+    const u64 page = env.AllocPage();
+    REQUIRE(env.track.AddGfn(page >> kPageShift).ok());
+    std::atomic<bool> inside{false};
+    std::atomic<bool> release{false};
+    PageTrackNotifier client;
+    client.track_write = [&](Gpa, std::span<const u8>) {
+        inside = true;
+        while (!release.load()) std::this_thread::yield();
+    };
+    REQUIRE(env.track.Register(&client).ok());
+    std::thread writer([&] { env.WriteEntry(page, 1, 8); });
+    while (!inside.load()) std::this_thread::yield();
+    std::atomic<bool> unregistered{false};
+    std::thread remover([&] {
+        (void)env.track.Unregister(&client);
+        unregistered = true;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    CHECK_FALSE(unregistered.load());
+    release = true;
+    writer.join();
+    remover.join();
+    CHECK(unregistered.load());
+}
+
+// A GVT-g-like client: shadows a guest "PPGTT" page of 8-byte entries, accepts full-entry writes at once, defers
+// 4-byte halves to submission, and forgets removed regions without calling RemoveGfn.
+struct FakeGpu {
+    explicit FakeGpu(ShadowEnv& env) : env(env) {
+        node.track_write = [this](Gpa gpa, std::span<const u8> bytes) { OnWrite(gpa, bytes); };
+        node.track_remove_region = [this](Gfn first, u64 n) {
+            std::lock_guard lock(mutex);
+            std::erase_if(tracked, [&](Gfn g) { return g - first < n; });
+        };
+    }
+    void Shadow(Gfn table) {
+        std::lock_guard lock(mutex);
+        REQUIRE(env.track.AddGfn(table).ok());
+        tracked.push_back(table);
+        for (unsigned i = 0; i < 512; ++i) shadow[i] = env.ReadEntry((table << kPageShift) + i * 8, 8);
+        this->table = table;
+    }
+    void OnWrite(Gpa gpa, std::span<const u8> bytes) {
+        std::lock_guard lock(mutex);
+        if (std::find(tracked.begin(), tracked.end(), GfnOf(gpa)) == tracked.end()) return;
+        const unsigned index = static_cast<unsigned>(gpa.page_offset() / 8);
+        if (bytes.size() == 8 && gpa.page_offset() % 8 == 0) {
+            shadow[index] = env.ReadEntry(gpa.value(), 8);
+        } else {
+            post_shadow.push_back(index);
+        }
+    }
+    void Submit() {
+        std::lock_guard lock(mutex);
+        for (unsigned index : post_shadow) shadow[index] = env.ReadEntry((table << kPageShift) + index * 8, 8);
+        post_shadow.clear();
+    }
+    ShadowEnv& env;
+    PageTrackNotifier node;
+    std::mutex mutex;
+    std::vector<Gfn> tracked;
+    std::vector<unsigned> post_shadow;
+    std::array<u64, 512> shadow{};
+    Gfn table = 0;
+};
+
+TEST_CASE("GPU flow: an external client keeps its shadow right beside the shadow MMU", "[shadow]") {
+    ShadowEnv env;
+    auto vcpu = env.mmu->AddVcpu(nullptr);
+    auto gpu_ram = test::NewRam(1 << 20);
+    const u64 base = 0x4000000;
+    REQUIRE(env.slots.SetMemoryRegion(1, Gpa(base), 1 << 20, SlotFlags::None, gpu_ram.host()).ok());
+    FakeGpu gpu(env);
+    REQUIRE(env.track.Register(&gpu.node).ok());
+    const Gfn ppgtt = (base >> kPageShift) + 3;
+    gpu.Shadow(ppgtt);
+    PagingRegs regs = env.NewRegs(PagingMode::Level4);
+    env.Map(regs, 0x1000, 0x9000, kW);
+    REQUIRE(T(*vcpu, env, regs, 0x1000, AccessType::Read).status == WalkStatus::Ok);
+    const u64 entry = (ppgtt << kPageShift) + 5 * 8;
+    env.WriteEntry(entry, 0xABC000 | 3, 8);
+    CHECK(gpu.shadow[5] == (0xABC000 | 3));
+    CHECK(env.mmu->Stats().write_ignored >= 1);  // the MMU saw it too and had nothing there
+    env.WriteEntry(entry, 0xDEF000 | 3, 4);
+    env.WriteEntry(entry + 4, 0x1, 4);
+    CHECK(gpu.shadow[5] == (0xABC000 | 3));  // deferred
+    gpu.Submit();
+    CHECK(gpu.shadow[5] == (u64{1} << 32 | 0xDEF000 | 3));
+    // DELETE: the client forgets its gfns at commit and never calls RemoveGfn (counters died with the slot).
+    REQUIRE(env.slots.SetMemoryRegion(1, Gpa(base), 0, SlotFlags::None, gpu_ram.host()).ok());
+    CHECK(gpu.tracked.empty());
+    REQUIRE(env.track.Unregister(&gpu.node).ok());
+}
+
+TEST_CASE("lazy enable: no arrays before the first root; 8 racing first roots allocate once", "[shadow]") {
+    ShadowEnv env;
+    auto extra = test::NewRam(1 << 20);
+    REQUIRE(env.slots.SetMemoryRegion(1, Gpa(0x4000000), 1 << 20, SlotFlags::None, extra.host()).ok());
+    CHECK_FALSE(env.track.TrackingEnabled());
+    PagingRegs regs = env.NewRegs(PagingMode::Level4);
+    env.Map(regs, 0x1000, 0x9000, kW);
+    // Paging off: nothing to shadow, nothing allocated.
+    {
+        auto vcpu = env.mmu->AddVcpu(nullptr);
+        PagingRegs off;
+        CHECK(vcpu->Translate(off, 0x1000, AccessType::Read, kSupervisor, env.phys).gpa == 0x1000);
+        CHECK_FALSE(env.track.TrackingEnabled());
+    }
+    std::vector<std::thread> threads;
+    std::atomic<int> ready{0};
+    for (int t = 0; t < 8; ++t) {
+        threads.emplace_back([&] {
+            auto vcpu = env.mmu->AddVcpu(nullptr);
+            test::SlotPhys phys(env.slots);
+            ready.fetch_add(1);
+            while (ready.load() < 8) std::this_thread::yield();
+            if (vcpu->Translate(regs, 0x1000, AccessType::Read, kSupervisor, phys).gpa != 0x9000) std::abort();
+        });
+    }
+    for (auto& th : threads) th.join();
+    CHECK(env.track.TrackingEnabled());
+    CHECK(env.slots.WriteTrackAllocations() == 2);
+    auto later = test::NewRam(1 << 16);
+    REQUIRE(env.slots.SetMemoryRegion(2, Gpa(0x8000000), 1 << 16, SlotFlags::None, later.host()).ok());
+    CHECK(env.track.AddGfn(0x8000).ok());
+    CHECK(env.slots.WriteTrackAllocations() == 2);
+    CHECK(env.track.RemoveGfn(0x8000).ok());
+}
+
+TEST_CASE("statistics count and print", "[shadow]") {
+    ShadowEnv env;
+    auto vcpu = env.mmu->AddVcpu(nullptr);
+    PagingRegs regs = env.NewRegs(PagingMode::Level4);
+    env.Map(regs, 0x1000, 0x9000, kW);
+    (void)T(*vcpu, env, regs, 0x1000, AccessType::Read);
+    (void)T(*vcpu, env, regs, 0x1000, AccessType::Read);
+    const ShadowStats s = env.mmu->Stats();
+    CHECK(s.pages_alive == 4);
+    CHECK(s.indirect_alive == 4);
+    CHECK(s.pages_created == 4);
+    CHECK(s.spte_hits == 1);
+    CHECK(s.spte_misses == 1);
+    CHECK(s.roots_created == 1);
+    CHECK(s.ToString().find("pages alive 4") != std::string::npos);
+    env.mmu->ZapAllFast();
+    CHECK(env.mmu->Stats().fast_zaps == 1);
+}
+
+}  // namespace
+}  // namespace emu::mmu
+
+namespace emu::mmu {
+namespace {
+
+TEST_CASE("WalkTraced reports every entry used, before and after the A/D update", "[walk][shadow]") {
+    ShadowEnv env;
+    PagingRegs regs = env.NewRegs(PagingMode::Level4);
+    const u64 pte = env.Map(regs, 0x7000, 0x9000, kW | kU);
+    WalkTrace trace;
+    const WalkResult r = WalkTraced(regs, 0x7123, AccessType::Write, kSupervisor, env.phys, &trace);
+    REQUIRE(r.status == WalkStatus::Ok);
+    REQUIRE(trace.count == 4);
+    CHECK(trace.mode == PagingMode::Level4);
+    CHECK(trace.entry_bytes == 8);
+    CHECK(trace.levels[0].entry_gpa == (regs.cr3 & ~kPageMask));  // PML4 index 0
+    CHECK(trace.levels[3].entry_gpa == pte);
+    for (unsigned i = 0; i < 4; ++i) {
+        CHECK(trace.levels[i].shift == 39 - 9 * i);
+        CHECK((trace.levels[i].before & kA) == 0);
+        CHECK(trace.levels[i].after == env.ReadEntry(trace.levels[i].entry_gpa, 8));  // what memory now holds
+        CHECK(trace.levels[i].host == env.Host(trace.levels[i].entry_gpa));
+    }
+    CHECK((trace.levels[3].after & kD) != 0);
+    CHECK((trace.levels[2].after & kD) == 0);
+    CHECK(trace.leaf.gpa == 0x9123);
+    CHECK(trace.leaf.rights.user_all);
+    CHECK_FALSE(trace.leaf.dirty_bit);  // D before this access
+    // A 4 MiB page in 32-bit paging: two entries, the leaf large.
+    PagingRegs r32 = env.NewRegs(PagingMode::Bits32);
+    env.Map(r32, 0x800000, 0x1400000, kW, 22);
+    REQUIRE(WalkTraced(r32, 0x923456, AccessType::Read, kSupervisor, env.phys, &trace).status == WalkStatus::Ok);
+    CHECK(trace.count == 1);
+    CHECK(trace.entry_bytes == 4);
+    CHECK(trace.levels[0].large);
+    CHECK(trace.leaf.gpa == 0x1523456);
+    CHECK(trace.leaf.page_size == (4u << 20));
+}
+
+TEST_CASE("FinishLeaf answers as Walk for every rights combination and access", "[walk][shadow]") {
+    ShadowEnv env;
+    for (u64 bits = 0; bits < 64; ++bits) {
+        PagingRegs regs = env.NewRegs(PagingMode::Level4);
+        if (bits & 8) regs.cr4 |= PagingRegs::kCr4Smep;
+        if (bits & 16) regs.cr4 |= PagingRegs::kCr4Smap;
+        if (bits & 32) regs.cr0 &= ~PagingRegs::kCr0Wp;
+        const u64 leaf_flags = ((bits & 1) ? kU : 0) | ((bits & 2) ? kW : 0) | ((bits & 4) ? test::kXd : 0) | kA | kD;
+        env.Map(regs, 0x5000, 0x9000, leaf_flags);
+        for (unsigned type = 0; type < 3; ++type) {
+            for (AccessFlags flags : {AccessFlags{}, AccessFlags{true, false, false}, AccessFlags{false, false, true},
+                                      AccessFlags{false, true, true}}) {
+                WalkTrace trace;
+                const WalkResult full = WalkTraced(regs, 0x5000, AccessType(type), flags, env.phys, &trace);
+                WalkLeaf leaf;
+                leaf.gpa = 0x9000;
+                leaf.rights = LeafRights{(bits & 1) != 0, (bits & 2) != 0, (bits & 4) != 0};
+                leaf.dirty_bit = true;
+                const WalkResult fin = FinishLeaf(regs, AccessType(type), flags, leaf);
+                INFO("bits " << bits << " type " << type << " user " << flags.user);
+                CHECK(fin.status == full.status);
+                CHECK(fin.error_code == full.error_code);
+                CHECK(fin.readable == full.readable);
+                CHECK(fin.writable == full.writable);
+                CHECK(fin.executable == full.executable);
+            }
+        }
+    }
+}
+
+}  // namespace
+}  // namespace emu::mmu
