@@ -5,6 +5,7 @@
 #include <atomic>
 #include <span>
 
+#include "emu/common/disasm.h"
 #include "emu/common/log.h"
 #include "emu/cpu/block_cache.h"
 #include "emu/cpu/decoder/decoder.h"
@@ -105,7 +106,11 @@ std::unique_ptr<ir::Block> Vcpu::Impl::Translate(ir::Fault* fault, unsigned max_
             t.RaiseAt(rip, decoded.error() == DecodeError::TooLong ? vec::GP : vec::UD);
             break;
         }
-        if (log::Enabled(log::Category::InAsm)) log::Log(log::Category::InAsm, "{:#x}: {}", rip, FormatInsn(*decoded));
+        if (log::Enabled(log::Category::InAsm)) {
+            const unsigned bits = mode.decode == DecodeMode::Bits64 ? 64 : mode.decode == DecodeMode::Bits32 ? 32 : 16;
+            log::Log(log::Category::InAsm, "{:#x}: {}", rip,
+                     DisassembleOne(std::span<const u8>(f.bytes, decoded->length), rip, bits));
+        }
         const bool more = t.Translate(*decoded, rip);
         rip += decoded->length;
         if (mode.decode != DecodeMode::Bits64) rip &= 0xFFFFFFFF;

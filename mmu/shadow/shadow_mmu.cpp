@@ -1,5 +1,6 @@
 // The shadow MMU; see shadow_mmu.h for the design and the lock order.
 #include "mmu/shadow/shadow_mmu.h"
+#include "mmu/walk/pte.h"
 
 #include <algorithm>
 #include <cassert>
@@ -20,12 +21,12 @@ constexpr unsigned kSptesPerPage = 512;
 constexpr unsigned kMaxInstallAttempts = 4;
 
 // Guest entry bits used here (SDM Vol. 3 4.3 - 4.5).
-constexpr u64 kGpteUser = u64{1} << 2;
-constexpr u64 kGpteWrite = u64{1} << 1;
-constexpr u64 kGpteXd = u64{1} << 63;
-constexpr u64 kGptePresent = u64{1} << 0;
-constexpr u64 kGpteDirty = u64{1} << 6;
-constexpr u64 kGpteGlobal = u64{1} << 8;
+constexpr u64 kGpteUser = pte::kUser;
+constexpr u64 kGpteWrite = pte::kWritable;
+constexpr u64 kGpteXd = pte::kNoExecute;
+constexpr u64 kGptePresent = pte::kPresent;
+constexpr u64 kGpteDirty = pte::kDirty;
+constexpr u64 kGpteGlobal = pte::kGlobal;
 constexpr u64 kTableMask = LowMask(kMaxPhysAddrBits) & ~kPageMask;
 
 // Our SPTE encoding. A link holds the child's address | kLink; a leaf holds the 4 KiB guest frame and the

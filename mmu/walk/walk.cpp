@@ -1,5 +1,6 @@
 // Guest page-table walker. Section numbers refer to the Intel SDM Vol. 3, chapter 4 ("Paging").
 #include "mmu/walk/walk.h"
+#include "mmu/walk/pte.h"
 
 #include <atomic>
 #include <cassert>
@@ -11,15 +12,15 @@ namespace emu::mmu {
 
 namespace {
 
-// Paging-structure entry bits (4.3, 4.4.2, 4.5.4).
-constexpr u64 kP = u64{1} << 0;
-constexpr u64 kRw = u64{1} << 1;
-constexpr u64 kUs = u64{1} << 2;
-constexpr u64 kA = u64{1} << 5;
-constexpr u64 kD = u64{1} << 6;
-constexpr u64 kPs = u64{1} << 7;
-constexpr u64 kG = u64{1} << 8;
-constexpr u64 kXd = u64{1} << 63;
+// Paging-structure entry bits, by the SDM's short names.
+constexpr u64 kP = pte::kPresent;
+constexpr u64 kRw = pte::kWritable;
+constexpr u64 kUs = pte::kUser;
+constexpr u64 kA = pte::kAccessed;
+constexpr u64 kD = pte::kDirty;
+constexpr u64 kPs = pte::kLarge;
+constexpr u64 kG = pte::kGlobal;
+constexpr u64 kXd = pte::kNoExecute;
 
 constexpr u64 kPhysMask = LowMask(kMaxPhysAddrBits);
 constexpr u64 kTableAddrMask = kPhysMask & ~kPageMask;  // bits M-1:12 of an 8-byte entry

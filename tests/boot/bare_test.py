@@ -11,27 +11,17 @@ import subprocess
 import sys
 import tempfile
 
-EMU64, GUESTS = sys.argv[1], sys.argv[2]
-failures = []
-passed = 0
+from harness import EMU64, GUESTS, MMU, check, finish
 
 
 def run(guest, *args, timeout=60):
     with tempfile.TemporaryDirectory() as tmp:
         dump = os.path.join(tmp, "state.json")
-        cmd = [EMU64, "-bare", os.path.join(GUESTS, guest + ".bin"), "-dump-state", dump, "-timeout", "30", *args]
+        cmd = [EMU64, "-bare", os.path.join(GUESTS, guest + ".bin"), "-dump-state", dump, "-timeout", "30", *MMU, *args]
         proc = subprocess.run(cmd, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
         state = json.load(open(dump)) if os.path.exists(dump) else None
         return proc, state
 
-
-def check(name, condition, detail=""):
-    global passed
-    if condition:
-        passed += 1
-    else:
-        failures.append(f"{name}: {detail}")
-        print(f"FAIL {name}: {detail}")
 
 
 def ror64(v, n):
@@ -93,9 +83,15 @@ check("prot32 factorial", state and state["rbx"] == 3628800, state and state["rb
 proc, state = run("loop64", "-reg", "rcx=100000000", "-max-insns", "1000")
 check("max-insns status", proc.returncode == 8, proc.returncode)
 
+# -d in_asm -D FILE: each translated instruction, as Capstone disassembles it (lower-case Intel syntax).
+with tempfile.TemporaryDirectory() as tmp:
+    log = os.path.join(tmp, "in_asm.log")
+    proc, state = run("hello64", "-d", "in_asm", "-D", log)
+    text = open(log).read() if os.path.exists(log) else ""
+    check("in_asm log", "0x10007: mov ecx, 0x43" in text and "out dx, al" in text, text[:300])
+
 # A missing binary is a configuration error.
-proc = subprocess.run([EMU64, "-bare", "/nonexistent.bin"], capture_output=True)
+proc = subprocess.run([EMU64, "-bare", "/nonexistent.bin", *MMU], capture_output=True)
 check("missing binary", proc.returncode == 2 and proc.stderr.startswith(b"emu64: "), proc.stderr)
 
-print(f"{passed} passed, {len(failures)} failed")
-sys.exit(1 if failures else 0)
+finish()

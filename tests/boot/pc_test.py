@@ -9,22 +9,12 @@ import subprocess
 import sys
 import tempfile
 
-EMU64, GUESTS = sys.argv[1], sys.argv[2]
-failures = []
-passed = 0
+from harness import EMU64, GUESTS, MMU, check, finish
 
-
-def check(name, condition, detail=""):
-    global passed
-    if condition:
-        passed += 1
-    else:
-        failures.append(name)
-        print(f"FAIL {name}: {detail}")
 
 
 def emu(*args, timeout=60):
-    return subprocess.run([EMU64, *args, "-timeout", "30"], capture_output=True, timeout=timeout,
+    return subprocess.run([EMU64, *args, "-timeout", "30", *MMU], capture_output=True, timeout=timeout,
                           stdin=subprocess.DEVNULL)
 
 
@@ -77,5 +67,4 @@ with tempfile.TemporaryDirectory() as tmp:
     proc = emu("-kernel", truncpath, "-nographic")
     check("truncated kernel refused", proc.returncode == 2 and b"truncated" in proc.stderr, proc.stderr)
 
-print(f"{passed} passed, {len(failures)} failed")
-sys.exit(1 if failures else 0)
+finish()

@@ -12,23 +12,13 @@ import os
 import subprocess
 import sys
 
-EMU64, GUESTS = sys.argv[1], sys.argv[2]
-failures = []
-passed = 0
+from harness import EMU64, GUESTS, MMU, check, finish
 
 
 def run(guest, *args, timeout=60):
-    cmd = [EMU64, "-bare", os.path.join(GUESTS, guest + ".bin"), "-timeout", "30", *args]
+    cmd = [EMU64, "-bare", os.path.join(GUESTS, guest + ".bin"), "-timeout", "30", *MMU, *args]
     return subprocess.run(cmd, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
 
-
-def check(name, condition, detail=""):
-    global passed
-    if condition:
-        passed += 1
-    else:
-        failures.append(f"{name}: {detail}")
-        print(f"FAIL {name}: {detail}")
 
 
 def self_checking(guest, checks, *args):
@@ -61,5 +51,4 @@ proc = run("sys_triple64")
 check("triple fault status", proc.returncode == 6, f"status {proc.returncode}; stderr {proc.stderr!r}")
 check("triple fault message", b"triple fault" in proc.stderr, proc.stderr)
 
-print(f"{passed} passed, {len(failures)} failed")
-sys.exit(1 if failures else 0)
+finish()

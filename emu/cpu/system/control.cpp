@@ -1,5 +1,7 @@
 #include "emu/cpu/system/control.h"
 
+#include "emu/cpu/system/cpuid.h"
+
 namespace emu::cpu::system {
 namespace {
 
@@ -7,8 +9,16 @@ constexpr u64 kCr0Defined = cr0::PE | cr0::MP | cr0::EM | cr0::TS | cr0::ET | cr
                             cr0::NW | cr0::CD | cr0::PG;
 // CR0 bits whose change invalidates cached translations (paging on/off, write protection, caching).
 constexpr u64 kCr0PagingBits = cr0::PE | cr0::PG | cr0::WP | cr0::CD | cr0::NW;
-constexpr u64 kCr4Writable = cr4::TSD | cr4::DE | cr4::PSE | cr4::PAE | cr4::MCE | cr4::PGE | cr4::PCE |
-                             cr4::OSFXSR | cr4::OSXMMEXCPT;
+constexpr u64 kCr4AlwaysWritable = cr4::TSD | cr4::DE | cr4::PSE | cr4::PAE | cr4::MCE | cr4::PGE | cr4::PCE |
+                                   cr4::OSFXSR | cr4::OSXMMEXCPT;
+// CR4 bits that exist only when CPUID advertises their feature (SDM Vol. 3 2.5: setting one otherwise is #GP).
+u64 Cr4Writable() {
+    static const u64 bits = kCr4AlwaysWritable | (HasFeature("xsave") ? cr4::OSXSAVE : 0) |
+                            (HasFeature("fsgsbase") ? cr4::FSGSBASE : 0) | (HasFeature("smep") ? cr4::SMEP : 0) |
+                            (HasFeature("smap") ? cr4::SMAP : 0) | (HasFeature("umip") ? cr4::UMIP : 0) |
+                            (HasFeature("pcid") ? cr4::PCIDE : 0);
+    return bits;
+}
 constexpr u64 kCr4PagingBits = cr4::PSE | cr4::PAE | cr4::PGE | cr4::PCIDE | cr4::SMEP | cr4::SMAP | cr4::LA57;
 constexpr unsigned kMaxPhysAddrBits = 40;  // CPUID 0x80000008: EAX[7:0]
 
@@ -35,7 +45,7 @@ Status WriteCr0(CpuState& s, MemoryInterface& m, u64 value) {
 }
 
 Status WriteCr4(CpuState& s, MemoryInterface& m, u64 value) {
-    if (value & ~kCr4Writable) return Gp(0);
+    if (value & ~Cr4Writable()) return Gp(0);
     if ((s.efer & efer::LMA) && !(value & cr4::PAE)) return Gp(0);
     const u64 old = s.cr4;
     s.cr4 = value;
@@ -61,7 +71,7 @@ unsigned DebugIndex(const CpuState& s, unsigned n) {
 
 }  // namespace
 
-u64 Cr4WritableBits() { return kCr4Writable; }
+u64 Cr4WritableBits() { return Cr4Writable(); }
 
 Status WriteControlRegister(CpuState& s, MemoryInterface& m, unsigned n, u64 value) {
     if (n == 1 || (n >= 5 && n != 8) || (n == 8 && !Cr8Allowed(s))) return Ud();

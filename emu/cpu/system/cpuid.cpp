@@ -14,15 +14,17 @@ constexpr u32 kSignature = 0x000306A9;
 // Every feature bit we know about; `enabled` only when the emulator implements it.
 constexpr CpuidFeature kFeatures[] = {
     {1, 0, CpuidReg::Edx, 0, "fpu", true},
+    {1, 0, CpuidReg::Edx, 3, "pse", true},
     {1, 0, CpuidReg::Edx, 4, "tsc", true},
-    {1, 0, CpuidReg::Edx, 5, "msr", false},
-    {1, 0, CpuidReg::Edx, 6, "pae", false},
+    {1, 0, CpuidReg::Edx, 5, "msr", true},
+    {1, 0, CpuidReg::Edx, 6, "pae", true},
     {1, 0, CpuidReg::Edx, 8, "cx8", true},
     {1, 0, CpuidReg::Edx, 9, "apic", false},
-    {1, 0, CpuidReg::Edx, 11, "sep", false},
-    {1, 0, CpuidReg::Edx, 13, "pge", false},
+    {1, 0, CpuidReg::Edx, 11, "sep", true},
+    {1, 0, CpuidReg::Edx, 12, "mtrr", true},
+    {1, 0, CpuidReg::Edx, 13, "pge", true},
     {1, 0, CpuidReg::Edx, 15, "cmov", true},
-    {1, 0, CpuidReg::Edx, 16, "pat", false},
+    {1, 0, CpuidReg::Edx, 16, "pat", true},
     {1, 0, CpuidReg::Edx, 19, "clflush", true},
     {1, 0, CpuidReg::Edx, 23, "mmx", true},
     {1, 0, CpuidReg::Edx, 24, "fxsr", true},
@@ -43,8 +45,9 @@ constexpr CpuidFeature kFeatures[] = {
     {7, 0, CpuidReg::Ecx, 22, "rdpid", true},
     {0x80000001, 0, CpuidReg::Ecx, 0, "lahf_lm", true},
     {0x80000001, 0, CpuidReg::Ecx, 5, "abm", true},  // LZCNT
-    {0x80000001, 0, CpuidReg::Edx, 11, "syscall", false},
-    {0x80000001, 0, CpuidReg::Edx, 20, "nx", false},
+    {0x80000001, 0, CpuidReg::Edx, 11, "syscall", true},
+    {0x80000001, 0, CpuidReg::Edx, 20, "nx", true},
+    {0x80000001, 0, CpuidReg::Edx, 26, "pdpe1gb", true},  // 1 GiB pages: walker and shadow MMU
     {0x80000001, 0, CpuidReg::Edx, 27, "rdtscp", true},
     {0x80000001, 0, CpuidReg::Edx, 29, "lm", true},
 };
@@ -91,6 +94,13 @@ CpuidResult XsaveLeaf(u32 subleaf) {
 }  // namespace
 
 std::span<const CpuidFeature> CpuidFeatures() { return kFeatures; }
+
+bool HasFeature(std::string_view name) {
+    for (const CpuidFeature& f : kFeatures) {
+        if (f.name == name) return f.enabled;
+    }
+    return false;
+}
 
 CpuidResult Cpuid(u32 leaf, u32 subleaf, const CpuState& state) {
     switch (leaf) {

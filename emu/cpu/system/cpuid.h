@@ -28,5 +28,7 @@ struct CpuidFeature {
 std::span<const CpuidFeature> CpuidFeatures();
 
 CpuidResult Cpuid(u32 leaf, u32 subleaf, const CpuState& state);
+// Whether the feature with this name is advertised (false for names not in the table).
+bool HasFeature(std::string_view name);
 
 }  // namespace emu::cpu::system

@@ -5,6 +5,7 @@
 #include <map>
 
 #include "emu/common/bits.h"
+#include "mmu/walk/pte.h"
 
 namespace emu::machine {
 
@@ -23,7 +24,8 @@ constexpr u32 kAttrUserData = 0xC0F3;
 constexpr u32 kAttrTssBusy64 = 0x008B;  // type 11: busy 64-bit TSS (also the busy 32-bit TSS type)
 constexpr u32 kTssSize = 104;
 
-constexpr u64 kPtePresent = 1, kPteWritable = 2, kPteUser = 4, kPteLarge = 0x80;
+constexpr u64 kPtePresent = mmu::pte::kPresent, kPteWritable = mmu::pte::kWritable, kPteUser = mmu::pte::kUser,
+              kPteLarge = mmu::pte::kLarge;
 constexpr u64 k2M = u64{1} << 21, k1G = u64{1} << 30;
 
 u64 EncodeDescriptor(u32 base, u32 limit, u32 attr) {
