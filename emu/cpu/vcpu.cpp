@@ -68,6 +68,8 @@ struct Vcpu::Impl {
     Backend backend;
     CpuState state;
     BlockCache cache;
+    // The address space the cached blocks were translated in (see DropCodeOnAddressSpaceChange).
+    u64 code_space = ~u64{0};
     interp::Interpreter interpreter;
     std::atomic<bool> stop_requested{false};
     InterruptSource* interrupts = nullptr;
@@ -205,6 +207,15 @@ RunResult Vcpu::Run(u64 max_instructions) {
         }
         // The passes assume a block runs to its end (or an exception), so a budget smaller than a block gets a
         // block of exactly that many instructions, cached under its own key.
+        // Blocks are keyed by linear address and nothing yet detects writes to code (the page-track client
+        // for self-modifying code is still to come), so every translation is dropped when the address space
+        // changes: a CR3 switch (another process, or Linux's text_poke patching code through a temporary mm)
+        // or a paging-mode change. Correct, at the price of re-translating after each switch.
+        const u64 space = m.state.cr3 ^ ((m.state.cr0 & cr0::PG) << 32) ^ ((m.state.cr4 & (cr4::PAE | cr4::LA57)) << 40);
+        if (space != m.code_space) {
+            m.cache.Clear();
+            m.code_space = space;
+        }
         const u64 remaining = max_instructions - result.instructions;
         const u32 limit = remaining < kMaxBlockInsns ? static_cast<u32>(remaining) : 0;
         const u32 mode_key = translate::BlockMode::Of(m.state).Key() | (limit << 24);
