@@ -38,6 +38,10 @@ public:
     // The guest changed CR0/CR3/CR4/EFER or ran INVLPG: cached translations may be stale.
     // `linear` is the page for INVLPG, or ~0 for a full flush; `global` also drops global entries.
     virtual void FlushTlb(u64 linear, bool global) { (void)linear; (void)global; }
+
+    // Self-modifying code: true once since the last call if something wrote to a page that instruction fetches
+    // read from (the CPU then drops its translations). Implementations that cannot tell return false.
+    virtual bool TakeCodeWritten() { return false; }
 };
 
 }  // namespace emu::cpu

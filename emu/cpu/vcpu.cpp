@@ -207,12 +207,13 @@ RunResult Vcpu::Run(u64 max_instructions) {
         }
         // The passes assume a block runs to its end (or an exception), so a budget smaller than a block gets a
         // block of exactly that many instructions, cached under its own key.
-        // Blocks are keyed by linear address and nothing yet detects writes to code (the page-track client
-        // for self-modifying code is still to come), so every translation is dropped when the address space
-        // changes: a CR3 switch (another process, or Linux's text_poke patching code through a temporary mm)
-        // or a paging-mode change. Correct, at the price of re-translating after each switch.
+        // Blocks are keyed by linear address, so every translation is dropped when the address space changes
+        // (a CR3 switch: another process, or Linux's text_poke through a temporary mm; a paging-mode change)
+        // and when the memory path saw a write to a page code was fetched from (self-modifying code, checked
+        // at block boundaries). Correct, at the price of re-translating; a physically indexed cache with
+        // per-page invalidation through page-track is the planned refinement.
         const u64 space = m.state.cr3 ^ ((m.state.cr0 & cr0::PG) << 32) ^ ((m.state.cr4 & (cr4::PAE | cr4::LA57)) << 40);
-        if (space != m.code_space) {
+        if (space != m.code_space || m.memory.TakeCodeWritten()) {
             m.cache.Clear();
             m.code_space = space;
         }

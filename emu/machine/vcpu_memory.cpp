@@ -152,6 +152,7 @@ bool VcpuMemory::Read(const cpu::CpuState& state, u64 linear, void* dst, unsigne
         const unsigned piece = static_cast<unsigned>(std::min<u64>(size, kPageSize - (linear & kPageMask)));
         Target target;
         if (!Translate(state, linear, access, user, &target, fault)) return false;
+        if (access == MemAccess::Fetch) code_pages_.insert(GfnOf(Gpa(target.gpa)));
         if (target.host) {
             std::memcpy(out, target.host, piece);
         } else if (!mmio_.Read(target.gpa, std::span<u8>(out, piece))) {
@@ -173,6 +174,7 @@ void VcpuMemory::WritePiece(const Target& target, const u8* src, unsigned size) 
     }
     if (target.read_only) return;  // ROM: the write is dropped, as on a real bus
     std::memcpy(target.host, src, size);
+    if (code_pages_.count(GfnOf(Gpa(target.gpa)))) code_written_ = true;
     if (target.flags & mmu::tlb_flag::kNotDirty) slots_.MarkDirty(Gpa(target.gpa));
     if ((target.flags & mmu::tlb_flag::kTracked) && page_track_) {
         page_track_->OnTrackedWrite(Gpa(target.gpa), std::span<const u8>(src, size));
@@ -219,6 +221,13 @@ void VcpuMemory::PortOut(u16 port, unsigned size, u32 value) {
         log::Log(log::Category::Ioport, "out to unassigned port {:#x} value {:#x}", port, value);
     }
     if (after_port_write_) after_port_write_();
+}
+
+bool VcpuMemory::TakeCodeWritten() {
+    if (!code_written_) return false;
+    code_written_ = false;
+    code_pages_.clear();  // the CPU drops every translation; pages are recorded again as code is refetched
+    return true;
 }
 
 void VcpuMemory::FlushTlb(u64 linear, bool global) {

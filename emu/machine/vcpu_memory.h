@@ -10,6 +10,7 @@
 #include <string>
 
 #include <functional>
+#include <unordered_set>
 
 #include "devices/bus/bus.h"
 #include "emu/cpu/memory_interface.h"
@@ -38,6 +39,7 @@ public:
     u32 PortIn(u16 port, unsigned size) override;
     void PortOut(u16 port, unsigned size, u32 value) override;
     void FlushTlb(u64 linear, bool global) override;
+    bool TakeCodeWritten() override;
 
     // Runs after every port write: a device that must change a bus's topology (a PCI BAR remap) queues the
     // change during the access, which holds the bus, and it is applied here, before the next instruction.
@@ -90,6 +92,10 @@ private:
     std::unique_ptr<mmu::ShadowMmu> shadow_;
     std::unique_ptr<mmu::ShadowVcpu> shadow_vcpu_;
     std::function<void()> after_port_write_;
+    // Guest-physical pages instruction fetches have read since translations were last dropped; a write to one
+    // of them (by the CPU through this path) sets code_written_. Page-granular, as QEMU's TB invalidation.
+    std::unordered_set<Gfn> code_pages_;
+    bool code_written_ = false;
 };
 
 }  // namespace emu::machine

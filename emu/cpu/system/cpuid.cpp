@@ -82,10 +82,12 @@ CpuidResult BrandString(u32 part) {
 }
 
 // Leaf 0xD (XSAVE, emu/cpu/simd): components x87 and SSE only, both in the 512-byte legacy area, so every
-// size is 512 + the 64-byte header = 576 (simd::kXsaveAreaSize). Subleaf 1: XSAVEOPT only.
+// size is 512 + the 64-byte header = 576 (simd::kXsaveAreaSize). Subleaf 1: XSAVEOPT only. All zero while the
+// XSAVE feature bit is off, as on processors without XSAVE.
 CpuidResult XsaveLeaf(u32 subleaf) {
     constexpr u32 kSupportedXcr0 = 3;
     constexpr u32 kAreaSize = 576;
+    if (!(FeatureBits(1, 0, CpuidReg::Ecx) & (1u << 26))) return {};
     if (subleaf == 0) return {kSupportedXcr0, kAreaSize, kAreaSize, 0};
     if (subleaf == 1) return {1, 0, 0, 0};
     return {};
