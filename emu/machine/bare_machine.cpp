@@ -24,6 +24,7 @@
 #include "emu/cpu/vcpu.h"
 #include "emu/machine/boot/start_state.h"
 #include "emu/machine/guest_memory.h"
+#include "emu/machine/serial_backend.h"
 #include "emu/machine/state_dump.h"
 #include "emu/machine/vcpu_memory.h"
 #include "mmu/memslots/guest_ram.h"
@@ -42,20 +43,6 @@ constexpr u64 kSliceInstructions = 200000;  // timers run between slices
 int Fail(const std::string& message) {
     std::fprintf(stderr, "emu64: %s\n", message.c_str());
     return bare_exit::kConfigError;
-}
-
-std::unique_ptr<devices::CharBackend> MakeSerialBackend(const MachineConfig& config) {
-    if (config.serials.empty()) return std::make_unique<devices::StdioBackend>();
-    const SerialSpec& spec = config.serials.front();
-    switch (spec.kind) {
-        case SerialKind::Stdio: return std::make_unique<devices::StdioBackend>();
-        case SerialKind::File: {
-            auto backend = devices::FileBackend::Open(spec.path);
-            if (!backend) return nullptr;
-            return std::move(*backend);
-        }
-        default: return std::make_unique<devices::NullBackend>();
-    }
 }
 
 cpu::CpuState InitialState(const BareConfig& bare) {
@@ -111,9 +98,9 @@ int RunBare(const MachineConfig& config) {
     devices::TimerQueue timers(clock);
     devices::Bus pio, mmio;
     devices::NullIrqLine no_irq;  // the bare machine has no interrupt controller
-    auto serial_backend = MakeSerialBackend(config);
-    if (!serial_backend) return Fail("cannot open the -serial file " + config.serials.front().path);
-    devices::Uart16550 com1(timers, no_irq, *serial_backend);
+    const SerialBackend serial = MakeCom1Backend(config);
+    if (!serial.backend) return Fail("cannot open the -serial file " + config.serials.front().path);
+    devices::Uart16550 com1(timers, no_irq, *serial.backend);
 
     std::atomic<int> exit_status{-1};
     cpu::Vcpu* running = nullptr;

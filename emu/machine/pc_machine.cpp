@@ -26,6 +26,7 @@
 #include "emu/machine/boot/multiboot_loader.h"
 #include "emu/machine/guest_memory.h"
 #include "emu/machine/pc_board.h"
+#include "emu/machine/serial_backend.h"
 #include "emu/machine/vcpu_memory.h"
 #include "mmu/page_track/page_track.h"
 
@@ -144,20 +145,9 @@ int RunPc(const MachineConfig& config) {
 
     devices::HostClock clock;
     devices::TimerQueue timers(clock);
-    std::unique_ptr<devices::CharBackend> serial_backend;
-    devices::StdioBackend* console = nullptr;
-    const SerialKind serial_kind = config.serials.empty() ? SerialKind::Stdio : config.serials.front().kind;
-    if (serial_kind == SerialKind::Stdio) {
-        auto stdio = std::make_unique<devices::StdioBackend>();
-        console = stdio.get();
-        serial_backend = std::move(stdio);
-    } else if (serial_kind == SerialKind::File) {
-        auto file = devices::FileBackend::Open(config.serials.front().path);
-        if (!file) return Fail("cannot open the -serial file " + config.serials.front().path);
-        serial_backend = std::move(*file);
-    } else {
-        serial_backend = std::make_unique<devices::NullBackend>();
-    }
+    const SerialBackend serial = MakeCom1Backend(config);
+    if (!serial.backend) return Fail("cannot open the -serial file " + config.serials.front().path);
+    devices::StdioBackend* console = serial.console;
 
     constexpr int kRunning = -2;
     std::atomic<int> exit_status{kRunning};
@@ -181,7 +171,7 @@ int RunPc(const MachineConfig& config) {
     board_config.below_4g = layout.below_4g;
     board_config.above_4g = layout.above_4g;
     board_config.cmdline = config.append;
-    board_config.com1 = serial_backend.get();
+    board_config.com1 = serial.backend.get();
     board_config.on_exit = stop_with;
     board_config.on_reset = [&] { stop_with(kResetRequested); };
     PcBoard board(timers, board_config);
