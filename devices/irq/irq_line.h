@@ -6,6 +6,7 @@
 // drives the wire. Edge-style devices use Pulse() (a rising then a falling edge); level-style devices hold
 // the line with Raise() until the guest clears the cause, then Lower().
 #include <functional>
+#include <mutex>
 #include <utility>
 #include <vector>
 
@@ -50,6 +51,38 @@ public:
 
 private:
     std::vector<IrqLine*> targets_;
+};
+
+// A line that a switch can cut between a device and its target: the HPET's legacy replacement mode takes IRQ0
+// from the PIT and IRQ8 from the RTC this way. While closed the target sees the line low; opening it again
+// passes the device's current level through.
+//
+// Threads: its own mutex serialises the device's and the switch's updates; the target is driven with it held
+// (lock order: device -> gate -> controller).
+class GatedIrqLine final : public IrqLine {
+public:
+    explicit GatedIrqLine(IrqLine& target) : target_(target) {}
+    void SetLevel(bool asserted) override {
+        std::lock_guard lock(mutex_);
+        level_ = asserted;
+        if (open_) target_.SetLevel(asserted);
+    }
+    void SetOpen(bool open) {
+        std::lock_guard lock(mutex_);
+        if (open == open_) return;
+        open_ = open;
+        if (level_) target_.SetLevel(open);
+    }
+    bool IsOpen() const {
+        std::lock_guard lock(mutex_);
+        return open_;
+    }
+
+private:
+    IrqLine& target_;
+    mutable std::mutex mutex_;
+    bool open_ = true;
+    bool level_ = false;
 };
 
 }  // namespace emu::devices

@@ -175,6 +175,18 @@ DefinitionBlock ("", "DSDT", 2, "EMU64 ", "EMU64PC ", 0x00000001)
                     })
                 }
 
+                Device (COM2)
+                {
+                    Name (_HID, EisaId ("PNP0501"))
+                    Name (_UID, 0x02)
+                    Name (_STA, 0x0F)
+                    Name (_CRS, ResourceTemplate ()
+                    {
+                        IO (Decode16, 0x02F8, 0x02F8, 0x00, 0x08)
+                        IRQNoFlags () {3}
+                    })
+                }
+
                 // QEMU's fw_cfg (port interface only: selector + data).
                 Device (FWCF)
                 {

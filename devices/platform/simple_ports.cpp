@@ -63,6 +63,8 @@ void BochsShutdownPort::Write(u64, std::span<const u8> data) {
 
 void PostPort::Read(u64, std::span<u8> data) { std::fill(data.begin(), data.end(), u8{0xFF}); }
 
+void FpuErrorLatch::Read(u64, std::span<u8> data) { std::fill(data.begin(), data.end(), u8{0xFF}); }
+
 void SystemControlPortA::Read(u64, std::span<u8> data) {
     std::lock_guard lock(mutex_);
     std::fill(data.begin(), data.end(), value_);

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "devices/bus/io_device.h"
+#include "devices/irq/irq_line.h"
 #include "emu/common/types.h"
 
 namespace emu::devices {
@@ -59,6 +60,20 @@ class PostPort final : public IoDevice {
 public:
     void Read(u64, std::span<u8> data) override;
     void Write(u64, std::span<const u8>) override {}
+};
+
+// The PC's FERR# path: with CR0.NE = 0 the CPU reports an unmasked x87 error on FERR#, which the chipset turns
+// into ISA IRQ13 and holds until software writes to port 0xF0 (the "clear coprocessor busy" port). Raise() is
+// the CPU side; the port is the clear side.
+class FpuErrorLatch final : public IoDevice {
+public:
+    explicit FpuErrorLatch(IrqLine& irq13) : irq13_(irq13) {}
+    void Raise() { irq13_.Raise(); }
+    void Read(u64, std::span<u8> data) override;
+    void Write(u64, std::span<const u8>) override { irq13_.Lower(); }
+
+private:
+    IrqLine& irq13_;
 };
 
 // System control port A (0x92): bit 1 gates A20, writing bit 0 = 1 resets the CPU ("fast reset").

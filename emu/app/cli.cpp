@@ -50,6 +50,7 @@ struct RawOptions {
     bool nographic = false, s = false, start_stopped = false, no_reboot = false;
     std::optional<std::string> bare, load_addr, start_mode, cpl, dump_state, max_insns, timeout;
     std::vector<std::string> reg, map;
+    bool test_memslot_port = false;
     bool help = false, version = false, print_config = false;
 };
 
@@ -106,6 +107,7 @@ void DefineOptions(CLI::App& app, RawOptions& raw) {
     single("--cpl", raw.cpl, "N", "privilege level -bare starts at: 0 (default) or 3");
     repeated("--reg", raw.reg, "NAME=VALUE", "initial register for -bare: rax..r15, rip, rflags");
     repeated("--map", raw.map, "ADDR:SIZE", "extra RAM for -bare at ADDR (page-aligned; K/M/G suffixes)");
+    flag("--test-memslot-port", raw.test_memslot_port, "tests: a port through which the guest moves/deletes memslots");
 
     group = "Information";
     flag("-h,--help", raw.help, "print this help and exit");
@@ -411,6 +413,7 @@ BareConfig ValidateBare(const RawOptions& raw) {
     for (const std::string& map : raw.map) {
         bare.maps.push_back(ParseMap(map));
     }
+    bare.test_memslot_port = raw.test_memslot_port;
     return bare;
 }
 
@@ -425,7 +428,8 @@ void CheckCombinations(const RawOptions& raw) {
                                                       {"-start-mode", raw.start_mode.has_value()},
                                                       {"-cpl", raw.cpl.has_value()},
                                                       {"-reg", !raw.reg.empty()},
-                                                      {"-map", !raw.map.empty()}};
+                                                      {"-map", !raw.map.empty()},
+                                                      {"-test-memslot-port", raw.test_memslot_port}};
     for (const auto& [name, given] : bare_only) {
         if (given && !raw.bare) Fail(CliErrorCode::Conflict, fmt::format("{} needs -bare", name));
     }

@@ -1,43 +1,140 @@
 #pragma once
-// Translated blocks keyed by (linear RIP, RIP, BlockMode key). RIP is part of the key because the IR holds
-// RIP values: real-mode 0000:7C00 and 07C0:0000 share a linear address but not their code. No code-page
-// tracking yet: whoever changes guest code must call Clear() (Vcpu::InvalidateAllCode).
-// TODO(vcpu): page-granular invalidation via page-track.
+// Translated blocks, keyed by where their code bytes are rather than by where they are mapped: (guest-physical
+// address of the first byte, RIP, BlockMode key). A translation therefore survives CR3 switches (processes,
+// Linux's page-table isolation, text_poke's temporary mm) for as long as its bytes do. RIP stays in the key
+// because the IR holds RIP values (real-mode 0000:7C00 and 07C0:0000 share their bytes but not their IR).
+//
+// A block is only valid while RIP's linear page still maps to the block's physical page and, for a block whose
+// bytes run into the next linear page, while that page still maps to the second physical page the block recorded:
+// the vCPU checks both against the current translation before running a block (Lookup gives it what to check).
+//
+// In front of the physical table sits a small direct-mapped jump cache keyed by RIP, as QEMU's tb_jmp_cache: most
+// lookups are one array probe. Its entries are hints, validated like any other lookup.
+//
+// Invalidation: InvalidatePage drops every block with a byte on a guest-physical page (self-modifying code,
+// reported by the memory path); Clear drops everything.
+#include <array>
 #include <memory>
 #include <unordered_map>
+#include <vector>
 
 #include "emu/common/types.h"
 #include "emu/cpu/ir/block.h"
 
 namespace emu::cpu {
 
+inline constexpr u64 kNoPage = ~u64{0};
+
+// One cached translation and what it was translated from.
+struct CachedBlock {
+    std::unique_ptr<ir::Block> block;
+    u64 gpa = 0;               // guest-physical address of the first byte
+    u64 rip = 0;
+    u32 mode = 0;              // BlockMode key (with the instruction limit)
+    u64 page2_gpa = kNoPage;   // guest-physical page of the bytes in RIP's next linear page, if any
+};
+
 class BlockCache {
 public:
-    const ir::Block* Find(u64 linear_rip, u64 rip, u32 mode_key) const {
-        const auto it = blocks_.find(Key{linear_rip, rip, mode_key});
-        return it == blocks_.end() ? nullptr : it->second.get();
+    // More blocks than this drops everything first: a bound on memory for guests that keep loading new code.
+    static constexpr size_t kMaxBlocks = size_t{1} << 17;
+
+    // The jump cache's candidate for (rip, mode), or null. The caller still validates its pages.
+    const CachedBlock* FindByRip(u64 rip, u32 mode) const {
+        const JumpEntry& j = jump_[JumpIndex(rip)];
+        return j.block != nullptr && j.rip == rip && j.mode == mode ? j.block : nullptr;
     }
-    const ir::Block* Insert(u64 linear_rip, u64 rip, u32 mode_key, std::unique_ptr<ir::Block> block) {
-        auto& slot = blocks_[Key{linear_rip, rip, mode_key}];
-        slot = std::move(block);
-        return slot.get();
+    // The block translated from the bytes at gpa for (rip, mode), or null. Its second page is still to validate.
+    const CachedBlock* Find(u64 gpa, u64 rip, u32 mode) const {
+        const auto it = blocks_.find(Key{gpa, rip, mode});
+        return it == blocks_.end() ? nullptr : &it->second;
     }
-    void Clear() { blocks_.clear(); }
+    // Makes `b` the jump cache's answer for its RIP and mode.
+    void Remember(const CachedBlock* b) { jump_[JumpIndex(b->rip)] = JumpEntry{b->rip, b->mode, b}; }
+
+    // Adds (or replaces) a block and remembers it in the jump cache.
+    const CachedBlock* Insert(CachedBlock fresh) {
+        if (blocks_.size() >= kMaxBlocks) Clear();
+        const Key key{fresh.gpa, fresh.rip, fresh.mode};
+        auto [it, inserted] = blocks_.try_emplace(key);
+        CachedBlock& slot = it->second;
+        const u64 old_page2 = inserted ? kNoPage : slot.page2_gpa;
+        if (!inserted) Forget(slot);
+        slot = std::move(fresh);
+        // The first page's list already holds a replaced block's key; a second page is listed once per change.
+        if (inserted) by_page_[slot.gpa >> kPageShift].push_back(key);
+        if (slot.page2_gpa != kNoPage && slot.page2_gpa != old_page2) {
+            by_page_[slot.page2_gpa >> kPageShift].push_back(key);
+        }
+        Remember(&slot);
+        return &slot;
+    }
+
+    // Drops every block with a byte on guest-physical page `gfn`; returns how many.
+    size_t InvalidatePage(u64 gfn) {
+        const auto list = by_page_.find(gfn);
+        if (list == by_page_.end()) return 0;
+        const std::vector<Key> keys = std::move(list->second);
+        by_page_.erase(list);
+        size_t dropped = 0;
+        for (const Key& key : keys) {
+            // A key may be stale (its block dropped through its other page, or replaced by one that no longer
+            // reaches this page): drop only blocks that do have bytes here.
+            const auto it = blocks_.find(key);
+            if (it == blocks_.end()) continue;
+            const CachedBlock& b = it->second;
+            if ((b.gpa >> kPageShift) != gfn && (b.page2_gpa == kNoPage || (b.page2_gpa >> kPageShift) != gfn)) {
+                continue;
+            }
+            Forget(b);
+            blocks_.erase(it);
+            ++dropped;
+        }
+        return dropped;
+    }
+
+    void Clear() {
+        blocks_.clear();
+        by_page_.clear();
+        jump_.fill(JumpEntry{});
+    }
     size_t size() const { return blocks_.size(); }
 
 private:
+    static constexpr unsigned kJumpBits = 12;
+
     struct Key {
-        u64 linear;
+        u64 gpa;
         u64 rip;
         u32 mode;
         bool operator==(const Key&) const = default;
     };
     struct KeyHash {
         size_t operator()(const Key& k) const {
-            return std::hash<u64>{}((k.linear * 0x9E3779B97F4A7C15ull) ^ (k.rip << 20) ^ k.mode);
+            u64 h = (k.gpa ^ (k.rip << 17) ^ (u64{k.mode} << 45)) * 0x9E3779B97F4A7C15ull;
+            return static_cast<size_t>(h ^ (h >> 29));
         }
     };
-    std::unordered_map<Key, std::unique_ptr<ir::Block>, KeyHash> blocks_;
+    struct JumpEntry {
+        u64 rip = 0;
+        u32 mode = 0;
+        const CachedBlock* block = nullptr;
+    };
+
+    static size_t JumpIndex(u64 rip) {
+        return (rip ^ (rip >> kJumpBits) ^ (rip >> 2 * kJumpBits)) & ((1u << kJumpBits) - 1);
+    }
+    // Removes `b` from the jump cache (before it is freed or replaced).
+    void Forget(const CachedBlock& b) {
+        JumpEntry& j = jump_[JumpIndex(b.rip)];
+        if (j.block == &b) j = JumpEntry{};
+    }
+
+    // Node-based: a CachedBlock's address is stable until it is erased, so the jump cache can point at it.
+    std::unordered_map<Key, CachedBlock, KeyHash> blocks_;
+    // The keys of the blocks with bytes on each guest-physical page (some may be stale, see InvalidatePage).
+    std::unordered_map<u64, std::vector<Key>> by_page_;
+    std::array<JumpEntry, size_t{1} << kJumpBits> jump_{};
 };
 
 }  // namespace emu::cpu

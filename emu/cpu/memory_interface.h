@@ -2,6 +2,8 @@
 // How a vCPU reaches memory and I/O ports. The CPU core sees linear addresses only; the machine supplies
 // an implementation that applies paging (walk or shadow MMU, soft TLB), memslots and MMIO dispatch.
 // Tests supply flat implementations.
+#include <span>
+
 #include "emu/common/types.h"
 #include "emu/cpu/state/cpu_state.h"
 
@@ -39,9 +41,46 @@ public:
     // `linear` is the page for INVLPG, or ~0 for a full flush; `global` also drops global entries.
     virtual void FlushTlb(u64 linear, bool global) { (void)linear; (void)global; }
 
+    // PAE paging (SDM Vol. 3 4.4.1): a MOV to CR0/CR3/CR4 that leaves PAE paging in use loads the four PDPTEs
+    // from the PDPT at cr3[31:5], and translations use these copies until the next load (a later store to the
+    // PDPT changes nothing). The CPU calls this once the write passed its other checks, with the new CR3. Returns
+    // false, keeping the previous copies, if a present PDPTE has a reserved bit set (or the PDPT is not in RAM):
+    // the CPU then raises #GP(0) and leaves the register unchanged. The default is a memory without paging.
+    virtual bool LoadPdptes(u64 cr3) {
+        (void)cr3;
+        return true;
+    }
+
+    // WRMSR of an MSR that a platform device acts on: IA32_APIC_BASE, which moves, enables or disables the local
+    // APIC. The CPU has validated the value and keeps the architectural copy for RDMSR; returning false refuses
+    // the value with #GP (the copy is then unchanged). The default is a machine without such a device.
+    virtual bool WritePlatformMsr(u32 index, u64 value) {
+        (void)index;
+        (void)value;
+        return true;
+    }
+
+    // FERR#: a waiting x87 instruction found an unmasked exception pending while CR0.NE = 0, so the CPU signals the
+    // error on its pin instead of raising #MF (SDM Vol. 1 8.7; the PC routes FERR# to IRQ13, which software clears
+    // by writing port F0h). The default is a machine that leaves the pin unconnected.
+    virtual void SignalFerr() {}
+
     // Self-modifying code: true once since the last call if something wrote to a page that instruction fetches
-    // read from (the CPU then drops its translations). Implementations that cannot tell return false.
+    // read from (the CPU then drops the translations made from it). Implementations that cannot tell return false.
     virtual bool TakeCodeWritten() { return false; }
+    // After TakeCodeWritten() returned true: the guest-physical page numbers written, until the next call. Empty
+    // means unknown (the CPU drops every translation). A page is reported once, then again only after a new fetch.
+    virtual std::span<const u64> CodeWrittenPages() const { return {}; }
+
+    // The guest-physical address an instruction fetch at `linear` reads (the CPU keys its translations by it), or
+    // false with *fault when that fetch faults. The default is a memory without paging: physical = linear.
+    virtual bool TranslateFetch(const CpuState& state, u64 linear, bool user, u64* gpa, MemFault* fault) {
+        (void)state;
+        (void)user;
+        (void)fault;
+        *gpa = linear;
+        return true;
+    }
 };
 
 }  // namespace emu::cpu

@@ -4,12 +4,14 @@
 
 #include <atomic>
 #include <span>
+#include <utility>
 
 #include "emu/common/disasm.h"
 #include "emu/common/log.h"
 #include "emu/cpu/block_cache.h"
 #include "emu/cpu/decoder/decoder.h"
 #include "emu/cpu/interp/interpreter.h"
+#include "emu/cpu/system/debug.h"
 #include "emu/cpu/system/exceptions.h"
 #include "emu/cpu/ir/passes/passes.h"
 #include "emu/cpu/translate/translator.h"
@@ -24,8 +26,10 @@ u64 LinearRip(const CpuState& s, u64 rip) {
     return (s.segment(SegReg::Cs).base + rip) & 0xFFFFFFFF;
 }
 
-ExceptionInfo InfoOf(const ir::Fault& f, u64 rip) {
-    return ExceptionInfo{f.vector, f.has_error_code, f.error_code, f.cr2, rip};
+// The linear address of the page after the one holding `linear` (it wraps at 4 GiB outside 64-bit mode).
+u64 NextPage(const CpuState& s, u64 linear) {
+    const u64 next = (linear & ~kPageMask) + kPageSize;
+    return s.mode() == CpuMode::Long64 ? next : next & 0xFFFFFFFF;
 }
 
 ir::Fault FaultOf(const MemFault& f) {
@@ -61,6 +65,26 @@ Fetched Fetch(MemoryInterface& memory, const CpuState& s, u64 rip) {
     return f;
 }
 
+// What the debug step needs to know about an instruction before running it (SDM Vol. 3 18.3.1.4, 6.8.3).
+struct DebugTraits {
+    bool loads_ss = false;  // MOV SS / POP SS: debug traps wait for the next instruction
+    bool syscall = false;   // SYSCALL: no single-step trap when SFMASK cleared TF
+};
+
+DebugTraits TraitsOf(MemoryInterface& memory, const CpuState& s, DecodeMode mode) {
+    DebugTraits t;
+    const Fetched f = Fetch(memory, s, s.rip);
+    if (f.fault) return t;
+    const auto d = Decode(std::span<const u8>(f.bytes, f.size), mode);
+    if (!d) return t;
+    const Operand& dst = d->operands[0];
+    t.loads_ss = (d->mnemonic == Mnemonic::MOV || d->mnemonic == Mnemonic::POP) &&
+                 dst.kind == OperandKind::Reg && dst.reg_class == RegClass::Seg &&
+                 dst.reg == static_cast<u8>(SegReg::Ss);
+    t.syscall = d->mnemonic == Mnemonic::SYSCALL;
+    return t;
+}
+
 }  // namespace
 
 struct Vcpu::Impl {
@@ -68,8 +92,6 @@ struct Vcpu::Impl {
     Backend backend;
     CpuState state;
     BlockCache cache;
-    // The address space the cached blocks were translated in (see DropCodeOnAddressSpaceChange).
-    u64 code_space = ~u64{0};
     interp::Interpreter interpreter;
     std::atomic<bool> stop_requested{false};
     InterruptSource* interrupts = nullptr;
@@ -77,22 +99,36 @@ struct Vcpu::Impl {
     // page is missing, say) would otherwise loop until its stack runs out. The #DF and triple-fault rules of
     // faults *during* delivery are system::DeliverEvent's.
     unsigned deliveries_without_progress = 0;
+    // Debug traps held back by a MOV SS / POP SS for one instruction: DR6 B0-B3 hits and BS.
+    u32 pending_debug_hits = 0;
+    u64 pending_debug_status = 0;
 
     // Translates the block at state.rip. Returns null and sets *fault when its first instruction
-    // cannot be fetched (nothing to translate).
-    std::unique_ptr<ir::Block> Translate(ir::Fault* fault, unsigned max_insns);
+    // cannot be fetched (nothing to translate). *span: how many bytes from state.rip the translation read.
+    std::unique_ptr<ir::Block> Translate(ir::Fault* fault, unsigned max_insns, u64* span);
+    // The cached block at state.rip of at most `limit` instructions (0: no limit), translated if missing. Returns
+    // null and sets *fault when its first instruction cannot be fetched.
+    const ir::Block* FindOrTranslate(u32 limit, ir::Fault* fault);
+    // Whether a cached block's bytes are still what RIP's linear pages map to (`linear`: RIP's linear address).
+    bool StillMapped(const CachedBlock& b, u64 linear);
+    // Self-modifying code: drops the translations made from pages the memory path saw written.
+    void DropWrittenCode();
     // Handles an exception: returns true if Run must stop.
     bool OnException(const ir::Fault& f, RunResult& result);
+    bool OnEvent(const system::Event& event, RunResult& result);
+    // Runs one instruction with the debug checks (system/debug.h) around it: returns true if Run must stop.
+    bool DebugStep(RunResult& result);
     // Delivers a pending NMI or maskable interrupt, if any: returns true if Run must stop (triple fault).
     bool PollInterrupts(RunResult& result);
     bool DeliverExternal(u8 vector, RunResult& result);
 };
 
-std::unique_ptr<ir::Block> Vcpu::Impl::Translate(ir::Fault* fault, unsigned max_insns) {
+std::unique_ptr<ir::Block> Vcpu::Impl::Translate(ir::Fault* fault, unsigned max_insns, u64* span) {
     const translate::BlockMode mode = translate::BlockMode::Of(state);
     auto block = std::make_unique<ir::Block>(state.rip);
     translate::Translator t(*block, mode);
     u64 rip = state.rip;
+    *span = 0;
     for (unsigned n = 0; n < max_insns; ++n) {
         const Fetched f = Fetch(memory, state, rip);
         if (f.fault) {
@@ -106,8 +142,10 @@ std::unique_ptr<ir::Block> Vcpu::Impl::Translate(ir::Fault* fault, unsigned max_
                 break;
             }
             t.RaiseAt(rip, decoded.error() == DecodeError::TooLong ? vec::GP : vec::UD);
+            *span += f.size;  // the exception depends on every byte looked at
             break;
         }
+        *span += decoded->length;
         if (log::Enabled(log::Category::InAsm)) {
             const unsigned bits = mode.decode == DecodeMode::Bits64 ? 64 : mode.decode == DecodeMode::Bits32 ? 32 : 16;
             log::Log(log::Category::InAsm, "{:#x}: {}", rip,
@@ -126,26 +164,137 @@ std::unique_ptr<ir::Block> Vcpu::Impl::Translate(ir::Fault* fault, unsigned max_
 }
 
 bool Vcpu::Impl::OnException(const ir::Fault& f, RunResult& result) {
+    const auto kind = f.icebp ? system::EventKind::Icebp
+                      : f.software ? system::EventKind::SoftwareInt
+                                   : system::EventKind::Exception;
+    // Faults push RF = 1. The only #DB raised by IR code is general detect, a fault.
+    const bool fault = !f.software && (system::IsFaultVector(f.vector) || f.vector == vec::DB);
+    return OnEvent(system::Event{f.vector, kind, f.has_error_code && !f.software, f.error_code, f.cr2, fault}, result);
+}
+
+bool Vcpu::Impl::OnEvent(const system::Event& event, RunResult& result) {
     const u64 rip = state.rip;
-    log::Log(log::Category::Int, "exception {} error {:#x} at rip {:#x}", f.vector, f.error_code, rip);
+    const ExceptionInfo info{event.vector, event.has_error_code, event.error_code, event.cr2, rip};
+    log::Log(log::Category::Int, "exception {} error {:#x} at rip {:#x}", event.vector, event.error_code, rip);
     // IDTR.limit == 0 means "no IDT": bare runs and unit tests stop at the first exception. (After reset the
     // real-mode IVT has limit 0xFFFF, so firmware-style real-mode code delivers normally.)
     if (state.idtr.limit == 0) {
         result.reason = StopReason::Exception;
-        result.exception = InfoOf(f, rip);
+        result.exception = info;
         return true;
     }
-    const system::Event event{f.vector, f.software ? system::EventKind::SoftwareInt : system::EventKind::Exception,
-                              f.has_error_code && !f.software, f.error_code, f.cr2};
     if (++deliveries_without_progress > 3 ||
         system::DeliverEvent(state, memory, event) == system::DeliveryResult::TripleFault) {
-        log::Log(log::Category::Int, "triple fault delivering exception {}", f.vector);
+        log::Log(log::Category::Int, "triple fault delivering exception {}", event.vector);
         result.reason = StopReason::TripleFault;
-        result.exception = InfoOf(f, rip);
+        result.exception = info;
         return true;
     }
     state.halted = false;
     return false;
+}
+
+bool Vcpu::Impl::StillMapped(const CachedBlock& b, u64 linear) {
+    const bool user = state.cpl() == 3;
+    u64 gpa = 0;
+    MemFault ignored;
+    if (!memory.TranslateFetch(state, linear, user, &gpa, &ignored) || gpa != b.gpa) return false;
+    if (b.page2_gpa == kNoPage) return true;
+    return memory.TranslateFetch(state, NextPage(state, linear), user, &gpa, &ignored) &&
+           (gpa & ~kPageMask) == b.page2_gpa;
+}
+
+const ir::Block* Vcpu::Impl::FindOrTranslate(u32 limit, ir::Fault* fault) {
+    const u32 mode_key = translate::BlockMode::Of(state).Key() | (limit << 24);
+    const u64 linear = LinearRip(state, state.rip);
+    if (const CachedBlock* hit = cache.FindByRip(state.rip, mode_key); hit != nullptr && StillMapped(*hit, linear)) {
+        return hit->block.get();
+    }
+    // The key: where RIP's bytes are now. A fault here is the one the first fetch would raise.
+    u64 gpa = 0;
+    MemFault mf;
+    if (!memory.TranslateFetch(state, linear, state.cpl() == 3, &gpa, &mf)) {
+        *fault = FaultOf(mf);
+        return nullptr;
+    }
+    if (const CachedBlock* hit = cache.Find(gpa, state.rip, mode_key); hit != nullptr && StillMapped(*hit, linear)) {
+        cache.Remember(hit);
+        return hit->block.get();
+    }
+    CachedBlock fresh;
+    u64 span = 0;
+    fresh.block = Translate(fault, limit ? limit : kMaxBlockInsns, &span);
+    if (!fresh.block) return nullptr;
+    fresh.gpa = gpa;
+    fresh.rip = state.rip;
+    fresh.mode = mode_key;
+    // Bytes in the next linear page make the block depend on that page's mapping too (at most two pages: a
+    // block is far shorter than a page). The fetches that read them succeeded, so this translation should too;
+    // if it does not, the block keeps a page address that never matches and is translated again next time.
+    if ((linear & kPageMask) + span > kPageSize) {
+        u64 gpa2 = 0;
+        const bool mapped = memory.TranslateFetch(state, NextPage(state, linear), state.cpl() == 3, &gpa2, &mf);
+        fresh.page2_gpa = mapped ? gpa2 & ~kPageMask : kPageMask;
+    }
+    return cache.Insert(std::move(fresh))->block.get();
+}
+
+void Vcpu::Impl::DropWrittenCode() {
+    const std::span<const u64> pages = memory.CodeWrittenPages();
+    if (pages.empty()) {
+        cache.Clear();
+        return;
+    }
+    for (const u64 gfn : pages) cache.InvalidatePage(gfn);
+}
+
+bool Vcpu::Impl::DebugStep(RunResult& result) {
+    CpuState& s = state;
+    // RF suppresses the instruction breakpoints of one instruction and is cleared as it starts (SDM 18.3.1.1).
+    const bool resume = s.rflags & rflags::RF;
+    s.rflags &= ~rflags::RF;
+    if (!resume) {
+        if (const u32 hits = system::InstructionBreakpointHits(s, LinearRip(s, s.rip))) {
+            // A fault: the saved RIP is the instruction, RF is pushed as it is (0); the handler sets RF in the
+            // frame to resume past the breakpoint.
+            system::ReportDebug(s, hits, 0);
+            return OnEvent(system::Event{vec::DB, system::EventKind::Exception, false, 0, 0, false}, result);
+        }
+    }
+    const DebugTraits traits = TraitsOf(memory, s, translate::BlockMode::Of(s).decode);
+    const bool single_step = s.rflags & rflags::TF;  // TF as the instruction starts: POPF setting it does not trap
+    ir::Fault fault;
+    const ir::Block* block = FindOrTranslate(1, &fault);
+    if (block == nullptr) return OnException(fault, result);
+    s.interrupt_shadow = false;
+    system::WatchMemory watch(memory);
+    const bool watching = system::DataBreakpoints(s) != 0;
+    const interp::ExecResult r = interpreter.Execute(*block, s, watching ? static_cast<MemoryInterface&>(watch) : memory);
+    result.instructions += r.instructions;
+    if (r.instructions > 0) deliveries_without_progress = 0;
+    // An exception or INT n ends the instruction without a trap; delivery cleared TF (the trap of the handler's
+    // IRET target comes from the restored TF).
+    if (r.kind == interp::ExitKind::Exception) return OnException(*r.fault, result);
+    u64 status = 0;
+    if (single_step && !(traits.syscall && !(s.rflags & rflags::TF))) status |= system::dr6::BS;
+    u32 hits = watch.TakeHits();
+    if (traits.loads_ss) {  // held for one instruction (SDM Vol. 3 6.8.3)
+        pending_debug_hits |= hits;
+        pending_debug_status |= status;
+        hits = 0;
+        status = 0;
+    } else {
+        hits |= std::exchange(pending_debug_hits, 0);
+        status |= std::exchange(pending_debug_status, 0);
+    }
+    if (hits == 0 && status == 0) {
+        if (r.kind != interp::ExitKind::Halted) return false;
+        result.reason = StopReason::Halted;
+        return true;
+    }
+    // A trap: the saved RIP is the next instruction (after a HLT too: the handler returns past it).
+    system::ReportDebug(s, hits, status);
+    return OnEvent(system::Event{vec::DB, system::EventKind::Exception, false, 0, 0, false}, result);
 }
 
 bool Vcpu::Impl::DeliverExternal(u8 vector, RunResult& result) {
@@ -207,29 +356,24 @@ RunResult Vcpu::Run(u64 max_instructions) {
         }
         // The passes assume a block runs to its end (or an exception), so a budget smaller than a block gets a
         // block of exactly that many instructions, cached under its own key.
-        // Blocks are keyed by linear address, so every translation is dropped when the address space changes
-        // (a CR3 switch: another process, or Linux's text_poke through a temporary mm; a paging-mode change)
-        // and when the memory path saw a write to a page code was fetched from (self-modifying code, checked
-        // at block boundaries). Correct, at the price of re-translating; a physically indexed cache with
-        // per-page invalidation through page-track is the planned refinement.
-        const u64 space = m.state.cr3 ^ ((m.state.cr0 & cr0::PG) << 32) ^ ((m.state.cr4 & (cr4::PAE | cr4::LA57)) << 40);
-        if (space != m.code_space || m.memory.TakeCodeWritten()) {
-            m.cache.Clear();
-            m.code_space = space;
+        // Blocks are keyed by the physical address of their code (block_cache.h), so they survive CR3 switches;
+        // those made from a page the memory path saw written are dropped here, at block boundaries
+        // (self-modifying code, text_poke, a page reused for another program's code).
+        if (m.memory.TakeCodeWritten()) m.DropWrittenCode();
+        // Single-step and breakpoints run one instruction at a time; otherwise RF (left by IRET after a fault)
+        // only needs clearing as the next instruction starts.
+        if (system::DebugActive(m.state) || m.pending_debug_status != 0 || m.pending_debug_hits != 0) {
+            if (m.DebugStep(result)) return result;
+            continue;
         }
+        m.state.rflags &= ~rflags::RF;
         const u64 remaining = max_instructions - result.instructions;
         const u32 limit = remaining < kMaxBlockInsns ? static_cast<u32>(remaining) : 0;
-        const u32 mode_key = translate::BlockMode::Of(m.state).Key() | (limit << 24);
-        const u64 linear = LinearRip(m.state, m.state.rip);
-        const ir::Block* block = m.cache.Find(linear, m.state.rip, mode_key);
+        ir::Fault fault;
+        const ir::Block* block = m.FindOrTranslate(limit, &fault);
         if (block == nullptr) {
-            ir::Fault fault;
-            std::unique_ptr<ir::Block> fresh = m.Translate(&fault, limit ? limit : kMaxBlockInsns);
-            if (!fresh) {
-                if (m.OnException(fault, result)) return result;
-                continue;
-            }
-            block = m.cache.Insert(linear, m.state.rip, mode_key, std::move(fresh));
+            if (m.OnException(fault, result)) return result;
+            continue;
         }
         m.state.interrupt_shadow = false;
         const interp::ExecResult r = m.interpreter.Execute(*block, m.state, m.memory);

@@ -24,6 +24,7 @@
 #include "emu/cpu/vcpu.h"
 #include "emu/machine/boot/start_state.h"
 #include "emu/machine/guest_memory.h"
+#include "emu/machine/memslot_test_port.h"
 #include "emu/machine/serial_backend.h"
 #include "emu/machine/state_dump.h"
 #include "emu/machine/vcpu_memory.h"
@@ -120,10 +121,22 @@ int RunBare(const MachineConfig& config) {
     (void)pio.Insert(devices::platform::kBochsShutdownPort, 1, shutdown);
     (void)pio.Insert(devices::platform::kPostPort, 1, post);
 
-    // Shadow mode needs page tracking; it is created before the vCPU's memory path and outlives it.
+    // Shadow mode needs page tracking, and so does the memslot test port's client; it is created before the
+    // vCPU's memory path and outlives it.
     std::unique_ptr<mmu::PageTrack> page_track;
-    if (config.mmu == MmuMode::Shadow) page_track = std::make_unique<mmu::PageTrack>(memory.slots());
+    if (config.mmu == MmuMode::Shadow || bare.test_memslot_port) {
+        page_track = std::make_unique<mmu::PageTrack>(memory.slots());
+    }
+    std::unique_ptr<MemslotTestPort> memslot_port;
+    if (bare.test_memslot_port) {
+        auto port = MemslotTestPort::Create(memory.slots(), *page_track);
+        if (!port) return Fail("-test-memslot-port: cannot register its page-track client");
+        memslot_port = std::move(*port);
+        (void)pio.Insert(kMemslotTestPort, kMemslotTestPortSize, *memslot_port);
+    }
     VcpuMemory vcpu_memory(memory.slots(), page_track.get(), mmio, pio, config.mmu);
+    // The port's memslot changes run between the OUT that asks for them and the next instruction.
+    if (memslot_port) vcpu_memory.SetAfterPortWrite([&] { memslot_port->RunPending(); });
     cpu::Vcpu vcpu(vcpu_memory);
     vcpu.state() = state;
     running = &vcpu;

@@ -29,6 +29,7 @@ nlohmann::json BareToJson(const BareConfig& bare) {
         {"cpl", bare.cpl},
         {"regs", regs},
         {"maps", maps},
+        {"test_memslot_port", bare.test_memslot_port},
     };
 }
 

@@ -46,6 +46,7 @@ struct BareConfig {
     std::optional<u64> rip;
     std::optional<u64> rflags;
     std::vector<MemMap> maps;
+    bool test_memslot_port = false;  // -test-memslot-port: the memslot test device (memslot_test_port.h)
 };
 
 inline constexpr u64 kDefaultRamBytes = u64{128} << 20;  // QEMU's default -m

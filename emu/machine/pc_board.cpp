@@ -9,7 +9,9 @@
 #include "devices/platform/acpi_pm_regs.h"
 #include "devices/platform/i8042_regs.h"
 #include "devices/platform/regs.h"
+#include "devices/serial/regs.h"
 #include "devices/timer/hpet_regs.h"
+#include "emu/common/log.h"
 
 namespace emu::machine {
 
@@ -27,10 +29,11 @@ devices::HpetIrqs HpetWiring(devices::Ioapic& ioapic, std::array<devices::Fanout
 
 PcBoard::PcBoard(devices::TimerQueue& timers, const PcBoardConfig& config)
     : ioapic_(router_),
-      pit_(timers, isa_[0]),
-      rtc_(timers, isa_[8], static_cast<i64>(std::time(nullptr))),
+      pit_(timers, pit_irq_),
+      rtc_(timers, rtc_irq_, static_cast<i64>(std::time(nullptr))),
       hpet_(timers, HpetWiring(ioapic_, isa_)),
-      com1_(timers, isa_[4], *config.com1),
+      com1_(timers, isa_[devices::uart::kCom1Irq], *config.com1),
+      com2_(timers, isa_[devices::uart::kCom2Irq], config.com2 ? *config.com2 : no_com2_),
       acpi_pm_(timers, isa_[9], [on_exit = config.on_exit] { on_exit(0); }),
       i8042_(isa_[1], isa_[12], config.on_reset),
       debug_exit_(config.on_exit),
@@ -48,6 +51,10 @@ PcBoard::PcBoard(devices::TimerQueue& timers, const PcBoardConfig& config)
     lapic_ = std::make_unique<devices::LocalApic>(timers, devices::LocalApic::Config{}, &router_,
                                                   [this](u8 vector) { ioapic_.Eoi(vector); });
     router_.Add(*lapic_);
+    hpet_.SetLegacyCallback([this](bool legacy) {
+        pit_irq_.SetOpen(!legacy);
+        rtc_irq_.SetOpen(!legacy);
+    });
     interrupts_ = std::make_unique<devices::InterruptController>(*lapic_, &pic_);
 
     devices::Piix3Irqs piix;
@@ -71,7 +78,8 @@ PcBoard::PcBoard(devices::TimerQueue& timers, const PcBoardConfig& config)
     InsertPort(0x40, 4, pit_.Ports());
     InsertPort(0x61, 1, pit_.PortB());
     InsertPort(0x70, 2, rtc_.Ports());
-    InsertPort(0x3F8, 8, com1_);
+    InsertPort(devices::uart::kCom1Base, devices::uart::kPorts, com1_);
+    InsertPort(devices::uart::kCom2Base, devices::uart::kPorts, com2_);
     InsertPort(devices::i8042::kDataPort, 1, i8042_.DataPort());
     InsertPort(devices::i8042::kCommandPort, 1, i8042_.CommandPort());
     InsertPort(devices::acpi_pm::kBase, devices::acpi_pm::kPorts, acpi_pm_);
@@ -82,9 +90,11 @@ PcBoard::PcBoard(devices::TimerQueue& timers, const PcBoardConfig& config)
     InsertPort(platform::kTestdevFlushPort, platform::kTestdevFlushSize, testdev_.FlushPort());
     InsertPort(platform::kBochsShutdownPort, 1, shutdown_);
     InsertPort(platform::kPostPort, 1, post_);
+    InsertPort(platform::kFpuErrorPort, 1, fpu_error_);
     InsertPort(platform::kPortA, 1, port_a_);
     InsertMmio(devices::apic::kIoapicBase, devices::apic::kIoapicSize, ioapic_);
     InsertMmio(lapic_->Base(), devices::apic::kLapicSize, *lapic_);
+    lapic_mapped_at_ = lapic_->Base();
     InsertMmio(devices::hpet::kBase, devices::hpet::kSize, hpet_);
 }
 
@@ -100,6 +110,25 @@ void PcBoard::InsertMmio(u64 base, u64 size, devices::IoDevice& device) {
     if (auto r = mmio_.Insert(base, size, device); !r) {
         throw std::logic_error("PC board: MMIO " + std::to_string(base) + ": " + devices::BusErrorMessage(r.error()));
     }
+}
+
+bool PcBoard::WriteApicBase(u64 value) {
+    if (!lapic_->SetBase(value)) return false;
+    const u64 want = lapic_->Enabled() ? lapic_->Base() : 0;
+    if (want == lapic_mapped_at_) return true;
+    // Called on the vCPU thread between instructions, so no access to the window is in flight.
+    if (lapic_mapped_at_ != 0) (void)mmio_.Remove(lapic_mapped_at_);
+    lapic_mapped_at_ = 0;
+    if (want != 0) {
+        if (auto r = mmio_.Insert(want, devices::apic::kLapicSize, *lapic_); r) {
+            lapic_mapped_at_ = want;
+        } else if (log::Enabled(log::Category::GuestErrors)) {
+            // SDM: a base that overlaps other devices is undefined; the window stays unmapped.
+            log::Log(log::Category::GuestErrors, "IA32_APIC_BASE {:#x}: {}", value,
+                     devices::BusErrorMessage(r.error()));
+        }
+    }
+    return true;
 }
 
 u64 PcBoard::InstallAcpiTables(PhysWriter& memory) {

@@ -1,8 +1,9 @@
 #pragma once
 // The devices of the PC machine and how they are wired, as on QEMU's `pc` board: ISA IRQs fan out to the
 // 8259 pair and the I/O APIC (IRQ0 on pin 2), the local APIC and the PIC reach the CPU through one
-// interrupt source, PCI config mechanism #1 with an i440FX host bridge and a PIIX3, the legacy ports, the
-// ACPI PM block and ACPI tables at 0xE0000 (RSDP at 0xF0000).
+// interrupt source, PCI config mechanism #1 with an i440FX host bridge and a PIIX3, the legacy ports, COM1
+// (0x3F8, IRQ4) and COM2 (0x2F8, IRQ3), the ACPI PM block and ACPI tables at 0xE0000 (RSDP at 0xF0000).
+// The HPET's legacy replacement mode cuts the PIT off IRQ0 and the RTC off IRQ8 (its timers 0 and 1 drive them).
 #include <array>
 #include <deque>
 #include <functional>
@@ -21,6 +22,7 @@
 #include "devices/platform/acpi_tables.h"
 #include "devices/platform/fw_cfg.h"
 #include "devices/platform/i8042.h"
+#include "devices/platform/regs.h"
 #include "devices/platform/simple_ports.h"
 #include "devices/serial/uart16550.h"
 #include "devices/timer/hpet.h"
@@ -37,6 +39,7 @@ struct PcBoardConfig {
     u64 below_4g = 0, above_4g = 0;
     std::string cmdline;
     devices::CharBackend* com1 = nullptr;
+    devices::CharBackend* com2 = nullptr;     // null: COM2 is present with nothing attached
     std::function<void(int status)> on_exit;  // isa-debug-exit, power-off (status 0)
     std::function<void()> on_reset;           // port 0x92, i8042, 0xCF9
 };
@@ -51,6 +54,14 @@ public:
 
     // Writes the ACPI tables into guest RAM; returns the RSDP address for the boot protocol (0 on failure).
     u64 InstallAcpiTables(PhysWriter& memory);
+
+    // WRMSR(IA32_APIC_BASE), forwarded by the CPU with a value it has validated: the local APIC's MMIO window
+    // follows the base, and is not decoded while the APIC is globally disabled (the 8259 then reaches the CPU
+    // directly). Returns false if the APIC refuses the value (#GP).
+    bool WriteApicBase(u64 value);
+
+    // FERR#: an unmasked x87 error while CR0.NE = 0 raises ISA IRQ13 until the guest writes port 0xF0.
+    void SignalFpuError() { fpu_error_.Raise(); }
 
     // Runs PCI BAR remaps queued during a port access; the vCPU calls it after each port write.
     void RunDeferred();
@@ -75,10 +86,15 @@ private:
     std::unique_ptr<devices::LocalApic> lapic_;
     std::unique_ptr<devices::InterruptController> interrupts_;
     bool nmi_pending_ = false;
+    u64 lapic_mapped_at_ = 0;  // where the local APIC's window is on mmio_ (0: not mapped)
+    devices::GatedIrqLine pit_irq_{isa_[0]};  // cut while the HPET is in legacy replacement mode
+    devices::GatedIrqLine rtc_irq_{isa_[8]};
     devices::Pit pit_;
     devices::Rtc rtc_;
     devices::Hpet hpet_;
+    devices::NullBackend no_com2_;
     devices::Uart16550 com1_;
+    devices::Uart16550 com2_;
     devices::AcpiPm acpi_pm_;
     devices::I8042 i8042_;
     devices::FwCfg fw_cfg_;
@@ -86,6 +102,7 @@ private:
     devices::PcTestdev testdev_;
     devices::BochsShutdownPort shutdown_;
     devices::PostPort post_;
+    devices::FpuErrorLatch fpu_error_{isa_[devices::platform::kFpuErrorIrq]};
     devices::SystemControlPortA port_a_;
     std::mutex deferred_mutex_;
     std::deque<std::function<void()>> deferred_;

@@ -21,6 +21,7 @@
 #include "devices/timer/clock.h"
 #include "devices/timer/timer_queue.h"
 #include "emu/common/log.h"
+#include "emu/cpu/system/msr.h"
 #include "emu/cpu/vcpu.h"
 #include "emu/machine/boot/linux_loader.h"
 #include "emu/machine/boot/multiboot_loader.h"
@@ -145,9 +146,13 @@ int RunPc(const MachineConfig& config) {
 
     devices::HostClock clock;
     devices::TimerQueue timers(clock);
-    const SerialBackend serial = MakeCom1Backend(config);
-    if (!serial.backend) return Fail("cannot open the -serial file " + config.serials.front().path);
-    devices::StdioBackend* console = serial.console;
+    const SerialBackend serial = MakeSerialBackend(config, 0);
+    if (!serial.backend) return Fail("cannot open the -serial file " + config.serials[0].path);
+    const SerialBackend serial2 = MakeSerialBackend(config, 1);
+    if (!serial2.backend) return Fail("cannot open the -serial file " + config.serials[1].path);
+    // One terminal, one reader: QEMU refuses stdio on two character devices too.
+    if (serial.console && serial2.console) return Fail("-serial stdio: only one serial port can use the terminal");
+    devices::StdioBackend* console = serial.console ? serial.console : serial2.console;
 
     constexpr int kRunning = -2;
     std::atomic<int> exit_status{kRunning};
@@ -172,6 +177,7 @@ int RunPc(const MachineConfig& config) {
     board_config.above_4g = layout.above_4g;
     board_config.cmdline = config.append;
     board_config.com1 = serial.backend.get();
+    board_config.com2 = serial2.backend.get();
     board_config.on_exit = stop_with;
     board_config.on_reset = [&] { stop_with(kResetRequested); };
     PcBoard board(timers, board_config);
@@ -207,6 +213,9 @@ int RunPc(const MachineConfig& config) {
     if (config.mmu == MmuMode::Shadow) page_track = std::make_unique<mmu::PageTrack>(memory.slots());
     VcpuMemory vcpu_memory(memory.slots(), page_track.get(), board.mmio(), board.pio(), config.mmu);
     vcpu_memory.SetAfterPortWrite([&] { board.RunDeferred(); });
+    vcpu_memory.SetPlatformMsrHandler(
+        [&board](u32 index, u64 value) { return index != cpu::system::msr::ApicBase || board.WriteApicBase(value); });
+    vcpu_memory.SetFpuErrorHandler([&board] { board.SignalFpuError(); });
     cpu::Vcpu vcpu(vcpu_memory);
     vcpu.state() = state;
     vcpu.SetInterruptSource(&board);

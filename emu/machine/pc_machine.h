@@ -1,6 +1,6 @@
 #pragma once
 // The PC machine (-kernel): guest RAM with a PC memory map and E820 table, the legacy platform devices
-// (8259 PIC pair, 8254 PIT, RTC/CMOS, COM1, fw_cfg, isa-debug-exit, pc-testdev, port 0x92, the Bochs
+// (8259 PIC pair, 8254 PIT, RTC/CMOS, COM1, COM2, fw_cfg, isa-debug-exit, pc-testdev, port 0x92, the Bochs
 // shutdown port), an event loop thread for timers and console input, and a kernel loaded through the Linux
 // boot protocol or Multiboot v1.
 #include "emu/machine/machine_config.h"

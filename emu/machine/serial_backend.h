@@ -1,5 +1,5 @@
 #pragma once
-// The host side of COM1, from -serial: stdio (the default), a file, or nothing.
+// The host side of the serial ports, from -serial (in order: COM1, COM2): stdio, a file, or nothing.
 #include <memory>
 
 #include "devices/backends/char_backend.h"
@@ -13,6 +13,9 @@ struct SerialBackend {
     devices::StdioBackend* console = nullptr;       // set when the backend is the terminal (for Ctrl-A x, input)
 };
 
-SerialBackend MakeCom1Backend(const MachineConfig& config);
+// Port `index` (0 = COM1) from the index-th -serial. Without one, COM1 is the terminal (as QEMU with
+// -nographic) and the other ports have nothing attached.
+SerialBackend MakeSerialBackend(const MachineConfig& config, size_t index);
+inline SerialBackend MakeCom1Backend(const MachineConfig& config) { return MakeSerialBackend(config, 0); }
 
 }  // namespace emu::machine

@@ -14,8 +14,8 @@ std::optional<std::string> UnimplementedFeature(const MachineConfig& config) {
     for (const SerialSpec& serial : config.serials) {
         if (serial.kind == SerialKind::Other) return "-serial " + serial.text;
     }
-    // Only COM1 exists so far; a second -serial would be a port the guest cannot find.
-    if (config.serials.size() > 1) return "a second -serial port";
+    // COM1 and COM2 exist; a third -serial would be a port the guest cannot find.
+    if (config.serials.size() > 2) return "a third -serial port";
     return std::nullopt;
 }
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -60,19 +61,22 @@ u8* VcpuMemory::HostPointer(u64 gpa) {
 }
 
 // Copies the paging registers the walker needs. PAE PDPTEs are architecturally loaded at MOV CR3 and on paging
-// mode changes; the CPU reports those through FlushTlb, and a CR3 change seen here reloads them too.
+// mode changes, which call LoadPdptes; a CR3 set without them (a loader's start state) loads them here.
 void VcpuMemory::SyncPagingState(const cpu::CpuState& state) {
     const u64 generation = slots_.Generation();
     if (generation != slots_generation_) {
         tlb_.FlushAll();  // a memslot change may have moved or removed RAM that entries point into
         slots_generation_ = generation;
+        // ... and translated code: the vCPU drops it all.
+        code_written_ = all_code_written_ = true;
+        code_pages_.Clear();
     }
     paging_.cr0 = state.cr0;
     paging_.cr3 = state.cr3;
     paging_.cr4 = state.cr4;
     paging_.efer = state.efer;
     if (mmu::ModeOf(paging_) == mmu::PagingMode::Pae && pdptes_cr3_ != state.cr3) {
-        (void)mmu::LoadPdptes(paging_, *this);  // a reserved-bit #GP belongs to MOV CR3, which checked it
+        (void)mmu::LoadPdptes(paging_, *this);  // no MOV CR to fault: a bad PDPTE stays as the previous one
         pdptes_cr3_ = state.cr3;
     }
 }
@@ -152,7 +156,7 @@ bool VcpuMemory::Read(const cpu::CpuState& state, u64 linear, void* dst, unsigne
         const unsigned piece = static_cast<unsigned>(std::min<u64>(size, kPageSize - (linear & kPageMask)));
         Target target;
         if (!Translate(state, linear, access, user, &target, fault)) return false;
-        if (access == MemAccess::Fetch) code_pages_.insert(GfnOf(Gpa(target.gpa)));
+        if (access == MemAccess::Fetch) code_pages_.Add(GfnOf(Gpa(target.gpa)));
         if (target.host) {
             std::memcpy(out, target.host, piece);
         } else if (!mmio_.Read(target.gpa, std::span<u8>(out, piece))) {
@@ -174,7 +178,11 @@ void VcpuMemory::WritePiece(const Target& target, const u8* src, unsigned size) 
     }
     if (target.read_only) return;  // ROM: the write is dropped, as on a real bus
     std::memcpy(target.host, src, size);
-    if (code_pages_.count(GfnOf(Gpa(target.gpa)))) code_written_ = true;
+    if (const Gfn gfn = GfnOf(Gpa(target.gpa)); code_pages_.Contains(gfn)) {
+        code_pages_.Remove(gfn);  // reported once; a fetch from it records it again
+        written_code_pages_.push_back(gfn);
+        code_written_ = true;
+    }
     if (target.flags & mmu::tlb_flag::kNotDirty) slots_.MarkDirty(Gpa(target.gpa));
     if ((target.flags & mmu::tlb_flag::kTracked) && page_track_) {
         page_track_->OnTrackedWrite(Gpa(target.gpa), std::span<const u8>(src, size));
@@ -223,10 +231,59 @@ void VcpuMemory::PortOut(u16 port, unsigned size, u32 value) {
     if (after_port_write_) after_port_write_();
 }
 
+bool VcpuMemory::WritePlatformMsr(u32 index, u64 value) { return !platform_msr_ || platform_msr_(index, value); }
+
 bool VcpuMemory::TakeCodeWritten() {
     if (!code_written_) return false;
     code_written_ = false;
-    code_pages_.clear();  // the CPU drops every translation; pages are recorded again as code is refetched
+    taken_code_pages_.clear();
+    if (!std::exchange(all_code_written_, false)) taken_code_pages_.swap(written_code_pages_);
+    written_code_pages_.clear();
+    return true;
+}
+
+bool VcpuMemory::TranslateFetch(const cpu::CpuState& state, u64 linear, bool user, u64* gpa, cpu::MemFault* fault) {
+    SyncPagingState(state);
+    Target target;
+    if (!Translate(state, linear, MemAccess::Fetch, user, &target, fault)) return false;
+    *gpa = target.gpa;
+    return true;
+}
+
+void VcpuMemory::PageSet::Add(Gfn gfn) {
+    if (gfn >= kBitmapPages) {
+        high_.insert(gfn);
+        return;
+    }
+    if ((gfn >> 6) >= bits_.size()) bits_.resize((gfn >> 6) + 1);
+    bits_[gfn >> 6] |= u64{1} << (gfn & 63);
+}
+
+void VcpuMemory::PageSet::Remove(Gfn gfn) {
+    if (gfn >= kBitmapPages) {
+        high_.erase(gfn);
+    } else if ((gfn >> 6) < bits_.size()) {
+        bits_[gfn >> 6] &= ~(u64{1} << (gfn & 63));
+    }
+}
+
+void VcpuMemory::PageSet::Clear() {
+    std::fill(bits_.begin(), bits_.end(), 0);
+    high_.clear();
+}
+
+bool VcpuMemory::LoadPdptes(u64 cr3) {
+    mmu::PagingRegs regs = paging_;
+    regs.cr3 = cr3;
+    if (const auto loaded = mmu::LoadPdptes(regs, *this); !loaded) {
+        if (loaded.error() == mmu::PdpteError::NotInRam) {
+            log::Log(log::Category::GuestErrors, "PAE PDPT at {:#x} is not RAM", cr3 & 0xFFFFFFE0u);
+        }
+        return false;
+    }
+    // The copies the walk and the shadow MMU use until the next load (the shadow MMU compares them to its roots').
+    paging_.pdptes = regs.pdptes;
+    pdptes_cr3_ = cr3;
     return true;
 }
 
@@ -242,7 +299,6 @@ void VcpuMemory::FlushTlb(u64 linear, bool global) {
         if (global) shadow_vcpu_->OnPagingModeChange();
         else shadow_vcpu_->OnCr3Write();
     }
-    pdptes_cr3_ = ~u64{0};  // CR3 or a paging mode bit changed: reload PAE PDPTEs at the next access
     if (global) tlb_.FlushAll();
     else tlb_.FlushNonGlobal();
 }

@@ -10,7 +10,9 @@
 #include <string>
 
 #include <functional>
+#include <span>
 #include <unordered_set>
+#include <vector>
 
 #include "devices/bus/bus.h"
 #include "emu/cpu/memory_interface.h"
@@ -39,11 +41,24 @@ public:
     u32 PortIn(u16 port, unsigned size) override;
     void PortOut(u16 port, unsigned size, u32 value) override;
     void FlushTlb(u64 linear, bool global) override;
+    bool LoadPdptes(u64 cr3) override;
     bool TakeCodeWritten() override;
+    std::span<const u64> CodeWrittenPages() const override { return taken_code_pages_; }
+    bool TranslateFetch(const cpu::CpuState& state, u64 linear, bool user, u64* gpa, cpu::MemFault* fault) override;
+    bool WritePlatformMsr(u32 index, u64 value) override;
 
     // Runs after every port write: a device that must change a bus's topology (a PCI BAR remap) queues the
     // change during the access, which holds the bus, and it is applied here, before the next instruction.
     void SetAfterPortWrite(std::function<void()> hook) { after_port_write_ = std::move(hook); }
+    // Where WritePlatformMsr goes (the board's local APIC); without a handler every value is accepted.
+    // FERR# (an unmasked x87 error with CR0.NE = 0): the machine routes it to its interrupt controller.
+    void SetFpuErrorHandler(std::function<void()> handler) { fpu_error_ = std::move(handler); }
+    void SignalFerr() override {
+        if (fpu_error_) fpu_error_();
+    }
+    void SetPlatformMsrHandler(std::function<bool(u32 index, u64 value)> handler) {
+        platform_msr_ = std::move(handler);
+    }
 
     mmu::SoftTlb& tlb() { return tlb_; }
     const mmu::WalkStats& walk_stats() const { return walk_stats_; }
@@ -87,15 +102,39 @@ private:
     mmu::PagingRegs paging_{};
     mmu::WalkStats walk_stats_{};
     u64 slots_generation_ = ~u64{0};
-    u64 pdptes_cr3_ = ~u64{0};
+    u64 pdptes_cr3_ = ~u64{0};  // the CR3 that paging_.pdptes were loaded from
     TlbHook tlb_hook_{tlb_};
     std::unique_ptr<mmu::ShadowMmu> shadow_;
     std::unique_ptr<mmu::ShadowVcpu> shadow_vcpu_;
     std::function<void()> after_port_write_;
-    // Guest-physical pages instruction fetches have read since translations were last dropped; a write to one
-    // of them (by the CPU through this path) sets code_written_. Page-granular, as QEMU's TB invalidation.
-    std::unordered_set<Gfn> code_pages_;
+    std::function<bool(u32, u64)> platform_msr_;
+    std::function<void()> fpu_error_;
+    // A set of guest-physical pages that every store tests: a bitmap over the low pages (grown on demand) and a
+    // hash set for the rare page above it.
+    class PageSet {
+    public:
+        bool Contains(Gfn gfn) const {
+            if (gfn < kBitmapPages) return (gfn >> 6) < bits_.size() && ((bits_[gfn >> 6] >> (gfn & 63)) & 1);
+            return !high_.empty() && high_.count(gfn) != 0;
+        }
+        void Add(Gfn gfn);
+        void Remove(Gfn gfn);
+        void Clear();
+
+    private:
+        static constexpr Gfn kBitmapPages = Gfn{1} << 28;  // 1 TiB of guest-physical space, 32 MiB of bitmap at most
+        std::vector<u64> bits_;
+        std::unordered_set<Gfn> high_;
+    };
+
+    // Self-modifying code, page-granular as QEMU's TB invalidation: the pages instruction fetches have read since
+    // they were last reported. A store (by the CPU, through this path) to one of them queues it for the vCPU,
+    // which drops the translations made from it (TakeCodeWritten, CodeWrittenPages).
+    PageSet code_pages_;
+    std::vector<Gfn> written_code_pages_;
+    std::vector<Gfn> taken_code_pages_;
     bool code_written_ = false;
+    bool all_code_written_ = false;  // memslots changed: what any gpa holds may have changed
 };
 
 }  // namespace emu::machine

@@ -63,17 +63,27 @@ Result<void, PageTrackError> PageTrack::AddGfn(Gfn gfn) {
 Result<void, PageTrackError> PageTrack::RemoveGfn(Gfn gfn) {
     Memslots::ReadSection section(slots_);
     auto counter = Counter(section, gfn);
-    if (!counter) {
+    // An in-flight DELETE/MOVE's slot (invalid: lookups skip it) still owns its counters until the change commits,
+    // and keeps them if it aborts: a remove must balance an add made on it (KVM's unaccount finds it too).
+    u16* invalid_slot_counter = nullptr;
+    if (!counter && counter.error() == PageTrackError::NoSlot) {
+        for (const SlotEntry& e : section.entries()) {
+            u16* counters = e.meta->write_track.load(std::memory_order_acquire);
+            if (e.invalid && e.Contains(GpaOf(gfn)) && counters) invalid_slot_counter = &counters[gfn - e.base.page()];
+        }
+    }
+    if (!counter && !invalid_slot_counter) {
         LogLookupFailure("remove", gfn, counter.error());
         return Err(counter.error());
     }
+    std::atomic_ref<u16> ref = counter ? *counter : std::atomic_ref<u16>(*invalid_slot_counter);
     std::lock_guard lock(track_lock_);
-    const u16 count = counter->load(std::memory_order_relaxed);
+    const u16 count = ref.load(std::memory_order_relaxed);
     if (count == 0) {
         log::Log(Category::PageTrack, "BUG: remove gfn {:#x}: write-track count underflow", gfn);
         return Err(PageTrackError::Underflow);
     }
-    counter->store(count - 1, std::memory_order_relaxed);
+    ref.store(count - 1, std::memory_order_relaxed);
     return {};
 }
 

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <limits>
 #include <set>
+#include <string_view>
 
 #include <fmt/format.h>
 
@@ -77,7 +78,10 @@ struct ShadowPage {
     u32 root_count = 0;
     u32 write_flooding = 0;
     bool invalid = false;    // zapped while a vCPU held it as a root
-    bool accounted = false;  // counted in PageTrack and indirect_shadow_pages
+    bool accounted = false;  // counted in indirect_shadow_pages (every indirect SP until it is zapped)
+    bool tracked = false;    // holds a PageTrack count on gfn (accounted and not unsync)
+    bool unsync = false;     // a leaf whose guest table the guest may write freely until the next flush point
+    u32 unsync_index = 0;    // position in ShadowMmu::unsync_pages_ while unsync
     ShadowPage* newer = nullptr;
     ShadowPage* older = nullptr;
     std::vector<std::pair<ShadowPage*, u16>> parents;  // SPTEs linking to this SP
@@ -147,11 +151,18 @@ std::string ShadowStats::ToString() const {
         "shadow mmu: pages alive {} (indirect {}), created {}, zapped {}; roots loaded {} (created {}); "
         "spte hits {}, misses {}, install retries {}; mmio hits {}, stale {}; "
         "writes {}: updated {}, sp zapped {} (misaligned {}, flooded {}, orphans {}), unchanged {}, ignored {}; "
-        "a/d zaps {}; invlpg {}; fast zaps {}, obsolete reclaimed {}, mmio gen wraps {}",
+        "a/d zaps {}; invlpg {}; fast zaps {}, obsolete reclaimed {}, mmio gen wraps {}; "
+        "unsync now {}, made {}, refused {}, synced {}, reused {}, stale sptes dropped {}, add-gfn resyncs {}",
         pages_alive, indirect_alive, pages_created, pages_zapped, roots_loaded, roots_created, spte_hits,
         spte_misses, install_retries, mmio_hits, mmio_stale, write_calls, write_updated, write_zapped,
         write_misaligned, write_flooded, write_orphans, write_unchanged, write_ignored, ad_zaps, invlpg, fast_zaps,
-        obsolete_reclaimed, mmio_gen_wraps);
+        obsolete_reclaimed, mmio_gen_wraps, unsync_now, unsync_made, unsync_refused, synced, sync_on_reuse,
+        sync_dropped, resync_requests);
+}
+
+bool ShadowOptions::UnsyncDefault() {
+    const char* env = std::getenv("EMU64_SHADOW_UNSYNC");
+    return !(env && std::string_view(env) == "0");
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -204,15 +215,19 @@ bool ShadowMmu::Account(ShadowPage* sp) {
         return false;
     }
     sp->accounted = true;
+    sp->tracked = true;
     ++stats_.indirect_alive;
     return true;
 }
 
 void ShadowMmu::Unaccount(ShadowPage* sp) {
+    ForgetUnsync(sp);
     if (!sp->accounted) return;
     sp->accounted = false;
     --stats_.indirect_alive;
     indirect_shadow_pages_.fetch_sub(1, std::memory_order_relaxed);
+    if (!sp->tracked) return;  // unsync: its count was dropped then
+    sp->tracked = false;
     // The counter died with a deleted or moved slot: do not touch whatever slot holds the gfn now.
     for (const DeadRange& dead : dead_ranges_) {
         if (sp->generation < dead.generation && sp->gfn - dead.first < dead.npages) return;
@@ -278,6 +293,14 @@ void ShadowMmu::Link(ShadowPage* parent, unsigned index, ShadowPage* child, u64 
         DropEntry(parent, index, &flush_all, &gfns);
         Flush(flush_all, gfns);
     }
+    if (child->unsync) {
+        // Reachable from new linear addresses now: those must see the guest table as it is (KVM syncs on reuse).
+        bool flush_all = false;
+        std::vector<Gfn> gfns;
+        RefreshPage(child, &flush_all, &gfns);
+        Flush(flush_all, gfns);
+        ++stats_.sync_on_reuse;
+    }
     e.value = reinterpret_cast<u64>(child) | spte::kLink;
     e.gpte = gpte;
     child->parents.emplace_back(parent, static_cast<u16>(index));
@@ -333,11 +356,142 @@ void ShadowMmu::Flush(bool all, const std::vector<Gfn>& gfns) {
     }
 }
 
+// Runs under PageTrack's lock, from the MMU itself (Account, SyncPage: mmu_lock_ held) or from an external client.
 void ShadowMmu::OnGfnTracked(Gfn gfn) {
-    std::lock_guard lock(vcpus_mutex_);
-    for (ShadowVcpu* vcpu : vcpus_) {
-        if (vcpu->tlb_) vcpu->tlb_->DemoteWritesToGfn(gfn);
+    {
+        std::lock_guard lock(vcpus_mutex_);
+        for (ShadowVcpu* vcpu : vcpus_) {
+            if (vcpu->tlb_) vcpu->tlb_->DemoteWritesToGfn(gfn);
+        }
     }
+    // An unsync SP of gfn is synced before any mmu_lock_ section uses it again (Lock()).
+    std::lock_guard lock(unsync_lock_);
+    if (unsync_gfns_.count(gfn)) {
+        resync_requests_.push_back(gfn);
+        resync_requested_.store(true, std::memory_order_release);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Unsync pages
+
+std::unique_lock<std::mutex> ShadowMmu::Lock() {
+    std::unique_lock lock(mmu_lock_);
+    ServiceResyncRequests();
+    return lock;
+}
+
+void ShadowMmu::ServiceResyncRequests() {
+    while (resync_requested_.load(std::memory_order_acquire)) {
+        std::vector<Gfn> gfns;
+        {
+            std::lock_guard lock(unsync_lock_);
+            gfns.swap(resync_requests_);
+            resync_requested_.store(false, std::memory_order_relaxed);
+        }
+        bool flush_all = false;
+        std::vector<Gfn> flush_gfns;
+        for (Gfn gfn : gfns) {
+            std::vector<ShadowPage*> pages;
+            auto [begin, end] = hash_.equal_range(gfn);
+            for (auto it = begin; it != end; ++it) {
+                if (it->second->unsync) pages.push_back(it->second);
+            }
+            stats_.resync_requests += !pages.empty();
+            for (ShadowPage* sp : pages) SyncPage(sp, false, &flush_all, &flush_gfns);
+        }
+        Flush(flush_all, flush_gfns);
+    }
+}
+
+// Called after a trapped write to gfn was handled: KVM's mmu_try_to_unsync_pages.
+void ShadowMmu::TryUnsync(Gfn gfn) {
+    std::vector<ShadowPage*> leaves;
+    auto [begin, end] = hash_.equal_range(gfn);
+    for (auto it = begin; it != end; ++it) {
+        ShadowPage* sp = it->second;
+        if (sp->role.direct) continue;  // keyed by a data frame, mirrors no table
+        // A non-leaf table keeps its protection; an obsolete SP still holds a count it must give back itself.
+        if (Obsolete(sp) || !sp->Leaf()) return;
+        if (sp->tracked) leaves.push_back(sp);
+    }
+    if (leaves.empty()) return;
+    const u32 n = static_cast<u32>(leaves.size());
+    {
+        std::lock_guard lock(unsync_lock_);
+        unsync_gfns_[gfn] += n;  // published before the count is read (pairs with OnGfnTracked)
+    }
+    if (page_track_.TrackCount(gfn) != leaves.size()) {
+        // Someone else (a GPU, the block cache) tracks the gfn: it must stay write-protected (I2).
+        std::lock_guard lock(unsync_lock_);
+        if ((unsync_gfns_[gfn] -= n) == 0) unsync_gfns_.erase(gfn);
+        ++stats_.unsync_refused;
+        return;
+    }
+    for (ShadowPage* sp : leaves) {
+        sp->unsync = true;
+        sp->tracked = false;
+        sp->unsync_index = static_cast<u32>(unsync_pages_.size());
+        unsync_pages_.push_back(sp);
+        if (auto r = page_track_.RemoveGfn(gfn); !r) log::Log(log::Category::Mmu, "BUG: unsync gfn {:#x}", gfn);
+    }
+    stats_.unsync_now += n;
+    stats_.unsync_made += n;
+    Flush(false, {gfn});  // TLB entries of the table page refill without the TRACKED flag
+}
+
+void ShadowMmu::ForgetUnsync(ShadowPage* sp) {
+    if (!sp->unsync) return;
+    sp->unsync = false;
+    ShadowPage* last = unsync_pages_.back();
+    unsync_pages_[sp->unsync_index] = last;
+    last->unsync_index = sp->unsync_index;
+    unsync_pages_.pop_back();
+    --stats_.unsync_now;
+    std::lock_guard lock(unsync_lock_);
+    if (auto it = unsync_gfns_.find(sp->gfn); it != unsync_gfns_.end() && --it->second == 0) unsync_gfns_.erase(it);
+}
+
+// Re-reads every gPTE an SPTE of the leaf SP was built from and drops the SPTEs whose gPTE changed.
+void ShadowMmu::RefreshPage(ShadowPage* sp, bool* flush_all, std::vector<Gfn>* flush_gfns) {
+    const unsigned bytes = sp->GpteBytes();
+    const auto host = slots_.Translate(GpaOf(sp->gfn));
+    for (unsigned i = 0; i < kSptesPerPage; ++i) {
+        Spte& e = sp->sptes[i];
+        if (!e.value) continue;
+        const unsigned offset = sp->role.has_4_byte_gpte() ? (sp->role.quadrant * kSptesPerPage + i) * 4 : i * 8;
+        if (!host || LoadAtomic(host->get() + offset, bytes) != e.gpte) {
+            DropEntry(sp, i, flush_all, flush_gfns);
+            ++stats_.sync_dropped;
+        }
+    }
+}
+
+// KVM's mmu_sync_children for one SP: write-protect first, then re-read (a write in between is either seen by the
+// re-read or trapped). zap_unreachable: an SP nothing links to is dropped instead (nothing can use its SPTEs).
+void ShadowMmu::SyncPage(ShadowPage* sp, bool zap_unreachable, bool* flush_all, std::vector<Gfn>* flush_gfns) {
+    ForgetUnsync(sp);
+    // Obsolete: its TLB entries went with the fast zap. Unreachable: with the link that led to it.
+    if (Obsolete(sp) || (zap_unreachable && sp->parents.empty() && sp->root_count == 0)) {
+        ZapPage(sp);
+        return;
+    }
+    if (!page_track_.AddGfn(sp->gfn)) {
+        ZapPage(sp);
+        *flush_all = true;
+        return;
+    }
+    sp->tracked = true;
+    ++stats_.synced;
+    RefreshPage(sp, flush_all, flush_gfns);
+}
+
+void ShadowMmu::SyncAllLocked() {
+    if (unsync_pages_.empty()) return;
+    bool flush_all = false;
+    std::vector<Gfn> flush_gfns;
+    while (!unsync_pages_.empty()) SyncPage(unsync_pages_.back(), true, &flush_all, &flush_gfns);
+    Flush(flush_all, flush_gfns);
 }
 
 void ShadowMmu::EnsureTrackingEnabled() {
@@ -386,7 +540,7 @@ void ShadowMmu::TrackWrite(Gpa gpa, std::span<const u8> new_bytes) {
     const Gfn gfn = GfnOf(gpa);
     const unsigned offset = static_cast<unsigned>(gpa.page_offset());
     const unsigned size = static_cast<unsigned>(std::max<size_t>(new_bytes.size(), 1));
-    std::lock_guard lock(mmu_lock_);
+    auto lock = Lock();
     ++stats_.write_calls;
     std::vector<ShadowPage*> pages;
     auto [begin, end] = hash_.equal_range(gfn);
@@ -440,6 +594,7 @@ void ShadowMmu::TrackWrite(Gpa gpa, std::span<const u8> new_bytes) {
     } else {
         ++stats_.write_unchanged;
     }
+    if (options_.unsync) TryUnsync(gfn);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -614,6 +769,8 @@ bool ShadowMmu::LookupLocked(ShadowVcpu& vcpu, const PagingRegs& regs, u64 linea
         leaf.global_bit = (v & spte::kGlobal) != 0;
         leaf.dirty_bit = (v & spte::kDirty) != 0;
         const WalkResult r = FinishLeaf(regs, access, flags, leaf);
+        // A stale SPTE of an unsync SP must not fault forever: a #PF drops the TLB entry, the retry walks.
+        if (r.status != WalkStatus::Ok && sp->unsync) return false;
         // A permitted write to a clean page walks again: the walk sets the guest's D bit.
         if (r.status == WalkStatus::Ok && access == AccessType::Write && !leaf.dirty_bit) return false;
         *result = r;
@@ -744,7 +901,7 @@ WalkResult ShadowVcpu::Translate(const PagingRegs& regs, u64 linear, AccessType 
     mmu_.EnsureTrackingEnabled();
     for (unsigned attempt = 0;; ++attempt) {
         {
-            std::lock_guard lock(mmu_.mmu_lock_);
+            auto lock = mmu_.Lock();
             WalkResult hit;
             if (mmu_.LookupLocked(*this, regs, linear, access, flags, &hit, info)) return hit;
             ++mmu_.stats_.spte_misses;
@@ -755,7 +912,7 @@ WalkResult ShadowVcpu::Translate(const PagingRegs& regs, u64 linear, AccessType 
         WalkTrace trace;
         const WalkResult r = WalkTraced(regs, linear, access, flags, memory, &trace);
         if (r.status != WalkStatus::Ok) return r;
-        std::lock_guard lock(mmu_.mmu_lock_);
+        auto lock = mmu_.Lock();
         // Built from a memslot set that changed meanwhile: answer, but cache nothing.
         if ((generation & kGenerationInProgress) || mmu_.slots_.Generation() != generation) return r;
         const ShadowMmu::InstallStatus status = mmu_.Install(*this, regs, trace);
@@ -770,20 +927,24 @@ WalkResult ShadowVcpu::Translate(const PagingRegs& regs, u64 linear, AccessType 
 }
 
 void ShadowVcpu::OnCr3Write() {
-    std::lock_guard lock(mmu_.mmu_lock_);
+    auto lock = mmu_.Lock();
+    mmu_.SyncAllLocked();
     mmu_.DropRoots(*this);
 }
 
 void ShadowVcpu::OnPagingModeChange() {
-    std::lock_guard lock(mmu_.mmu_lock_);
+    auto lock = mmu_.Lock();
+    mmu_.SyncAllLocked();
     mmu_.DropRoots(*this);
 }
 
 void ShadowVcpu::Invlpg(const PagingRegs& regs, u64 linear) {
-    std::lock_guard lock(mmu_.mmu_lock_);
+    auto lock = mmu_.Lock();
     ++mmu_.stats_.invlpg;
     const PagingMode mode = ModeOf(regs);
-    if (mode == PagingMode::None || !roots_loaded_) return;
+    if (mode == PagingMode::None || !mmu_.root_allocated_.load(std::memory_order_acquire)) return;
+    // The roots of regs, even if none is loaded yet: an unsync SP under them may hold the address's SPTE.
+    if (!mmu_.LoadRoots(*this, regs, mode)) return;
     const u64 lin = TruncateLinear(mode, linear);
     ShadowPage* sp = roots_[SplitRoots(mode) ? (lin >> 30) & 3 : 0];
     while (sp) {
@@ -806,8 +967,8 @@ ShadowStats ShadowMmu::Stats() const {
     return stats_;
 }
 
-u64 ShadowMmu::ValidPagesForGfn(Gfn gfn) const {
-    std::lock_guard lock(mmu_lock_);
+u64 ShadowMmu::ValidPagesForGfn(Gfn gfn) {
+    auto lock = Lock();
     u64 n = 0;
     auto [begin, end] = hash_.equal_range(gfn);
     for (auto it = begin; it != end; ++it) n += !it->second->role.direct && !Obsolete(it->second);
@@ -821,8 +982,8 @@ u64 ShadowMmu::ValidPages() const {
     return n;
 }
 
-u64 ShadowMmu::ValidReferencesTo(Gfn first, u64 npages) const {
-    std::lock_guard lock(mmu_lock_);
+u64 ShadowMmu::ValidReferencesTo(Gfn first, u64 npages) {
+    auto lock = Lock();
     u64 n = 0;
     for (const ShadowPage* sp = fifo_head_; sp; sp = sp->older) {
         if (Obsolete(sp)) continue;
@@ -852,13 +1013,38 @@ bool ShadowMmu::ObsoleteFormTail() const {
     return true;
 }
 
-std::string ShadowMmu::CheckInvariants() const {
-    std::lock_guard lock(mmu_lock_);
+u64 ShadowMmu::UnsyncPages() {
+    auto lock = Lock();
+    return unsync_pages_.size();
+}
+
+u64 ShadowMmu::UnsyncPagesForGfn(Gfn gfn) {
+    auto lock = Lock();
+    u64 n = 0;
+    auto [begin, end] = hash_.equal_range(gfn);
+    for (auto it = begin; it != end; ++it) n += it->second->unsync;
+    return n;
+}
+
+std::string ShadowMmu::CheckInvariants() {
+    auto lock = Lock();
     u64 pages = 0;
     u64 accounted = 0;
+    u64 unsync = 0;
     for (const ShadowPage* sp = fifo_head_; sp; sp = sp->older) {
         ++pages;
         accounted += sp->accounted;
+        if (sp->unsync) {
+            ++unsync;
+            if (sp->role.direct || !sp->Leaf() || sp->tracked || !sp->accounted) {
+                return fmt::format("unsync SP gfn {:#x} is not an untracked leaf", sp->gfn);
+            }
+            if (sp->unsync_index >= unsync_pages_.size() || unsync_pages_[sp->unsync_index] != sp) {
+                return "unsync list broken";
+            }
+        } else if (sp->accounted != sp->tracked && !Obsolete(sp)) {
+            return fmt::format("valid synced SP gfn {:#x} is not write-protected", sp->gfn);
+        }
         if (sp->older && sp->older->newer != sp) return "FIFO links broken";
         if (sp->generation > generation_) return "SP from a future generation";
         bool hashed = false;
@@ -884,6 +1070,11 @@ std::string ShadowMmu::CheckInvariants() const {
     if (pages + invalid_roots_.size() != stats_.pages_alive) return "pages_alive disagrees with the FIFO";
     if (accounted != indirect_shadow_pages_.load()) return "indirect_shadow_pages disagrees with the SPs";
     if (hash_.size() != pages) return "hash holds pages not in the FIFO";
+    if (unsync != unsync_pages_.size() || unsync != stats_.unsync_now) return "unsync count disagrees with the list";
+    std::lock_guard unsync_guard(unsync_lock_);
+    u64 published = 0;
+    for (auto [gfn, n] : unsync_gfns_) published += n;
+    if (published != unsync) return "unsync_gfns_ disagrees with the unsync SPs";
     return "";
 }
 

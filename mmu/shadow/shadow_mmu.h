@@ -27,18 +27,40 @@
 //
 // Write tracking. Every SP that mirrors a guest table accounts its gfn: PageTrack::AddGfn (count + 1), which calls
 // back OnGfnTracked: writes to that gfn are demoted to the slow path in the TLB of every registered vCPU before
-// AddGfn returns. Leaf (level-1) guest tables are counted too: unsync is NOT implemented, so every guest table a
-// shadow page mirrors stays write-protected (page-track.md I2 then holds trivially: nothing is ever unsync).
-// Tracking metadata is enabled lazily at the first shadow root (PageTrack::EnableTracking).
+// AddGfn returns. The page-track count is the one "writes to this page trap" signal that the TLB fill and every
+// other writer (DMA, loaders) consult, so the MMU's own write protection of a leaf table (KVM's rmap
+// write-protect) is also a count, held by each level-1 SP while it is in sync. Tracking metadata is enabled lazily
+// at the first shadow root (PageTrack::EnableTracking).
+//
+// Unsync leaf pages (KVM's mmu_try_to_unsync_pages / kvm_sync_page; page-track.md I2), ShadowOptions::unsync.
+// * A trapped write to a gfn mirrored only by valid level-1 SPs, whose count is exactly the MMU's own (no other
+//   tracker, no non-leaf SP, nothing obsolete), makes those SPs unsync: they drop their counts and the TLB entries
+//   of the gfn are flushed, so further guest writes to that table are plain fast-path stores. Non-leaf tables never
+//   go unsync (their counts stay: page-track.md I1).
+// * An unsync SP's SPTEs may be stale only as a TLB entry may be: until the guest's next flush point. INVLPG drops
+//   the address's leaf SPTE under the current roots; a MOV CR3 (OnCr3Write) or a paging-mode change including a
+//   CR4.PGE toggle (OnPagingModeChange) syncs every unsync SP: write-protect again (AddGfn), then re-read each
+//   gPTE and drop the SPTEs built from another value. A walk that links an unsync SP at a new place (it becomes
+//   reachable from new linear addresses) re-reads it first, leaving it unsync (KVM's sync on reuse). An SPTE of an
+//   unsync SP that would refuse the access is never trusted: the access walks (a #PF drops the TLB entry).
+// * Instead of KVM's unsync-children bitmaps (sync only what the new root reaches) the MMU keeps one list of unsync
+//   SPs and syncs all of them at every flush point: it holds exactly the tables written since the previous flush,
+//   so the work is the same as KVM's while each root runs, and no per-parent state must be kept up to date.
+// * add-gfn on an unsync gfn (page-track.md I2: a tracked gfn is never unsync): OnGfnTracked runs under
+//   PageTrack's lock, which the MMU takes after mmu_lock_, so it cannot sync there. It demotes writes in every TLB
+//   before add-gfn returns, and queues the gfn; every mmu_lock_ section begins by syncing queued gfns (Lock()), so
+//   no shadow entry of that SP is used again before it is re-read and write-protected. The race with a concurrent
+//   unsync is closed Dekker-style under unsync_lock_: the unsync publishes the gfn in unsync_gfns_ before it
+//   reads the count; add-gfn raises the count before it looks the gfn up there; one of them sees the other.
 //
 // Write handler (TrackWrite, called directly by PageTrack's dispatcher while indirect_shadow_pages != 0): for every
 // valid SP of the gfn, a misaligned write (KVM's rule: crosses a gPTE, or shorter than 4 bytes unless a 1-byte
 // aligned write) zaps the SP; >= 3 writes to a non-leaf SP without a walk using it in between zap the SP; so does
-// any write to an SP nothing links to and no vCPU holds as a root (emu64's addition: without unsync, such orphans
-// of a zapped parent would keep a page that went back to being data write-trapped until the next fast zap); else the
+// any write to an SP nothing links to and no vCPU holds as a root (emu64's addition: such orphans of a zapped parent
+// would keep a page that went back to being data write-trapped until the next fast zap); else the
 // whole gPTE is re-read (a 4-byte half of an 8-byte gPTE is widened) and the 1 or 2 SPTEs built from it are zapped
-// unless the value is unchanged. TLB entries that may derive from a zapped SPTE are flushed on every vCPU before
-// the handler returns (a leaf: entries mapping its frame; a link or a whole SP: everything).
+// unless the value is unchanged. TLB entries that may derive from a zapped SPTE are flushed on every vCPU before the
+// handler returns (a leaf: entries mapping its frame; a link or a whole SP: everything). Then the gfn may go unsync.
 //
 // Ordering (page-track.md section 5): an SP is counted in indirect_shadow_pages, then a full fence, then
 // accounted, and only then does the fault path re-read every gPTE of its walk; the dispatcher writes the bytes,
@@ -53,8 +75,9 @@
 //
 // Non-paged mode (CR0.PG = 0) is not shadowed: Translate is Walk there (nothing to cache).
 //
-// Threads and locks. mmu_lock_ (KVM's mmu_lock, write mode) guards every SP, the hash, the FIFO and the stats.
-// Lock order: Memslots::update_mutex_ -> mmu_lock_ -> PageTrack::track_lock_ -> vcpus_mutex_. EnableTracking runs
+// Threads and locks. mmu_lock_ (KVM's mmu_lock, write mode) guards every SP, the hash, the FIFO, the unsync list and
+// the stats. Lock order: Memslots::update_mutex_ -> mmu_lock_ -> PageTrack::track_lock_ -> {vcpus_mutex_,
+// unsync_lock_} (the last two are leaves). EnableTracking runs
 // before mmu_lock_ is taken. TlbShootdown callbacks are made with mmu_lock_ (or track_lock_) held: they must not
 // call back into the MMU. A ShadowVcpu is used by its own thread only.
 #include <array>
@@ -129,6 +152,13 @@ struct ShadowStats {
     u64 fast_zaps = 0;
     u64 obsolete_reclaimed = 0;
     u64 mmio_gen_wraps = 0;
+    u64 unsync_now = 0;       // SPs currently unsync
+    u64 unsync_made = 0;      // SPs made unsync by a trapped write
+    u64 unsync_refused = 0;   // unsync refused: another tracker holds the gfn
+    u64 synced = 0;           // unsync SPs synced (write-protected and re-read) at a flush point or add-gfn
+    u64 sync_on_reuse = 0;    // unsync SPs re-read because a walk linked them at a new place
+    u64 sync_dropped = 0;     // SPTEs found stale and dropped by those re-reads
+    u64 resync_requests = 0;  // add-gfn by anyone on a gfn with unsync SPs
 
     std::string ToString() const;
 };
@@ -142,6 +172,10 @@ struct ShadowTranslateInfo {
 struct ShadowOptions {
     unsigned mmio_gen_bits = 12;  // generation bits kept in an MMIO leaf (1..12); wrap => fast zap
     u64 reclaim_batch = 10;       // obsolete SPs reclaimed per translation miss
+    bool unsync = UnsyncDefault(); // leaf guest tables may go unsync (see the header comment)
+
+    // true unless the environment sets EMU64_SHADOW_UNSYNC=0 (for A/B measurements without a rebuild).
+    static bool UnsyncDefault();
 };
 
 class ShadowMmu;
@@ -156,11 +190,12 @@ public:
 
     WalkResult Translate(const PagingRegs& regs, u64 linear, AccessType access, AccessFlags flags,
                          PhysMemory& memory, ShadowTranslateInfo* info = nullptr);
-    // MOV CR3: the next translation selects (or reuses) the root of the new CR3. TLB flushing is the caller's.
+    // MOV CR3 (a flush point): syncs every unsync SP; the next translation selects (or reuses) the root of the new
+    // CR3. TLB flushing is the caller's.
     void OnCr3Write();
-    // CR0/CR4/EFER change (a new role): same, the old role's SPs stay for reuse.
+    // CR0/CR4/EFER change (a new role, or a CR4.PGE toggle): same, the old role's SPs stay for reuse.
     void OnPagingModeChange();
-    // INVLPG: drops the leaf SPTE of `linear` under the current root (TLB flushing is the caller's).
+    // INVLPG: drops the leaf SPTE of `linear` under the roots of regs (TLB flushing is the caller's).
     void Invlpg(const PagingRegs& regs, u64 linear);
 
 private:
@@ -200,19 +235,22 @@ public:
     ShadowStats Stats() const;
     const std::atomic<u64>& indirect_shadow_pages() const { return indirect_shadow_pages_; }
 
-    // ---- checkers for tests (take the lock) ----
+    // ---- checkers for tests (take the lock; the non-const ones first sync gfns queued by add-gfn) ----
     // Valid SPs mirroring gfn (indirect), and all valid SPs.
-    u64 ValidPagesForGfn(Gfn gfn) const;
+    u64 ValidPagesForGfn(Gfn gfn);
     u64 ValidPages() const;
     // Valid SPs or SPTE leaves referring to a gfn in [first, first + npages).
-    u64 ValidReferencesTo(Gfn first, u64 npages) const;
+    u64 ValidReferencesTo(Gfn first, u64 npages);
     // Generations present among live SPs, and whether obsolete SPs form the FIFO tail.
     u64 GenerationsAlive() const;
     bool ObsoleteFormTail() const;
     // Structural self-check: hash/FIFO/parent links/accounting agree. Returns "" or a description.
-    std::string CheckInvariants() const;
+    std::string CheckInvariants();
     // Reclaims up to n obsolete SPs from the tail; returns how many (stops at the first valid SP).
     u64 ReclaimObsolete(u64 n);
+    // Unsync SPs (all, or mirroring gfn). Like every checker, first syncs gfns queued by add-gfn.
+    u64 UnsyncPages();
+    u64 UnsyncPagesForGfn(Gfn gfn);
 
 private:
     friend class ShadowVcpu;
@@ -226,6 +264,15 @@ private:
     void OnSlotInvalidated(const SlotView& old) override;
     void CommitChange(const SlotChange& change) override;
 
+    // Takes mmu_lock_ and syncs the gfns add-gfn queued (see the header comment): use it for every section that
+    // reads or changes SPs. mmu_lock_ alone is taken only by the memslot hooks.
+    std::unique_lock<std::mutex> Lock();
+    void ServiceResyncRequests();
+    void TryUnsync(Gfn gfn);
+    void ForgetUnsync(ShadowPage* sp);
+    void SyncPage(ShadowPage* sp, bool zap_unreachable, bool* flush_all, std::vector<Gfn>* flush_gfns);
+    void RefreshPage(ShadowPage* sp, bool* flush_all, std::vector<Gfn>* flush_gfns);
+    void SyncAllLocked();
     void EnsureTrackingEnabled();
     bool Obsolete(const ShadowPage* sp) const;
     ShadowPage* Find(Gfn gfn, const ShadowRole& role) const;
@@ -268,6 +315,13 @@ private:
     ShadowStats stats_;
     std::atomic<u64> indirect_shadow_pages_{0};
     std::atomic<bool> root_allocated_{false};
+    std::vector<ShadowPage*> unsync_pages_;  // every unsync SP (ShadowPage::unsync_index is its position)
+
+    // Leaf lock shared with OnGfnTracked (which runs under PageTrack's lock, so it cannot take mmu_lock_).
+    std::mutex unsync_lock_;
+    std::unordered_map<Gfn, u32> unsync_gfns_;  // gfn -> unsync SPs mirroring it (published before the count read)
+    std::vector<Gfn> resync_requests_;          // gfns add-gfn found here, synced at the next Lock()
+    std::atomic<bool> resync_requested_{false};
 
     std::mutex vcpus_mutex_;
     std::vector<ShadowVcpu*> vcpus_;

@@ -327,6 +327,7 @@ class UnimplementedFeatures(CliTestCase):
             (["-S"], "-S"),
             (["-smp", "2"], "-smp"),
             (["-serial", "tcp::4444,server"], "-serial"),
+            (["-serial", "null", "-serial", "null", "-serial", "null"], "third -serial"),  # COM1 and COM2 only
         ]
         for args, mentions in cases:
             with self.subTest(args=args):
@@ -334,6 +335,18 @@ class UnimplementedFeatures(CliTestCase):
                 self.assertIn("is not implemented yet", line)
         line = self.assert_usage_error(["-kernel", F.kernel, "-display", "sdl"], "-display sdl")
         self.assertIn("is not implemented yet", line)
+
+    def test_second_serial_port_is_com2(self):
+        # Two -serial options configure COM1 and COM2 (QEMU's order): the machine opens both backends before it
+        # looks at the kernel, so the COM2 file exists even though this kernel is not bootable.
+        com2 = os.path.join(F.dir, "com2.txt")
+        line = self.assert_usage_error(["-kernel", F.kernel, "-nographic", "-serial", "null", "-serial",
+                                        "file:" + com2], "-kernel")
+        self.assertNotIn("not implemented", line)
+        self.assertTrue(os.path.exists(com2))
+        # One terminal cannot serve two ports (QEMU refuses stdio on two character devices too).
+        self.assert_usage_error(["-kernel", F.kernel, "-nographic", "-serial", "stdio", "-serial", "stdio"],
+                                "-serial stdio")
 
     def test_default_display_is_refused_when_it_is_graphical(self):
         # Without -nographic QEMU opens a window; if the default display is graphical, emu64 must say it

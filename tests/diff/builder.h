@@ -107,6 +107,8 @@ struct BuildState {
     std::array<InsnClass, 8> classes{};
     u8 num_classes = 0;
     bool ended = false;
+    bool x87_tolerance = false;  // see GeneratedCase
+    std::array<u16, 4> mxcsr_mask_at{0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF};  // see GeneratedCase
 };
 
 class Builder {
@@ -351,5 +353,17 @@ public:
 // One instruction template per class (templates.cpp): emits code through the builder and fills
 // builder.info; returns false when it cannot produce an instruction in the current state.
 bool RunTemplate(InsnClass cls, Builder& b);
+
+// The x87 and SIMD templates (fp_templates.cpp).
+bool GenX87Arith(Builder& b);
+bool GenX87Mem(Builder& b);
+bool GenX87Misc(Builder& b);
+bool GenX87Trans(Builder& b);
+bool GenSseFloat(Builder& b);
+bool GenSseConvert(Builder& b);
+bool GenSimdInt(Builder& b);
+bool GenSsse3(Builder& b);
+bool GenSse41(Builder& b);
+bool GenFpState(Builder& b);
 
 }  // namespace emu::diff::gen

@@ -23,7 +23,16 @@ inline constexpr u64 kGuardSize = 0x10000;
 inline constexpr unsigned kMaxCodeBytes = 160;  // the snippet, without the native exit jump or the HLT
 inline constexpr unsigned kMaxPatches = 4;
 inline constexpr unsigned kPatchBytes = 16;
-inline constexpr unsigned kMaxChanges = 1024;
+inline constexpr unsigned kMaxChanges = 4096;  // several 512-byte FXSAVE images fit
+
+// The x87/MMX/SSE state travels as an FXSAVE64 image (SDM Vol. 1 Table 10-2): the native side loads it with
+// FXRSTOR64 before the snippet and stores it with FXSAVE64 after (or takes it from the signal frame, which
+// holds the same layout); the emulator side converts it to and from its CpuState fields (fx_state.h).
+inline constexpr unsigned kFxSize = 512;
+namespace fx {
+inline constexpr unsigned kFcw = 0, kFsw = 2, kFtw = 4, kFop = 6, kFip = 8, kFdp = 16, kMxcsr = 24,
+                          kMxcsrMask = 28, kSt = 32, kXmm = 160;
+}  // namespace fx
 
 // Bytes written into the data area before the case runs (on top of the pristine pattern).
 struct MemPatch {
@@ -39,6 +48,7 @@ struct CaseInput {
     std::array<u8, kMaxCodeBytes> code{};
     u8 num_patches = 0;
     std::array<MemPatch, kMaxPatches> patches{};
+    alignas(16) std::array<u8, kFxSize> fx{};  // x87/SSE state before the snippet (FXSAVE64 layout)
 
     std::span<const u8> Code() const { return {code.data(), code_length}; }
 };
@@ -69,6 +79,7 @@ struct CaseResult {
     u16 num_changes = 0;
     bool changes_overflow = false;  // more than kMaxChanges bytes changed; only the first ones are listed
     std::array<MemChange, kMaxChanges> changes{};
+    alignas(16) std::array<u8, kFxSize> fx{};  // x87/SSE state at the end or at the fault (FXSAVE64 layout)
 };
 
 // Fills the data area's pristine pattern from a seed (both sides use the same pattern).

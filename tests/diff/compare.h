@@ -32,6 +32,9 @@ std::string Symptom(const CaseResult& native, const CaseResult& emu, const Verdi
 // The instructions to blame: the faulting one when only the exception differs, else the snippet's mnemonics.
 std::string Culprit(const CaseInput& input, const CaseResult& native, const Verdict& verdict);
 
+// The x87/SSE state lines of a failure report: input, native, emulator.
+std::string FormatFx(const GeneratedCase& c, const CaseResult& native, const CaseResult& emu);
+
 // `reproduce` holds the diff-cpu options that regenerate the case besides --first/--cases ("--seed 3 ...").
 std::string FormatFailure(std::string_view reproduce, const GeneratedCase& c, const CaseResult& native,
                           const CaseResult& emu, const Verdict& verdict);

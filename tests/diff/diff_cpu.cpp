@@ -42,15 +42,15 @@ std::vector<InsnClass> ParseClasses(const std::vector<std::string>& names) {
         std::stringstream ss(list);
         std::string name;
         while (std::getline(ss, name, ',')) {
-            if (name == "all") {
-                for (InsnClass c : AllClasses()) out.push_back(c);
+            if (name == "all" || name == "fp") {
+                for (InsnClass c : name == "all" ? AllClasses() : FpClasses()) out.push_back(c);
                 continue;
             }
             auto c = ClassFromName(name);
             if (!c) {
                 std::string known;
                 for (InsnClass k : AllClasses()) known += " " + std::string(ClassName(k));
-                throw CLI::ValidationError("--class", fmt::format("unknown class '{}'; known:{} all", name, known));
+                throw CLI::ValidationError("--class", fmt::format("unknown class '{}'; known:{} all fp", name, known));
             }
             out.push_back(*c);
         }
@@ -165,7 +165,8 @@ int main(int argc, char** argv) {
     std::string class_names;
     for (emu::diff::InsnClass c : emu::diff::AllClasses()) class_names += " " + std::string(emu::diff::ClassName(c));
     app.add_option("--class", opt.classes,
-                   "instruction classes, comma separated (default: the enabled set); all," + class_names);
+                   "instruction classes, comma separated (default: the enabled set); all, fp (x87 and SIMD)," +
+                       class_names);
     app.add_option("--length", opt.max_length, "at most this many instructions per case (1-4)")
         ->check(CLI::Range(1, 4));
     app.add_flag("--verbose", opt.verbose, "print every case");

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "tests/diff/fx_state.h"
+
 namespace emu::diff {
 
 namespace {
@@ -26,12 +28,17 @@ void EmuRunner::SetUpState(const CaseInput& input) {
     s.cr4 = cr4::PAE | cr4::PGE | cr4::OSFXSR | cr4::OSXMMEXCPT;
     s.efer = efer::SCE | efer::LME | efer::LMA | efer::NXE;
     s.segment(SegReg::Cs) = Segment{0x33, 0, 0xFFFFFFFF, kUserCode64};
-    for (SegReg r : {SegReg::Ss, SegReg::Ds, SegReg::Es}) s.segment(r) = Segment{0x2B, 0, 0xFFFFFFFF, kUserData};
+    // The selectors of a Linux 64-bit process: SS = __USER_DS, DS = ES = 0 (visible in the x87 FDS).
+    s.segment(SegReg::Ss) = Segment{0x2B, 0, 0xFFFFFFFF, kUserData};
+    for (SegReg r : {SegReg::Ds, SegReg::Es}) s.segment(r) = Segment{0, 0, 0xFFFFFFFF, kUserData};
     s.segment(SegReg::Fs) = Segment{0, 0, 0xFFFFFFFF, kUserData};
     s.segment(SegReg::Gs) = Segment{0, 0, 0xFFFFFFFF, kUserData};
     s.idtr = DescriptorTable{0, 0};  // no IDT: the first exception stops the run
     s.gdtr = DescriptorTable{0, 0};
     s.tr = Segment{0x40, 0, 0x67, 0x8B};  // a busy 64-bit TSS without an I/O bitmap
+    s.xcr0 = 3;  // x87 | SSE, as XSAVE with EDX:EAX = 3 sees it on the host
+    s.cr4 |= cr4::OSXSAVE;
+    LoadFx(input.fx, s);
     s.gpr = input.gpr;
     s.rflags = (input.rflags & ~u64{0x3000}) | 0x202;
     s.rip = kCodeBase;
@@ -53,6 +60,7 @@ CaseResult EmuRunner::Run(const CaseInput& input) {
     const cpu::CpuState& s = vcpu_.state();
     out.gpr = s.gpr;
     out.rflags = s.rflags;
+    StoreFx(s, out.fx);
     const u64 end = kCodeBase + len;
     switch (r.reason) {
         case cpu::StopReason::Halted:

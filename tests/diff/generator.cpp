@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "tests/diff/builder.h"
+#include "tests/diff/fp_values.h"
 
 namespace emu::diff {
 
@@ -76,6 +77,7 @@ GeneratedCase Generator::Generate(u64 index) const {
     // The snippet's stack: inside the data area, usually 8-aligned, sometimes not.
     in.gpr[RSP] = kDataBase + kStackStart - 8 * rng.Below(64) - (rng.Chance(1, 8) ? rng.Below(8) : 0);
     in.rflags = 0x202 | (rng.Next() & kArith) | (rng.Chance(1, 2) ? DF : 0);
+    RandomFpState(rng, in.fx);
 
     const std::array<unsigned, 10> lengths{1, 1, 1, 1, 2, 2, 2, 3, 3, 4};
     const unsigned target = std::min(rng.Pick(lengths), max_length_);
@@ -102,6 +104,8 @@ GeneratedCase Generator::Generate(u64 index) const {
     out.undefined_flags_at_fault = b.s.undef_flags | b.s.ever_undef_flags;
     out.undefined_gprs_at_fault = static_cast<u16>(b.s.undef_regs | b.s.ever_undef_regs);
     out.classes.assign(b.s.classes.begin(), b.s.classes.begin() + b.s.num_classes);
+    out.x87_tolerance = b.s.x87_tolerance;
+    out.mxcsr_mask_at = b.s.mxcsr_mask_at;
     return out;
 }
 

@@ -37,7 +37,17 @@ namespace emu::diff {
     X(CrcAdx, "crcadx")           /* CRC32 (SSE4.2), ADCX ADOX (ADX), by host CPUID */      \
     X(Invalid, "invalid")         /* #UD: UD0-2, LOCK misuse, opcodes invalid in 64-bit; 16-byte instructions */ \
     X(Privileged, "privileged")   /* #GP(0) at CPL 3 with IOPL 0: HLT CLI STI IN OUT INS OUTS */                 \
-    X(System, "system")           /* #GP(0) at CPL 3: CLTS INVD WBINVD MOV CRn/DRn RDMSR WRMSR SWAPGS LGDT... */
+    X(System, "system")           /* #GP(0) at CPL 3: CLTS INVD WBINVD MOV CRn/DRn RDMSR WRMSR SWAPGS LGDT... */ \
+    X(X87Arith, "x87arith")       /* x87 arithmetic, compare, FCOMI, FCMOV, FXCH, constants, FLD/FST ST(i) */   \
+    X(X87Mem, "x87mem")           /* FLD/FST(P) m32/m64/m80, FILD/FIST(P)/FISTTP m16/32/64, FBLD, FBSTP */       \
+    X(X87Misc, "x87misc")         /* FPREM(1) FSCALE FXTRACT FRNDINT FSQRT FLDCW FNSTSW FNSTENV/FLDENV FNSAVE... */ \
+    X(X87Trans, "x87trans")       /* FSIN FCOS FSINCOS FPTAN FPATAN F2XM1 FYL2X FYL2XP1 (1-ulp tolerance) */     \
+    X(SseFloat, "ssefp")          /* SSE/SSE2/SSE3 float arithmetic, compare, logic, moves, shuffles, MOVMSK */ \
+    X(SseConvert, "ssecvt")       /* CVT* between float formats, integers, MMX and GPRs */                     \
+    X(SimdInt, "simdint")         /* MMX/SSE2 integer: arithmetic, pack, unpack, shifts, PINSRW/PEXTRW, MOVD */ \
+    X(Ssse3, "ssse3")             /* PSHUFB PHADD PHSUB PMADDUBSW PMULHRSW PSIGN PABS PALIGNR */               \
+    X(Sse41, "sse41")             /* SSE4.1 (and PCMPGTQ): PMOVSX/ZX BLEND ROUND DPPS PTEST PINSR/PEXTR ... */   \
+    X(FpState, "fpstate")         /* FXSAVE(64) FXRSTOR XSAVE(64) LDMXCSR STMXCSR */
 
 enum class InsnClass : u8 {
 #define EMU64_DIFF_ENUM(name, str) name,
@@ -74,6 +84,13 @@ struct GeneratedCase {
     u64 undefined_flags_at_fault = 0;
     u16 undefined_gprs_at_fault = 0;
     std::vector<InsnClass> classes;  // one per instruction
+    // The case runs an x87 transcendental: ST registers may differ by one ulp and C1 (round-up) is not
+    // compared (the tolerance documented in emu/cpu/fpu/README.md).
+    bool x87_tolerance = false;
+    // Data-area offsets of the MXCSR_MASK fields of FXSAVE/XSAVE images the snippet writes (0xFFFF: none).
+    // MXCSR_MASK is a model constant: AMD sets bit 17 (MM, misaligned SSE mode, AMD APM Vol. 4 MXCSR), which
+    // the emulated CPU does not have; that one byte is not compared.
+    std::array<u16, 4> mxcsr_mask_at{0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF};
 };
 
 class Generator {

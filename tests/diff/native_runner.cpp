@@ -33,10 +33,16 @@ struct ControlBlock {
     u64 host_rsp;        // +0x110
     u64 entry;           // +0x118: the snippet's address
     u64 exit;            // +0x120: emu64_diff_exit
+    u8 pad[0x200 - 0x128];
+    alignas(16) u8 in_fx[kFxSize];    // +0x200: FXRSTOR64 before the snippet
+    alignas(16) u8 out_fx[kFxSize];   // +0x400: FXSAVE64 after it
+    alignas(16) u8 host_fx[kFxSize];  // +0x600: the C code's own x87/SSE state, put back at the exit
 };
 static_assert(offsetof(ControlBlock, in_rflags) == 0x80 && offsetof(ControlBlock, out_gpr) == 0x88);
 static_assert(offsetof(ControlBlock, out_rflags) == 0x108 && offsetof(ControlBlock, host_rsp) == 0x110);
 static_assert(offsetof(ControlBlock, entry) == 0x118 && offsetof(ControlBlock, exit) == 0x120);
+static_assert(offsetof(ControlBlock, in_fx) == 0x200 && offsetof(ControlBlock, out_fx) == 0x400 &&
+              offsetof(ControlBlock, host_fx) == 0x600);
 
 ControlBlock* const kCtl = reinterpret_cast<ControlBlock*>(EMU64_DIFF_CTL);
 
@@ -50,9 +56,12 @@ constexpr u8 kExitJump[7] = {0xFF, 0x24, 0x25, u8(kExitSlot), u8(kExitSlot >> 8)
 extern "C" void emu64_diff_enter();
 extern "C" void emu64_diff_exit();
 
-// Entry: save the callee-saved registers and the host RSP, load RFLAGS then all GPRs (RSP included) with
-// flag-neutral MOVs, jump to the snippet. Exit: store all GPRs, switch back to the host stack, capture
-// RFLAGS with PUSHFQ, clear DF for the C ABI, return to the caller of emu64_diff_enter.
+// Entry: save the callee-saved registers and the host RSP, save the host's x87/SSE state and load the case's
+// (FXSAVE64/FXRSTOR64; FNINIT first, so that nothing of the C code's x87 state could leak into the case even on
+// a CPU whose FXRSTOR skips the pointers, the FXSAVE_LEAK erratum of older AMD parts), load RFLAGS then all GPRs
+// (RSP included) with flag-neutral MOVs, jump to the snippet. Exit: store all GPRs and the x87/SSE state (FXSAVE
+// raises no #MF for a pending exception), put the host's x87/SSE state back, switch back to the host stack,
+// capture RFLAGS with PUSHFQ, clear DF for the C ABI, return to the caller of emu64_diff_enter.
 #define EMU64_S2(x) #x
 #define EMU64_S(x) EMU64_S2(x)
 #define EMU64_LOAD(reg, idx) "mov " #reg ", qword ptr [" EMU64_S(EMU64_DIFF_CTL) " + " #idx " * 8]\n"
@@ -65,6 +74,9 @@ asm(".intel_syntax noprefix\n"
     "emu64_diff_enter:\n"
     "push rbx\n push rbp\n push r12\n push r13\n push r14\n push r15\n"
     "mov qword ptr [" EMU64_S(EMU64_DIFF_CTL) " + 0x110], rsp\n"
+    "fxsave64 [" EMU64_S(EMU64_DIFF_CTL) " + 0x600]\n"
+    "fninit\n"
+    "fxrstor64 [" EMU64_S(EMU64_DIFF_CTL) " + 0x200]\n"
     "push qword ptr [" EMU64_S(EMU64_DIFF_CTL) " + 0x80]\n"
     "popfq\n"
     EMU64_LOAD(rax, 0) EMU64_LOAD(rcx, 1) EMU64_LOAD(rdx, 2) EMU64_LOAD(rbx, 3)
@@ -81,6 +93,8 @@ asm(".intel_syntax noprefix\n"
     EMU64_STORE(rsp, 4) EMU64_STORE(rbp, 5) EMU64_STORE(rsi, 6) EMU64_STORE(rdi, 7)
     EMU64_STORE(r8, 8) EMU64_STORE(r9, 9) EMU64_STORE(r10, 10) EMU64_STORE(r11, 11)
     EMU64_STORE(r12, 12) EMU64_STORE(r13, 13) EMU64_STORE(r14, 14) EMU64_STORE(r15, 15)
+    "fxsave64 [" EMU64_S(EMU64_DIFF_CTL) " + 0x400]\n"
+    "fxrstor64 [" EMU64_S(EMU64_DIFF_CTL) " + 0x600]\n"
     "mov rsp, qword ptr [" EMU64_S(EMU64_DIFF_CTL) " + 0x110]\n"
     "pushfq\n"
     "pop qword ptr [" EMU64_S(EMU64_DIFF_CTL) " + 0x108]\n"
@@ -106,7 +120,9 @@ sigjmp_buf g_jump;
 struct FaultCapture {
     int signal;
     greg_t gregs[NGREG];
+    alignas(16) u8 fx[kFxSize];
 } g_fault;
+alignas(16) u8 g_host_fx[kFxSize];  // the C code's x87/SSE state, put back after a fault
 
 void OnSignal(int sig, siginfo_t*, void* context) {
     const auto* uc = static_cast<const ucontext_t*>(context);
@@ -114,6 +130,9 @@ void OnSignal(int sig, siginfo_t*, void* context) {
     if (rip < kCodeBase || rip >= kCodeBase + kCodeSize) _exit(100 + sig);  // not the snippet: a tester bug
     g_fault.signal = sig;
     std::memcpy(g_fault.gregs, uc->uc_mcontext.gregs, sizeof(g_fault.gregs));
+    // The signal frame's FPU area starts with the FXSAVE image of the state at the fault.
+    if (uc->uc_mcontext.fpregs) std::memcpy(g_fault.fx, uc->uc_mcontext.fpregs, kFxSize);
+    else std::memset(g_fault.fx, 0, kFxSize);
     siglongjmp(g_jump, 1);
 }
 
@@ -129,12 +148,14 @@ void RunOneCase(const CaseInput& in, CaseResult& out, std::span<u8> data, std::s
     ApplyPatches(in, data);
     std::memcpy(kCtl->in_gpr, in.gpr.data(), sizeof(kCtl->in_gpr));
     kCtl->in_rflags = in.rflags;
+    std::memcpy(kCtl->in_fx, in.fx.data(), kFxSize);
 
     if (sigsetjmp(g_jump, 0) == 0) {
         emu64_diff_enter();
         out.outcome = Outcome::Completed;
         std::memcpy(out.gpr.data(), kCtl->out_gpr, sizeof(kCtl->out_gpr));
         out.rflags = kCtl->out_rflags;
+        std::memcpy(out.fx.data(), kCtl->out_fx, kFxSize);
         out.rip = kCodeBase + len;
         out.vector = 0;
         out.error_code = 0;
@@ -147,6 +168,9 @@ void RunOneCase(const CaseInput& in, CaseResult& out, std::span<u8> data, std::s
         out.vector = static_cast<u8>(g_fault.gregs[REG_TRAPNO]);
         out.error_code = static_cast<u32>(g_fault.gregs[REG_ERR]);
         out.cr2 = out.vector == 14 ? static_cast<u64>(g_fault.gregs[REG_CR2]) : 0;
+        std::memcpy(out.fx.data(), g_fault.fx, kFxSize);
+        // The handler ran with a fresh x87/SSE state; the C code gets its own back.
+        asm volatile("fxrstor64 %0" : : "m"(g_host_fx));
     }
     CollectChangesAndRestore(data, pristine, out);
 }
@@ -185,6 +209,7 @@ template <typename S>
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
     sigemptyset(&sa.sa_mask);
     for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP}) sigaction(sig, &sa, nullptr);
+    asm volatile("fxsave64 %0" : "=m"(g_host_fx));
 
     u8 ready = 'R';
     if (write(out_fd, &ready, 1) != 1) _exit(3);

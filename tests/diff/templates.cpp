@@ -980,7 +980,8 @@ bool GenSystem(Builder& b) {
 constexpr std::array<Template, kNumClasses> kTemplates = {
     GenAlu, GenUnary, GenMulDiv, GenShift, GenShiftDouble, GenImul, GenBitTest, GenBitScan, GenBswap, GenMov,
     GenMovExtend, GenLea, GenExchange, GenCond, GenConvert, GenFlagOps, GenString, GenStack, GenMisc, GenCrcAdx,
-    GenInvalid, GenPrivileged, GenSystem,
+    GenInvalid, GenPrivileged, GenSystem, GenX87Arith, GenX87Mem, GenX87Misc, GenX87Trans, GenSseFloat,
+    GenSseConvert, GenSimdInt, GenSsse3, GenSse41, GenFpState,
 };
 // One template per EMU64_DIFF_CLASSES row, in order: a missing one would leave a null at the end.
 static_assert(kTemplates.back() != nullptr, "a class in EMU64_DIFF_CLASSES has no template");

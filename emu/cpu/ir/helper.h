@@ -26,6 +26,7 @@ struct Fault {
     // privilege check at delivery.
     bool software = false;
     u64 next_rip = 0;  // valid when software
+    bool icebp = false;  // with software: INT1 (F1), a #DB trap delivered without the gate DPL check
 };
 
 inline Fault MakeFault(u8 vector, u32 error_code = 0) {

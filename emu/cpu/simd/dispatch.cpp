@@ -50,10 +50,15 @@ bool HasClass(const Exec& x, RegClass c) {
     return (x.IsReg(0) && x.op(0).cls == c) || (x.IsReg(1) && x.op(1).cls == c);
 }
 
-// A pending unmasked x87 exception is reported at the next waiting instruction. With CR0.NE = 0 the PC-style
-// FERR#/IRQ13 path would apply; it is not implemented (the exception stays pending, as if the IRQ were masked).
+// A pending unmasked x87 exception is reported at the next waiting instruction: #MF with CR0.NE = 1; with
+// CR0.NE = 0 the CPU signals FERR# (the PC's IRQ13) and the instruction goes on, as with IGNNE# asserted
+// (SDM Vol. 1 8.7, Vol. 3 "MS-DOS compatibility sub-mode"; QEMU does the same).
 bool PendingX87(Exec& x) {
-    if (!(x.s.x87.fsw & x87::kEs) || !(x.s.cr0 & cr0::NE)) return false;
+    if (!(x.s.x87.fsw & x87::kEs)) return false;
+    if (!(x.s.cr0 & cr0::NE)) {
+        x.env.memory.SignalFerr();
+        return false;
+    }
     x.Raise(vec::MF);
     return true;
 }
@@ -173,8 +178,30 @@ Vec Exec::Xmm(unsigned reg) const {
 
 void Exec::SetXmm(unsigned reg, const Vec& v) { std::memcpy(s.xmm[reg & 15].b, v.b, 16); }
 
-bool Exec::LoadMem(u64 offset, void* dst, unsigned size) { return env.Read(linear + offset, dst, size); }
-bool Exec::StoreMem(u64 offset, const void* src, unsigned size) { return env.Write(linear + offset, src, size); }
+// The whole operand must be canonical, not just its first byte (a 512-byte FXSAVE image can straddle the
+// boundary): #SS(0) for an SS-based operand, #GP(0) otherwise (SDM Vol. 3 6.15, #SS and #GP in 64-bit mode).
+bool Exec::Canonical(u64 offset, unsigned size) {
+    if (s.mode() != CpuMode::Long64 || size == 0) return true;
+    const u64 first = linear + offset, last = first + size - 1;
+    if (SignExtend(first, 48) == first && SignExtend(last, 48) == last) return true;
+    Raise(in.seg == static_cast<u8>(SegReg::Ss) ? vec::SS : vec::GP, 0);
+    return false;
+}
+bool Exec::ProbeWrite(u64 offset, unsigned size) {
+    u8 scratch[16];
+    return size > sizeof scratch || LoadMem(offset, scratch, size, MemAccess::Write);
+}
+bool Exec::LoadMem(u64 offset, void* dst, unsigned size, MemAccess access) {
+    if (!Canonical(offset, size)) return false;
+    if (access == MemAccess::Read) return env.Read(linear + offset, dst, size);
+    MemFault f;
+    if (env.memory.Read(s, linear + offset, dst, size, access, env.user(), &f)) return true;
+    env.fault = ir::Fault{f.vector, ir::HasErrorCode(f.vector), f.error_code, f.cr2, false, 0};
+    return false;
+}
+bool Exec::StoreMem(u64 offset, const void* src, unsigned size) {
+    return Canonical(offset, size) && env.Write(linear + offset, src, size);
+}
 
 bool Exec::Load(unsigned i, Vec* out, unsigned align) {
     const OperandDesc& d = op(i);

@@ -48,8 +48,15 @@ struct Exec {
     // Reads operand i: a register's whole value (XMM 16 bytes, MMX 8, GPR at its size) or `size` bytes of
     // memory (zero-extended). `align` > 0 checks the memory alignment (#GP(0)). False after a fault.
     bool Load(unsigned i, Vec* out, unsigned align = 0);
-    // Reads `size` bytes of memory at linear + offset.
-    bool LoadMem(u64 offset, void* dst, unsigned size);
+    // Raises #GP(0)/#SS(0) unless [linear + offset, + size) is canonical (64-bit mode).
+    bool Canonical(u64 offset, unsigned size);
+    // Checks that [linear + offset, + size) (at most 16 bytes) could be written, raising the #PF/#GP a store
+    // would, without writing: x87 stores whose unmasked exception suppresses the store still fault on the
+    // address first (host behaviour: the store's translation precedes the x87 exception).
+    bool ProbeWrite(u64 offset, unsigned size);
+    // Reads `size` bytes of memory at linear + offset; MemAccess::Write checks write permission (the read half of
+    // a read-modify-write: a fault reports a write).
+    bool LoadMem(u64 offset, void* dst, unsigned size, MemAccess access = MemAccess::Read);
     bool StoreMem(u64 offset, const void* src, unsigned size);
     // Writes operand i: XMM (16 bytes), MMX (8 bytes, with the x87 tag/TOP effects), GPR (at its size: 4
     // zero-extends) or memory (`size` bytes).

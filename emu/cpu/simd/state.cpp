@@ -27,6 +27,16 @@ T Get(const u8* p) {
 // XMM registers in the image: 16 in 64-bit mode, 8 elsewhere.
 unsigned NumXmm(const CpuState& s) { return s.mode() == CpuMode::Long64 ? 16 : 8; }
 
+// ST0-ST7 (image bytes 32-159, in stack order).
+void SaveX87Registers(const X87State& f, u8* img) {
+    const unsigned top = (f.fsw >> 11) & 7;
+    for (unsigned i = 0; i < 8; ++i) {
+        const Float80& r = f.st[(top + i) & 7];
+        Put<u64>(img + 32 + 16 * i, r.significand);
+        Put<u16>(img + 40 + 16 * i, r.sign_exponent);
+    }
+}
+
 // Bytes 0-23 and 32-159: the x87 part of the legacy area. `wide` is the REX.W (64-bit pointer) format.
 void SaveX87(const CpuState& s, u8* img, bool wide) {
     const X87State& f = s.x87;
@@ -35,6 +45,11 @@ void SaveX87(const CpuState& s, u8* img, bool wide) {
     Put<u16>(img + 0, f.fcw);
     Put<u16>(img + 2, f.fsw);
     img[4] = AbridgedTag(f.ftw);
+    // Host behaviour (AMD): FXSAVE/XSAVE store FOP, FIP/FCS and FDP/FDS only while an exception is pending
+    // (FSW.ES = 1) and write zeros otherwise (the Linux FXSAVE_LEAK erratum; AMD APM Vol. 5 FXSAVE). Intel stores
+    // the last non-control instruction's pointers regardless (SDM Vol. 1 8.1.8, FDP only on an unmasked
+    // exception with CPUID.(7,0):EBX[6]). FNSTENV/FNSAVE store the pointers on both.
+    if (!(f.fsw & kEs)) return SaveX87Registers(f, img);
     Put<u16>(img + 6, f.fop);
     if (wide) {
         Put<u64>(img + 8, f.fip);
@@ -45,18 +60,22 @@ void SaveX87(const CpuState& s, u8* img, bool wide) {
         Put<u32>(img + 16, static_cast<u32>(f.fdp));
         Put<u16>(img + 20, f.fds);
     }
-    const unsigned top = (f.fsw >> 11) & 7;
-    for (unsigned i = 0; i < 8; ++i) {
-        const Float80& r = f.st[(top + i) & 7];
-        Put<u64>(img + 32 + 16 * i, r.significand);
-        Put<u16>(img + 40 + 16 * i, r.sign_exponent);
-    }
+    SaveX87Registers(f, img);
 }
+
+void RestoreX87Pointers(X87State& f, const u8* img, bool wide);
+void RestoreX87Registers(CpuState& s, const u8* img);
 
 void RestoreX87(CpuState& s, const u8* img, bool wide) {
     X87State& f = s.x87;
     f.fcw = SanitizeFcw(Get<u16>(img + 0));
     f.fsw = Get<u16>(img + 2);
+    // The pointers are loaded whatever FSW.ES says (host behaviour; an image saved with ES = 0 holds zeros there).
+    RestoreX87Pointers(f, img, wide);
+    RestoreX87Registers(s, img);
+}
+
+void RestoreX87Pointers(X87State& f, const u8* img, bool wide) {
     f.fop = Get<u16>(img + 6) & 0x7FF;
     if (wide) {
         // The host keeps 57-bit (LA57-sized) x87 pointers: bits 63:57 are loaded as copies of bit 56.
@@ -68,6 +87,10 @@ void RestoreX87(CpuState& s, const u8* img, bool wide) {
         f.fdp = Get<u32>(img + 16);
         f.fds = Get<u16>(img + 20);
     }
+}
+
+void RestoreX87Registers(CpuState& s, const u8* img) {
+    X87State& f = s.x87;
     const unsigned top = (f.fsw >> 11) & 7;
     for (unsigned i = 0; i < 8; ++i) {
         Float80& r = f.st[(top + i) & 7];
@@ -119,6 +142,10 @@ u64 Rfbm(const Exec& x) {
 void Fxsave(Exec& x) {
     if (!IsAligned(x.linear, 16)) return x.Raise(vec::GP, 0);
     u8 img[kFxAreaSize] = {};
+    // The whole 512-byte area must be writable (a #PF on the reserved/available tail too, as on the host), though
+    // only bytes 0-415 are written.
+    if (!x.LoadMem(0, img, kFxAreaSize, MemAccess::Write)) return;
+    std::memset(img, 0, sizeof img);
     SaveX87(x.s, img, x.in.op_size == 8);
     Put<u32>(img + 24, x.s.mxcsr);
     Put<u32>(img + 28, kMxcsrMask);
@@ -129,8 +156,8 @@ void Fxsave(Exec& x) {
 
 void Fxrstor(Exec& x) {
     if (!IsAligned(x.linear, 16)) return x.Raise(vec::GP, 0);
-    u8 img[416] = {};
-    if (!x.LoadMem(0, img, sizeof img)) return;
+    u8 img[kFxAreaSize] = {};
+    if (!x.LoadMem(0, img, sizeof img)) return;  // the whole area is read (a #PF on its tail too, as on the host)
     const u32 mxcsr = Get<u32>(img + 24);
     if (mxcsr & ~kMxcsrMask) return x.Raise(vec::GP, 0);
     RestoreX87(x.s, img, x.in.op_size == 8);
@@ -141,8 +168,10 @@ void Fxrstor(Exec& x) {
 void Xsave(Exec& x) {
     if (!IsAligned(x.linear, 64)) return x.Raise(vec::GP, 0);
     const u64 rfbm = Rfbm(x);
-    u8 img[kXsaveHeader + 8] = {};
-    if (!x.LoadMem(0, img, sizeof img)) return;  // XSAVE writes only XSTATE_BV in the header
+    u8 img[kXsaveAreaSize] = {};
+    // XSAVE writes only XSTATE_BV in the header: read-modify-write over the whole area (a fault is reported as a
+    // write, as on the host).
+    if (!x.LoadMem(0, img, sizeof img, MemAccess::Write)) return;
     u64 xstate_bv = Get<u64>(img + kXsaveHeader);
     const bool wide = x.in.op_size == 8;
     if (rfbm & kXcr0X87) SaveX87(x.s, img, wide);

@@ -111,6 +111,7 @@ void Fst(Exec& x) {
         Pop(x.s);
         return;
     }
+    if (x.IsMem(0) && !x.ProbeWrite(0, x.op(0).size)) return;
     if (empty && !(Fcw(x) & st::IE)) {
         StackFault(x.s, false);
         return;
@@ -152,6 +153,7 @@ void Fild(Exec& x) {
 }
 
 void Fist(Exec& x) {
+    if (!x.ProbeWrite(0, x.op(0).size)) return;
     const bool empty = IsEmpty(x.s, 0);
     if (empty && !(Fcw(x) & st::IE)) {
         StackFault(x.s, false);
@@ -181,6 +183,7 @@ void Fbld(Exec& x) {
 }
 
 void Fbstp(Exec& x) {
+    if (!x.ProbeWrite(0, 10)) return;
     const bool empty = IsEmpty(x.s, 0);
     if (empty && !(Fcw(x) & st::IE)) {
         StackFault(x.s, false);
@@ -361,7 +364,10 @@ void Fsign(Exec& x) {
 }
 
 void Funary(Exec& x) {
+    const bool trig = x.in.mnemonic == Mnemonic::FSIN || x.in.mnemonic == Mnemonic::FCOS;
     if (IsEmpty(x.s, 0)) {
+        // FSIN/FCOS clear C2 (no range reduction pending) on a stack underflow too (host behaviour).
+        if (trig) x.s.x87.fsw &= static_cast<u16>(~st::C2);
         if (StackFault(x.s, false)) SetSt(x.s, 0, kIndefinite);
         return;
     }
@@ -376,7 +382,6 @@ void Funary(Exec& x) {
         default: r = fpu::Exp2M1(a, fcw); break;
     }
     if (MayStore(x.s, r.status)) SetSt(x.s, 0, r.value);
-    const bool trig = x.in.mnemonic == Mnemonic::FSIN || x.in.mnemonic == Mnemonic::FCOS;
     ApplyStatus(x.s, r.status, trig ? static_cast<u16>(st::C1 | st::C2) : st::C1);
 }
 
@@ -419,6 +424,8 @@ void Fpair(Exec& x) {
     const bool empty = IsEmpty(x.s, 0);
     const bool full = !IsEmpty(x.s, 7);
     if (empty || full) {
+        // FPTAN/FSINCOS clear C2 (range reduction complete) on a stack fault too (host behaviour).
+        if (x.in.mnemonic != Mnemonic::FXTRACT) x.s.x87.fsw &= static_cast<u16>(~st::C2);
         if (!StackFault(x.s, !empty)) return;
         SetSt(x.s, 0, kIndefinite);
         Push(x.s, kIndefinite);

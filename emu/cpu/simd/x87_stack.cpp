@@ -82,13 +82,13 @@ u64 EffectiveAddress(const Exec& x) {
 
 void UpdatePointers(Exec& x) {
     x.s.x87.fip = x.rip;
-    // In 64-bit mode FCS/FDS are not recorded (saved as 0, as with Intel's FCS/FDS deprecation).
-    const bool long64 = x.s.mode() == CpuMode::Long64;
-    x.s.x87.fcs = long64 ? 0 : x.s.segment(SegReg::Cs).selector;
+    // FCS/FDS are recorded in 64-bit mode too (host behaviour, AMD: a 32-bit FXSAVE or FNSTENV shows them). The
+    // emulated CPUID does not set the FCS/FDS deprecation bit (CPUID.(7,0):EBX[13]) that would make them 0.
+    x.s.x87.fcs = x.s.segment(SegReg::Cs).selector;
     x.s.x87.fop = static_cast<u16>((u16{x.in.opcode_low} << 8) | x.in.imm);
     if (x.IsMem(0) || x.IsMem(1)) {
         x.s.x87.fdp = EffectiveAddress(x);
-        x.s.x87.fds = long64 ? 0 : x.s.seg[x.in.seg & 7].selector;
+        x.s.x87.fds = x.s.seg[x.in.seg & 7].selector;
     }
 }
 

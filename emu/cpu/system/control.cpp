@@ -1,6 +1,7 @@
 #include "emu/cpu/system/control.h"
 
 #include "emu/cpu/system/cpuid.h"
+#include "emu/cpu/system/debug.h"
 
 namespace emu::cpu::system {
 namespace {
@@ -22,6 +23,17 @@ u64 Cr4Writable() {
 constexpr u64 kCr4PagingBits = cr4::PSE | cr4::PAE | cr4::PGE | cr4::PCIDE | cr4::SMEP | cr4::SMAP | cr4::LA57;
 constexpr unsigned kMaxPhysAddrBits = 40;  // CPUID 0x80000008: EAX[7:0]
 
+// The CR0 and CR4 bits whose change reloads the PAE PDPTEs when PAE paging is in use afterwards (SDM Vol. 3 4.4.1).
+constexpr u64 kCr0PdpteBits = cr0::CD | cr0::NW | cr0::PG;
+constexpr u64 kCr4PdpteBits = cr4::PAE | cr4::PGE | cr4::PSE | cr4::SMEP;
+
+// With these register values, is PAE paging (not 4-level paging) in use? Then a CR write that reloads the PDPTEs
+// must find them valid (#GP(0) otherwise, checked after every other condition and before the register changes).
+bool PdpteLoadFails(MemoryInterface& m, u64 cr0_value, u64 cr3_value, u64 cr4_value, u64 efer_value) {
+    const bool pae = (cr0_value & cr0::PG) && (cr4_value & cr4::PAE) && !(efer_value & efer::LMA);
+    return pae && !m.LoadPdptes(cr3_value);
+}
+
 Status WriteCr0(CpuState& s, MemoryInterface& m, u64 value) {
     if (value >> 32) return Gp(0);
     // Reserved bits 31:0 are ignored; ET is hardwired to 1 (SDM Vol. 3 2.5).
@@ -38,6 +50,7 @@ Status WriteCr0(CpuState& s, MemoryInterface& m, u64 value) {
         if (s.mode() == CpuMode::Long64) return Gp(0);  // paging cannot be turned off in 64-bit mode
         efer &= ~efer::LMA;
     }
+    if (((old ^ value) & kCr0PdpteBits) && PdpteLoadFails(m, value, s.cr3, s.cr4, efer)) return Gp(0);
     s.cr0 = value;
     s.efer = efer;
     if ((old ^ value) & kCr0PagingBits) m.FlushTlb(~u64{0}, true);
@@ -48,6 +61,7 @@ Status WriteCr4(CpuState& s, MemoryInterface& m, u64 value) {
     if (value & ~Cr4Writable()) return Gp(0);
     if ((s.efer & efer::LMA) && !(value & cr4::PAE)) return Gp(0);
     const u64 old = s.cr4;
+    if (((old ^ value) & kCr4PdpteBits) && PdpteLoadFails(m, s.cr0, s.cr3, value, s.efer)) return Gp(0);
     s.cr4 = value;
     if ((old ^ value) & kCr4PagingBits) m.FlushTlb(~u64{0}, true);
     return {};
@@ -55,7 +69,9 @@ Status WriteCr4(CpuState& s, MemoryInterface& m, u64 value) {
 
 Status WriteCr3(CpuState& s, MemoryInterface& m, u64 value) {
     if (s.long_mode_active() && (value >> kMaxPhysAddrBits)) return Gp(0);
-    s.cr3 = s.long_mode_active() ? value : value & 0xFFFFFFFF;
+    const u64 cr3 = s.long_mode_active() ? value : value & 0xFFFFFFFF;
+    if (PdpteLoadFails(m, s.cr0, cr3, s.cr4, s.efer)) return Gp(0);
+    s.cr3 = cr3;
     m.FlushTlb(~u64{0}, false);
     return {};
 }
@@ -104,19 +120,21 @@ Status WriteDebugRegister(CpuState& s, unsigned n, u64 value) {
     const unsigned i = DebugIndex(s, n);
     if (i == ~0u) return Ud();
     if (s.cpl() != 0) return Gp(0);
+    EMU_SYS_TRY(GeneralDetect(s));
     const bool long64 = s.mode() == CpuMode::Long64;
     if (!long64) value &= 0xFFFFFFFF;
     if (i >= 6 && (value >> 32)) return Gp(0);
-    if (i == 6) value = (value & 0xE00F) | 0xFFFF0FF0;   // reserved bits read as 1 (SDM Vol. 3 17.2.3)
+    if (i == 6) value = (value & 0xE00F) | dr6::Init;    // reserved bits read as 1 (SDM Vol. 3 18.2.3)
     if (i == 7) value = (value & 0xFFFF23FF) | 0x400;    // bit 10 reads as 1, 11/12/14/15 as 0
     s.dr[i] = value;
     return {};
 }
 
-SysResult<u64> ReadDebugRegister(const CpuState& s, unsigned n) {
+SysResult<u64> ReadDebugRegister(CpuState& s, unsigned n) {
     const unsigned i = DebugIndex(s, n);
     if (i == ~0u) return Ud();
     if (s.cpl() != 0) return Gp(0);
+    EMU_SYS_TRY(GeneralDetect(s));
     return s.dr[i];
 }
 

@@ -2,7 +2,9 @@
 // Control and debug registers (SDM Vol. 3 2.5, 17.2; Vol. 2 MOV CR, MOV DR, CLTS, LMSW, SMSW, INVLPG) and the
 // other CPL-0 instructions without operands (INVD, WBINVD). Writes that change paging call
 // MemoryInterface::FlushTlb: CR3 -> FlushTlb(~0, false); a paging-mode bit of CR0/CR4 -> FlushTlb(~0, true);
-// INVLPG -> FlushTlb(page, true).
+// INVLPG -> FlushTlb(page, true). A write that leaves PAE paging in use calls MemoryInterface::LoadPdptes first
+// (CR3 always; CR0 when CD, NW or PG change; CR4 when PAE, PGE, PSE or SMEP change: SDM Vol. 3 4.4.1); a refused
+// load is #GP(0) with the register unchanged.
 //
 // CR4 bits are accepted only for features CPUID advertises or the core implements regardless (VME PVI TSD DE
 // PSE PAE MCE PGE PCE OSFXSR OSXMMEXCPT); PCIDE, SMEP, SMAP, UMIP, LA57, FSGSBASE, OSXSAVE are reserved (#GP).
@@ -15,9 +17,10 @@ Status WriteControlRegister(CpuState& s, MemoryInterface& m, unsigned n, u64 val
 // MOV value, CRn.
 SysResult<u64> ReadControlRegister(const CpuState& s, unsigned n);
 
-// MOV DRn. DR4/DR5 alias DR6/DR7 unless CR4.DE (then #UD). DR7.GD (general detect) is not modelled.
+// MOV DRn. DR4/DR5 alias DR6/DR7 unless CR4.DE (then #UD); CPL > 0 is #GP(0); with DR7.GD set any access is a
+// #DB fault with DR6.BD (checked in that order, as the SDM's MOV DR operation lists them).
 Status WriteDebugRegister(CpuState& s, unsigned n, u64 value);
-SysResult<u64> ReadDebugRegister(const CpuState& s, unsigned n);
+SysResult<u64> ReadDebugRegister(CpuState& s, unsigned n);
 
 // CLTS, LMSW (sets PE MP EM TS; cannot clear PE), INVLPG, INVD/WBINVD (no-ops). CPL 0.
 Status Clts(CpuState& s);

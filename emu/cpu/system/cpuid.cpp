@@ -6,10 +6,18 @@
 namespace emu::cpu::system {
 namespace {
 
-constexpr u32 kMaxBasicLeaf = 0xD;
+constexpr u32 kMaxBasicLeaf = 0x16;
+// The TSC and the local APIC timer's input clock both count host nanoseconds (GuestTsc, devices/irq/local_apic.h).
+// Leaf 0x15 states it, so the kernel takes the frequency as known instead of calibrating it against the PIT on
+// a CPU whose speed varies with the host's load (a miscalibrated TSC is later marked unstable by the clocksource
+// watchdog).
+constexpr u32 kCrystalHz = 1'000'000'000;
+constexpr u32 kTscMhz = kCrystalHz / 1'000'000;
 constexpr u32 kMaxExtendedLeaf = 0x80000008;
 // Family 6, model 0x3A, stepping 9 (an Ivy Bridge signature: a well-known, integer-only-capable family).
 constexpr u32 kSignature = 0x000306A9;
+// One vCPU: its local APIC ID (CPUID.1:EBX[31:24], the MADT's LAPIC entry and the APIC's ID register agree).
+constexpr u32 kInitialApicId = 0;
 
 // Every feature bit we know about; `enabled` only when the emulator implements it.
 constexpr CpuidFeature kFeatures[] = {
@@ -19,7 +27,7 @@ constexpr CpuidFeature kFeatures[] = {
     {1, 0, CpuidReg::Edx, 5, "msr", true},
     {1, 0, CpuidReg::Edx, 6, "pae", true},
     {1, 0, CpuidReg::Edx, 8, "cx8", true},
-    {1, 0, CpuidReg::Edx, 9, "apic", false},
+    {1, 0, CpuidReg::Edx, 9, "apic", true},  // xAPIC at IA32_APIC_BASE (devices/irq/local_apic)
     {1, 0, CpuidReg::Edx, 11, "sep", true},
     {1, 0, CpuidReg::Edx, 12, "mtrr", true},
     {1, 0, CpuidReg::Edx, 13, "pge", true},
@@ -43,6 +51,7 @@ constexpr CpuidFeature kFeatures[] = {
     {7, 0, CpuidReg::Ebx, 8, "bmi2", false},
     {7, 0, CpuidReg::Ebx, 19, "adx", true},
     {7, 0, CpuidReg::Ecx, 22, "rdpid", true},
+    {7, 0, CpuidReg::Edx, 29, "arch_capabilities", true},  // IA32_ARCH_CAPABILITIES (msr.cpp): not vulnerable
     {0x80000001, 0, CpuidReg::Ecx, 0, "lahf_lm", true},
     {0x80000001, 0, CpuidReg::Ecx, 5, "abm", true},  // LZCNT
     {0x80000001, 0, CpuidReg::Edx, 11, "syscall", true},
@@ -108,12 +117,14 @@ CpuidResult Cpuid(u32 leaf, u32 subleaf, const CpuState& state) {
     switch (leaf) {
         case 0: return {kMaxBasicLeaf, Chars("Genu"), Chars("ntel"), Chars("ineI")};
         case 1:
-            // EBX: CLFLUSH line size 8 qwords, one logical processor, APIC ID 0.
+            // EBX: CLFLUSH line size 8 qwords, one logical processor, the initial APIC ID.
             // ECX[27] OSXSAVE reflects CR4.OSXSAVE.
-            return WithFeatures(1, 0, {kSignature, (8u << 8) | (1u << 16), (state.cr4 & cr4::OSXSAVE) ? 1u << 27 : 0u,
-                                       0});
+            return WithFeatures(1, 0, {kSignature, (kInitialApicId << 24) | (8u << 8) | (1u << 16),
+                                       (state.cr4 & cr4::OSXSAVE) ? 1u << 27 : 0u, 0});
         case 7: return subleaf == 0 ? WithFeatures(7, 0, {}) : CpuidResult{};
         case 0xD: return XsaveLeaf(subleaf);
+        case 0x15: return {1, 1, kCrystalHz, 0};     // TSC = crystal * 1/1
+        case 0x16: return {kTscMhz, kTscMhz, kTscMhz, 0};  // base, maximum and bus MHz
         case 0x80000000: return {kMaxExtendedLeaf, 0, 0, 0};
         case 0x80000001: return WithFeatures(0x80000001, 0, {});
         case 0x80000002:

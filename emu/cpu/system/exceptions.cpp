@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "emu/cpu/system/debug.h"
 #include "emu/cpu/system/descriptors.h"
 
 namespace emu::cpu::system {
@@ -107,7 +108,7 @@ Status EnterHandler(CpuState& s, MemoryInterface& m, const Event& e, u16 selecto
         f.Push(old_ss.selector);
         f.Push(s.reg(Gpr::Rsp));
     }
-    f.Push(s.rflags);
+    f.Push(s.rflags | (e.resume_flag ? rflags::RF : 0));
     f.Push(s.segment(SegReg::Cs).selector);
     f.Push(s.rip);
     if (PushesErrorCode(e)) f.Push(e.error_code);
@@ -162,6 +163,24 @@ Status DeliverProtected(CpuState& s, MemoryInterface& m, const Event& e) {
 
 }  // namespace
 
+bool IsFaultVector(u8 vector) {
+    switch (vector) {
+        case vec::DE:
+        case vec::BR:
+        case vec::UD:
+        case vec::NM:
+        case vec::TS:
+        case vec::NP:
+        case vec::SS:
+        case vec::GP:
+        case vec::PF:
+        case vec::MF:
+        case vec::AC:
+        case vec::XM: return true;
+        default: return false;
+    }
+}
+
 ExceptionClass ClassOf(u8 vector) {
     switch (vector) {
         case vec::DE:
@@ -187,7 +206,11 @@ DeliveryResult DeliverEvent(CpuState& s, MemoryInterface& m, const Event& event)
     for (unsigned round = 0; round < 8; ++round) {
         if (current.kind == EventKind::Exception && current.vector == vec::PF) s.cr2 = current.cr2;
         const Status r = DeliverOnce(s, m, current);
-        if (r) return DeliveryResult::Delivered;
+        if (r) {
+            // Entering the #DB handler clears DR7.GD, so the handler may use the debug registers (SDM 18.2.4).
+            if (current.vector == vec::DB && current.kind != EventKind::SoftwareInt) s.dr[7] &= ~dr7::GD;
+            return DeliveryResult::Delivered;
+        }
         const Exception& second = r.error();
         if (second.vector == vec::PF) s.cr2 = second.cr2;  // loaded when detected, even if it becomes #DF
         const ExceptionClass first =
@@ -197,9 +220,10 @@ DeliveryResult DeliverEvent(CpuState& s, MemoryInterface& m, const Event& event)
         const bool df = (first == ExceptionClass::Contributory && next == ExceptionClass::Contributory) ||
                         (first == ExceptionClass::PageFault && next != ExceptionClass::Benign);
         if (df) {
-            current = Event{vec::DF, EventKind::Exception, true, 0, 0};
+            current = Event{vec::DF, EventKind::Exception, true, 0, 0, false};
         } else {
-            current = Event{second.vector, EventKind::Exception, second.has_error_code, second.error_code, second.cr2};
+            current = Event{second.vector, EventKind::Exception, second.has_error_code, second.error_code, second.cr2,
+                            IsFaultVector(second.vector)};
         }
     }
     return DeliveryResult::TripleFault;

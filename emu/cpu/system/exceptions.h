@@ -5,7 +5,7 @@
 // page-fault and benign classes, Table 6-5) and the triple fault are applied by DeliverEvent.
 //
 // Not modelled: task gates and task switches (delivery through a task gate raises #GP(vector*8+2+EXT), IRET
-// with NT=1 raises #GP(0)); VME/PVI virtual interrupts; #DB/#MC details (DR6, machine-check banks).
+// with NT=1 raises #GP(0)); VME/PVI virtual interrupts; machine-check banks. (DR6 is written by the raiser: emu/cpu/system/debug.h.)
 #include "emu/cpu/system/sys_result.h"
 
 namespace emu::cpu::system {
@@ -23,6 +23,10 @@ struct Event {
     bool has_error_code = false;
     u32 error_code = 0;
     u64 cr2 = 0;  // #PF: loaded into CR2 before delivery
+    // Push RFLAGS with RF = 1 so that IRET restarts the instruction without its instruction breakpoint: fault-class
+    // exceptions other than an instruction-breakpoint #DB (SDM Vol. 3 18.3.1.1). DeliverEvent sets it for the
+    // exceptions raised during delivery.
+    bool resume_flag = false;
 };
 
 enum class DeliveryResult : u8 {
@@ -37,6 +41,10 @@ DeliveryResult DeliverEvent(CpuState& s, MemoryInterface& m, const Event& event)
 
 // One delivery attempt without #DF escalation: the exception delivery itself raised (state unchanged then).
 Status DeliverOnce(CpuState& s, MemoryInterface& m, const Event& event);
+
+// Vectors whose exception is a fault (the saved RIP is the faulting instruction): #DE #BR #UD #NM #TS #NP #SS #GP
+// #PF #MF #AC #XM. #DB is a fault only for instruction breakpoints and general detect; the caller knows which.
+bool IsFaultVector(u8 vector);
 
 // The #DF class of a vector (Table 6-4).
 enum class ExceptionClass : u8 { Benign, Contributory, PageFault, DoubleFault };

@@ -58,6 +58,13 @@ Status WriteCanonical(u64& field, u64 value) {
     return {};
 }
 
+// IA32_ARCH_CAPABILITIES (read-only): an interpreter executes nothing speculatively, so every "not affected" bit
+// is true: RDCL_NO (Meltdown), SSB_NO, MDS_NO, IF_PSCHANGE_MC_NO, TAA_NO, SBDR_SSDP_NO, FBSDP_NO, PSDP_NO,
+// PBRSB_NO, GDS_NO, RFDS_NO. Linux then skips page-table isolation and buffer clearing, which cost a CR3 switch
+// and a VERW on every kernel entry and exit.
+constexpr u64 kArchCapabilities = (1u << 0) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 13) |
+                                  (1u << 14) | (1u << 15) | (1u << 24) | (1u << 26) | (1u << 27);
+
 }  // namespace
 
 u64 GuestTsc(const CpuState& s) { return HostNanoseconds() + s.tsc_offset; }
@@ -70,6 +77,7 @@ SysResult<u64> ReadMsr(const CpuState& s, u32 index) {
         case msr::Tsc: return GuestTsc(s);
         case msr::ApicBase: return s.apic_base;
         case msr::BiosSignId: return 0;  // microcode revision 0
+        case msr::ArchCapabilities: return kArchCapabilities;
         case msr::MtrrCap: return kMtrrCap;
         case msr::SysenterCs: return s.sysenter_cs;
         case msr::SysenterEsp: return s.sysenter_esp;
@@ -110,7 +118,10 @@ Status WriteMsr(CpuState& s, MemoryInterface& m, u32 index, u64 value) {
             // BSP (bit 8) is read-only; EN (bit 11) and the base below MAXPHYADDR are writable; x2APIC (bit 10)
             // is not advertised, so it is reserved like the rest.
             if (value & ~((kPhysMask & ~u64{0xFFF}) | (1u << 11) | (1u << 8))) return Gp(0);
-            s.apic_base = (value & ~u64{1u << 8}) | (s.apic_base & (1u << 8));
+            value = (value & ~u64{1u << 8}) | (s.apic_base & (1u << 8));
+            // The local APIC (a platform device) follows: its MMIO window moves or goes away with the value.
+            if (!m.WritePlatformMsr(index, value)) return Gp(0);
+            s.apic_base = value;
             return {};
         case msr::BiosSignId: return {};  // writing 0 before CPUID(1) is how the revision is read
         case msr::SysenterCs: s.sysenter_cs = value & 0xFFFF; return {};

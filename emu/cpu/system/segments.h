@@ -45,7 +45,7 @@ SysResult<QueryResult> QuerySegment(CpuState& s, MemoryInterface& m, SegmentQuer
 
 // The segment checks of a data access in a legacy mode (SDM Vol. 3 5.3): a null/unusable segment, a write to a
 // non-writable one, a read of execute-only code, an offset beyond the limit (or at/below it for expand-down).
-// #SS(0) for SS, else #GP(0). Not called by the translator today: its LinearOf applies bases only.
+// #SS(0) for SS, else #GP(0). The translator calls it for the segments BlockMode::checked_segments lists.
 Status CheckDataAccess(const CpuState& s, SegReg seg, u64 offset, unsigned size, bool write);
 
 }  // namespace emu::cpu::system

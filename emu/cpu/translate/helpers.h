@@ -36,7 +36,4 @@ struct StringOpArgs {
 };
 enum class StringKind : u8 { Movs, Cmps, Stos, Lods, Scas, Ins, Outs };
 
-// The time-stamp counter the guest sees.
-u64 ReadTsc();
-
 }  // namespace emu::cpu::translate

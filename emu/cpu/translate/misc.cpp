@@ -1,9 +1,9 @@
 // Miscellaneous: NOP PAUSE HLT UD0 UD1 UD2 INT INT1 INT3 INTO CPUID RDTSC RDTSCP RDPID, fences, prefetches and
 // cache-line flushes (no-ops for a coherent single-host model).
-#include <chrono>
 #include <cstddef>
 
 #include "emu/cpu/system/cpuid.h"
+#include "emu/cpu/system/msr.h"
 #include "emu/cpu/translate/helpers.h"
 #include "emu/cpu/translate/translator.h"
 #include "emu/cpu/vcpu.h"
@@ -92,9 +92,8 @@ namespace {
 u64 SoftInt(ir::HelperEnv& env, u64 vector, u64 next_rip, u64 kind) {
     if (kind == kInto && !(env.state.rflags & rflags::OF)) return 0;
     ir::Fault f = ir::MakeFault(static_cast<u8>(vector));
-    // TODO(translate): INT1 is also reported as a software trap; its exemption from the DPL check at
-    // delivery is not modelled yet.
     f.software = true;
+    f.icebp = kind == kInt1;
     f.next_rip = next_rip;
     env.fault = f;
     return 0;
@@ -114,7 +113,7 @@ u64 Cpuid(ir::HelperEnv& env, u64, u64, u64) {
 u64 Rdtsc(ir::HelperEnv& env, u64 with_aux, u64, u64) {
     CpuState& s = env.state;
     if ((s.cr4 & cr4::TSD) && s.cpl() != 0 && s.mode() != CpuMode::Real) return env.Raise(vec::GP, 0);
-    const u64 tsc = ReadTsc();
+    const u64 tsc = system::GuestTsc(s);  // WRMSR(TSC) moves it
     s.reg(Gpr::Rax) = tsc & 0xFFFFFFFF;
     s.reg(Gpr::Rdx) = tsc >> 32;
     if (with_aux) s.reg(Gpr::Rcx) = s.tsc_aux & 0xFFFFFFFF;
@@ -122,13 +121,6 @@ u64 Rdtsc(ir::HelperEnv& env, u64 with_aux, u64, u64) {
 }
 
 }  // namespace
-
-// A monotonic nanosecond clock stands in for a 1 GHz TSC until the machine provides a virtual one.
-u64 ReadTsc() {
-    return static_cast<u64>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-            .count());
-}
 
 const ir::HelperInfo kSoftIntHelper{"SoftInt", &SoftInt};
 const ir::HelperInfo kCpuidHelper{"Cpuid", &Cpuid};

@@ -17,7 +17,7 @@ Value Translator::Read(const Operand& op, bool write_intent) {
             return ir_.GetGpr(op.reg, op.size, op.high8);
         case OperandKind::Mem: {
             const u8 flags = MemFlagsOf(op) | (write_intent ? ir::mem_flags::WriteIntent : 0);
-            return ir_.Load(LinearAddress(op), TypeOf(op), flags);
+            return ir_.Load(LinearAddress(op, write_intent), TypeOf(op), flags);
         }
         case OperandKind::Imm:
         case OperandKind::Rel: return ir::Emitter::ImmOf(TypeOf(op), op.imm);
@@ -28,7 +28,7 @@ Value Translator::Read(const Operand& op, bool write_intent) {
 void Translator::Write(const Operand& op, Value v) {
     v = ir_.Resize(v, TypeOf(op));
     if (op.kind == OperandKind::Mem) {
-        ir_.Store(LinearAddress(op), v, MemFlagsOf(op));
+        ir_.Store(LinearAddress(op, true), v, MemFlagsOf(op));
     } else {
         ir_.SetGpr(op.reg, op.size, v, op.high8);
     }
@@ -68,14 +68,15 @@ Value Translator::LinearOf(unsigned seg, Value offset) {
         const bool based = seg == static_cast<unsigned>(SegReg::Fs) || seg == static_cast<unsigned>(SegReg::Gs);
         return based ? ir_.Add(ir_.GetSegBase(seg), offset) : offset;
     }
-    // TODO(translate): segment limit and type checks in legacy modes (#GP/#SS); only the base is applied.
     return ir_.ZeroExtend(ir_.Truncate(ir_.Add(ir_.GetSegBase(seg), offset), Type::U32), Type::U64);
 }
 
-Value Translator::LinearAddress(const Operand& op) {
+Value Translator::LinearAddress(const Operand& op, bool write) {
     if (cached_operand_ == &op) return cached_linear_;
     cached_operand_ = &op;
-    cached_linear_ = LinearOf(op.mem.seg, EffectiveAddress(op.mem));
+    const Value offset = EffectiveAddress(op.mem);
+    CheckSegment(op.mem.seg, offset, op.size, write);
+    cached_linear_ = LinearOf(op.mem.seg, offset);
     return cached_linear_;
 }
 
@@ -104,12 +105,14 @@ void Translator::Push(Value v) {
     const Value rsp = GetRsp();
     const i64 size = ir::BitsOf(v.type()) / 8;
     const Value new_rsp = StackAdd(rsp, -size);
+    CheckSegment(static_cast<unsigned>(SegReg::Ss), new_rsp, static_cast<unsigned>(size), true);
     ir_.Store(StackAddress(new_rsp, 0), v, ir::mem_flags::Stack);
     SetRsp(new_rsp);
 }
 
 Value Translator::PopLoad(Type t, Value* new_rsp) {
     const Value rsp = GetRsp();
+    CheckSegment(static_cast<unsigned>(SegReg::Ss), rsp, ir::BitsOf(t) / 8, false);
     const Value v = ir_.Load(StackAddress(rsp, 0), t, ir::mem_flags::Stack);
     *new_rsp = StackAdd(rsp, ir::BitsOf(t) / 8);
     return v;

@@ -1,6 +1,7 @@
 // x87, MMX, SSE..SSSE3 and the FXSAVE/XSAVE family: each mnemonic listed in emu/cpu/simd/ops.inc translates to
 // one CallHelper into emu/cpu/simd, which checks CR0/CR4, reads its operands and computes. The handlers below are
-// generated from that table: they are all the same one-liner.
+// generated from that table: they are all the same one-liner. (The 0F AE forms with a 66/F2/F3 prefix are #UD
+// in the decoder table.)
 #include "emu/cpu/simd/simd.h"
 #include "emu/cpu/translate/translator.h"
 
@@ -11,15 +12,9 @@ using ir::Value;
 namespace {
 bool IsX87Escape(const DecodedInsn& insn) { return insn.opcode_map == 0 && insn.opcode >= 0xD8 && insn.opcode <= 0xDF; }
 
-// The 0F AE memory forms (FXSAVE..STMXCSR, XSAVE family) are #UD with a 66, F2 or F3 prefix.
-bool PrefixedStateInsn(const DecodedInsn& insn) {
-    const bool group15 = insn.opcode_map == 1 && insn.opcode == 0xAE;
-    return group15 && (insn.prefixes & (prefix::OpSize | prefix::Rep | prefix::Repne));
-}
 }  // namespace
 
 bool Translator::SimdCall(const DecodedInsn& insn) {
-    if (PrefixedStateInsn(insn)) return Undefined();
     simd::SimdInsn in;
     in.mnemonic = insn.mnemonic;
     in.addr_size = insn.addr_size;

@@ -28,6 +28,12 @@ u64 Fail(ir::HelperEnv& env, const system::Exception& e) {
 u64 Check(ir::HelperEnv& env, const system::Status& r) { return r ? 0 : Fail(env, r.error()); }
 u64 Value64(ir::HelperEnv& env, const system::SysResult<u64>& r) { return r ? *r : Fail(env, r.error()); }
 
+// (seg | size << 8 | write << 16, offset): the limit and type checks of a data access (protected mode).
+u64 SegmentCheck(ir::HelperEnv& env, u64 packed, u64 offset, u64) {
+    const auto seg = static_cast<SegReg>(packed & 0xFF);
+    return Check(env, system::CheckDataAccess(env.state, seg, offset, static_cast<unsigned>((packed >> 8) & 0xFF),
+                                              (packed >> 16) & 1));
+}
 u64 LoadSeg(ir::HelperEnv& env, u64 seg, u64 selector, u64) {
     const auto r = system::LoadSegment(env.state, env.memory, static_cast<SegReg>(seg), static_cast<u16>(selector));
     if (r && seg == static_cast<u64>(SegReg::Ss)) env.state.interrupt_shadow = true;  // MOV SS / POP SS / LSS
@@ -110,6 +116,7 @@ u64 Query(ir::HelperEnv& env, u64 kind, u64 selector, u64) {
     return r->value | (u64{r->valid} << 32);
 }
 
+const ir::HelperInfo kSegmentCheckHelper{"SegmentCheck", &SegmentCheck};
 const ir::HelperInfo kLoadSegHelper{"LoadSegment", &LoadSeg};
 const ir::HelperInfo kFarTransferHelper{"FarTransfer", &FarTransfer};
 const ir::HelperInfo kFarRetHelper{"FarReturn", &FarRet};
@@ -138,8 +145,15 @@ void Translator::LoadSegmentProtected(unsigned seg, Value selector) {
     ir_.CallHelper(kLoadSegHelper, ir::Emitter::Imm64(seg), selector);
 }
 
+void Translator::CheckSegment(unsigned seg, Value offset, unsigned size, bool write) {
+    if (!(mode_.checked_segments & (1u << seg)) || size == 0) return;
+    const u64 packed = seg | (u64{size} << 8) | (u64{write} << 16);
+    ir_.CallHelper(kSegmentCheckHelper, ir::Emitter::Imm64(packed), offset);  // zero-extended by CallHelper
+}
+
 bool Translator::SegmentLoaded(unsigned seg) {
-    if (seg != static_cast<unsigned>(SegReg::Ss)) return true;
+    // Outside 64-bit mode the next instruction's checks depend on the new segment (BlockMode::checked_segments).
+    if (seg != static_cast<unsigned>(SegReg::Ss) && mode_.flat) return true;
     ir_.ExitToDispatcher(next_rip_);
     return false;
 }
@@ -183,7 +197,8 @@ bool Translator::MOV_DR(const DecodedInsn& insn) {
     const Operand& src = insn.operands[1];
     if (dst.reg_class == RegClass::Dr) {
         ir_.CallHelper(kWriteDrHelper, ir::Emitter::Imm64(dst.reg), Read(src));
-        return true;
+        ir_.ExitToDispatcher(next_rip_);  // a breakpoint enabled in DR7 applies from the next instruction
+        return false;
     }
     Write(dst, ir_.Resize(ir_.CallHelper(kReadDrHelper, ir::Emitter::Imm64(src.reg)), TypeOf(dst)));
     return true;

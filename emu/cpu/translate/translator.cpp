@@ -38,6 +38,15 @@ BlockMode BlockMode::Of(const CpuState& state) {
     m.stack_size = ss_big && mode != CpuMode::Real && mode != CpuMode::Virtual8086 ? 4 : 2;
     m.flat = false;
     m.real_segments = mode == CpuMode::Real || mode == CpuMode::Virtual8086;
+    if (!m.real_segments) {
+        // Usable, present, S, data, writable, expand-up (the accessed bit and DPL do not matter).
+        constexpr u32 kMask = 0x1009E, kFlatData = 0x92;
+        for (unsigned r = 0; r < kNumSegRegs; ++r) {
+            const Segment& sg = state.seg[r];
+            const bool flat = (sg.attr & kMask) == kFlatData && sg.limit == 0xFFFFFFFF;
+            if (!flat) m.checked_segments |= static_cast<u8>(1u << r);
+        }
+    }
     return m;
 }
 

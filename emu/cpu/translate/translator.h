@@ -16,10 +16,15 @@ struct BlockMode {
     u8 stack_size = 8;  // bytes per implicit stack address: 8 in 64-bit mode, else SS.B ? 4 : 2
     bool flat = true;   // 64-bit mode: segment bases other than FS/GS are 0, no limits
     bool real_segments = false;  // real or virtual-8086 mode: a selector load sets base = selector * 16
+    // Protected and compatibility mode: the segment registers (bit = SegReg) whose data accesses need the limit and
+    // type checks of system::CheckDataAccess. A usable, writable, expand-up data segment with a 4 GiB limit needs
+    // none (the flat model), so flat guests pay nothing; segment loads end the block, so the key stays current.
+    u8 checked_segments = 0;
 
     static BlockMode Of(const CpuState& state);
     u32 Key() const {
-        return static_cast<u32>(decode) | (u32{stack_size} << 4) | (u32{flat} << 8) | (u32{real_segments} << 9);
+        return static_cast<u32>(decode) | (u32{stack_size} << 4) | (u32{flat} << 8) | (u32{real_segments} << 9) |
+               (u32{checked_segments} << 10);
     }
 };
 
@@ -49,8 +54,11 @@ private:
     // Offset of a memory operand, truncated to the address size.
     Value EffectiveAddress(const MemOperand& mem);
     // Linear address of a memory operand (segment applied), cached per instruction for read-modify-write.
-    Value LinearAddress(const Operand& op);
+    // `write`: the first use of the operand in an instruction checks the segment for this kind of access.
+    Value LinearAddress(const Operand& op, bool write = false);
     Value LinearOf(unsigned seg, Value offset);
+    // Emits the segment limit/type check of a data access when mode_.checked_segments asks for it (system.cpp).
+    void CheckSegment(unsigned seg, Value offset, unsigned size, bool write);
     // Width of an operand as an IR type.
     static ir::Type TypeOf(const Operand& op) { return ir::IntTypeOfSize(op.size); }
     // Load/Store flags of a memory operand (SS-relative ones raise #SS on a non-canonical address).

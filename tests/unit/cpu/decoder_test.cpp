@@ -759,3 +759,17 @@ TEST_CASE("encodings where the SDM and Capstone 4 differ follow the SDM", "[deco
     // Intel: 66 does not shorten a near JMP in 64-bit mode.
     CHECK(Ok({0x66, 0xE9, 0, 0, 0, 0}).length == 6);
 }
+
+TEST_CASE("far JMP/CALL through memory in 64-bit mode take m16:32 unless REX.W gives m16:64", "[decoder]") {
+    // SDM Vol. 2 JMP/CALL: FF /5 and FF /3 are "jmp m16:32" / "call m16:32" in 64-bit mode; REX.W selects m16:64
+    // and 66 selects m16:16. (Unlike near JMP/CALL, far forms do not default to 64-bit operands.)
+    const auto jmp = Ok({0xFF, 0x2D, 0, 0, 0, 0});
+    CHECK(jmp.mnemonic == Mnemonic::JMPF);
+    CHECK(jmp.op_size == 4);
+    CHECK(jmp.operands[0].size == 6);
+    const auto call = Ok({0xFF, 0x1D, 0, 0, 0, 0});
+    CHECK(call.mnemonic == Mnemonic::CALLF);
+    CHECK(call.operands[0].size == 6);
+    CHECK(Ok({0x48, 0xFF, 0x2D, 0, 0, 0, 0}).operands[0].size == 10);
+    CHECK(Ok({0x66, 0xFF, 0x2D, 0, 0, 0, 0}).operands[0].size == 4);
+}

@@ -599,11 +599,104 @@ TEST_CASE("An unmasked x87 exception is reported as #MF at the next waiting inst
     CHECK(r.exception->rip == kCode + 8);
     CHECK((e.s.reg(Gpr::Rax) & 0x80) != 0);  // FNSTSW saw ES
     CHECK((e.s.x87.fsw & 0x4) != 0);
-    // With CR0.NE = 0 the FERR#/IRQ13 path applies; it is not modelled, so nothing is raised.
-    Env f({0xD9, 0xE8, 0xD9, 0xEE, 0xDE, 0xF9, 0xDF, 0xE0, 0xD9, 0xE8});
-    f.s.x87.fcw = 0x037B;
-    f.s.cr0 &= ~cr0::NE;
-    CHECK(f.Run(5) == -1);
+}
+
+namespace {
+// Counts FERR# signals (MemoryInterface::SignalFerr), the PC's IRQ13 source.
+struct FerrMemory : test::FlatMemory {
+    FerrMemory() : test::FlatMemory(0x10000) {}
+    void SignalFerr() override { ++ferr; }
+    unsigned ferr = 0;
+};
+}  // namespace
+
+TEST_CASE("With CR0.NE = 0 a pending x87 exception signals FERR# instead of #MF and the instruction runs", "[simd]") {
+    // SDM Vol. 1 8.7: with NE = 0 the error goes out on FERR# (IRQ13 on the PC); the waiting instruction goes on.
+    for (const bool ne : {false, true}) {
+        FerrMemory memory;
+        Vcpu vcpu{memory};
+        CpuState& s = vcpu.state();
+        // fld1; fldz; fdivp st(1), st(0) (1/0: ZE unmasked); fld1 (waiting); fnstsw ax
+        memory.Put(kCode, {0xD9, 0xE8, 0xD9, 0xEE, 0xDE, 0xF9, 0xD9, 0xE8, 0xDF, 0xE0});
+        test::Enter64(s, kCode, kStack);
+        s.cr0 |= cr0::MP | (ne ? cr0::NE : 0);
+        s.cr4 |= cr4::OSFXSR;
+        s.x87.fcw = 0x037B;
+        const RunResult r = vcpu.Run(5);
+        if (ne) {
+            REQUIRE(r.reason == StopReason::Exception);
+            CHECK(r.exception->vector == vec::MF);
+            CHECK(r.exception->rip == kCode + 6);
+            CHECK(memory.ferr == 0);
+        } else {
+            CHECK(r.reason != StopReason::Exception);
+            CHECK(memory.ferr == 1);                       // the FLD1 found the error pending
+            CHECK((s.reg(Gpr::Rax) & 0x80) != 0);          // still pending afterwards: ES set
+            // TOP: 0 -> 7 -> 6; the unmasked FDIVP neither stores nor pops; the FLD1 ran: 5.
+            CHECK(((s.reg(Gpr::Rax) >> 11) & 7) == 5);
+        }
+    }
+}
+
+TEST_CASE("FNSTENV/FLDENV use the real-mode layouts with linear FIP/FDP in real mode", "[simd]") {
+    // SDM Vol. 1 Figures 8-10 (32-bit) and 8-12 (16-bit) real-mode formats, worked by hand:
+    // CS = 0x1234 (base 0x12340), IP of FLD m32 = 0x0010 -> FIP linear 0x12350; its operand DS:0x0300 with
+    // DS = 0x0100 -> FDP linear 0x1300; FOP of D9 /0 with ModRM 06 = 0x106.
+    for (const bool o32 : {true, false}) {
+        test::FlatMemory memory{0x20000};
+        Vcpu vcpu{memory};
+        CpuState& s = vcpu.state();
+        test::EnterReal(s, 0x10, 0x8000);
+        s.segment(SegReg::Cs) = Segment{0x1234, 0x12340, 0xFFFF, 0x9B};
+        s.segment(SegReg::Ds) = Segment{0x0100, 0x1000, 0xFFFF, 0x93};
+        s.cr0 |= cr0::NE;
+        memory.Set<u32>(0x1300, 0x3F800000);  // 1.0f
+        // fld dword [0x300]; fnstenv [0x400] (66 prefix selects the 32-bit image in real mode)
+        if (o32) memory.Put(0x12350, {0xD9, 0x06, 0x00, 0x03, 0x66, 0xD9, 0x36, 0x00, 0x04});
+        else memory.Put(0x12350, {0xD9, 0x06, 0x00, 0x03, 0xD9, 0x36, 0x00, 0x04});
+        const RunResult r = vcpu.Run(2);
+        REQUIRE(r.reason != StopReason::Exception);
+        const u64 env = 0x1400;
+        CHECK(memory.Get<u16>(env) == 0x037F);
+        if (o32) {
+            CHECK(memory.Get<u32>(env + 12) == 0xFFFF2350u);             // FIP[15:0], reserved ones
+            CHECK(memory.Get<u32>(env + 16) == ((0x0001u << 12) | 0x106));  // FIP[31:16] << 12 | FOP
+            CHECK(memory.Get<u32>(env + 20) == 0xFFFF1300u);             // FDP[15:0]
+            CHECK(memory.Get<u32>(env + 24) == 0u);                      // FDP[31:16] << 12
+        } else {
+            CHECK(memory.Get<u16>(env + 6) == 0x2350);                   // FIP[15:0]
+            CHECK(memory.Get<u16>(env + 8) == ((0x1 << 12) | 0x106));    // FIP[19:16] << 12 | FOP
+            CHECK(memory.Get<u16>(env + 10) == 0x1300);                  // FDP[15:0]
+            CHECK(memory.Get<u16>(env + 12) == 0);                       // FDP[19:16] << 12
+        }
+        // FLDENV of the same image and FNSTENV again give the same pointers back.
+        s.x87.fip = s.x87.fdp = 0;
+        s.x87.fop = 0;
+        const u64 next = s.segment(SegReg::Cs).base + s.rip;
+        if (o32) memory.Put(next, {0x66, 0xD9, 0x26, 0x00, 0x04, 0x66, 0xD9, 0x36, 0x00, 0x05});
+        else memory.Put(next, {0xD9, 0x26, 0x00, 0x04, 0xD9, 0x36, 0x00, 0x05});
+        REQUIRE(vcpu.Run(2).reason != StopReason::Exception);
+        const unsigned n = o32 ? 28 : 14;
+        CHECK(std::memcmp(memory.data() + 0x1400, memory.data() + 0x1500, n) == 0);
+    }
+}
+
+TEST_CASE("The 0F AE forms: a 66/F2/F3 prefix is #UD (NP), RDFSBASE..WRGSBASE #UD without FSGSBASE", "[simd]") {
+    // SDM Vol. 2 Table A-6 (group 15): FXSAVE..CLFLUSH and the fences are NP; F3 0F AE /0-/3 (mod = 11) need
+    // CPUID.(7,0):EBX.FSGSBASE, which the emulated CPU does not advertise.
+    const std::initializer_list<u8> kForms[] = {
+        {0x66, 0x0F, 0xAE, 0x00}, {0xF3, 0x0F, 0xAE, 0x08}, {0xF2, 0x0F, 0xAE, 0x10}, {0x66, 0x0F, 0xAE, 0x18},
+        {0xF2, 0x0F, 0xAE, 0x20}, {0xF3, 0x0F, 0xAE, 0x28}, {0xF2, 0x0F, 0xAE, 0x30}, {0xF2, 0x0F, 0xAE, 0x38},
+        {0x66, 0x0F, 0xAE, 0xE8}, {0xF2, 0x0F, 0xAE, 0xF0}, {0xF3, 0x0F, 0xAE, 0xF8}, {0xF3, 0x0F, 0xAE, 0xC0},
+        {0xF3, 0x0F, 0xAE, 0xC8}, {0xF3, 0x48, 0x0F, 0xAE, 0xD0}, {0xF3, 0x0F, 0xAE, 0xD8},
+    };
+    for (const auto& code : kForms) {
+        Env e(code);
+        e.s.reg(Gpr::Rax) = kStack;  // a valid operand for the memory forms
+        CHECK(e.Run(1) == vec::UD);
+    }
+    Env plain({0x0F, 0xAE, 0xE8});  // LFENCE without a prefix runs
+    CHECK(plain.Run(1) == -1);
 }
 
 TEST_CASE("An unmasked SIMD exception raises #XM with CR4.OSXMMEXCPT, else #UD, leaving the destination", "[simd]") {

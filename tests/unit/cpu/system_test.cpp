@@ -3,6 +3,8 @@
 #include <catch2/catch.hpp>
 
 #include "emu/cpu/system/control.h"
+#include "emu/cpu/system/cpuid.h"
+#include "emu/cpu/system/debug.h"
 #include "emu/cpu/system/exceptions.h"
 #include "emu/cpu/system/msr.h"
 #include "emu/cpu/system/segments.h"
@@ -503,7 +505,107 @@ TEST_CASE("CR3, CR4, CR8 and DR writes check reserved bits and flush as document
     CHECK(user.error().vector == vec::GP);
 }
 
+// A memory that records the PAE PDPTE loads the CPU asks for and accepts them unless told to refuse.
+struct PdpteRecorder : test::FlatMemory {
+    bool LoadPdptes(u64 cr3) override {
+        loads.push_back(cr3);
+        return accept;
+    }
+    std::vector<u64> loads;
+    bool accept = true;
+};
+
+// The loads a control-register write made (cleared), and whether it succeeded.
+std::vector<u64> LoadsOf(CpuState& s, PdpteRecorder& m, unsigned n, u64 value, bool* ok) {
+    m.loads.clear();
+    *ok = static_cast<bool>(WriteControlRegister(s, m, n, value));
+    return std::exchange(m.loads, {});
+}
+
+TEST_CASE("MOV CR loads the PAE PDPTEs exactly when SDM Vol. 3 4.4.1 lists it", "[system]") {
+    PdpteRecorder m;
+    CpuState s;
+    test::Enter32(s, 0x5000, 0x9000);
+    using Loads = std::vector<u64>;
+    bool ok = false;
+    const u64 base = cr0::PE | cr0::ET;
+    CHECK(LoadsOf(s, m, 3, 0x1020, &ok).empty());  // paging off
+    CHECK(LoadsOf(s, m, 4, cr4::PAE, &ok).empty());
+    CHECK(LoadsOf(s, m, 0, base | cr0::PG, &ok) == Loads{0x1020});  // turning PAE paging on
+    CHECK(LoadsOf(s, m, 3, 0xFFFFFFFF00002040, &ok) == Loads{0x2040});  // the 32-bit CR3 outside long mode
+    CHECK(s.cr3 == 0x2040);
+    CHECK(LoadsOf(s, m, 3, 0x2040, &ok) == Loads{0x2040});  // the same value loads again
+    // CR0: CD, NW and PG reload; WP, TS, MP do not.
+    CHECK(LoadsOf(s, m, 0, base | cr0::PG | cr0::WP | cr0::TS | cr0::MP, &ok).empty());
+    CHECK(LoadsOf(s, m, 0, base | cr0::PG | cr0::CD, &ok) == Loads{0x2040});
+    CHECK(LoadsOf(s, m, 0, base | cr0::PG | cr0::CD | cr0::NW, &ok) == Loads{0x2040});
+    CHECK(LoadsOf(s, m, 0, base, &ok).empty());  // paging off: no PAE paging afterwards
+    // CR4: PAE, PGE, PSE (and SMEP) reload; OSFXSR, TSD do not.
+    CHECK(LoadsOf(s, m, 0, base | cr0::PG, &ok) == Loads{0x2040});
+    CHECK(LoadsOf(s, m, 4, cr4::PAE | cr4::PGE, &ok) == Loads{0x2040});
+    CHECK(LoadsOf(s, m, 4, cr4::PAE | cr4::PGE | cr4::PSE, &ok) == Loads{0x2040});
+    CHECK(LoadsOf(s, m, 4, cr4::PAE | cr4::PGE | cr4::PSE | cr4::OSFXSR | cr4::TSD, &ok).empty());
+    CHECK(LoadsOf(s, m, 4, 0, &ok).empty());  // 32-bit paging afterwards
+    CHECK(LoadsOf(s, m, 4, cr4::PAE, &ok) == Loads{0x2040});
+    CHECK(ok);
+    // 4-level paging has no PDPTE registers: neither the switch into IA-32e mode nor a CR3 load there loads them.
+    CHECK(LoadsOf(s, m, 0, base, &ok).empty());
+    s.efer = efer::LME;
+    CHECK(LoadsOf(s, m, 0, base | cr0::PG, &ok).empty());
+    CHECK((ok && (s.efer & efer::LMA)));
+    CHECK(LoadsOf(s, m, 3, 0x3000, &ok).empty());
+}
+
+TEST_CASE("a refused PDPTE load is #GP(0) and leaves CR0, CR3, CR4 and the TLB unchanged", "[system]") {
+    PdpteRecorder m;
+    CpuState s;
+    test::Enter32(s, 0x5000, 0x9000);
+    s.cr0 = cr0::PE | cr0::ET | cr0::PG;
+    s.cr4 = cr4::PAE;
+    s.cr3 = 0x1000;
+    m.accept = false;
+    const CpuState before = s;
+    auto expect_gp = [&](unsigned n, u64 value) {
+        INFO("CR" << n << " = " << value);
+        const Status r = WriteControlRegister(s, m, n, value);
+        REQUIRE_FALSE(r);
+        CHECK(r.error().vector == vec::GP);
+        CHECK(r.error().error_code == 0);
+        CHECK(m.loads.size() == 1);
+        CHECK(s.cr0 == before.cr0);
+        CHECK(s.cr3 == before.cr3);
+        CHECK(s.cr4 == before.cr4);
+        CHECK(s.efer == before.efer);
+        m.loads.clear();
+    };
+    expect_gp(3, 0x2000);
+    expect_gp(4, cr4::PAE | cr4::PGE);
+    expect_gp(0, cr0::PE | cr0::ET | cr0::PG | cr0::CD);
+    s.cr0 = before.cr0 & ~cr0::PG;
+    const u64 off = s.cr0;
+    const Status on = WriteControlRegister(s, m, 0, off | cr0::PG);
+    REQUIRE_FALSE(on);
+    CHECK(on.error().vector == vec::GP);
+    CHECK(s.cr0 == off);  // paging stays off
+    // A write that does not load the PDPTEs is not affected.
+    m.loads.clear();
+    CHECK(WriteControlRegister(s, m, 3, 0x2000));
+    CHECK(m.loads.empty());
+}
+
 // --- MSRs
+
+TEST_CASE("IA32_ARCH_CAPABILITIES is advertised, read-only, and says not vulnerable to Meltdown or MDS", "[system]") {
+    Env e;
+    // CPUID.(EAX=7,ECX=0):EDX[29] enumerates the MSR (SDM Vol. 2 CPUID; Vol. 4 table 2-2, MSR 0x10A).
+    CHECK((Cpuid(7, 0, e.s).edx >> 29) & 1);
+    const auto caps = ReadMsr(e.s, msr::ArchCapabilities);
+    REQUIRE(caps);
+    CHECK((*caps & 1) == 1);          // RDCL_NO: Linux skips page-table isolation
+    CHECK(((*caps >> 5) & 1) == 1);   // MDS_NO
+    CHECK(((*caps >> 1) & 1) == 0);   // IBRS_ALL would promise enhanced IBRS, which is not implemented
+    CHECK_FALSE(WriteMsr(e.s, e.m, msr::ArchCapabilities, *caps));
+}
 
 TEST_CASE("MSR reads and writes: canonical checks, read-only and unknown MSRs are #GP(0)", "[system]") {
     Env e;
@@ -891,4 +993,41 @@ TEST_CASE("an NMI is delivered through vector 2 even with IF clear and blocks fu
     REQUIRE(v.Run().reason == StopReason::Halted);
     CHECK(v.s.rip == rip);
     CHECK(source.nmi);
+}
+
+// --- Debug registers and breakpoint matching (SDM Vol. 3 18.2)
+
+TEST_CASE("data breakpoints cover LEN bytes at the address with its low bits ignored", "[system][debug]") {
+    Env e;
+    e.s.dr[0] = 0x1005;                                          // LEN = 11: 4 bytes, 0x1004..0x1007
+    e.s.dr[2] = 0x2003;                                          // LEN = 10: 8 bytes, 0x2000..0x2007
+    e.s.dr[7] = 0x400 | 1 | (3u << 16) | (3u << 18) | (1u << 4) | (1u << 24) | (2u << 26);
+    CHECK(DataBreakpoints(e.s) == 0b101);
+    CHECK(DataBreakpointHits(e.s, 0x1004, 1, false) == 1);      // R/W = 11: reads match
+    CHECK(DataBreakpointHits(e.s, 0x1000, 8, true) == 1);
+    CHECK(DataBreakpointHits(e.s, 0x1008, 4, true) == 0);
+    CHECK(DataBreakpointHits(e.s, 0x1003, 1, true) == 0);
+    CHECK(DataBreakpointHits(e.s, 0x2007, 1, true) == 0b100);   // R/W = 01: writes only
+    CHECK(DataBreakpointHits(e.s, 0x2007, 1, false) == 0);
+    CHECK(DataBreakpointHits(e.s, 0x2008, 1, true) == 0);
+    CHECK(InstructionBreakpointHits(e.s, 0x1005) == 0);          // data breakpoints never match execution
+    e.s.dr[7] &= ~u64{0xFF};                                     // disabled: nothing matches
+    CHECK(DataBreakpointHits(e.s, 0x1004, 1, true) == 0);
+}
+
+TEST_CASE("MOV DR with DR7.GD is a #DB with DR6.BD; #UD and #GP come first", "[system][debug]") {
+    Env e;
+    REQUIRE(WriteDebugRegister(e.s, 7, 0x2000));
+    const auto read = ReadDebugRegister(e.s, 0);
+    REQUIRE_FALSE(read);
+    CHECK(read.error().vector == vec::DB);
+    CHECK(e.s.dr[6] == (0xFFFF0FF0 | 0x2000));
+    e.s.cr4 |= cr4::DE;
+    const auto dr5 = ReadDebugRegister(e.s, 5);
+    REQUIRE_FALSE(dr5);
+    CHECK(dr5.error().vector == vec::UD);
+    e.EnterUser64();
+    const auto user = WriteDebugRegister(e.s, 0, 0);
+    REQUIRE_FALSE(user);
+    CHECK(user.error().vector == vec::GP);
 }

@@ -829,3 +829,71 @@ TEST_CASE("RDPID and RDTSCP read TSC_AUX", "[vcpu]") {
     CHECK(e.reg(Gpr::Rbx) == 5);
     CHECK(e.reg(Gpr::Rcx) == 5);
 }
+
+// --- Debug exceptions (SDM Vol. 3 chapter 18). Without an IDT the vCPU stops at the #DB, so the tests see the
+// RIP it would push and DR6.
+
+TEST_CASE("TF raises a single-step #DB trap after one instruction with DR6.BS", "[vcpu][debug]") {
+    Env e({0x90, 0x90, 0xF4});  // nop; nop; hlt
+    e.s.rflags |= rflags::TF;
+    const RunResult r = e.Run();
+    REQUIRE(r.reason == StopReason::Exception);
+    CHECK(r.exception->vector == vec::DB);
+    CHECK(r.instructions == 1);
+    CHECK(e.s.rip == kCode + 1);             // a trap: after the instruction
+    CHECK(e.s.dr[6] == 0xFFFF4FF0);          // BS; reserved bits 1
+}
+
+TEST_CASE("an instruction breakpoint is a fault before the instruction; RF lets it run once", "[vcpu][debug]") {
+    Env e({0x90, 0xFF, 0xC0, 0xF4});  // nop; inc eax; hlt
+    e.s.dr[0] = kCode + 1;
+    e.s.dr[7] = 0x401;                // L0, R/W = 00 (execute), LEN = 00
+    RunResult r = e.Run();
+    REQUIRE(r.reason == StopReason::Exception);
+    CHECK(r.exception->vector == vec::DB);
+    CHECK(r.instructions == 1);
+    CHECK(e.s.rip == kCode + 1);
+    CHECK(e.s.dr[6] == 0xFFFF0FF1);   // B0
+    CHECK(e.reg(Gpr::Rax) == 0);
+    e.s.rflags |= rflags::RF;         // what IRET restores when the handler sets RF in the frame
+    r = e.Run();
+    CHECK(r.reason == StopReason::Halted);
+    CHECK(e.reg(Gpr::Rax) == 1);
+    CHECK_FALSE(e.s.rflags & rflags::RF);  // cleared once the instruction ran
+}
+
+TEST_CASE("a write data breakpoint traps after a store that overlaps its LEN bytes, not after a read",
+          "[vcpu][debug]") {
+    Env e({0x8B, 0x04, 0x25, 0x00, 0x20, 0x00, 0x00,   // mov eax, [0x2000]
+           0x89, 0x04, 0x25, 0x06, 0x20, 0x00, 0x00,   // mov [0x2006], eax: bytes 0x2006..0x2009
+           0x90, 0xF4});
+    e.s.dr[1] = 0x2009;                               // LEN = 11 (4 bytes): 0x2008..0x200B
+    e.s.dr[7] = 0x400 | (1u << 2) | (1u << 20) | (3u << 22);
+    const RunResult r = e.Run();
+    REQUIRE(r.reason == StopReason::Exception);
+    CHECK(r.exception->vector == vec::DB);
+    CHECK(r.instructions == 2);
+    CHECK(e.s.rip == kCode + 14);
+    CHECK(e.s.dr[6] == 0xFFFF0FF2);                   // B1
+}
+
+TEST_CASE("SYSCALL takes no single-step trap when SFMASK clears TF; otherwise the trap is at the entry point",
+          "[vcpu][debug]") {
+    for (const bool mask_tf : {true, false}) {
+        Env e({0x0F, 0x05});                           // syscall
+        e.memory.Put(kCode + 0x100, {0xF4});           // the entry point: hlt
+        e.s.efer |= efer::SCE;
+        e.s.star = u64{0x10} << 32;
+        e.s.lstar = kCode + 0x100;
+        e.s.sfmask = mask_tf ? rflags::TF : 0;
+        e.s.rflags |= rflags::TF;
+        const RunResult r = e.Run(10);
+        if (mask_tf) {
+            CHECK(r.reason == StopReason::Halted);
+        } else {
+            REQUIRE(r.reason == StopReason::Exception);
+            CHECK(r.exception->vector == vec::DB);
+            CHECK(e.s.rip == kCode + 0x100);
+        }
+    }
+}

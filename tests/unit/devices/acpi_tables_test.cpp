@@ -2,6 +2,7 @@
 // MADT tables 5.43/5.45/5.46/5.48/5.51, HPET table from the IA-PC HPET spec 1.0a section 3.2.4) and checksums.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -189,6 +190,20 @@ TEST_CASE("acpi: the embedded DSDT is iasl's output with a valid header", "[devi
     CHECK(AcpiChecksum(d.data(), d.size()) == 0);
     const AcpiTables t = Build();
     CHECK(t.Table("DSDT") == d);
+}
+
+TEST_CASE("acpi: the DSDT describes COM1 and COM2 with their standard ports and IRQs", "[devices][acpi]") {
+    const auto d = DsdtAml();
+    auto contains = [&d](std::initializer_list<u8> bytes) {
+        return std::search(d.begin(), d.end(), bytes.begin(), bytes.end()) != d.end();
+    };
+    CHECK(Sig(d, 0, "DSDT"));
+    CHECK(contains({'C', 'O', 'M', '1'}));
+    CHECK(contains({'C', 'O', 'M', '2'}));
+    // ACPI 6.x 6.4.2.5 I/O port descriptor (Decode16, min = max = base, alignment 0, length 8) and 6.4.2.1 IRQ
+    // descriptor without flags (mask bit n = IRQ n).
+    CHECK(contains({0x47, 0x01, 0xF8, 0x03, 0xF8, 0x03, 0x00, 0x08, 0x22, 0x10, 0x00}));  // 0x3F8, IRQ4
+    CHECK(contains({0x47, 0x01, 0xF8, 0x02, 0xF8, 0x02, 0x00, 0x08, 0x22, 0x08, 0x00}));  // 0x2F8, IRQ3
 }
 
 TEST_CASE("acpi: bad configurations are rejected with errors", "[devices][acpi]") {

@@ -355,6 +355,79 @@ TEST_CASE("lapic timer: periodic reloads, divide-by-1 encoding, masked LVT still
     CHECK(env.Reg(apic::kRegTimerCurrent) == 0);
 }
 
+TEST_CASE("lapic timer: each divide configuration divides the 1 GHz bus clock as SDM figure 11-10 lists",
+          "[devices][lapic]") {
+    // Divide configuration register bits 3,1,0 -> divisor.
+    const std::pair<u32, u32> table[] = {{0x0, 2},  {0x1, 4},  {0x2, 8},   {0x3, 16},
+                                         {0x8, 32}, {0x9, 64}, {0xA, 128}, {0xB, 1}};
+    for (const auto& [dcr, divisor] : table) {
+        ApicEnv env;
+        env.Enable();
+        env.Set(apic::kRegTimerDivide, dcr);
+        env.Set(apic::kRegLvtTimer, 0x30);
+        env.Set(apic::kRegTimerInitial, 100'000);
+        env.RunUntil(u64{1000} * divisor);  // 1000 counts
+        CHECK(env.Reg(apic::kRegTimerCurrent) == 99'000);
+        env.RunUntil(u64{100'000} * divisor - 1);
+        CHECK_FALSE(env.IrrBit(0x30));
+        env.RunUntil(u64{100'000} * divisor);
+        CHECK(env.IrrBit(0x30));
+    }
+}
+
+TEST_CASE("lapic timer: a masked one-shot counts to zero silently; unmasking later delivers nothing",
+          "[devices][lapic]") {
+    ApicEnv env;
+    env.Enable();
+    env.Set(apic::kRegTimerDivide, 0xB);
+    env.Set(apic::kRegLvtTimer, apic::kLvtMasked | 0x30);
+    env.Set(apic::kRegTimerInitial, 1000);
+    env.RunUntil(400);
+    CHECK(env.Reg(apic::kRegTimerCurrent) == 600);
+    env.RunUntil(5000);
+    CHECK(env.Reg(apic::kRegTimerCurrent) == 0);
+    env.Set(apic::kRegLvtTimer, 0x30);
+    env.RunUntil(10000);
+    CHECK_FALSE(env.IrrBit(0x30));
+    CHECK(env.wakeups == 0);
+    // A new initial count rearms it (SDM 11.5.4: writing the initial count starts a count).
+    env.Set(apic::kRegTimerInitial, 1000);
+    env.RunUntil(11000);
+    CHECK(env.IrrBit(0x30));
+}
+
+TEST_CASE("lapic timer: writing the initial count restarts the count; writing 0 stops it", "[devices][lapic]") {
+    ApicEnv env;
+    env.Enable();
+    env.Set(apic::kRegTimerDivide, 0xB);
+    env.Set(apic::kRegLvtTimer, (1u << 17) | 0x31);  // periodic
+    env.Set(apic::kRegTimerInitial, 1000);
+    env.RunUntil(700);
+    CHECK(env.Reg(apic::kRegTimerCurrent) == 300);
+    env.Set(apic::kRegTimerInitial, 2000);  // restart from 2000 at t = 700
+    CHECK(env.Reg(apic::kRegTimerCurrent) == 2000);
+    env.RunUntil(2699);
+    CHECK_FALSE(env.IrrBit(0x31));
+    env.RunUntil(2700);
+    CHECK(env.IrrBit(0x31));
+    env.Set(apic::kRegTimerInitial, 0);
+    CHECK(env.Reg(apic::kRegTimerCurrent) == 0);
+    env.apic.Acknowledge();
+    env.Set(apic::kRegEoi, 0);
+    env.RunUntil(100000);
+    CHECK_FALSE(env.IrrBit(0x31));
+}
+
+TEST_CASE("lapic: a self-IPI with the ICR 'self' shorthand ignores the destination field", "[devices][lapic]") {
+    ApicEnv env;
+    env.Enable();
+    env.Set(apic::kRegIcrHigh, 0x05000000);  // another APIC ID: the shorthand wins (SDM 11.6.1)
+    env.Set(apic::kRegIcrLow, (1u << 18) | 0x45);
+    CHECK(env.IrrBit(0x45));
+    CHECK((env.Reg(apic::kRegIcrLow) & apic::kIcrDeliveryStatus) == 0);  // idle: the send completed
+    CHECK(env.wakeups == 1);
+}
+
 TEST_CASE("lapic timer: TSC-deadline fires at the deadline and disarms", "[devices][lapic]") {
     TimerEnv t;
     LocalApic lapic{t.timers, LocalApic::Config{.tsc_hz = 2'000'000'000}};  // 2 GHz TSC

@@ -138,8 +138,14 @@ TEST_CASE("accessed and dirty bits are set as hardware does; the SPTE stays read
     CHECK((env.ReadEntry(pte, 8) & (kA | kD)) == kA);
 }
 
+ShadowOptions NoUnsync() {
+    ShadowOptions options;
+    options.unsync = false;
+    return options;
+}
+
 TEST_CASE("I2: without unsync, leaf tables stay write-protected and external tracking stacks on them", "[shadow]") {
-    ShadowEnv env;
+    ShadowEnv env(16u << 20, NoUnsync());
     auto vcpu = env.mmu->AddVcpu(nullptr);
     PagingRegs regs = env.NewRegs(PagingMode::Level4);
     const u64 pte = env.Map(regs, 0x7000, 0x9000, kW);
@@ -159,6 +165,218 @@ TEST_CASE("I2: without unsync, leaf tables stay write-protected and external tra
     REQUIRE(env.track.RemoveGfn(leaf_table).ok());
     CHECK(env.track.TrackCount(leaf_table) == 1);
     CHECK(env.track.IsWriteTracked(Gpa(pte)));
+}
+
+// ---- unsync leaf tables (page-track.md I2; KVM's unsync shadow pages) ----
+
+// A 4-level guest with data pages mapped at 0x1000.., its leaf table also mapped as data at kPtAlias (through
+// another PT) so that a TLB entry for the table page can be filled.
+struct UnsyncRig {
+    static constexpr u64 kPtAlias = 0x40000000;
+    explicit UnsyncRig(ShadowOptions options = {}) : env(16u << 20, options) {
+        vcpu = env.mmu->AddVcpu(&hook);
+        regs = env.NewRegs(PagingMode::Level4);
+        pte = env.Map(regs, 0x1000, 0x9000, kW | kD);
+        env.Map(regs, 0x2000, 0xA000, kW | kD);
+        pt = pte >> kPageShift;
+        env.Map(regs, kPtAlias, pt << kPageShift, kW | kD);
+        REQUIRE(T(*vcpu, env, regs, 0x1000, AccessType::Read).gpa == 0x9000);
+        REQUIRE(T(*vcpu, env, regs, 0x2000, AccessType::Read).gpa == 0xA000);
+        FillAlias();
+    }
+    // The machine's TLB fill for the table page's alias (kTracked while page-track counts the gfn).
+    void FillAlias() { FillTlb(hook, env, T(*vcpu, env, regs, kPtAlias, AccessType::Write), kPtAlias); }
+    TlbLookupKind AliasWrite() { return hook.tlb.Lookup(MmuIndex::Supervisor, kPtAlias, AccessType::Write).kind; }
+    // A guest store to the leaf table through the machine's path: the TLB says whether it reaches the dispatcher.
+    void StorePte(u64 gpa, u64 value) {
+        if (AliasWrite() == TlbLookupKind::Miss) FillAlias();
+        if (AliasWrite() == TlbLookupKind::Hit) {
+            std::memcpy(env.Host(gpa), &value, 8);  // the inline fast path: no notification
+        } else {
+            env.WriteEntry(gpa, value, 8);
+        }
+    }
+    u64 Gpa(u64 linear) { return T(*vcpu, env, regs, linear, AccessType::Read).gpa; }
+
+    ShadowEnv env;
+    DirectTlb hook;
+    std::unique_ptr<ShadowVcpu> vcpu;
+    PagingRegs regs;
+    u64 pte = 0;
+    Gfn pt = 0;
+};
+
+TEST_CASE("unsync: the first trapped write to a leaf table makes it unsync; later writes are plain stores",
+          "[shadow][unsync]") {
+    UnsyncRig r;
+    CHECK(r.env.track.TrackCount(r.pt) == 1);
+    CHECK(r.AliasWrite() == TlbLookupKind::SlowPath);
+    const u64 calls = r.env.mmu->Stats().write_calls;
+    r.StorePte(r.pte, 0xB000 | kP | kW | kD);  // trapped: handled (SPTE zapped), then the table goes unsync
+    CHECK(r.env.mmu->Stats().write_calls == calls + 1);
+    CHECK(r.env.mmu->UnsyncPagesForGfn(r.pt) >= 1);
+    CHECK(r.env.track.TrackCount(r.pt) == 0);
+    CHECK(r.Gpa(0x1000) == 0xB000);  // the trapped write itself was applied
+    // The table's TLB entry was dropped; refilled, it is writable on the fast path.
+    CHECK(r.AliasWrite() == TlbLookupKind::Miss);
+    r.FillAlias();
+    CHECK(r.AliasWrite() == TlbLookupKind::Hit);
+    r.StorePte(r.pte, 0xC000 | kP | kW | kD);
+    CHECK(r.env.mmu->Stats().write_calls == calls + 1);
+    // Non-leaf tables never go unsync: their counts stay.
+    for (Gfn g : TableGfns(r.env, r.regs, 0x1000)) {
+        if (g != r.pt) CHECK(r.env.track.TrackCount(g) >= 1);
+    }
+    CHECK(r.env.mmu->CheckInvariants() == "");
+}
+
+TEST_CASE("unsync: a stale SPTE lives only until the flush point: INVLPG, MOV CR3, CR4.PGE toggle",
+          "[shadow][unsync]") {
+    UnsyncRig r;
+    r.StorePte(r.pte, 0x9000 | kP | kW | kD | kA);  // goes unsync
+    r.FillAlias();
+    REQUIRE(r.env.mmu->UnsyncPagesForGfn(r.pt) >= 1);
+    // An untrapped edit: the old translation may be used (a TLB could hold it), as the SDM allows.
+    r.StorePte(r.pte, 0xB000 | kP | kW | kD);
+    r.StorePte(r.pte + 8, 0xD000 | kP | kW | kD);
+    ShadowTranslateInfo info;
+    CHECK(T(*r.vcpu, r.env, r.regs, 0x1000, AccessType::Read, &info).gpa == 0x9000);
+    CHECK(info.spte_hit);
+    SECTION("INVLPG of the address") {
+        r.vcpu->Invlpg(r.regs, 0x1000);
+        CHECK(r.Gpa(0x1000) == 0xB000);
+        CHECK(r.Gpa(0x2000) == 0xA000);  // another address stays stale until its own flush
+        r.vcpu->Invlpg(r.regs, 0x2000);
+        CHECK(r.Gpa(0x2000) == 0xD000);
+        CHECK(r.env.mmu->UnsyncPagesForGfn(r.pt) >= 1);  // INVLPG does not end the unsync state
+    }
+    SECTION("MOV CR3 (same CR3)") {
+        r.vcpu->OnCr3Write();
+        CHECK(r.env.mmu->UnsyncPages() == 0);
+        CHECK(r.env.track.TrackCount(r.pt) >= 1);   // write-protected again
+        CHECK(r.AliasWrite() == TlbLookupKind::SlowPath);  // the writable TLB entry was demoted
+        CHECK(r.Gpa(0x1000) == 0xB000);
+        CHECK(r.Gpa(0x2000) == 0xD000);
+        CHECK(r.env.mmu->Stats().sync_dropped >= 2);
+    }
+    SECTION("CR4.PGE toggle (a paging-mode change)") {
+        r.regs.cr4 ^= PagingRegs::kCr4Pge;
+        r.vcpu->OnPagingModeChange();
+        r.regs.cr4 ^= PagingRegs::kCr4Pge;
+        r.vcpu->OnPagingModeChange();
+        CHECK(r.env.mmu->UnsyncPages() == 0);
+        CHECK(r.Gpa(0x1000) == 0xB000);
+        CHECK(r.Gpa(0x2000) == 0xD000);
+    }
+    // Whatever the flush, every translation now equals the walker's.
+    for (u64 linear : {u64{0x1000}, u64{0x2000}}) {
+        PagingRegs copy = r.regs;
+        CHECK(SameResult(T(*r.vcpu, r.env, r.regs, linear, AccessType::Read),
+                         Walk(copy, linear, AccessType::Read, kSupervisor, r.env.phys)));
+    }
+    CHECK(r.env.mmu->CheckInvariants() == "");
+}
+
+TEST_CASE("unsync: a stale SPTE that would fault is not trusted; the access walks", "[shadow][unsync]") {
+    UnsyncRig r;
+    r.StorePte(r.pte, 0x9000 | kP | kD | kA);  // read-only now (trapped: the SPTE is rebuilt from it)
+    REQUIRE(r.env.mmu->UnsyncPagesForGfn(r.pt) >= 1);
+    REQUIRE(r.Gpa(0x1000) == 0x9000);  // a read-only SPTE in the unsync SP
+    CHECK(T(*r.vcpu, r.env, r.regs, 0x1000, AccessType::Write).status == WalkStatus::PageFault);
+    // The guest makes it writable without INVLPG (Linux's spurious-fault path relies on the retry walking).
+    r.StorePte(r.pte, 0x9000 | kP | kW | kD | kA);
+    const WalkResult w = T(*r.vcpu, r.env, r.regs, 0x1000, AccessType::Write);
+    CHECK(w.status == WalkStatus::Ok);
+    CHECK(w.writable);
+}
+
+TEST_CASE("unsync: a walk that links an unsync table at a new place re-reads it first", "[shadow][unsync]") {
+    UnsyncRig r;
+    r.StorePte(r.pte, 0x9000 | kP | kW | kD | kA);
+    r.FillAlias();
+    REQUIRE(r.env.mmu->UnsyncPagesForGfn(r.pt) >= 1);
+    r.StorePte(r.pte + 8, 0xE000 | kP | kW | kD);  // stale in the SP for 0x2000
+    CHECK(r.Gpa(0x2000) == 0xA000);
+    r.StorePte(r.pte, 0xF000 | kP | kW | kD);      // and for 0x1000
+    CHECK(r.Gpa(0x1000) == 0x9000);
+    // The guest points a new PDE (2 MiB higher) at the same PT; no flush is needed for a not-present PDE.
+    const u64 pde = (TableGfns(r.env, r.regs, 0x1000)[2] << kPageShift);
+    r.env.WriteEntry(pde + 8, r.env.ReadEntry(pde, 8), 8);
+    CHECK(r.Gpa(0x200000 + 0x2000) == 0xE000);  // the walked address
+    CHECK(r.env.mmu->Stats().sync_on_reuse == 1);
+    CHECK(r.Gpa(0x200000 + 0x1000) == 0xF000);  // another one: the link re-read the whole table
+    CHECK(r.env.mmu->CheckInvariants() == "");
+}
+
+TEST_CASE("I2: add-gfn on an unsync leaf table write-protects it before returning and resyncs it before any use",
+          "[shadow][unsync]") {
+    UnsyncRig r;
+    r.StorePte(r.pte, 0x9000 | kP | kW | kD | kA);
+    r.FillAlias();
+    REQUIRE(r.env.mmu->UnsyncPagesForGfn(r.pt) >= 1);
+    REQUIRE(r.AliasWrite() == TlbLookupKind::Hit);
+    r.StorePte(r.pte, 0xB000 | kP | kW | kD);  // untracked: the SPTE is stale
+    // A GPU-like client starts tracking the table page.
+    REQUIRE(r.env.track.AddGfn(r.pt).ok());
+    CHECK(r.AliasWrite() == TlbLookupKind::SlowPath);  // demoted inside add-gfn, before any MMU call
+    // The first MMU section after it synced the page: no stale translation, protection counted again.
+    CHECK(r.env.mmu->UnsyncPagesForGfn(r.pt) == 0);
+    CHECK(r.Gpa(0x1000) == 0xB000);
+    CHECK(r.env.track.TrackCount(r.pt) == 1 + r.env.mmu->ValidPagesForGfn(r.pt));
+    CHECK(r.env.mmu->Stats().resync_requests == 1);
+    // Writes trap again, and unsync is refused while the client holds the gfn.
+    const u64 calls = r.env.mmu->Stats().write_calls;
+    r.StorePte(r.pte, 0xC000 | kP | kW | kD);
+    CHECK(r.env.mmu->Stats().write_calls == calls + 1);
+    CHECK(r.env.mmu->Stats().unsync_refused >= 1);
+    CHECK(r.env.mmu->UnsyncPagesForGfn(r.pt) == 0);
+    CHECK(r.Gpa(0x1000) == 0xC000);
+    // Once the client lets go, the next write may make it unsync again.
+    REQUIRE(r.env.track.RemoveGfn(r.pt).ok());
+    r.StorePte(r.pte, 0xD000 | kP | kW | kD);
+    CHECK(r.env.mmu->UnsyncPagesForGfn(r.pt) >= 1);
+    CHECK(r.env.mmu->CheckInvariants() == "");
+}
+
+TEST_CASE("I2: add-gfn racing the unsync decision never leaves a tracked gfn unsync", "[shadow][unsync]") {
+    UnsyncRig r;
+    std::atomic<bool> stop{false};
+    std::atomic<u64> violations{0};
+    std::atomic<u64> rounds{0};
+    std::thread client([&] {
+        while (!stop.load()) {
+            if (!r.env.track.AddGfn(r.pt).ok()) std::abort();
+            violations += r.env.mmu->UnsyncPagesForGfn(r.pt) != 0;
+            std::this_thread::yield();
+            violations += r.env.mmu->UnsyncPagesForGfn(r.pt) != 0;
+            if (!r.env.track.RemoveGfn(r.pt).ok()) std::abort();
+            rounds.fetch_add(1);
+            std::this_thread::sleep_for(std::chrono::microseconds(20));  // untracked for a while: unsync happens
+        }
+    });
+    // The vCPU side: trapped stores (the dispatcher runs while the page is tracked) and translations.
+    test::SlotPhys phys(r.env.slots);
+    auto vcpu = r.env.mmu->AddVcpu(nullptr);
+    for (u64 i = 0; rounds.load() < 2000 && i < 5'000'000; ++i) {
+        r.env.WriteEntry(r.pte + 8 * (i % 4), (0x9000 + (i % 8) * kPageSize) | kP | kW | kD | kA, 8);
+        if (i % 16 == 0) vcpu->OnCr3Write();
+        (void)vcpu->Translate(r.regs, 0x1000 * (1 + i % 4), AccessType::Read, kSupervisor, phys);
+    }
+    stop = true;
+    client.join();
+    CHECK(violations.load() == 0);
+    CHECK(rounds.load() >= 100);
+    CHECK(r.env.mmu->Stats().unsync_made > 0);
+    CHECK(r.env.track.TrackCount(r.pt) == r.env.mmu->ValidPagesForGfn(r.pt) - r.env.mmu->UnsyncPagesForGfn(r.pt));
+    CHECK(r.env.mmu->CheckInvariants() == "");
+}
+
+TEST_CASE("unsync off: ShadowOptions::unsync = false keeps every leaf table trapped", "[shadow][unsync]") {
+    UnsyncRig r(NoUnsync());
+    for (int i = 0; i < 4; ++i) r.StorePte(r.pte, (0x9000 + i * kPageSize) | kP | kW | kD);
+    CHECK(r.env.mmu->Stats().unsync_made == 0);
+    CHECK(r.env.mmu->Stats().write_calls == 4);
+    CHECK(r.Gpa(0x1000) == 0xC000);
 }
 
 TEST_CASE("I3: accounting balances: zapping every shadow page brings all MMU counts back to zero", "[shadow]") {
@@ -215,7 +433,7 @@ TEST_CASE("I4: the MMU handler runs only while shadow pages exist; clients see b
 
 TEST_CASE("write handler: a changed gPTE is re-read and its SPTE replaced; the TLB entry for it is flushed",
           "[shadow]") {
-    ShadowEnv env;
+    ShadowEnv env(16u << 20, NoUnsync());  // every write to the leaf table stays trapped
     DirectTlb hook;
     auto vcpu = env.mmu->AddVcpu(&hook);
     PagingRegs regs = env.NewRegs(PagingMode::Pae);

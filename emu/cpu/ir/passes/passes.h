@@ -16,8 +16,14 @@ void DeadCodeEliminationPass(Block& block);
 // Checks the block's structural invariants (types against opcodes.inc, SSA order, one terminator last).
 // Returns false with a message in *error.
 bool Verify(const Block& block, std::string* error);
-// Verify, aborting with the message and the block on failure (debug builds run it after every pass).
+// Verify, aborting with the message and the block on failure.
 void VerificationPass(const Block& block);
+
+// Whether Optimize runs VerificationPass before and after every pass. It costs about as much as the passes, and
+// every translation runs them, so the product leaves it off; it is on in debug builds and whenever the
+// environment sets EMU64_VERIFY_IR=1 (the test suite does).
+bool PassVerificationEnabled();
+void SetPassVerification(bool enabled);
 
 // The standard pipeline the translator runs on each block.
 void Optimize(Block& block);
