@@ -26,8 +26,9 @@ bool Translator::PREFETCHT1(const DecodedInsn&) { return true; }
 bool Translator::PREFETCHT2(const DecodedInsn&) { return true; }
 // TODO(translate): CLFLUSH* should fault like a byte load on an inaccessible address.
 bool Translator::CLFLUSH(const DecodedInsn&) { return true; }
-bool Translator::CLFLUSHOPT(const DecodedInsn&) { return true; }
-bool Translator::CLWB(const DecodedInsn&) { return true; }
+// CPUID does not advertise CLFLUSHOPT or CLWB (leaf 7 EBX[23], EBX[24]): their 66-prefixed encodings are #UD.
+bool Translator::CLFLUSHOPT(const DecodedInsn&) { return Undefined(); }
+bool Translator::CLWB(const DecodedInsn&) { return Undefined(); }
 
 bool Translator::HLT(const DecodedInsn&) {
     ir_.RaiseExceptionIf(ir_.CmpNe(Cpl(), ir::Emitter::Imm8(0)), vec::GP, 0);
