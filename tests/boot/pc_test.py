@@ -39,6 +39,13 @@ with tempfile.TemporaryDirectory() as tmp:
     check("serial file status", proc.returncode == 33, proc.stderr)
     check("serial file content", os.path.exists(serial) and "cmdline=" in open(serial).read())
 
+    # An unmasked x87 error: FERR# -> IRQ13 (cleared at port 0xF0) with CR0.NE = 0, #MF with NE = 1; the guest
+    # checks both and exits with its failure count.
+    proc = emu("-kernel", os.path.join(GUESTS, "ferr32.elf"), "-nographic")
+    lines = proc.stdout.decode(errors="replace").splitlines()
+    check("ferr32 status", proc.returncode == 1, f"{proc.returncode} {proc.stderr!r}")
+    check("ferr32 ran its four checks", len([line for line in lines if line.startswith("ok ferr:")]) == 4, lines)
+
     # Bad images are refused before the guest starts, with one clear line and status 2.
     junk = os.path.join(tmp, "junk.bin")
     with open(junk, "wb") as f:
