@@ -4,12 +4,10 @@
 %ifndef ITERATIONS
 %define ITERATIONS 20000000
 %endif
+%include "multiboot.inc"
 bits 32
 section .text
-align 4
-    dd 0x1BADB002
-    dd 0x3
-    dd -(0x1BADB002 + 0x3)
+MULTIBOOT_HEADER
 global _start
 _start:
     mov esp, stack_top

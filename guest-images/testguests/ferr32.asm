@@ -4,13 +4,10 @@
 ; raises #MF (vector 16) instead and no IRQ13 is seen.
 ; Prints "ok <check>" or "FAIL <check>" on COM1, then writes the failure count to isa-debug-exit (port 0xF4):
 ; a clean run ends with status 1.
+%include "multiboot.inc"
 bits 32
 section .text
-align 4
-mb_header:
-    dd 0x1BADB002               ; magic
-    dd 0x3                      ; flags: page-align modules, memory information
-    dd -(0x1BADB002 + 0x3)      ; checksum
+MULTIBOOT_HEADER
 global _start
 _start:
     mov esp, stack_top          ; ESP and the GDT are undefined at entry (Multiboot 3.2): use our own
@@ -165,16 +162,7 @@ report:
     out dx, al
     ret
 
-puts:                           ; NUL-terminated string at ESI to COM1
-    mov dx, 0x3F8
-.next:
-    lodsb
-    test al, al
-    jz .done
-    out dx, al
-    jmp .next
-.done:
-    ret
+DEFINE_PUTS
 
 section .data
 align 8

@@ -1,13 +1,10 @@
 ; A Multiboot v1 kernel (ELF32): checks the boot magic, prints the command line and the first line of the
 ; module (the -initrd) from the multiboot_info structure, reports mem_upper, and leaves via isa-debug-exit.
 ; Exit value 0x10 (status 33) on success, 0x7F (status 255) if EAX did not hold the boot magic.
+%include "multiboot.inc"
 bits 32
 section .text
-align 4
-mb_header:
-    dd 0x1BADB002               ; magic
-    dd 0x3                      ; flags: page-align modules, memory information
-    dd -(0x1BADB002 + 0x3)      ; checksum
+MULTIBOOT_HEADER
 global _start
 _start:
     mov esp, stack_top          ; ESP is undefined at entry (spec 3.2): use our own stack
@@ -40,16 +37,7 @@ bad:
     out 0xF4, al
     hlt
 
-puts:                           ; NUL-terminated string at ESI
-    mov dx, 0x3F8
-.next:
-    lodsb
-    test al, al
-    jz .done
-    out dx, al
-    jmp .next
-.done:
-    ret
+DEFINE_PUTS
 
 putline:                        ; up to the first newline or NUL at ESI
     mov dx, 0x3F8
