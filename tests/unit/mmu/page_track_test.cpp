@@ -316,6 +316,30 @@ TEST_CASE("an aborted DELETE or MOVE notifies nobody and leaves counts, slots an
     REQUIRE(env.track.Unregister(&client.node).ok());
 }
 
+TEST_CASE("the MMU can unaccount a gfn of a slot hidden by an in-flight DELETE; an abort keeps the balance",
+          "[page_track]") {
+    // The shadow MMU zaps (and unaccounts) while a DELETE/MOVE has the old slot marked invalid; the counters still
+    // belong to that slot, and if the change aborts the slot comes back with them (KVM unaccounts the same way).
+    Env env;
+    REQUIRE(env.Set(1, 0x100000, 0x10000, SlotFlags::None, 0).ok());
+    Client client;
+    REQUIRE(env.track.Register(&client.node).ok());  // enables tracking
+    REQUIRE(env.track.AddGfn(0x102).ok());
+    Mmu mmu;
+    std::vector<bool> removed_during_change;
+    mmu.on_invalidate = [&] { removed_during_change.push_back(env.track.RemoveGfn(0x102).ok()); };
+    env.slots.SetMmuHook(&mmu);
+    env.slots.SetPrepareFaultInjector([](const SlotChange&) { return true; });
+    CHECK(env.Set(1, 0, 0, SlotFlags::None, 0).error() == MemslotError::PrepareFailed);
+    REQUIRE(removed_during_change == std::vector<bool>{true});
+    CHECK(env.track.TrackCount(0x102) == 0);
+    CHECK_FALSE(env.track.IsWriteTracked(Gpa(0x102000)));
+    CHECK(client.removed.empty());
+    env.slots.SetPrepareFaultInjector(nullptr);
+    env.slots.SetMmuHook(nullptr);
+    REQUIRE(env.track.Unregister(&client.node).ok());
+}
+
 TEST_CASE("callbacks may add and remove gfns without deadlock", "[page_track]") {
     Env env;
     REQUIRE(env.Set(1, 0x100000, 0x10000, SlotFlags::None, 0).ok());
