@@ -35,7 +35,14 @@ struct Memslots::Plan {
 };
 
 Memslots::Memslots() : current_owner_(std::make_unique<MemslotSnapshot>()), metas_(kMaxSlots) {
-    current_.store(current_owner_.get(), std::memory_order_seq_cst);
+    SetCurrent(current_owner_.get());
+}
+
+// seq_cst: RcuDomain's grace-period argument needs the pointer store ordered before Synchronize's loads, and a
+// reader that sees the new generation (loaded seq_cst) then sees the new snapshot too.
+void Memslots::SetCurrent(const MemslotSnapshot* snapshot) {
+    current_.store(snapshot, std::memory_order_seq_cst);
+    generation_.store(snapshot->generation, std::memory_order_seq_cst);
 }
 
 Memslots::~Memslots() = default;
@@ -102,10 +109,7 @@ std::vector<SlotView> Memslots::Slots() const {
     return views;
 }
 
-u64 Memslots::Generation() const {
-    ReadSection section(*this);
-    return section.generation();
-}
+u64 Memslots::Generation() const { return generation_.load(std::memory_order_seq_cst); }
 
 // ---- dirty logging ----
 
@@ -284,8 +288,7 @@ bool Memslots::Prepare(Plan& plan) {
 }
 
 void Memslots::Publish(std::unique_ptr<MemslotSnapshot> snapshot) {
-    // seq_cst: RcuDomain's grace-period argument needs this store ordered before Synchronize's loads.
-    current_.store(snapshot.get(), std::memory_order_seq_cst);
+    SetCurrent(snapshot.get());
     current_owner_ = std::move(snapshot);
 }
 
@@ -309,7 +312,7 @@ Result<ChangeKind, MemslotError> Memslots::SetMemoryRegion(SlotId id, Gpa base, 
     }
     if (!Prepare(plan)) {
         // Put the original snapshot (and generation) back; the in-progress one dies after a grace period.
-        current_.store(original.get(), std::memory_order_seq_cst);
+        SetCurrent(original.get());
         std::unique_ptr<const MemslotSnapshot> in_progress = std::exchange(current_owner_, std::move(original));
         rcu_.Synchronize();
         log::Log(Category::Memslot, "slot {} {}: prepare failed, aborted", id, KindName(kind));

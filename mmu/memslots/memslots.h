@@ -258,7 +258,10 @@ private:
     static bool AllocateWriteTrack(SlotMeta& meta, u64 npages);
 
     mutable RcuDomain rcu_;
+    void SetCurrent(const MemslotSnapshot* snapshot);
+
     std::atomic<const MemslotSnapshot*> current_;
+    std::atomic<u64> generation_{0};  // current_->generation, readable without a read section (every access asks)
     // Owned by the updater; readers see them only through snapshots.
     std::unique_ptr<const MemslotSnapshot> current_owner_;
     std::vector<std::unique_ptr<SlotMeta>> metas_;  // by id; null if the id is free
