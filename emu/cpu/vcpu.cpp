@@ -111,6 +111,7 @@ struct Vcpu::Impl {
     const ir::Block* FindOrTranslate(u32 limit, ir::Fault* fault);
     // Whether a cached block's bytes are still what RIP's linear pages map to (`linear`: RIP's linear address).
     bool StillMapped(const CachedBlock& b, u64 linear);
+    bool SecondPageStillMapped(const CachedBlock& b, u64 linear);
     // Self-modifying code: drops the translations made from pages the memory path saw written.
     void DropWrittenCode();
     // Handles an exception: returns true if Run must stop.
@@ -195,12 +196,18 @@ bool Vcpu::Impl::OnEvent(const system::Event& event, RunResult& result) {
 }
 
 bool Vcpu::Impl::StillMapped(const CachedBlock& b, u64 linear) {
-    const bool user = state.cpl() == 3;
     u64 gpa = 0;
     MemFault ignored;
-    if (!memory.TranslateFetch(state, linear, user, &gpa, &ignored) || gpa != b.gpa) return false;
+    return memory.TranslateFetch(state, linear, state.cpl() == 3, &gpa, &ignored) && gpa == b.gpa &&
+           SecondPageStillMapped(b, linear);
+}
+
+// A block found by the physical address of its first byte still has to check the page its bytes run into.
+bool Vcpu::Impl::SecondPageStillMapped(const CachedBlock& b, u64 linear) {
     if (b.page2_gpa == kNoPage) return true;
-    return memory.TranslateFetch(state, NextPage(state, linear), user, &gpa, &ignored) &&
+    u64 gpa = 0;
+    MemFault ignored;
+    return memory.TranslateFetch(state, NextPage(state, linear), state.cpl() == 3, &gpa, &ignored) &&
            (gpa & ~kPageMask) == b.page2_gpa;
 }
 
@@ -217,7 +224,8 @@ const ir::Block* Vcpu::Impl::FindOrTranslate(u32 limit, ir::Fault* fault) {
         *fault = FaultOf(mf);
         return nullptr;
     }
-    if (const CachedBlock* hit = cache.Find(gpa, state.rip, mode_key); hit != nullptr && StillMapped(*hit, linear)) {
+    if (const CachedBlock* hit = cache.Find(gpa, state.rip, mode_key);
+        hit != nullptr && SecondPageStillMapped(*hit, linear)) {
         cache.Remember(hit);
         return hit->block.get();
     }
