@@ -20,6 +20,7 @@
 
 #include "emu/common/types.h"
 #include "emu/cpu/ir/block.h"
+#include "emu/cpu/jit/jit.h"
 
 namespace emu::cpu {
 
@@ -32,6 +33,9 @@ struct CachedBlock {
     u64 rip = 0;
     u32 mode = 0;              // BlockMode key (with the instruction limit)
     u64 page2_gpa = kNoPage;   // guest-physical page of the bytes in RIP's next linear page, if any
+    // The JIT's translation of `block` (made on first use; dropping it unlinks every chain into it).
+    std::unique_ptr<jit::CompiledBlock> compiled;
+    bool jit_failed = false;   // the JIT cannot compile this block: the interpreter runs it
 };
 
 class BlockCache {
@@ -40,26 +44,29 @@ public:
     static constexpr size_t kMaxBlocks = size_t{1} << 17;
 
     // The jump cache's candidate for (rip, mode), or null. The caller still validates its pages.
-    const CachedBlock* FindByRip(u64 rip, u32 mode) const {
+    CachedBlock* FindByRip(u64 rip, u32 mode) const {
         const JumpEntry& j = jump_[JumpIndex(rip)];
         return j.block != nullptr && j.rip == rip && j.mode == mode ? j.block : nullptr;
     }
     // The block translated from the bytes at gpa for (rip, mode), or null. Its second page is still to validate.
-    const CachedBlock* Find(u64 gpa, u64 rip, u32 mode) const {
+    CachedBlock* Find(u64 gpa, u64 rip, u32 mode) {
         const auto it = blocks_.find(Key{gpa, rip, mode});
         return it == blocks_.end() ? nullptr : &it->second;
     }
     // Makes `b` the jump cache's answer for its RIP and mode.
-    void Remember(const CachedBlock* b) { jump_[JumpIndex(b->rip)] = JumpEntry{b->rip, b->mode, b}; }
+    void Remember(CachedBlock* b) { jump_[JumpIndex(b->rip)] = JumpEntry{b->rip, b->mode, b}; }
 
     // Adds (or replaces) a block and remembers it in the jump cache.
-    const CachedBlock* Insert(CachedBlock fresh) {
+    CachedBlock* Insert(CachedBlock fresh) {
         if (blocks_.size() >= kMaxBlocks) Clear();
         const Key key{fresh.gpa, fresh.rip, fresh.mode};
         auto [it, inserted] = blocks_.try_emplace(key);
         CachedBlock& slot = it->second;
         const u64 old_page2 = inserted ? kNoPage : slot.page2_gpa;
-        if (!inserted) Forget(slot);
+        if (!inserted) {
+            Forget(slot);
+            ++removals_;
+        }
         slot = std::move(fresh);
         // The first page's list already holds a replaced block's key; a second page is listed once per change.
         if (inserted) by_page_[slot.gpa >> kPageShift].push_back(key);
@@ -74,6 +81,7 @@ public:
     size_t InvalidatePage(u64 gfn) {
         const auto list = by_page_.find(gfn);
         if (list == by_page_.end()) return 0;
+        ++removals_;
         const std::vector<Key> keys = std::move(list->second);
         by_page_.erase(list);
         size_t dropped = 0;
@@ -94,11 +102,14 @@ public:
     }
 
     void Clear() {
+        ++removals_;
         blocks_.clear();
         by_page_.clear();
         jump_.fill(JumpEntry{});
     }
     size_t size() const { return blocks_.size(); }
+    // Counts calls that may have dropped blocks: a pointer to a block taken before a change of it may dangle.
+    u64 removals() const { return removals_; }
 
 private:
     static constexpr unsigned kJumpBits = 12;
@@ -118,7 +129,7 @@ private:
     struct JumpEntry {
         u64 rip = 0;
         u32 mode = 0;
-        const CachedBlock* block = nullptr;
+        CachedBlock* block = nullptr;
     };
 
     static size_t JumpIndex(u64 rip) {
@@ -135,6 +146,7 @@ private:
     // The keys of the blocks with bytes on each guest-physical page (some may be stale, see InvalidatePage).
     std::unordered_map<u64, std::vector<Key>> by_page_;
     std::array<JumpEntry, size_t{1} << kJumpBits> jump_{};
+    u64 removals_ = 0;
 };
 
 }  // namespace emu::cpu

@@ -2,10 +2,15 @@
 // How a vCPU reaches memory and I/O ports. The CPU core sees linear addresses only; the machine supplies
 // an implementation that applies paging (walk or shadow MMU, soft TLB), memslots and MMIO dispatch.
 // Tests supply flat implementations.
+#include <atomic>
 #include <span>
 
 #include "emu/common/types.h"
 #include "emu/cpu/state/cpu_state.h"
+
+namespace emu::mmu {
+struct TlbEntry;
+}
 
 namespace emu::cpu {
 
@@ -72,6 +77,21 @@ public:
     // means unknown (the CPU drops every translation). A page is reported once, then again only after a new fetch.
     virtual std::span<const u64> CodeWrittenPages() const { return {}; }
 
+    // The soft-TLB table translated code may read inline for accesses of this privilege (mmu/softtlb/softtlb.h), or
+    // null: every access then goes through Read and Write. An implementation that returns a table must keep its
+    // entries exact: stores to pages that code was translated from, MMIO, tracked and dirty-logged pages must miss.
+    virtual mmu::TlbEntry* InlineTlb(bool user) {
+        (void)user;
+        return nullptr;
+    }
+
+    // Self-modifying code: the word to set `bit` in when a store hits a page that code was fetched from, so that
+    // running translated code stops at the next instruction boundary (the CPU installs it).
+    void SetCodeWriteSignal(std::atomic<u32>* word, u32 bit) {
+        code_write_signal_ = word;
+        code_write_bit_ = bit;
+    }
+
     // The guest-physical address an instruction fetch at `linear` reads (the CPU keys its translations by it), or
     // false with *fault when that fetch faults. The default is a memory without paging: physical = linear.
     virtual bool TranslateFetch(const CpuState& state, u64 linear, bool user, u64* gpa, MemFault* fault) {
@@ -81,6 +101,15 @@ public:
         *gpa = linear;
         return true;
     }
+
+protected:
+    void SignalCodeWrite() {
+        if (code_write_signal_ != nullptr) code_write_signal_->fetch_or(code_write_bit_, std::memory_order_relaxed);
+    }
+
+private:
+    std::atomic<u32>* code_write_signal_ = nullptr;
+    u32 code_write_bit_ = 0;
 };
 
 }  // namespace emu::cpu

@@ -11,6 +11,7 @@
 #include "emu/cpu/block_cache.h"
 #include "emu/cpu/decoder/decoder.h"
 #include "emu/cpu/interp/interpreter.h"
+#include "emu/cpu/jit/jit.h"
 #include "emu/cpu/system/debug.h"
 #include "emu/cpu/system/exceptions.h"
 #include "emu/cpu/ir/passes/passes.h"
@@ -88,11 +89,25 @@ DebugTraits TraitsOf(MemoryInterface& memory, const CpuState& s, DecodeMode mode
 }  // namespace
 
 struct Vcpu::Impl {
+    Impl(MemoryInterface& m, Backend b, JitOptions options) : memory(m), backend(b), jit_options(options) {
+        jit_ctx.state = &state;
+        jit_ctx.memory = &memory;
+        memory.SetCodeWriteSignal(&jit_ctx.exit_request, jit::exit_bit::kCodeWritten);
+    }
+    ~Impl() { memory.SetCodeWriteSignal(nullptr, 0); }
+
     MemoryInterface& memory;
     Backend backend;
+    JitOptions jit_options;
     CpuState state;
+    std::unique_ptr<jit::Jit> jit;  // made at the first block the JIT runs; outlives the blocks, which patch its code
     BlockCache cache;
     interp::Interpreter interpreter;
+    jit::JitContext jit_ctx;
+    // The direct exit the last block left through unchained, and cache.removals() then (the slot's block may
+    // have been dropped since).
+    jit::ExitSlot* pending_link = nullptr;
+    u64 pending_link_removals = 0;
     std::atomic<bool> stop_requested{false};
     InterruptSource* interrupts = nullptr;
     // Exceptions delivered since the last retired instruction: a handler whose first instruction faults (its
@@ -108,7 +123,14 @@ struct Vcpu::Impl {
     std::unique_ptr<ir::Block> Translate(ir::Fault* fault, unsigned max_insns, u64* span);
     // The cached block at state.rip of at most `limit` instructions (0: no limit), translated if missing. Returns
     // null and sets *fault when its first instruction cannot be fetched.
-    const ir::Block* FindOrTranslate(u32 limit, ir::Fault* fault);
+    CachedBlock* FindOrTranslate(u32 limit, ir::Fault* fault);
+    // The block's host code, compiling it on first use; null if the JIT cannot run it (the interpreter then does).
+    // Sets *flushed when the code buffer filled up and every block was dropped (the caller looks the block up again).
+    const jit::CompiledBlock* Compiled(CachedBlock& b, bool* flushed);
+    // Runs translated code from `b`: returns true if Run must stop.
+    bool RunJit(const jit::CompiledBlock& b, u64 budget, RunResult& result);
+    // Chains the exit the previous block left through to `target`, when that is safe (see jit.h).
+    void LinkPending(jit::CompiledBlock& target);
     // Whether a cached block's bytes are still what RIP's linear pages map to (`linear`: RIP's linear address).
     bool StillMapped(const CachedBlock& b, u64 linear);
     bool SecondPageStillMapped(const CachedBlock& b, u64 linear);
@@ -211,11 +233,12 @@ bool Vcpu::Impl::SecondPageStillMapped(const CachedBlock& b, u64 linear) {
            (gpa & ~kPageMask) == b.page2_gpa;
 }
 
-const ir::Block* Vcpu::Impl::FindOrTranslate(u32 limit, ir::Fault* fault) {
-    const u32 mode_key = translate::BlockMode::Of(state).Key() | (limit << 24);
+CachedBlock* Vcpu::Impl::FindOrTranslate(u32 limit, ir::Fault* fault) {
+    // CPL is in the key because JIT code reads the soft-TLB table of its privilege inline.
+    const u32 mode_key = translate::BlockMode::Of(state).Key() | (u32{state.cpl()} << 20) | (limit << 24);
     const u64 linear = LinearRip(state, state.rip);
-    if (const CachedBlock* hit = cache.FindByRip(state.rip, mode_key); hit != nullptr && StillMapped(*hit, linear)) {
-        return hit->block.get();
+    if (CachedBlock* hit = cache.FindByRip(state.rip, mode_key); hit != nullptr && StillMapped(*hit, linear)) {
+        return hit;
     }
     // The key: where RIP's bytes are now. A fault here is the one the first fetch would raise.
     u64 gpa = 0;
@@ -224,10 +247,9 @@ const ir::Block* Vcpu::Impl::FindOrTranslate(u32 limit, ir::Fault* fault) {
         *fault = FaultOf(mf);
         return nullptr;
     }
-    if (const CachedBlock* hit = cache.Find(gpa, state.rip, mode_key);
-        hit != nullptr && SecondPageStillMapped(*hit, linear)) {
+    if (CachedBlock* hit = cache.Find(gpa, state.rip, mode_key); hit != nullptr && SecondPageStillMapped(*hit, linear)) {
         cache.Remember(hit);
-        return hit->block.get();
+        return hit;
     }
     CachedBlock fresh;
     u64 span = 0;
@@ -244,7 +266,7 @@ const ir::Block* Vcpu::Impl::FindOrTranslate(u32 limit, ir::Fault* fault) {
         const bool mapped = memory.TranslateFetch(state, NextPage(state, linear), state.cpl() == 3, &gpa2, &mf);
         fresh.page2_gpa = mapped ? gpa2 & ~kPageMask : kPageMask;
     }
-    return cache.Insert(std::move(fresh))->block.get();
+    return cache.Insert(std::move(fresh));
 }
 
 void Vcpu::Impl::DropWrittenCode() {
@@ -272,7 +294,8 @@ bool Vcpu::Impl::DebugStep(RunResult& result) {
     const DebugTraits traits = TraitsOf(memory, s, translate::BlockMode::Of(s).decode);
     const bool single_step = s.rflags & rflags::TF;  // TF as the instruction starts: POPF setting it does not trap
     ir::Fault fault;
-    const ir::Block* block = FindOrTranslate(1, &fault);
+    const CachedBlock* found = FindOrTranslate(1, &fault);
+    const ir::Block* block = found ? found->block.get() : nullptr;
     if (block == nullptr) return OnException(fault, result);
     s.interrupt_shadow = false;
     system::WatchMemory watch(memory);
@@ -329,7 +352,8 @@ bool Vcpu::Impl::PollInterrupts(RunResult& result) {
     return false;
 }
 
-Vcpu::Vcpu(MemoryInterface& memory, Backend backend) : impl_(std::make_unique<Impl>(memory, backend)) {
+Vcpu::Vcpu(MemoryInterface& memory, Backend backend, JitOptions jit)
+    : impl_(std::make_unique<Impl>(memory, backend, jit)) {
     ResetState(impl_->state);
 }
 
@@ -338,7 +362,14 @@ Vcpu::~Vcpu() = default;
 CpuState& Vcpu::state() { return impl_->state; }
 const CpuState& Vcpu::state() const { return impl_->state; }
 
-void Vcpu::RequestStop() { impl_->stop_requested.store(true, std::memory_order_relaxed); }
+void Vcpu::RequestStop() {
+    impl_->stop_requested.store(true, std::memory_order_relaxed);
+    Kick();
+}
+
+void Vcpu::Kick() { impl_->jit_ctx.exit_request.fetch_or(jit::exit_bit::kInterrupt, std::memory_order_relaxed); }
+
+Backend Vcpu::backend() const { return impl_->backend; }
 
 void Vcpu::InvalidateAllCode() { impl_->cache.Clear(); }
 
@@ -347,8 +378,9 @@ void Vcpu::SetInterruptSource(InterruptSource* source) { impl_->interrupts = sou
 RunResult Vcpu::Run(u64 max_instructions) {
     Impl& m = *impl_;
     RunResult result;
-    // TODO(jit): Backend::Jit runs on the interpreter until the JIT lands.
     while (true) {
+        // Cleared before polling: a Kick from now on makes translated code leave at its next block entry.
+        m.jit_ctx.exit_request.store(0, std::memory_order_relaxed);
         if (m.stop_requested.exchange(false, std::memory_order_relaxed)) {
             result.reason = StopReason::Stopped;
             return result;
@@ -378,13 +410,24 @@ RunResult Vcpu::Run(u64 max_instructions) {
         const u64 remaining = max_instructions - result.instructions;
         const u32 limit = remaining < kMaxBlockInsns ? static_cast<u32>(remaining) : 0;
         ir::Fault fault;
-        const ir::Block* block = m.FindOrTranslate(limit, &fault);
-        if (block == nullptr) {
+        CachedBlock* found = m.FindOrTranslate(limit, &fault);
+        if (found == nullptr) {
             if (m.OnException(fault, result)) return result;
             continue;
         }
         m.state.interrupt_shadow = false;
-        const interp::ExecResult r = m.interpreter.Execute(*block, m.state, m.memory);
+        // The JIT runs blocks without an instruction limit; the last few instructions of a budget run below.
+        if (m.backend == Backend::Jit && limit == 0) {
+            bool flushed = false;
+            if (const jit::CompiledBlock* compiled = m.Compiled(*found, &flushed)) {
+                if (m.RunJit(*compiled, remaining, result)) return result;
+                continue;
+            }
+            if (flushed) continue;
+        }
+        m.pending_link = nullptr;
+        const interp::ExecResult r =
+            m.interpreter.Execute(*found->block, m.state, m.memory, ~u64{0}, &m.jit_ctx.exit_request);
         result.instructions += r.instructions;
         if (r.instructions > 0) m.deliveries_without_progress = 0;
         switch (r.kind) {
@@ -396,6 +439,82 @@ RunResult Vcpu::Run(u64 max_instructions) {
                 break;
         }
     }
+}
+
+const jit::CompiledBlock* Vcpu::Impl::Compiled(CachedBlock& b, bool* flushed) {
+    if (b.compiled) return b.compiled.get();
+    if (b.jit_failed) return nullptr;
+    if (!jit) jit = std::make_unique<jit::Jit>(jit_options.code_cache_bytes, jit_options.perf_map);
+    jit::CompileInfo info;
+    info.key = b.mode;
+    info.linear_page = LinearRip(state, b.rip) & ~kPageMask;
+    info.single_page = b.page2_gpa == kNoPage;
+    info.user = state.cpl() == 3;
+    info.tlb_table = memory.InlineTlb(info.user);
+    b.compiled = jit->Compile(*b.block, info);
+    if (b.compiled) {
+        b.compiled->gpa_page = b.gpa & ~kPageMask;
+        return b.compiled.get();
+    }
+    if (!jit->Full()) {
+        b.jit_failed = true;
+        return nullptr;
+    }
+    // The code buffer is full: drop every block (their chains go with them) and start again, as QEMU's tb_flush.
+    pending_link = nullptr;
+    cache.Clear();
+    jit->Flush();
+    log::Log(log::Category::Exec, "JIT code buffer full: flushed ({} flushes)", jit->flushes());
+    *flushed = true;
+    return nullptr;
+}
+
+void Vcpu::Impl::LinkPending(jit::CompiledBlock& target) {
+    jit::ExitSlot* slot = std::exchange(pending_link, nullptr);
+    if (slot == nullptr || pending_link_removals != cache.removals()) return;
+    const jit::CompiledBlock& from = *slot->owner;
+    // A chain skips the dispatcher's check that RIP's page still maps the block's bytes; it is only safe within
+    // one linear page (mapped by one translation, so both blocks' bytes are where that mapping points) and one
+    // mode key, into a block whose bytes are all on that page.
+    if (target.rip != slot->target_rip || target.key != from.key || !target.single_page ||
+        target.linear_page != from.linear_page || target.gpa_page != from.gpa_page) {
+        return;
+    }
+    jit::Jit::Link(*slot, target);
+}
+
+bool Vcpu::Impl::RunJit(const jit::CompiledBlock& b, u64 budget, RunResult& result) {
+    LinkPending(const_cast<jit::CompiledBlock&>(b));
+    jit_ctx.budget = budget;
+    const jit::JitExit exit = jit->Enter(jit_ctx, b);
+    u64 retired = budget - jit_ctx.budget;
+    switch (exit) {
+        case jit::JitExit::Continue:
+        case jit::JitExit::Entry: break;
+        case jit::JitExit::Link:
+            pending_link = jit_ctx.exit_slot;
+            pending_link_removals = cache.removals();
+            break;
+        case jit::JitExit::Halted:
+            result.instructions += retired;
+            result.reason = StopReason::Halted;
+            return true;
+        case jit::JitExit::Exception: {
+            const ir::Fault fault = *jit_ctx.fault;
+            jit_ctx.fault.reset();
+            jit_ctx.fault_pending = 0;
+            if (fault.software) {
+                state.rip = fault.next_rip;  // INT n retires: the handler returns after it
+                ++retired;
+            }
+            result.instructions += retired;
+            if (retired > 0) deliveries_without_progress = 0;
+            return OnException(fault, result);
+        }
+    }
+    result.instructions += retired;
+    if (retired > 0) deliveries_without_progress = 0;
+    return false;
 }
 
 void ResetState(CpuState& s) {

@@ -1,6 +1,7 @@
 #pragma once
 // One virtual CPU: decode -> IR -> backend, with exceptions and (later) interrupts. This header is the
 // contract used by the machine, the bare-metal runner and the differential tester.
+#include <cstddef>
 #include <memory>
 #include <optional>
 #include <string>
@@ -11,7 +12,16 @@
 
 namespace emu::cpu {
 
+// Which backend runs translated blocks: the IR interpreter (the reference) or the JIT (host x86-64 code).
 enum class Backend : u8 { Interpreter, Jit };
+
+// JIT settings (ignored by the interpreter).
+struct JitOptions {
+    // The code cache's size in bytes (-accel tcg,tb-size=MiB); when full it is flushed whole.
+    size_t code_cache_bytes = size_t{64} << 20;
+    // Write /tmp/perf-<pid>.map lines so `perf report` names translated blocks by guest RIP.
+    bool perf_map = false;
+};
 
 // Exception vectors (SDM Vol. 3 6.3.1).
 namespace vec {
@@ -60,7 +70,7 @@ public:
 
 class Vcpu {
 public:
-    Vcpu(MemoryInterface& memory, Backend backend = Backend::Interpreter);
+    Vcpu(MemoryInterface& memory, Backend backend = Backend::Interpreter, JitOptions jit = {});
     ~Vcpu();
     Vcpu(const Vcpu&) = delete;
     Vcpu& operator=(const Vcpu&) = delete;
@@ -73,6 +83,12 @@ public:
 
     // Asks Run() to return at the next block boundary; callable from any thread.
     void RequestStop();
+
+    // Makes running code leave translated code at the next block entry so that Run() polls the interrupt
+    // source again (an interrupt became pending). Callable from any thread; lock-free.
+    void Kick();
+
+    Backend backend() const;
 
     // Drops every translated block (after a bulk memory load, for example).
     void InvalidateAllCode();

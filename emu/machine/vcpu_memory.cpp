@@ -62,15 +62,25 @@ u8* VcpuMemory::HostPointer(u64 gpa) {
 
 // Copies the paging registers the walker needs. PAE PDPTEs are architecturally loaded at MOV CR3 and on paging
 // mode changes, which call LoadPdptes; a CR3 set without them (a loader's start state) loads them here.
-void VcpuMemory::SyncPagingState(const cpu::CpuState& state) {
+void VcpuMemory::SyncSlotsGeneration() {
     const u64 generation = slots_.Generation();
-    if (generation != slots_generation_) {
-        tlb_.FlushAll();  // a memslot change may have moved or removed RAM that entries point into
-        slots_generation_ = generation;
-        // ... and translated code: the vCPU drops it all.
-        code_written_ = all_code_written_ = true;
-        code_pages_.Clear();
-    }
+    if (generation == slots_generation_) return;
+    tlb_.FlushAll();  // a memslot change may have moved or removed RAM that entries point into
+    slots_generation_ = generation;
+    // ... and translated code: the vCPU drops it all.
+    code_written_ = all_code_written_ = true;
+    code_pages_.Clear();
+    SignalCodeWrite();
+}
+
+void VcpuMemory::NoteCodePage(Gfn gfn) {
+    if (code_pages_.Contains(gfn)) return;
+    code_pages_.Add(gfn);
+    tlb_.DemoteWritesToGfn(gfn, mmu::tlb_flag::kCode);
+}
+
+void VcpuMemory::SyncPagingState(const cpu::CpuState& state) {
+    SyncSlotsGeneration();
     paging_.cr0 = state.cr0;
     paging_.cr3 = state.cr3;
     paging_.cr4 = state.cr4;
@@ -134,6 +144,7 @@ bool VcpuMemory::Translate(const cpu::CpuState& state, u64 linear, MemAccess acc
         read_only = mmu::HasFlag(slot->flags, mmu::SlotFlags::ReadOnly);
         if (mmu::HasFlag(slot->flags, mmu::SlotFlags::LogDirtyPages)) tlb_flags |= mmu::tlb_flag::kNotDirty;
         if (page_track_ && page_track_->IsWriteTracked(Gpa(walk.gpa))) tlb_flags |= mmu::tlb_flag::kTracked;
+        if (code_pages_.Contains(GfnOf(Gpa(walk.gpa)))) tlb_flags |= mmu::tlb_flag::kCode;
     }
     // Cache the translation only while no memslot change is in flight (its generation would never match).
     if (!(section.generation() & mmu::kGenerationInProgress)) {
@@ -156,7 +167,7 @@ bool VcpuMemory::Read(const cpu::CpuState& state, u64 linear, void* dst, unsigne
         const unsigned piece = static_cast<unsigned>(std::min<u64>(size, kPageSize - (linear & kPageMask)));
         Target target;
         if (!Translate(state, linear, access, user, &target, fault)) return false;
-        if (access == MemAccess::Fetch) code_pages_.Add(GfnOf(Gpa(target.gpa)));
+        if (access == MemAccess::Fetch) NoteCodePage(GfnOf(Gpa(target.gpa)));
         if (target.host) {
             std::memcpy(out, target.host, piece);
         } else if (!mmio_.Read(target.gpa, std::span<u8>(out, piece))) {
@@ -174,6 +185,7 @@ void VcpuMemory::WritePiece(const Target& target, const u8* src, unsigned size) 
         if (!mmio_.Write(target.gpa, std::span<const u8>(src, size))) {
             log::Log(log::Category::GuestErrors, "write to unassigned physical address {:#x}", target.gpa);
         }
+        SyncSlotsGeneration();
         return;
     }
     if (target.read_only) return;  // ROM: the write is dropped, as on a real bus
@@ -182,6 +194,7 @@ void VcpuMemory::WritePiece(const Target& target, const u8* src, unsigned size) 
         code_pages_.Remove(gfn);  // reported once; a fetch from it records it again
         written_code_pages_.push_back(gfn);
         code_written_ = true;
+        SignalCodeWrite();
     }
     if (target.flags & mmu::tlb_flag::kNotDirty) slots_.MarkDirty(Gpa(target.gpa));
     if ((target.flags & mmu::tlb_flag::kTracked) && page_track_) {
@@ -229,6 +242,7 @@ void VcpuMemory::PortOut(u16 port, unsigned size, u32 value) {
         log::Log(log::Category::Ioport, "out to unassigned port {:#x} value {:#x}", port, value);
     }
     if (after_port_write_) after_port_write_();
+    SyncSlotsGeneration();
 }
 
 bool VcpuMemory::WritePlatformMsr(u32 index, u64 value) { return !platform_msr_ || platform_msr_(index, value); }

@@ -46,6 +46,9 @@ public:
     std::span<const u64> CodeWrittenPages() const override { return taken_code_pages_; }
     bool TranslateFetch(const cpu::CpuState& state, u64 linear, bool user, u64* gpa, cpu::MemFault* fault) override;
     bool WritePlatformMsr(u32 index, u64 value) override;
+    mmu::TlbEntry* InlineTlb(bool user) override {
+        return tlb_.Table(user ? mmu::MmuIndex::User : mmu::MmuIndex::Supervisor);
+    }
 
     // Runs after every port write: a device that must change a bus's topology (a PCI BAR remap) queues the
     // change during the access, which holds the bus, and it is applied here, before the next instruction.
@@ -90,6 +93,11 @@ private:
 
     u8* HostPointer(u64 gpa) override;
     void SyncPagingState(const cpu::CpuState& state);
+    // A memslot change (generation bump) invalidates every TLB entry and every translation; translated code reads
+    // the TLB inline without calling in here, so device writes (which may change memslots) check it right away.
+    void SyncSlotsGeneration();
+    // An instruction fetch read from gfn: stores to it must reach WritePiece (they may modify translated code).
+    void NoteCodePage(Gfn gfn);
     bool Translate(const cpu::CpuState& state, u64 linear, cpu::MemAccess access, bool user, Target* target,
                    cpu::MemFault* fault);
     void WritePiece(const Target& target, const u8* src, unsigned size);

@@ -44,7 +44,7 @@ void SoftTlb::Fill(MmuIndex index, const TlbFill& fill) {
     ++stats_.fills;
     const u64 page = fill.vaddr & ~kPageMask;
     const u64 slot = Slot(index, page);
-    const u64 flags = (fill.flags & (tlb_flag::kMmio | tlb_flag::kTracked | tlb_flag::kNotDirty)) |
+    const u64 flags = (fill.flags & (tlb_flag::kMmio | tlb_flag::kTracked | tlb_flag::kNotDirty | tlb_flag::kCode)) |
                       (fill.host ? 0 : tlb_flag::kMmio);
     const u64 all_access_flags = flags & tlb_flag::kMmio;
     TlbEntry& entry = entries_[slot];
@@ -134,14 +134,14 @@ unsigned SoftTlb::FlushGfn(Gfn gfn) {
 
 // A scan of all kMmuIndexCount * kEntries slots: cheap next to building a shadow page, and it needs no reverse
 // map to keep up to date on every fill.
-unsigned SoftTlb::DemoteWritesToGfn(Gfn gfn) {
+unsigned SoftTlb::DemoteWritesToGfn(Gfn gfn, u64 flag) {
     ++stats_.demote_gfn;
     unsigned count = 0;
     for (u64 slot = 0; slot < entries_.size(); ++slot) {
         TlbEntry& entry = entries_[slot];
         if (info_[slot].valid && info_[slot].gpa_page == (gfn << kPageShift) && entry.addr_write != kTlbInvalidTag &&
-            !(entry.addr_write & tlb_flag::kTracked)) {
-            entry.addr_write |= tlb_flag::kTracked;
+            !(entry.addr_write & flag)) {
+            entry.addr_write |= flag;
             ++count;
         }
     }

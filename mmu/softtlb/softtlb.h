@@ -48,11 +48,12 @@ constexpr MmuIndex MmuIndexOf(const AccessFlags& flags) {
 // Flag bits in the low 12 bits of a tag. Any of them makes the inline compare fail. They sit above the widest
 // alignment mask the JIT may use (kTlbMaxAlignMask).
 namespace tlb_flag {
+inline constexpr u64 kCode = u64{1} << 7;      // writes: translated code was made from the page (self-modifying code)
 inline constexpr u64 kNotDirty = u64{1} << 8;  // writes: the page is dirty-logged, the slow path logs it first
 inline constexpr u64 kTracked = u64{1} << 9;   // writes: page-track watches the gfn (page tables, code, GPU)
 inline constexpr u64 kMmio = u64{1} << 10;     // every access: no RAM behind it, dispatch to a device
 inline constexpr u64 kInvalid = u64{1} << 11;  // set in an invalid tag (all ones)
-inline constexpr u64 kAll = kNotDirty | kTracked | kMmio | kInvalid;
+inline constexpr u64 kAll = kCode | kNotDirty | kTracked | kMmio | kInvalid;
 }  // namespace tlb_flag
 
 inline constexpr u64 kTlbInvalidTag = ~u64{0};
@@ -94,7 +95,7 @@ struct TlbFill {
     bool write = false;
     bool exec = false;
     bool global = false;       // survives FlushNonGlobal
-    u64 flags = 0;             // tlb_flag::kMmio (all accesses), kTracked, kNotDirty (writes only)
+    u64 flags = 0;             // tlb_flag::kMmio (all accesses), kTracked, kNotDirty, kCode (writes only)
 };
 
 enum class TlbLookupKind : u8 {
@@ -149,7 +150,9 @@ public:
     void FlushPage(u64 vaddr);         // INVLPG: every index, global or not, and the whole large page
     void FlushNonGlobal();             // MOV CR3 (with or without CR4.PGE: globals only exist when PGE is set)
     unsigned FlushGfn(Gfn gfn);        // drop every entry that maps gfn; returns how many
-    unsigned DemoteWritesToGfn(Gfn gfn);  // page-track add-gfn: writes to gfn take the slow path; returns how many
+    // Writes to gfn take the slow path, marked with `flag` (kTracked: page-track add-gfn; kCode: code was translated
+    // from the page). Returns how many entries changed.
+    unsigned DemoteWritesToGfn(Gfn gfn, u64 flag = tlb_flag::kTracked);
 
     const Stats& stats() const { return stats_; }
 

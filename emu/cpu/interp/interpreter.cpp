@@ -2,10 +2,12 @@
 
 #include <bit>
 #include <cstring>
+#include <utility>
 
 #include "emu/common/bits.h"
 #include "emu/cpu/ir/emitter.h"
 #include "emu/cpu/ir/flags.h"
+#include "emu/cpu/exit_request.h"
 #include "emu/cpu/vcpu.h"
 
 namespace emu::cpu::interp {
@@ -22,6 +24,8 @@ struct Ctx {
     MemoryInterface& memory;
     const u64* values;
     u64 budget;
+    const std::atomic<u32>* code_written;
+    bool stored = false;  // the current guest instruction stored or called a helper
     u64 retired = 0;
     u64 insn_rip = 0;
     bool stop = false;
@@ -72,6 +76,10 @@ u64 WriteField(u8* p, u64 v) {
 // --- Guest instruction boundary
 u64 ExecGuestInsn(Ctx& c, const Inst& inst) {
     if (c.retired == c.budget) return c.Exit(ExitKind::InstructionLimit, c.Arg(inst, 0));
+    if (std::exchange(c.stored, false) && c.code_written != nullptr &&
+        (c.code_written->load(std::memory_order_relaxed) & exit_bit::kCodeWritten)) {
+        return c.Exit(ExitKind::Continue, c.Arg(inst, 0));
+    }
     ++c.retired;
     c.insn_rip = c.Arg(inst, 0);
     return 0;
@@ -216,6 +224,7 @@ u64 ExecLoad(Ctx& c, const Inst& i) {
     return v;
 }
 u64 ExecStore(Ctx& c, const Inst& i) {
+    c.stored = true;
     const u64 linear = c.Arg(i, 0);
     if (NonCanonical(c, linear, c.Imm(i, 2))) return 0;
     const u64 v = c.Arg(i, 1);
@@ -228,6 +237,7 @@ u64 ExecStore(Ctx& c, const Inst& i) {
 
 // --- Calls and exceptions
 u64 ExecCallHelper(Ctx& c, const Inst& i) {
+    c.stored = true;  // a helper may store (string instructions, descriptor updates)
     ir::HelperEnv env{c.state, c.memory, std::nullopt};
     const u64 r = i.args[0].helper()->fn(env, c.Arg(i, 1), c.Arg(i, 2), c.Arg(i, 3));
     if (env.fault) return c.Raise(*env.fault);
@@ -265,9 +275,10 @@ u64 Dispatch(Ctx& c, const Inst& inst) {
 
 }  // namespace
 
-ExecResult Interpreter::Execute(const ir::Block& block, CpuState& state, MemoryInterface& memory, u64 budget) {
+ExecResult Interpreter::Execute(const ir::Block& block, CpuState& state, MemoryInterface& memory, u64 budget,
+                                const std::atomic<u32>* code_written) {
     values_.resize(block.size());
-    Ctx c{state, memory, values_.data(), budget};
+    Ctx c{state, memory, values_.data(), budget, code_written};
     const std::vector<Inst>& insts = block.insts();
     for (u32 n = 0; n < insts.size(); ++n) {
         values_[n] = Dispatch(c, insts[n]);

@@ -1,6 +1,7 @@
 #pragma once
 // The reference IR backend: executes a Block instruction by instruction against CpuState and a
 // MemoryInterface. Clarity over speed; every other backend must agree with it.
+#include <atomic>
 #include <optional>
 #include <vector>
 
@@ -29,7 +30,11 @@ public:
     // Runs `block`, retiring at most `budget` guest instructions. Stopping inside a block is only precise for
     // blocks that have not been through the passes (they drop writes a later instruction overwrites); the
     // Vcpu instead translates blocks no longer than its budget.
-    ExecResult Execute(const ir::Block& block, CpuState& state, MemoryInterface& memory, u64 budget = ~u64{0});
+    //
+    // `code_written`, if given, is the vCPU's exit word: when an instruction that stored leaves its kCodeWritten bit
+    // (exit_request.h) set, the block ends before the next instruction, which may be one the store rewrote.
+    ExecResult Execute(const ir::Block& block, CpuState& state, MemoryInterface& memory, u64 budget = ~u64{0},
+                       const std::atomic<u32>* code_written = nullptr);
 
 private:
     std::vector<u64> values_;  // one slot per IR instruction, reused across calls

@@ -1,6 +1,6 @@
 // Flag liveness: walking backwards, tracks which status flags a later instruction may still observe. All
 // are live at the block's end (the next block may read them) and at anything that may raise an exception
-// (the handler sees RFLAGS), so flag writes are only dropped when a later write in the same block overwrites
+// (the handler sees RFLAGS) and at a stop point (StopPoints), so flag writes are only dropped when a later write in the same block overwrites
 // them first. A conditional writer (shift by a variable count that may be 0) does not kill liveness.
 // Leaves the operands of removed writes for dead code elimination.
 #include "emu/cpu/ir/flags.h"
@@ -22,9 +22,10 @@ u64 FlagsKilled(const Inst& inst) {
 
 void FlagLivenessPass(Block& block) {
     u64 live = rflags::Arith;
+    const std::vector<bool> stops = StopPoints(block);
     for (u32 i = block.size(); i-- > 0;) {
         Inst& inst = block.inst(i);
-        if (MayRaise(inst.op) || IsTerminator(inst.op)) {
+        if (MayRaise(inst.op) || IsTerminator(inst.op) || stops[i]) {
             live = rflags::Arith;
             continue;
         }

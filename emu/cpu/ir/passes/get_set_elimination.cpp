@@ -2,7 +2,7 @@
 // GetGpr*/SetGpr* instructions touches the GPRs, except CallHelper (treated as reading and writing all of
 // them). Forward: a GetGpr of the width last set or read is replaced by that value. Backward: a SetGpr that
 // a later SetGpr of the same register fully overwrites is dropped, unless something in between reads the
-// register or may raise (an exception handler sees the architectural registers).
+// register or may raise (an exception handler sees the architectural registers) or may stop (StopPoints).
 #include <array>
 #include <optional>
 
@@ -67,9 +67,10 @@ void ForwardValues(Block& block) {
 void DropOverwrittenSets(Block& block) {
     // Registers whose every bit is overwritten later before any read or possible exception.
     u32 dead = 0;
+    const std::vector<bool> stops = StopPoints(block);
     for (u32 i = block.size(); i-- > 0;) {
         Inst& inst = block.inst(i);
-        if (MayRaise(inst.op) || IsTerminator(inst.op)) {
+        if (MayRaise(inst.op) || IsTerminator(inst.op) || stops[i]) {
             dead = 0;
             continue;
         }

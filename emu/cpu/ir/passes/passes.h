@@ -1,10 +1,15 @@
 #pragma once
 // IR passes: free functions, one per file. Each file states the invariant it relies on.
 #include <string>
+#include <vector>
 
 #include "emu/cpu/ir/block.h"
 
 namespace emu::cpu::ir {
+
+// For each instruction, whether the block may stop right before it without an exception: a GuestInsn after an
+// instruction that stored (stop_points.cpp). Passes treat these like instructions that may raise.
+std::vector<bool> StopPoints(const Block& block);
 
 // Removes SetFlags/SetFlag whose flags are overwritten before anything reads them or anything may raise.
 void FlagLivenessPass(Block& block);

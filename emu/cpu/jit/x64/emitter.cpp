@@ -1,0 +1,938 @@
+// IR block -> host x86-64 code. One Emit function per IR opcode (dispatched from opcodes.inc); values live in frame
+// slots (abi.h) and each instruction works in scratch registers. The same-ISA advantages taken here: ALU operations
+// are single host instructions, and the status flags of the common SetFlags kinds come from running the host
+// instruction itself (pushfq) instead of recomputing them bit by bit.
+//
+// Exact equality with the interpreter is the contract: every Emit function documents nothing beyond
+// interp/interpreter.cpp, which defines the semantics.
+#include <cstring>
+#include <deque>
+#include <functional>
+#include <string>
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include "emu/common/disasm.h"
+#include "emu/common/log.h"
+#include "emu/cpu/ir/emitter.h"
+#include "emu/cpu/ir/flags.h"
+#include "emu/cpu/jit/jit.h"
+#include "emu/cpu/jit/x64/abi.h"
+#include "mmu/softtlb/softtlb.h"
+
+namespace emu::cpu::jit {
+
+using namespace Xbyak::util;
+using ir::Inst;
+using ir::Opcode;
+using ir::Type;
+using ir::Value;
+using Xbyak::Label;
+using Xbyak::Reg;
+using Xbyak::Reg64;
+
+namespace {
+
+constexpr u32 OffsetOfGpr(unsigned n) { return static_cast<u32>(offsetof(CpuState, gpr) + 8 * (n & 15)); }
+constexpr u32 kRipOffset = offsetof(CpuState, rip);
+constexpr u32 kRflagsOffset = offsetof(CpuState, rflags);
+constexpr u32 kHaltedOffset = offsetof(CpuState, halted);
+u32 SegBaseOffset(unsigned n) {
+    return static_cast<u32>(offsetof(CpuState, seg) + sizeof(Segment) * (n % kNumSegRegs) + offsetof(Segment, base));
+}
+u32 SegSelectorOffset(unsigned n) {
+    return static_cast<u32>(offsetof(CpuState, seg) + sizeof(Segment) * (n % kNumSegRegs) +
+                            offsetof(Segment, selector));
+}
+constexpr u32 kExitRequestOffset = offsetof(JitContext, exit_request);
+constexpr u32 kFaultPendingOffset = offsetof(JitContext, fault_pending);
+constexpr u32 kBudgetOffset = offsetof(JitContext, budget);
+constexpr u32 kExitSlotOffset = offsetof(JitContext, exit_slot);
+
+unsigned Bits(Type t) { return ir::BitsOf(t); }
+
+// The register of `r` at `bits` wide (8, 16, 32, 64); U1 values use the 8-bit form.
+Reg Sized(const Reg64& r, unsigned bits) {
+    switch (bits) {
+        case 1:
+        case 8: return r.cvt8();
+        case 16: return r.cvt16();
+        case 32: return r.cvt32();
+        default: return r;
+    }
+}
+
+}  // namespace
+
+// --- The code buffer and the shared entry/exit thunk -------------------------------------------------------------
+
+struct Jit::Impl : Xbyak::CodeGenerator {
+    Impl(size_t bytes, bool perf_map) : Xbyak::CodeGenerator(bytes), perf_map_enabled(perf_map) { EmitThunk(); }
+
+    using EnterFn = u32 (*)(JitContext*, CpuState*, const u8*);
+    EnterFn enter = nullptr;
+    const u8* epilogue = nullptr;
+    size_t thunk_size = 0;
+    bool perf_map_enabled = false;
+    std::FILE* perf_map = nullptr;
+
+    void EmitThunk() {
+        enter = getCurr<EnterFn>();
+        push(rbx);
+        push(rbp);
+        push(r12);
+        push(r13);
+        push(r14);
+        push(r15);
+        sub(rsp, x64::kFrameBytes + 8);
+        mov(x64::kCtx, rdi);
+        mov(x64::kState, rsi);
+        jmp(rdx);
+        align(16);
+        epilogue = getCurr();
+        add(rsp, x64::kFrameBytes + 8);
+        pop(r15);
+        pop(r14);
+        pop(r13);
+        pop(r12);
+        pop(rbp);
+        pop(rbx);
+        ret();
+        align(16);
+        thunk_size = getSize();
+    }
+
+    void WritePerfMap(const CompiledBlock& b) {
+        if (!perf_map_enabled) return;
+        if (perf_map == nullptr) {
+            perf_map = std::fopen(fmt::format("/tmp/perf-{}.map", getpid()).c_str(), "a");
+            if (perf_map == nullptr) {
+                perf_map_enabled = false;
+                return;
+            }
+        }
+        std::fprintf(perf_map, "%lx %zx guest_%llx\n", reinterpret_cast<unsigned long>(b.entry), b.code_size,
+                     static_cast<unsigned long long>(b.rip));
+        std::fflush(perf_map);
+    }
+};
+
+// --- One block --------------------------------------------------------------------------------------------------
+
+namespace {
+
+class BlockEmitter {
+public:
+    BlockEmitter(Xbyak::CodeGenerator& c, const u8* epilogue, const ir::Block& block, const CompileInfo& info,
+                 CompiledBlock& out)
+        : c_(c), epilogue_(epilogue), block_(block), info_(info), out_(out) {}
+
+    void Emit();
+
+private:
+    // Values.
+    Xbyak::Address Slot(u32 index) const { return c_.qword[rsp + 8 * index]; }
+    void Load(const Reg64& r, const Value& v) {
+        if (v.is_imm()) {
+            LoadImm(r, v.imm());
+        } else {
+            c_.mov(r, Slot(v.inst()));
+        }
+    }
+    void LoadImm(const Reg64& r, u64 imm) {
+        if (imm <= 0xFFFFFFFFu) {
+            c_.mov(r.cvt32(), static_cast<u32>(imm));
+        } else {
+            c_.mov(r, imm);
+        }
+    }
+    void LoadArg(const Reg64& r, const Inst& i, unsigned n) { Load(r, i.args[n]); }
+    void Result(const Reg64& r) { c_.mov(Slot(current_), r); }
+    // Masks rax to `t` (after a 64-bit operation on zero-extended inputs).
+    void MaskTo(const Reg64& r, Type t) {
+        switch (Bits(t)) {
+            case 1: c_.and_(r.cvt32(), 1); break;
+            case 8: c_.movzx(r.cvt32(), r.cvt8()); break;
+            case 16: c_.movzx(r.cvt32(), r.cvt16()); break;
+            case 32: c_.mov(r.cvt32(), r.cvt32()); break;
+            default: break;
+        }
+    }
+    void SignExtendTo64(const Reg64& r, Type t) {
+        switch (Bits(t)) {
+            case 1: c_.neg(r); break;  // 0 or 1 -> 0 or all ones
+            case 8: c_.movsx(r, r.cvt8()); break;
+            case 16: c_.movsx(r, r.cvt16()); break;
+            case 32: c_.movsxd(r, r.cvt32()); break;
+            default: break;
+        }
+    }
+    static u32 Imm32(const Inst& i, unsigned n) { return static_cast<u32>(i.args[n].imm()); }
+
+    // Far code: emitted after the block's main path.
+    Label& NewLabel() { return labels_.emplace_back(); }
+    void Far(std::function<void()> f) { far_.push_back(std::move(f)); }
+
+    // Leaves for the dispatcher with `exit` in eax, state.rip = rip.
+    void ExitWith(JitExit exit, u64 rip) {
+        LoadImm(rax, rip);
+        c_.mov(c_.qword[x64::kState + kRipOffset], rax);
+        c_.mov(eax, static_cast<u32>(exit));
+        c_.jmp(epilogue_, Xbyak::CodeGenerator::T_NEAR);
+    }
+    // The exception exit of the current guest instruction: the instructions from it on did not retire.
+    Label& ExceptionExit() {
+        if (exception_exit_ != nullptr) return *exception_exit_;
+        Label& l = NewLabel();
+        exception_exit_ = &l;
+        const u32 unrun = block_.guest_insns() - insn_index_;
+        const u64 rip = insn_rip_;
+        Far([this, &l, unrun, rip] {
+            c_.L(l);
+            c_.add(c_.qword[x64::kCtx + kBudgetOffset], unrun);
+            ExitWith(JitExit::Exception, rip);
+        });
+        return l;
+    }
+    // After a call into C that may raise: `exit` is the calling guest instruction's ExceptionExit().
+    void CheckFault(Label& exit) {
+        c_.cmp(c_.dword[x64::kCtx + kFaultPendingOffset], 0);
+        c_.jne(exit, Xbyak::CodeGenerator::T_NEAR);
+    }
+    // Calls a C function; arguments already in rdi, rsi, rdx, rcx, r8, r9. rsp is 16-byte aligned in block code.
+    template <typename F>
+    void CallC(F* fn) {
+        c_.mov(rax, reinterpret_cast<u64>(fn));
+        c_.call(rax);
+    }
+
+#define OPCODE(name, ...) void Emit##name(const Inst& i);
+#include "emu/cpu/ir/opcodes.inc"
+#undef OPCODE
+    void Dispatch(const Inst& i);
+    void EmitEntry();
+    void EmitDirectExit(unsigned slot, u64 target);
+    void EmitShift(const Inst& i);
+    void EmitSetFlagsNative(const Inst& i, ir::FlagOp kind);
+    void EmitMemAccess(const Inst& i, bool store);
+    void EmitCompare(const Inst& i, bool is_signed, void (Xbyak::CodeGenerator::*setcc)(const Xbyak::Operand&));
+
+    Xbyak::CodeGenerator& c_;
+    const u8* epilogue_;
+    const ir::Block& block_;
+    const CompileInfo& info_;
+    CompiledBlock& out_;
+    std::deque<Label> labels_;
+    std::vector<std::function<void()>> far_;
+    u32 current_ = 0;          // IR instruction being emitted
+    u32 insn_index_ = 0;       // guest instructions before the current one
+    u64 insn_rip_ = 0;
+    bool insn_started_ = false;
+    bool may_write_code_ = false;  // the current guest instruction stores (or calls a helper that may)
+    Label* exception_exit_ = nullptr;
+};
+
+void BlockEmitter::Emit() {
+    EmitEntry();
+    const auto& insts = block_.insts();
+    for (current_ = 0; current_ < insts.size(); ++current_) Dispatch(insts[current_]);
+    for (size_t n = 0; n < far_.size(); ++n) far_[n]();  // far code may add more far code
+}
+
+void BlockEmitter::Dispatch(const Inst& i) {
+    switch (i.op) {
+#define OPCODE(name, ...) \
+    case Opcode::name: Emit##name(i); break;
+#include "emu/cpu/ir/opcodes.inc"
+#undef OPCODE
+        case Opcode::Count: break;
+    }
+}
+
+// Block entry: leave if someone asked (interrupt, stop, code written) or the budget cannot cover the block.
+void BlockEmitter::EmitEntry() {
+    Label& leave = NewLabel();
+    c_.cmp(c_.dword[x64::kCtx + kExitRequestOffset], 0);
+    c_.jne(leave, Xbyak::CodeGenerator::T_NEAR);
+    const u32 n = block_.guest_insns();
+    c_.cmp(c_.qword[x64::kCtx + kBudgetOffset], n);
+    c_.jb(leave, Xbyak::CodeGenerator::T_NEAR);
+    c_.sub(c_.qword[x64::kCtx + kBudgetOffset], n);
+    const u64 rip = block_.start_rip();
+    Far([this, &leave, rip] {
+        c_.L(leave);
+        ExitWith(JitExit::Entry, rip);
+    });
+}
+
+// --- Guest instruction boundary
+void BlockEmitter::EmitGuestInsn(const Inst& i) {
+    if (insn_started_) ++insn_index_;
+    insn_started_ = true;
+    exception_exit_ = nullptr;
+    insn_rip_ = i.args[0].imm();
+    // The previous instruction stored: if it wrote translated code, stop before this instruction runs (its bytes
+    // may be the ones written).
+    if (may_write_code_) {
+        Label& l = NewLabel();
+        c_.test(c_.dword[x64::kCtx + kExitRequestOffset], exit_bit::kCodeWritten);
+        c_.jnz(l, Xbyak::CodeGenerator::T_NEAR);
+        const u32 unrun = block_.guest_insns() - insn_index_;
+        const u64 rip = insn_rip_;
+        Far([this, &l, unrun, rip] {
+            c_.L(l);
+            c_.add(c_.qword[x64::kCtx + kBudgetOffset], unrun);
+            ExitWith(JitExit::Continue, rip);
+        });
+    }
+    may_write_code_ = false;
+}
+
+// --- Registers and state
+void BlockEmitter::EmitGetGpr8(const Inst& i) {
+    c_.movzx(eax, c_.byte[x64::kState + OffsetOfGpr(Imm32(i, 0))]);
+    Result(rax);
+}
+void BlockEmitter::EmitGetGpr8H(const Inst& i) {
+    c_.movzx(eax, c_.byte[x64::kState + OffsetOfGpr(Imm32(i, 0) & 3) + 1]);
+    Result(rax);
+}
+void BlockEmitter::EmitGetGpr16(const Inst& i) {
+    c_.movzx(eax, c_.word[x64::kState + OffsetOfGpr(Imm32(i, 0))]);
+    Result(rax);
+}
+void BlockEmitter::EmitGetGpr32(const Inst& i) {
+    c_.mov(eax, c_.dword[x64::kState + OffsetOfGpr(Imm32(i, 0))]);
+    Result(rax);
+}
+void BlockEmitter::EmitGetGpr64(const Inst& i) {
+    c_.mov(rax, c_.qword[x64::kState + OffsetOfGpr(Imm32(i, 0))]);
+    Result(rax);
+}
+void BlockEmitter::EmitSetGpr8(const Inst& i) {
+    LoadArg(rax, i, 1);
+    c_.mov(c_.byte[x64::kState + OffsetOfGpr(Imm32(i, 0))], al);
+}
+void BlockEmitter::EmitSetGpr8H(const Inst& i) {
+    LoadArg(rax, i, 1);
+    c_.mov(c_.byte[x64::kState + OffsetOfGpr(Imm32(i, 0) & 3) + 1], al);
+}
+void BlockEmitter::EmitSetGpr16(const Inst& i) {
+    LoadArg(rax, i, 1);
+    c_.mov(c_.word[x64::kState + OffsetOfGpr(Imm32(i, 0))], ax);
+}
+void BlockEmitter::EmitSetGpr32(const Inst& i) {
+    LoadArg(rax, i, 1);  // zero-extended: the upper half of the register becomes 0
+    c_.mov(c_.qword[x64::kState + OffsetOfGpr(Imm32(i, 0))], rax);
+}
+void BlockEmitter::EmitSetGpr64(const Inst& i) {
+    LoadArg(rax, i, 1);
+    c_.mov(c_.qword[x64::kState + OffsetOfGpr(Imm32(i, 0))], rax);
+}
+void BlockEmitter::EmitGetSegBase(const Inst& i) {
+    c_.mov(rax, c_.qword[x64::kState + SegBaseOffset(Imm32(i, 0))]);
+    Result(rax);
+}
+void BlockEmitter::EmitGetSegSelector(const Inst& i) {
+    c_.movzx(eax, c_.word[x64::kState + SegSelectorOffset(Imm32(i, 0))]);
+    Result(rax);
+}
+void BlockEmitter::EmitGetField8(const Inst& i) {
+    c_.movzx(eax, c_.byte[x64::kState + Imm32(i, 0)]);
+    Result(rax);
+}
+void BlockEmitter::EmitGetField16(const Inst& i) {
+    c_.movzx(eax, c_.word[x64::kState + Imm32(i, 0)]);
+    Result(rax);
+}
+void BlockEmitter::EmitGetField32(const Inst& i) {
+    c_.mov(eax, c_.dword[x64::kState + Imm32(i, 0)]);
+    Result(rax);
+}
+void BlockEmitter::EmitGetField64(const Inst& i) {
+    c_.mov(rax, c_.qword[x64::kState + Imm32(i, 0)]);
+    Result(rax);
+}
+void BlockEmitter::EmitSetField8(const Inst& i) {
+    LoadArg(rax, i, 1);
+    c_.mov(c_.byte[x64::kState + Imm32(i, 0)], al);
+}
+void BlockEmitter::EmitSetField16(const Inst& i) {
+    LoadArg(rax, i, 1);
+    c_.mov(c_.word[x64::kState + Imm32(i, 0)], ax);
+}
+void BlockEmitter::EmitSetField32(const Inst& i) {
+    LoadArg(rax, i, 1);
+    c_.mov(c_.dword[x64::kState + Imm32(i, 0)], eax);
+}
+void BlockEmitter::EmitSetField64(const Inst& i) {
+    LoadArg(rax, i, 1);
+    c_.mov(c_.qword[x64::kState + Imm32(i, 0)], rax);
+}
+
+// --- RFLAGS
+void BlockEmitter::EmitGetRflags(const Inst&) {
+    c_.mov(rax, c_.qword[x64::kState + kRflagsOffset]);
+    Result(rax);
+}
+void BlockEmitter::EmitSetRflags(const Inst& i) {
+    LoadArg(rax, i, 0);
+    c_.mov(c_.qword[x64::kState + kRflagsOffset], rax);
+}
+void BlockEmitter::EmitGetFlag(const Inst& i) {
+    c_.mov(rax, c_.qword[x64::kState + kRflagsOffset]);
+    c_.shr(rax, Imm32(i, 0) & 63);
+    c_.and_(eax, 1);
+    Result(rax);
+}
+void BlockEmitter::EmitSetFlag(const Inst& i) {
+    const unsigned bit = Imm32(i, 0) & 63;
+    LoadArg(rcx, i, 1);
+    c_.mov(rax, c_.qword[x64::kState + kRflagsOffset]);
+    c_.btr(rax, bit);
+    c_.shl(rcx, bit);
+    c_.or_(rax, rcx);
+    c_.mov(c_.qword[x64::kState + kRflagsOffset], rax);
+}
+
+// Condition codes from the guest RFLAGS in memory (ir::EvalCond): the true/false sense of cc is bit 0.
+void BlockEmitter::EmitGetCond(const Inst& i) {
+    const unsigned cc = Imm32(i, 0) & 15;
+    const auto flags = c_.dword[x64::kState + kRflagsOffset];
+    const bool negate = cc & 1;
+    switch (cc >> 1) {
+        case 0: c_.bt(flags, 11); negate ? c_.setnc(al) : c_.setc(al); break;  // OF
+        case 1: c_.bt(flags, 0); negate ? c_.setnc(al) : c_.setc(al); break;   // CF
+        case 2: c_.bt(flags, 6); negate ? c_.setnc(al) : c_.setc(al); break;   // ZF
+        case 3: c_.test(c_.byte[x64::kState + kRflagsOffset], 0x41); negate ? c_.setz(al) : c_.setnz(al); break;
+        case 4: c_.bt(flags, 7); negate ? c_.setnc(al) : c_.setc(al); break;   // SF
+        case 5: c_.bt(flags, 2); negate ? c_.setnc(al) : c_.setc(al); break;   // PF
+        case 6:                                                                 // SF != OF
+            c_.mov(ecx, flags);
+            c_.mov(edx, ecx);
+            c_.shr(edx, 4);  // OF (bit 11) onto SF (bit 7)
+            c_.xor_(ecx, edx);
+            c_.test(ecx, 0x80);
+            negate ? c_.setz(al) : c_.setnz(al);
+            break;
+        case 7:  // ZF || SF != OF
+            c_.mov(ecx, flags);
+            c_.mov(edx, ecx);
+            c_.shr(edx, 4);
+            c_.xor_(edx, ecx);
+            c_.and_(edx, 0x80);
+            c_.and_(ecx, 0x40);
+            c_.or_(ecx, edx);
+            negate ? c_.setz(al) : c_.setnz(al);
+            break;
+    }
+    c_.movzx(eax, al);
+    Result(rax);
+}
+
+// SetFlags(kind, a, b, result, carry_in). Arithmetic kinds run the host instruction on the operands and merge the
+// host status flags into the guest RFLAGS; shifts and rotates (whose SDM-undefined flags we pin to chosen values)
+// call ir::ComputeFlags.
+void BlockEmitter::EmitSetFlags(const Inst& i) {
+    const auto kind = static_cast<ir::FlagOp>(i.args[0].imm());
+    switch (kind) {
+        case ir::FlagOp::Add:
+        case ir::FlagOp::Adc:
+        case ir::FlagOp::Sub:
+        case ir::FlagOp::Sbb:
+        case ir::FlagOp::Logic:
+        case ir::FlagOp::Inc:
+        case ir::FlagOp::Dec:
+        case ir::FlagOp::Neg: EmitSetFlagsNative(i, kind); return;
+        default: break;
+    }
+    const Type type = i.args[1].type();
+    LoadArg(rsi, i, 1);
+    LoadArg(rdx, i, 2);
+    LoadArg(rcx, i, 3);
+    LoadArg(r8, i, 4);
+    c_.mov(r9, c_.qword[x64::kState + kRflagsOffset]);
+    c_.mov(edi, static_cast<u32>(kind) | (static_cast<u32>(type) << 8));
+    CallC(&JitComputeFlags);
+    c_.mov(c_.qword[x64::kState + kRflagsOffset], rax);
+}
+
+void BlockEmitter::EmitSetFlagsNative(const Inst& i, ir::FlagOp kind) {
+    const unsigned bits = Bits(i.args[1].type());
+    const Reg a = Sized(rax, bits);
+    const Reg b = Sized(rcx, bits);
+    u32 written = static_cast<u32>(ir::FlagsWrittenBy(kind));
+    u32 host = written;
+    switch (kind) {
+        case ir::FlagOp::Add:
+            LoadArg(rax, i, 1);
+            LoadArg(rcx, i, 2);
+            c_.add(a, b);
+            break;
+        case ir::FlagOp::Adc:
+        case ir::FlagOp::Sbb:
+            LoadArg(rax, i, 1);
+            LoadArg(rcx, i, 2);
+            LoadArg(rdx, i, 4);
+            c_.bt(edx, 0);  // CF = carry_in
+            kind == ir::FlagOp::Adc ? c_.adc(a, b) : c_.sbb(a, b);
+            break;
+        case ir::FlagOp::Sub:
+            LoadArg(rax, i, 1);
+            LoadArg(rcx, i, 2);
+            c_.cmp(a, b);
+            break;
+        case ir::FlagOp::Logic:
+            LoadArg(rax, i, 3);
+            c_.test(a, a);  // SF, ZF, PF of the result, CF = OF = 0; AF is undefined on the host: ours is 0
+            host &= ~static_cast<u32>(rflags::AF);
+            break;
+        case ir::FlagOp::Inc:
+            LoadArg(rax, i, 1);
+            c_.inc(a);
+            break;
+        case ir::FlagOp::Dec:
+            LoadArg(rax, i, 1);
+            c_.dec(a);
+            break;
+        case ir::FlagOp::Neg:
+            LoadArg(rax, i, 1);
+            c_.neg(a);
+            break;
+        default: break;
+    }
+    c_.pushfq();
+    c_.pop(rcx);
+    c_.and_(ecx, host);
+    c_.mov(rax, c_.qword[x64::kState + kRflagsOffset]);
+    c_.and_(rax, static_cast<u32>(~written));  // sign-extended: clears only the written flags
+    c_.or_(rax, rcx);
+    c_.mov(c_.qword[x64::kState + kRflagsOffset], rax);
+}
+
+// --- Integer arithmetic
+void BlockEmitter::EmitAdd(const Inst& i) {
+    LoadArg(rax, i, 0);
+    LoadArg(rcx, i, 1);
+    c_.add(rax, rcx);
+    MaskTo(rax, i.type);
+    Result(rax);
+}
+void BlockEmitter::EmitSub(const Inst& i) {
+    LoadArg(rax, i, 0);
+    LoadArg(rcx, i, 1);
+    c_.sub(rax, rcx);
+    MaskTo(rax, i.type);
+    Result(rax);
+}
+void BlockEmitter::EmitAnd(const Inst& i) {
+    LoadArg(rax, i, 0);
+    LoadArg(rcx, i, 1);
+    c_.and_(rax, rcx);
+    Result(rax);
+}
+void BlockEmitter::EmitOr(const Inst& i) {
+    LoadArg(rax, i, 0);
+    LoadArg(rcx, i, 1);
+    c_.or_(rax, rcx);
+    Result(rax);
+}
+void BlockEmitter::EmitXor(const Inst& i) {
+    LoadArg(rax, i, 0);
+    LoadArg(rcx, i, 1);
+    c_.xor_(rax, rcx);
+    Result(rax);
+}
+void BlockEmitter::EmitNot(const Inst& i) {
+    LoadArg(rax, i, 0);
+    c_.not_(rax);
+    MaskTo(rax, i.type);
+    Result(rax);
+}
+void BlockEmitter::EmitNeg(const Inst& i) {
+    LoadArg(rax, i, 0);
+    c_.neg(rax);
+    MaskTo(rax, i.type);
+    Result(rax);
+}
+
+// Shl/Shr/Sar: the count is not masked; a count of at least the width gives 0 (Shl, Shr) or the sign fill (Sar).
+void BlockEmitter::EmitShift(const Inst& i) {
+    const unsigned bits = Bits(i.type);
+    LoadArg(rax, i, 0);
+    LoadArg(rcx, i, 1);
+    if (i.op == Opcode::Sar) {
+        SignExtendTo64(rax, i.type);
+        c_.mov(edx, bits - 1);
+        c_.cmp(ecx, edx);
+        c_.cmova(ecx, edx);
+        c_.sar(rax, cl);
+        MaskTo(rax, i.type);
+    } else {
+        i.op == Opcode::Shl ? c_.shl(rax, cl) : c_.shr(rax, cl);
+        MaskTo(rax, i.type);
+        c_.xor_(edx, edx);
+        c_.cmp(ecx, bits);
+        c_.cmovae(rax, rdx);
+    }
+    Result(rax);
+}
+void BlockEmitter::EmitShl(const Inst& i) { EmitShift(i); }
+void BlockEmitter::EmitShr(const Inst& i) { EmitShift(i); }
+void BlockEmitter::EmitSar(const Inst& i) { EmitShift(i); }
+// Host rotates take the count modulo 32 (64 for 64-bit operands), a multiple of every width, then modulo the width.
+void BlockEmitter::EmitRol(const Inst& i) {
+    LoadArg(rax, i, 0);
+    LoadArg(rcx, i, 1);
+    c_.rol(Sized(rax, Bits(i.type)), cl);
+    MaskTo(rax, i.type);
+    Result(rax);
+}
+void BlockEmitter::EmitRor(const Inst& i) {
+    LoadArg(rax, i, 0);
+    LoadArg(rcx, i, 1);
+    c_.ror(Sized(rax, Bits(i.type)), cl);
+    MaskTo(rax, i.type);
+    Result(rax);
+}
+void BlockEmitter::EmitMul(const Inst& i) {
+    LoadArg(rax, i, 0);
+    LoadArg(rcx, i, 1);
+    c_.imul(rax, rcx);
+    MaskTo(rax, i.type);
+    Result(rax);
+}
+void BlockEmitter::EmitUMulHi(const Inst& i) {
+    const unsigned bits = Bits(i.type);
+    LoadArg(rax, i, 0);
+    LoadArg(rcx, i, 1);
+    if (bits == 64) {
+        c_.mul(rcx);
+        c_.mov(rax, rdx);
+    } else {
+        c_.imul(rax, rcx);  // the full product of two zero-extended values below 2^32 fits in 64 bits
+        c_.shr(rax, bits);
+        MaskTo(rax, i.type);
+    }
+    Result(rax);
+}
+void BlockEmitter::EmitSMulHi(const Inst& i) {
+    const unsigned bits = Bits(i.type);
+    LoadArg(rax, i, 0);
+    LoadArg(rcx, i, 1);
+    if (bits == 64) {
+        c_.imul(rcx);
+        c_.mov(rax, rdx);
+    } else {
+        SignExtendTo64(rax, i.type);
+        SignExtendTo64(rcx, i.type);
+        c_.imul(rax, rcx);
+        c_.sar(rax, bits);
+        MaskTo(rax, i.type);
+    }
+    Result(rax);
+}
+void BlockEmitter::EmitByteSwap(const Inst& i) {
+    LoadArg(rax, i, 0);
+    switch (Bits(i.type)) {
+        case 64: c_.bswap(rax); break;
+        case 32: c_.bswap(eax); break;
+        case 16: c_.rol(ax, 8); break;
+        default: break;
+    }
+    Result(rax);
+}
+void BlockEmitter::EmitPopCount(const Inst& i) {
+    LoadArg(rax, i, 0);
+    c_.popcnt(rax, rax);
+    Result(rax);
+}
+void BlockEmitter::EmitCountLeadingZeros(const Inst& i) {
+    const unsigned bits = Bits(i.type);
+    LoadArg(rax, i, 0);
+    c_.bsr(rcx, rax);
+    c_.mov(edx, -1);
+    c_.cmovz(ecx, edx);  // zero: bits - 1 - (-1) = bits
+    c_.mov(eax, bits - 1);
+    c_.sub(eax, ecx);
+    Result(rax);
+}
+void BlockEmitter::EmitCountTrailingZeros(const Inst& i) {
+    const unsigned bits = Bits(i.type);
+    LoadArg(rcx, i, 0);
+    c_.mov(edx, bits);
+    c_.bsf(rax, rcx);
+    c_.cmovz(eax, edx);
+    Result(rax);
+}
+
+// --- Comparisons and selection
+void BlockEmitter::EmitCompare(const Inst& i, bool is_signed,
+                               void (Xbyak::CodeGenerator::*setcc)(const Xbyak::Operand&)) {
+    LoadArg(rax, i, 0);
+    LoadArg(rcx, i, 1);
+    if (is_signed) {
+        SignExtendTo64(rax, i.args[0].type());
+        SignExtendTo64(rcx, i.args[0].type());
+    }
+    c_.cmp(rax, rcx);
+    (c_.*setcc)(al);
+    c_.movzx(eax, al);
+    Result(rax);
+}
+void BlockEmitter::EmitCmpEq(const Inst& i) { EmitCompare(i, false, &Xbyak::CodeGenerator::sete); }
+void BlockEmitter::EmitCmpNe(const Inst& i) { EmitCompare(i, false, &Xbyak::CodeGenerator::setne); }
+void BlockEmitter::EmitCmpULt(const Inst& i) { EmitCompare(i, false, &Xbyak::CodeGenerator::setb); }
+void BlockEmitter::EmitCmpULe(const Inst& i) { EmitCompare(i, false, &Xbyak::CodeGenerator::setbe); }
+void BlockEmitter::EmitCmpSLt(const Inst& i) { EmitCompare(i, true, &Xbyak::CodeGenerator::setl); }
+void BlockEmitter::EmitCmpSLe(const Inst& i) { EmitCompare(i, true, &Xbyak::CodeGenerator::setle); }
+void BlockEmitter::EmitSelect(const Inst& i) {
+    LoadArg(rdx, i, 0);
+    LoadArg(rcx, i, 1);
+    LoadArg(rax, i, 2);
+    c_.test(edx, edx);
+    c_.cmovnz(rax, rcx);
+    Result(rax);
+}
+void BlockEmitter::EmitAndU1(const Inst& i) { EmitAnd(i); }
+void BlockEmitter::EmitOrU1(const Inst& i) { EmitOr(i); }
+void BlockEmitter::EmitNotU1(const Inst& i) {
+    LoadArg(rax, i, 0);
+    c_.xor_(eax, 1);
+    Result(rax);
+}
+
+// --- Width changes
+void BlockEmitter::EmitZeroExtend(const Inst& i) {
+    LoadArg(rax, i, 0);
+    Result(rax);
+}
+void BlockEmitter::EmitSignExtend(const Inst& i) {
+    LoadArg(rax, i, 0);
+    SignExtendTo64(rax, i.args[0].type());
+    MaskTo(rax, i.type);
+    Result(rax);
+}
+void BlockEmitter::EmitTruncate(const Inst& i) {
+    LoadArg(rax, i, 0);
+    MaskTo(rax, i.type);
+    Result(rax);
+}
+
+// --- Memory. The inline path is softtlb.h's: index by the first byte's page, compare the tag with the page of the
+// last byte (so a page-crossing access, a flagged tag or an invalid entry all miss), add the addend. Everything else
+// goes to the slow path, which is the interpreter's memory access.
+void BlockEmitter::EmitMemAccess(const Inst& i, bool store) {
+    const unsigned flags = store ? Imm32(i, 2) : Imm32(i, 1);
+    const unsigned bits = store ? Bits(i.args[1].type()) : Bits(i.type);
+    const unsigned size = bits / 8;
+    const bool write_tag = store || (flags & ir::mem_flags::WriteIntent);
+    LoadArg(rax, i, 0);
+    if (store) LoadArg(r8, i, 1);
+    Label& slow = NewLabel();
+    Label& resume = NewLabel();
+    if (info_.tlb_table != nullptr) {
+        c_.mov(rcx, rax);
+        c_.shr(rcx, kPageShift - mmu::kTlbEntryShift);
+        c_.and_(ecx, static_cast<u32>((mmu::SoftTlb::kEntries - 1) << mmu::kTlbEntryShift));
+        c_.mov(rdx, reinterpret_cast<u64>(info_.tlb_table));
+        c_.add(rcx, rdx);
+        c_.lea(rdx, c_.ptr[rax + (size - 1)]);
+        c_.and_(rdx, static_cast<u32>(~kPageMask));  // sign-extended: keeps bits 63:12
+        c_.cmp(rdx, c_.qword[rcx + (write_tag ? offsetof(mmu::TlbEntry, addr_write)
+                                              : offsetof(mmu::TlbEntry, addr_read))]);
+        c_.jne(slow, Xbyak::CodeGenerator::T_NEAR);
+        c_.add(rax, c_.qword[rcx + offsetof(mmu::TlbEntry, addend)]);
+        if (store) {
+            c_.mov(c_.ptr[rax], Sized(r8, bits));
+        } else if (bits == 64) {
+            c_.mov(rax, c_.qword[rax]);
+        } else if (bits == 32) {
+            c_.mov(eax, c_.dword[rax]);
+        } else {
+            c_.movzx(eax, bits == 16 ? c_.word[rax] : c_.byte[rax]);
+        }
+    } else {
+        c_.jmp(slow, Xbyak::CodeGenerator::T_NEAR);
+    }
+    c_.L(resume);
+    if (!store) Result(rax);
+    const u32 packed = PackAccess(size, flags);
+    Label& exit = ExceptionExit();
+    Far([this, &slow, &resume, &exit, store, packed] {
+        c_.L(slow);
+        c_.mov(rdi, x64::kCtx);
+        c_.mov(rsi, rax);
+        if (store) {
+            c_.mov(rdx, r8);
+            c_.mov(ecx, packed);
+            CallC(&JitStoreSlow);
+        } else {
+            c_.mov(edx, packed);
+            CallC(&JitLoadSlow);
+        }
+        CheckFault(exit);
+        c_.jmp(resume, Xbyak::CodeGenerator::T_NEAR);
+    });
+}
+void BlockEmitter::EmitLoad(const Inst& i) { EmitMemAccess(i, false); }
+void BlockEmitter::EmitStore(const Inst& i) {
+    may_write_code_ = true;
+    EmitMemAccess(i, true);
+}
+
+// --- Calls and exceptions
+void BlockEmitter::EmitCallHelper(const Inst& i) {
+    may_write_code_ = true;  // a helper may store (string instructions, descriptor updates)
+    c_.mov(rdi, x64::kCtx);
+    c_.mov(rsi, reinterpret_cast<u64>(i.args[0].helper()));
+    LoadArg(rdx, i, 1);
+    LoadArg(rcx, i, 2);
+    LoadArg(r8, i, 3);
+    CallC(&JitCallHelper);
+    CheckFault(ExceptionExit());
+    Result(rax);
+}
+void BlockEmitter::EmitRaiseException(const Inst& i) {
+    c_.mov(rdi, x64::kCtx);
+    c_.mov(esi, Imm32(i, 0));
+    LoadArg(rdx, i, 1);
+    CallC(&JitRaise);
+    c_.jmp(ExceptionExit(), Xbyak::CodeGenerator::T_NEAR);
+}
+void BlockEmitter::EmitRaiseExceptionIf(const Inst& i) {
+    Label& raise = NewLabel();
+    LoadArg(rax, i, 0);
+    c_.test(eax, eax);
+    c_.jnz(raise, Xbyak::CodeGenerator::T_NEAR);
+    const u32 vector = Imm32(i, 1);
+    const Value error = i.args[2];
+    Label& exit = ExceptionExit();
+    Far([this, &raise, &exit, vector, error] {
+        c_.L(raise);
+        c_.mov(rdi, x64::kCtx);
+        c_.mov(esi, vector);
+        Load(rdx, error);
+        CallC(&JitRaise);
+        c_.jmp(exit, Xbyak::CodeGenerator::T_NEAR);
+    });
+}
+
+// --- Terminators
+void BlockEmitter::EmitDirectExit(unsigned slot, u64 target) {
+    ExitSlot& s = out_.slots[slot];
+    s.owner = &out_;
+    s.target_rip = target;
+    s.jmp = const_cast<u8*>(c_.getCurr());
+    Label& stub = NewLabel();
+    c_.jmp(stub, Xbyak::CodeGenerator::T_NEAR);  // always the 5-byte rel32 form: Link patches it
+    Far([this, &stub, &s, target] {
+        c_.L(stub);
+        s.stub = c_.getCurr();
+        c_.mov(rax, reinterpret_cast<u64>(&s));
+        c_.mov(c_.qword[x64::kCtx + kExitSlotOffset], rax);
+        ExitWith(JitExit::Link, target);
+    });
+}
+void BlockEmitter::EmitExitConst(const Inst& i) { EmitDirectExit(0, i.args[0].imm()); }
+void BlockEmitter::EmitExitCond(const Inst& i) {
+    Label& taken = NewLabel();
+    LoadArg(rax, i, 0);
+    c_.test(eax, eax);
+    c_.jnz(taken, Xbyak::CodeGenerator::T_NEAR);
+    EmitDirectExit(1, i.args[2].imm());
+    c_.L(taken);
+    EmitDirectExit(0, i.args[1].imm());
+}
+void BlockEmitter::EmitExitIndirect(const Inst& i) {
+    LoadArg(rax, i, 0);
+    c_.mov(c_.qword[x64::kState + kRipOffset], rax);
+    c_.xor_(eax, eax);
+    c_.jmp(epilogue_, Xbyak::CodeGenerator::T_NEAR);
+}
+void BlockEmitter::EmitExitHalt(const Inst& i) {
+    c_.mov(c_.byte[x64::kState + kHaltedOffset], 1);
+    ExitWith(JitExit::Halted, i.args[0].imm());
+}
+void BlockEmitter::EmitExitToDispatcher(const Inst& i) { ExitWith(JitExit::Continue, i.args[0].imm()); }
+void BlockEmitter::EmitNop(const Inst&) {}
+
+}  // namespace
+
+// --- Jit ----------------------------------------------------------------------------------------------------------
+
+CompiledBlock::~CompiledBlock() {
+    for (ExitSlot* in : incoming) {
+        in->target = nullptr;
+        const i32 rel = static_cast<i32>(in->stub - (in->jmp + 5));
+        std::memcpy(in->jmp + 1, &rel, 4);
+    }
+    for (ExitSlot& out : slots) {
+        if (out.target == nullptr) continue;
+        auto& list = out.target->incoming;
+        std::erase(list, &out);
+    }
+}
+
+void Jit::Link(ExitSlot& slot, CompiledBlock& target) {
+    if (slot.target != nullptr) std::erase(slot.target->incoming, &slot);
+    slot.target = &target;
+    target.incoming.push_back(&slot);
+    const i32 rel = static_cast<i32>(target.entry - (slot.jmp + 5));
+    std::memcpy(slot.jmp + 1, &rel, 4);
+}
+
+Jit::Jit(size_t code_bytes, bool perf_map) : impl_(std::make_unique<Impl>(code_bytes, perf_map)) {}
+
+Jit::~Jit() {
+    if (impl_->perf_map) std::fclose(impl_->perf_map);
+}
+
+std::unique_ptr<CompiledBlock> Jit::Compile(const ir::Block& block, const CompileInfo& info) {
+    if (block.size() > x64::kMaxValues) return nullptr;
+    Impl& c = *impl_;
+    auto out = std::make_unique<CompiledBlock>();
+    out->key = info.key;
+    out->rip = block.start_rip();
+    out->linear_page = info.linear_page;
+    out->single_page = info.single_page;
+    const size_t start = c.getSize();
+    try {
+        c.align(16);
+        out->entry = c.getCurr();
+        BlockEmitter emitter(c, c.epilogue, block, info, *out);
+        emitter.Emit();
+    } catch (const Xbyak::Error&) {
+        // Out of buffer (the only error a well-formed block can hit): roll back and ask for a flush.
+        c.setSize(start);
+        full_ = true;
+        return nullptr;
+    }
+    out->code_size = c.getSize() - static_cast<size_t>(out->entry - c.getCode());
+    if (log::Enabled(log::Category::OutAsm)) {
+        std::string text = fmt::format("host code for guest rip {:#x} ({} bytes):", out->rip, out->code_size);
+        for (size_t at = 0; at < out->code_size;) {
+            unsigned length = 0;
+            const std::string line = DisassembleOne(std::span<const u8>(out->entry + at, out->code_size - at),
+                                                    reinterpret_cast<u64>(out->entry + at), 64, &length);
+            text += fmt::format("\n  {:#x}: {}", reinterpret_cast<u64>(out->entry + at), line);
+            at += length ? length : 1;
+        }
+        log::Log(log::Category::OutAsm, "{}", text);
+    }
+    c.WritePerfMap(*out);
+    return out;
+}
+
+void Jit::Flush() {
+    impl_->setSize(impl_->thunk_size);
+    full_ = false;
+    ++flushes_;
+}
+
+JitExit Jit::Enter(JitContext& ctx, const CompiledBlock& block) {
+    return static_cast<JitExit>(impl_->enter(&ctx, ctx.state, block.entry));
+}
+
+}  // namespace emu::cpu::jit
