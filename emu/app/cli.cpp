@@ -42,12 +42,15 @@ constexpr u64 kMiB = u64{1} << 20;
 constexpr u64 kMaxRamBytes = u64{1} << 40;             // 1 TiB: far beyond any host we run on, catches typos
 constexpr u64 kMaxPhysAddr = u64{1} << 52;             // MAXPHYADDR limit of x86-64 (SDM Vol. 3 4.1.4)
 constexpr std::string_view kGdbDefault = "tcp::1234";  // what QEMU's -s means
+// -accel tcg,tb-size= is in MiB, as in QEMU. 2 GiB keeps every branch inside the code cache within rel32 reach
+// (QEMU caps x86-64 hosts there too).
+constexpr u64 kMaxTbSizeMiB = 2048;
 
 // Raw option values as CLI11 collects them; Validate() checks and converts them.
 struct RawOptions {
     std::optional<std::string> m, smp, kernel, initrd, append, display, gdb, d, log_file, mmu;
-    std::vector<std::string> serial, drive, netdev, device;
-    bool nographic = false, s = false, start_stopped = false, no_reboot = false;
+    std::vector<std::string> serial, drive, netdev, device, accel;
+    bool nographic = false, s = false, start_stopped = false, no_reboot = false, perfmap = false;
     std::optional<std::string> bare, load_addr, start_mode, cpl, dump_state, max_insns, timeout;
     std::vector<std::string> reg, map;
     bool test_memslot_port = false;
@@ -80,6 +83,8 @@ void DefineOptions(CLI::App& app, RawOptions& raw) {
     single("--initrd", raw.initrd, "FILE", "initial ramdisk for -kernel");
     single("--append", raw.append, "CMDLINE", "kernel command line for -kernel");
     single("--mmu", raw.mmu, "MODE", "shadow (default) or walk (reference: walk guest tables on every miss)");
+    repeated("--accel", raw.accel, "tcg[,PROP=V]",
+             "tcg: the JIT (default); tcg,jit=off: the IR interpreter; tcg,tb-size=MiB: JIT code cache (default 64)");
     flag("--no-reboot", raw.no_reboot, "exit instead of rebooting when the guest resets");
 
     group = "Devices and display";
@@ -96,6 +101,7 @@ void DefineOptions(CLI::App& app, RawOptions& raw) {
     flag("-S", raw.start_stopped, "do not start the CPU until the debugger continues it");
     single("-d", raw.d, "ITEMS", "log categories, comma-separated (-d help lists them)");
     single("-D", raw.log_file, "FILE", "write the log to FILE instead of stderr");
+    flag("--perfmap", raw.perfmap, "write /tmp/perf-PID.map so that perf names the JIT's translated blocks");
     single("--dump-state", raw.dump_state, "FILE", "write the CPU state as JSON to FILE when the run ends");
     single("--max-insns", raw.max_insns, "N", "stop after N guest instructions (0: no limit)");
     single("--timeout", raw.timeout, "SECONDS", "stop after SECONDS of wall-clock time (0: no limit)");
@@ -311,6 +317,56 @@ SerialSpec ParseSerial(const std::string& text) {
          fmt::format("-serial {}: unknown backend (expected stdio, null, none or file:PATH)", Quote(text)));
 }
 
+// -accel: what one QEMU-style accelerator spec selects.
+struct Accel {
+    emu::cpu::Backend backend = emu::cpu::Backend::Jit;
+    size_t code_cache_bytes = emu::cpu::JitOptions{}.code_cache_bytes;
+};
+
+// "tcg[,jit=on|off][,tb-size=MiB]", the name also as QEMU's implied key (accel=tcg). emu64 translates guest code:
+// tcg is its only accelerator, and its jit=off (the IR interpreter) plays the part of QEMU's TCI.
+Accel ParseAccel(const std::string& text) {
+    std::vector<std::string_view> items;
+    for (std::string_view rest = text;;) {
+        const size_t comma = rest.find(',');
+        items.push_back(rest.substr(0, comma));
+        if (comma == std::string_view::npos) break;
+        rest.remove_prefix(comma + 1);
+    }
+    std::string_view name = items.front();
+    if (name.starts_with("accel=")) name.remove_prefix(6);
+    if (name != "tcg") {
+        Fail(CliErrorCode::BadValue, fmt::format("-accel {}: emu64 has only the tcg accelerator "
+                                                 "(tcg[,jit=on|off][,tb-size=MiB])",
+                                                 Quote(text)));
+    }
+    Accel accel;
+    for (const std::string_view item : std::span(items).subspan(1)) {
+        const size_t eq = item.find('=');
+        const std::string_view key = item.substr(0, eq);
+        const std::string_view value = eq == std::string_view::npos ? std::string_view{} : item.substr(eq + 1);
+        if (key == "jit") {
+            if (value != "on" && value != "off") {
+                Fail(CliErrorCode::BadValue, fmt::format("-accel {}: jit= expects on or off", Quote(text)));
+            }
+            accel.backend = value == "on" ? emu::cpu::Backend::Jit : emu::cpu::Backend::Interpreter;
+        } else if (key == "tb-size") {
+            const std::optional<u64> mib = ParseU64(value);
+            if (!mib || *mib == 0 || *mib > kMaxTbSizeMiB) {
+                Fail(CliErrorCode::BadValue,
+                     fmt::format("-accel {}: tb-size= expects the JIT code-cache size in MiB, from 1 to {}",
+                                 Quote(text), kMaxTbSizeMiB));
+            }
+            accel.code_cache_bytes = *mib * kMiB;
+        } else {
+            Fail(CliErrorCode::BadValue, fmt::format("-accel {}: unknown tcg property {} (expected jit=on|off or "
+                                                     "tb-size=MiB)",
+                                                     Quote(text), Quote(key)));
+        }
+    }
+    return accel;
+}
+
 u32 ParseLogMask(const std::string& text) {
     std::string bad;
     const std::optional<u32> mask = emu::log::ParseCategories(text, &bad);
@@ -471,6 +527,17 @@ MachineConfig Validate(const RawOptions& raw) {
     if (raw.d) config.log_mask = ParseLogMask(*raw.d);
     if (raw.log_file) config.log_file = ParseOutputFile("-D", *raw.log_file);
     config.no_reboot = raw.no_reboot;
+    // Every -accel is checked; as in QEMU the first one that can run is used, and tcg always can.
+    std::vector<Accel> accels;
+    for (const std::string& spec : raw.accel) accels.push_back(ParseAccel(spec));
+    if (!accels.empty()) {
+        config.backend = accels.front().backend;
+        config.jit.code_cache_bytes = accels.front().code_cache_bytes;
+    }
+    config.jit.perf_map = raw.perfmap;
+    if (raw.perfmap && config.backend != emu::cpu::Backend::Jit) {
+        Fail(CliErrorCode::Conflict, "-perfmap names the JIT's code: it cannot be combined with -accel tcg,jit=off");
+    }
     if (raw.mmu) {
         if (*raw.mmu != "shadow" && *raw.mmu != "walk") {
             Fail(CliErrorCode::BadValue, fmt::format("-mmu {}: expected shadow or walk", Quote(*raw.mmu)));

@@ -6,6 +6,7 @@
 #include <span>
 
 #include "emu/common/types.h"
+#include "emu/cpu/exit_request.h"
 #include "emu/cpu/state/cpu_state.h"
 
 namespace emu::mmu {
@@ -85,12 +86,11 @@ public:
         return nullptr;
     }
 
-    // Self-modifying code: the word to set `bit` in when a store hits a page that code was fetched from, so that
-    // running translated code stops at the next instruction boundary (the CPU installs it).
-    void SetCodeWriteSignal(std::atomic<u32>* word, u32 bit) {
-        code_write_signal_ = word;
-        code_write_bit_ = bit;
-    }
+    // The CPU's exit-request word (exit_request.h; the CPU installs it): an implementation sets kCodeWritten when
+    // a store hits a page that code was fetched from, so that running translated code stops at the next instruction
+    // boundary, and kInterrupt after port or MMIO accesses, which may change what the interrupt controllers deliver
+    // (EOI, TPR, masks), so that the CPU polls them again.
+    void SetExitSignal(std::atomic<u32>* word) { exit_signal_ = word; }
 
     // The guest-physical address an instruction fetch at `linear` reads (the CPU keys its translations by it), or
     // false with *fault when that fetch faults. The default is a memory without paging: physical = linear.
@@ -103,13 +103,14 @@ public:
     }
 
 protected:
-    void SignalCodeWrite() {
-        if (code_write_signal_ != nullptr) code_write_signal_->fetch_or(code_write_bit_, std::memory_order_relaxed);
-    }
+    void SignalCodeWrite() { Signal(exit_bit::kCodeWritten); }
+    void SignalDeviceAccess() { Signal(exit_bit::kInterrupt); }
 
 private:
-    std::atomic<u32>* code_write_signal_ = nullptr;
-    u32 code_write_bit_ = 0;
+    void Signal(u32 bit) {
+        if (exit_signal_ != nullptr) exit_signal_->fetch_or(bit, std::memory_order_relaxed);
+    }
+    std::atomic<u32>* exit_signal_ = nullptr;
 };
 
 }  // namespace emu::cpu

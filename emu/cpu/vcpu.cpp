@@ -92,9 +92,9 @@ struct Vcpu::Impl {
     Impl(MemoryInterface& m, Backend b, JitOptions options) : memory(m), backend(b), jit_options(options) {
         jit_ctx.state = &state;
         jit_ctx.memory = &memory;
-        memory.SetCodeWriteSignal(&jit_ctx.exit_request, jit::exit_bit::kCodeWritten);
+        memory.SetExitSignal(&jit_ctx.exit_request);
     }
-    ~Impl() { memory.SetCodeWriteSignal(nullptr, 0); }
+    ~Impl() { memory.SetExitSignal(nullptr); }
 
     MemoryInterface& memory;
     Backend backend;
@@ -110,6 +110,12 @@ struct Vcpu::Impl {
     u64 pending_link_removals = 0;
     std::atomic<bool> stop_requested{false};
     InterruptSource* interrupts = nullptr;
+    // Whether the interrupt source must be polled at the next block boundary. Polling takes the controllers' locks,
+    // so it is skipped while nothing can have changed: the flag is set by a kick (a device raised a line), a port or
+    // MMIO access (EOI, TPR, masks), a block that left for the dispatcher (CR8 writes and other state changes), and
+    // any interpreted block; it is cleared only by a poll that finds nothing pending (so an interrupt held back by
+    // RFLAGS.IF, a shadow or NMI blocking is polled for until it is delivered).
+    bool poll_interrupts = true;
     // Exceptions delivered since the last retired instruction: a handler whose first instruction faults (its
     // page is missing, say) would otherwise loop until its stack runs out. The #DF and triple-fault rules of
     // faults *during* delivery are system::DeliverEvent's.
@@ -126,9 +132,9 @@ struct Vcpu::Impl {
     CachedBlock* FindOrTranslate(u32 limit, ir::Fault* fault);
     // The block's host code, compiling it on first use; null if the JIT cannot run it (the interpreter then does).
     // Sets *flushed when the code buffer filled up and every block was dropped (the caller looks the block up again).
-    const jit::CompiledBlock* Compiled(CachedBlock& b, bool* flushed);
+    jit::CompiledBlock* Compiled(CachedBlock& b, bool* flushed);
     // Runs translated code from `b`: returns true if Run must stop.
-    bool RunJit(const jit::CompiledBlock& b, u64 budget, RunResult& result);
+    bool RunJit(jit::CompiledBlock& b, u64 budget, RunResult& result);
     // Chains the exit the previous block left through to `target`, when that is safe (see jit.h).
     void LinkPending(jit::CompiledBlock& target);
     // Whether a cached block's bytes are still what RIP's linear pages map to (`linear`: RIP's linear address).
@@ -340,7 +346,11 @@ bool Vcpu::Impl::DeliverExternal(u8 vector, RunResult& result) {
 }
 
 bool Vcpu::Impl::PollInterrupts(RunResult& result) {
-    if (interrupts == nullptr) return false;
+    if (interrupts == nullptr || !poll_interrupts) return false;
+    if (!interrupts->HasInterrupt() && !interrupts->HasNmi()) {
+        poll_interrupts = false;
+        return false;
+    }
     if (!state.nmi_blocked && interrupts->HasNmi()) {
         interrupts->AcknowledgeNmi();
         state.nmi_blocked = true;
@@ -378,9 +388,12 @@ void Vcpu::SetInterruptSource(InterruptSource* source) { impl_->interrupts = sou
 RunResult Vcpu::Run(u64 max_instructions) {
     Impl& m = *impl_;
     RunResult result;
+    m.poll_interrupts = true;  // the machine may have changed anything between runs
     while (true) {
         // Cleared before polling: a Kick from now on makes translated code leave at its next block entry.
-        m.jit_ctx.exit_request.store(0, std::memory_order_relaxed);
+        if (m.jit_ctx.exit_request.exchange(0, std::memory_order_relaxed) & exit_bit::kInterrupt) {
+            m.poll_interrupts = true;
+        }
         if (m.stop_requested.exchange(false, std::memory_order_relaxed)) {
             result.reason = StopReason::Stopped;
             return result;
@@ -403,6 +416,8 @@ RunResult Vcpu::Run(u64 max_instructions) {
         // Single-step and breakpoints run one instruction at a time; otherwise RF (left by IRET after a fault)
         // only needs clearing as the next instruction starts.
         if (system::DebugActive(m.state) || m.pending_debug_status != 0 || m.pending_debug_hits != 0) {
+            m.poll_interrupts = true;
+            m.pending_link = nullptr;
             if (m.DebugStep(result)) return result;
             continue;
         }
@@ -419,13 +434,14 @@ RunResult Vcpu::Run(u64 max_instructions) {
         // The JIT runs blocks without an instruction limit; the last few instructions of a budget run below.
         if (m.backend == Backend::Jit && limit == 0) {
             bool flushed = false;
-            if (const jit::CompiledBlock* compiled = m.Compiled(*found, &flushed)) {
+            if (jit::CompiledBlock* compiled = m.Compiled(*found, &flushed)) {
                 if (m.RunJit(*compiled, remaining, result)) return result;
                 continue;
             }
             if (flushed) continue;
         }
         m.pending_link = nullptr;
+        m.poll_interrupts = true;
         const interp::ExecResult r =
             m.interpreter.Execute(*found->block, m.state, m.memory, ~u64{0}, &m.jit_ctx.exit_request);
         result.instructions += r.instructions;
@@ -441,7 +457,7 @@ RunResult Vcpu::Run(u64 max_instructions) {
     }
 }
 
-const jit::CompiledBlock* Vcpu::Impl::Compiled(CachedBlock& b, bool* flushed) {
+jit::CompiledBlock* Vcpu::Impl::Compiled(CachedBlock& b, bool* flushed) {
     if (b.compiled) return b.compiled.get();
     if (b.jit_failed) return nullptr;
     if (!jit) jit = std::make_unique<jit::Jit>(jit_options.code_cache_bytes, jit_options.perf_map);
@@ -451,6 +467,7 @@ const jit::CompiledBlock* Vcpu::Impl::Compiled(CachedBlock& b, bool* flushed) {
     info.single_page = b.page2_gpa == kNoPage;
     info.user = state.cpl() == 3;
     info.tlb_table = memory.InlineTlb(info.user);
+    info.probe_indirect = state.mode() == CpuMode::Long64;
     b.compiled = jit->Compile(*b.block, info);
     if (b.compiled) {
         b.compiled->gpa_page = b.gpa & ~kPageMask;
@@ -483,14 +500,17 @@ void Vcpu::Impl::LinkPending(jit::CompiledBlock& target) {
     jit::Jit::Link(*slot, target);
 }
 
-bool Vcpu::Impl::RunJit(const jit::CompiledBlock& b, u64 budget, RunResult& result) {
-    LinkPending(const_cast<jit::CompiledBlock&>(b));
+bool Vcpu::Impl::RunJit(jit::CompiledBlock& b, u64 budget, RunResult& result) {
+    LinkPending(b);
+    // The dispatcher just checked that RIP maps the block's bytes, so the code TLB entry says where they are.
+    if (b.jump_entry == nullptr || b.jump_entry->entry != b.entry) jit->Remember(b, memory.InlineTlb(state.cpl() == 3));
     jit_ctx.budget = budget;
     const jit::JitExit exit = jit->Enter(jit_ctx, b);
     u64 retired = budget - jit_ctx.budget;
     switch (exit) {
         case jit::JitExit::Continue:
         case jit::JitExit::Entry: break;
+        case jit::JitExit::Dispatcher: poll_interrupts = true; break;
         case jit::JitExit::Link:
             pending_link = jit_ctx.exit_slot;
             pending_link_removals = cache.removals();

@@ -137,7 +137,7 @@ int RunBare(const MachineConfig& config) {
     VcpuMemory vcpu_memory(memory.slots(), page_track.get(), mmio, pio, config.mmu);
     // The port's memslot changes run between the OUT that asks for them and the next instruction.
     if (memslot_port) vcpu_memory.SetAfterPortWrite([&] { memslot_port->RunPending(); });
-    cpu::Vcpu vcpu(vcpu_memory);
+    cpu::Vcpu vcpu(vcpu_memory, config.backend, config.jit);
     vcpu.state() = state;
     running = &vcpu;
 

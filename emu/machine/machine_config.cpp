@@ -43,6 +43,14 @@ std::string_view ToString(MmuMode mode) {
     return "?";
 }
 
+std::string_view ToString(cpu::Backend backend) {
+    switch (backend) {
+    case cpu::Backend::Interpreter: return "interpreter";
+    case cpu::Backend::Jit: return "jit";
+    }
+    return "?";
+}
+
 std::string_view ToString(StartMode mode) {
     switch (mode) {
     case StartMode::Real: return "real";
@@ -93,6 +101,8 @@ std::string ConfigToJson(const MachineConfig& config) {
         {"log_file", config.log_file},
         {"no_reboot", config.no_reboot},
         {"mmu", ToString(config.mmu)},
+        {"backend", ToString(config.backend)},
+        {"jit", {{"code_cache_bytes", config.jit.code_cache_bytes}, {"perf_map", config.jit.perf_map}}},
         {"bare", config.bare ? BareToJson(*config.bare) : nlohmann::json(nullptr)},
         {"dump_state", config.dump_state},
         {"max_insns", config.max_insns},

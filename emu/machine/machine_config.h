@@ -9,6 +9,7 @@
 
 #include "emu/common/address.h"
 #include "emu/common/types.h"
+#include "emu/cpu/vcpu.h"
 #include "emu/machine/boot/start_mode.h"
 
 namespace emu::machine {
@@ -70,6 +71,8 @@ struct MachineConfig {
     std::string log_file;                // -D (empty: stderr)
     bool no_reboot = false;              // -no-reboot
     MmuMode mmu = MmuMode::Shadow;       // -mmu
+    cpu::Backend backend = cpu::Backend::Jit;  // -accel tcg (Jit) or tcg,jit=off (Interpreter)
+    cpu::JitOptions jit;                       // -accel tcg,tb-size=MiB; -perfmap
 
     std::optional<BareConfig> bare;  // -bare and its options
     std::string dump_state;          // -dump-state FILE: CPU state as JSON at exit (empty: none)
@@ -78,6 +81,7 @@ struct MachineConfig {
 };
 
 std::string_view ToString(MmuMode mode);
+std::string_view ToString(cpu::Backend backend);
 std::string_view ToString(StartMode mode);
 std::string_view ToString(SerialKind kind);
 

@@ -159,7 +159,11 @@ int RunPc(const MachineConfig& config) {
     std::atomic<cpu::Vcpu*> running{nullptr};
     std::mutex wake_mutex;
     std::condition_variable wake_cv;
+    // The board calls this when an interrupt may have become pending: a halted vCPU wakes up, a running one
+    // leaves translated code to poll the interrupt source. `running` is set only while the vCPU exists (the event
+    // loop, the other thread that gets here, is joined before the vCPU is destroyed).
     auto wake = [&] {
+        if (cpu::Vcpu* v = running.load()) v->Kick();
         { std::lock_guard lock(wake_mutex); }
         wake_cv.notify_all();
     };
@@ -216,7 +220,7 @@ int RunPc(const MachineConfig& config) {
     vcpu_memory.SetPlatformMsrHandler(
         [&board](u32 index, u64 value) { return index != cpu::system::msr::ApicBase || board.WriteApicBase(value); });
     vcpu_memory.SetFpuErrorHandler([&board] { board.SignalFpuError(); });
-    cpu::Vcpu vcpu(vcpu_memory);
+    cpu::Vcpu vcpu(vcpu_memory, config.backend, config.jit);
     vcpu.state() = state;
     vcpu.SetInterruptSource(&board);
     running = &vcpu;

@@ -185,6 +185,7 @@ void VcpuMemory::WritePiece(const Target& target, const u8* src, unsigned size) 
         if (!mmio_.Write(target.gpa, std::span<const u8>(src, size))) {
             log::Log(log::Category::GuestErrors, "write to unassigned physical address {:#x}", target.gpa);
         }
+        SignalDeviceAccess();
         SyncSlotsGeneration();
         return;
     }
@@ -230,6 +231,7 @@ u32 VcpuMemory::PortIn(u16 port, unsigned size) {
     if (!pio_.Read(port, std::span<u8>(bytes, size))) {
         log::Log(log::Category::Ioport, "in from unassigned port {:#x}", port);
     }
+    SignalDeviceAccess();
     u32 value = 0;
     std::memcpy(&value, bytes, size);
     return value;
@@ -242,6 +244,7 @@ void VcpuMemory::PortOut(u16 port, unsigned size, u32 value) {
         log::Log(log::Category::Ioport, "out to unassigned port {:#x} value {:#x}", port, value);
     }
     if (after_port_write_) after_port_write_();
+    SignalDeviceAccess();
     SyncSlotsGeneration();
 }
 

@@ -3,7 +3,7 @@
 and powers off, and judges the run by the console: command output checked against the host, the exit
 status, a kernel log free of BUG/WARNING/Oops/panic/timed out, and the platform the kernel chose (ACPI, the
 I/O APIC, the local APIC timer, HPET). With --interactive it also boots the default initramfs on a pty and
-checks that the shell answers typed input.
+checks that the shell answers typed input. The emu64 args select the MMU mode and the backend (-accel).
 
 usage: linux_test.py EMU64 ROOT FLAVOUR [--interactive] [emu64 args...]
 """
@@ -17,20 +17,12 @@ import sys
 import tempfile
 import time
 
+from harness import any_failed, check, finish
+
 EMU64, ROOT, FLAVOUR = sys.argv[1], sys.argv[2], sys.argv[3]
 INTERACTIVE = "--interactive" in sys.argv[4:]
 EXTRA = [a for a in sys.argv[4:] if a != "--interactive"]
 APPEND = "console=ttyS0"
-failures, passed = [], 0
-
-
-def check(name, condition, detail=""):
-    global passed
-    if condition:
-        passed += 1
-    else:
-        failures.append(name)
-        print(f"FAIL {name}: {detail}")
 
 
 def interrupt_count(out, label):
@@ -117,8 +109,7 @@ if INTERACTIVE:
         _, status = os.waitpid(pid, 0)
         check("poweroff -f ends the emulator with status 0", os.WEXITSTATUS(status) == 0, status)
 
-if failures:
+if any_failed():
     print("---- the scripted boot's console ----")
     print(console)
-print(f"{passed} passed, {len(failures)} failed")
-sys.exit(1 if failures else 0)
+finish()

@@ -7,14 +7,11 @@ This script checks the status, that no FAIL line appeared and that the expected 
 an optional feature run only when the guest found it in CPUID and printed "group <feature>"; their count is added
 then. A check listed in KNOWN_BUGS may fail (its FAIL line is reported, not counted); once it passes, this
 script fails until it is removed from the list. In a mode other than walk (the reference), each guest also runs
-with `-mmu walk` and both runs must print the same lines.
+with `-mmu walk` and both runs must print the same lines. All of it runs on each backend (harness.py).
 
 usage: paging_test.py EMU64 TESTGUEST_DIR [-mmu MODE]
 """
-import os
-import subprocess
-
-from harness import EMU64, GUESTS, MMU, check, finish
+from harness import MMU, check, finish, for_each_backend, run_guest
 
 GUEST_ARGS = {
     # RAM at 4 GiB for the PSE-36 page.
@@ -39,41 +36,40 @@ KNOWN_BUGS = {}
 
 
 def run(guest, mmu):
-    cmd = [EMU64, "-bare", os.path.join(GUESTS, guest + ".bin"), "-timeout", "10", *mmu, *GUEST_ARGS[guest]]
-    try:
-        return subprocess.run(cmd, capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired as e:  # emu64 ignored its own -timeout: report it as a failed run
-        return subprocess.CompletedProcess(cmd, -1, e.stdout or b"", b"killed after 30 s")
+    return run_guest(guest, *GUEST_ARGS[guest], timeout_s=10, mmu=mmu)
 
 
 def mode_of(mmu):
     return mmu[mmu.index("-mmu") + 1] if "-mmu" in mmu else "default"
 
 
-for guest in GUEST_ARGS:
-    proc = run(guest, MMU)
-    out = proc.stdout.decode(errors="replace")
-    lines = out.splitlines()
-    known = KNOWN_BUGS.get(guest, {})
-    fails = [line for line in lines if line.startswith("FAIL")]
-    tolerated = [line for line in fails if line[5:].split(" got ")[0] in known]
-    bad = [line for line in fails if line not in tolerated]
-    oks = [line for line in lines if line.startswith("ok ")]
-    fixed = [line for line in oks if line[3:] in known]
-    groups = [line.split()[1] for line in lines if line.startswith("group ")]
-    want = CHECKS[guest] + sum(GROUP_CHECKS[g] for g in groups)
-    for line in tolerated:
-        print(f"known bug in {guest}: {line} ({known[line[5:].split(' got ')[0]]})")
-    status = 1 + 2 * len(tolerated)
-    check(f"{guest} status", proc.returncode == status, f"status {proc.returncode}, want {status}; "
-          f"stderr {proc.stderr!r}")
-    check(f"{guest} no failed checks", not bad, "\n".join(bad))
-    check(f"{guest} known bugs still present", not fixed, "fixed, remove from KNOWN_BUGS: " + "; ".join(fixed))
-    check(f"{guest} ran all checks", len(oks) + len(tolerated) == want and "done" in lines,
-          f"{len(oks)} + {len(tolerated)} of {want}:\n{out}")
-    if mode_of(MMU) != "walk":
-        ref = run(guest, ["-mmu", "walk"])
-        check(f"{guest} same output as -mmu walk", ref.stdout == proc.stdout and ref.returncode == proc.returncode,
-              f"walk status {ref.returncode}:\n{ref.stdout.decode(errors='replace')}")
+def checks():
+    for guest in GUEST_ARGS:
+        proc = run(guest, MMU)
+        out = proc.stdout.decode(errors="replace")
+        lines = out.splitlines()
+        known = KNOWN_BUGS.get(guest, {})
+        fails = [line for line in lines if line.startswith("FAIL")]
+        tolerated = [line for line in fails if line[5:].split(" got ")[0] in known]
+        bad = [line for line in fails if line not in tolerated]
+        oks = [line for line in lines if line.startswith("ok ")]
+        fixed = [line for line in oks if line[3:] in known]
+        groups = [line.split()[1] for line in lines if line.startswith("group ")]
+        want = CHECKS[guest] + sum(GROUP_CHECKS[g] for g in groups)
+        for line in tolerated:
+            print(f"known bug in {guest}: {line} ({known[line[5:].split(' got ')[0]]})")
+        status = 1 + 2 * len(tolerated)
+        check(f"{guest} status", proc.returncode == status, f"status {proc.returncode}, want {status}; "
+              f"stderr {proc.stderr!r}")
+        check(f"{guest} no failed checks", not bad, "\n".join(bad))
+        check(f"{guest} known bugs still present", not fixed, "fixed, remove from KNOWN_BUGS: " + "; ".join(fixed))
+        check(f"{guest} ran all checks", len(oks) + len(tolerated) == want and "done" in lines,
+              f"{len(oks)} + {len(tolerated)} of {want}:\n{out}")
+        if mode_of(MMU) != "walk":
+            ref = run(guest, ["-mmu", "walk"])
+            check(f"{guest} same output as -mmu walk", ref.stdout == proc.stdout and ref.returncode == proc.returncode,
+                  f"walk status {ref.returncode}:\n{ref.stdout.decode(errors='replace')}")
 
+
+for_each_backend(checks)
 finish()

@@ -1,28 +1,46 @@
 #!/usr/bin/env python3
 """Boots kernels on the PC machine (`emu64 -kernel`) headless and judges them by serial output and exit status.
-Expected values follow the Multiboot specification and the Linux boot protocol, computed here.
+Expected values follow the Multiboot specification and the Linux boot protocol, computed here. Every check runs
+on each backend, whose runs must agree (harness.py).
 
-usage: pc_test.py EMU64 TESTGUEST_DIR
+usage: pc_test.py EMU64 TESTGUEST_DIR [-mmu MODE]
 """
 import os
-import subprocess
-import sys
 import tempfile
 
-from harness import EMU64, GUESTS, MMU, check, finish
+from harness import GUESTS, check, emu64, finish, for_each_backend
 
 
-
-def emu(*args, timeout=60):
-    return subprocess.run([EMU64, *args, "-timeout", "30", *MMU], capture_output=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL)
+def emu(*args):
+    return emu64([*args, "-timeout", "30"])
 
 
-with tempfile.TemporaryDirectory() as tmp:
+def write(path, data):
+    with open(path, "wb") as f:
+        f.write(data)
+    return path
+
+
+def bad_images(tmp):
+    """Kernel files the loader must refuse, by the message that says why."""
+    old = bytearray(8192)  # a bzImage header with an old protocol version (2.05)
+    old[0x1F1] = 1
+    old[0x1FE:0x200] = b"\x55\xaa"
+    old[0x200:0x202] = b"\xeb\x66"
+    old[0x202:0x206] = b"HdrS"
+    old[0x206:0x208] = (0x0205).to_bytes(2, "little")
+    trunc = bytearray(old[:0x400])  # a valid header whose setup sectors run past the end of the file
+    trunc[0x1F1] = 30
+    trunc[0x206:0x208] = (0x020F).to_bytes(2, "little")
+    return [
+        ("junk kernel refused", write(os.path.join(tmp, "junk.bin"), os.urandom(4096)), b"not a Linux bzImage"),
+        ("old protocol refused", write(os.path.join(tmp, "old.bzimage"), old), b"older than 2.06"),
+        ("truncated kernel refused", write(os.path.join(tmp, "trunc.bzimage"), trunc), b"truncated"),
+    ]
+
+
+def checks(tmp, module, refused):
     kernel = os.path.join(GUESTS, "multiboot32.elf")
-    module = os.path.join(tmp, "module.txt")
-    with open(module, "w") as f:
-        f.write("hello from the module\nsecond line\n")
 
     # Multiboot: cmdline is "<kernel path> <append>", the initrd is the single module, mem_upper is the RAM
     # above 1 MiB in KiB (64 MiB machine: 63 MiB = 0xfc00 KiB).
@@ -35,6 +53,8 @@ with tempfile.TemporaryDirectory() as tmp:
 
     # The same kernel with COM1 in a file.
     serial = os.path.join(tmp, "serial.txt")
+    if os.path.exists(serial):
+        os.remove(serial)  # left by the previous backend
     proc = emu("-kernel", kernel, "-serial", f"file:{serial}", "-display", "none")
     check("serial file status", proc.returncode == 33, proc.stderr)
     check("serial file content", os.path.exists(serial) and "cmdline=" in open(serial).read())
@@ -47,31 +67,14 @@ with tempfile.TemporaryDirectory() as tmp:
     check("ferr32 ran its four checks", len([line for line in lines if line.startswith("ok ferr:")]) == 4, lines)
 
     # Bad images are refused before the guest starts, with one clear line and status 2.
-    junk = os.path.join(tmp, "junk.bin")
-    with open(junk, "wb") as f:
-        f.write(os.urandom(4096))
-    proc = emu("-kernel", junk, "-nographic")
-    check("junk kernel refused", proc.returncode == 2 and b"not a Linux bzImage" in proc.stderr, proc.stderr)
+    for name, path, message in refused:
+        proc = emu("-kernel", path, "-nographic")
+        check(name, proc.returncode == 2 and message in proc.stderr, proc.stderr)
 
-    # A bzImage header with an old protocol version (2.05).
-    old = bytearray(8192)
-    old[0x1F1] = 1
-    old[0x1FE:0x200] = b"\x55\xaa"
-    old[0x200:0x202] = b"\xeb\x66"
-    old[0x202:0x206] = b"HdrS"
-    old[0x206:0x208] = (0x0205).to_bytes(2, "little")
-    oldpath = os.path.join(tmp, "old.bzimage")
-    open(oldpath, "wb").write(old)
-    proc = emu("-kernel", oldpath, "-nographic")
-    check("old protocol refused", proc.returncode == 2 and b"older than 2.06" in proc.stderr, proc.stderr)
 
-    # A truncated bzImage: a valid header whose setup sectors run past the end of the file.
-    trunc = bytearray(old[:0x400])
-    trunc[0x1F1] = 30
-    trunc[0x206:0x208] = (0x020F).to_bytes(2, "little")
-    truncpath = os.path.join(tmp, "trunc.bzimage")
-    open(truncpath, "wb").write(trunc)
-    proc = emu("-kernel", truncpath, "-nographic")
-    check("truncated kernel refused", proc.returncode == 2 and b"truncated" in proc.stderr, proc.stderr)
-
+with tempfile.TemporaryDirectory() as scratch:
+    # The same files for every backend: the guests print what they were given, and the backends must agree.
+    module_txt = write(os.path.join(scratch, "module.txt"), b"hello from the module\nsecond line\n")
+    bad = bad_images(scratch)
+    for_each_backend(lambda: checks(scratch, module_txt, bad))
 finish()

@@ -4,51 +4,33 @@
 Each guest checks its own results against the SDM values stated in its comments, prints "ok <name>" or
 "FAIL <name> ..." lines on COM1 and leaves through isa-debug-exit with the failure count v (status (v << 1) | 1),
 so a clean run ends with status 1. This script checks the status, that no FAIL line appeared and that the
-expected number of checks ran (a guest that stops early cannot pass).
+expected number of checks ran (a guest that stops early cannot pass), on each backend (harness.py).
 
-usage: sys_test.py EMU64 TESTGUEST_DIR
+usage: sys_test.py EMU64 TESTGUEST_DIR [-mmu MODE]
 """
-import os
-import subprocess
-import sys
-
-from harness import EMU64, GUESTS, MMU, check, finish
+from harness import check, finish, for_each_backend, run_guest, self_checking
 
 
-def run(guest, *args, timeout=60):
-    cmd = [EMU64, "-bare", os.path.join(GUESTS, guest + ".bin"), "-timeout", "30", *MMU, *args]
-    return subprocess.run(cmd, capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
+def checks():
+    # 64-bit exceptions, #DF on IST, MSR and CR faults.
+    self_checking("sys_exc64", 33)
+    # CPL 3 <-> CPL 0 through IRETQ, INT 0x80, SYSCALL/SYSRET, SWAPGS; privileged instructions at CPL 3.
+    self_checking("sys_user64", 21)
+    # 32-bit protected mode: #OF, #BR, segment-load faults, ring 3 through a 32-bit TSS.
+    self_checking("sys_exc32", 18, "-start-mode", "prot32")
+
+    # Mode switches; the guest prints a marker per mode and exits with a bit mask of failed checks.
+    proc = run_guest("sys_modes", "-start-mode", "real")
+    markers = ["real", "protected32", "long64", "compat32", "protected32 again", "real again"]
+    check("modes status", proc.returncode == 1, f"status {proc.returncode} (mask {(proc.returncode - 1) >> 1:#x}); "
+          f"stderr {proc.stderr!r}")
+    check("modes markers in order", proc.stdout.decode(errors="replace").splitlines() == markers, proc.stdout)
+
+    # #UD -> #GP -> #DF -> shutdown: the runner's triple-fault status (6) and message.
+    proc = run_guest("sys_triple64")
+    check("triple fault status", proc.returncode == 6, f"status {proc.returncode}; stderr {proc.stderr!r}")
+    check("triple fault message", b"triple fault" in proc.stderr, proc.stderr)
 
 
-
-def self_checking(guest, checks, *args):
-    proc = run(guest, *args)
-    out = proc.stdout.decode(errors="replace")
-    lines = out.splitlines()
-    bad = [line for line in lines if line.startswith("FAIL")]
-    oks = [line for line in lines if line.startswith("ok ")]
-    check(f"{guest} status", proc.returncode == 1, f"status {proc.returncode}; stderr {proc.stderr!r}")
-    check(f"{guest} no failed checks", not bad, "; ".join(bad))
-    check(f"{guest} ran all checks", len(oks) == checks and "done" in lines, f"{len(oks)} of {checks}:\n{out}")
-
-
-# 64-bit exceptions, #DF on IST, MSR and CR faults.
-self_checking("sys_exc64", 33)
-# CPL 3 <-> CPL 0 through IRETQ, INT 0x80, SYSCALL/SYSRET, SWAPGS; privileged instructions at CPL 3.
-self_checking("sys_user64", 21)
-# 32-bit protected mode: #OF, #BR, segment-load faults, ring 3 through a 32-bit TSS.
-self_checking("sys_exc32", 18, "-start-mode", "prot32")
-
-# Mode switches; the guest prints a marker per mode and exits with a bit mask of failed checks.
-proc = run("sys_modes", "-start-mode", "real")
-markers = ["real", "protected32", "long64", "compat32", "protected32 again", "real again"]
-check("modes status", proc.returncode == 1, f"status {proc.returncode} (mask {(proc.returncode - 1) >> 1:#x}); "
-      f"stderr {proc.stderr!r}")
-check("modes markers in order", proc.stdout.decode(errors="replace").splitlines() == markers, proc.stdout)
-
-# #UD -> #GP -> #DF -> shutdown: the runner's triple-fault status (6) and message.
-proc = run("sys_triple64")
-check("triple fault status", proc.returncode == 6, f"status {proc.returncode}; stderr {proc.stderr!r}")
-check("triple fault message", b"triple fault" in proc.stderr, proc.stderr)
-
+for_each_backend(checks)
 finish()

@@ -25,6 +25,7 @@ ALL_OPTIONS = [
     "-m", "-smp", "-kernel", "-initrd", "-append", "-nographic", "-display", "-serial", "-drive", "-netdev",
     "-device", "-s", "-S", "-gdb", "-d", "-D", "-no-reboot", "-mmu", "-bare", "-load-addr", "-start-mode",
     "-cpl", "-reg", "-map", "-dump-state", "-max-insns", "-timeout", "-help", "-h", "-version", "-print-config",
+    "-accel", "-perfmap",
 ]
 
 
@@ -164,6 +165,40 @@ class BadCommandLines(CliTestCase):
             with self.subTest(args=args):
                 self.assert_usage_error(args, mentions)
 
+    def test_bad_accelerators(self):
+        # Other QEMU accelerators name hardware virtualisation, which emu64 does not have; one bad -accel among
+        # several is still an error.
+        for value in ["kvm", "hvf", "xen", "whpx", "tcg2", "", ",jit=off", "accel=kvm", "kvm,tb-size=8"]:
+            with self.subTest(value=value):
+                line = self.assert_usage_error(["-kernel", F.kernel, "-accel", value], "-accel")
+                self.assertIn("only the tcg accelerator", line)
+        line = self.assert_usage_error(["-kernel", F.kernel, "-accel", "tcg", "-accel", "kvm"], "-accel 'kvm'")
+        self.assertIn("only the tcg accelerator", line)
+
+    def test_bad_tcg_properties(self):
+        cases = [
+            ("tcg,tb-size=0", "tb-size= expects the JIT code-cache size in MiB, from 1 to 2048"),
+            ("tcg,tb-size=", "tb-size="),
+            ("tcg,tb-size=x", "tb-size="),
+            ("tcg,tb-size=-1", "tb-size="),
+            ("tcg,tb-size=8M", "tb-size="),  # QEMU's tb-size is a plain number of MiB
+            ("tcg,tb-size=2049", "tb-size="),
+            ("tcg,tb-size=99999999999999999999", "tb-size="),
+            ("tcg,jit=maybe", "jit= expects on or off"),
+            ("tcg,jit", "jit= expects on or off"),
+            ("tcg,thread=multi", "unknown tcg property 'thread'"),
+            ("tcg,", "unknown tcg property ''"),
+            ("tcg,jit=off,bogus=1", "unknown tcg property 'bogus'"),
+        ]
+        for value, mentions in cases:
+            with self.subTest(value=value):
+                line = self.assert_usage_error(["-kernel", F.kernel, "-accel", value], "-accel")
+                self.assertIn(mentions, line)
+
+    def test_perfmap_needs_the_jit(self):
+        self.assert_usage_error(["-bare", F.bare, "-perfmap", "-accel", "tcg,jit=off"], "-perfmap")
+        self.assert_usage_error(["-bare", F.bare, "-perfmap=1"], "-perfmap")
+
     def test_bad_register_assignments(self):
         for value in ["rzz=1", "rax", "rax=", "rax=zz", "eax=1", "=5", "rax=0x1g"]:
             with self.subTest(value=value):
@@ -223,7 +258,7 @@ class InformationRequests(CliTestCase):
         rc, out, err = run("-d", "help")
         self.assertEqual((rc, err), (0, ""))
         keywords = [line.split()[0] for line in out.splitlines()[1:] if line.strip()]
-        for expected in ["in_asm", "int", "mmu", "page_track", "guest_errors", "unimp"]:
+        for expected in ["in_asm", "out_asm", "op", "int", "mmu", "page_track", "guest_errors", "unimp"]:
             self.assertIn(expected, keywords)
         # Each listed category is accepted and sets its own bit; "all" is their union.
         masks = [self.kernel_config("-d", k)["log_mask"] for k in keywords]
@@ -280,6 +315,39 @@ class ParsedValues(CliTestCase):
         self.assertTrue(self.kernel_config("-S")["start_stopped"])
         self.assertEqual(self.kernel_config("-D", os.path.join(F.dir, "log.txt"))["log_file"],
                          os.path.join(F.dir, "log.txt"))
+
+    def test_accelerator(self):
+        def want(backend="jit", tb_size_mib=64, perf_map=False):  # QEMU's tb-size is in MiB
+            return {"backend": backend, "jit": {"code_cache_bytes": tb_size_mib * MIB, "perf_map": perf_map}}
+
+        cases = [
+            ([], want()),
+            (["-accel", "tcg"], want()),
+            (["-accel", "accel=tcg"], want()),  # QEMU's implied key
+            (["-accel", "tcg,jit=on"], want()),
+            (["-accel", "tcg,jit=off"], want("interpreter")),
+            (["-accel", "tcg,tb-size=8"], want(tb_size_mib=8)),
+            (["-accel", "tcg,tb-size=1"], want(tb_size_mib=1)),
+            (["-accel", "tcg,tb-size=2048"], want(tb_size_mib=2048)),
+            (["-accel", "tcg,jit=off,tb-size=8"], want("interpreter", 8)),
+            (["-accel", "tcg,tb-size=8,jit=off,jit=on"], want(tb_size_mib=8)),  # a repeated property: the last
+            # Several -accel: QEMU's fallback list, of which the first that works (tcg always does) is used.
+            (["-accel", "tcg,jit=off", "-accel", "tcg,tb-size=4"], want("interpreter")),
+            (["-perfmap"], want(perf_map=True)),
+            (["-perfmap", "-accel", "tcg,tb-size=16"], want(tb_size_mib=16, perf_map=True)),
+        ]
+        for args, expected in cases:
+            for config in [self.kernel_config, self.bare_config]:
+                with self.subTest(args=args, machine=config.__name__):
+                    c = config(*args)
+                    self.assertEqual({"backend": c["backend"], "jit": c["jit"]}, expected)
+
+    def test_accelerator_runs_a_guest(self):
+        # Both backends run the one-byte HLT binary to completion.
+        for accel in ["tcg", "tcg,jit=off", "tcg,tb-size=1"]:
+            with self.subTest(accel=accel):
+                rc, _, err = run("-bare", F.bare, "-accel", accel, "-timeout", "10")
+                self.assertEqual((rc, err), (0, ""))
 
     def test_long_options_also_take_two_dashes(self):
         c = self.config("--kernel", F.kernel, "--nographic", "--smp", "2", "--m", "64")

@@ -1,20 +1,21 @@
 #!/usr/bin/env python3
 """Instruction tests: hand-written snippets (tests/insn/*.asm) for the cases random testing rarely reaches.
 Each snippet states what the SDM says must happen in `; EXPECT:` (register=value, exit=status,
-stderr=text) and optional emu64 options in `; ARGS:`; it is assembled with nasm and run with `emu64 -bare`.
+stderr=text) and optional emu64 options in `; ARGS:`; it is assembled with nasm and run with `emu64 -bare` on each
+backend, whose runs must agree (tests/boot/harness.py).
 
-usage: insn_test.py EMU64 NASM SNIPPET_DIR [MMU args...]
+usage: insn_test.py EMU64 NASM SNIPPET_DIR [-mmu MODE]
 """
 import glob
-import json
 import os
 import subprocess
 import sys
 import tempfile
 
-EMU64, NASM, SNIPPETS = sys.argv[1], sys.argv[2], sys.argv[3]
-MMU = sys.argv[4:]
-passed, failed = 0, 0
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "boot"))
+from harness import ARGS, check, emu64, finish, for_each_backend  # noqa: E402 (after the path it needs)
+
+NASM, SNIPPETS = ARGS
 
 
 def directives(path, key):
@@ -25,15 +26,10 @@ def directives(path, key):
     return out
 
 
-for snippet in sorted(glob.glob(os.path.join(SNIPPETS, "*.asm"))):
-    name = os.path.basename(snippet)
-    with tempfile.TemporaryDirectory() as tmp:
-        binary, dump = os.path.join(tmp, "snippet.bin"), os.path.join(tmp, "state.json")
-        subprocess.run([NASM, "-f", "bin", "-o", binary, snippet], check=True)
-        cmd = [EMU64, "-bare", binary, "-dump-state", dump, "-timeout", "20", *MMU, *directives(snippet, "ARGS")]
-        proc = subprocess.run(cmd, capture_output=True, stdin=subprocess.DEVNULL, timeout=60)
-        state = json.load(open(dump)) if os.path.exists(dump) else {}
-    problems = []
+def problems(snippet, proc):
+    """What the run got wrong against the snippet's EXPECT line (empty when nothing)."""
+    state = proc.state or {}
+    found = []
     expect_exit = 0
     for item in directives(snippet, "EXPECT"):
         key, value = item.split("=", 1)
@@ -41,16 +37,29 @@ for snippet in sorted(glob.glob(os.path.join(SNIPPETS, "*.asm"))):
             expect_exit = int(value, 0)
         elif key == "stderr":
             if value.encode() not in proc.stderr:
-                problems.append(f"stderr lacks {value!r}: {proc.stderr!r}")
+                found.append(f"stderr lacks {value!r}: {proc.stderr!r}")
         elif state.get(key) != int(value, 0):
             got = state.get(key)
-            problems.append(f"{key} = {got:#x}, want {value}" if isinstance(got, int) else f"{key} missing")
+            found.append(f"{key} = {got:#x}, want {value}" if isinstance(got, int) else f"{key} missing")
     if proc.returncode != expect_exit:
-        problems.append(f"exit status {proc.returncode}, want {expect_exit}: {proc.stderr!r}")
-    if problems:
-        failed += 1
-        print(f"FAIL {name}: " + "; ".join(problems))
-    else:
-        passed += 1
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed or not passed else 0)
+        found.append(f"exit status {proc.returncode}, want {expect_exit}: {proc.stderr!r}")
+    return found
+
+
+def checks(binaries):
+    for snippet, binary in binaries:
+        proc = emu64(["-bare", binary, "-timeout", "20", *directives(snippet, "ARGS")], dump_state=True)
+        found = problems(snippet, proc)
+        check(os.path.basename(snippet), not found, "; ".join(found))
+
+
+snippets = sorted(glob.glob(os.path.join(SNIPPETS, "*.asm")))
+check("snippets found", snippets, SNIPPETS)
+with tempfile.TemporaryDirectory() as tmp:
+    binaries = []
+    for snippet in snippets:
+        binary = os.path.join(tmp, os.path.basename(snippet)[:-4] + ".bin")
+        subprocess.run([NASM, "-f", "bin", "-o", binary, snippet], check=True)
+        binaries.append((snippet, binary))
+    for_each_backend(lambda: checks(binaries))
+finish()

@@ -23,6 +23,7 @@ enum class JitExit : u32 {
     Exception = 2,  // JitContext::fault holds it; state.rip is the faulting instruction (or the next, for INT n)
     Link = 3,       // a direct exit not yet chained: state.rip is its target, exit_slot names it
     Entry = 4,      // a block entry found exit_request set or the budget too small: state.rip is that block's start
+    Dispatcher = 5, // ExitToDispatcher: state.rip is the next instruction, and state later blocks depend on changed
 };
 
 struct ExitSlot;

@@ -21,6 +21,18 @@ namespace emu::cpu::jit {
 
 struct CompiledBlock;
 
+// The JIT's jump cache, probed inline by indirect exits (QEMU's tb_jmp_cache and lookup_and_goto_ptr): a direct-
+// mapped table from RIP to a block's host code. An entry is a hint: the probe also checks the mode key and that the
+// code TLB maps RIP to the host address of the block's first byte, so a remapped page or a mode change misses.
+struct JumpCacheEntry {
+    u64 rip = ~u64{0};
+    u64 host_pc = 0;  // host address of the block's first guest byte
+    const u8* entry = nullptr;
+    u64 key = 0;
+};
+inline constexpr unsigned kJumpCacheBits = 12;
+constexpr u64 JumpCacheIndex(u64 rip) { return (rip ^ (rip >> kJumpCacheBits)) & ((u64{1} << kJumpCacheBits) - 1); }
+
 // A direct exit (ExitConst, either side of ExitCond): a 5-byte jmp that first leads to a stub returning
 // JitExit::Link, and is patched to jump straight into the target block once that is compiled.
 struct ExitSlot {
@@ -41,6 +53,7 @@ struct CompiledBlock {
     bool single_page = true; // no bytes in a second page (only such blocks are chain targets)
     ExitSlot slots[2];
     std::vector<ExitSlot*> incoming;  // chained jumps into this block
+    JumpCacheEntry* jump_entry = nullptr;  // the jump-cache entry last made for this block (it may hold another now)
 
     CompiledBlock() = default;
     CompiledBlock(const CompiledBlock&) = delete;
@@ -56,6 +69,7 @@ struct CompileInfo {
     bool single_page = true;
     bool user = false;                 // CPL 3: loads and stores use the user TLB table
     mmu::TlbEntry* tlb_table = nullptr;  // the inline soft-TLB table for this privilege, or null (always slow path)
+    bool probe_indirect = false;       // 64-bit mode (RIP is the linear address): indirect exits may probe inline
 };
 
 class Jit {
@@ -78,6 +92,8 @@ public:
 
     // Patches `slot` to jump straight into `target`.
     static void Link(ExitSlot& slot, CompiledBlock& target);
+    // Enters `block` in the jump cache, if `table` (the code TLB of its privilege) maps its RIP.
+    void Remember(CompiledBlock& block, const mmu::TlbEntry* table);
 
 private:
     struct Impl;

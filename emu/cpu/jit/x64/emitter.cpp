@@ -5,6 +5,7 @@
 //
 // Exact equality with the interpreter is the contract: every Emit function documents nothing beyond
 // interp/interpreter.cpp, which defines the semantics.
+#include <algorithm>
 #include <cstring>
 #include <deque>
 #include <functional>
@@ -68,7 +69,10 @@ Reg Sized(const Reg64& r, unsigned bits) {
 // --- The code buffer and the shared entry/exit thunk -------------------------------------------------------------
 
 struct Jit::Impl : Xbyak::CodeGenerator {
-    Impl(size_t bytes, bool perf_map) : Xbyak::CodeGenerator(bytes), perf_map_enabled(perf_map) { EmitThunk(); }
+    Impl(size_t bytes, bool perf_map)
+        : Xbyak::CodeGenerator(bytes), perf_map_enabled(perf_map), jump_cache(size_t{1} << kJumpCacheBits) {
+        EmitThunk();
+    }
 
     using EnterFn = u32 (*)(JitContext*, CpuState*, const u8*);
     EnterFn enter = nullptr;
@@ -76,6 +80,7 @@ struct Jit::Impl : Xbyak::CodeGenerator {
     size_t thunk_size = 0;
     bool perf_map_enabled = false;
     std::FILE* perf_map = nullptr;
+    std::vector<JumpCacheEntry> jump_cache;  // sized once: translated code holds its address
 
     void EmitThunk() {
         enter = getCurr<EnterFn>();
@@ -125,8 +130,8 @@ namespace {
 class BlockEmitter {
 public:
     BlockEmitter(Xbyak::CodeGenerator& c, const u8* epilogue, const ir::Block& block, const CompileInfo& info,
-                 CompiledBlock& out)
-        : c_(c), epilogue_(epilogue), block_(block), info_(info), out_(out) {}
+                 CompiledBlock& out, const JumpCacheEntry* jump_cache)
+        : c_(c), epilogue_(epilogue), block_(block), info_(info), out_(out), jump_cache_(jump_cache) {}
 
     void Emit();
 
@@ -213,6 +218,7 @@ private:
     void Dispatch(const Inst& i);
     void EmitEntry();
     void EmitDirectExit(unsigned slot, u64 target);
+    void EmitJumpCacheProbe();
     void EmitShift(const Inst& i);
     void EmitSetFlagsNative(const Inst& i, ir::FlagOp kind);
     void EmitMemAccess(const Inst& i, bool store);
@@ -223,6 +229,7 @@ private:
     const ir::Block& block_;
     const CompileInfo& info_;
     CompiledBlock& out_;
+    const JumpCacheEntry* jump_cache_;
     std::deque<Label> labels_;
     std::vector<std::function<void()>> far_;
     u32 current_ = 0;          // IR instruction being emitted
@@ -827,12 +834,18 @@ void BlockEmitter::EmitDirectExit(unsigned slot, u64 target) {
     s.jmp = const_cast<u8*>(c_.getCurr());
     Label& stub = NewLabel();
     c_.jmp(stub, Xbyak::CodeGenerator::T_NEAR);  // always the 5-byte rel32 form: Link patches it
+    // Unlinked, the exit first tries the jump cache (a target on another page is never chained), then asks the
+    // dispatcher to find the target and link this slot to it.
     Far([this, &stub, &s, target] {
         c_.L(stub);
         s.stub = c_.getCurr();
+        LoadImm(rax, target);
+        c_.mov(c_.qword[x64::kState + kRipOffset], rax);
+        EmitJumpCacheProbe();
         c_.mov(rax, reinterpret_cast<u64>(&s));
         c_.mov(c_.qword[x64::kCtx + kExitSlotOffset], rax);
-        ExitWith(JitExit::Link, target);
+        c_.mov(eax, static_cast<u32>(JitExit::Link));
+        c_.jmp(epilogue_, Xbyak::CodeGenerator::T_NEAR);
     });
 }
 void BlockEmitter::EmitExitConst(const Inst& i) { EmitDirectExit(0, i.args[0].imm()); }
@@ -845,17 +858,61 @@ void BlockEmitter::EmitExitCond(const Inst& i) {
     c_.L(taken);
     EmitDirectExit(0, i.args[1].imm());
 }
+// Indirect exits look the target up in the jump cache without leaving translated code, unless the target comes
+// from a helper: far transfers, IRET and the SYSCALL family compute it and may change the mode, which the probe's key
+// (this block's) would then not match. Instructions that change the mode otherwise end with ExitToDispatcher.
 void BlockEmitter::EmitExitIndirect(const Inst& i) {
     LoadArg(rax, i, 0);
     c_.mov(c_.qword[x64::kState + kRipOffset], rax);
+    const Value& target = i.args[0];
+    const bool from_helper = target.is_inst() && block_.inst(target.inst()).op == Opcode::CallHelper;
+    if (!from_helper) EmitJumpCacheProbe();
     c_.xor_(eax, eax);
     c_.jmp(epilogue_, Xbyak::CodeGenerator::T_NEAR);
 }
+
+// With the target RIP in rax (and in state.rip): jumps to its block if the jump cache has one for this mode key whose
+// bytes the code TLB still maps RIP to; falls through otherwise. Needs RIP to be the linear address (64-bit mode).
+void BlockEmitter::EmitJumpCacheProbe() {
+    if (!info_.probe_indirect || info_.tlb_table == nullptr) return;
+    Label& miss = NewLabel();
+    // rcx = the jump-cache entry for RIP
+    c_.mov(rcx, rax);
+    c_.shr(rcx, kJumpCacheBits);
+    c_.xor_(rcx, rax);
+    c_.and_(ecx, static_cast<u32>((u64{1} << kJumpCacheBits) - 1));
+    c_.shl(ecx, 5);
+    static_assert(sizeof(JumpCacheEntry) == 32);
+    c_.mov(rdx, reinterpret_cast<u64>(jump_cache_));
+    c_.add(rcx, rdx);
+    c_.cmp(rax, c_.qword[rcx + offsetof(JumpCacheEntry, rip)]);
+    c_.jne(miss, Xbyak::CodeGenerator::T_NEAR);
+    LoadImm(rdx, out_.key);
+    c_.cmp(rdx, c_.qword[rcx + offsetof(JumpCacheEntry, key)]);
+    c_.jne(miss, Xbyak::CodeGenerator::T_NEAR);
+    // rdx = the code-TLB entry for RIP's page: it must map RIP to the block's bytes
+    c_.mov(rdx, rax);
+    c_.shr(rdx, kPageShift - mmu::kTlbEntryShift);
+    c_.and_(edx, static_cast<u32>((mmu::SoftTlb::kEntries - 1) << mmu::kTlbEntryShift));
+    c_.mov(rsi, reinterpret_cast<u64>(info_.tlb_table));
+    c_.add(rdx, rsi);
+    c_.mov(rsi, rax);
+    c_.and_(rsi, static_cast<u32>(~kPageMask));
+    c_.cmp(rsi, c_.qword[rdx + offsetof(mmu::TlbEntry, addr_code)]);
+    c_.jne(miss, Xbyak::CodeGenerator::T_NEAR);
+    c_.mov(rsi, c_.qword[rdx + offsetof(mmu::TlbEntry, addend)]);
+    c_.add(rsi, rax);
+    c_.cmp(rsi, c_.qword[rcx + offsetof(JumpCacheEntry, host_pc)]);
+    c_.jne(miss, Xbyak::CodeGenerator::T_NEAR);
+    c_.jmp(c_.qword[rcx + offsetof(JumpCacheEntry, entry)]);
+    c_.L(miss);
+}
+
 void BlockEmitter::EmitExitHalt(const Inst& i) {
     c_.mov(c_.byte[x64::kState + kHaltedOffset], 1);
     ExitWith(JitExit::Halted, i.args[0].imm());
 }
-void BlockEmitter::EmitExitToDispatcher(const Inst& i) { ExitWith(JitExit::Continue, i.args[0].imm()); }
+void BlockEmitter::EmitExitToDispatcher(const Inst& i) { ExitWith(JitExit::Dispatcher, i.args[0].imm()); }
 void BlockEmitter::EmitNop(const Inst&) {}
 
 }  // namespace
@@ -863,6 +920,7 @@ void BlockEmitter::EmitNop(const Inst&) {}
 // --- Jit ----------------------------------------------------------------------------------------------------------
 
 CompiledBlock::~CompiledBlock() {
+    if (jump_entry != nullptr && jump_entry->entry == entry) *jump_entry = JumpCacheEntry{};
     for (ExitSlot* in : incoming) {
         in->target = nullptr;
         const i32 rel = static_cast<i32>(in->stub - (in->jmp + 5));
@@ -901,7 +959,7 @@ std::unique_ptr<CompiledBlock> Jit::Compile(const ir::Block& block, const Compil
     try {
         c.align(16);
         out->entry = c.getCurr();
-        BlockEmitter emitter(c, c.epilogue, block, info, *out);
+        BlockEmitter emitter(c, c.epilogue, block, info, *out, c.jump_cache.data());
         emitter.Emit();
     } catch (const Xbyak::Error&) {
         // Out of buffer (the only error a well-formed block can hit): roll back and ask for a flush.
@@ -925,7 +983,17 @@ std::unique_ptr<CompiledBlock> Jit::Compile(const ir::Block& block, const Compil
     return out;
 }
 
+void Jit::Remember(CompiledBlock& block, const mmu::TlbEntry* table) {
+    if (table == nullptr || !block.single_page) return;
+    const mmu::TlbEntry& tlb = table[(block.rip >> kPageShift) & (mmu::SoftTlb::kEntries - 1)];
+    if (tlb.addr_code != (block.rip & ~kPageMask)) return;
+    JumpCacheEntry& e = impl_->jump_cache[JumpCacheIndex(block.rip)];
+    e = JumpCacheEntry{block.rip, block.rip + tlb.addend, block.entry, block.key};
+    block.jump_entry = &e;
+}
+
 void Jit::Flush() {
+    std::fill(impl_->jump_cache.begin(), impl_->jump_cache.end(), JumpCacheEntry{});
     impl_->setSize(impl_->thunk_size);
     full_ = false;
     ++flushes_;
