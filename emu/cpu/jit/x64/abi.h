@@ -1,9 +1,11 @@
 #pragma once
 // The registers and frame translated code relies on, declared once.
 //
-// While translated code runs: r14 = JitContext*, r15 = CpuState*; every IR value has an 8-byte slot at
-// [rsp + 8 * index] (values narrower than 64 bits are stored zero-extended). Values are loaded into scratch
-// registers around each IR instruction, so nothing stays in a caller-saved register across a call.
+// While translated code runs: r14 = JitContext*, r15 = CpuState*. IR values (zero-extended when narrower than 64
+// bits) live in the value registers below from definition to last use, or in an 8-byte frame slot at
+// [rsp + 8 * index] when spilled. rax, rcx, rdx, rsi, rdi, r8 and r9 are scratch: emit functions compute in them and
+// pass C arguments in them. Before a call into C, values in caller-saved value registers are spilled (main path) or
+// pushed around the call (slow paths).
 #include <xbyak/xbyak.h>
 
 #include "emu/common/types.h"
@@ -12,6 +14,10 @@ namespace emu::cpu::jit::x64 {
 
 inline const Xbyak::Reg64& kCtx = Xbyak::util::r14;
 inline const Xbyak::Reg64& kState = Xbyak::util::r15;
+
+inline const Xbyak::Reg64 kValueRegs[] = {Xbyak::util::rbx, Xbyak::util::rbp, Xbyak::util::r12, Xbyak::util::r13,
+                                          Xbyak::util::r10, Xbyak::util::r11};
+inline const Xbyak::Reg64 kCallerSavedValueRegs[] = {Xbyak::util::r10, Xbyak::util::r11};
 
 // IR values a compiled block may have (its frame); bigger blocks run on the interpreter.
 inline constexpr u32 kMaxValues = 2048;

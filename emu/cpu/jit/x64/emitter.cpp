@@ -6,6 +6,7 @@
 // Exact equality with the interpreter is the contract: every Emit function documents nothing beyond
 // interp/interpreter.cpp, which defines the semantics.
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <deque>
 #include <functional>
@@ -136,11 +137,15 @@ public:
     void Emit();
 
 private:
-    // Values.
+    // Values. Each IR value lives in a pool register (x64::kValueRegs) from its definition to its last use, or in its
+    // frame slot once spilled; emit functions copy arguments into scratch registers and hand their result back with
+    // Result, so only Load, Result and the call sites know where values are.
     Xbyak::Address Slot(u32 index) const { return c_.qword[rsp + 8 * index]; }
     void Load(const Reg64& r, const Value& v) {
         if (v.is_imm()) {
             LoadImm(r, v.imm());
+        } else if (const int reg = reg_of_[v.inst()]; reg >= 0) {
+            if (reg != r.getIdx()) c_.mov(r, Reg64(reg));
         } else {
             c_.mov(r, Slot(v.inst()));
         }
@@ -153,7 +158,11 @@ private:
         }
     }
     void LoadArg(const Reg64& r, const Inst& i, unsigned n) { Load(r, i.args[n]); }
-    void Result(const Reg64& r) { c_.mov(Slot(current_), r); }
+    void Result(const Reg64& r);
+    // Moves the values held in caller-saved pool registers to their slots (before a call into C).
+    void SpillCallerSaved();
+    // Frees the registers of the current instruction's arguments that it used last.
+    void ReleaseArgs(const Inst& i);
     // Masks rax to `t` (after a 64-bit operation on zero-extended inputs).
     void MaskTo(const Reg64& r, Type t) {
         switch (Bits(t)) {
@@ -238,12 +247,77 @@ private:
     bool insn_started_ = false;
     bool may_write_code_ = false;  // the current guest instruction stores (or calls a helper that may)
     Label* exception_exit_ = nullptr;
+    // Register allocation state.
+    std::vector<u32> last_use_;        // per value: the last instruction that reads it (its own index if none does)
+    std::vector<int> reg_of_;          // per value: the host register holding it, or -1 (slot or not yet defined)
+    std::array<int, 16> owner_;        // per host register: the value it holds, or -1
 };
 
+void BlockEmitter::Result(const Reg64& r) {
+    if (last_use_[current_] == current_) return;  // nothing reads it
+    int chosen = -1;
+    for (const Reg64& reg : x64::kValueRegs) {
+        if (owner_[reg.getIdx()] < 0) {
+            chosen = reg.getIdx();
+            break;
+        }
+    }
+    if (chosen < 0) {
+        // Spill the value whose last use is farthest away.
+        u32 farthest = 0;
+        for (const Reg64& reg : x64::kValueRegs) {
+            const u32 v = static_cast<u32>(owner_[reg.getIdx()]);
+            if (chosen < 0 || last_use_[v] > farthest) {
+                chosen = reg.getIdx();
+                farthest = last_use_[v];
+            }
+        }
+        const u32 victim = static_cast<u32>(owner_[chosen]);
+        c_.mov(Slot(victim), Reg64(chosen));
+        reg_of_[victim] = -1;
+    }
+    owner_[chosen] = static_cast<int>(current_);
+    reg_of_[current_] = chosen;
+    c_.mov(Reg64(chosen), r);
+}
+
+void BlockEmitter::SpillCallerSaved() {
+    for (const Reg64& reg : x64::kCallerSavedValueRegs) {
+        const int v = owner_[reg.getIdx()];
+        if (v < 0) continue;
+        c_.mov(Slot(static_cast<u32>(v)), reg);
+        reg_of_[static_cast<u32>(v)] = -1;
+        owner_[reg.getIdx()] = -1;
+    }
+}
+
+void BlockEmitter::ReleaseArgs(const Inst& i) {
+    for (unsigned n = 0; n < i.num_args; ++n) {
+        const Value& v = i.args[n];
+        if (!v.is_inst() || last_use_[v.inst()] != current_) continue;
+        if (const int reg = reg_of_[v.inst()]; reg >= 0) {
+            owner_[reg] = -1;
+            reg_of_[v.inst()] = -1;
+        }
+    }
+}
+
 void BlockEmitter::Emit() {
-    EmitEntry();
     const auto& insts = block_.insts();
-    for (current_ = 0; current_ < insts.size(); ++current_) Dispatch(insts[current_]);
+    last_use_.resize(insts.size());
+    reg_of_.assign(insts.size(), -1);
+    owner_.fill(-1);
+    for (u32 n = 0; n < insts.size(); ++n) {
+        last_use_[n] = n;
+        for (unsigned a = 0; a < insts[n].num_args; ++a) {
+            if (insts[n].args[a].is_inst()) last_use_[insts[n].args[a].inst()] = n;
+        }
+    }
+    EmitEntry();
+    for (current_ = 0; current_ < insts.size(); ++current_) {
+        Dispatch(insts[current_]);
+        ReleaseArgs(insts[current_]);
+    }
     for (size_t n = 0; n < far_.size(); ++n) far_[n]();  // far code may add more far code
 }
 
@@ -455,6 +529,7 @@ void BlockEmitter::EmitSetFlags(const Inst& i) {
         default: break;
     }
     const Type type = i.args[1].type();
+    SpillCallerSaved();
     LoadArg(rsi, i, 1);
     LoadArg(rdx, i, 2);
     LoadArg(rcx, i, 3);
@@ -769,6 +844,10 @@ void BlockEmitter::EmitMemAccess(const Inst& i, bool store) {
     Label& exit = ExceptionExit();
     Far([this, &slow, &resume, &exit, store, packed] {
         c_.L(slow);
+        // The caller-saved pool registers may hold live values: keep them (two pushes keep rsp 16-byte aligned).
+        static_assert(std::size(x64::kCallerSavedValueRegs) == 2);
+        c_.push(x64::kCallerSavedValueRegs[0]);
+        c_.push(x64::kCallerSavedValueRegs[1]);
         c_.mov(rdi, x64::kCtx);
         c_.mov(rsi, rax);
         if (store) {
@@ -779,6 +858,8 @@ void BlockEmitter::EmitMemAccess(const Inst& i, bool store) {
             c_.mov(edx, packed);
             CallC(&JitLoadSlow);
         }
+        c_.pop(x64::kCallerSavedValueRegs[1]);
+        c_.pop(x64::kCallerSavedValueRegs[0]);
         CheckFault(exit);
         c_.jmp(resume, Xbyak::CodeGenerator::T_NEAR);
     });
@@ -792,6 +873,7 @@ void BlockEmitter::EmitStore(const Inst& i) {
 // --- Calls and exceptions
 void BlockEmitter::EmitCallHelper(const Inst& i) {
     may_write_code_ = true;  // a helper may store (string instructions, descriptor updates)
+    SpillCallerSaved();
     c_.mov(rdi, x64::kCtx);
     c_.mov(rsi, reinterpret_cast<u64>(i.args[0].helper()));
     LoadArg(rdx, i, 1);
@@ -811,16 +893,15 @@ void BlockEmitter::EmitRaiseException(const Inst& i) {
 void BlockEmitter::EmitRaiseExceptionIf(const Inst& i) {
     Label& raise = NewLabel();
     LoadArg(rax, i, 0);
+    LoadArg(rdx, i, 2);  // the error code, read here: far code runs without the allocator's view of this point
     c_.test(eax, eax);
     c_.jnz(raise, Xbyak::CodeGenerator::T_NEAR);
     const u32 vector = Imm32(i, 1);
-    const Value error = i.args[2];
     Label& exit = ExceptionExit();
-    Far([this, &raise, &exit, vector, error] {
+    Far([this, &raise, &exit, vector] {
         c_.L(raise);
         c_.mov(rdi, x64::kCtx);
         c_.mov(esi, vector);
-        Load(rdx, error);
         CallC(&JitRaise);
         c_.jmp(exit, Xbyak::CodeGenerator::T_NEAR);
     });
