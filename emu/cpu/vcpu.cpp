@@ -374,7 +374,7 @@ const CpuState& Vcpu::state() const { return impl_->state; }
 
 void Vcpu::RequestStop() {
     impl_->stop_requested.store(true, std::memory_order_relaxed);
-    Kick();
+    impl_->jit_ctx.exit_request.fetch_or(exit_bit::kStop | exit_bit::kInterrupt, std::memory_order_relaxed);
 }
 
 void Vcpu::Kick() { impl_->jit_ctx.exit_request.fetch_or(jit::exit_bit::kInterrupt, std::memory_order_relaxed); }

@@ -65,10 +65,8 @@ def emu64(args, timeout=60, mmu=None, dump_state=False):
         proc.state = json.load(open(dump)) if os.path.exists(dump) else None
     if _backend:
         label = " ".join(os.path.basename(arg) for arg in [*args, *(mmu or [])])
-        # isa-debug-exit (an odd status) stops the vCPU at its next block boundary (Vcpu::RequestStop), which the
-        # backends may place differently: only the status and the output are defined then, not the final state.
-        state = None if proc.returncode > 0 and proc.returncode & 1 else proc.state
-        _runs[_backend].append((label, (proc.returncode, proc.stdout, state)))
+        # isa-debug-exit stops the vCPU right after the OUT on both backends, so the final state is compared too.
+        _runs[_backend].append((label, (proc.returncode, proc.stdout, proc.state)))
     return proc
 
 

@@ -77,7 +77,7 @@ u64 WriteField(u8* p, u64 v) {
 u64 ExecGuestInsn(Ctx& c, const Inst& inst) {
     if (c.retired == c.budget) return c.Exit(ExitKind::InstructionLimit, c.Arg(inst, 0));
     if (std::exchange(c.stored, false) && c.code_written != nullptr &&
-        (c.code_written->load(std::memory_order_relaxed) & exit_bit::kCodeWritten)) {
+        (c.code_written->load(std::memory_order_relaxed) & exit_bit::kMidBlock)) {
         return c.Exit(ExitKind::Continue, c.Arg(inst, 0));
     }
     ++c.retired;

@@ -31,8 +31,9 @@ public:
     // blocks that have not been through the passes (they drop writes a later instruction overwrites); the
     // Vcpu instead translates blocks no longer than its budget.
     //
-    // `code_written`, if given, is the vCPU's exit word: when an instruction that stored leaves its kCodeWritten bit
-    // (exit_request.h) set, the block ends before the next instruction, which may be one the store rewrote.
+    // `code_written`, if given, is the vCPU's exit word: when an instruction that stored (or called a helper) leaves a
+    // kMidBlock bit (exit_request.h) set, the block ends before the next instruction, which may be one the store
+    // rewrote, or because a device asked the vCPU to stop.
     ExecResult Execute(const ir::Block& block, CpuState& state, MemoryInterface& memory, u64 budget = ~u64{0},
                        const std::atomic<u32>* code_written = nullptr);
 

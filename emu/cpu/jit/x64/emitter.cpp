@@ -353,11 +353,11 @@ void BlockEmitter::EmitGuestInsn(const Inst& i) {
     insn_started_ = true;
     exception_exit_ = nullptr;
     insn_rip_ = i.args[0].imm();
-    // The previous instruction stored: if it wrote translated code, stop before this instruction runs (its bytes
-    // may be the ones written).
+    // The previous instruction stored or called a helper: if it wrote translated code (this instruction's bytes
+    // may be the ones written) or a device asked the vCPU to stop, leave before this instruction runs.
     if (may_write_code_) {
         Label& l = NewLabel();
-        c_.test(c_.dword[x64::kCtx + kExitRequestOffset], exit_bit::kCodeWritten);
+        c_.test(c_.dword[x64::kCtx + kExitRequestOffset], exit_bit::kMidBlock);
         c_.jnz(l, Xbyak::CodeGenerator::T_NEAR);
         const u32 unrun = block_.guest_insns() - insn_index_;
         const u64 rip = insn_rip_;
