@@ -41,6 +41,10 @@ struct MemPatch {
     std::array<u8, kPatchBytes> bytes{};
 };
 
+// Gpr numbering, as in reports.
+inline constexpr const char* kGprNames[16] = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
+                                              "r8",  "r9",  "r10", "r11", "r12", "r13", "r14", "r15"};
+
 struct CaseInput {
     std::array<u64, 16> gpr{};  // Gpr numbering (RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8..R15)
     u64 rflags = 0x202;
@@ -79,6 +83,7 @@ struct CaseResult {
     u16 num_changes = 0;
     bool changes_overflow = false;  // more than kMaxChanges bytes changed; only the first ones are listed
     std::array<MemChange, kMaxChanges> changes{};
+    u64 changes_hash = 0;  // of every change, listed or not: lets two emulator runs compare all of memory
     alignas(16) std::array<u8, kFxSize> fx{};  // x87/SSE state at the end or at the fault (FXSAVE64 layout)
 };
 

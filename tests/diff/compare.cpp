@@ -12,22 +12,10 @@ namespace emu::diff {
 
 namespace {
 
-constexpr const char* kGprNames[16] = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
-                                       "r8",  "r9",  "r10", "r11", "r12", "r13", "r14", "r15"};
 constexpr const char* kStNames[8] = {"st0", "st1", "st2", "st3", "st4", "st5", "st6", "st7"};
 constexpr const char* kXmmNames[16] = {"xmm0", "xmm1", "xmm2",  "xmm3",  "xmm4",  "xmm5",  "xmm6",  "xmm7",
                                        "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15"};
 constexpr u16 fpu_c1 = 1u << 9;
-
-std::string_view OutcomeName(Outcome o) {
-    switch (o) {
-        case Outcome::Completed: return "completed";
-        case Outcome::Exception: return "exception";
-        case Outcome::Timeout: return "timeout";
-        case Outcome::Crashed: return "crashed";
-    }
-    return "?";
-}
 
 // Error-code bits compared for #PF: P, W, U and I/D (the rest depend on features like PKRU or SGX).
 constexpr u32 kPfErrorBits = 0x17;
@@ -129,6 +117,16 @@ void CompareFx(const GeneratedCase& c, const CaseResult& native, const CaseResul
 
 }  // namespace
 
+std::string_view OutcomeName(Outcome o) {
+    switch (o) {
+        case Outcome::Completed: return "completed";
+        case Outcome::Exception: return "exception";
+        case Outcome::Timeout: return "timeout";
+        case Outcome::Crashed: return "crashed";
+    }
+    return "?";
+}
+
 Verdict Compare(const GeneratedCase& c, const CaseResult& native, const CaseResult& emu) {
     Verdict v;
     if (native.outcome == Outcome::Timeout || native.outcome == Outcome::Crashed) {
@@ -229,13 +227,20 @@ std::string St80(const u8* p) {
 }
 }  // namespace
 
-std::string FormatFx(const GeneratedCase& c, const CaseResult& native, const CaseResult& emu) {
+std::string FormatFx(const GeneratedCase& c, const CaseResult& native, std::span<const EmuColumn> emus) {
     CaseResult in;
     in.fx = c.input.fx;
     std::string s;
     auto line = [&](const char* name, auto get) {
-        const std::string a = get(in), b = get(native), d = get(emu);
-        s += fmt::format("  {:>6} {:<24} {:<24} {:<24}{}\n", name, a, b, d, b != d ? "  <--" : "");
+        const std::string nat = get(native);
+        s += fmt::format("  {:>6} {:<24} {:<24}", name, get(in), nat);
+        bool differs = false;
+        for (const EmuColumn& e : emus) {
+            const std::string v = get(*e.result);
+            differs |= v != nat;
+            s += fmt::format(" {:<24}", v);
+        }
+        s += differs ? "  <--\n" : "\n";
     };
     line("fcw", [](const CaseResult& r) { return fmt::format("{:04x}", FxGet<u16>(r, fx::kFcw)); });
     line("fsw", [](const CaseResult& r) { return fmt::format("{:04x}", FxGet<u16>(r, fx::kFsw)); });
@@ -255,28 +260,47 @@ std::string FormatFx(const GeneratedCase& c, const CaseResult& native, const Cas
     return s;
 }
 
-std::string FormatFailure(std::string_view reproduce, const GeneratedCase& c, const CaseResult& native,
-                          const CaseResult& emu, const Verdict& verdict) {
-    std::string s = fmt::format("=== MISMATCH case {} (reproduce: diff-cpu {} --first {} --cases 1 --verbose)\n",
-                                c.index, reproduce, c.index);
+std::string FormatCase(const GeneratedCase& c) {
     std::string classes;
     for (InsnClass k : c.classes) classes += std::string(classes.empty() ? "" : ",") + std::string(ClassName(k));
-    s += fmt::format("  classes: {}\n  bytes:", classes);
+    std::string s = fmt::format("  classes: {}\n  bytes:", classes);
     for (unsigned i = 0; i < c.input.code_length; ++i) s += fmt::format(" {:02x}", c.input.code[i]);
-    s += "\n" + Disassemble(c.input);
-    if (verdict.native_trouble) s += "  the native run " + std::string(OutcomeName(native.outcome)) + "\n";
-    std::string fields;
-    for (const auto& f : verdict.fields) fields += (fields.empty() ? "" : " ") + f;
-    s += fmt::format("  differs: {}\n", fields);
-    s += fmt::format("  {:>6} {:<18} {:<18} {:<18}\n", "", "input", "native", "emulator");
+    return s + "\n" + Disassemble(c.input);
+}
+
+std::string FormatFailure(std::string_view reproduce, const GeneratedCase& c, const CaseResult& native,
+                          std::span<const EmuColumn> emus) {
+    std::string s = fmt::format("=== MISMATCH case {} (reproduce: diff-cpu {} --first {} --cases 1 --verbose)\n",
+                                c.index, reproduce, c.index);
+    s += FormatCase(c);
+    if (native.outcome == Outcome::Timeout || native.outcome == Outcome::Crashed)
+        s += "  the native run " + std::string(OutcomeName(native.outcome)) + "\n";
+    std::string differs;
+    for (const EmuColumn& e : emus) {
+        std::string fields;
+        for (const auto& f : e.verdict->fields) fields += " " + f;
+        differs += fmt::format("{}{}:{}", differs.empty() ? "" : "; ", e.name, fields.empty() ? " nothing" : fields);
+    }
+    s += fmt::format("  differs from the host: {}\n", differs);
+    s += fmt::format("  {:>6} {:<18} {:<18}", "", "input", "native");
+    for (const EmuColumn& e : emus) s += fmt::format(" {:<18}", e.name);
+    s += "\n";
+    auto row = [&](const char* name, u64 input, auto get, std::string_view note) {
+        s += fmt::format("  {:>6} {:016x}   {:016x}  ", name, input, get(native));
+        bool differs = false;
+        for (const EmuColumn& e : emus) {
+            differs |= get(*e.result) != get(native);
+            s += fmt::format(" {:016x}  ", get(*e.result));
+        }
+        s += fmt::format("{}{}\n", differs ? "<--" : "", note);
+    };
     for (unsigned i = 0; i < 16; ++i) {
         const bool undef = c.undefined_gprs_at_fault & (1u << i);
-        s += fmt::format("  {:>6} {:016x}   {:016x}   {:016x}{}{}\n", kGprNames[i], c.input.gpr[i], native.gpr[i],
-                         emu.gpr[i], native.gpr[i] != emu.gpr[i] ? "  <--" : "", undef ? " (undefined)" : "");
+        row(kGprNames[i], c.input.gpr[i], [i](const CaseResult& r) { return r.gpr[i]; }, undef ? " (undefined)" : "");
     }
-    s += fmt::format("  {:>6} {:016x}   {:016x}   {:016x}  undefined {:#x} (at a fault {:#x})\n", "rflags",
-                     c.input.rflags, native.rflags, emu.rflags, c.undefined_flags, c.undefined_flags_at_fault);
-    s += FormatFx(c, native, emu);
+    row("rflags", c.input.rflags, [](const CaseResult& r) { return r.rflags; },
+        fmt::format(" undefined {:#x} (at a fault {:#x})", c.undefined_flags, c.undefined_flags_at_fault));
+    s += FormatFx(c, native, emus);
     for (u16 at : c.mxcsr_mask_at)
         if (at != 0xFFFF) s += fmt::format("  MXCSR_MASK of an image at {:#x} (byte 2 not compared)\n", kDataBase + at);
     auto describe = [](const CaseResult& r) {
@@ -285,26 +309,39 @@ std::string FormatFailure(std::string_view reproduce, const GeneratedCase& c, co
             d += fmt::format(" vector={} error={:#x} cr2={:#x}", r.vector, r.error_code, r.cr2);
         return d;
     };
-    s += "  native:   " + describe(native) + "\n  emulator: " + describe(emu) + "\n";
+    s += fmt::format("  {:<8} {}\n", "native:", describe(native));
+    for (const EmuColumn& e : emus) s += fmt::format("  {:<8} {}\n", std::string(e.name) + ":", describe(*e.result));
     for (unsigned i = 0; i < c.input.num_patches; ++i) {
         const MemPatch& p = c.input.patches[i];
         s += fmt::format("  memory patch at {:#x}:", kDataBase + p.offset);
         for (unsigned j = 0; j < p.length; ++j) s += fmt::format(" {:02x}", p.bytes[j]);
         s += "\n";
     }
-    const auto nm = ChangeMap(native), em = ChangeMap(emu);
+    const auto nm = ChangeMap(native);
+    std::vector<std::map<u16, u8>> em;
     std::set<u16> offsets;
     for (auto [o, _] : nm) offsets.insert(o);
-    for (auto [o, _] : em) offsets.insert(o);
+    for (const EmuColumn& e : emus) {
+        em.push_back(ChangeMap(*e.result));
+        for (auto [o, _] : em.back()) offsets.insert(o);
+    }
+    auto value = [](const std::map<u16, u8>& m, u16 o) {
+        const auto it = m.find(o);
+        return it == m.end() ? std::string("unchanged") : fmt::format("{:02x}", it->second);
+    };
     unsigned shown = 0;
     for (u16 o : offsets) {
-        const auto a = nm.find(o), b = em.find(o);
-        const bool same = a != nm.end() && b != em.end() && a->second == b->second;
+        const std::string nat = value(nm, o);
+        std::string line;
+        bool same = true;
+        for (size_t k = 0; k < emus.size(); ++k) {
+            const std::string v = value(em[k], o);
+            same &= v == nat;
+            line += fmt::format(" {} {}", emus[k].name, v);
+        }
         if (same) continue;
         if (shown++ == 24) { s += "  ...\n"; break; }
-        s += fmt::format("  memory {:#x}: native {} emulator {}\n", kDataBase + o,
-                         a == nm.end() ? "unchanged" : fmt::format("{:02x}", a->second),
-                         b == em.end() ? "unchanged" : fmt::format("{:02x}", b->second));
+        s += fmt::format("  memory {:#x}: native {}{}\n", kDataBase + o, nat, line);
     }
     return s;
 }

@@ -1,6 +1,7 @@
 #pragma once
 // Compares the native and emulated outcomes of one case, and formats a failure report: the bytes, the
-// Capstone disassembly, the inputs, both results and the fields that differ.
+// Capstone disassembly, the inputs, the host's and each backend's results and the fields that differ.
+#include <span>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,9 @@ struct Verdict {
 
 Verdict Compare(const GeneratedCase& c, const CaseResult& native, const CaseResult& emu);
 
+// "completed", "exception", "timeout", "crashed".
+std::string_view OutcomeName(Outcome o);
+
 // The instructions of a snippet as Capstone prints them, one per line ("10000000: add eax, ebx").
 std::string Disassemble(const CaseInput& input);
 // Distinct Capstone mnemonics of the snippet ("add,shl").
@@ -32,11 +36,21 @@ std::string Symptom(const CaseResult& native, const CaseResult& emu, const Verdi
 // The instructions to blame: the faulting one when only the exception differs, else the snippet's mnemonics.
 std::string Culprit(const CaseInput& input, const CaseResult& native, const Verdict& verdict);
 
-// The x87/SSE state lines of a failure report: input, native, emulator.
-std::string FormatFx(const GeneratedCase& c, const CaseResult& native, const CaseResult& emu);
+// One emulator column of a failure report: a backend's outcome and its verdict against the host.
+struct EmuColumn {
+    std::string_view name;  // "interp", "jit"
+    const CaseResult* result = nullptr;
+    const Verdict* verdict = nullptr;
+};
+
+// The x87/SSE state lines of a failure report: input, native, then each emulator column.
+std::string FormatFx(const GeneratedCase& c, const CaseResult& native, std::span<const EmuColumn> emus);
+
+// The case's classes, bytes and disassembly.
+std::string FormatCase(const GeneratedCase& c);
 
 // `reproduce` holds the diff-cpu options that regenerate the case besides --first/--cases ("--seed 3 ...").
 std::string FormatFailure(std::string_view reproduce, const GeneratedCase& c, const CaseResult& native,
-                          const CaseResult& emu, const Verdict& verdict);
+                          std::span<const EmuColumn> emus);
 
 }  // namespace emu::diff

@@ -1,13 +1,14 @@
-// diff-cpu: generates instruction sequences, runs each on the host CPU and on the emulator, and compares
-// registers, flags (minus the SDM's undefined ones), the data area, and exceptions. Exit status 0 only if
-// every case agrees.
+// diff-cpu: generates instruction sequences, runs each on the host CPU and on the emulator's two backends (the
+// interpreter and the JIT), and compares each backend with the host: registers, flags (minus the SDM's undefined
+// ones), the data area, and exceptions. The backends are also compared with each other, on everything
+// (backend_compare.h). Exit status 0 only if every case agrees.
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include <cstdio>
 #include <map>
-#include <sstream>
 
+#include "tests/diff/backend_compare.h"
 #include "tests/diff/compare.h"
 #include "tests/diff/emu_runner.h"
 #include "tests/diff/enabled_classes.h"
@@ -26,7 +27,7 @@ struct Options {
     bool native_only = false;
     unsigned max_print = 5;
     unsigned max_length = 4;
-    std::string backend = "interp";
+    std::string backend = "both";
     std::string failures_file;
 };
 
@@ -36,27 +37,24 @@ struct Category {
 };
 
 std::vector<InsnClass> ParseClasses(const std::vector<std::string>& names) {
-    if (names.empty()) return DefaultEnabledClasses();
-    std::vector<InsnClass> out;
-    for (const auto& list : names) {
-        std::stringstream ss(list);
-        std::string name;
-        while (std::getline(ss, name, ',')) {
-            if (name == "all" || name == "fp") {
-                for (InsnClass c : name == "all" ? AllClasses() : FpClasses()) out.push_back(c);
-                continue;
-            }
-            auto c = ClassFromName(name);
-            if (!c) {
-                std::string known;
-                for (InsnClass k : AllClasses()) known += " " + std::string(ClassName(k));
-                throw CLI::ValidationError("--class", fmt::format("unknown class '{}'; known:{} all fp", name, known));
-            }
-            out.push_back(*c);
-        }
+    try {
+        return ParseClassNames(names);
+    } catch (const std::invalid_argument& e) {
+        throw CLI::ValidationError("--class", e.what());
     }
-    return out;
 }
+
+std::vector<cpu::Backend> ParseBackends(const std::string& name) {
+    if (name == "interp") return {cpu::Backend::Interpreter};
+    if (name == "jit") return {cpu::Backend::Jit};
+    return {cpu::Backend::Interpreter, cpu::Backend::Jit};
+}
+
+// One emulator column: its runner and what it got wrong against the host.
+struct Column {
+    std::unique_ptr<EmuRunner> runner;
+    u64 mismatches = 0;
+};
 
 int Run(const Options& opt) {
     const std::vector<InsnClass> classes = ParseClasses(opt.classes);
@@ -68,23 +66,27 @@ int Run(const Options& opt) {
         fmt::print(stderr, "diff-cpu: {}\n", NativeErrorMessage(native.error()));
         return 2;
     }
-    std::unique_ptr<EmuRunner> emu;
-    const cpu::Backend backend = opt.backend == "jit" ? cpu::Backend::Jit : cpu::Backend::Interpreter;
-    if (!opt.native_only) emu = std::make_unique<EmuRunner>(pristine, backend);
+    std::vector<Column> columns;
+    if (!opt.native_only)
+        for (cpu::Backend b : ParseBackends(opt.backend))
+            columns.push_back(Column{std::make_unique<EmuRunner>(pristine, b)});
     FILE* failures = opt.failures_file.empty() ? nullptr : std::fopen(opt.failures_file.c_str(), "w");
 
     std::string reproduce = fmt::format("--seed {}", opt.seed);
     for (const auto& c : opt.classes) reproduce += " --class " + c;
     if (opt.max_length != 4) reproduce += fmt::format(" --length {}", opt.max_length);
+    if (opt.backend != "both") reproduce += " --backend " + opt.backend;
 
     std::array<u64, kNumClasses> class_cases{}, class_bad{};
     std::map<std::string, Category> categories;
     std::map<std::string, u64> by_symptom;
-    u64 mismatches = 0, trouble = 0, faults = 0, printed = 0;
+    u64 bad_cases = 0, trouble = 0, faults = 0, printed = 0, disagreements = 0;
     constexpr u64 kBatch = 1024;
     std::vector<GeneratedCase> batch;
     std::vector<CaseInput> inputs;
     std::vector<CaseResult> results;
+    std::vector<Verdict> verdicts(columns.size());
+    std::vector<EmuColumn> report(columns.size());
     for (u64 done = 0; done < opt.cases;) {
         const u64 n = std::min(kBatch, opt.cases - done);
         batch.clear();
@@ -102,37 +104,71 @@ int Run(const Options& opt) {
             const GeneratedCase& c = batch[i];
             const CaseResult& nat = results[i];
             if (nat.outcome == Outcome::Exception) ++faults;
-            CaseResult em = nat;
-            if (emu) em = emu->Run(c.input);
-            const Verdict v = Compare(c, nat, em);
+            bool ok = true;
+            std::vector<std::pair<std::string, std::string>> keys;  // (symptom, category) of each finding
+            for (size_t k = 0; k < columns.size(); ++k) {
+                const CaseResult& em = columns[k].runner->Run(c.input);
+                verdicts[k] = Compare(c, nat, em);
+                report[k] = EmuColumn{BackendName(columns[k].runner->backend()), &em, &verdicts[k]};
+                if (verdicts[k].ok()) continue;
+                ok = false;
+                if (verdicts[k].native_trouble) continue;
+                ++columns[k].mismatches;
+                const std::string symptom = fmt::format("{}: {}", report[k].name, Symptom(nat, em, verdicts[k]));
+                keys.emplace_back(symptom, Culprit(c.input, nat, verdicts[k]) + ": " + symptom);
+            }
+            if (nat.outcome == Outcome::Timeout || nat.outcome == Outcome::Crashed) {
+                ok = false;
+                ++trouble;
+                const std::string symptom = Symptom(nat, nat, Verdict{.native_trouble = true});
+                keys.emplace_back(symptom, MnemonicKey(c.input) + ": " + symptom);
+            }
+            // Interpreter and JIT must agree on everything, even where the host comparison looks away.
+            std::vector<FieldDiff> backend_diff;
+            if (columns.size() == 2) backend_diff = CompareBackends(*columns[0].runner, *columns[1].runner);
+            if (!backend_diff.empty()) {
+                ok = false;
+                ++disagreements;
+                const std::string symptom = "interp/jit: " + FieldNames(backend_diff);
+                keys.emplace_back(symptom, MnemonicKey(c.input) + ": " + symptom);
+            }
             for (InsnClass k : c.classes) {
                 ++class_cases[static_cast<unsigned>(k)];
-                if (!v.ok()) ++class_bad[static_cast<unsigned>(k)];
+                if (!ok) ++class_bad[static_cast<unsigned>(k)];
             }
-            if (!v.ok()) {
-                (v.native_trouble ? trouble : mismatches)++;
-                const std::string symptom = Symptom(nat, em, v);
+            if (ok) {
+                if (opt.verbose) fmt::print("case {}: ok\n{}", c.index, Disassemble(c.input));
+                continue;
+            }
+            ++bad_cases;
+            bool fresh = false;
+            for (const auto& [symptom, key] : keys) {
                 ++by_symptom[symptom];
-                const std::string key = Culprit(c.input, nat, v) + ": " + symptom;
-                auto [it, fresh] = categories.try_emplace(key, Category{0, c.index});
+                auto [it, inserted] = categories.try_emplace(key, Category{0, c.index});
                 ++it->second.count;
-                const std::string text = FormatFailure(reproduce, c, nat, em, v);
-                if (fresh && failures) std::fputs(text.c_str(), failures);
-                if (printed < opt.max_print || opt.verbose) {
-                    ++printed;
-                    fmt::print("{}", text);
-                }
-            } else if (opt.verbose) {
-                fmt::print("case {}: ok\n{}", c.index, Disassemble(c.input));
+                fresh |= inserted;
+            }
+            std::string text = FormatFailure(reproduce, c, nat, report);
+            if (!backend_diff.empty()) text += FormatBackendDiff(*columns[0].runner, *columns[1].runner, backend_diff);
+            if (fresh && failures) std::fputs(text.c_str(), failures);
+            if (printed < opt.max_print || opt.verbose) {
+                ++printed;
+                fmt::print("{}", text);
             }
         }
         done += n;
     }
     if (failures) std::fclose(failures);
 
-    fmt::print("diff-cpu: seed {} cases {}..{}: {} mismatches, {} native troubles, {} cases ended in an "
-               "exception natively{}\n", opt.seed, opt.first, opt.first + opt.cases, mismatches, trouble, faults,
-               emu ? "" : " (native only: the emulator was not run)");
+    fmt::print("diff-cpu: seed {} cases {}..{}: {} failing cases{}\n", opt.seed, opt.first, opt.first + opt.cases,
+               bad_cases, columns.empty() ? " (native only: the emulator was not run)" : "");
+    fmt::print("  {:<10} {} cases, {} ended in an exception, {} troubles (hung or crashed)\n", "host", opt.cases,
+               faults, trouble);
+    for (const Column& col : columns)
+        fmt::print("  {:<10} {} mismatches with the host\n", BackendName(col.runner->backend()), col.mismatches);
+    if (columns.size() == 2)
+        fmt::print("  {:<10} {} disagreements (all state, undefined flags and registers included, memory, data "
+                   "accesses, instructions retired)\n", "interp/jit", disagreements);
     for (unsigned k = 0; k < kNumClasses; ++k) {
         if (class_cases[k] == 0) continue;
         fmt::print("  {:<8} {:>8} instructions in cases, {:>6} in failing cases\n",
@@ -141,16 +177,16 @@ int Run(const Options& opt) {
     if (!by_symptom.empty()) {
         std::vector<std::pair<std::string, u64>> sorted(by_symptom.begin(), by_symptom.end());
         std::sort(sorted.begin(), sorted.end(), [](auto& a, auto& b) { return a.second > b.second; });
-        fmt::print("mismatches by symptom:\n");
+        fmt::print("failures by symptom:\n");
         for (const auto& [key, count] : sorted) fmt::print("  {:>7}  {}\n", count, key);
     }
     if (!categories.empty()) {
         std::vector<std::pair<std::string, Category>> sorted(categories.begin(), categories.end());
         std::sort(sorted.begin(), sorted.end(), [](auto& a, auto& b) { return a.second.count > b.second.count; });
-        fmt::print("mismatches by instruction (the faulting one, or the snippet's): symptom (first case):\n");
+        fmt::print("failures by instruction (the faulting one, or the snippet's): symptom (first case):\n");
         for (const auto& [key, cat] : sorted) fmt::print("  {:>7}  {}  (case {})\n", cat.count, key, cat.first_index);
     }
-    return mismatches == 0 && trouble == 0 ? 0 : 1;
+    return bad_cases == 0 ? 0 : 1;
 }
 
 }  // namespace
@@ -170,7 +206,9 @@ int main(int argc, char** argv) {
     app.add_option("--length", opt.max_length, "at most this many instructions per case (1-4)")
         ->check(CLI::Range(1, 4));
     app.add_flag("--verbose", opt.verbose, "print every case");
-    app.add_option("--backend", opt.backend, "emulator backend")->check(CLI::IsMember({"interp", "jit"}));
+    app.add_option("--backend", opt.backend, "emulator columns: both (interp and jit, also compared with each other), "
+                   "interp or jit")
+        ->check(CLI::IsMember({"both", "interp", "jit"}));
     app.add_flag("--native-only", opt.native_only, "run only the host side (checks the generator)");
     app.add_option("--max-print", opt.max_print, "failures printed in full");
     app.add_option("--failures-file", opt.failures_file, "write the first failure of each category here");

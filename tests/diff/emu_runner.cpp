@@ -15,7 +15,7 @@ constexpr u32 kUserData = 0x3 | 0x10 | 0x60 | 0x80 | 0x4000 | 0x8000;
 }  // namespace
 
 EmuRunner::EmuRunner(std::span<const u8> pristine, cpu::Backend backend)
-    : pristine_(pristine.begin(), pristine.end()), vcpu_(memory_, backend) {
+    : backend_(backend), pristine_(pristine.begin(), pristine.end()), vcpu_(front_, backend) {
     pristine_.resize(kDataSize);
     std::memcpy(memory_.data().data(), pristine_.data(), kDataSize);
 }
@@ -45,8 +45,9 @@ void EmuRunner::SetUpState(const CaseInput& input) {
     s.halted = false;
 }
 
-CaseResult EmuRunner::Run(const CaseInput& input) {
-    CaseResult out;
+const CaseResult& EmuRunner::Run(const CaseInput& input, FaultInjection injection) {
+    CaseResult& out = result_;
+    out = CaseResult{};
     const unsigned len = std::min<unsigned>(input.code_length, kMaxCodeBytes);
     std::span<u8> code = memory_.code();
     std::fill(code.begin(), code.end(), u8{0});
@@ -55,8 +56,10 @@ CaseResult EmuRunner::Run(const CaseInput& input) {
     ApplyPatches(input, memory_.data());
     SetUpState(input);
     vcpu_.InvalidateAllCode();
+    front_.Arm(injection);
 
     const cpu::RunResult r = vcpu_.Run(kMaxInstructions);
+    instructions_ = r.instructions;
     const cpu::CpuState& s = vcpu_.state();
     out.gpr = s.gpr;
     out.rflags = s.rflags;
@@ -86,6 +89,10 @@ CaseResult EmuRunner::Run(const CaseInput& input) {
     }
     CollectChangesAndRestore(memory_.data(), pristine_, out);
     return out;
+}
+
+std::string_view BackendName(cpu::Backend backend) {
+    return backend == cpu::Backend::Jit ? "jit" : "interp";
 }
 
 }  // namespace emu::diff

@@ -13,6 +13,8 @@ using namespace gen;
 
 namespace {
 
+static_assert(std::tuple_size_v<decltype(BuildState::classes)> >= Generator::kMaxLength);
+
 u64 CaseSeed(u64 seed, u64 index) {
     Rng r(seed ^ (index * 0xD1B54A32D192ED03ull));
     r.Next();
@@ -63,9 +65,9 @@ HostFeatures HostFeatures::Detect() {
 }
 
 Generator::Generator(u64 seed, std::span<const u8> pristine, HostFeatures features, std::vector<InsnClass> enabled,
-                     unsigned max_length)
+                     unsigned max_length, unsigned min_length)
     : seed_(seed), pristine_(pristine), features_(features), enabled_(std::move(enabled)),
-      max_length_(std::clamp(max_length, 1u, 4u)) {
+      max_length_(std::clamp(max_length, 1u, kMaxLength)), min_length_(std::clamp(min_length, 1u, max_length_)) {
     if (enabled_.empty()) enabled_ = AllClasses();
 }
 
@@ -80,7 +82,10 @@ GeneratedCase Generator::Generate(u64 index) const {
     RandomFpState(rng, in.fx);
 
     const std::array<unsigned, 10> lengths{1, 1, 1, 1, 2, 2, 2, 3, 3, 4};
-    const unsigned target = std::min(rng.Pick(lengths), max_length_);
+    // The default draw stays as it was so that existing (seed, index) pairs keep reproducing the same case.
+    const unsigned target = min_length_ > 1
+                                ? min_length_ + static_cast<unsigned>(rng.Below(max_length_ - min_length_ + 1))
+                                : std::min(rng.Pick(lengths), max_length_);
     for (unsigned i = 0; i < target && !b.s.ended; ++i) {
         for (unsigned attempt = 0; attempt < 64; ++attempt) {
             const InsnClass cls = enabled_[rng.Below(enabled_.size())];

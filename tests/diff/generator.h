@@ -1,6 +1,6 @@
 #pragma once
-// Builds differential test cases: sequences of 1-4 instructions with random operands, random initial
-// registers and flags, memory operands that land in the data area (or, rarely and on purpose, in the
+// Builds differential test cases: sequences of 1-4 instructions (up to 8 on request) with random operands, random
+// initial registers and flags, memory operands that land in the data area (or, rarely and on purpose, in the
 // unmapped guard range or at a non-canonical address), and the set of flags and registers whose final
 // value the SDM leaves undefined. A case depends only on (seed, index).
 #include <optional>
@@ -97,9 +97,14 @@ class Generator {
 public:
     // `pristine` is the data area pattern both sides start from (kDataSize bytes), needed to know the
     // values memory operands will read.
-    // `max_length` caps the instructions per case (1-4); 1 gives minimal reproducers.
+    // `max_length` caps the instructions per case (1-kMaxLength); 1 gives minimal reproducers. With
+    // `min_length` > 1 the length is uniform in [min_length, max_length] instead of favouring short cases
+    // (the fault-injection test wants blocks of several memory-accessing instructions).
     Generator(u64 seed, std::span<const u8> pristine, HostFeatures features, std::vector<InsnClass> enabled,
-              unsigned max_length = 4);
+              unsigned max_length = 4, unsigned min_length = 1);
+
+    // BuildState::classes holds one entry per instruction.
+    static constexpr unsigned kMaxLength = 8;
 
     GeneratedCase Generate(u64 index) const;
 
@@ -109,6 +114,7 @@ private:
     HostFeatures features_;
     std::vector<InsnClass> enabled_;
     unsigned max_length_;
+    unsigned min_length_;
 };
 
 }  // namespace emu::diff
