@@ -92,9 +92,25 @@ struct Vcpu::Impl {
     Impl(MemoryInterface& m, Backend b, JitOptions options) : memory(m), backend(b), jit_options(options) {
         jit_ctx.state = &state;
         jit_ctx.memory = &memory;
+        jit_ctx.tlb_supervisor = memory.InlineTlb(false);
+        jit_ctx.tlb_user = memory.InlineTlb(true);
         memory.SetExitSignal(&jit_ctx.exit_request);
     }
-    ~Impl() { memory.SetExitSignal(nullptr); }
+    ~Impl() {
+        memory.SetExitSignal(nullptr);
+        if (jit && log::Enabled(log::Category::Exec)) {
+            log::Log(log::Category::Exec,
+                     "jit: {} blocks compiled ({} KiB host code), {} code-buffer flushes, {} dispatcher entries "
+                     "({} exits to link, {} chained), {} interpreted blocks; code writes: {} pages, {} blocks "
+                     "dropped, {} full drops",
+                     stats.compiled, stats.code_bytes / 1024, jit->flushes(), stats.entries, stats.link_exits,
+                     stats.links, stats.interpreted, stats.written_pages, stats.dropped_blocks, stats.full_drops);
+        }
+    }
+    struct Stats {
+        u64 compiled = 0, code_bytes = 0, entries = 0, link_exits = 0, links = 0, interpreted = 0;
+        u64 written_pages = 0, dropped_blocks = 0, full_drops = 0;
+    } stats;
 
     MemoryInterface& memory;
     Backend backend;
@@ -278,10 +294,12 @@ CachedBlock* Vcpu::Impl::FindOrTranslate(u32 limit, ir::Fault* fault) {
 void Vcpu::Impl::DropWrittenCode() {
     const std::span<const u64> pages = memory.CodeWrittenPages();
     if (pages.empty()) {
+        ++stats.full_drops;
         cache.Clear();
         return;
     }
-    for (const u64 gfn : pages) cache.InvalidatePage(gfn);
+    stats.written_pages += pages.size();
+    for (const u64 gfn : pages) stats.dropped_blocks += cache.InvalidatePage(gfn);
 }
 
 bool Vcpu::Impl::DebugStep(RunResult& result) {
@@ -442,6 +460,7 @@ RunResult Vcpu::Run(u64 max_instructions) {
         }
         m.pending_link = nullptr;
         m.poll_interrupts = true;
+        ++m.stats.interpreted;
         const interp::ExecResult r =
             m.interpreter.Execute(*found->block, m.state, m.memory, ~u64{0}, &m.jit_ctx.exit_request);
         result.instructions += r.instructions;
@@ -470,6 +489,8 @@ jit::CompiledBlock* Vcpu::Impl::Compiled(CachedBlock& b, bool* flushed) {
     info.probe_indirect = state.mode() == CpuMode::Long64;
     b.compiled = jit->Compile(*b.block, info);
     if (b.compiled) {
+        ++stats.compiled;
+        stats.code_bytes += b.compiled->code_size;
         b.compiled->gpa_page = b.gpa & ~kPageMask;
         return b.compiled.get();
     }
@@ -498,6 +519,7 @@ void Vcpu::Impl::LinkPending(jit::CompiledBlock& target) {
         return;
     }
     jit::Jit::Link(*slot, target);
+    ++stats.links;
 }
 
 bool Vcpu::Impl::RunJit(jit::CompiledBlock& b, u64 budget, RunResult& result) {
@@ -505,6 +527,7 @@ bool Vcpu::Impl::RunJit(jit::CompiledBlock& b, u64 budget, RunResult& result) {
     // The dispatcher just checked that RIP maps the block's bytes, so the code TLB entry says where they are.
     if (b.jump_entry == nullptr || b.jump_entry->entry != b.entry) jit->Remember(b, memory.InlineTlb(state.cpl() == 3));
     jit_ctx.budget = budget;
+    ++stats.entries;
     const jit::JitExit exit = jit->Enter(jit_ctx, b);
     u64 retired = budget - jit_ctx.budget;
     switch (exit) {
@@ -513,6 +536,7 @@ bool Vcpu::Impl::RunJit(jit::CompiledBlock& b, u64 budget, RunResult& result) {
         case jit::JitExit::Dispatcher: poll_interrupts = true; break;
         case jit::JitExit::Link:
             pending_link = jit_ctx.exit_slot;
+            ++stats.link_exits;
             pending_link_removals = cache.removals();
             break;
         case jit::JitExit::Halted:

@@ -1,6 +1,7 @@
 #pragma once
 // Helper functions called from IR (CallHelper) and the exceptions IR code raises. A helper gets the whole
 // guest state and memory, so passes treat a call as reading and writing everything.
+#include <cstring>
 #include <optional>
 #include <string_view>
 
@@ -8,6 +9,7 @@
 #include "emu/common/types.h"
 #include "emu/cpu/memory_interface.h"
 #include "emu/cpu/state/cpu_state.h"
+#include "mmu/softtlb/softtlb.h"
 
 namespace emu::cpu::ir {
 
@@ -37,6 +39,10 @@ struct HelperEnv {
     CpuState& state;
     MemoryInterface& memory;
     std::optional<Fault> fault;  // set by a helper to end the block with an exception
+    // The memory's inline soft-TLB tables (MemoryInterface::InlineTlb) for supervisor and user accesses, or null:
+    // Read and Write then take the TLB's hit path themselves, as translated code does, before calling the memory.
+    const mmu::TlbEntry* tlb_supervisor = nullptr;
+    const mmu::TlbEntry* tlb_user = nullptr;
 
     // Raises `vector` and returns 0 so helpers can `return env.Raise(...)`.
     u64 Raise(u8 vector, u32 error_code = 0) {
@@ -48,6 +54,18 @@ struct HelperEnv {
     // Guest memory at the current privilege; on a fault these record it and return false.
     bool Read(u64 linear, void* dst, unsigned size);
     bool Write(u64 linear, const void* src, unsigned size);
+
+    // The host address of [linear, linear + size) at the current privilege if the TLB has a plain RAM entry allowing
+    // the access (the hit path of softtlb.h: a page-crossing access, a flagged tag or a miss returns null; the caller
+    // then goes through Read or Write, which handle every other case).
+    u8* TlbHit(u64 linear, unsigned size, bool write) const {
+        const mmu::TlbEntry* table = user() ? tlb_user : tlb_supervisor;
+        if (table == nullptr || size == 0) return nullptr;
+        const mmu::TlbEntry& e = table[(linear >> kPageShift) & (mmu::SoftTlb::kEntries - 1)];
+        const u64 last_page = (linear + size - 1) & ~kPageMask;
+        if (last_page != (write ? e.addr_write : e.addr_read)) return nullptr;
+        return reinterpret_cast<u8*>(linear + e.addend);
+    }
 };
 
 using HelperFn = u64 (*)(HelperEnv& env, u64 a, u64 b, u64 c);
@@ -63,6 +81,10 @@ inline bool HelperEnv::Read(u64 linear, void* dst, unsigned size) {
         fault = MakeFault(13, 0);
         return false;
     }
+    if (u8* host = TlbHit(linear, size, false)) {
+        std::memcpy(dst, host, size);
+        return true;
+    }
     MemFault f;
     if (memory.Read(state, linear, dst, size, MemAccess::Read, user(), &f)) return true;
     fault = Fault{f.vector, HasErrorCode(f.vector), f.error_code, f.cr2, false, 0};
@@ -73,6 +95,10 @@ inline bool HelperEnv::Write(u64 linear, const void* src, unsigned size) {
     if (SignExtend(linear, 48) != linear) {
         fault = MakeFault(13, 0);
         return false;
+    }
+    if (u8* host = TlbHit(linear, size, true)) {
+        std::memcpy(host, src, size);
+        return true;
     }
     MemFault f;
     if (memory.Write(state, linear, src, size, user(), &f)) return true;

@@ -39,6 +39,9 @@ struct JitContext {
     u64 budget = 0;
     ExitSlot* exit_slot = nullptr;  // JitExit::Link: the exit taken
     std::optional<ir::Fault> fault;
+    // MemoryInterface::InlineTlb for supervisor and user accesses (null: none), for helpers' memory accesses.
+    const mmu::TlbEntry* tlb_supervisor = nullptr;
+    const mmu::TlbEntry* tlb_user = nullptr;
 };
 static_assert(std::is_standard_layout_v<JitContext>);
 

@@ -52,7 +52,7 @@ extern "C" void JitStoreSlow(JitContext* ctx, u64 linear, u64 value, u32 size_an
 }
 
 extern "C" u64 JitCallHelper(JitContext* ctx, const ir::HelperInfo* helper, u64 a, u64 b, u64 c) {
-    ir::HelperEnv env{*ctx->state, *ctx->memory, std::nullopt};
+    ir::HelperEnv env{*ctx->state, *ctx->memory, std::nullopt, ctx->tlb_supervisor, ctx->tlb_user};
     const u64 result = helper->fn(env, a, b, c);
     if (env.fault) {
         RecordFault(ctx, *env.fault);

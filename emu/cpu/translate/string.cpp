@@ -2,6 +2,9 @@
 // One helper executes them. A REP form runs at most kChunk iterations per call and then re-executes
 // itself (the block exits to the same RIP), so long copies stay interruptible. Every iteration updates
 // rCX/rSI/rDI, so a fault in the middle leaves a state from which the instruction restarts correctly.
+#include <algorithm>
+#include <cstring>
+
 #include "emu/cpu/ir/flags.h"
 #include "emu/cpu/translate/helpers.h"
 #include "emu/cpu/translate/translator.h"
@@ -123,6 +126,46 @@ struct StringMachine {
         return false;
     }
 
+    // REP STOS and REP MOVS forward, within one page of each operand, straight in host memory when the soft TLB
+    // maps both as plain RAM: the same stores, element by element, as Step would make, without its per-element
+    // lookups. Returns the elements done (at most `max`), 0 where only Step can go on (TLB miss, MMIO, a tracked,
+    // dirty-logged or code page, DF = 1, a page or address-size boundary).
+    u64 BulkStep(u64 max) {
+        const auto kind = static_cast<StringKind>(a.kind);
+        if ((kind != StringKind::Stos && kind != StringKind::Movs) || (env.state.rflags & rflags::DF)) return 0;
+        const u64 size = a.size;
+        u64 n = std::min(Get(Gpr::Rcx), max);
+        const auto room = [&](Gpr r, u64 linear) {
+            const u64 to_page_end = (kPageSize - (linear & kPageMask)) / size;
+            const u64 to_wrap = (addr_mask - Get(r)) / size + 1;  // offsets must not wrap at the address size
+            return std::min(to_page_end, to_wrap);
+        };
+        const u64 dst = Linear(static_cast<unsigned>(SegReg::Es), Get(Gpr::Rdi));
+        n = std::min(n, room(Gpr::Rdi, dst));
+        u64 src = 0;
+        if (kind == StringKind::Movs) {
+            src = Linear(a.seg, Get(Gpr::Rsi));
+            n = std::min(n, room(Gpr::Rsi, src));
+        }
+        if (n == 0) return 0;
+        const unsigned bytes = static_cast<unsigned>(n * size);
+        u8* d = env.TlbHit(dst, bytes, true);
+        if (d == nullptr) return 0;
+        if (kind == StringKind::Stos) {
+            const u64 value = Acc();
+            for (u64 i = 0; i < n; ++i) std::memcpy(d + i * size, &value, size);
+        } else {
+            const u8* from = env.TlbHit(src, bytes, false);
+            if (from == nullptr) return 0;
+            // Element by element: an overlapping forward copy repeats a pattern, as the instruction does.
+            for (u64 i = 0; i < n; ++i) std::memmove(d + i * size, from + i * size, size);
+            Set(Gpr::Rsi, Get(Gpr::Rsi) + n * size);
+        }
+        Set(Gpr::Rdi, Get(Gpr::Rdi) + n * size);
+        Set(Gpr::Rcx, Get(Gpr::Rcx) - n);
+        return n;
+    }
+
     void WriteAcc(u64 v) {
         u64& rax = Reg(Gpr::Rax);
         rax = a.size >= 4 ? v : (rax & ~ir::MaskOf(ir::IntTypeOfSize(a.size))) | v;
@@ -146,10 +189,15 @@ u64 StringHelper(ir::HelperEnv& env, u64 packed, u64, u64) {
     }
     bool stop = false;
     if (m.a.rep == 0) return m.Step(&stop) ? 1 : 0;
-    for (u64 i = 0; i < kChunk; ++i) {
+    for (u64 i = 0; i < kChunk;) {
         if (m.Get(Gpr::Rcx) == 0) return 1;
+        if (const u64 done = m.BulkStep(kChunk - i)) {
+            i += done;
+            continue;
+        }
         if (!m.Step(&stop)) return 0;
         m.Set(Gpr::Rcx, m.Get(Gpr::Rcx) - 1);
+        ++i;
         if (stop) return 1;
     }
     return m.Get(Gpr::Rcx) == 0 ? 1 : 0;
