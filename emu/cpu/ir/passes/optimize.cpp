@@ -35,6 +35,8 @@ void Optimize(Block& block) {
     CheckIfEnabled(block);
     GetSetEliminationPass(block);
     CheckIfEnabled(block);
+    ConstantFoldingPass(block);
+    CheckIfEnabled(block);
     FlagLivenessPass(block);
     CheckIfEnabled(block);
     DeadCodeEliminationPass(block);

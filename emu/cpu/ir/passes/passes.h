@@ -15,6 +15,8 @@ std::vector<bool> StopPoints(const Block& block);
 void FlagLivenessPass(Block& block);
 // Forwards GPR values from SetGpr/GetGpr to later GetGpr of the same width; drops overwritten SetGpr.
 void GetSetEliminationPass(Block& block);
+// Replaces the uses of pure integer operations on immediates by the immediate result.
+void ConstantFoldingPass(Block& block);
 // Removes instructions without side effects whose results are unused, then compacts the block.
 void DeadCodeEliminationPass(Block& block);
 

@@ -230,6 +230,7 @@ private:
     void EmitJumpCacheProbe();
     void EmitShift(const Inst& i);
     void EmitSetFlagsNative(const Inst& i, ir::FlagOp kind);
+    void EmitShiftFlagsConst(const Inst& i, ir::FlagOp kind, u64 count);
     void EmitMemAccess(const Inst& i, bool store);
     void EmitCompare(const Inst& i, bool is_signed, void (Xbyak::CodeGenerator::*setcc)(const Xbyak::Operand&));
 
@@ -526,7 +527,12 @@ void BlockEmitter::EmitSetFlags(const Inst& i) {
         case ir::FlagOp::Inc:
         case ir::FlagOp::Dec:
         case ir::FlagOp::Neg: EmitSetFlagsNative(i, kind); return;
-        default: break;
+        default:
+            if (i.args[2].is_imm()) {
+                EmitShiftFlagsConst(i, kind, i.args[2].imm());
+                return;
+            }
+            break;
     }
     const Type type = i.args[1].type();
     SpillCallerSaved();
@@ -537,6 +543,58 @@ void BlockEmitter::EmitSetFlags(const Inst& i) {
     c_.mov(r9, c_.qword[x64::kState + kRflagsOffset]);
     c_.mov(edi, static_cast<u32>(kind) | (static_cast<u32>(type) << 8));
     CallC(&JitComputeFlags);
+    c_.mov(c_.qword[x64::kState + kRflagsOffset], rax);
+}
+
+// Shift and rotate flags for a constant count, by ir::ComputeFlags's formulas (flags.cpp): SF/ZF/PF from the result
+// (test), AF = 0, OF = msb(a ^ result) for shifts; CF the last bit out. A count of 0 changes nothing.
+void BlockEmitter::EmitShiftFlagsConst(const Inst& i, ir::FlagOp kind, u64 count) {
+    if (count == 0) return;
+    const unsigned bits = Bits(i.args[1].type());
+    const u32 written = static_cast<u32>(ir::FlagsWrittenBy(kind));
+    LoadArg(rax, i, 3);  // the result
+    LoadArg(rdx, i, 1);  // the operand
+    const auto bit_of = [&](const Reg64& src, unsigned n, u32 flag_shift) {  // ecx |= bit n of src << flag_shift
+        c_.mov(rsi, src);
+        if (n) c_.shr(rsi, n);
+        c_.and_(esi, 1);
+        if (flag_shift) c_.shl(esi, flag_shift);
+        c_.or_(ecx, esi);
+    };
+    if (kind == ir::FlagOp::Rol || kind == ir::FlagOp::Ror) {
+        // Rol: CF = bit 0 of the result, OF = msb ^ CF. Ror: CF = msb, OF = msb ^ the bit below it.
+        c_.xor_(ecx, ecx);
+        const unsigned cf_bit = kind == ir::FlagOp::Rol ? 0 : bits - 1;
+        const unsigned other = kind == ir::FlagOp::Rol ? bits - 1 : bits - 2;
+        bit_of(rax, cf_bit, 0);
+        c_.mov(rdi, rax);
+        c_.shr(rdi, other);
+        c_.xor_(rdi, rcx);  // CF is bit 0 of ecx
+        c_.and_(edi, 1);
+        c_.shl(edi, 11);
+        c_.or_(ecx, edi);
+    } else {
+        c_.test(Sized(rax, bits), Sized(rax, bits));
+        c_.pushfq();
+        c_.pop(rcx);
+        c_.and_(ecx, static_cast<u32>(rflags::SF | rflags::ZF | rflags::PF));
+        if (kind == ir::FlagOp::Shl) {
+            if (count <= bits) bit_of(rdx, bits - static_cast<unsigned>(count), 0);
+        } else if (count <= bits) {
+            bit_of(rdx, static_cast<unsigned>(count) - 1, 0);
+        } else if (kind == ir::FlagOp::Sar) {
+            bit_of(rdx, bits - 1, 0);  // beyond the width every bit shifted out is the sign
+        }
+        c_.mov(rdi, rdx);
+        c_.xor_(rdi, rax);
+        c_.shr(rdi, bits - 1);
+        c_.and_(edi, 1);
+        c_.shl(edi, 11);
+        c_.or_(ecx, edi);
+    }
+    c_.mov(rax, c_.qword[x64::kState + kRflagsOffset]);
+    c_.and_(rax, static_cast<u32>(~written));
+    c_.or_(rax, rcx);
     c_.mov(c_.qword[x64::kState + kRflagsOffset], rax);
 }
 
