@@ -14,6 +14,14 @@ namespace {
 u16 DenormalFlag(const Operand& a) { return a.denormal ? status::DE : 0; }
 u16 DenormalFlag(const Operand& a, const Operand& b) { return DenormalFlag(a) | DenormalFlag(b); }
 
+// A finite ST0 that the instruction returns as it is (FSCALE by +-0, FPREM/FPREM1 by +-inf: SDM Vol. 2 FSCALE and
+// FPREM result tables): a pseudo-denormal comes back normalised, a denormal stays denormal with no underflow
+// response even when UE is unmasked. That is Intel's behaviour (the vendor CPUID advertises); AMD sends the operand
+// through the result path and applies the unmasked-underflow bias adjustment (tests/unit/cpu/fpu_test.cpp).
+X87Result Unchanged(const Operand& a, u16 fcw, u16 de) {
+    return RoundTo(core::ToWide(a.u), core::kExtended, static_cast<u16>(fcw | status::UE), de);
+}
+
 X87Result AddSigned(const X87Operand& fa, const X87Operand& fb, bool negate_b, u16 fcw) {
     const Operand a = Classify(fa);
     Operand b = Classify(fb);
@@ -100,6 +108,7 @@ static X87Result ScaleImpl(const Float80& fst0, const Float80& fst1, u16 fcw) {
         return a.kind == Kind::Zero ? Invalid() : X87Result{Infinity(a.u.sign), de};
     }
     if (a.kind != Kind::Finite) return {fst0, de};
+    if (b.kind == Kind::Zero) return Unchanged(a, fcw, de);
     // trunc(ST1), clamped far beyond any exponent that can still produce a finite result.
     i64 n = 0;
     if (b.kind == Kind::Finite && b.u.exp >= 0) {
@@ -135,11 +144,12 @@ X87Result Remainder(const Float80& fst0, const Float80& fst1, u16 fcw, bool ieee
     if (const Early e = HandleNaNs(a, b); e.decided) return e.result;
     if (a.kind == Kind::Inf || b.kind == Kind::Zero) return Invalid();
     const u16 de = DenormalFlag(a, b);
-    // An unchanged operand still goes through the result path: it is normalised and a denormal raises UE
-    // (with the bias adjustment) when underflow is unmasked.
     if (a.kind == Kind::Zero) return {fst0, de};
+    if (b.kind == Kind::Inf) return Unchanged(a, fcw, de);
+    // A dividend smaller than the divisor is the remainder: it goes through the result path, so a denormal raises
+    // UE (with the bias adjustment) when underflow is unmasked (Intel and AMD).
     const i32 d = a.u.exp - b.u.exp;
-    if (b.kind == Kind::Inf || d < (ieee ? -1 : 0)) return RoundTo(core::ToWide(a.u), core::kExtended, fcw, de);
+    if (d < (ieee ? -1 : 0)) return RoundTo(core::ToWide(a.u), core::kExtended, fcw, de);
     // Dividend and divisor as integers in a common unit 2^unit_exp. An incomplete reduction (exponent difference
     // of 64 or more) only removes the top quotient bits: ST0 - ST1 * QQ * 2^(D - N).
     const bool partial = d >= 64;

@@ -78,9 +78,12 @@ void RestoreX87(CpuState& s, const u8* img, bool wide) {
 void RestoreX87Pointers(X87State& f, const u8* img, bool wide) {
     f.fop = Get<u16>(img + 6) & 0x7FF;
     if (wide) {
-        // The host keeps 57-bit (LA57-sized) x87 pointers: bits 63:57 are loaded as copies of bit 56.
+        // FIP is an instruction address: both hosts (Intel and AMD, 57-bit linear addresses) load bits 63:57 as
+        // copies of bit 56. FDP is an operand offset: the REX.W format holds "the full 64 bits of FDP" (SDM Vol. 2
+        // FXSAVE, Vol. 1 Table 10-2) and Intel, the vendor CPUID advertises, keeps all of them; AMD sign-extends it
+        // from bit 56 like FIP (tests/unit/cpu/simd_test.cpp checks that on AMD hosts).
         f.fip = SignExtend(Get<u64>(img + 8), 57);
-        f.fdp = SignExtend(Get<u64>(img + 16), 57);
+        f.fdp = Get<u64>(img + 16);
     } else {
         f.fip = Get<u32>(img + 8);
         f.fcs = Get<u16>(img + 12);

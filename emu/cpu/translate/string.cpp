@@ -153,12 +153,20 @@ struct StringMachine {
         if (d == nullptr) return 0;
         if (kind == StringKind::Stos) {
             const u64 value = Acc();
-            for (u64 i = 0; i < n; ++i) std::memcpy(d + i * size, &value, size);
+            if (size == 1 || value == 0) {
+                std::memset(d, static_cast<int>(value & 0xFF), bytes);
+            } else {
+                for (u64 i = 0; i < n; ++i) std::memcpy(d + i * size, &value, size);
+            }
         } else {
             const u8* from = env.TlbHit(src, bytes, false);
             if (from == nullptr) return 0;
-            // Element by element: an overlapping forward copy repeats a pattern, as the instruction does.
-            for (u64 i = 0; i < n; ++i) std::memmove(d + i * size, from + i * size, size);
+            if (d <= from || d >= from + bytes) {
+                std::memmove(d, from, bytes);  // what a forward copy gives when it never reads what it wrote
+            } else {
+                // Element by element: an overlapping forward copy repeats a pattern, as the instruction does.
+                for (u64 i = 0; i < n; ++i) std::memmove(d + i * size, from + i * size, size);
+            }
             Set(Gpr::Rsi, Get(Gpr::Rsi) + n * size);
         }
         Set(Gpr::Rdi, Get(Gpr::Rdi) + n * size);
