@@ -13,6 +13,12 @@ namespace {
 constexpr unsigned kRax = 0, kRcx = 1, kRdx = 2, kRbx = 3;
 }
 
+// MOVNTI m32/m64, r: a store; the non-temporal hint changes nothing an emulator can observe.
+bool Translator::MOVNTI(const DecodedInsn& insn) {
+    Write(insn.operands[0], Read(insn.operands[1]));
+    return true;
+}
+
 bool Translator::MOV(const DecodedInsn& insn) {
     const Operand& dst = insn.operands[0];
     const Operand& src = insn.operands[1];

@@ -220,9 +220,12 @@ bool Translator::SMSW(const DecodedInsn& insn) {
     return true;
 }
 
+// INVLPG is serializing: the next instruction is fetched through the new translation (code that remaps its own page
+// continues on the new page), so the block ends here and the next one is looked up afresh.
 bool Translator::INVLPG(const DecodedInsn& insn) {
     ir_.CallHelper(kPrivilegedHelper, ir::Emitter::Imm64(kInvlpg), LinearAddress(insn.operands[0]));
-    return true;
+    ir_.ExitToDispatcher(next_rip_);
+    return false;
 }
 
 bool Translator::INVD(const DecodedInsn&) {
