@@ -112,7 +112,7 @@ public:
     u64 removals() const { return removals_; }
 
 private:
-    static constexpr unsigned kJumpBits = 12;
+    static constexpr unsigned kJumpBits = 14;
 
     struct Key {
         u64 gpa;

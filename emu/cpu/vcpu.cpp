@@ -200,6 +200,10 @@ std::unique_ptr<ir::Block> Vcpu::Impl::Translate(ir::Fault* fault, unsigned max_
         rip += decoded->length;
         if (mode.decode != DecodeMode::Bits64) rip &= 0xFFFFFFFF;
         if (!more) break;
+        // A block stops at the end of its first page, as QEMU's: only an instruction that straddles the boundary
+        // puts bytes of a block on a second page, so almost every block can be chained to and found by the JIT's
+        // jump cache, which check one page.
+        if (((LinearRip(state, rip) ^ LinearRip(state, state.rip)) & ~kPageMask) != 0) break;
     }
     if (block->guest_insns() == 0) return nullptr;
     t.EndBlock(rip);
@@ -479,7 +483,10 @@ RunResult Vcpu::Run(u64 max_instructions) {
 jit::CompiledBlock* Vcpu::Impl::Compiled(CachedBlock& b, bool* flushed) {
     if (b.compiled) return b.compiled.get();
     if (b.jit_failed) return nullptr;
-    if (!jit) jit = std::make_unique<jit::Jit>(jit_options.code_cache_bytes, jit_options.perf_map);
+    if (!jit) {
+        jit = std::make_unique<jit::Jit>(jit_options.code_cache_bytes, jit_options.perf_map, jit_ctx.tlb_supervisor,
+                                         jit_ctx.tlb_user);
+    }
     jit::CompileInfo info;
     info.key = b.mode;
     info.linear_page = LinearRip(state, b.rip) & ~kPageMask;

@@ -30,7 +30,7 @@ struct JumpCacheEntry {
     const u8* entry = nullptr;
     u64 key = 0;
 };
-inline constexpr unsigned kJumpCacheBits = 12;
+inline constexpr unsigned kJumpCacheBits = 14;
 constexpr u64 JumpCacheIndex(u64 rip) { return (rip ^ (rip >> kJumpCacheBits)) & ((u64{1} << kJumpCacheBits) - 1); }
 
 // A direct exit (ExitConst, either side of ExitCond): a 5-byte jmp that first leads to a stub returning
@@ -74,7 +74,8 @@ struct CompileInfo {
 
 class Jit {
 public:
-    explicit Jit(size_t code_bytes, bool perf_map);
+    // tlb_supervisor, tlb_user: the vCPU's code-TLB tables (MemoryInterface::InlineTlb), or null.
+    Jit(size_t code_bytes, bool perf_map, const mmu::TlbEntry* tlb_supervisor, const mmu::TlbEntry* tlb_user);
     ~Jit();
     Jit(const Jit&) = delete;
     Jit& operator=(const Jit&) = delete;

@@ -72,9 +72,13 @@ Reg Sized(const Reg64& r, unsigned bits) {
 // --- The code buffer and the shared entry/exit thunk -------------------------------------------------------------
 
 struct Jit::Impl : Xbyak::CodeGenerator {
-    Impl(size_t bytes, bool perf_map)
+    Impl(size_t bytes, bool perf_map, const mmu::TlbEntry* tlb_supervisor, const mmu::TlbEntry* tlb_user)
         : Xbyak::CodeGenerator(bytes), perf_map_enabled(perf_map), jump_cache(size_t{1} << kJumpCacheBits) {
         EmitThunk();
+        if (tlb_supervisor != nullptr) probe[0] = EmitProbe(tlb_supervisor);
+        if (tlb_user != nullptr) probe[1] = EmitProbe(tlb_user);
+        align(16);
+        thunk_size = getSize();
     }
 
     using EnterFn = u32 (*)(JitContext*, CpuState*, const u8*);
@@ -84,6 +88,7 @@ struct Jit::Impl : Xbyak::CodeGenerator {
     bool perf_map_enabled = false;
     std::FILE* perf_map = nullptr;
     std::vector<JumpCacheEntry> jump_cache;  // sized once: translated code holds its address
+    const u8* probe[2] = {nullptr, nullptr};  // jump-cache probes through the supervisor and the user code TLB
 
     void EmitThunk() {
         enter = getCurr<EnterFn>();
@@ -108,7 +113,53 @@ struct Jit::Impl : Xbyak::CodeGenerator {
         pop(rbx);
         ret();
         align(16);
-        thunk_size = getSize();
+    }
+
+    // The jump-cache probe shared by the blocks of one privilege (QEMU's lookup_and_goto_ptr): rax = the target RIP
+    // (already in state.rip), rdx = the mode key the target must have, rsi = the ExitSlot to report for linking, or
+    // 0. Jumps into the target's block if the jump cache has one for that key whose bytes the code TLB still maps
+    // RIP to; otherwise leaves with JitExit::Link (rsi set) or Continue. Clobbers rcx and rdi.
+    const u8* EmitProbe(const mmu::TlbEntry* table) {
+        align(16);
+        const u8* start = getCurr();
+        Label miss, cont;
+        mov(rcx, rax);
+        shr(rcx, kJumpCacheBits);
+        xor_(rcx, rax);
+        and_(ecx, static_cast<u32>((u64{1} << kJumpCacheBits) - 1));
+        shl(ecx, 5);
+        static_assert(sizeof(JumpCacheEntry) == 32);
+        mov(rdi, reinterpret_cast<u64>(jump_cache.data()));
+        add(rcx, rdi);
+        cmp(rax, qword[rcx + offsetof(JumpCacheEntry, rip)]);
+        jne(miss, T_NEAR);
+        cmp(rdx, qword[rcx + offsetof(JumpCacheEntry, key)]);
+        jne(miss, T_NEAR);
+        // rdx = the code-TLB entry for RIP's page: it must map RIP to the block's bytes
+        mov(rdx, rax);
+        shr(rdx, kPageShift - mmu::kTlbEntryShift);
+        and_(edx, static_cast<u32>((mmu::SoftTlb::kEntries - 1) << mmu::kTlbEntryShift));
+        mov(rdi, reinterpret_cast<u64>(table));
+        add(rdx, rdi);
+        mov(rdi, rax);
+        and_(rdi, static_cast<u32>(~kPageMask));
+        cmp(rdi, qword[rdx + offsetof(mmu::TlbEntry, addr_code)]);
+        jne(miss, T_NEAR);
+        mov(rdi, qword[rdx + offsetof(mmu::TlbEntry, addend)]);
+        add(rdi, rax);
+        cmp(rdi, qword[rcx + offsetof(JumpCacheEntry, host_pc)]);
+        jne(miss, T_NEAR);
+        jmp(qword[rcx + offsetof(JumpCacheEntry, entry)]);
+        L(miss);
+        test(rsi, rsi);
+        jz(cont, T_NEAR);
+        mov(qword[x64::kCtx + offsetof(JitContext, exit_slot)], rsi);
+        mov(eax, static_cast<u32>(JitExit::Link));
+        jmp(epilogue, T_NEAR);
+        L(cont);
+        xor_(eax, eax);
+        jmp(epilogue, T_NEAR);
+        return start;
     }
 
     void WritePerfMap(const CompiledBlock& b) {
@@ -133,8 +184,8 @@ namespace {
 class BlockEmitter {
 public:
     BlockEmitter(Xbyak::CodeGenerator& c, const u8* epilogue, const ir::Block& block, const CompileInfo& info,
-                 CompiledBlock& out, const JumpCacheEntry* jump_cache)
-        : c_(c), epilogue_(epilogue), block_(block), info_(info), out_(out), jump_cache_(jump_cache) {}
+                 CompiledBlock& out, const u8* probe)
+        : c_(c), epilogue_(epilogue), block_(block), info_(info), out_(out), probe_(probe) {}
 
     void Emit();
 
@@ -229,7 +280,6 @@ private:
     void Dispatch(const Inst& i);
     void EmitEntry();
     void EmitDirectExit(unsigned slot, u64 target);
-    void EmitJumpCacheProbe();
     void EmitShift(const Inst& i);
     void EmitSetFlagsNative(const Inst& i, ir::FlagOp kind);
     void EmitShiftFlagsConst(const Inst& i, ir::FlagOp kind, u64 count);
@@ -242,7 +292,7 @@ private:
     const ir::Block& block_;
     const CompileInfo& info_;
     CompiledBlock& out_;
-    const JumpCacheEntry* jump_cache_;
+    const u8* probe_;  // the jump-cache probe thunk for this block's privilege, or null (64-bit mode and a TLB only)
     std::deque<Label> labels_;
     std::vector<std::function<void()>> far_;
     u32 current_ = 0;          // IR instruction being emitted
@@ -1162,9 +1212,13 @@ void BlockEmitter::EmitDirectExit(unsigned slot, u64 target) {
         s.stub = c_.getCurr();
         LoadImm(rax, target);
         c_.mov(c_.qword[x64::kState + kRipOffset], rax);
-        EmitJumpCacheProbe();
-        c_.mov(rax, reinterpret_cast<u64>(&s));
-        c_.mov(c_.qword[x64::kCtx + kExitSlotOffset], rax);
+        c_.mov(rsi, reinterpret_cast<u64>(&s));
+        if (probe_ != nullptr) {
+            LoadImm(rdx, out_.key);
+            c_.jmp(probe_, Xbyak::CodeGenerator::T_NEAR);
+            return;
+        }
+        c_.mov(c_.qword[x64::kCtx + kExitSlotOffset], rsi);
         c_.mov(eax, static_cast<u32>(JitExit::Link));
         c_.jmp(epilogue_, Xbyak::CodeGenerator::T_NEAR);
     });
@@ -1187,46 +1241,14 @@ void BlockEmitter::EmitExitIndirect(const Inst& i) {
     c_.mov(c_.qword[x64::kState + kRipOffset], rax);
     const Value& target = i.args[0];
     const bool from_helper = target.is_inst() && block_.inst(target.inst()).op == Opcode::CallHelper;
-    if (!from_helper) EmitJumpCacheProbe();
+    if (!from_helper && probe_ != nullptr) {
+        LoadImm(rdx, out_.key);
+        c_.xor_(esi, esi);
+        c_.jmp(probe_, Xbyak::CodeGenerator::T_NEAR);
+        return;
+    }
     c_.xor_(eax, eax);
     c_.jmp(epilogue_, Xbyak::CodeGenerator::T_NEAR);
-}
-
-// With the target RIP in rax (and in state.rip): jumps to its block if the jump cache has one for this mode key whose
-// bytes the code TLB still maps RIP to; falls through otherwise. Needs RIP to be the linear address (64-bit mode).
-void BlockEmitter::EmitJumpCacheProbe() {
-    if (!info_.probe_indirect || info_.tlb_table == nullptr) return;
-    Label& miss = NewLabel();
-    // rcx = the jump-cache entry for RIP
-    c_.mov(rcx, rax);
-    c_.shr(rcx, kJumpCacheBits);
-    c_.xor_(rcx, rax);
-    c_.and_(ecx, static_cast<u32>((u64{1} << kJumpCacheBits) - 1));
-    c_.shl(ecx, 5);
-    static_assert(sizeof(JumpCacheEntry) == 32);
-    c_.mov(rdx, reinterpret_cast<u64>(jump_cache_));
-    c_.add(rcx, rdx);
-    c_.cmp(rax, c_.qword[rcx + offsetof(JumpCacheEntry, rip)]);
-    c_.jne(miss, Xbyak::CodeGenerator::T_NEAR);
-    LoadImm(rdx, out_.key);
-    c_.cmp(rdx, c_.qword[rcx + offsetof(JumpCacheEntry, key)]);
-    c_.jne(miss, Xbyak::CodeGenerator::T_NEAR);
-    // rdx = the code-TLB entry for RIP's page: it must map RIP to the block's bytes
-    c_.mov(rdx, rax);
-    c_.shr(rdx, kPageShift - mmu::kTlbEntryShift);
-    c_.and_(edx, static_cast<u32>((mmu::SoftTlb::kEntries - 1) << mmu::kTlbEntryShift));
-    c_.mov(rsi, reinterpret_cast<u64>(info_.tlb_table));
-    c_.add(rdx, rsi);
-    c_.mov(rsi, rax);
-    c_.and_(rsi, static_cast<u32>(~kPageMask));
-    c_.cmp(rsi, c_.qword[rdx + offsetof(mmu::TlbEntry, addr_code)]);
-    c_.jne(miss, Xbyak::CodeGenerator::T_NEAR);
-    c_.mov(rsi, c_.qword[rdx + offsetof(mmu::TlbEntry, addend)]);
-    c_.add(rsi, rax);
-    c_.cmp(rsi, c_.qword[rcx + offsetof(JumpCacheEntry, host_pc)]);
-    c_.jne(miss, Xbyak::CodeGenerator::T_NEAR);
-    c_.jmp(c_.qword[rcx + offsetof(JumpCacheEntry, entry)]);
-    c_.L(miss);
 }
 
 void BlockEmitter::EmitExitHalt(const Inst& i) {
@@ -1262,7 +1284,8 @@ void Jit::Link(ExitSlot& slot, CompiledBlock& target) {
     std::memcpy(slot.jmp + 1, &rel, 4);
 }
 
-Jit::Jit(size_t code_bytes, bool perf_map) : impl_(std::make_unique<Impl>(code_bytes, perf_map)) {}
+Jit::Jit(size_t code_bytes, bool perf_map, const mmu::TlbEntry* tlb_supervisor, const mmu::TlbEntry* tlb_user)
+    : impl_(std::make_unique<Impl>(code_bytes, perf_map, tlb_supervisor, tlb_user)) {}
 
 Jit::~Jit() {
     if (impl_->perf_map) std::fclose(impl_->perf_map);
@@ -1280,7 +1303,8 @@ std::unique_ptr<CompiledBlock> Jit::Compile(const ir::Block& block, const Compil
     try {
         c.align(16);
         out->entry = c.getCurr();
-        BlockEmitter emitter(c, c.epilogue, block, info, *out, c.jump_cache.data());
+        const u8* probe = info.probe_indirect && info.tlb_table != nullptr ? c.probe[info.user ? 1 : 0] : nullptr;
+        BlockEmitter emitter(c, c.epilogue, block, info, *out, probe);
         emitter.Emit();
     } catch (const Xbyak::Error&) {
         // Out of buffer (the only error a well-formed block can hit): roll back and ask for a flush.
