@@ -109,6 +109,10 @@ struct BuildState {
     bool ended = false;
     bool x87_tolerance = false;  // see GeneratedCase
     std::array<u16, 4> mxcsr_mask_at{0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF};  // see GeneratedCase
+    std::array<X87Image, 8> x87_images{};                                 // see GeneratedCase
+    // The FCW in force may unmask #I, #O or #U (FCW bits 0, 3, 4), which suppress an x87 store (see
+    // HostFeatures::x87_suppressed_store_skips_checks): the case's initial FCW, then any FLDCW/FLDENV/FRSTOR.
+    bool x87_store_may_be_suppressed = false;
 };
 
 class Builder {
@@ -276,6 +280,17 @@ public:
     void Access(const MemRef& m, unsigned size, bool write) {
         TouchMem(m.target, size);
         if (write) s.mem_written = true;
+    }
+    // Records an x87 environment or state image stored at the operand (see GeneratedCase::x87_images); false when
+    // the case already holds as many as it can list.
+    bool RecordX87Image(const MemRef& m, X87ImageKind kind) {
+        if (m.target < kDataBase || m.target >= kDataBase + kDataSize) return true;  // faults before storing
+        for (X87Image& image : s.x87_images) {
+            if (image.kind != X87ImageKind::None) continue;
+            image = X87Image{static_cast<u16>(m.target - kDataBase), kind};
+            return true;
+        }
+        return false;
     }
 
     // Chooses a register or (with probability mem_num/mem_den) a memory r/m operand.

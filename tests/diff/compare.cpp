@@ -82,10 +82,75 @@ bool MultiStore(const CaseInput& input, u64 rip) {
     return multi;
 }
 
-// The changed bytes agree, except byte 2 of an FXSAVE image's MXCSR_MASK (see GeneratedCase::mxcsr_mask_at).
-bool SameMemory(const GeneratedCase& c, const CaseResult& native, const CaseResult& emu) {
+// Bytes [begin, end) of an x87 image, from the image's start.
+struct ByteRange {
+    u16 begin, end;
+};
+
+// The x87 pointer fields of the images the snippet stores that the host writes by its own documented model
+// (HostFeatures) where it differs from the emulated CPU's, as data-area offsets. Nothing on a host that shares the
+// emulated model (AMD). Everything else in the images (FCW, FSW, FTW, the registers, MXCSR, the XMM registers, and
+// the pointers the two models agree on) is compared.
+std::set<u16> HostModelBytes(const GeneratedCase& c, const CaseResult& native, const HostFeatures& host,
+                             std::span<const u8> pristine) {
+    std::set<u16> out;
+    if (!host.intel_x87_pointers && !host.fdp_excptn_only && !host.fcs_fds_deprecated) return out;
+    const auto nm = ChangeMap(native);
+    for (const X87Image& image : c.x87_images) {
+        if (image.kind == X87ImageKind::None) continue;
+        const bool env = image.kind == X87ImageKind::Env16 || image.kind == X87ImageKind::Env32;
+        // FSW.ES as stored in the host's image (a byte the snippet left as it was is the pristine one; unknown
+        // counts as ES = 0, which masks more).
+        const u16 fsw_at = static_cast<u16>(image.offset + (image.kind == X87ImageKind::Env32 ? 4 : 2));
+        bool es = false;
+        if (auto it = nm.find(fsw_at); it != nm.end()) es = it->second & 0x80;
+        else if (fsw_at < pristine.size()) es = pristine[fsw_at] & 0x80;
+        // Field offsets: SDM Vol. 1 Figures 8-9 (Env32) and 8-11 (Env16), 10.5.1.1 and 13.5.1 (Fx32, Fx64).
+        ByteRange fop{0, 0}, fip{0, 0}, fcs{0, 0}, fdp{0, 0}, fds{0, 0};
+        switch (image.kind) {
+            case X87ImageKind::Env16: fip = {6, 8}, fcs = {8, 10}, fdp = {10, 12}, fds = {12, 14}; break;
+            case X87ImageKind::Env32:
+                fip = {12, 16}, fcs = {16, 18}, fop = {18, 20}, fdp = {20, 24}, fds = {24, 26};
+                break;
+            case X87ImageKind::Fx32:
+                fop = {6, 8}, fip = {8, 12}, fcs = {12, 14}, fdp = {16, 20}, fds = {20, 22};
+                break;
+            case X87ImageKind::Fx64: fop = {6, 8}, fip = {8, 16}, fdp = {16, 24}; break;
+            case X87ImageKind::None: break;
+        }
+        std::vector<ByteRange> masked;
+        if (host.intel_x87_pointers) {
+            // FOP holds the last non-control instruction that incurred an unmasked exception (SDM Vol. 1 8.1.9; no
+            // fopcode compatibility mode on recent parts); the emulator records every non-control instruction's
+            // (FNSTENV/FNSAVE) and stores it in FXSAVE/XSAVE only while ES = 1. ES = 1 does not tell that the last
+            // one incurred it: FLDCW, FLDENV or FRSTOR unmasking a pending exception set it too.
+            masked.push_back(fop);
+            // FXSAVE/XSAVE: Intel stores FIP/FCS whatever ES says (SDM Vol. 1 8.1.8), AMD and the emulator only
+            // while ES = 1 (AMD APM Vol. 5 FXSAVE). FNSTENV/FNSAVE store it on both: compared.
+            if (!es && !env) masked.insert(masked.end(), {fip, fcs});
+            // FDP/FDS: undefined when the last non-control instruction had no memory operand (SDM Vol. 3
+            // 22.18.7.16), where the emulator keeps the previous one; in FXSAVE images with ES = 0, stored by
+            // Intel and zeros on AMD and in the emulator.
+            masked.insert(masked.end(), {fdp, fds});
+        }
+        // FDP_EXCPTN_ONLY: FDP/FDS only for a non-control instruction that incurs an unmasked exception.
+        if (host.fdp_excptn_only) masked.insert(masked.end(), {fdp, fds});
+        // FCS/FDS deprecated: saved as 0000H (SDM Vol. 1 8.1.8, 10.5.1.1); the emulated CPU does not set the bit and
+        // records CS and DS.
+        if (host.fcs_fds_deprecated) masked.insert(masked.end(), {fcs, fds});
+        for (const ByteRange& r : masked)
+            for (u16 i = r.begin; i < r.end; ++i) out.insert(static_cast<u16>(image.offset + i));
+    }
+    return out;
+}
+
+// The changed bytes agree, except byte 2 of an FXSAVE image's MXCSR_MASK (see GeneratedCase::mxcsr_mask_at) and the
+// host-model bytes of x87 images (HostModelBytes).
+bool SameMemory(const GeneratedCase& c, const CaseResult& native, const CaseResult& emu, const HostFeatures& host,
+                std::span<const u8> pristine) {
     if (native.changes_overflow != emu.changes_overflow) return false;
-    if (c.mxcsr_mask_at[0] == 0xFFFF) {
+    const std::set<u16> host_model = HostModelBytes(c, native, host, pristine);
+    if (c.mxcsr_mask_at[0] == 0xFFFF && host_model.empty()) {
         return native.num_changes == emu.num_changes &&
                std::equal(native.changes.begin(), native.changes.begin() + native.num_changes, emu.changes.begin());
     }
@@ -94,18 +159,54 @@ bool SameMemory(const GeneratedCase& c, const CaseResult& native, const CaseResu
         a.erase(static_cast<u16>(at + 2));
         b.erase(static_cast<u16>(at + 2));
     }
+    for (u16 at : host_model) {
+        a.erase(at);
+        b.erase(at);
+    }
     return a == b;
 }
 
-void CompareFx(const GeneratedCase& c, const CaseResult& native, const CaseResult& emu, Verdict& v) {
+// The snippet stopped at a memory fault (#SS, #GP, #PF) of an MMX instruction that stores an MMX register
+// (MOVD/MOVQ/MOVNTQ m, mm and MASKMOVQ), on a host that has then already made the MMX transition
+// (HostFeatures::mmx_store_fault_sets_top).
+bool FaultingMmxStore(const CaseInput& input, const CaseResult& native, const HostFeatures& host) {
+    if (!host.mmx_store_fault_sets_top || native.outcome != Outcome::Exception) return false;
+    if (native.vector != 12 && native.vector != 13 && native.vector != 14) return false;  // #SS #GP #PF
+    bool store = false;
+    ForEachInsn(input, [&](u64 address, unsigned, const char* mnemonic, const char* ops) {
+        if (address != native.rip) return;
+        const std::string_view m(mnemonic), o(ops);
+        const size_t comma = o.rfind(", ");
+        const std::string_view src = comma == std::string_view::npos ? o : o.substr(comma + 2);
+        store = m == "maskmovq" || ((m == "movd" || m == "movq" || m == "movntq") && o.find("ptr [") < comma &&
+                                    src.size() == 3 && src.starts_with("mm"));
+    });
+    return store;
+}
+
+void CompareFx(const GeneratedCase& c, const CaseResult& native, const CaseResult& emu, const HostFeatures& host,
+               Verdict& v) {
     if (FxGet<u16>(native, fx::kFcw) != FxGet<u16>(emu, fx::kFcw)) v.fields.push_back("fcw");
-    const u16 fsw_mask = c.x87_tolerance ? u16(~fpu_c1) : u16(0xFFFF);
+    u16 fsw_mask = c.x87_tolerance ? u16(~fpu_c1) : u16(0xFFFF);
+    constexpr u16 kTop = 0x3800;
+    // A faulting MMX store on a host that has already set TOP to 0 (and, for MASKMOVQ, every tag to valid), as an
+    // MMX instruction does (SDM Vol. 3 12.2), where the emulator restores the state from before the instruction (a
+    // fault, SDM Vol. 3 6.5): TOP and FTW may show that transition, and the registers are compared physically.
+    unsigned emu_rotate = 0;
+    const bool mmx_quirk = FaultingMmxStore(c.input, native, host) && (FxGet<u16>(native, fx::kFsw) & kTop) == 0;
+    if (mmx_quirk) {
+        fsw_mask = static_cast<u16>(fsw_mask & ~kTop);
+        emu_rotate = (FxGet<u16>(emu, fx::kFsw) & kTop) >> 11;  // ST(i) of the emulator is physical (TOP + i) & 7
+    }
     if ((FxGet<u16>(native, fx::kFsw) ^ FxGet<u16>(emu, fx::kFsw)) & fsw_mask) v.fields.push_back("fsw");
-    if (native.fx[fx::kFtw] != emu.fx[fx::kFtw]) v.fields.push_back("ftw");
+    if (native.fx[fx::kFtw] != emu.fx[fx::kFtw] && !(mmx_quirk && native.fx[fx::kFtw] == 0xFF))
+        v.fields.push_back("ftw");
     if (FxGet<u32>(native, fx::kMxcsr) != FxGet<u32>(emu, fx::kMxcsr)) v.fields.push_back("mxcsr");
     for (unsigned i = 0; i < 8; ++i) {
+        // Native ST(i) is physical register i when the quirk applies (TOP = 0).
+        const unsigned e = mmx_quirk ? (i - emu_rotate) & 7 : i;
         const u8* a = native.fx.data() + fx::kSt + 16 * i;
-        const u8* b = emu.fx.data() + fx::kSt + 16 * i;
+        const u8* b = emu.fx.data() + fx::kSt + 16 * e;
         if (std::memcmp(a, b, 10) == 0) continue;
         if (c.x87_tolerance && WithinOneUlp(a, b)) continue;
         v.fields.push_back(kStNames[i]);
@@ -127,7 +228,8 @@ std::string_view OutcomeName(Outcome o) {
     return "?";
 }
 
-Verdict Compare(const GeneratedCase& c, const CaseResult& native, const CaseResult& emu) {
+Verdict Compare(const GeneratedCase& c, const CaseResult& native, const CaseResult& emu, const HostFeatures& host,
+                std::span<const u8> pristine) {
     Verdict v;
     if (native.outcome == Outcome::Timeout || native.outcome == Outcome::Crashed) {
         v.native_trouble = true;
@@ -161,8 +263,8 @@ Verdict Compare(const GeneratedCase& c, const CaseResult& native, const CaseResu
     // specific (SDM Vol. 1 8.1.8-8.1.9: FDP_EXCPTN_ONLY, FCS/FDS deprecation; AMD APM Vol. 2 11.4.4: pointers
     // saved only with ES=1 unless CPUID 8000_0008h EBX[2]). The fxsave class compares the image bytes the
     // snippet itself stores. MXCSR_MASK (28-31) is a model constant, not state.
-    CompareFx(c, native, emu, v);
-    if (!SameMemory(c, native, emu)) v.fields.push_back("memory");
+    CompareFx(c, native, emu, host, v);
+    if (!SameMemory(c, native, emu, host, pristine)) v.fields.push_back("memory");
     return v;
 }
 

@@ -21,7 +21,11 @@ struct Verdict {
     bool ok() const { return !native_trouble && fields.empty(); }
 };
 
-Verdict Compare(const GeneratedCase& c, const CaseResult& native, const CaseResult& emu);
+// `host` names the host CPU's model-specific behaviours that differ from the emulated CPU's (HostFeatures::Detect;
+// the default, none, compares everything); `pristine` is the data area's initial pattern (it tells what an image
+// byte the snippet left unchanged holds).
+Verdict Compare(const GeneratedCase& c, const CaseResult& native, const CaseResult& emu, const HostFeatures& host = {},
+                std::span<const u8> pristine = {});
 
 // "completed", "exception", "timeout", "crashed".
 std::string_view OutcomeName(Outcome o);

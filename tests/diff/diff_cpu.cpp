@@ -60,7 +60,8 @@ int Run(const Options& opt) {
     const std::vector<InsnClass> classes = ParseClasses(opt.classes);
     std::vector<u8> pristine(kDataSize);
     FillPristine(opt.seed ^ 0x5EED5EED5EED5EEDull, pristine);
-    const Generator gen(opt.seed, pristine, HostFeatures::Detect(), classes, opt.max_length);
+    const HostFeatures host = HostFeatures::Detect();
+    const Generator gen(opt.seed, pristine, host, classes, opt.max_length);
     auto native = NativeRunner::Start(pristine);
     if (!native) {
         fmt::print(stderr, "diff-cpu: {}\n", NativeErrorMessage(native.error()));
@@ -108,7 +109,7 @@ int Run(const Options& opt) {
             std::vector<std::pair<std::string, std::string>> keys;  // (symptom, category) of each finding
             for (size_t k = 0; k < columns.size(); ++k) {
                 const CaseResult& em = columns[k].runner->Run(c.input);
-                verdicts[k] = Compare(c, nat, em);
+                verdicts[k] = Compare(c, nat, em, host, pristine);
                 report[k] = EmuColumn{BackendName(columns[k].runner->backend()), &em, &verdicts[k]};
                 if (verdicts[k].ok()) continue;
                 ok = false;

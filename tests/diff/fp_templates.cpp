@@ -2,18 +2,22 @@
 // x87/SSE state of the case (fp_values.cpp) and from memory patched with special values; what the instructions
 // compute is compared through the FXSAVE image, the GPRs, RFLAGS and memory.
 //
-// FXSAVE/XSAVE images (fpstate) are compared byte for byte through memory, with one exclusion. What the host (AMD
-// EPYC) writes, and where Intel differs:
+// FXSAVE/XSAVE images (fpstate) and FNSTENV/FNSAVE images are compared byte for byte through memory, with these
+// exclusions. What an AMD EPYC host writes, and where Intel differs:
 // - MXCSR_MASK: AMD 0x0002FFFF (bit 17 = MM, misaligned SSE mode), Intel 0x0000FFFF (the emulated CPU's). Byte 2
 //   of the field is not compared (GeneratedCase::mxcsr_mask_at); LDMXCSR operands never set bit 17.
 // - FOP/FIP/FDP: AMD's FXSAVE/XSAVE store them only while FSW.ES = 1 and write zeros otherwise; Intel stores the
-//   last non-control x87 instruction's (FDP only on exceptions with CPUID.(7,0):EBX[6]). FCS/FDS are recorded in
-//   64-bit mode (zero on Intel parts with CPUID.(7,0):EBX[13]). The emulator follows AMD: compared exactly.
+//   last non-control x87 instruction's FIP, FOP only of one with an unmasked exception, FDP only on exceptions with
+//   CPUID.(7,0):EBX[6]. FCS/FDS are recorded in 64-bit mode (zero on Intel parts with CPUID.(7,0):EBX[13]). The
+//   emulator follows AMD: compared exactly on AMD hosts; on others compare.cpp masks the fields where the host's
+//   documented model differs (HostFeatures, GeneratedCase::x87_images), and a reload never uses the other
+//   operand size there (it would carry the masked fields into FTW and the registers).
 // - Bytes 416-511 (reserved, available) are not written, but a #PF on them is raised; XSAVE with RFBM = 3 writes
 //   XSTATE_BV only in the header. CR2 of a #PF inside such a multi-piece store is compared by page only.
 // Not generated (host-model or host-undefined): RCPPS/RSQRTPS (model-specific approximations), FCW precision
 // control 01 (reserved), FXRSTOR of random images, F3 0F AE /0-/4 mod=11 and 66 0F AE /6,/7 (CPUID features the
-// host has and the emulated CPU lacks: tests/unit/cpu/simd_test.cpp checks their #UD).
+// host has and the emulated CPU lacks: tests/unit/cpu/simd_test.cpp checks their #UD), F3 0F AE /4 memory forms
+// where the host runs PTWRITE, and the other host-specific corners listed in HostFeatures (generator.h).
 #include <cstring>
 #include <vector>
 
@@ -66,8 +70,8 @@ MemRef PickFpMem(Builder& b, unsigned size, unsigned align, bool allow_faults = 
 }
 
 // Sets a memory r/m operand of `size` bytes whose initial bytes hold a `val` value (when patchable).
-void SetMem(Builder& b, Insn& in, unsigned size, Val val, unsigned align, bool write) {
-    MemRef m = PickFpMem(b, size, align == 0 ? 1 : align);
+MemRef SetMem(Builder& b, Insn& in, unsigned size, Val val, unsigned align, bool write, bool allow_faults = true) {
+    MemRef m = PickFpMem(b, size, align == 0 ? 1 : align, allow_faults);
     if (val != Val::None && size <= kPatchBytes) {
         u8 buf[16] = {};
         FillValue(b.rng, val, buf);
@@ -78,6 +82,7 @@ void SetMem(Builder& b, Insn& in, unsigned size, Val val, unsigned align, bool w
     }
     in.SetRmMem(m);
     b.Access(m, size, write);
+    return m;
 }
 
 Insn X87(u8 opcode, u8 digit) {
@@ -173,7 +178,15 @@ bool GenX87Mem(Builder& b) {
     }};
     const Form& f = kForms[b.rng.Below(kForms.size())];
     Insn in = X87(f.opcode, f.digit);
-    SetMem(b, in, f.size, f.val, 0, f.store);
+    // Where the host skips the destination's checks for a store that an unmasked exception suppresses (and the
+    // emulator, as AMD, does not), a store that may be suppressed gets no faulting address.
+    const bool may_skip_checks = b.features.x87_suppressed_store_skips_checks && b.s.x87_store_may_be_suppressed;
+    const MemRef m = SetMem(b, in, f.size, f.val, 0, f.store, !(f.store && may_skip_checks));
+    // FSTP m80/FBSTP across the end of the data area with its low 8 bytes inside: stored before the #PF on hosts
+    // that split the store (HostFeatures::x87_m80_store_split), not by the emulator.
+    if (f.store && f.size == 10 && b.features.x87_m80_store_split && m.target + 8 <= kGuardBase &&
+        m.target + 10 > kGuardBase)
+        return false;
     return b.Emit(in);
 }
 
@@ -198,6 +211,7 @@ bool GenX87Misc(Builder& b) {
             Insn in = X87(k == 0 ? 0xDD : 0xD9, k == 0 ? 7 : (k == 2 ? 5 : 7));
             if (k == 3) in.prefixes.push_back(0x9B);
             SetMem(b, in, 2, k == 2 ? Val::Cw : Val::None, 0, k != 2);
+            if (k == 2) b.s.x87_store_may_be_suppressed = true;
             return b.Emit(in);
         }
         case 4:
@@ -210,19 +224,27 @@ bool GenX87Misc(Builder& b) {
             MemRef m = PickFpMem(b, size, 1, rng.Chance(1, 4));
             st.SetRmMem(m);
             b.Access(m, size, true);
+            if (!b.RecordX87Image(m, o16 ? X87ImageKind::Env16 : X87ImageKind::Env32)) return false;
             if (!b.Emit(st)) return false;
             if (rng.Chance(1, 2)) return true;
             // Something to undo, then the reload from the same place.
             const std::array<std::array<u8, 2>, 4> between{{{0xD9, 0xE8}, {0xDB, 0xE3}, {0xD9, 0xF7}, {0xD9, 0xE0}}};
             if (!b.EmitBytes(rng.Pick(between))) return false;
             Insn ld = X87(save ? 0xDD : 0xD9, 4);  // FRSTOR / FLDENV
-            if (o16 != rng.Chance(1, 8)) ld.prefixes.push_back(0x66);
+            // Now and then with the other operand size, which loads pointer fields into FTW and the registers:
+            // not where compare.cpp masks pointer fields of the image (HostFeatures), as they would carry on.
+            const bool pointers_masked = b.features.intel_x87_pointers || b.features.fdp_excptn_only ||
+                                         b.features.fcs_fds_deprecated;
+            const bool other_size = rng.Chance(1, 8) && !pointers_masked;
+            if (o16 != other_size) ld.prefixes.push_back(0x66);
             ld.SetRmMem(m);
+            b.s.x87_store_may_be_suppressed = true;
             return b.Emit(ld);
         }
         default: {  // FLDCW then an operation rounded under it
             Insn in = X87(0xD9, 5);
             SetMem(b, in, 2, Val::Cw, 0, false);
+            b.s.x87_store_may_be_suppressed = true;
             if (!b.Emit(in)) return false;
             const std::array<u8, 8> ops{0xFC, 0xFA, 0xF8, 0xFD, 0xC1, 0xC9, 0xE0, 0xF4};
             const u8 op = rng.Pick(ops);
@@ -480,8 +502,10 @@ bool GenFpState(Builder& b) {
             b.info.ends_case = true;
             return b.Emit(in);
         }
-        // 66 /6 CLWB, 66 /7 CLFLUSHOPT, F3 /6 CLRSSBSY exist by CPUID on the host only.
+        // 66 /6 CLWB, 66 /7 CLFLUSHOPT, F3 /6 CLRSSBSY exist by CPUID on the host only. F3 /4 is PTWRITE on hosts
+        // that run it (HostFeatures::ptwrite; the emulated CPU does not have it: #UD, tests/unit/cpu/simd_test.cpp).
         if (in.reg >= 6) return false;
+        if (in.prefixes[0] == 0xF3 && in.reg == 4 && b.features.ptwrite) return false;
         SetMem(b, in, 4, Val::Mxcsr, 0, false);
         b.info.ends_case = true;
         return b.Emit(in);
@@ -503,6 +527,11 @@ bool GenFpState(Builder& b) {
     // Mostly aligned (16 for FXSAVE, 64 for XSAVE); misaligned now and then (#GP(0)).
     const unsigned align = rng.Chance(1, 12) ? 8 : (xsave ? 64 : 16);
     MemRef m = PickFpMem(b, size, align, rng.Chance(1, 4));
+    // Non-canonical through the SS segment and misaligned: #SS or #GP first is host-specific
+    // (HostFeatures::fxsave_ss_canonical_first).
+    const bool ss = !m.rip_relative && !m.absolute && (m.base == RBP || m.base == RSP);
+    const bool canonical = m.target < (u64{1} << 47) || m.target >= ~((u64{1} << 47) - 1);
+    if (b.features.fxsave_ss_canonical_first && ss && !canonical && m.target % (xsave ? 64 : 16) != 0) return false;
     if (xsave) {
         // XSAVE with RFBM = EDX:EAX & XCR0 = 3: x87 and SSE only, whatever else the host's XCR0 enables.
         if (!b.Shapeable(RAX) || !b.Shapeable(RDX)) return false;
@@ -524,6 +553,7 @@ bool GenFpState(Builder& b) {
         at = static_cast<u16>(m.target - kDataBase + fx::kMxcsrMask);
         break;
     }
+    if (!b.RecordX87Image(m, save.rex_w ? X87ImageKind::Fx64 : X87ImageKind::Fx32)) return false;
     if (!b.Emit(save)) return false;
     if (xsave || rng.Chance(1, 2)) return true;
     // Change the state, then FXRSTOR the image (same REX.W) and use it.

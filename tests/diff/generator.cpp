@@ -3,9 +3,11 @@
 #include <cpuid.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "tests/diff/builder.h"
 #include "tests/diff/fp_values.h"
+#include "tests/diff/native_runner.h"
 
 namespace emu::diff {
 
@@ -14,6 +16,8 @@ using namespace gen;
 namespace {
 
 static_assert(std::tuple_size_v<decltype(BuildState::classes)> >= Generator::kMaxLength);
+// One image at most per instruction: recording one never rejects a template.
+static_assert(std::tuple_size_v<decltype(BuildState::x87_images)> >= Generator::kMaxLength);
 
 u64 CaseSeed(u64 seed, u64 index) {
     Rng r(seed ^ (index * 0xD1B54A32D192ED03ull));
@@ -61,6 +65,24 @@ HostFeatures HostFeatures::Detect() {
         f.lahf64 = c & 1;
         f.lzcnt = c & (1u << 5);
     }
+    if (__get_cpuid(0, &a, &b, &c, &d)) {
+        char vendor[13] = {};
+        std::memcpy(vendor, &b, 4);
+        std::memcpy(vendor + 4, &d, 4);
+        std::memcpy(vendor + 8, &c, 4);
+        f.intel_x87_pointers = std::string_view(vendor) == "GenuineIntel";
+    }
+    if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) {
+        f.fdp_excptn_only = b & (1u << 6);
+        f.fcs_fds_deprecated = b & (1u << 13);
+    }
+    const HostProbes probes = ProbeHost();
+    f.ptwrite = probes.ptwrite;
+    f.x87_suppressed_store_skips_checks = probes.x87_suppressed_store_skips_checks;
+    f.mmx_store_fault_sets_top = probes.mmx_store_fault_sets_top;
+    f.x87_m80_store_split = probes.x87_m80_store_split;
+    f.rep_a32_zero_count_clears_rcx = probes.rep_a32_zero_count_clears_rcx;
+    f.fxsave_ss_canonical_first = probes.fxsave_ss_canonical_first;
     return f;
 }
 
@@ -80,6 +102,9 @@ GeneratedCase Generator::Generate(u64 index) const {
     in.gpr[RSP] = kDataBase + kStackStart - 8 * rng.Below(64) - (rng.Chance(1, 8) ? rng.Below(8) : 0);
     in.rflags = 0x202 | (rng.Next() & kArith) | (rng.Chance(1, 2) ? DF : 0);
     RandomFpState(rng, in.fx);
+    u16 fcw;
+    std::memcpy(&fcw, in.fx.data() + fx::kFcw, 2);
+    b.s.x87_store_may_be_suppressed = (fcw & 0x19) != 0x19;  // IM, OM, UM
 
     const std::array<unsigned, 10> lengths{1, 1, 1, 1, 2, 2, 2, 3, 3, 4};
     // The default draw stays as it was so that existing (seed, index) pairs keep reproducing the same case.
@@ -111,6 +136,7 @@ GeneratedCase Generator::Generate(u64 index) const {
     out.classes.assign(b.s.classes.begin(), b.s.classes.begin() + b.s.num_classes);
     out.x87_tolerance = b.s.x87_tolerance;
     out.mxcsr_mask_at = b.s.mxcsr_mask_at;
+    out.x87_images = b.s.x87_images;
     return out;
 }
 

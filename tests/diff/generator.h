@@ -61,7 +61,8 @@ std::string_view ClassName(InsnClass c);
 std::optional<InsnClass> ClassFromName(std::string_view name);
 std::vector<InsnClass> AllClasses();
 
-// Host CPUID bits that decide which encodings the generator may use.
+// What the generator and the comparison know of the host CPU: CPUID bits that decide which encodings the generator
+// may use, and the host's model-specific behaviours.
 struct HostFeatures {
     bool popcnt = false;
     bool lzcnt = false;    // ABM; without it F3 0F BD decodes as BSR
@@ -71,7 +72,56 @@ struct HostFeatures {
     bool movbe = false;
     bool crc32 = false;    // SSE4.2
     bool adx = false;      // ADCX/ADOX
+    // Model- and vendor-specific behaviours of the host that the emulated CPU (emu/cpu/system/cpuid.cpp: no FCS/FDS
+    // deprecation, no FDP_EXCPTN_ONLY, no PTWRITE; the rest as on the AMD EPYC host diff-cpu was first validated on)
+    // does not share. compare.cpp masks, and the generator avoids, exactly what each one changes; all are false on
+    // that AMD host, where everything is compared. Detect() reads CPUID and runs the probes of native_runner.h.
+    // x87 pointers as Intel documents them (vendor GenuineIntel): FXSAVE/XSAVE store FIP/FCS of the last non-control
+    // instruction whatever FSW.ES says (SDM Vol. 1 8.1.8) and FOP only of one that incurred an unmasked exception
+    // (SDM Vol. 1 8.1.9); AMD stores FOP/FIP/FDP in FXSAVE/XSAVE images only while FSW.ES = 1 (AMD APM Vol. 5
+    // FXSAVE), as the emulator does.
+    bool intel_x87_pointers = false;
+    bool fdp_excptn_only = false;     // CPUID.(EAX=7,ECX=0):EBX[6]: FDP only for unmasked exceptions (SDM Vol. 1 8.1.8)
+    bool fcs_fds_deprecated = false;  // CPUID.(EAX=7,ECX=0):EBX[13]: FCS and FDS saved as 0000H (SDM Vol. 1 8.1.8)
+    // F3 0F AE /4 (PTWRITE) executes. Probed: a hypervisor can hide CPUID.(EAX=14H,ECX=0):EBX[4] (and Intel PT) but
+    // not the instruction, as on the Intel CI host.
+    bool ptwrite = false;
+    // An x87 store that an unmasked #IA/#IS, #O or #U suppresses ("no value is stored", SDM Vol. 2 FST/FIST/FBSTP,
+    // Vol. 1 8.5.4-8.5.5) skips the destination's page and canonical checks (Intel, probed); AMD and the emulator
+    // raise the #PF/#GP first. The generator gives such stores no faulting address while the FCW may unmask them.
+    bool x87_suppressed_store_skips_checks = false;
+    // A MOVQ/MOVD/MOVNTQ/MASKMOVQ store from an MMX register that faults (#PF/#GP) has already set FSW.TOP to 0 (Intel,
+    // probed); AMD and the emulator leave the x87 state as it was (a fault restores the state from before the
+    // instruction, SDM Vol. 3 6.5). compare.cpp then compares TOP and FTW as the transition leaves them, and the x87
+    // registers physically.
+    bool mmx_store_fault_sets_top = false;
+    // FSTP m80 and FBSTP with 8 or 9 of their 10 bytes before an unmapped page store the low 8 bytes before the #PF
+    // on the rest (Intel, probed); AMD and the emulator store nothing (nothing in the SDM or the APM promises either).
+    // Such addresses are not generated for them.
+    bool x87_m80_store_split = false;
+    // A REP string instruction with a 32-bit address size and ECX = 0 clears RCX[63:32] (Intel, probed). The SDM's
+    // REP pseudocode writes the count register only inside the loop, which does not run, and the emulator (like
+    // AMD hosts) leaves RCX alone. The generator then starts RCX[63:32] at zero for such a REP.
+    bool rep_a32_zero_count_clears_rcx = false;
+    // FXSAVE/FXRSTOR/XSAVE through RBP or RSP at an address both non-canonical and misaligned raise #SS(0) (Intel,
+    // probed), not the #GP(0) of the alignment check as the emulator (and AMD hosts) do; the SDM lists both with no
+    // order between them. Such addresses are not generated for them.
+    bool fxsave_ss_canonical_first = false;
     static HostFeatures Detect();
+};
+
+// An x87 environment or state image the snippet stores (FNSTENV/FNSAVE, FXSAVE/XSAVE), for the pointer masks of
+// compare.cpp.
+enum class X87ImageKind : u8 {
+    None,
+    Env16,  // FNSTENV/FNSAVE with a 16-bit operand size (SDM Vol. 1 Figure 8-11)
+    Env32,  // FNSTENV/FNSAVE with a 32-bit operand size (SDM Vol. 1 Figure 8-9)
+    Fx32,   // FXSAVE/XSAVE without REX.W: 32-bit FIP/FDP with FCS/FDS (SDM Vol. 1 Table 10-2)
+    Fx64,   // FXSAVE64/XSAVE64: 64-bit FIP/FDP
+};
+struct X87Image {
+    u16 offset = 0;  // from kDataBase
+    X87ImageKind kind = X87ImageKind::None;
 };
 
 struct GeneratedCase {
@@ -91,6 +141,9 @@ struct GeneratedCase {
     // MXCSR_MASK is a model constant: AMD sets bit 17 (MM, misaligned SSE mode, AMD APM Vol. 4 MXCSR), which
     // the emulated CPU does not have; that one byte is not compared.
     std::array<u16, 4> mxcsr_mask_at{0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF};
+    // The x87 environment and state images the snippet stores, in order (kind None: unused; one per instruction
+    // at most).
+    std::array<X87Image, 8> x87_images{};
 };
 
 class Generator {

@@ -226,6 +226,106 @@ template <typename S>
 }
 }  // namespace
 
+namespace {
+
+// Runs `probe` in a child process: its exit status, or -1 if it died (of a signal).
+int RunProbe(void (*probe)()) {
+    const pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        probe();
+        _exit(0);
+    }
+    int status = 0;
+    if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return -1;
+    return WEXITSTATUS(status);
+}
+
+void* UnmappedPage() {
+    return mmap(nullptr, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+}
+
+void ProbePtwrite() { asm volatile(".byte 0xF3, 0x0F, 0xAE, 0xE0" ::: "memory"); }  // PTWRITE EAX
+
+// FSTP m32 with the stack empty and #I unmasked: the stack underflow suppresses the store.
+void ProbeSuppressedStore() {
+    void* page = UnmappedPage();
+    static const u16 kFcw = 0x037E;
+    asm volatile("fninit\n fldcw %0\n fstps (%1)\n" : : "m"(kFcw), "r"(page) : "memory");
+    _exit(1);  // no #PF
+}
+
+void OnProbeFault(int, siginfo_t*, void* context) {
+    const auto* uc = static_cast<const ucontext_t*>(context);
+    _exit(uc->uc_mcontext.fpregs && ((uc->uc_mcontext.fpregs->swd >> 11) & 7) == 0 ? 1 : 2);
+}
+
+// FLD1 leaves TOP = 7; then MOVQ m64, MM0 to an unmapped page: what TOP is at the #PF.
+void ProbeMmxStoreFault() {
+    void* page = UnmappedPage();
+    struct sigaction sa{};
+    sa.sa_sigaction = OnProbeFault;
+    sa.sa_flags = SA_SIGINFO;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, nullptr);
+    asm volatile("fninit\n fld1\n movq %%mm0, (%0)\n" : : "r"(page) : "memory");
+    _exit(3);  // no fault: not expected
+}
+
+u8* g_probe_bytes = nullptr;
+
+void OnSplitStoreFault(int, siginfo_t*, void*) {
+    for (unsigned i = 0; i < 8; ++i)
+        if (g_probe_bytes[i] != 0) _exit(2);
+    _exit(1);  // the low 8 bytes (+0.0) are in memory
+}
+
+// FSTP m80 of +0.0 to the last 8 bytes of a page (filled with 0xAA) before an unmapped one: what is in them at the
+// #PF.
+void ProbeSplitStore() {
+    void* pages = mmap(nullptr, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (pages == MAP_FAILED || munmap(static_cast<u8*>(pages) + 4096, 4096) != 0) _exit(3);
+    g_probe_bytes = static_cast<u8*>(pages) + 4096 - 8;
+    std::memset(g_probe_bytes, 0xAA, 8);
+    struct sigaction sa{};
+    sa.sa_sigaction = OnSplitStoreFault;
+    sa.sa_flags = SA_SIGINFO;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, nullptr);
+    asm volatile("fninit\n fldz\n fstpt (%0)\n" : : "r"(g_probe_bytes) : "memory");
+    _exit(3);  // no fault: not expected
+}
+
+// REPNE SCASB with a 32-bit address size and ECX = 0 (no iteration): is RCX[63:32] still there?
+void ProbeRepZeroCount() {
+    u64 rcx = 0xA5A5A5A500000000ull, rdi = 0;
+    asm volatile(".byte 0x67, 0xF2, 0xAE" : "+c"(rcx), "+D"(rdi) : : "memory", "cc");
+    _exit(rcx == 0 ? 1 : 2);
+}
+
+// FXSAVE through RBP (the SS segment) at an address both non-canonical and misaligned: #SS(0) (SIGBUS) or #GP(0)
+// (SIGSEGV) first.
+void ProbeFxsaveFaultOrder() {
+    signal(SIGBUS, [](int) { _exit(1); });
+    signal(SIGSEGV, [](int) { _exit(2); });
+    const u64 address = 0x8000000000000008ull;
+    asm volatile("push %%rbp\n mov %0, %%rbp\n fxsave (%%rbp)\n pop %%rbp\n" : : "r"(address) : "memory");
+    _exit(3);  // no fault: not expected
+}
+
+}  // namespace
+
+HostProbes ProbeHost() {
+    HostProbes p;
+    p.ptwrite = RunProbe(ProbePtwrite) == 0;
+    p.x87_suppressed_store_skips_checks = RunProbe(ProbeSuppressedStore) == 1;
+    p.mmx_store_fault_sets_top = RunProbe(ProbeMmxStoreFault) == 1;
+    p.x87_m80_store_split = RunProbe(ProbeSplitStore) == 1;
+    p.rep_a32_zero_count_clears_rcx = RunProbe(ProbeRepZeroCount) == 1;
+    p.fxsave_ss_canonical_first = RunProbe(ProbeFxsaveFaultOrder) == 1;
+    return p;
+}
+
 std::string_view NativeErrorMessage(NativeError error) {
     switch (error) {
         case NativeError::SharedMemory: return "could not map the memory shared with the native child";

@@ -24,6 +24,18 @@ enum class NativeError : u8 {
 
 std::string_view NativeErrorMessage(NativeError error);
 
+// Host behaviours that no CPUID bit reports, each measured once in a throwaway child process (for
+// HostFeatures::Detect, generator.h, which says what each one changes).
+struct HostProbes {
+    bool ptwrite = false;                            // F3 0F AE /4 runs instead of raising #UD
+    bool x87_suppressed_store_skips_checks = false;  // FSTP m32 to an unmapped page, #IS unmasked: no #PF
+    bool mmx_store_fault_sets_top = false;           // MOVQ m64, mm to an unmapped page: TOP = 0 at the #PF
+    bool x87_m80_store_split = false;                // FSTP m80 with 8 bytes before an unmapped page: those stored
+    bool rep_a32_zero_count_clears_rcx = false;      // 67 F2 AE with ECX = 0 clears RCX[63:32]
+    bool fxsave_ss_canonical_first = false;          // FXSAVE [rbp], non-canonical and misaligned: #SS, not #GP
+};
+HostProbes ProbeHost();
+
 class NativeRunner {
 public:
     // `pristine` is the data area's initial pattern (kDataSize bytes).

@@ -1,6 +1,7 @@
 // Self-test of the native runner alone: snippets whose results the SDM states, run on the host CPU.
 #include <catch2/catch.hpp>
 
+#include <cstring>
 #include <vector>
 
 #include "tests/diff/native_runner.h"
@@ -148,6 +149,38 @@ TEST_CASE("many cases in a row keep the runner in sync", "[diff][native]") {
     std::vector<CaseResult> results(cases.size());
     REQUIRE(env.runner->Run(cases, results).ok());
     for (unsigned i = 0; i < cases.size(); ++i) REQUIRE(results[i].gpr[0] == 4 * i);
+}
+
+TEST_CASE("the host probes agree with what the runner sees the same instructions do", "[diff][native]") {
+    const HostProbes probes = ProbeHost();
+    Env env;
+    // PTWRITE EAX: runs, or #UD.
+    const CaseResult ptwrite = env.Run(MakeCase({0xF3, 0x0F, 0xAE, 0xE0}));
+    CHECK((ptwrite.outcome == Outcome::Completed) == probes.ptwrite);
+    if (!probes.ptwrite) CHECK(ptwrite.vector == 6);
+    // REPNE SCASB with a 32-bit address size and ECX = 0.
+    CaseInput rep = MakeCase({0x67, 0xF2, 0xAE});
+    rep.gpr[1] = 0xA5A5A5A500000000ull;
+    rep.gpr[7] = kDataBase;
+    const CaseResult r = env.Run(rep);
+    REQUIRE(r.outcome == Outcome::Completed);
+    CHECK((r.gpr[1] == 0) == probes.rep_a32_zero_count_clears_rcx);
+    CHECK((r.gpr[1] == rep.gpr[1]) == !probes.rep_a32_zero_count_clears_rcx);
+    // FLDCW [data] with #I unmasked (FCW 037E), then FSTP m32 to the guard range with the stack empty.
+    CaseInput fst = MakeCase({0xD9, 0x2C, 0x25, 0x00, 0x00, 0x00, 0x20,    // fldcw [0x20000000]
+                              0xD9, 0x1C, 0x25, 0x00, 0x00, 0x01, 0x20});  // fstp dword [kGuardBase]
+    fst.num_patches = 1;
+    fst.patches[0].offset = 0;
+    fst.patches[0].length = 2;
+    fst.patches[0].bytes[0] = 0x7E;
+    fst.patches[0].bytes[1] = 0x03;
+    const u16 fcw = 0x037F;  // FXRSTOR's FCW before the FLDCW; all registers empty
+    std::memcpy(fst.fx.data() + fx::kFcw, &fcw, 2);
+    const u32 mxcsr = 0x1F80;
+    std::memcpy(fst.fx.data() + fx::kMxcsr, &mxcsr, 4);
+    const CaseResult f = env.Run(fst);
+    CHECK((f.outcome == Outcome::Completed) == probes.x87_suppressed_store_skips_checks);
+    if (!probes.x87_suppressed_store_skips_checks) CHECK(f.vector == 14);
 }
 
 }  // namespace

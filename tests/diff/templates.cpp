@@ -708,7 +708,15 @@ bool GenString(Builder& b) {
         b.Read(RDI);
         b.Write(RDI);
     }
-    if (rep) { b.Shape(RCX, (addr32 ? InitialValue(rng) & ~u64{0xFFFFFFFF} : 0) | count); b.Read(RCX); b.Write(RCX); }
+    if (rep) {
+        u64 upper = addr32 ? InitialValue(rng) & ~u64{0xFFFFFFFF} : 0;
+        // No iteration with a 32-bit address size: whether RCX[63:32] survives is host-specific
+        // (HostFeatures::rep_a32_zero_count_clears_rcx), so there it starts as zero.
+        if (count == 0 && b.features.rep_a32_zero_count_clears_rcx) upper = 0;
+        b.Shape(RCX, upper | count);
+        b.Read(RCX);
+        b.Write(RCX);
+    }
     if (kind == Stos || kind == Scas || kind == Movs) b.Read(RAX);
     if (kind == Lods) b.Write(RAX);
     const u64 span = count * size + 16;
