@@ -1,7 +1,7 @@
 #pragma once
 // The registers and frame translated code relies on, declared once.
 //
-// While translated code runs: r14 = JitContext*, r15 = CpuState*. IR values (zero-extended when narrower than 64
+// While translated code runs: r14 = JitContext*, r15 = CpuState*, r13 = the guest RFLAGS. IR values (zero-extended when narrower than 64
 // bits) live in the value registers below from definition to last use, or in an 8-byte frame slot at
 // [rsp + 8 * index] when spilled. rax, rcx, rdx, rsi, rdi, r8 and r9 are scratch: emit functions compute in them and
 // pass C arguments in them. Before a call into C, values in caller-saved value registers are spilled (main path) or
@@ -14,9 +14,13 @@ namespace emu::cpu::jit::x64 {
 
 inline const Xbyak::Reg64& kCtx = Xbyak::util::r14;
 inline const Xbyak::Reg64& kState = Xbyak::util::r15;
+// The guest's RFLAGS while a block runs: loaded after the block's entry checks, stored back to CpuState::rflags
+// before anything else can see it (every exit from the block, every call into C; calls that may change it are
+// followed by a reload). Status-flag writes and condition tests then stay in registers.
+inline const Xbyak::Reg64& kFlags = Xbyak::util::r13;
 
-inline const Xbyak::Reg64 kValueRegs[] = {Xbyak::util::rbx, Xbyak::util::rbp, Xbyak::util::r12, Xbyak::util::r13,
-                                          Xbyak::util::r10, Xbyak::util::r11};
+inline const Xbyak::Reg64 kValueRegs[] = {Xbyak::util::rbx, Xbyak::util::rbp, Xbyak::util::r12, Xbyak::util::r10,
+                                          Xbyak::util::r11};
 inline const Xbyak::Reg64 kCallerSavedValueRegs[] = {Xbyak::util::r10, Xbyak::util::r11};
 
 // IR values a compiled block may have (its frame); bigger blocks run on the interpreter.

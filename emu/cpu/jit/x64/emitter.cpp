@@ -19,6 +19,7 @@
 #include "emu/common/log.h"
 #include "emu/cpu/ir/emitter.h"
 #include "emu/cpu/ir/flags.h"
+#include "emu/cpu/ir/passes/passes.h"
 #include "emu/cpu/jit/jit.h"
 #include "emu/cpu/jit/x64/abi.h"
 #include "emu/cpu/simd/simd.h"
@@ -212,6 +213,20 @@ private:
     }
     void LoadArg(const Reg64& r, const Inst& i, unsigned n) { Load(r, i.args[n]); }
     void Result(const Reg64& r);
+    // The register the current instruction's result goes to (allocated now; rax if nothing reads the result).
+    // Arguments stay in their registers until the instruction is done, so the result never shares one.
+    Reg64 Def();
+    // The register holding value `v`, loading it into `scratch` if it is an immediate or in a slot.
+    Reg64 InReg(const Value& v, const Reg64& scratch) {
+        if (v.is_inst() && reg_of_[v.inst()] >= 0) return Reg64(reg_of_[v.inst()]);
+        Load(scratch, v);
+        return scratch;
+    }
+    // An immediate that fits a sign-extended imm32 (ALU instructions' immediate form).
+    static bool IsSimm32(const Value& v) { return v.is_imm() && static_cast<i64>(v.imm()) == static_cast<i32>(v.imm()); }
+    // dst = a op b for the commutative-or-not two-operand ALU forms, straight into the result register.
+    template <typename OpRR, typename OpRI>
+    void EmitAlu(const Inst& i, OpRR rr, OpRI ri, bool mask);
     // Moves the values held in caller-saved pool registers to their slots (before a call into C).
     void SpillCallerSaved();
     // Frees the registers of the current instruction's arguments that it used last.
@@ -241,7 +256,11 @@ private:
     Label& NewLabel() { return labels_.emplace_back(); }
     void Far(std::function<void()> f) { far_.push_back(std::move(f)); }
 
-    // Leaves for the dispatcher with `exit` in eax, state.rip = rip.
+    // Writes the RFLAGS register back (before leaving the block or calling C) and reloads it (after a call that may
+    // have changed it).
+    void StoreFlags() { c_.mov(c_.qword[x64::kState + kRflagsOffset], x64::kFlags); }
+    void ReloadFlags() { c_.mov(x64::kFlags, c_.qword[x64::kState + kRflagsOffset]); }
+    // Leaves for the dispatcher with `exit` in eax, state.rip = rip (RFLAGS already stored).
     void ExitWith(JitExit exit, u64 rip) {
         LoadImm(rax, rip);
         c_.mov(c_.qword[x64::kState + kRipOffset], rax);
@@ -257,6 +276,7 @@ private:
         const u64 rip = insn_rip_;
         Far([this, &l, unrun, rip] {
             c_.L(l);
+            StoreFlags();
             c_.add(c_.qword[x64::kCtx + kBudgetOffset], unrun);
             ExitWith(JitExit::Exception, rip);
         });
@@ -309,6 +329,11 @@ private:
 
 void BlockEmitter::Result(const Reg64& r) {
     if (last_use_[current_] == current_) return;  // nothing reads it
+    c_.mov(Def(), r);
+}
+
+Reg64 BlockEmitter::Def() {
+    if (last_use_[current_] == current_) return rax;  // nothing reads it: compute into scratch
     int chosen = -1;
     for (const Reg64& reg : x64::kValueRegs) {
         if (owner_[reg.getIdx()] < 0) {
@@ -332,7 +357,7 @@ void BlockEmitter::Result(const Reg64& r) {
     }
     owner_[chosen] = static_cast<int>(current_);
     reg_of_[current_] = chosen;
-    c_.mov(Reg64(chosen), r);
+    return Reg64(chosen);
 }
 
 void BlockEmitter::SpillCallerSaved() {
@@ -394,6 +419,7 @@ void BlockEmitter::EmitEntry() {
     c_.cmp(c_.qword[x64::kCtx + kBudgetOffset], n);
     c_.jb(leave, Xbyak::CodeGenerator::T_NEAR);
     c_.sub(c_.qword[x64::kCtx + kBudgetOffset], n);
+    ReloadFlags();
     const u64 rip = block_.start_rip();
     Far([this, &leave, rip] {
         c_.L(leave);
@@ -417,6 +443,7 @@ void BlockEmitter::EmitGuestInsn(const Inst& i) {
         const u64 rip = insn_rip_;
         Far([this, &l, unrun, rip] {
             c_.L(l);
+            StoreFlags();
             c_.add(c_.qword[x64::kCtx + kBudgetOffset], unrun);
             ExitWith(JitExit::Continue, rip);
         });
@@ -426,25 +453,17 @@ void BlockEmitter::EmitGuestInsn(const Inst& i) {
 
 // --- Registers and state
 void BlockEmitter::EmitGetGpr8(const Inst& i) {
-    c_.movzx(eax, c_.byte[x64::kState + OffsetOfGpr(Imm32(i, 0))]);
-    Result(rax);
+    c_.movzx(Def().cvt32(), c_.byte[x64::kState + OffsetOfGpr(Imm32(i, 0))]);
 }
 void BlockEmitter::EmitGetGpr8H(const Inst& i) {
     c_.movzx(eax, c_.byte[x64::kState + OffsetOfGpr(Imm32(i, 0) & 3) + 1]);
     Result(rax);
 }
 void BlockEmitter::EmitGetGpr16(const Inst& i) {
-    c_.movzx(eax, c_.word[x64::kState + OffsetOfGpr(Imm32(i, 0))]);
-    Result(rax);
+    c_.movzx(Def().cvt32(), c_.word[x64::kState + OffsetOfGpr(Imm32(i, 0))]);
 }
-void BlockEmitter::EmitGetGpr32(const Inst& i) {
-    c_.mov(eax, c_.dword[x64::kState + OffsetOfGpr(Imm32(i, 0))]);
-    Result(rax);
-}
-void BlockEmitter::EmitGetGpr64(const Inst& i) {
-    c_.mov(rax, c_.qword[x64::kState + OffsetOfGpr(Imm32(i, 0))]);
-    Result(rax);
-}
+void BlockEmitter::EmitGetGpr32(const Inst& i) { c_.mov(Def().cvt32(), c_.dword[x64::kState + OffsetOfGpr(Imm32(i, 0))]); }
+void BlockEmitter::EmitGetGpr64(const Inst& i) { c_.mov(Def(), c_.qword[x64::kState + OffsetOfGpr(Imm32(i, 0))]); }
 void BlockEmitter::EmitSetGpr8(const Inst& i) {
     LoadArg(rax, i, 1);
     c_.mov(c_.byte[x64::kState + OffsetOfGpr(Imm32(i, 0))], al);
@@ -457,13 +476,15 @@ void BlockEmitter::EmitSetGpr16(const Inst& i) {
     LoadArg(rax, i, 1);
     c_.mov(c_.word[x64::kState + OffsetOfGpr(Imm32(i, 0))], ax);
 }
-void BlockEmitter::EmitSetGpr32(const Inst& i) {
-    LoadArg(rax, i, 1);  // zero-extended: the upper half of the register becomes 0
-    c_.mov(c_.qword[x64::kState + OffsetOfGpr(Imm32(i, 0))], rax);
-}
+// SetGpr32's value is zero-extended, so the upper half of the register becomes 0 either way.
+void BlockEmitter::EmitSetGpr32(const Inst& i) { EmitSetGpr64(i); }
 void BlockEmitter::EmitSetGpr64(const Inst& i) {
-    LoadArg(rax, i, 1);
-    c_.mov(c_.qword[x64::kState + OffsetOfGpr(Imm32(i, 0))], rax);
+    const auto dst = c_.qword[x64::kState + OffsetOfGpr(Imm32(i, 0))];
+    if (IsSimm32(i.args[1])) {
+        c_.mov(dst, i.args[1].imm());  // xbyak encodes a 64-bit store of an imm32 when the value fits, sign-extended
+    } else {
+        c_.mov(dst, InReg(i.args[1], rax));
+    }
 }
 void BlockEmitter::EmitGetSegBase(const Inst& i) {
     c_.mov(rax, c_.qword[x64::kState + SegBaseOffset(Imm32(i, 0))]);
@@ -506,17 +527,11 @@ void BlockEmitter::EmitSetField64(const Inst& i) {
     c_.mov(c_.qword[x64::kState + Imm32(i, 0)], rax);
 }
 
-// --- RFLAGS
-void BlockEmitter::EmitGetRflags(const Inst&) {
-    c_.mov(rax, c_.qword[x64::kState + kRflagsOffset]);
-    Result(rax);
-}
-void BlockEmitter::EmitSetRflags(const Inst& i) {
-    LoadArg(rax, i, 0);
-    c_.mov(c_.qword[x64::kState + kRflagsOffset], rax);
-}
+// --- RFLAGS (in kFlags)
+void BlockEmitter::EmitGetRflags(const Inst&) { Result(x64::kFlags); }
+void BlockEmitter::EmitSetRflags(const Inst& i) { LoadArg(x64::kFlags, i, 0); }
 void BlockEmitter::EmitGetFlag(const Inst& i) {
-    c_.mov(rax, c_.qword[x64::kState + kRflagsOffset]);
+    c_.mov(rax, x64::kFlags);
     c_.shr(rax, Imm32(i, 0) & 63);
     c_.and_(eax, 1);
     Result(rax);
@@ -524,23 +539,21 @@ void BlockEmitter::EmitGetFlag(const Inst& i) {
 void BlockEmitter::EmitSetFlag(const Inst& i) {
     const unsigned bit = Imm32(i, 0) & 63;
     LoadArg(rcx, i, 1);
-    c_.mov(rax, c_.qword[x64::kState + kRflagsOffset]);
-    c_.btr(rax, bit);
+    c_.btr(x64::kFlags, bit);
     c_.shl(rcx, bit);
-    c_.or_(rax, rcx);
-    c_.mov(c_.qword[x64::kState + kRflagsOffset], rax);
+    c_.or_(x64::kFlags, rcx);
 }
 
-// Condition codes from the guest RFLAGS in memory (ir::EvalCond): the true/false sense of cc is bit 0.
+// Condition codes from the guest RFLAGS (ir::EvalCond): the true/false sense of cc is bit 0.
 void BlockEmitter::EmitGetCond(const Inst& i) {
     const unsigned cc = Imm32(i, 0) & 15;
-    const auto flags = c_.dword[x64::kState + kRflagsOffset];
+    const Xbyak::Reg32 flags = x64::kFlags.cvt32();
     const bool negate = cc & 1;
     switch (cc >> 1) {
         case 0: c_.bt(flags, 11); negate ? c_.setnc(al) : c_.setc(al); break;  // OF
         case 1: c_.bt(flags, 0); negate ? c_.setnc(al) : c_.setc(al); break;   // CF
         case 2: c_.bt(flags, 6); negate ? c_.setnc(al) : c_.setc(al); break;   // ZF
-        case 3: c_.test(c_.byte[x64::kState + kRflagsOffset], 0x41); negate ? c_.setz(al) : c_.setnz(al); break;
+        case 3: c_.test(flags, 0x41); negate ? c_.setz(al) : c_.setnz(al); break;
         case 4: c_.bt(flags, 7); negate ? c_.setnc(al) : c_.setc(al); break;   // SF
         case 5: c_.bt(flags, 2); negate ? c_.setnc(al) : c_.setc(al); break;   // PF
         case 6:                                                                 // SF != OF
@@ -593,10 +606,10 @@ void BlockEmitter::EmitSetFlags(const Inst& i) {
     LoadArg(rdx, i, 2);
     LoadArg(rcx, i, 3);
     LoadArg(r8, i, 4);
-    c_.mov(r9, c_.qword[x64::kState + kRflagsOffset]);
+    c_.mov(r9, x64::kFlags);
     c_.mov(edi, static_cast<u32>(kind) | (static_cast<u32>(type) << 8));
-    CallC(&JitComputeFlags);
-    c_.mov(c_.qword[x64::kState + kRflagsOffset], rax);
+    CallC(&JitComputeFlags);  // reads nothing of the guest state but its arguments
+    c_.mov(x64::kFlags, rax);
 }
 
 // Shift and rotate flags for a constant count, by ir::ComputeFlags's formulas (flags.cpp): SF/ZF/PF from the result
@@ -645,10 +658,8 @@ void BlockEmitter::EmitShiftFlagsConst(const Inst& i, ir::FlagOp kind, u64 count
         c_.shl(edi, 11);
         c_.or_(ecx, edi);
     }
-    c_.mov(rax, c_.qword[x64::kState + kRflagsOffset]);
-    c_.and_(rax, static_cast<u32>(~written));
-    c_.or_(rax, rcx);
-    c_.mov(c_.qword[x64::kState + kRflagsOffset], rax);
+    c_.and_(x64::kFlags, static_cast<u32>(~written));  // sign-extended: clears only the written flags
+    c_.or_(x64::kFlags, rcx);
 }
 
 void BlockEmitter::EmitSetFlagsNative(const Inst& i, ir::FlagOp kind) {
@@ -698,44 +709,41 @@ void BlockEmitter::EmitSetFlagsNative(const Inst& i, ir::FlagOp kind) {
     c_.pushfq();
     c_.pop(rcx);
     c_.and_(ecx, host);
-    c_.mov(rax, c_.qword[x64::kState + kRflagsOffset]);
-    c_.and_(rax, static_cast<u32>(~written));  // sign-extended: clears only the written flags
-    c_.or_(rax, rcx);
-    c_.mov(c_.qword[x64::kState + kRflagsOffset], rax);
+    c_.and_(x64::kFlags, static_cast<u32>(~written));  // sign-extended: clears only the written flags
+    c_.or_(x64::kFlags, rcx);
 }
 
 // --- Integer arithmetic
+template <typename OpRR, typename OpRI>
+void BlockEmitter::EmitAlu(const Inst& i, OpRR rr, OpRI ri, bool mask) {
+    const Reg64 d = Def();
+    Load(d, i.args[0]);
+    if (IsSimm32(i.args[1])) {
+        ri(d, static_cast<u32>(i.args[1].imm()));
+    } else {
+        rr(d, InReg(i.args[1], rcx));
+    }
+    if (mask) MaskTo(d, i.type);
+}
 void BlockEmitter::EmitAdd(const Inst& i) {
-    LoadArg(rax, i, 0);
-    LoadArg(rcx, i, 1);
-    c_.add(rax, rcx);
-    MaskTo(rax, i.type);
-    Result(rax);
+    EmitAlu(i, [&](const Reg64& d, const Reg64& b) { c_.add(d, b); }, [&](const Reg64& d, u32 b) { c_.add(d, b); },
+            true);
 }
 void BlockEmitter::EmitSub(const Inst& i) {
-    LoadArg(rax, i, 0);
-    LoadArg(rcx, i, 1);
-    c_.sub(rax, rcx);
-    MaskTo(rax, i.type);
-    Result(rax);
+    EmitAlu(i, [&](const Reg64& d, const Reg64& b) { c_.sub(d, b); }, [&](const Reg64& d, u32 b) { c_.sub(d, b); },
+            true);
 }
 void BlockEmitter::EmitAnd(const Inst& i) {
-    LoadArg(rax, i, 0);
-    LoadArg(rcx, i, 1);
-    c_.and_(rax, rcx);
-    Result(rax);
+    EmitAlu(i, [&](const Reg64& d, const Reg64& b) { c_.and_(d, b); }, [&](const Reg64& d, u32 b) { c_.and_(d, b); },
+            false);
 }
 void BlockEmitter::EmitOr(const Inst& i) {
-    LoadArg(rax, i, 0);
-    LoadArg(rcx, i, 1);
-    c_.or_(rax, rcx);
-    Result(rax);
+    EmitAlu(i, [&](const Reg64& d, const Reg64& b) { c_.or_(d, b); }, [&](const Reg64& d, u32 b) { c_.or_(d, b); },
+            false);
 }
 void BlockEmitter::EmitXor(const Inst& i) {
-    LoadArg(rax, i, 0);
-    LoadArg(rcx, i, 1);
-    c_.xor_(rax, rcx);
-    Result(rax);
+    EmitAlu(i, [&](const Reg64& d, const Reg64& b) { c_.xor_(d, b); }, [&](const Reg64& d, u32 b) { c_.xor_(d, b); },
+            false);
 }
 void BlockEmitter::EmitNot(const Inst& i) {
     LoadArg(rax, i, 0);
@@ -790,11 +798,14 @@ void BlockEmitter::EmitRor(const Inst& i) {
     Result(rax);
 }
 void BlockEmitter::EmitMul(const Inst& i) {
-    LoadArg(rax, i, 0);
-    LoadArg(rcx, i, 1);
-    c_.imul(rax, rcx);
-    MaskTo(rax, i.type);
-    Result(rax);
+    const Reg64 d = Def();
+    if (IsSimm32(i.args[1])) {
+        c_.imul(d, InReg(i.args[0], rax), static_cast<int>(static_cast<u32>(i.args[1].imm())));
+    } else {
+        Load(d, i.args[0]);
+        c_.imul(d, InReg(i.args[1], rcx));
+    }
+    MaskTo(d, i.type);
 }
 void BlockEmitter::EmitUMulHi(const Inst& i) {
     const unsigned bits = Bits(i.type);
@@ -897,10 +908,7 @@ void BlockEmitter::EmitNotU1(const Inst& i) {
 }
 
 // --- Width changes
-void BlockEmitter::EmitZeroExtend(const Inst& i) {
-    LoadArg(rax, i, 0);
-    Result(rax);
-}
+void BlockEmitter::EmitZeroExtend(const Inst& i) { Load(Def(), i.args[0]); }
 void BlockEmitter::EmitSignExtend(const Inst& i) {
     LoadArg(rax, i, 0);
     SignExtendTo64(rax, i.args[0].type());
@@ -959,6 +967,7 @@ void BlockEmitter::EmitMemAccess(const Inst& i, bool store) {
         static_assert(std::size(x64::kCallerSavedValueRegs) == 2);
         c_.push(x64::kCallerSavedValueRegs[0]);
         c_.push(x64::kCallerSavedValueRegs[1]);
+        StoreFlags();  // the memory path reads RFLAGS.AC
         c_.mov(rdi, x64::kCtx);
         c_.mov(rsi, rax);
         if (store) {
@@ -991,7 +1000,9 @@ void BlockEmitter::EmitCallHelper(const Inst& i) {
     LoadArg(rdx, i, 1);
     LoadArg(rcx, i, 2);
     LoadArg(r8, i, 3);
+    StoreFlags();  // helpers read and write RFLAGS
     CallC(&JitCallHelper);
+    ReloadFlags();
     CheckFault(ExceptionExit());
     Result(rax);
 }
@@ -1187,7 +1198,9 @@ bool BlockEmitter::EmitSimdInline(const Inst& i) {
         c_.mov(rdx, packed);
         c_.mov(rcx, r9);
         LoadImm(r8, rip);
+        StoreFlags();  // COMISS and friends write RFLAGS
         CallC(&JitCallHelper);
+        ReloadFlags();
         c_.pop(x64::kCallerSavedValueRegs[1]);
         c_.pop(x64::kCallerSavedValueRegs[0]);
         CheckFault(exit);
@@ -1223,10 +1236,14 @@ void BlockEmitter::EmitDirectExit(unsigned slot, u64 target) {
         c_.jmp(epilogue_, Xbyak::CodeGenerator::T_NEAR);
     });
 }
-void BlockEmitter::EmitExitConst(const Inst& i) { EmitDirectExit(0, i.args[0].imm()); }
+void BlockEmitter::EmitExitConst(const Inst& i) {
+    StoreFlags();
+    EmitDirectExit(0, i.args[0].imm());
+}
 void BlockEmitter::EmitExitCond(const Inst& i) {
     Label& taken = NewLabel();
     LoadArg(rax, i, 0);
+    StoreFlags();
     c_.test(eax, eax);
     c_.jnz(taken, Xbyak::CodeGenerator::T_NEAR);
     EmitDirectExit(1, i.args[2].imm());
@@ -1239,6 +1256,7 @@ void BlockEmitter::EmitExitCond(const Inst& i) {
 void BlockEmitter::EmitExitIndirect(const Inst& i) {
     LoadArg(rax, i, 0);
     c_.mov(c_.qword[x64::kState + kRipOffset], rax);
+    StoreFlags();
     const Value& target = i.args[0];
     const bool from_helper = target.is_inst() && block_.inst(target.inst()).op == Opcode::CallHelper;
     if (!from_helper && probe_ != nullptr) {
@@ -1252,10 +1270,14 @@ void BlockEmitter::EmitExitIndirect(const Inst& i) {
 }
 
 void BlockEmitter::EmitExitHalt(const Inst& i) {
+    StoreFlags();
     c_.mov(c_.byte[x64::kState + kHaltedOffset], 1);
     ExitWith(JitExit::Halted, i.args[0].imm());
 }
-void BlockEmitter::EmitExitToDispatcher(const Inst& i) { ExitWith(JitExit::Dispatcher, i.args[0].imm()); }
+void BlockEmitter::EmitExitToDispatcher(const Inst& i) {
+    StoreFlags();
+    ExitWith(JitExit::Dispatcher, i.args[0].imm());
+}
 void BlockEmitter::EmitNop(const Inst&) {}
 
 }  // namespace
@@ -1306,10 +1328,23 @@ std::unique_ptr<CompiledBlock> Jit::Compile(const ir::Block& block, const Compil
         const u8* probe = info.probe_indirect && info.tlb_table != nullptr ? c.probe[info.user ? 1 : 0] : nullptr;
         BlockEmitter emitter(c, c.epilogue, block, info, *out, probe);
         emitter.Emit();
-    } catch (const Xbyak::Error&) {
-        // Out of buffer (the only error a well-formed block can hit): roll back and ask for a flush.
+    } catch (const Xbyak::Error& e) {
         c.setSize(start);
-        full_ = true;
+        if (static_cast<int>(e) == Xbyak::ERR_CODE_IS_TOO_BIG && start > c.thunk_size) {
+            full_ = true;  // out of buffer: the caller flushes and compiles again
+        } else if (static_cast<int>(e) == Xbyak::ERR_CODE_IS_TOO_BIG) {
+            // Bigger than the whole (empty) buffer: the interpreter runs it.
+            log::Log(log::Category::Exec, "JIT block at {:#x} does not fit in the code cache", block.start_rip());
+        } else {
+            // An encoding the emitter got wrong: the interpreter runs this block (and the log says which). Under the
+            // test suite (IR verification on) it is a bug to report, not to hide behind the other backend.
+            log::Log(log::Category::Exec, "JIT cannot compile the block at {:#x}: {}", block.start_rip(), e.what());
+            if (ir::PassVerificationEnabled()) {
+                std::fprintf(stderr, "emu64: JIT cannot compile the block at %#llx: %s\n%s",
+                             static_cast<unsigned long long>(block.start_rip()), e.what(), block.ToString().c_str());
+                std::abort();
+            }
+        }
         return nullptr;
     }
     out->code_size = c.getSize() - static_cast<size_t>(out->entry - c.getCode());
