@@ -224,9 +224,9 @@ private:
     }
     // An immediate that fits a sign-extended imm32 (ALU instructions' immediate form).
     static bool IsSimm32(const Value& v) { return v.is_imm() && static_cast<i64>(v.imm()) == static_cast<i32>(v.imm()); }
-    // dst = a op b for the commutative-or-not two-operand ALU forms, straight into the result register.
-    template <typename OpRR, typename OpRI>
-    void EmitAlu(const Inst& i, OpRR rr, OpRI ri, bool mask);
+    // dst = a op b for the two-operand ALU forms, straight into the result register.
+    template <typename Op>
+    void EmitAlu(const Inst& i, Op op, bool mask);
     // Moves the values held in caller-saved pool registers to their slots (before a call into C).
     void SpillCallerSaved();
     // Frees the registers of the current instruction's arguments that it used last.
@@ -714,37 +714,23 @@ void BlockEmitter::EmitSetFlagsNative(const Inst& i, ir::FlagOp kind) {
 }
 
 // --- Integer arithmetic
-template <typename OpRR, typename OpRI>
-void BlockEmitter::EmitAlu(const Inst& i, OpRR rr, OpRI ri, bool mask) {
+// `op(dst, src)` is called with a register or an imm32 source, so one generic lambda covers both forms.
+template <typename Op>
+void BlockEmitter::EmitAlu(const Inst& i, Op op, bool mask) {
     const Reg64 d = Def();
     Load(d, i.args[0]);
     if (IsSimm32(i.args[1])) {
-        ri(d, static_cast<u32>(i.args[1].imm()));
+        op(d, static_cast<u32>(i.args[1].imm()));  // the host sign-extends it back
     } else {
-        rr(d, InReg(i.args[1], rcx));
+        op(d, InReg(i.args[1], rcx));
     }
     if (mask) MaskTo(d, i.type);
 }
-void BlockEmitter::EmitAdd(const Inst& i) {
-    EmitAlu(i, [&](const Reg64& d, const Reg64& b) { c_.add(d, b); }, [&](const Reg64& d, u32 b) { c_.add(d, b); },
-            true);
-}
-void BlockEmitter::EmitSub(const Inst& i) {
-    EmitAlu(i, [&](const Reg64& d, const Reg64& b) { c_.sub(d, b); }, [&](const Reg64& d, u32 b) { c_.sub(d, b); },
-            true);
-}
-void BlockEmitter::EmitAnd(const Inst& i) {
-    EmitAlu(i, [&](const Reg64& d, const Reg64& b) { c_.and_(d, b); }, [&](const Reg64& d, u32 b) { c_.and_(d, b); },
-            false);
-}
-void BlockEmitter::EmitOr(const Inst& i) {
-    EmitAlu(i, [&](const Reg64& d, const Reg64& b) { c_.or_(d, b); }, [&](const Reg64& d, u32 b) { c_.or_(d, b); },
-            false);
-}
-void BlockEmitter::EmitXor(const Inst& i) {
-    EmitAlu(i, [&](const Reg64& d, const Reg64& b) { c_.xor_(d, b); }, [&](const Reg64& d, u32 b) { c_.xor_(d, b); },
-            false);
-}
+void BlockEmitter::EmitAdd(const Inst& i) { EmitAlu(i, [&](const auto& d, const auto& b) { c_.add(d, b); }, true); }
+void BlockEmitter::EmitSub(const Inst& i) { EmitAlu(i, [&](const auto& d, const auto& b) { c_.sub(d, b); }, true); }
+void BlockEmitter::EmitAnd(const Inst& i) { EmitAlu(i, [&](const auto& d, const auto& b) { c_.and_(d, b); }, false); }
+void BlockEmitter::EmitOr(const Inst& i) { EmitAlu(i, [&](const auto& d, const auto& b) { c_.or_(d, b); }, false); }
+void BlockEmitter::EmitXor(const Inst& i) { EmitAlu(i, [&](const auto& d, const auto& b) { c_.xor_(d, b); }, false); }
 void BlockEmitter::EmitNot(const Inst& i) {
     LoadArg(rax, i, 0);
     c_.not_(rax);
