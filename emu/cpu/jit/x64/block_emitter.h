@@ -1,0 +1,212 @@
+#pragma once
+// The block compiler of the x64 JIT backend, shared by its emit_*.cpp files: BlockEmitter turns one IR block into
+// host code (emitter.cpp: allocation, block entry and exits; emit_alu.cpp: registers, flags, arithmetic;
+// emit_memory.cpp: loads, stores, helpers and the inline SSE forms). Internal to emu/cpu/jit.
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <deque>
+#include <functional>
+#include <string>
+
+#include "emu/common/disasm.h"
+#include "emu/common/log.h"
+#include "emu/cpu/ir/emitter.h"
+#include "emu/cpu/ir/flags.h"
+#include "emu/cpu/ir/passes/passes.h"
+#include "emu/cpu/jit/jit.h"
+#include "emu/cpu/jit/x64/abi.h"
+#include "emu/cpu/simd/simd.h"
+#include "mmu/softtlb/softtlb.h"
+
+namespace emu::cpu::jit::x64 {
+
+
+using namespace Xbyak::util;
+using ir::Inst;
+using ir::Opcode;
+using ir::Type;
+using ir::Value;
+using Xbyak::Label;
+using Xbyak::Reg;
+using Xbyak::Reg64;
+using HelperInfoPtr = const ir::HelperInfo*;
+
+
+
+constexpr u32 OffsetOfGpr(unsigned n) { return static_cast<u32>(offsetof(CpuState, gpr) + 8 * (n & 15)); }
+constexpr u32 kRipOffset = offsetof(CpuState, rip);
+constexpr u32 kRflagsOffset = offsetof(CpuState, rflags);
+constexpr u32 kHaltedOffset = offsetof(CpuState, halted);
+inline u32 SegBaseOffset(unsigned n) {
+    return static_cast<u32>(offsetof(CpuState, seg) + sizeof(Segment) * (n % kNumSegRegs) + offsetof(Segment, base));
+}
+inline u32 SegSelectorOffset(unsigned n) {
+    return static_cast<u32>(offsetof(CpuState, seg) + sizeof(Segment) * (n % kNumSegRegs) +
+                            offsetof(Segment, selector));
+}
+constexpr u32 kExitRequestOffset = offsetof(JitContext, exit_request);
+constexpr u32 kFaultPendingOffset = offsetof(JitContext, fault_pending);
+constexpr u32 kBudgetOffset = offsetof(JitContext, budget);
+constexpr u32 kExitSlotOffset = offsetof(JitContext, exit_slot);
+
+inline unsigned Bits(Type t) { return ir::BitsOf(t); }
+
+// The register of `r` at `bits` wide (8, 16, 32, 64); U1 values use the 8-bit form.
+inline Reg Sized(const Reg64& r, unsigned bits) {
+    switch (bits) {
+        case 1:
+        case 8: return r.cvt8();
+        case 16: return r.cvt16();
+        case 32: return r.cvt32();
+        default: return r;
+    }
+}
+
+
+class BlockEmitter {
+public:
+    BlockEmitter(Xbyak::CodeGenerator& c, const u8* epilogue, const ir::Block& block, const CompileInfo& info,
+                 CompiledBlock& out, const u8* probe)
+        : c_(c), epilogue_(epilogue), block_(block), info_(info), out_(out), probe_(probe) {}
+
+    void Emit();
+
+private:
+    // Values. Each IR value lives in a pool register (x64::kValueRegs) from its definition to its last use, or in its
+    // frame slot once spilled; emit functions copy arguments into scratch registers and hand their result back with
+    // Result, so only Load, Result and the call sites know where values are.
+    Xbyak::Address Slot(u32 index) const { return c_.qword[rsp + 8 * index]; }
+    void Load(const Reg64& r, const Value& v) {
+        if (v.is_imm()) {
+            LoadImm(r, v.imm());
+        } else if (const int reg = reg_of_[v.inst()]; reg >= 0) {
+            if (reg != r.getIdx()) c_.mov(r, Reg64(reg));
+        } else {
+            c_.mov(r, Slot(v.inst()));
+        }
+    }
+    void LoadImm(const Reg64& r, u64 imm) {
+        if (imm <= 0xFFFFFFFFu) {
+            c_.mov(r.cvt32(), static_cast<u32>(imm));
+        } else {
+            c_.mov(r, imm);
+        }
+    }
+    void LoadArg(const Reg64& r, const Inst& i, unsigned n) { Load(r, i.args[n]); }
+    void Result(const Reg64& r);
+    // The register the current instruction's result goes to (allocated now; rax if nothing reads the result).
+    // Arguments stay in their registers until the instruction is done, so the result never shares one.
+    Reg64 Def();
+    // The register holding value `v`, loading it into `scratch` if it is an immediate or in a slot.
+    Reg64 InReg(const Value& v, const Reg64& scratch) {
+        if (v.is_inst() && reg_of_[v.inst()] >= 0) return Reg64(reg_of_[v.inst()]);
+        Load(scratch, v);
+        return scratch;
+    }
+    // An immediate that fits a sign-extended imm32 (ALU instructions' immediate form).
+    static bool IsSimm32(const Value& v) { return v.is_imm() && static_cast<i64>(v.imm()) == static_cast<i32>(v.imm()); }
+    // dst = a op b for the two-operand ALU forms, straight into the result register.
+    template <typename Op>
+    void EmitAlu(const Inst& i, Op op, bool mask);
+    // Moves the values held in caller-saved pool registers to their slots (before a call into C).
+    void SpillCallerSaved();
+    // Frees the registers of the current instruction's arguments that it used last.
+    void ReleaseArgs(const Inst& i);
+    // Masks rax to `t` (after a 64-bit operation on zero-extended inputs).
+    void MaskTo(const Reg64& r, Type t) {
+        switch (Bits(t)) {
+            case 1: c_.and_(r.cvt32(), 1); break;
+            case 8: c_.movzx(r.cvt32(), r.cvt8()); break;
+            case 16: c_.movzx(r.cvt32(), r.cvt16()); break;
+            case 32: c_.mov(r.cvt32(), r.cvt32()); break;
+            default: break;
+        }
+    }
+    void SignExtendTo64(const Reg64& r, Type t) {
+        switch (Bits(t)) {
+            case 1: c_.neg(r); break;  // 0 or 1 -> 0 or all ones
+            case 8: c_.movsx(r, r.cvt8()); break;
+            case 16: c_.movsx(r, r.cvt16()); break;
+            case 32: c_.movsxd(r, r.cvt32()); break;
+            default: break;
+        }
+    }
+    static u32 Imm32(const Inst& i, unsigned n) { return static_cast<u32>(i.args[n].imm()); }
+
+    // Far code: emitted after the block's main path.
+    Label& NewLabel() { return labels_.emplace_back(); }
+    void Far(std::function<void()> f) { far_.push_back(std::move(f)); }
+
+    // Writes the RFLAGS register back (before leaving the block or calling C) and reloads it (after a call that may
+    // have changed it).
+    void StoreFlags() { c_.mov(c_.qword[x64::kState + kRflagsOffset], x64::kFlags); }
+    void ReloadFlags() { c_.mov(x64::kFlags, c_.qword[x64::kState + kRflagsOffset]); }
+    // Leaves for the dispatcher with `exit` in eax, state.rip = rip (RFLAGS already stored).
+    void ExitWith(JitExit exit, u64 rip) {
+        LoadImm(rax, rip);
+        c_.mov(c_.qword[x64::kState + kRipOffset], rax);
+        c_.mov(eax, static_cast<u32>(exit));
+        c_.jmp(epilogue_, Xbyak::CodeGenerator::T_NEAR);
+    }
+    // The exception exit of the current guest instruction: the instructions from it on did not retire.
+    Label& ExceptionExit() {
+        if (exception_exit_ != nullptr) return *exception_exit_;
+        Label& l = NewLabel();
+        exception_exit_ = &l;
+        const u32 unrun = block_.guest_insns() - insn_index_;
+        const u64 rip = insn_rip_;
+        Far([this, &l, unrun, rip] {
+            c_.L(l);
+            StoreFlags();
+            c_.add(c_.qword[x64::kCtx + kBudgetOffset], unrun);
+            ExitWith(JitExit::Exception, rip);
+        });
+        return l;
+    }
+    // After a call into C that may raise: `exit` is the calling guest instruction's ExceptionExit().
+    void CheckFault(Label& exit) {
+        c_.cmp(c_.dword[x64::kCtx + kFaultPendingOffset], 0);
+        c_.jne(exit, Xbyak::CodeGenerator::T_NEAR);
+    }
+    // Calls a C function; arguments already in rdi, rsi, rdx, rcx, r8, r9. rsp is 16-byte aligned in block code.
+    template <typename F>
+    void CallC(F* fn) {
+        c_.mov(rax, reinterpret_cast<u64>(fn));
+        c_.call(rax);
+    }
+
+#define OPCODE(name, ...) void Emit##name(const Inst& i);
+#include "emu/cpu/ir/opcodes.inc"
+#undef OPCODE
+    void Dispatch(const Inst& i);
+    void EmitEntry();
+    void EmitDirectExit(unsigned slot, u64 target);
+    void EmitShift(const Inst& i);
+    void EmitSetFlagsNative(const Inst& i, ir::FlagOp kind);
+    void EmitShiftFlagsConst(const Inst& i, ir::FlagOp kind, u64 count);
+    bool EmitSimdInline(const Inst& i);
+    void EmitMemAccess(const Inst& i, bool store);
+    void EmitCompare(const Inst& i, bool is_signed, void (Xbyak::CodeGenerator::*setcc)(const Xbyak::Operand&));
+
+    Xbyak::CodeGenerator& c_;
+    const u8* epilogue_;
+    const ir::Block& block_;
+    const CompileInfo& info_;
+    CompiledBlock& out_;
+    const u8* probe_;  // the jump-cache probe thunk for this block's privilege, or null (64-bit mode and a TLB only)
+    std::deque<Label> labels_;
+    std::vector<std::function<void()>> far_;
+    u32 current_ = 0;          // IR instruction being emitted
+    u32 insn_index_ = 0;       // guest instructions before the current one
+    u64 insn_rip_ = 0;
+    bool insn_started_ = false;
+    bool may_write_code_ = false;  // the current guest instruction stores (or calls a helper that may)
+    Label* exception_exit_ = nullptr;
+    // Register allocation state.
+    std::vector<u32> last_use_;        // per value: the last instruction that reads it (its own index if none does)
+    std::vector<int> reg_of_;          // per value: the host register holding it, or -1 (slot or not yet defined)
+    std::array<int, 16> owner_;        // per host register: the value it holds, or -1
+};
+
+}  // namespace emu::cpu::jit::x64

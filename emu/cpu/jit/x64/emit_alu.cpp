@@ -1,0 +1,462 @@
+// BlockEmitter: guest registers and state, RFLAGS, integer arithmetic, comparisons and width changes.
+#include "emu/cpu/jit/x64/block_emitter.h"
+
+namespace emu::cpu::jit::x64 {
+
+// --- Registers and state
+void BlockEmitter::EmitGetGpr8(const Inst& i) {
+    c_.movzx(Def().cvt32(), c_.byte[x64::kState + OffsetOfGpr(Imm32(i, 0))]);
+}
+void BlockEmitter::EmitGetGpr8H(const Inst& i) {
+    c_.movzx(eax, c_.byte[x64::kState + OffsetOfGpr(Imm32(i, 0) & 3) + 1]);
+    Result(rax);
+}
+void BlockEmitter::EmitGetGpr16(const Inst& i) {
+    c_.movzx(Def().cvt32(), c_.word[x64::kState + OffsetOfGpr(Imm32(i, 0))]);
+}
+void BlockEmitter::EmitGetGpr32(const Inst& i) { c_.mov(Def().cvt32(), c_.dword[x64::kState + OffsetOfGpr(Imm32(i, 0))]); }
+void BlockEmitter::EmitGetGpr64(const Inst& i) { c_.mov(Def(), c_.qword[x64::kState + OffsetOfGpr(Imm32(i, 0))]); }
+void BlockEmitter::EmitSetGpr8(const Inst& i) {
+    LoadArg(rax, i, 1);
+    c_.mov(c_.byte[x64::kState + OffsetOfGpr(Imm32(i, 0))], al);
+}
+void BlockEmitter::EmitSetGpr8H(const Inst& i) {
+    LoadArg(rax, i, 1);
+    c_.mov(c_.byte[x64::kState + OffsetOfGpr(Imm32(i, 0) & 3) + 1], al);
+}
+void BlockEmitter::EmitSetGpr16(const Inst& i) {
+    LoadArg(rax, i, 1);
+    c_.mov(c_.word[x64::kState + OffsetOfGpr(Imm32(i, 0))], ax);
+}
+// SetGpr32's value is zero-extended, so the upper half of the register becomes 0 either way.
+void BlockEmitter::EmitSetGpr32(const Inst& i) { EmitSetGpr64(i); }
+void BlockEmitter::EmitSetGpr64(const Inst& i) {
+    const auto dst = c_.qword[x64::kState + OffsetOfGpr(Imm32(i, 0))];
+    if (IsSimm32(i.args[1])) {
+        c_.mov(dst, i.args[1].imm());  // xbyak encodes a 64-bit store of an imm32 when the value fits, sign-extended
+    } else {
+        c_.mov(dst, InReg(i.args[1], rax));
+    }
+}
+void BlockEmitter::EmitGetSegBase(const Inst& i) {
+    c_.mov(rax, c_.qword[x64::kState + SegBaseOffset(Imm32(i, 0))]);
+    Result(rax);
+}
+void BlockEmitter::EmitGetSegSelector(const Inst& i) {
+    c_.movzx(eax, c_.word[x64::kState + SegSelectorOffset(Imm32(i, 0))]);
+    Result(rax);
+}
+void BlockEmitter::EmitGetField8(const Inst& i) {
+    c_.movzx(eax, c_.byte[x64::kState + Imm32(i, 0)]);
+    Result(rax);
+}
+void BlockEmitter::EmitGetField16(const Inst& i) {
+    c_.movzx(eax, c_.word[x64::kState + Imm32(i, 0)]);
+    Result(rax);
+}
+void BlockEmitter::EmitGetField32(const Inst& i) {
+    c_.mov(eax, c_.dword[x64::kState + Imm32(i, 0)]);
+    Result(rax);
+}
+void BlockEmitter::EmitGetField64(const Inst& i) {
+    c_.mov(rax, c_.qword[x64::kState + Imm32(i, 0)]);
+    Result(rax);
+}
+void BlockEmitter::EmitSetField8(const Inst& i) {
+    LoadArg(rax, i, 1);
+    c_.mov(c_.byte[x64::kState + Imm32(i, 0)], al);
+}
+void BlockEmitter::EmitSetField16(const Inst& i) {
+    LoadArg(rax, i, 1);
+    c_.mov(c_.word[x64::kState + Imm32(i, 0)], ax);
+}
+void BlockEmitter::EmitSetField32(const Inst& i) {
+    LoadArg(rax, i, 1);
+    c_.mov(c_.dword[x64::kState + Imm32(i, 0)], eax);
+}
+void BlockEmitter::EmitSetField64(const Inst& i) {
+    LoadArg(rax, i, 1);
+    c_.mov(c_.qword[x64::kState + Imm32(i, 0)], rax);
+}
+
+// --- RFLAGS (in kFlags)
+void BlockEmitter::EmitGetRflags(const Inst&) { Result(x64::kFlags); }
+void BlockEmitter::EmitSetRflags(const Inst& i) { LoadArg(x64::kFlags, i, 0); }
+void BlockEmitter::EmitGetFlag(const Inst& i) {
+    c_.mov(rax, x64::kFlags);
+    c_.shr(rax, Imm32(i, 0) & 63);
+    c_.and_(eax, 1);
+    Result(rax);
+}
+void BlockEmitter::EmitSetFlag(const Inst& i) {
+    const unsigned bit = Imm32(i, 0) & 63;
+    LoadArg(rcx, i, 1);
+    c_.btr(x64::kFlags, bit);
+    c_.shl(rcx, bit);
+    c_.or_(x64::kFlags, rcx);
+}
+
+// Condition codes from the guest RFLAGS (ir::EvalCond): the true/false sense of cc is bit 0.
+void BlockEmitter::EmitGetCond(const Inst& i) {
+    const unsigned cc = Imm32(i, 0) & 15;
+    const Xbyak::Reg32 flags = x64::kFlags.cvt32();
+    const bool negate = cc & 1;
+    switch (cc >> 1) {
+        case 0: c_.bt(flags, 11); negate ? c_.setnc(al) : c_.setc(al); break;  // OF
+        case 1: c_.bt(flags, 0); negate ? c_.setnc(al) : c_.setc(al); break;   // CF
+        case 2: c_.bt(flags, 6); negate ? c_.setnc(al) : c_.setc(al); break;   // ZF
+        case 3: c_.test(flags, 0x41); negate ? c_.setz(al) : c_.setnz(al); break;
+        case 4: c_.bt(flags, 7); negate ? c_.setnc(al) : c_.setc(al); break;   // SF
+        case 5: c_.bt(flags, 2); negate ? c_.setnc(al) : c_.setc(al); break;   // PF
+        case 6:                                                                 // SF != OF
+            c_.mov(ecx, flags);
+            c_.mov(edx, ecx);
+            c_.shr(edx, 4);  // OF (bit 11) onto SF (bit 7)
+            c_.xor_(ecx, edx);
+            c_.test(ecx, 0x80);
+            negate ? c_.setz(al) : c_.setnz(al);
+            break;
+        case 7:  // ZF || SF != OF
+            c_.mov(ecx, flags);
+            c_.mov(edx, ecx);
+            c_.shr(edx, 4);
+            c_.xor_(edx, ecx);
+            c_.and_(edx, 0x80);
+            c_.and_(ecx, 0x40);
+            c_.or_(ecx, edx);
+            negate ? c_.setz(al) : c_.setnz(al);
+            break;
+    }
+    c_.movzx(eax, al);
+    Result(rax);
+}
+
+// SetFlags(kind, a, b, result, carry_in). Arithmetic kinds run the host instruction on the operands and merge the
+// host status flags into the guest RFLAGS; shifts and rotates (whose SDM-undefined flags we pin to chosen values)
+// call ir::ComputeFlags.
+void BlockEmitter::EmitSetFlags(const Inst& i) {
+    const auto kind = static_cast<ir::FlagOp>(i.args[0].imm());
+    switch (kind) {
+        case ir::FlagOp::Add:
+        case ir::FlagOp::Adc:
+        case ir::FlagOp::Sub:
+        case ir::FlagOp::Sbb:
+        case ir::FlagOp::Logic:
+        case ir::FlagOp::Inc:
+        case ir::FlagOp::Dec:
+        case ir::FlagOp::Neg: EmitSetFlagsNative(i, kind); return;
+        default:
+            if (i.args[2].is_imm()) {
+                EmitShiftFlagsConst(i, kind, i.args[2].imm());
+                return;
+            }
+            break;
+    }
+    const Type type = i.args[1].type();
+    SpillCallerSaved();
+    LoadArg(rsi, i, 1);
+    LoadArg(rdx, i, 2);
+    LoadArg(rcx, i, 3);
+    LoadArg(r8, i, 4);
+    c_.mov(r9, x64::kFlags);
+    c_.mov(edi, static_cast<u32>(kind) | (static_cast<u32>(type) << 8));
+    CallC(&JitComputeFlags);  // reads nothing of the guest state but its arguments
+    c_.mov(x64::kFlags, rax);
+}
+
+// Shift and rotate flags for a constant count, by ir::ComputeFlags's formulas (flags.cpp): SF/ZF/PF from the result
+// (test), AF = 0, OF = msb(a ^ result) for shifts; CF the last bit out. A count of 0 changes nothing.
+void BlockEmitter::EmitShiftFlagsConst(const Inst& i, ir::FlagOp kind, u64 count) {
+    if (count == 0) return;
+    const unsigned bits = Bits(i.args[1].type());
+    const u32 written = static_cast<u32>(ir::FlagsWrittenBy(kind));
+    LoadArg(rax, i, 3);  // the result
+    LoadArg(rdx, i, 1);  // the operand
+    const auto bit_of = [&](const Reg64& src, unsigned n, u32 flag_shift) {  // ecx |= bit n of src << flag_shift
+        c_.mov(rsi, src);
+        if (n) c_.shr(rsi, n);
+        c_.and_(esi, 1);
+        if (flag_shift) c_.shl(esi, flag_shift);
+        c_.or_(ecx, esi);
+    };
+    if (kind == ir::FlagOp::Rol || kind == ir::FlagOp::Ror) {
+        // Rol: CF = bit 0 of the result, OF = msb ^ CF. Ror: CF = msb, OF = msb ^ the bit below it.
+        c_.xor_(ecx, ecx);
+        const unsigned cf_bit = kind == ir::FlagOp::Rol ? 0 : bits - 1;
+        const unsigned other = kind == ir::FlagOp::Rol ? bits - 1 : bits - 2;
+        bit_of(rax, cf_bit, 0);
+        c_.mov(rdi, rax);
+        c_.shr(rdi, other);
+        c_.xor_(rdi, rcx);  // CF is bit 0 of ecx
+        c_.and_(edi, 1);
+        c_.shl(edi, 11);
+        c_.or_(ecx, edi);
+    } else {
+        c_.test(Sized(rax, bits), Sized(rax, bits));
+        c_.pushfq();
+        c_.pop(rcx);
+        c_.and_(ecx, static_cast<u32>(rflags::SF | rflags::ZF | rflags::PF));
+        if (kind == ir::FlagOp::Shl) {
+            if (count <= bits) bit_of(rdx, bits - static_cast<unsigned>(count), 0);
+        } else if (count <= bits) {
+            bit_of(rdx, static_cast<unsigned>(count) - 1, 0);
+        } else if (kind == ir::FlagOp::Sar) {
+            bit_of(rdx, bits - 1, 0);  // beyond the width every bit shifted out is the sign
+        }
+        c_.mov(rdi, rdx);
+        c_.xor_(rdi, rax);
+        c_.shr(rdi, bits - 1);
+        c_.and_(edi, 1);
+        c_.shl(edi, 11);
+        c_.or_(ecx, edi);
+    }
+    c_.and_(x64::kFlags, static_cast<u32>(~written));  // sign-extended: clears only the written flags
+    c_.or_(x64::kFlags, rcx);
+}
+
+void BlockEmitter::EmitSetFlagsNative(const Inst& i, ir::FlagOp kind) {
+    const unsigned bits = Bits(i.args[1].type());
+    const Reg a = Sized(rax, bits);
+    const Reg b = Sized(rcx, bits);
+    u32 written = static_cast<u32>(ir::FlagsWrittenBy(kind));
+    u32 host = written;
+    switch (kind) {
+        case ir::FlagOp::Add:
+            LoadArg(rax, i, 1);
+            LoadArg(rcx, i, 2);
+            c_.add(a, b);
+            break;
+        case ir::FlagOp::Adc:
+        case ir::FlagOp::Sbb:
+            LoadArg(rax, i, 1);
+            LoadArg(rcx, i, 2);
+            LoadArg(rdx, i, 4);
+            c_.bt(edx, 0);  // CF = carry_in
+            kind == ir::FlagOp::Adc ? c_.adc(a, b) : c_.sbb(a, b);
+            break;
+        case ir::FlagOp::Sub:
+            LoadArg(rax, i, 1);
+            LoadArg(rcx, i, 2);
+            c_.cmp(a, b);
+            break;
+        case ir::FlagOp::Logic:
+            LoadArg(rax, i, 3);
+            c_.test(a, a);  // SF, ZF, PF of the result, CF = OF = 0; AF is undefined on the host: ours is 0
+            host &= ~static_cast<u32>(rflags::AF);
+            break;
+        case ir::FlagOp::Inc:
+            LoadArg(rax, i, 1);
+            c_.inc(a);
+            break;
+        case ir::FlagOp::Dec:
+            LoadArg(rax, i, 1);
+            c_.dec(a);
+            break;
+        case ir::FlagOp::Neg:
+            LoadArg(rax, i, 1);
+            c_.neg(a);
+            break;
+        default: break;
+    }
+    c_.pushfq();
+    c_.pop(rcx);
+    c_.and_(ecx, host);
+    c_.and_(x64::kFlags, static_cast<u32>(~written));  // sign-extended: clears only the written flags
+    c_.or_(x64::kFlags, rcx);
+}
+
+// --- Integer arithmetic
+// `op(dst, src)` is called with a register or an imm32 source, so one generic lambda covers both forms.
+template <typename Op>
+void BlockEmitter::EmitAlu(const Inst& i, Op op, bool mask) {
+    const Reg64 d = Def();
+    Load(d, i.args[0]);
+    if (IsSimm32(i.args[1])) {
+        op(d, static_cast<u32>(i.args[1].imm()));  // the host sign-extends it back
+    } else {
+        op(d, InReg(i.args[1], rcx));
+    }
+    if (mask) MaskTo(d, i.type);
+}
+void BlockEmitter::EmitAdd(const Inst& i) { EmitAlu(i, [&](const auto& d, const auto& b) { c_.add(d, b); }, true); }
+void BlockEmitter::EmitSub(const Inst& i) { EmitAlu(i, [&](const auto& d, const auto& b) { c_.sub(d, b); }, true); }
+void BlockEmitter::EmitAnd(const Inst& i) { EmitAlu(i, [&](const auto& d, const auto& b) { c_.and_(d, b); }, false); }
+void BlockEmitter::EmitOr(const Inst& i) { EmitAlu(i, [&](const auto& d, const auto& b) { c_.or_(d, b); }, false); }
+void BlockEmitter::EmitXor(const Inst& i) { EmitAlu(i, [&](const auto& d, const auto& b) { c_.xor_(d, b); }, false); }
+void BlockEmitter::EmitNot(const Inst& i) {
+    LoadArg(rax, i, 0);
+    c_.not_(rax);
+    MaskTo(rax, i.type);
+    Result(rax);
+}
+void BlockEmitter::EmitNeg(const Inst& i) {
+    LoadArg(rax, i, 0);
+    c_.neg(rax);
+    MaskTo(rax, i.type);
+    Result(rax);
+}
+
+// Shl/Shr/Sar: the count is not masked; a count of at least the width gives 0 (Shl, Shr) or the sign fill (Sar).
+void BlockEmitter::EmitShift(const Inst& i) {
+    const unsigned bits = Bits(i.type);
+    LoadArg(rax, i, 0);
+    LoadArg(rcx, i, 1);
+    if (i.op == Opcode::Sar) {
+        SignExtendTo64(rax, i.type);
+        c_.mov(edx, bits - 1);
+        c_.cmp(ecx, edx);
+        c_.cmova(ecx, edx);
+        c_.sar(rax, cl);
+        MaskTo(rax, i.type);
+    } else {
+        i.op == Opcode::Shl ? c_.shl(rax, cl) : c_.shr(rax, cl);
+        MaskTo(rax, i.type);
+        c_.xor_(edx, edx);
+        c_.cmp(ecx, bits);
+        c_.cmovae(rax, rdx);
+    }
+    Result(rax);
+}
+void BlockEmitter::EmitShl(const Inst& i) { EmitShift(i); }
+void BlockEmitter::EmitShr(const Inst& i) { EmitShift(i); }
+void BlockEmitter::EmitSar(const Inst& i) { EmitShift(i); }
+// Host rotates take the count modulo 32 (64 for 64-bit operands), a multiple of every width, then modulo the width.
+void BlockEmitter::EmitRol(const Inst& i) {
+    LoadArg(rax, i, 0);
+    LoadArg(rcx, i, 1);
+    c_.rol(Sized(rax, Bits(i.type)), cl);
+    MaskTo(rax, i.type);
+    Result(rax);
+}
+void BlockEmitter::EmitRor(const Inst& i) {
+    LoadArg(rax, i, 0);
+    LoadArg(rcx, i, 1);
+    c_.ror(Sized(rax, Bits(i.type)), cl);
+    MaskTo(rax, i.type);
+    Result(rax);
+}
+void BlockEmitter::EmitMul(const Inst& i) {
+    const Reg64 d = Def();
+    if (IsSimm32(i.args[1])) {
+        c_.imul(d, InReg(i.args[0], rax), static_cast<int>(static_cast<u32>(i.args[1].imm())));
+    } else {
+        Load(d, i.args[0]);
+        c_.imul(d, InReg(i.args[1], rcx));
+    }
+    MaskTo(d, i.type);
+}
+void BlockEmitter::EmitUMulHi(const Inst& i) {
+    const unsigned bits = Bits(i.type);
+    LoadArg(rax, i, 0);
+    LoadArg(rcx, i, 1);
+    if (bits == 64) {
+        c_.mul(rcx);
+        c_.mov(rax, rdx);
+    } else {
+        c_.imul(rax, rcx);  // the full product of two zero-extended values below 2^32 fits in 64 bits
+        c_.shr(rax, bits);
+        MaskTo(rax, i.type);
+    }
+    Result(rax);
+}
+void BlockEmitter::EmitSMulHi(const Inst& i) {
+    const unsigned bits = Bits(i.type);
+    LoadArg(rax, i, 0);
+    LoadArg(rcx, i, 1);
+    if (bits == 64) {
+        c_.imul(rcx);
+        c_.mov(rax, rdx);
+    } else {
+        SignExtendTo64(rax, i.type);
+        SignExtendTo64(rcx, i.type);
+        c_.imul(rax, rcx);
+        c_.sar(rax, bits);
+        MaskTo(rax, i.type);
+    }
+    Result(rax);
+}
+void BlockEmitter::EmitByteSwap(const Inst& i) {
+    LoadArg(rax, i, 0);
+    switch (Bits(i.type)) {
+        case 64: c_.bswap(rax); break;
+        case 32: c_.bswap(eax); break;
+        case 16: c_.rol(ax, 8); break;
+        default: break;
+    }
+    Result(rax);
+}
+void BlockEmitter::EmitPopCount(const Inst& i) {
+    LoadArg(rax, i, 0);
+    c_.popcnt(rax, rax);
+    Result(rax);
+}
+void BlockEmitter::EmitCountLeadingZeros(const Inst& i) {
+    const unsigned bits = Bits(i.type);
+    LoadArg(rax, i, 0);
+    c_.bsr(rcx, rax);
+    c_.mov(edx, -1);
+    c_.cmovz(ecx, edx);  // zero: bits - 1 - (-1) = bits
+    c_.mov(eax, bits - 1);
+    c_.sub(eax, ecx);
+    Result(rax);
+}
+void BlockEmitter::EmitCountTrailingZeros(const Inst& i) {
+    const unsigned bits = Bits(i.type);
+    LoadArg(rcx, i, 0);
+    c_.mov(edx, bits);
+    c_.bsf(rax, rcx);
+    c_.cmovz(eax, edx);
+    Result(rax);
+}
+
+// --- Comparisons and selection
+void BlockEmitter::EmitCompare(const Inst& i, bool is_signed,
+                               void (Xbyak::CodeGenerator::*setcc)(const Xbyak::Operand&)) {
+    LoadArg(rax, i, 0);
+    LoadArg(rcx, i, 1);
+    if (is_signed) {
+        SignExtendTo64(rax, i.args[0].type());
+        SignExtendTo64(rcx, i.args[0].type());
+    }
+    c_.cmp(rax, rcx);
+    (c_.*setcc)(al);
+    c_.movzx(eax, al);
+    Result(rax);
+}
+void BlockEmitter::EmitCmpEq(const Inst& i) { EmitCompare(i, false, &Xbyak::CodeGenerator::sete); }
+void BlockEmitter::EmitCmpNe(const Inst& i) { EmitCompare(i, false, &Xbyak::CodeGenerator::setne); }
+void BlockEmitter::EmitCmpULt(const Inst& i) { EmitCompare(i, false, &Xbyak::CodeGenerator::setb); }
+void BlockEmitter::EmitCmpULe(const Inst& i) { EmitCompare(i, false, &Xbyak::CodeGenerator::setbe); }
+void BlockEmitter::EmitCmpSLt(const Inst& i) { EmitCompare(i, true, &Xbyak::CodeGenerator::setl); }
+void BlockEmitter::EmitCmpSLe(const Inst& i) { EmitCompare(i, true, &Xbyak::CodeGenerator::setle); }
+void BlockEmitter::EmitSelect(const Inst& i) {
+    LoadArg(rdx, i, 0);
+    LoadArg(rcx, i, 1);
+    LoadArg(rax, i, 2);
+    c_.test(edx, edx);
+    c_.cmovnz(rax, rcx);
+    Result(rax);
+}
+void BlockEmitter::EmitAndU1(const Inst& i) { EmitAnd(i); }
+void BlockEmitter::EmitOrU1(const Inst& i) { EmitOr(i); }
+void BlockEmitter::EmitNotU1(const Inst& i) {
+    LoadArg(rax, i, 0);
+    c_.xor_(eax, 1);
+    Result(rax);
+}
+
+// --- Width changes
+void BlockEmitter::EmitZeroExtend(const Inst& i) { Load(Def(), i.args[0]); }
+void BlockEmitter::EmitSignExtend(const Inst& i) {
+    LoadArg(rax, i, 0);
+    SignExtendTo64(rax, i.args[0].type());
+    MaskTo(rax, i.type);
+    Result(rax);
+}
+void BlockEmitter::EmitTruncate(const Inst& i) {
+    LoadArg(rax, i, 0);
+    MaskTo(rax, i.type);
+    Result(rax);
+}
+
+}  // namespace emu::cpu::jit::x64

@@ -1,0 +1,295 @@
+// BlockEmitter: loads and stores through the soft TLB, helper calls and exceptions, and the inline SSE forms.
+#include "emu/cpu/jit/x64/block_emitter.h"
+
+namespace emu::cpu::jit::x64 {
+
+// --- Memory. The inline path is softtlb.h's: index by the first byte's page, compare the tag with the page of the
+// last byte (so a page-crossing access, a flagged tag or an invalid entry all miss), add the addend. Everything else
+// goes to the slow path, which is the interpreter's memory access.
+void BlockEmitter::EmitMemAccess(const Inst& i, bool store) {
+    const unsigned flags = store ? Imm32(i, 2) : Imm32(i, 1);
+    const unsigned bits = store ? Bits(i.args[1].type()) : Bits(i.type);
+    const unsigned size = bits / 8;
+    const bool write_tag = store || (flags & ir::mem_flags::WriteIntent);
+    LoadArg(rax, i, 0);
+    if (store) LoadArg(r8, i, 1);
+    Label& slow = NewLabel();
+    Label& resume = NewLabel();
+    if (info_.tlb_table != nullptr) {
+        c_.mov(rcx, rax);
+        c_.shr(rcx, kPageShift - mmu::kTlbEntryShift);
+        c_.and_(ecx, static_cast<u32>((mmu::SoftTlb::kEntries - 1) << mmu::kTlbEntryShift));
+        c_.mov(rdx, reinterpret_cast<u64>(info_.tlb_table));
+        c_.add(rcx, rdx);
+        c_.lea(rdx, c_.ptr[rax + (size - 1)]);
+        c_.and_(rdx, static_cast<u32>(~kPageMask));  // sign-extended: keeps bits 63:12
+        c_.cmp(rdx, c_.qword[rcx + (write_tag ? offsetof(mmu::TlbEntry, addr_write)
+                                              : offsetof(mmu::TlbEntry, addr_read))]);
+        c_.jne(slow, Xbyak::CodeGenerator::T_NEAR);
+        c_.add(rax, c_.qword[rcx + offsetof(mmu::TlbEntry, addend)]);
+        if (store) {
+            c_.mov(c_.ptr[rax], Sized(r8, bits));
+        } else if (bits == 64) {
+            c_.mov(rax, c_.qword[rax]);
+        } else if (bits == 32) {
+            c_.mov(eax, c_.dword[rax]);
+        } else {
+            c_.movzx(eax, bits == 16 ? c_.word[rax] : c_.byte[rax]);
+        }
+    } else {
+        c_.jmp(slow, Xbyak::CodeGenerator::T_NEAR);
+    }
+    c_.L(resume);
+    if (!store) Result(rax);
+    const u32 packed = PackAccess(size, flags);
+    Label& exit = ExceptionExit();
+    Far([this, &slow, &resume, &exit, store, packed] {
+        c_.L(slow);
+        // The caller-saved pool registers may hold live values: keep them (two pushes keep rsp 16-byte aligned).
+        static_assert(std::size(x64::kCallerSavedValueRegs) == 2);
+        c_.push(x64::kCallerSavedValueRegs[0]);
+        c_.push(x64::kCallerSavedValueRegs[1]);
+        StoreFlags();  // the memory path reads RFLAGS.AC
+        c_.mov(rdi, x64::kCtx);
+        c_.mov(rsi, rax);
+        if (store) {
+            c_.mov(rdx, r8);
+            c_.mov(ecx, packed);
+            CallC(&JitStoreSlow);
+        } else {
+            c_.mov(edx, packed);
+            CallC(&JitLoadSlow);
+        }
+        c_.pop(x64::kCallerSavedValueRegs[1]);
+        c_.pop(x64::kCallerSavedValueRegs[0]);
+        CheckFault(exit);
+        c_.jmp(resume, Xbyak::CodeGenerator::T_NEAR);
+    });
+}
+void BlockEmitter::EmitLoad(const Inst& i) { EmitMemAccess(i, false); }
+void BlockEmitter::EmitStore(const Inst& i) {
+    may_write_code_ = true;
+    EmitMemAccess(i, true);
+}
+
+// --- Calls and exceptions
+void BlockEmitter::EmitCallHelper(const Inst& i) {
+    may_write_code_ = true;  // a helper may store (string instructions, descriptor updates)
+    if (i.args[0].helper() == &simd::kSimdHelper && EmitSimdInline(i)) return;
+    SpillCallerSaved();
+    c_.mov(rdi, x64::kCtx);
+    c_.mov(rsi, reinterpret_cast<u64>(i.args[0].helper()));
+    LoadArg(rdx, i, 1);
+    LoadArg(rcx, i, 2);
+    LoadArg(r8, i, 3);
+    StoreFlags();  // helpers read and write RFLAGS
+    CallC(&JitCallHelper);
+    ReloadFlags();
+    CheckFault(ExceptionExit());
+    Result(rax);
+}
+void BlockEmitter::EmitRaiseException(const Inst& i) {
+    c_.mov(rdi, x64::kCtx);
+    c_.mov(esi, Imm32(i, 0));
+    LoadArg(rdx, i, 1);
+    CallC(&JitRaise);
+    c_.jmp(ExceptionExit(), Xbyak::CodeGenerator::T_NEAR);
+}
+void BlockEmitter::EmitRaiseExceptionIf(const Inst& i) {
+    Label& raise = NewLabel();
+    LoadArg(rax, i, 0);
+    LoadArg(rdx, i, 2);  // the error code, read here: far code runs without the allocator's view of this point
+    c_.test(eax, eax);
+    c_.jnz(raise, Xbyak::CodeGenerator::T_NEAR);
+    const u32 vector = Imm32(i, 1);
+    Label& exit = ExceptionExit();
+    Far([this, &raise, &exit, vector] {
+        c_.L(raise);
+        c_.mov(rdi, x64::kCtx);
+        c_.mov(esi, vector);
+        CallC(&JitRaise);
+        c_.jmp(exit, Xbyak::CodeGenerator::T_NEAR);
+    });
+}
+
+// --- SSE integer moves and operations inline. CallHelper(kSimdHelper, packed, linear, rip) for the forms below runs
+// the same host instruction on the guest's XMM registers in CpuState, with the memory operand found through the soft
+// TLB; anything unusual (SSE not usable: CR0.EM/TS, CR4.OSFXSR; a misaligned operand that must be aligned; a TLB
+// miss or a flagged page) calls the helper, which raises exactly as the interpreter does. Host = guest ISA, so the
+// host instruction is the definition the helper implements (checked by the differential tester).
+namespace {
+
+enum class SimdForm : u8 { Move, Binary, Shuffle, MoveMask, MoveD };
+struct SimdInline {
+    SimdForm form;
+    bool aligned;  // a 16-byte memory operand must be 16-byte aligned
+    void (*op)(Xbyak::CodeGenerator&);  // Binary: xmm0 = xmm0 op xmm1
+};
+
+std::optional<SimdInline> SimdInlineOf(Mnemonic m) {
+    using G = Xbyak::CodeGenerator;
+    using M = Mnemonic;
+    switch (m) {
+        case M::MOVAPS: case M::MOVDQA: return SimdInline{SimdForm::Move, true, nullptr};
+        case M::MOVUPS: case M::MOVDQU: return SimdInline{SimdForm::Move, false, nullptr};
+        case M::PSHUFD: return SimdInline{SimdForm::Shuffle, true, nullptr};
+        case M::PMOVMSKB: return SimdInline{SimdForm::MoveMask, false, nullptr};
+        case M::MOVD: return SimdInline{SimdForm::MoveD, false, nullptr};
+        case M::PXOR: return SimdInline{SimdForm::Binary, true, [](G& g) { g.pxor(xmm0, xmm1); }};
+        case M::POR: return SimdInline{SimdForm::Binary, true, [](G& g) { g.por(xmm0, xmm1); }};
+        case M::PAND: return SimdInline{SimdForm::Binary, true, [](G& g) { g.pand(xmm0, xmm1); }};
+        case M::PANDN: return SimdInline{SimdForm::Binary, true, [](G& g) { g.pandn(xmm0, xmm1); }};
+        case M::PCMPEQB: return SimdInline{SimdForm::Binary, true, [](G& g) { g.pcmpeqb(xmm0, xmm1); }};
+        case M::PCMPEQW: return SimdInline{SimdForm::Binary, true, [](G& g) { g.pcmpeqw(xmm0, xmm1); }};
+        case M::PCMPEQD: return SimdInline{SimdForm::Binary, true, [](G& g) { g.pcmpeqd(xmm0, xmm1); }};
+        case M::PCMPGTB: return SimdInline{SimdForm::Binary, true, [](G& g) { g.pcmpgtb(xmm0, xmm1); }};
+        case M::PCMPGTW: return SimdInline{SimdForm::Binary, true, [](G& g) { g.pcmpgtw(xmm0, xmm1); }};
+        case M::PCMPGTD: return SimdInline{SimdForm::Binary, true, [](G& g) { g.pcmpgtd(xmm0, xmm1); }};
+        case M::PADDB: return SimdInline{SimdForm::Binary, true, [](G& g) { g.paddb(xmm0, xmm1); }};
+        case M::PADDW: return SimdInline{SimdForm::Binary, true, [](G& g) { g.paddw(xmm0, xmm1); }};
+        case M::PADDD: return SimdInline{SimdForm::Binary, true, [](G& g) { g.paddd(xmm0, xmm1); }};
+        case M::PADDQ: return SimdInline{SimdForm::Binary, true, [](G& g) { g.paddq(xmm0, xmm1); }};
+        case M::PSUBB: return SimdInline{SimdForm::Binary, true, [](G& g) { g.psubb(xmm0, xmm1); }};
+        case M::PSUBW: return SimdInline{SimdForm::Binary, true, [](G& g) { g.psubw(xmm0, xmm1); }};
+        case M::PSUBD: return SimdInline{SimdForm::Binary, true, [](G& g) { g.psubd(xmm0, xmm1); }};
+        case M::PSUBQ: return SimdInline{SimdForm::Binary, true, [](G& g) { g.psubq(xmm0, xmm1); }};
+        case M::PMINUB: return SimdInline{SimdForm::Binary, true, [](G& g) { g.pminub(xmm0, xmm1); }};
+        case M::PMAXUB: return SimdInline{SimdForm::Binary, true, [](G& g) { g.pmaxub(xmm0, xmm1); }};
+        case M::PUNPCKLBW: return SimdInline{SimdForm::Binary, true, [](G& g) { g.punpcklbw(xmm0, xmm1); }};
+        case M::PUNPCKLWD: return SimdInline{SimdForm::Binary, true, [](G& g) { g.punpcklwd(xmm0, xmm1); }};
+        case M::PUNPCKLDQ: return SimdInline{SimdForm::Binary, true, [](G& g) { g.punpckldq(xmm0, xmm1); }};
+        case M::PUNPCKLQDQ: return SimdInline{SimdForm::Binary, true, [](G& g) { g.punpcklqdq(xmm0, xmm1); }};
+        case M::PUNPCKHBW: return SimdInline{SimdForm::Binary, true, [](G& g) { g.punpckhbw(xmm0, xmm1); }};
+        case M::PUNPCKHWD: return SimdInline{SimdForm::Binary, true, [](G& g) { g.punpckhwd(xmm0, xmm1); }};
+        case M::PUNPCKHDQ: return SimdInline{SimdForm::Binary, true, [](G& g) { g.punpckhdq(xmm0, xmm1); }};
+        case M::PUNPCKHQDQ: return SimdInline{SimdForm::Binary, true, [](G& g) { g.punpckhqdq(xmm0, xmm1); }};
+        default: return std::nullopt;
+    }
+}
+
+bool IsXmm(const simd::OperandDesc& d) { return d.type == simd::OperandType::Reg && d.cls == RegClass::Xmm; }
+bool IsGpr32(const simd::OperandDesc& d) {
+    return d.type == simd::OperandType::Reg && d.cls == RegClass::Gpr && d.size == 4;
+}
+bool IsMem(const simd::OperandDesc& d, unsigned size) { return d.type == simd::OperandType::Mem && d.size == size; }
+u32 XmmOffset(unsigned n) { return static_cast<u32>(offsetof(CpuState, xmm) + sizeof(Xmm) * (n & 15)); }
+
+}  // namespace
+
+bool BlockEmitter::EmitSimdInline(const Inst& i) {
+    const simd::SimdInsn in = simd::SimdInsn::Unpack(i.args[1].imm());
+    const auto spec = SimdInlineOf(in.mnemonic);
+    if (!spec) return false;
+    const simd::OperandDesc& d = in.op[0];
+    const simd::OperandDesc& src = in.op[1];
+    bool shape = false;
+    switch (spec->form) {
+        case SimdForm::Move:
+            shape = (IsXmm(d) && (IsXmm(src) || IsMem(src, 16))) || (IsMem(d, 16) && IsXmm(src));
+            break;
+        case SimdForm::Binary:
+        case SimdForm::Shuffle: shape = IsXmm(d) && (IsXmm(src) || IsMem(src, 16)); break;
+        case SimdForm::MoveMask: shape = d.type == simd::OperandType::Reg && d.cls == RegClass::Gpr && IsXmm(src); break;
+        case SimdForm::MoveD:
+            shape = (IsXmm(d) && (IsGpr32(src) || IsMem(src, 4))) || ((IsGpr32(d) || IsMem(d, 4)) && IsXmm(src));
+            break;
+    }
+    if (!shape) return false;
+    const bool mem_dst = d.type == simd::OperandType::Mem;
+    const bool mem_src = src.type == simd::OperandType::Mem;
+    const unsigned mem_size = mem_dst ? d.size : mem_src ? src.size : 0;
+
+    Label& slow = NewLabel();
+    Label& resume = NewLabel();
+    c_.mov(eax, c_.dword[x64::kState + static_cast<u32>(offsetof(CpuState, cr0))]);
+    c_.test(eax, static_cast<u32>(cr0::EM | cr0::TS));
+    c_.jnz(slow, Xbyak::CodeGenerator::T_NEAR);
+    c_.test(c_.dword[x64::kState + static_cast<u32>(offsetof(CpuState, cr4))], static_cast<u32>(cr4::OSFXSR));
+    c_.jz(slow, Xbyak::CodeGenerator::T_NEAR);
+    LoadArg(r9, i, 2);  // the linear address (the slow path passes it on)
+    if (mem_size != 0) {
+        if (info_.tlb_table == nullptr) {
+            c_.jmp(slow, Xbyak::CodeGenerator::T_NEAR);
+        } else {
+            if (spec->aligned && mem_size == 16) {
+                c_.test(r9b, 15);
+                c_.jnz(slow, Xbyak::CodeGenerator::T_NEAR);
+            }
+            c_.mov(rcx, r9);
+            c_.shr(rcx, kPageShift - mmu::kTlbEntryShift);
+            c_.and_(ecx, static_cast<u32>((mmu::SoftTlb::kEntries - 1) << mmu::kTlbEntryShift));
+            c_.mov(rdx, reinterpret_cast<u64>(info_.tlb_table));
+            c_.add(rcx, rdx);
+            c_.lea(rdx, c_.ptr[r9 + (mem_size - 1)]);
+            c_.and_(rdx, static_cast<u32>(~kPageMask));
+            c_.cmp(rdx, c_.qword[rcx + (mem_dst ? offsetof(mmu::TlbEntry, addr_write)
+                                                  : offsetof(mmu::TlbEntry, addr_read))]);
+            c_.jne(slow, Xbyak::CodeGenerator::T_NEAR);
+            c_.mov(rax, r9);
+            c_.add(rax, c_.qword[rcx + offsetof(mmu::TlbEntry, addend)]);  // rax = host address
+        }
+    }
+    const auto xmm_of = [&](const simd::OperandDesc& o) { return c_.xword[x64::kState + XmmOffset(o.reg)]; };
+    const auto gpr_of = [&](const simd::OperandDesc& o) { return c_.qword[x64::kState + OffsetOfGpr(o.reg)]; };
+    switch (spec->form) {
+        case SimdForm::Move:
+            c_.movdqu(xmm0, mem_src ? c_.xword[rax] : xmm_of(src));
+            c_.movdqu(mem_dst ? c_.xword[rax] : xmm_of(d), xmm0);
+            break;
+        case SimdForm::Binary:
+        case SimdForm::Shuffle:
+            c_.movdqu(xmm1, mem_src ? c_.xword[rax] : xmm_of(src));
+            if (spec->form == SimdForm::Shuffle) {
+                c_.pshufd(xmm0, xmm1, in.imm);
+            } else {
+                c_.movdqu(xmm0, xmm_of(d));
+                spec->op(c_);
+            }
+            c_.movdqu(xmm_of(d), xmm0);
+            break;
+        case SimdForm::MoveMask:
+            c_.movdqu(xmm1, xmm_of(src));
+            c_.pmovmskb(ecx, xmm1);
+            c_.mov(gpr_of(d), rcx);  // zero-extended, as the helper's store of the mask
+            break;
+        case SimdForm::MoveD:
+            if (IsXmm(d)) {
+                c_.movd(xmm0, mem_src ? c_.dword[rax] : c_.dword[x64::kState + OffsetOfGpr(src.reg)]);
+                c_.movdqu(xmm_of(d), xmm0);  // MOVD zeroes bits 127:32
+            } else {
+                c_.mov(ecx, c_.dword[x64::kState + XmmOffset(src.reg)]);
+                if (mem_dst) {
+                    c_.mov(c_.dword[rax], ecx);
+                } else {
+                    c_.mov(gpr_of(d), rcx);  // a 32-bit GPR write clears bits 63:32
+                }
+            }
+            break;
+    }
+    c_.L(resume);
+    Label& exit = ExceptionExit();
+    const u64 packed = i.args[1].imm();
+    const u64 rip = i.args[3].imm();
+    const HelperInfoPtr helper = i.args[0].helper();
+    Far([this, &slow, &resume, &exit, packed, rip, helper] {
+        c_.L(slow);
+        c_.push(x64::kCallerSavedValueRegs[0]);
+        c_.push(x64::kCallerSavedValueRegs[1]);
+        c_.mov(rdi, x64::kCtx);
+        c_.mov(rsi, reinterpret_cast<u64>(helper));
+        c_.mov(rdx, packed);
+        c_.mov(rcx, r9);
+        LoadImm(r8, rip);
+        StoreFlags();  // COMISS and friends write RFLAGS
+        CallC(&JitCallHelper);
+        ReloadFlags();
+        c_.pop(x64::kCallerSavedValueRegs[1]);
+        c_.pop(x64::kCallerSavedValueRegs[0]);
+        CheckFault(exit);
+        c_.jmp(resume, Xbyak::CodeGenerator::T_NEAR);
+    });
+    Result(rax);  // the helper's result (0); nothing reads it in practice
+    return true;
+}
+
+}  // namespace emu::cpu::jit::x64
