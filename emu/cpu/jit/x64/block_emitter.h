@@ -183,6 +183,9 @@ private:
     void EmitEntry();
     void EmitDirectExit(unsigned slot, u64 target);
     void EmitShift(const Inst& i);
+    void EmitRotate(const Inst& i, bool left);
+    // Sets the host flags so that host condition code *when holds exactly when guest condition cc does.
+    void TestCond(unsigned cc, unsigned* when);
     void EmitSetFlagsNative(const Inst& i, ir::FlagOp kind);
     void EmitShiftFlagsConst(const Inst& i, ir::FlagOp kind, u64 count);
     bool EmitSimdInline(const Inst& i);
@@ -203,6 +206,7 @@ private:
     bool insn_started_ = false;
     bool may_write_code_ = false;  // the current guest instruction stores (or calls a helper that may)
     Label* exception_exit_ = nullptr;
+    int fused_cond_ = -1;  // a GetCond left for the ExitCond that follows it (its condition code), or -1
     // Register allocation state.
     std::vector<u32> last_use_;        // per value: the last instruction that reads it (its own index if none does)
     std::vector<int> reg_of_;          // per value: the host register holding it, or -1 (slot or not yet defined)

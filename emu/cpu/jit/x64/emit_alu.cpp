@@ -96,25 +96,34 @@ void BlockEmitter::EmitSetFlag(const Inst& i) {
     c_.or_(x64::kFlags, rcx);
 }
 
-// Condition codes from the guest RFLAGS (ir::EvalCond): the true/false sense of cc is bit 0.
-void BlockEmitter::EmitGetCond(const Inst& i) {
-    const unsigned cc = Imm32(i, 0) & 15;
+// Condition codes from the guest RFLAGS (ir::EvalCond): the true/false sense of cc is bit 0. TestCond sets the host
+// flags so that host condition `*when` (an x86 condition code) holds exactly when cc does; GetCond materialises it,
+// or leaves it to the ExitCond right after it (the usual end of a block), which branches on it directly.
+void BlockEmitter::TestCond(unsigned cc, unsigned* when) {
     const Xbyak::Reg32 flags = x64::kFlags.cvt32();
     const bool negate = cc & 1;
-    switch (cc >> 1) {
-        case 0: c_.bt(flags, 11); negate ? c_.setnc(al) : c_.setc(al); break;  // OF
-        case 1: c_.bt(flags, 0); negate ? c_.setnc(al) : c_.setc(al); break;   // CF
-        case 2: c_.bt(flags, 6); negate ? c_.setnc(al) : c_.setc(al); break;   // ZF
-        case 3: c_.test(flags, 0x41); negate ? c_.setz(al) : c_.setnz(al); break;
-        case 4: c_.bt(flags, 7); negate ? c_.setnc(al) : c_.setc(al); break;   // SF
-        case 5: c_.bt(flags, 2); negate ? c_.setnc(al) : c_.setc(al); break;   // PF
-        case 6:                                                                 // SF != OF
+    constexpr unsigned kB = 0x2, kAE = 0x3, kE = 0x4, kNE = 0x5;  // host condition codes for the bt and test forms
+    const auto bit = [&](unsigned n) {
+        c_.bt(flags, n);
+        *when = negate ? kAE : kB;
+    };
+    switch ((cc >> 1) & 7) {
+        case 0: bit(11); break;  // OF
+        case 1: bit(0); break;   // CF
+        case 2: bit(6); break;   // ZF
+        case 3:                  // CF || ZF
+            c_.test(flags, 0x41);
+            *when = negate ? kE : kNE;
+            break;
+        case 4: bit(7); break;  // SF
+        case 5: bit(2); break;  // PF
+        case 6:                 // SF != OF
             c_.mov(ecx, flags);
             c_.mov(edx, ecx);
             c_.shr(edx, 4);  // OF (bit 11) onto SF (bit 7)
             c_.xor_(ecx, edx);
             c_.test(ecx, 0x80);
-            negate ? c_.setz(al) : c_.setnz(al);
+            *when = negate ? kE : kNE;
             break;
         case 7:  // ZF || SF != OF
             c_.mov(ecx, flags);
@@ -124,11 +133,30 @@ void BlockEmitter::EmitGetCond(const Inst& i) {
             c_.and_(edx, 0x80);
             c_.and_(ecx, 0x40);
             c_.or_(ecx, edx);
-            negate ? c_.setz(al) : c_.setnz(al);
+            *when = negate ? kE : kNE;
             break;
     }
-    c_.movzx(eax, al);
-    Result(rax);
+}
+
+void BlockEmitter::EmitGetCond(const Inst& i) {
+    const unsigned cc = Imm32(i, 0) & 15;
+    // Read only by the ExitCond that follows: that one tests the flags itself.
+    if (current_ + 1 < block_.size() && last_use_[current_] == current_ + 1) {
+        const Inst& next = block_.inst(current_ + 1);
+        if (next.op == Opcode::ExitCond && next.args[0].is_inst() && next.args[0].inst() == current_) {
+            fused_cond_ = static_cast<int>(cc);
+            return;
+        }
+    }
+    unsigned when = 0;
+    TestCond(cc, &when);
+    switch (when) {
+        case 0x2: c_.setb(al); break;
+        case 0x3: c_.setae(al); break;
+        case 0x4: c_.sete(al); break;
+        default: c_.setne(al); break;
+    }
+    c_.movzx(Def().cvt32(), al);
 }
 
 // SetFlags(kind, a, b, result, carry_in). Arithmetic kinds run the host instruction on the operands and merge the
@@ -271,12 +299,16 @@ template <typename Op>
 void BlockEmitter::EmitAlu(const Inst& i, Op op, bool mask) {
     const Reg64 d = Def();
     Load(d, i.args[0]);
+    // 32-bit operations zero-extend on the host: no mask needed.
+    const bool is32 = Bits(i.type) == 32;
     if (IsSimm32(i.args[1])) {
-        op(d, static_cast<u32>(i.args[1].imm()));  // the host sign-extends it back
+        const u32 imm = static_cast<u32>(i.args[1].imm());  // the host sign-extends it back in 64-bit forms
+        is32 ? op(d.cvt32(), imm) : op(d, imm);
     } else {
-        op(d, InReg(i.args[1], rcx));
+        const Reg64 b = InReg(i.args[1], rcx);
+        is32 ? op(d.cvt32(), b.cvt32()) : op(d, b);
     }
-    if (mask) MaskTo(d, i.type);
+    if (mask && !is32) MaskTo(d, i.type);
 }
 void BlockEmitter::EmitAdd(const Inst& i) { EmitAlu(i, [&](const auto& d, const auto& b) { c_.add(d, b); }, true); }
 void BlockEmitter::EmitSub(const Inst& i) { EmitAlu(i, [&](const auto& d, const auto& b) { c_.sub(d, b); }, true); }
@@ -321,20 +353,21 @@ void BlockEmitter::EmitShl(const Inst& i) { EmitShift(i); }
 void BlockEmitter::EmitShr(const Inst& i) { EmitShift(i); }
 void BlockEmitter::EmitSar(const Inst& i) { EmitShift(i); }
 // Host rotates take the count modulo 32 (64 for 64-bit operands), a multiple of every width, then modulo the width.
-void BlockEmitter::EmitRol(const Inst& i) {
-    LoadArg(rax, i, 0);
-    LoadArg(rcx, i, 1);
-    c_.rol(Sized(rax, Bits(i.type)), cl);
-    MaskTo(rax, i.type);
-    Result(rax);
+void BlockEmitter::EmitRotate(const Inst& i, bool left) {
+    const Reg64 d = Def();
+    Load(d, i.args[0]);
+    const Reg sized = Sized(d, Bits(i.type));
+    if (i.args[1].is_imm()) {
+        const u8 count = static_cast<u8>(i.args[1].imm());
+        left ? c_.rol(sized, count) : c_.ror(sized, count);
+    } else {
+        LoadArg(rcx, i, 1);
+        left ? c_.rol(sized, cl) : c_.ror(sized, cl);
+    }
+    MaskTo(d, i.type);
 }
-void BlockEmitter::EmitRor(const Inst& i) {
-    LoadArg(rax, i, 0);
-    LoadArg(rcx, i, 1);
-    c_.ror(Sized(rax, Bits(i.type)), cl);
-    MaskTo(rax, i.type);
-    Result(rax);
-}
+void BlockEmitter::EmitRol(const Inst& i) { EmitRotate(i, true); }
+void BlockEmitter::EmitRor(const Inst& i) { EmitRotate(i, false); }
 void BlockEmitter::EmitMul(const Inst& i) {
     const Reg64 d = Def();
     if (IsSimm32(i.args[1])) {

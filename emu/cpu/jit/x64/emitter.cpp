@@ -12,6 +12,8 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <utility>
+
 namespace emu::cpu::jit {
 
 using namespace x64;
@@ -283,10 +285,21 @@ void BlockEmitter::EmitExitConst(const Inst& i) {
 }
 void BlockEmitter::EmitExitCond(const Inst& i) {
     Label& taken = NewLabel();
-    LoadArg(rax, i, 0);
     StoreFlags();
-    c_.test(eax, eax);
-    c_.jnz(taken, Xbyak::CodeGenerator::T_NEAR);
+    if (fused_cond_ >= 0) {
+        unsigned when = 0;
+        TestCond(static_cast<unsigned>(std::exchange(fused_cond_, -1)), &when);
+        switch (when) {
+            case 0x2: c_.jb(taken, Xbyak::CodeGenerator::T_NEAR); break;
+            case 0x3: c_.jae(taken, Xbyak::CodeGenerator::T_NEAR); break;
+            case 0x4: c_.je(taken, Xbyak::CodeGenerator::T_NEAR); break;
+            default: c_.jne(taken, Xbyak::CodeGenerator::T_NEAR); break;
+        }
+    } else {
+        LoadArg(rax, i, 0);
+        c_.test(eax, eax);
+        c_.jnz(taken, Xbyak::CodeGenerator::T_NEAR);
+    }
     EmitDirectExit(1, i.args[2].imm());
     c_.L(taken);
     EmitDirectExit(0, i.args[1].imm());
