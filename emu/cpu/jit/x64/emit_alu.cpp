@@ -364,19 +364,23 @@ void BlockEmitter::EmitRotate(const Inst& i, bool left) {
         LoadArg(rcx, i, 1);
         left ? c_.rol(sized, cl) : c_.ror(sized, cl);
     }
-    MaskTo(d, i.type);
+    if (Bits(i.type) != 32) MaskTo(d, i.type);  // 32-bit rotates zero-extend
 }
 void BlockEmitter::EmitRol(const Inst& i) { EmitRotate(i, true); }
 void BlockEmitter::EmitRor(const Inst& i) { EmitRotate(i, false); }
 void BlockEmitter::EmitMul(const Inst& i) {
     const Reg64 d = Def();
+    const bool is32 = Bits(i.type) == 32;  // a 32-bit multiply zero-extends its low half: no mask
     if (IsSimm32(i.args[1])) {
-        c_.imul(d, InReg(i.args[0], rax), static_cast<int>(static_cast<u32>(i.args[1].imm())));
+        const Reg64 a = InReg(i.args[0], rax);
+        const int imm = static_cast<int>(static_cast<u32>(i.args[1].imm()));
+        is32 ? c_.imul(d.cvt32(), a.cvt32(), imm) : c_.imul(d, a, imm);
     } else {
         Load(d, i.args[0]);
-        c_.imul(d, InReg(i.args[1], rcx));
+        const Reg64 b = InReg(i.args[1], rcx);
+        is32 ? c_.imul(d.cvt32(), b.cvt32()) : c_.imul(d, b);
     }
-    MaskTo(d, i.type);
+    if (!is32) MaskTo(d, i.type);
 }
 void BlockEmitter::EmitUMulHi(const Inst& i) {
     const unsigned bits = Bits(i.type);
