@@ -499,6 +499,9 @@ jit::CompiledBlock* Vcpu::Impl::Compiled(CachedBlock& b, bool* flushed) {
         ++stats.compiled;
         stats.code_bytes += b.compiled->code_size;
         b.compiled->gpa_page = b.gpa & ~kPageMask;
+        // The host code is all that runs from now on (instruction-limited and single-step runs use blocks of their
+        // own keys): the IR can go.
+        b.block.reset();
         return b.compiled.get();
     }
     if (!jit->Full()) {
