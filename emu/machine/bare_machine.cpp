@@ -121,20 +121,17 @@ int RunBare(const MachineConfig& config) {
     (void)pio.Insert(devices::platform::kBochsShutdownPort, 1, shutdown);
     (void)pio.Insert(devices::platform::kPostPort, 1, post);
 
-    // Shadow mode needs page tracking, and so does the memslot test port's client; it is created before the
-    // vCPU's memory path and outlives it.
-    std::unique_ptr<mmu::PageTrack> page_track;
-    if (config.mmu == MmuMode::Shadow || bare.test_memslot_port) {
-        page_track = std::make_unique<mmu::PageTrack>(memory.slots());
-    }
+    // Page tracking, in both MMU modes: the shadow MMU, the vCPU memory path's self-modifying-code watch and the
+    // memslot test port's client use it. It is created before the vCPU's memory path and outlives it.
+    mmu::PageTrack page_track(memory.slots());
     std::unique_ptr<MemslotTestPort> memslot_port;
     if (bare.test_memslot_port) {
-        auto port = MemslotTestPort::Create(memory.slots(), *page_track);
+        auto port = MemslotTestPort::Create(memory.slots(), page_track);
         if (!port) return Fail("-test-memslot-port: cannot register its page-track client");
         memslot_port = std::move(*port);
         (void)pio.Insert(kMemslotTestPort, kMemslotTestPortSize, *memslot_port);
     }
-    VcpuMemory vcpu_memory(memory.slots(), page_track.get(), mmio, pio, config.mmu);
+    VcpuMemory vcpu_memory(memory.slots(), &page_track, mmio, pio, config.mmu);
     // The port's memslot changes run between the OUT that asks for them and the next instruction.
     if (memslot_port) vcpu_memory.SetAfterPortWrite([&] { memslot_port->RunPending(); });
     cpu::Vcpu vcpu(vcpu_memory, config.backend, config.jit);

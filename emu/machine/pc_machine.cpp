@@ -213,9 +213,11 @@ int RunPc(const MachineConfig& config) {
         if (!plan) return Fail(std::string("-kernel: ") + LinuxErrorMessage(plan.error()));
     }
 
-    std::unique_ptr<mmu::PageTrack> page_track;
-    if (config.mmu == MmuMode::Shadow) page_track = std::make_unique<mmu::PageTrack>(memory.slots());
-    VcpuMemory vcpu_memory(memory.slots(), page_track.get(), board.mmio(), board.pio(), config.mmu);
+    // Page tracking in both MMU modes: the shadow MMU write-protects guest page tables through it, and the vCPU's
+    // memory path watches the pages translated code was made from (self-modifying code), so that every writer of
+    // guest RAM reaches both. It outlives the vCPU's memory path.
+    mmu::PageTrack page_track(memory.slots());
+    VcpuMemory vcpu_memory(memory.slots(), &page_track, board.mmio(), board.pio(), config.mmu);
     vcpu_memory.SetAfterPortWrite([&] { board.RunDeferred(); });
     vcpu_memory.SetPlatformMsrHandler(
         [&board](u32 index, u64 value) { return index != cpu::system::msr::ApicBase || board.WriteApicBase(value); });

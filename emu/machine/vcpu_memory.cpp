@@ -24,11 +24,29 @@ AccessType ToAccessType(MemAccess access) {
     return AccessType::Read;
 }
 
+// PageTrack::IsWriteTracked(gpa) without a second memslot lookup (every TLB fill asks): the counters live in the slot
+// this fill's read section already found (memslots.h: "IsWriteTracked is one load after the lookup"), null while
+// write tracking is disabled. Page-track owns their meaning: non-zero means tracked.
+bool SlotWriteTracked(const mmu::SlotEntry& slot, Gpa gpa) {
+    u16* counters = slot.meta->write_track.load(std::memory_order_acquire);
+    return counters && std::atomic_ref<u16>(counters[GfnOf(gpa) - slot.base.page()]).load(std::memory_order_relaxed);
+}
+
 }  // namespace
 
 VcpuMemory::VcpuMemory(mmu::Memslots& slots, mmu::PageTrack* page_track, devices::Bus& mmio, devices::Bus& pio,
                        MmuMode mode)
     : slots_(slots), page_track_(page_track), mmio_(mmio), pio_(pio) {
+    if (page_track_) {
+        code_notifier_.track_write = [this](Gpa gpa, std::span<const u8>) { CodePageWritten(GfnOf(gpa)); };
+        code_notifier_.track_remove_region = [this](Gfn first, u64 npages) { ForgetCodePages(first, npages); };
+        if (auto r = page_track_->Register(&code_notifier_); r) {
+            code_tracked_ = true;
+        } else {
+            // Write tracking could not be enabled (counter allocation failed): fall back to the private kCode path.
+            log::Log(log::Category::PageTrack, "code pages: cannot register the page-track client; CPU stores only");
+        }
+    }
     if (mode != MmuMode::Shadow) return;
     if (!page_track_) {
         log::Log(log::Category::Mmu, "shadow MMU needs page tracking; using walk mode");
@@ -40,6 +58,18 @@ VcpuMemory::VcpuMemory(mmu::Memslots& slots, mmu::PageTrack* page_track, devices
 
 VcpuMemory::~VcpuMemory() {
     if (log::Enabled(log::Category::Mmu)) log::Log(log::Category::Mmu, "{}", MmuStatsString());
+    if (code_tracked_) {
+        // Once Unregister returns no callback runs; then the code is gone, and so are the counts held for it.
+        (void)page_track_->Unregister(&code_notifier_);
+        std::lock_guard lock(code_mutex_);
+        code_pages_.ForEach([this](Gfn gfn) {
+            if (auto r = page_track_->RemoveGfn(gfn); !r) {
+                log::Log(log::Category::PageTrack, "BUG: code page gfn {:#x}: remove failed", gfn);
+            }
+        });
+        code_pages_.Clear();
+        last_code_gfn_.store(kNoGfn, std::memory_order_release);
+    }
     shadow_vcpu_.reset();  // before the MMU it belongs to
     shadow_.reset();
 }
@@ -51,6 +81,11 @@ std::string VcpuMemory::MmuStatsString() const {
                                 shadow_ ? "shadow" : "walk", walk_stats_.walks, walk_stats_.faults,
                                 walk_stats_.ad_updates, t.fills, t.flush_all, t.flush_page, t.flush_non_global,
                                 t.flush_gfn, t.demote_gfn);
+    {
+        std::lock_guard lock(code_mutex_);
+        s += fmt::format("; code pages tracked {}, written {}; watched stores {}", code_stats_.pages_tracked,
+                         code_stats_.pages_written, code_stats_.watched_stores);
+    }
     if (shadow_) s += "\n" + shadow_->Stats().ToString();
     return s;
 }
@@ -68,15 +103,81 @@ void VcpuMemory::SyncSlotsGeneration() {
     tlb_.FlushAll();  // a memslot change may have moved or removed RAM that entries point into
     slots_generation_ = generation;
     // ... and translated code: the vCPU drops it all.
-    code_written_ = all_code_written_ = true;
-    code_pages_.Clear();
+    {
+        std::lock_guard lock(code_mutex_);
+        all_code_written_ = true;
+        // Tracked code pages keep their counts (those of deleted or moved slots were forgotten at the change's
+        // commit); the first write to each still reports it, harmlessly. Untracked ones: the TLB lost their kCode.
+        if (!code_tracked_) {
+            code_pages_.Clear();
+            last_code_gfn_.store(kNoGfn, std::memory_order_release);
+        }
+        code_written_.store(true, std::memory_order_release);
+    }
     SignalCodeWrite();
 }
 
 void VcpuMemory::NoteCodePage(Gfn gfn) {
-    if (code_pages_.Contains(gfn)) return;
+    // Consecutive fetches mostly read the same page (a block ends at its page's end): no lock for those. Seeing
+    // last_code_gfn_ == gfn is as good as finding gfn in code_pages_ under the lock just before a concurrent
+    // CodePageWritten took it: that one clears last_code_gfn_ in the same critical section.
+    if (last_code_gfn_.load(std::memory_order_acquire) == gfn) return;
+    // The lock makes "in code_pages_" and "holds a count" one state for the notifier, which may run on another
+    // thread. It is uncontended, and never taken on the store path unless a watched page is written.
+    std::lock_guard lock(code_mutex_);
+    if (code_pages_.Contains(gfn)) {
+        last_code_gfn_.store(gfn, std::memory_order_release);
+        return;
+    }
+    if (!code_tracked_) {
+        code_pages_.Add(gfn);
+        ++code_stats_.pages_tracked;
+        tlb_.DemoteWritesToGfn(gfn, mmu::tlb_flag::kCode);
+        last_code_gfn_.store(gfn, std::memory_order_release);
+        return;
+    }
+    if (auto r = page_track_->AddGfn(gfn); !r) {
+        // The slot went away since the fetch translated (a DELETE/MOVE on another thread: its commit drops every
+        // translation), or a counting bug (logged by page-track). Either way the page is not watched: have the vCPU
+        // drop every translation at the next block boundary; the next fetch from the page tries again.
+        log::Log(log::Category::PageTrack, "code page gfn {:#x} cannot be tracked: dropping all translations", gfn);
+        all_code_written_ = true;
+        code_written_.store(true, std::memory_order_release);
+        SignalCodeWrite();
+        return;
+    }
     code_pages_.Add(gfn);
-    tlb_.DemoteWritesToGfn(gfn, mmu::tlb_flag::kCode);
+    ++code_stats_.pages_tracked;
+    // Writes through this TLB must take the slow path. In shadow mode AddGfn did it (ShadowMmu::OnGfnTracked demotes
+    // every vCPU's entries); TLB fills check IsWriteTracked from now on.
+    if (!shadow_) tlb_.DemoteWritesToGfn(gfn, mmu::tlb_flag::kTracked);
+    last_code_gfn_.store(gfn, std::memory_order_release);
+}
+
+void VcpuMemory::CodePageWritten(Gfn gfn) {
+    {
+        std::lock_guard lock(code_mutex_);
+        if (!code_pages_.Contains(gfn)) return;
+        code_pages_.Remove(gfn);  // reported once; a fetch from it records it again
+        if (last_code_gfn_.load(std::memory_order_relaxed) == gfn) {
+            last_code_gfn_.store(kNoGfn, std::memory_order_release);
+        }
+        if (code_tracked_) {
+            if (auto r = page_track_->RemoveGfn(gfn); !r) {
+                log::Log(log::Category::PageTrack, "BUG: code page gfn {:#x}: remove failed", gfn);
+            }
+        }
+        written_code_pages_.push_back(gfn);
+        ++code_stats_.pages_written;
+        code_written_.store(true, std::memory_order_release);
+    }
+    SignalCodeWrite();
+}
+
+void VcpuMemory::ForgetCodePages(Gfn first, u64 npages) {
+    std::lock_guard lock(code_mutex_);
+    code_pages_.RemoveRange(first, npages);
+    last_code_gfn_.store(kNoGfn, std::memory_order_release);
 }
 
 void VcpuMemory::SyncPagingState(const cpu::CpuState& state) {
@@ -143,8 +244,9 @@ bool VcpuMemory::Translate(const cpu::CpuState& state, u64 linear, MemAccess acc
         host = slot->host.get() + (walk.gpa - slot->base.value());
         read_only = mmu::HasFlag(slot->flags, mmu::SlotFlags::ReadOnly);
         if (mmu::HasFlag(slot->flags, mmu::SlotFlags::LogDirtyPages)) tlb_flags |= mmu::tlb_flag::kNotDirty;
-        if (page_track_ && page_track_->IsWriteTracked(Gpa(walk.gpa))) tlb_flags |= mmu::tlb_flag::kTracked;
-        if (code_pages_.Contains(GfnOf(Gpa(walk.gpa)))) tlb_flags |= mmu::tlb_flag::kCode;
+        if (page_track_ && SlotWriteTracked(*slot, Gpa(walk.gpa))) tlb_flags |= mmu::tlb_flag::kTracked;
+        // Without a PageTrack only this thread touches code_pages_.
+        if (!code_tracked_ && code_pages_.Contains(GfnOf(Gpa(walk.gpa)))) tlb_flags |= mmu::tlb_flag::kCode;
     }
     // Cache the translation only while no memslot change is in flight (its generation would never match).
     if (!(section.generation() & mmu::kGenerationInProgress)) {
@@ -167,7 +269,8 @@ bool VcpuMemory::Read(const cpu::CpuState& state, u64 linear, void* dst, unsigne
         const unsigned piece = static_cast<unsigned>(std::min<u64>(size, kPageSize - (linear & kPageMask)));
         Target target;
         if (!Translate(state, linear, access, user, &target, fault)) return false;
-        if (access == MemAccess::Fetch) NoteCodePage(GfnOf(Gpa(target.gpa)));
+        // Before the bytes are read: a write racing with this fetch is reported (writers track after landing).
+        if (access == MemAccess::Fetch && target.host) NoteCodePage(GfnOf(Gpa(target.gpa)));
         if (target.host) {
             std::memcpy(out, target.host, piece);
         } else if (!mmio_.Read(target.gpa, std::span<u8>(out, piece))) {
@@ -191,16 +294,14 @@ void VcpuMemory::WritePiece(const Target& target, const u8* src, unsigned size) 
     }
     if (target.read_only) return;  // ROM: the write is dropped, as on a real bus
     std::memcpy(target.host, src, size);
-    if (const Gfn gfn = GfnOf(Gpa(target.gpa)); code_pages_.Contains(gfn)) {
-        code_pages_.Remove(gfn);  // reported once; a fetch from it records it again
-        written_code_pages_.push_back(gfn);
-        code_written_ = true;
-        SignalCodeWrite();
-    }
+    if (target.flags == 0) return;  // the common case: a page nobody watches
+    if (target.flags & (mmu::tlb_flag::kTracked | mmu::tlb_flag::kCode)) ++code_stats_.watched_stores;
     if (target.flags & mmu::tlb_flag::kNotDirty) slots_.MarkDirty(Gpa(target.gpa));
+    // A code page's write entries carry kTracked (its code-page count) or, without a PageTrack, kCode.
     if ((target.flags & mmu::tlb_flag::kTracked) && page_track_) {
         page_track_->OnTrackedWrite(Gpa(target.gpa), std::span<const u8>(src, size));
     }
+    if (target.flags & mmu::tlb_flag::kCode) CodePageWritten(GfnOf(Gpa(target.gpa)));
 }
 
 bool VcpuMemory::Write(const cpu::CpuState& state, u64 linear, const void* src, unsigned size, bool user,
@@ -251,11 +352,19 @@ void VcpuMemory::PortOut(u16 port, unsigned size, u32 value) {
 bool VcpuMemory::WritePlatformMsr(u32 index, u64 value) { return !platform_msr_ || platform_msr_(index, value); }
 
 bool VcpuMemory::TakeCodeWritten() {
-    if (!code_written_) return false;
-    code_written_ = false;
+    if (!code_written_.load(std::memory_order_acquire)) return false;
+    std::lock_guard lock(code_mutex_);
+    code_written_.store(false, std::memory_order_relaxed);
     taken_code_pages_.clear();
     if (!std::exchange(all_code_written_, false)) taken_code_pages_.swap(written_code_pages_);
     written_code_pages_.clear();
+    // The written pages are no longer code pages, but this TLB's write entries for them still send every store to
+    // the slow path: drop them so that they refill without kTracked (kCode) unless the page is watched again, by this
+    // object or another tracker (QEMU's tlb_unprotect_code). This thread owns the TLB; a device's track_write cannot.
+    for (const Gfn gfn : taken_code_pages_) {
+        if (code_pages_.Contains(gfn) || (page_track_ && page_track_->IsWriteTracked(GpaOf(gfn)))) continue;
+        tlb_.FlushGfn(gfn);
+    }
     return true;
 }
 
@@ -282,6 +391,20 @@ void VcpuMemory::PageSet::Remove(Gfn gfn) {
     } else if ((gfn >> 6) < bits_.size()) {
         bits_[gfn >> 6] &= ~(u64{1} << (gfn & 63));
     }
+}
+
+void VcpuMemory::PageSet::RemoveRange(Gfn first, u64 npages) {
+    const Gfn end = first + npages;
+    for (Gfn gfn = first; gfn < std::min<Gfn>(end, bits_.size() * 64);) {
+        if ((gfn & 63) == 0 && end - gfn >= 64) {
+            bits_[gfn >> 6] = 0;
+            gfn += 64;
+        } else {
+            bits_[gfn >> 6] &= ~(u64{1} << (gfn & 63));
+            ++gfn;
+        }
+    }
+    if (end > kBitmapPages) std::erase_if(high_, [&](Gfn gfn) { return gfn >= first && gfn < end; });
 }
 
 void VcpuMemory::PageSet::Clear() {

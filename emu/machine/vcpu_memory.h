@@ -4,13 +4,24 @@
 // port I/O goes to the port bus. Writes to write-tracked pages reach page-track's dispatcher after the bytes have
 // landed (in shadow mode that runs the shadow MMU's write handler); writes to dirty-logged slots mark the page dirty.
 //
+// Self-modifying code (jit.md section 2 item 5) is a page-track client: the first instruction fetch from a RAM page
+// since it was last written adds one write-track count on its gfn (PageTrack::AddGfn) and demotes this TLB's write
+// entries for it, so every writer of the page (CPU stores here, device DMA, the debugger: all call
+// PageTrack::OnTrackedWrite after their bytes land) reaches this object's notifier, which drops the count, queues the
+// gfn for the vCPU (TakeCodeWritten, CodeWrittenPages: it drops the translations made from the page) and asks running
+// code to stop at the next instruction boundary. Without a PageTrack (unit tests' flat setups) the same is done
+// privately: fetched pages are remembered here, their write TLB entries carry tlb_flag::kCode, and only stores through
+// this object are seen.
+//
 // Shadow mode: this object owns the ShadowMmu while there is one vCPU. With SMP the machine must own one ShadowMmu
 // per VM and give each VcpuMemory a ShadowVcpu (TODO(lead): move ownership when SMP lands).
-#include <memory>
-#include <string>
-
+#include <atomic>
+#include <bit>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <span>
+#include <string>
 #include <unordered_set>
 #include <vector>
 
@@ -27,7 +38,11 @@ namespace emu::machine {
 
 class VcpuMemory final : public cpu::MemoryInterface, private mmu::PhysMemory {
 public:
-    // page_track may be null (a machine without write tracking); shadow mode needs it (else walk mode is used).
+    // page_track may be null (a machine without write tracking); shadow mode needs it (else walk mode is used). With a
+    // page_track, this object registers its code-page notifier there (enabling write tracking) and must be destroyed
+    // before it; its destructor unregisters and removes the counts it still holds, so that the counts of the pages
+    // translated code was made from balance to zero once that code is gone (pages of deleted or moved slots excepted:
+    // their counts died with the slot).
     VcpuMemory(mmu::Memslots& slots, mmu::PageTrack* page_track, devices::Bus& mmio, devices::Bus& pio,
                MmuMode mode = MmuMode::Walk);
     ~VcpuMemory() override;
@@ -75,7 +90,7 @@ private:
     struct Target {
         u8* host = nullptr;  // RAM: host address of the first byte
         u64 gpa = 0;
-        u64 flags = 0;       // tlb_flag bits that force special handling (kMmio, kTracked, kNotDirty)
+        u64 flags = 0;       // tlb_flag bits that force special handling (kMmio, kTracked, kNotDirty, kCode)
         bool read_only = false;
     };
 
@@ -96,8 +111,15 @@ private:
     // A memslot change (generation bump) invalidates every TLB entry and every translation; translated code reads
     // the TLB inline without calling in here, so device writes (which may change memslots) check it right away.
     void SyncSlotsGeneration();
-    // An instruction fetch read from gfn: stores to it must reach WritePiece (they may modify translated code).
+    // An instruction fetch read from gfn, a RAM page: every later write to it must be reported (it may modify
+    // translated code). vCPU thread.
     void NoteCodePage(Gfn gfn);
+    // gfn was written (page-track's track_write, any thread; or WritePiece for a kCode page without a PageTrack):
+    // if it is a code page, stop tracking it and report it to the vCPU.
+    void CodePageWritten(Gfn gfn);
+    // track_remove_region: a DELETE or MOVE committed (any thread); the counts of [first, first + npages) died with
+    // the slot, so those pages are forgotten without RemoveGfn. The generation change drops every translation.
+    void ForgetCodePages(Gfn first, u64 npages);
     bool Translate(const cpu::CpuState& state, u64 linear, cpu::MemAccess access, bool user, Target* target,
                    cpu::MemFault* fault);
     void WritePiece(const Target& target, const u8* src, unsigned size);
@@ -127,7 +149,15 @@ private:
         }
         void Add(Gfn gfn);
         void Remove(Gfn gfn);
+        void RemoveRange(Gfn first, u64 npages);
         void Clear();
+        template <typename F>
+        void ForEach(F&& f) const {
+            for (size_t w = 0; w < bits_.size(); ++w) {
+                for (u64 word = bits_[w]; word != 0; word &= word - 1) f(Gfn{w * 64 + std::countr_zero(word)});
+            }
+            for (const Gfn gfn : high_) f(gfn);
+        }
 
     private:
         static constexpr Gfn kBitmapPages = Gfn{1} << 28;  // 1 TiB of guest-physical space, 32 MiB of bitmap at most
@@ -135,14 +165,31 @@ private:
         std::unordered_set<Gfn> high_;
     };
 
-    // Self-modifying code, page-granular as QEMU's TB invalidation: the pages instruction fetches have read since
-    // they were last reported. A store (by the CPU, through this path) to one of them queues it for the vCPU,
-    // which drops the translations made from it (TakeCodeWritten, CodeWrittenPages).
+    // Self-modifying code, page-granular as QEMU's TB invalidation (see the top of this file). code_pages_ holds the
+    // RAM pages instruction fetches have read since they were last written; with a PageTrack (code_tracked_) this
+    // object holds exactly one write-track count on each of them (none on pages of a deleted or moved slot: those
+    // are forgotten at track_remove_region). Written code pages are queued for the vCPU.
+    //
+    // code_mutex_ guards code_pages_, written_code_pages_ and all_code_written_: the notifier may run on a device
+    // thread (DMA). It is a page-track client lock: taken before page-track's (AddGfn/RemoveGfn are called with it
+    // held), never held while calling OnTrackedWrite. code_written_ lets TakeCodeWritten, called at every block
+    // boundary, skip the lock when nothing was written.
+    mmu::PageTrackNotifier code_notifier_;
+    bool code_tracked_ = false;  // code_notifier_ is registered with page_track_
+    mutable std::mutex code_mutex_;
     PageSet code_pages_;
     std::vector<Gfn> written_code_pages_;
-    std::vector<Gfn> taken_code_pages_;
-    bool code_written_ = false;
     bool all_code_written_ = false;  // memslots changed: what any gpa holds may have changed
+    std::atomic<bool> code_written_{false};
+    // The code page the last fetch noted (still one while it is here), or kNoGfn. Written under code_mutex_.
+    static constexpr Gfn kNoGfn = ~Gfn{0};
+    std::atomic<Gfn> last_code_gfn_{kNoGfn};
+    std::vector<Gfn> taken_code_pages_;  // vCPU thread only
+    struct CodeStats {
+        u64 pages_tracked = 0;   // code pages noted (AddGfn, or kCode without a PageTrack); under code_mutex_
+        u64 pages_written = 0;   // code pages reported written; under code_mutex_
+        u64 watched_stores = 0;  // stores through this path to a kTracked or kCode page; vCPU thread
+    } code_stats_;
 };
 
 }  // namespace emu::machine
