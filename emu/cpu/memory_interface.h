@@ -71,8 +71,9 @@ public:
     // by writing port F0h). The default is a machine that leaves the pin unconnected.
     virtual void SignalFerr() {}
 
-    // Self-modifying code: true once since the last call if something wrote to a page that instruction fetches
-    // read from (the CPU then drops the translations made from it). Implementations that cannot tell return false.
+    // Self-modifying code: true once since the last call if something (a CPU store, a device, the debugger) wrote to a
+    // page that instruction fetches read from (the CPU then drops the translations made from it). Implementations
+    // that cannot tell return false.
     virtual bool TakeCodeWritten() { return false; }
     // After TakeCodeWritten() returned true: the guest-physical page numbers written, until the next call. Empty
     // means unknown (the CPU drops every translation). A page is reported once, then again only after a new fetch.
