@@ -149,20 +149,24 @@ private:
         c_.mov(eax, static_cast<u32>(exit));
         c_.jmp(epilogue_, Xbyak::CodeGenerator::T_NEAR);
     }
-    // The exception exit of the current guest instruction: the instructions from it on did not retire.
-    Label& ExceptionExit() {
-        if (exception_exit_ != nullptr) return *exception_exit_;
+    // A far exit before the current guest instruction runs (`exit` says why): it and the rest of the block did not
+    // retire, state.rip is its address.
+    Label& ExitBeforeInsn(JitExit exit) {
         Label& l = NewLabel();
-        exception_exit_ = &l;
         const u32 unrun = block_.guest_insns() - insn_index_;
         const u64 rip = insn_rip_;
-        Far([this, &l, unrun, rip] {
+        Far([this, &l, unrun, rip, exit] {
             c_.L(l);
             StoreFlags();
             c_.add(c_.qword[x64::kCtx + kBudgetOffset], unrun);
-            ExitWith(JitExit::Exception, rip);
+            ExitWith(exit, rip);
         });
         return l;
+    }
+    // The exception exit of the current guest instruction (one per instruction).
+    Label& ExceptionExit() {
+        if (exception_exit_ == nullptr) exception_exit_ = &ExitBeforeInsn(JitExit::Exception);
+        return *exception_exit_;
     }
     // After a call into C that may raise: `exit` is the calling guest instruction's ExceptionExit().
     void CheckFault(Label& exit) {
@@ -190,6 +194,7 @@ private:
     void EmitShiftFlagsConst(const Inst& i, ir::FlagOp kind, u64 count);
     bool EmitSimdInline(const Inst& i);
     void EmitMemAccess(const Inst& i, bool store);
+    void EmitTlbHit(const Reg64& addr, unsigned size, bool write, Label& miss);
     void EmitCompare(const Inst& i, bool is_signed, void (Xbyak::CodeGenerator::*setcc)(const Xbyak::Operand&));
 
     Xbyak::CodeGenerator& c_;

@@ -6,6 +6,23 @@ namespace emu::cpu::jit::x64 {
 // --- Memory. The inline path is softtlb.h's: index by the first byte's page, compare the tag with the page of the
 // last byte (so a page-crossing access, a flagged tag or an invalid entry all miss), add the addend. Everything else
 // goes to the slow path, which is the interpreter's memory access.
+// The soft TLB's hit path (softtlb.h) for `size` bytes at the linear address in `addr`: index by the first byte's page,
+// compare the tag with the page of the last byte (a page-crossing access, a flagged tag or a miss all jump to `miss`),
+// and leave the host address in rax. Clobbers rcx and rdx; `addr` is kept unless it is rax.
+void BlockEmitter::EmitTlbHit(const Reg64& addr, unsigned size, bool write, Label& miss) {
+    c_.mov(rcx, addr);
+    c_.shr(rcx, kPageShift - mmu::kTlbEntryShift);
+    c_.and_(ecx, static_cast<u32>((mmu::SoftTlb::kEntries - 1) << mmu::kTlbEntryShift));
+    c_.mov(rdx, reinterpret_cast<u64>(info_.tlb_table));
+    c_.add(rcx, rdx);
+    c_.lea(rdx, c_.ptr[addr + (size - 1)]);
+    c_.and_(rdx, static_cast<u32>(~kPageMask));  // sign-extended: keeps bits 63:12
+    c_.cmp(rdx, c_.qword[rcx + (write ? offsetof(mmu::TlbEntry, addr_write) : offsetof(mmu::TlbEntry, addr_read))]);
+    c_.jne(miss, Xbyak::CodeGenerator::T_NEAR);
+    if (addr.getIdx() != rax.getIdx()) c_.mov(rax, addr);
+    c_.add(rax, c_.qword[rcx + offsetof(mmu::TlbEntry, addend)]);
+}
+
 void BlockEmitter::EmitMemAccess(const Inst& i, bool store) {
     const unsigned flags = store ? Imm32(i, 2) : Imm32(i, 1);
     const unsigned bits = store ? Bits(i.args[1].type()) : Bits(i.type);
@@ -16,17 +33,7 @@ void BlockEmitter::EmitMemAccess(const Inst& i, bool store) {
     Label& slow = NewLabel();
     Label& resume = NewLabel();
     if (info_.tlb_table != nullptr) {
-        c_.mov(rcx, rax);
-        c_.shr(rcx, kPageShift - mmu::kTlbEntryShift);
-        c_.and_(ecx, static_cast<u32>((mmu::SoftTlb::kEntries - 1) << mmu::kTlbEntryShift));
-        c_.mov(rdx, reinterpret_cast<u64>(info_.tlb_table));
-        c_.add(rcx, rdx);
-        c_.lea(rdx, c_.ptr[rax + (size - 1)]);
-        c_.and_(rdx, static_cast<u32>(~kPageMask));  // sign-extended: keeps bits 63:12
-        c_.cmp(rdx, c_.qword[rcx + (write_tag ? offsetof(mmu::TlbEntry, addr_write)
-                                              : offsetof(mmu::TlbEntry, addr_read))]);
-        c_.jne(slow, Xbyak::CodeGenerator::T_NEAR);
-        c_.add(rax, c_.qword[rcx + offsetof(mmu::TlbEntry, addend)]);
+        EmitTlbHit(rax, size, write_tag, slow);
         if (store) {
             c_.mov(c_.ptr[rax], Sized(r8, bits));
         } else if (bits == 64) {
@@ -215,18 +222,7 @@ bool BlockEmitter::EmitSimdInline(const Inst& i) {
                 c_.test(r9b, 15);
                 c_.jnz(slow, Xbyak::CodeGenerator::T_NEAR);
             }
-            c_.mov(rcx, r9);
-            c_.shr(rcx, kPageShift - mmu::kTlbEntryShift);
-            c_.and_(ecx, static_cast<u32>((mmu::SoftTlb::kEntries - 1) << mmu::kTlbEntryShift));
-            c_.mov(rdx, reinterpret_cast<u64>(info_.tlb_table));
-            c_.add(rcx, rdx);
-            c_.lea(rdx, c_.ptr[r9 + (mem_size - 1)]);
-            c_.and_(rdx, static_cast<u32>(~kPageMask));
-            c_.cmp(rdx, c_.qword[rcx + (mem_dst ? offsetof(mmu::TlbEntry, addr_write)
-                                                  : offsetof(mmu::TlbEntry, addr_read))]);
-            c_.jne(slow, Xbyak::CodeGenerator::T_NEAR);
-            c_.mov(rax, r9);
-            c_.add(rax, c_.qword[rcx + offsetof(mmu::TlbEntry, addend)]);  // rax = host address
+            EmitTlbHit(r9, mem_size, mem_dst, slow);  // rax = host address
         }
     }
     const auto xmm_of = [&](const simd::OperandDesc& o) { return c_.xword[x64::kState + XmmOffset(o.reg)]; };

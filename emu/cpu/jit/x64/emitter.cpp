@@ -238,17 +238,8 @@ void BlockEmitter::EmitGuestInsn(const Inst& i) {
     // The previous instruction stored or called a helper: if it wrote translated code (this instruction's bytes
     // may be the ones written) or a device asked the vCPU to stop, leave before this instruction runs.
     if (may_write_code_) {
-        Label& l = NewLabel();
         c_.test(c_.dword[x64::kCtx + kExitRequestOffset], exit_bit::kMidBlock);
-        c_.jnz(l, Xbyak::CodeGenerator::T_NEAR);
-        const u32 unrun = block_.guest_insns() - insn_index_;
-        const u64 rip = insn_rip_;
-        Far([this, &l, unrun, rip] {
-            c_.L(l);
-            StoreFlags();
-            c_.add(c_.qword[x64::kCtx + kBudgetOffset], unrun);
-            ExitWith(JitExit::Continue, rip);
-        });
+        c_.jnz(ExitBeforeInsn(JitExit::Continue), Xbyak::CodeGenerator::T_NEAR);
     }
     may_write_code_ = false;
 }
