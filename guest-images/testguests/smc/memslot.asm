@@ -82,25 +82,7 @@ start:
 
     call finish
 
-; slot_cmd: SLOT = edi, GPA = rsi, COMMAND = edx; eax = STATUS afterwards.
-slot_cmd:
-    mov r8d, edx
-    mov dx, PORT
-    mov eax, edi
-    out dx, eax
-    mov dx, PORT + 4
-    mov eax, esi
-    out dx, eax
-    mov dx, PORT + 8
-    mov rax, rsi
-    shr rax, 32
-    out dx, eax
-    mov dx, PORT + 0xC
-    mov eax, r8d
-    out dx, eax
-    mov dx, PORT
-    in eax, dx
-    ret
+%include "wp/memslot_port.inc"
 
 code_a:
     mov eax, 0xAAAA
