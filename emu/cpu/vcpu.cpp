@@ -494,6 +494,7 @@ jit::CompiledBlock* Vcpu::Impl::Compiled(CachedBlock& b, bool* flushed) {
     info.user = state.cpl() == 3;
     info.tlb_table = memory.InlineTlb(info.user);
     info.probe_indirect = state.mode() == CpuMode::Long64;
+    info.ctx = &jit_ctx;
     b.compiled = jit->Compile(*b.block, info);
     if (b.compiled) {
         ++stats.compiled;

@@ -70,6 +70,7 @@ struct CompileInfo {
     bool user = false;                 // CPL 3: loads and stores use the user TLB table
     mmu::TlbEntry* tlb_table = nullptr;  // the inline soft-TLB table for this privilege, or null (always slow path)
     bool probe_indirect = false;       // 64-bit mode (RIP is the linear address): indirect exits may probe inline
+    const JitContext* ctx = nullptr;   // the context the code runs with: the TLB table is addressed relative to it
 };
 
 class Jit {

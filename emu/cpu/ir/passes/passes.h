@@ -11,6 +11,9 @@ namespace emu::cpu::ir {
 // instruction that stored (stop_points.cpp). Passes treat these like instructions that may raise.
 std::vector<bool> StopPoints(const Block& block);
 
+// For each instruction, the status flags (rflags::Arith) that something after it may still observe: a read, the
+// block's end, anything that may raise or a stop point; flag_liveness.cpp.
+std::vector<u64> LiveFlagsAfter(const Block& block);
 // Removes SetFlags/SetFlag whose flags are overwritten before anything reads them or anything may raise.
 void FlagLivenessPass(Block& block);
 // Forwards GPR values from SetGpr/GetGpr to later GetGpr of the same width; drops overwritten SetGpr.

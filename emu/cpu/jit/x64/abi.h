@@ -3,10 +3,12 @@
 //
 // While translated code runs: r14 = JitContext*, r15 = CpuState*, r13 = the guest RFLAGS. IR values (zero-extended when narrower than 64
 // bits) live in the value registers below from definition to last use, or in an 8-byte frame slot at
-// [rsp + 8 * index] when spilled. rax, rcx, rdx, rsi, rdi, r8 and r9 are scratch: emit functions compute in them and
+// [rsp + 8 * index] when spilled. rax, rcx, rdx, rsi and rdi are scratch: emit functions compute in them and
 // pass C arguments in them. Before a call into C, values in caller-saved value registers are spilled (main path) or
 // pushed around the call (slow paths).
 #include <xbyak/xbyak.h>
+
+#include <iterator>
 
 #include "emu/common/types.h"
 
@@ -20,8 +22,11 @@ inline const Xbyak::Reg64& kState = Xbyak::util::r15;
 inline const Xbyak::Reg64& kFlags = Xbyak::util::r13;
 
 inline const Xbyak::Reg64 kValueRegs[] = {Xbyak::util::rbx, Xbyak::util::rbp, Xbyak::util::r12, Xbyak::util::r10,
-                                          Xbyak::util::r11};
-inline const Xbyak::Reg64 kCallerSavedValueRegs[] = {Xbyak::util::r10, Xbyak::util::r11};
+                                          Xbyak::util::r11, Xbyak::util::r8,  Xbyak::util::r9};
+// An even number, so that pushing them all around a call keeps rsp 16-byte aligned.
+inline const Xbyak::Reg64 kCallerSavedValueRegs[] = {Xbyak::util::r10, Xbyak::util::r11, Xbyak::util::r8,
+                                                     Xbyak::util::r9};
+static_assert(std::size(kCallerSavedValueRegs) % 2 == 0);
 
 // IR values a compiled block may have (its frame); bigger blocks run on the interpreter.
 inline constexpr u32 kMaxValues = 2048;

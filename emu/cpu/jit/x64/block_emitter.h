@@ -98,6 +98,9 @@ private:
     // The register the current instruction's result goes to (allocated now; rax if nothing reads the result).
     // Arguments stay in their registers until the instruction is done, so the result never shares one.
     Reg64 Def();
+    // Def, but the result may take over the register of argument `n` if this instruction is its last use (for
+    // two-operand host forms that overwrite their first operand).
+    Reg64 DefReusing(unsigned n);
     // The register holding value `v`, loading it into `scratch` if it is an immediate or in a slot.
     Reg64 InReg(const Value& v, const Reg64& scratch) {
         if (v.is_inst() && reg_of_[v.inst()] >= 0) return Reg64(reg_of_[v.inst()]);
@@ -111,6 +114,13 @@ private:
     void EmitAlu(const Inst& i, Op op, bool mask);
     // Moves the values held in caller-saved pool registers to their slots (before a call into C).
     void SpillCallerSaved();
+    // Keep the caller-saved pool registers across a call in far code (which runs outside the allocator's view).
+    void PushCallerSaved() {
+        for (const Reg64& reg : x64::kCallerSavedValueRegs) c_.push(reg);
+    }
+    void PopCallerSaved() {
+        for (size_t n = std::size(x64::kCallerSavedValueRegs); n-- > 0;) c_.pop(x64::kCallerSavedValueRegs[n]);
+    }
     // Frees the registers of the current instruction's arguments that it used last.
     void ReleaseArgs(const Inst& i);
     // Masks rax to `t` (after a 64-bit operation on zero-extended inputs).
@@ -184,13 +194,16 @@ private:
 #include "emu/cpu/ir/opcodes.inc"
 #undef OPCODE
     void Dispatch(const Inst& i);
+    static bool KeepsHostFlags(Opcode op);
     void EmitEntry();
     void EmitDirectExit(unsigned slot, u64 target);
     void EmitShift(const Inst& i);
+    void EmitShiftConst(const Inst& i, u64 count);
     void EmitRotate(const Inst& i, bool left);
     // Sets the host flags so that host condition code *when holds exactly when guest condition cc does.
     void TestCond(unsigned cc, unsigned* when);
     void EmitSetFlagsNative(const Inst& i, ir::FlagOp kind);
+    bool HostFlagsHold(const Inst& set_flags, ir::FlagOp kind) const;
     void EmitShiftFlagsConst(const Inst& i, ir::FlagOp kind, u64 count);
     bool EmitSimdInline(const Inst& i);
     void EmitMemAccess(const Inst& i, bool store);
@@ -211,8 +224,12 @@ private:
     bool insn_started_ = false;
     bool may_write_code_ = false;  // the current guest instruction stores (or calls a helper that may)
     Label* exception_exit_ = nullptr;
+    // The value whose host ALU instruction (32 or 64 bits wide) set the host flags, while nothing emitted since has
+    // changed them; a SetFlags of that operation then takes them as they are. -1: none.
+    int flags_value_ = -1;
     int fused_cond_ = -1;  // a GetCond left for the ExitCond that follows it (its condition code), or -1
     // Register allocation state.
+    std::vector<u64> live_flags_;      // per instruction: the status flags observable after it (ir::LiveFlagsAfter)
     std::vector<u32> last_use_;        // per value: the last instruction that reads it (its own index if none does)
     std::vector<int> reg_of_;          // per value: the host register holding it, or -1 (slot or not yet defined)
     std::array<int, 16> owner_;        // per host register: the value it holds, or -1

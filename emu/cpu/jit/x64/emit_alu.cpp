@@ -197,7 +197,9 @@ void BlockEmitter::EmitSetFlags(const Inst& i) {
 void BlockEmitter::EmitShiftFlagsConst(const Inst& i, ir::FlagOp kind, u64 count) {
     if (count == 0) return;
     const unsigned bits = Bits(i.args[1].type());
-    const u32 written = static_cast<u32>(ir::FlagsWrittenBy(kind));
+    const u32 written = static_cast<u32>(ir::FlagsWrittenBy(kind) & live_flags_[current_]);
+    const bool cf = written & rflags::CF, of = written & rflags::OF;
+    if (written == 0) return;
     LoadArg(rax, i, 3);  // the result
     LoadArg(rdx, i, 1);  // the operand
     const auto bit_of = [&](const Reg64& src, unsigned n, u32 flag_shift) {  // ecx |= bit n of src << flag_shift
@@ -209,45 +211,80 @@ void BlockEmitter::EmitShiftFlagsConst(const Inst& i, ir::FlagOp kind, u64 count
     };
     if (kind == ir::FlagOp::Rol || kind == ir::FlagOp::Ror) {
         // Rol: CF = bit 0 of the result, OF = msb ^ CF. Ror: CF = msb, OF = msb ^ the bit below it.
-        c_.xor_(ecx, ecx);
         const unsigned cf_bit = kind == ir::FlagOp::Rol ? 0 : bits - 1;
         const unsigned other = kind == ir::FlagOp::Rol ? bits - 1 : bits - 2;
-        bit_of(rax, cf_bit, 0);
-        c_.mov(rdi, rax);
-        c_.shr(rdi, other);
-        c_.xor_(rdi, rcx);  // CF is bit 0 of ecx
-        c_.and_(edi, 1);
-        c_.shl(edi, 11);
-        c_.or_(ecx, edi);
+        if (!of) {
+            c_.mov(rcx, rax);
+            if (cf_bit) c_.shr(rcx, cf_bit);
+            c_.and_(ecx, 1);
+        } else {
+            c_.xor_(ecx, ecx);
+            bit_of(rax, cf_bit, 0);
+            c_.mov(rdi, rax);
+            c_.shr(rdi, other);
+            c_.xor_(rdi, rcx);  // CF is bit 0 of ecx
+            c_.and_(edi, 1);
+            c_.shl(edi, 11);
+            if (!cf) c_.xor_(ecx, ecx);
+            c_.or_(ecx, edi);
+        }
     } else {
-        c_.test(Sized(rax, bits), Sized(rax, bits));
-        c_.pushfq();
-        c_.pop(rcx);
-        c_.and_(ecx, static_cast<u32>(rflags::SF | rflags::ZF | rflags::PF));
-        if (kind == ir::FlagOp::Shl) {
+        if (written & (rflags::SF | rflags::ZF | rflags::PF)) {
+            c_.test(Sized(rax, bits), Sized(rax, bits));
+            c_.pushfq();
+            c_.pop(rcx);
+            c_.and_(ecx, written & static_cast<u32>(rflags::SF | rflags::ZF | rflags::PF));
+        } else {
+            c_.xor_(ecx, ecx);
+        }
+        if (cf && kind == ir::FlagOp::Shl) {
             if (count <= bits) bit_of(rdx, bits - static_cast<unsigned>(count), 0);
-        } else if (count <= bits) {
+        } else if (cf && count <= bits) {
             bit_of(rdx, static_cast<unsigned>(count) - 1, 0);
-        } else if (kind == ir::FlagOp::Sar) {
+        } else if (cf && kind == ir::FlagOp::Sar) {
             bit_of(rdx, bits - 1, 0);  // beyond the width every bit shifted out is the sign
         }
-        c_.mov(rdi, rdx);
-        c_.xor_(rdi, rax);
-        c_.shr(rdi, bits - 1);
-        c_.and_(edi, 1);
-        c_.shl(edi, 11);
-        c_.or_(ecx, edi);
+        if (of) {
+            c_.mov(rdi, rdx);
+            c_.xor_(rdi, rax);
+            c_.shr(rdi, bits - 1);
+            c_.and_(edi, 1);
+            c_.shl(edi, 11);
+            c_.or_(ecx, edi);
+        }
     }
     c_.and_(x64::kFlags, static_cast<u32>(~written));  // sign-extended: clears only the written flags
     c_.or_(x64::kFlags, rcx);
+}
+
+// SetFlags(kind, a, b, r) right after the host instruction that computed r = a op b at the flags' width: the host
+// flags are already those of the guest instruction (INC and DEC are ADD and SUB of 1 but for CF, which they do not
+// write; the logic group's flags depend on the result alone).
+bool BlockEmitter::HostFlagsHold(const Inst& i, ir::FlagOp kind) const {
+    if (flags_value_ < 0 || !i.args[3].is_inst() || i.args[3].inst() != static_cast<u32>(flags_value_)) return false;
+    const Inst& producer = block_.inst(static_cast<u32>(flags_value_));
+    if (producer.type != i.args[1].type()) return false;
+    const bool same_operands = producer.args[0] == i.args[1] && producer.args[1] == i.args[2];
+    switch (kind) {
+        case ir::FlagOp::Add:
+        case ir::FlagOp::Inc: return producer.op == Opcode::Add && same_operands;
+        case ir::FlagOp::Sub:
+        case ir::FlagOp::Dec: return producer.op == Opcode::Sub && same_operands;
+        case ir::FlagOp::Logic:
+            return producer.op == Opcode::And || producer.op == Opcode::Or || producer.op == Opcode::Xor;
+        default: return false;
+    }
 }
 
 void BlockEmitter::EmitSetFlagsNative(const Inst& i, ir::FlagOp kind) {
     const unsigned bits = Bits(i.args[1].type());
     const Reg a = Sized(rax, bits);
     const Reg b = Sized(rcx, bits);
-    u32 written = static_cast<u32>(ir::FlagsWrittenBy(kind));
+    // Only the flags something may observe are merged (the others are overwritten before anyone looks).
+    const u32 written = static_cast<u32>(ir::FlagsWrittenBy(kind) & live_flags_[current_]);
     u32 host = written;
+    if (kind == ir::FlagOp::Logic) host &= ~static_cast<u32>(rflags::AF);  // undefined on the host: ours is 0
+    if (HostFlagsHold(i, kind)) kind = ir::FlagOp::Count;  // nothing to run again
     switch (kind) {
         case ir::FlagOp::Add:
             LoadArg(rax, i, 1);
@@ -269,8 +306,7 @@ void BlockEmitter::EmitSetFlagsNative(const Inst& i, ir::FlagOp kind) {
             break;
         case ir::FlagOp::Logic:
             LoadArg(rax, i, 3);
-            c_.test(a, a);  // SF, ZF, PF of the result, CF = OF = 0; AF is undefined on the host: ours is 0
-            host &= ~static_cast<u32>(rflags::AF);
+            c_.test(a, a);  // SF, ZF, PF of the result, CF = OF = 0
             break;
         case ir::FlagOp::Inc:
             LoadArg(rax, i, 1);
@@ -297,7 +333,7 @@ void BlockEmitter::EmitSetFlagsNative(const Inst& i, ir::FlagOp kind) {
 // `op(dst, src)` is called with a register or an imm32 source, so one generic lambda covers both forms.
 template <typename Op>
 void BlockEmitter::EmitAlu(const Inst& i, Op op, bool mask) {
-    const Reg64 d = Def();
+    const Reg64 d = DefReusing(0);
     Load(d, i.args[0]);
     // 32-bit operations zero-extend on the host: no mask needed.
     const bool is32 = Bits(i.type) == 32;
@@ -309,6 +345,7 @@ void BlockEmitter::EmitAlu(const Inst& i, Op op, bool mask) {
         is32 ? op(d.cvt32(), b.cvt32()) : op(d, b);
     }
     if (mask && !is32) MaskTo(d, i.type);
+    if (is32 || Bits(i.type) == 64) flags_value_ = static_cast<int>(current_);
 }
 void BlockEmitter::EmitAdd(const Inst& i) { EmitAlu(i, [&](const auto& d, const auto& b) { c_.add(d, b); }, true); }
 void BlockEmitter::EmitSub(const Inst& i) { EmitAlu(i, [&](const auto& d, const auto& b) { c_.sub(d, b); }, true); }
@@ -331,6 +368,10 @@ void BlockEmitter::EmitNeg(const Inst& i) {
 // Shl/Shr/Sar: the count is not masked; a count of at least the width gives 0 (Shl, Shr) or the sign fill (Sar).
 void BlockEmitter::EmitShift(const Inst& i) {
     const unsigned bits = Bits(i.type);
+    if (i.args[1].is_imm()) {
+        EmitShiftConst(i, i.args[1].imm());
+        return;
+    }
     LoadArg(rax, i, 0);
     LoadArg(rcx, i, 1);
     if (i.op == Opcode::Sar) {
@@ -349,12 +390,35 @@ void BlockEmitter::EmitShift(const Inst& i) {
     }
     Result(rax);
 }
+// The same semantics for a constant count, as one immediate-form host shift.
+void BlockEmitter::EmitShiftConst(const Inst& i, u64 count) {
+    const unsigned bits = Bits(i.type);
+    if (i.op != Opcode::Sar && count >= bits) {
+        const Reg64 d = Def();
+        c_.xor_(d.cvt32(), d.cvt32());
+        return;
+    }
+    const Reg64 d = DefReusing(0);
+    Load(d, i.args[0]);
+    // 32-bit forms zero-extend their result (and SAR reads bit 31 as the sign): no extension or mask needed.
+    const bool is32 = bits == 32;
+    const Reg r = is32 ? Reg(d.cvt32()) : Reg(d);
+    if (i.op == Opcode::Sar) {
+        if (!is32) SignExtendTo64(d, i.type);
+        c_.sar(r, static_cast<int>(std::min<u64>(count, bits - 1)));
+    } else if (i.op == Opcode::Shl) {
+        c_.shl(r, static_cast<int>(count));
+    } else {
+        c_.shr(r, static_cast<int>(count));
+    }
+    if (!is32) MaskTo(d, i.type);
+}
 void BlockEmitter::EmitShl(const Inst& i) { EmitShift(i); }
 void BlockEmitter::EmitShr(const Inst& i) { EmitShift(i); }
 void BlockEmitter::EmitSar(const Inst& i) { EmitShift(i); }
 // Host rotates take the count modulo 32 (64 for 64-bit operands), a multiple of every width, then modulo the width.
 void BlockEmitter::EmitRotate(const Inst& i, bool left) {
-    const Reg64 d = Def();
+    const Reg64 d = DefReusing(0);
     Load(d, i.args[0]);
     const Reg sized = Sized(d, Bits(i.type));
     if (i.args[1].is_imm()) {
@@ -369,7 +433,7 @@ void BlockEmitter::EmitRotate(const Inst& i, bool left) {
 void BlockEmitter::EmitRol(const Inst& i) { EmitRotate(i, true); }
 void BlockEmitter::EmitRor(const Inst& i) { EmitRotate(i, false); }
 void BlockEmitter::EmitMul(const Inst& i) {
-    const Reg64 d = Def();
+    const Reg64 d = DefReusing(0);
     const bool is32 = Bits(i.type) == 32;  // a 32-bit multiply zero-extends its low half: no mask
     if (IsSimm32(i.args[1])) {
         const Reg64 a = InReg(i.args[0], rax);
@@ -483,7 +547,7 @@ void BlockEmitter::EmitNotU1(const Inst& i) {
 }
 
 // --- Width changes
-void BlockEmitter::EmitZeroExtend(const Inst& i) { Load(Def(), i.args[0]); }
+void BlockEmitter::EmitZeroExtend(const Inst& i) { Load(DefReusing(0), i.args[0]); }
 void BlockEmitter::EmitSignExtend(const Inst& i) {
     LoadArg(rax, i, 0);
     SignExtendTo64(rax, i.args[0].type());

@@ -13,14 +13,22 @@ void BlockEmitter::EmitTlbHit(const Reg64& addr, unsigned size, bool write, Labe
     c_.mov(rcx, addr);
     c_.shr(rcx, kPageShift - mmu::kTlbEntryShift);
     c_.and_(ecx, static_cast<u32>((mmu::SoftTlb::kEntries - 1) << mmu::kTlbEntryShift));
-    c_.mov(rdx, reinterpret_cast<u64>(info_.tlb_table));
-    c_.add(rcx, rdx);
+    // The table is usually within 2 GiB of the context, whose register then addresses it (QEMU's env-relative TLB).
+    const i64 delta = reinterpret_cast<i64>(info_.tlb_table) - reinterpret_cast<i64>(info_.ctx);
+    constexpr i64 kTableBytes = i64{mmu::SoftTlb::kEntries} << mmu::kTlbEntryShift;
+    Xbyak::RegExp entry = rcx;
+    if (info_.ctx != nullptr && delta > INT32_MIN + kTableBytes && delta < INT32_MAX - kTableBytes) {
+        entry = x64::kCtx + rcx + static_cast<i32>(delta);
+    } else {
+        c_.mov(rdx, reinterpret_cast<u64>(info_.tlb_table));
+        c_.add(rcx, rdx);
+    }
     c_.lea(rdx, c_.ptr[addr + (size - 1)]);
     c_.and_(rdx, static_cast<u32>(~kPageMask));  // sign-extended: keeps bits 63:12
-    c_.cmp(rdx, c_.qword[rcx + (write ? offsetof(mmu::TlbEntry, addr_write) : offsetof(mmu::TlbEntry, addr_read))]);
+    c_.cmp(rdx, c_.qword[entry + (write ? offsetof(mmu::TlbEntry, addr_write) : offsetof(mmu::TlbEntry, addr_read))]);
     c_.jne(miss, Xbyak::CodeGenerator::T_NEAR);
     if (addr.getIdx() != rax.getIdx()) c_.mov(rax, addr);
-    c_.add(rax, c_.qword[rcx + offsetof(mmu::TlbEntry, addend)]);
+    c_.add(rax, c_.qword[entry + offsetof(mmu::TlbEntry, addend)]);
 }
 
 void BlockEmitter::EmitMemAccess(const Inst& i, bool store) {
@@ -28,48 +36,46 @@ void BlockEmitter::EmitMemAccess(const Inst& i, bool store) {
     const unsigned bits = store ? Bits(i.args[1].type()) : Bits(i.type);
     const unsigned size = bits / 8;
     const bool write_tag = store || (flags & ir::mem_flags::WriteIntent);
+    // A load's result goes straight to its register (which may be the address's, if the address dies here).
+    const Reg64 d = store ? rax : DefReusing(0);
+    const Reg64 value = store ? InReg(i.args[1], rsi) : rsi;  // a store's value; the hit path keeps rsi
     LoadArg(rax, i, 0);
-    if (store) LoadArg(r8, i, 1);
     Label& slow = NewLabel();
     Label& resume = NewLabel();
     if (info_.tlb_table != nullptr) {
         EmitTlbHit(rax, size, write_tag, slow);
         if (store) {
-            c_.mov(c_.ptr[rax], Sized(r8, bits));
+            c_.mov(c_.ptr[rax], Sized(value, bits));
         } else if (bits == 64) {
-            c_.mov(rax, c_.qword[rax]);
+            c_.mov(d, c_.qword[rax]);
         } else if (bits == 32) {
-            c_.mov(eax, c_.dword[rax]);
+            c_.mov(d.cvt32(), c_.dword[rax]);
         } else {
-            c_.movzx(eax, bits == 16 ? c_.word[rax] : c_.byte[rax]);
+            c_.movzx(d.cvt32(), bits == 16 ? c_.word[rax] : c_.byte[rax]);
         }
     } else {
         c_.jmp(slow, Xbyak::CodeGenerator::T_NEAR);
     }
     c_.L(resume);
-    if (!store) Result(rax);
     const u32 packed = PackAccess(size, flags);
     Label& exit = ExceptionExit();
-    Far([this, &slow, &resume, &exit, store, packed] {
+    Far([this, &slow, &resume, &exit, store, packed, d, value] {
         c_.L(slow);
-        // The caller-saved pool registers may hold live values: keep them (two pushes keep rsp 16-byte aligned).
-        static_assert(std::size(x64::kCallerSavedValueRegs) == 2);
-        c_.push(x64::kCallerSavedValueRegs[0]);
-        c_.push(x64::kCallerSavedValueRegs[1]);
-        StoreFlags();  // the memory path reads RFLAGS.AC
+        PushCallerSaved();  // they may hold live values
+        StoreFlags();       // the memory path reads RFLAGS.AC
+        if (store) c_.mov(rdx, value);
         c_.mov(rdi, x64::kCtx);
         c_.mov(rsi, rax);
         if (store) {
-            c_.mov(rdx, r8);
             c_.mov(ecx, packed);
             CallC(&JitStoreSlow);
         } else {
             c_.mov(edx, packed);
             CallC(&JitLoadSlow);
         }
-        c_.pop(x64::kCallerSavedValueRegs[1]);
-        c_.pop(x64::kCallerSavedValueRegs[0]);
+        PopCallerSaved();
         CheckFault(exit);
+        if (!store && d.getIdx() != rax.getIdx()) c_.mov(d, rax);
         c_.jmp(resume, Xbyak::CodeGenerator::T_NEAR);
     });
 }
@@ -213,16 +219,16 @@ bool BlockEmitter::EmitSimdInline(const Inst& i) {
     c_.jnz(slow, Xbyak::CodeGenerator::T_NEAR);
     c_.test(c_.dword[x64::kState + static_cast<u32>(offsetof(CpuState, cr4))], static_cast<u32>(cr4::OSFXSR));
     c_.jz(slow, Xbyak::CodeGenerator::T_NEAR);
-    LoadArg(r9, i, 2);  // the linear address (the slow path passes it on)
+    LoadArg(rsi, i, 2);  // the linear address (the slow path passes it on)
     if (mem_size != 0) {
         if (info_.tlb_table == nullptr) {
             c_.jmp(slow, Xbyak::CodeGenerator::T_NEAR);
         } else {
             if (spec->aligned && mem_size == 16) {
-                c_.test(r9b, 15);
+                c_.test(sil, 15);
                 c_.jnz(slow, Xbyak::CodeGenerator::T_NEAR);
             }
-            EmitTlbHit(r9, mem_size, mem_dst, slow);  // rax = host address
+            EmitTlbHit(rsi, mem_size, mem_dst, slow);  // rax = host address
         }
     }
     const auto xmm_of = [&](const simd::OperandDesc& o) { return c_.xword[x64::kState + XmmOffset(o.reg)]; };
@@ -269,18 +275,16 @@ bool BlockEmitter::EmitSimdInline(const Inst& i) {
     const HelperInfoPtr helper = i.args[0].helper();
     Far([this, &slow, &resume, &exit, packed, rip, helper] {
         c_.L(slow);
-        c_.push(x64::kCallerSavedValueRegs[0]);
-        c_.push(x64::kCallerSavedValueRegs[1]);
+        PushCallerSaved();
+        c_.mov(rcx, rsi);
         c_.mov(rdi, x64::kCtx);
         c_.mov(rsi, reinterpret_cast<u64>(helper));
         c_.mov(rdx, packed);
-        c_.mov(rcx, r9);
         LoadImm(r8, rip);
         StoreFlags();  // COMISS and friends write RFLAGS
         CallC(&JitCallHelper);
         ReloadFlags();
-        c_.pop(x64::kCallerSavedValueRegs[1]);
-        c_.pop(x64::kCallerSavedValueRegs[0]);
+        PopCallerSaved();
         CheckFault(exit);
         c_.jmp(resume, Xbyak::CodeGenerator::T_NEAR);
     });

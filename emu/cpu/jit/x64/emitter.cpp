@@ -131,6 +131,16 @@ namespace x64 {
 
 void BlockEmitter::Result(const Reg64& r) {
     if (last_use_[current_] == current_) return;  // nothing reads it
+    // Every argument has been read: the register of one that dies here can take the result.
+    const Inst& i = block_.inst(current_);
+    for (unsigned n = 0; n < i.num_args; ++n) {
+        const Value& v = i.args[n];
+        if (v.is_inst() && last_use_[v.inst()] == current_ && reg_of_[v.inst()] >= 0 &&
+            owner_[reg_of_[v.inst()]] == static_cast<int>(v.inst())) {
+            c_.mov(DefReusing(n), r);
+            return;
+        }
+    }
     c_.mov(Def(), r);
 }
 
@@ -162,6 +172,21 @@ Reg64 BlockEmitter::Def() {
     return Reg64(chosen);
 }
 
+Reg64 BlockEmitter::DefReusing(unsigned n) {
+    if (last_use_[current_] == current_) return rax;
+    const Inst& i = block_.inst(current_);
+    const Value& v = i.args[n];
+    if (v.is_inst() && last_use_[v.inst()] == current_ && reg_of_[v.inst()] >= 0) {
+        // The argument dies here: its register becomes the result's. The argument still reads from it until the
+        // instruction is done; ReleaseArgs then leaves the register to its new owner.
+        const int reg = reg_of_[v.inst()];
+        owner_[reg] = static_cast<int>(current_);
+        reg_of_[current_] = reg;
+        return Reg64(reg);
+    }
+    return Def();
+}
+
 void BlockEmitter::SpillCallerSaved() {
     for (const Reg64& reg : x64::kCallerSavedValueRegs) {
         const int v = owner_[reg.getIdx()];
@@ -177,7 +202,7 @@ void BlockEmitter::ReleaseArgs(const Inst& i) {
         const Value& v = i.args[n];
         if (!v.is_inst() || last_use_[v.inst()] != current_) continue;
         if (const int reg = reg_of_[v.inst()]; reg >= 0) {
-            owner_[reg] = -1;
+            if (owner_[reg] == static_cast<int>(v.inst())) owner_[reg] = -1;
             reg_of_[v.inst()] = -1;
         }
     }
@@ -185,6 +210,7 @@ void BlockEmitter::ReleaseArgs(const Inst& i) {
 
 void BlockEmitter::Emit() {
     const auto& insts = block_.insts();
+    live_flags_ = ir::LiveFlagsAfter(block_);
     last_use_.resize(insts.size());
     reg_of_.assign(insts.size(), -1);
     owner_.fill(-1);
@@ -196,10 +222,29 @@ void BlockEmitter::Emit() {
     }
     EmitEntry();
     for (current_ = 0; current_ < insts.size(); ++current_) {
+        const int flags_before = flags_value_;
         Dispatch(insts[current_]);
         ReleaseArgs(insts[current_]);
+        if (flags_value_ == flags_before && !KeepsHostFlags(insts[current_].op)) flags_value_ = -1;
     }
     for (size_t n = 0; n < far_.size(); ++n) far_[n]();  // far code may add more far code
+}
+
+// Whether the code emitted for `op` leaves the host flags alone (register-file moves only).
+bool BlockEmitter::KeepsHostFlags(Opcode op) {
+    switch (op) {
+        case Opcode::GetGpr8:
+        case Opcode::GetGpr8H:
+        case Opcode::GetGpr16:
+        case Opcode::GetGpr32:
+        case Opcode::GetGpr64:
+        case Opcode::SetGpr8:
+        case Opcode::SetGpr8H:
+        case Opcode::SetGpr16:
+        case Opcode::SetGpr32:
+        case Opcode::SetGpr64: return true;
+        default: return false;
+    }
 }
 
 void BlockEmitter::Dispatch(const Inst& i) {
@@ -215,15 +260,17 @@ void BlockEmitter::Dispatch(const Inst& i) {
 // Block entry: leave if someone asked (interrupt, stop, code written) or the budget cannot cover the block.
 void BlockEmitter::EmitEntry() {
     Label& leave = NewLabel();
+    Label& short_budget = NewLabel();
     c_.cmp(c_.dword[x64::kCtx + kExitRequestOffset], 0);
     c_.jne(leave, Xbyak::CodeGenerator::T_NEAR);
     const u32 n = block_.guest_insns();
-    c_.cmp(c_.qword[x64::kCtx + kBudgetOffset], n);
-    c_.jb(leave, Xbyak::CodeGenerator::T_NEAR);
     c_.sub(c_.qword[x64::kCtx + kBudgetOffset], n);
+    c_.jb(short_budget, Xbyak::CodeGenerator::T_NEAR);  // borrowed: fewer than n left, which the far code gives back
     ReloadFlags();
     const u64 rip = block_.start_rip();
-    Far([this, &leave, rip] {
+    Far([this, &leave, &short_budget, rip, n] {
+        c_.L(short_budget);
+        c_.add(c_.qword[x64::kCtx + kBudgetOffset], n);
         c_.L(leave);
         ExitWith(JitExit::Entry, rip);
     });
