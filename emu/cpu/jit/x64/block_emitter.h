@@ -111,7 +111,7 @@ private:
     static bool IsSimm32(const Value& v) { return v.is_imm() && static_cast<i64>(v.imm()) == static_cast<i32>(v.imm()); }
     // dst = a op b for the two-operand ALU forms, straight into the result register.
     template <typename Op>
-    void EmitAlu(const Inst& i, Op op, bool mask);
+    void EmitAlu(const Inst& i, Op op);
     // Moves the values held in caller-saved pool registers to their slots (before a call into C).
     void SpillCallerSaved();
     // Keep the caller-saved pool registers across a call in far code (which runs outside the allocator's view).
@@ -204,6 +204,10 @@ private:
     void TestCond(unsigned cc, unsigned* when);
     void EmitSetFlagsNative(const Inst& i, ir::FlagOp kind);
     bool HostFlagsHold(const Inst& set_flags, ir::FlagOp kind) const;
+    void MergeFlags();
+    int ExitCondReading(u32 host) const;
+    // Emits the conditional branch of the guest condition `cc` straight on the host flags.
+    void JumpIfHostCond(unsigned cc, Label& target);
     void EmitShiftFlagsConst(const Inst& i, ir::FlagOp kind, u64 count);
     bool EmitSimdInline(const Inst& i);
     void EmitMemAccess(const Inst& i, bool store);
@@ -227,7 +231,14 @@ private:
     // The value whose host ALU instruction (32 or 64 bits wide) set the host flags, while nothing emitted since has
     // changed them; a SetFlags of that operation then takes them as they are. -1: none.
     int flags_value_ = -1;
-    int fused_cond_ = -1;  // a GetCond left for the ExitCond that follows it (its condition code), or -1
+    int fused_cond_ = -1;
+    // A SetFlags whose host flags are in rcx (and in the host EFLAGS), not yet merged into kFlags: `until` is the
+    // ExitCond that branches on them and then merges (0: none pending).
+    struct PendingMerge {
+        u32 host = 0;     // the flags the host computed as the guest does
+        u32 written = 0;  // the guest flags the SetFlags writes (that anything may observe)
+        u32 until = 0;
+    } pending_merge_;  // a GetCond left for the ExitCond that follows it (its condition code), or -1
     // Register allocation state.
     std::vector<u64> live_flags_;      // per instruction: the status flags observable after it (ir::LiveFlagsAfter)
     std::vector<u32> last_use_;        // per value: the last instruction that reads it (its own index if none does)

@@ -324,34 +324,68 @@ void BlockEmitter::EmitSetFlagsNative(const Inst& i, ir::FlagOp kind) {
     }
     c_.pushfq();
     c_.pop(rcx);
-    c_.and_(ecx, host);
-    c_.and_(x64::kFlags, static_cast<u32>(~written));  // sign-extended: clears only the written flags
+    pending_merge_ = PendingMerge{host, written};
+    // The usual end of a block, a conditional exit on these very flags: branch on the host flags first and merge in
+    // each arm (EmitExitCond), so the condition does not wait for the merge.
+    if (const int exit_cond = ExitCondReading(host)) {
+        pending_merge_.until = static_cast<u32>(exit_cond);
+        return;
+    }
+    MergeFlags();
+}
+
+// rcx holds the host flags of a SetFlags: merge the ones it writes into the guest RFLAGS.
+void BlockEmitter::MergeFlags() {
+    c_.and_(ecx, pending_merge_.host);
+    c_.and_(x64::kFlags, static_cast<u32>(~pending_merge_.written));  // sign-extended: clears only those flags
     c_.or_(x64::kFlags, rcx);
+}
+
+// The index of the ExitCond that ends the block right after the current SetFlags (only guest instruction boundaries
+// that emit nothing between) through a GetCond that reads nothing but flags in `host`, or 0.
+int BlockEmitter::ExitCondReading(u32 host) const {
+    u32 n = current_ + 1;
+    while (n < block_.size() && block_.inst(n).op == Opcode::GuestInsn) {
+        if (may_write_code_) return 0;  // that boundary tests the exit-request word (changing the host flags)
+        ++n;
+    }
+    if (n + 1 >= block_.size()) return 0;
+    const Inst& get = block_.inst(n);
+    const Inst& exit = block_.inst(n + 1);
+    if (get.op != Opcode::GetCond || last_use_[n] != n + 1 || exit.op != Opcode::ExitCond || !exit.args[0].is_inst() ||
+        exit.args[0].inst() != n) {
+        return 0;
+    }
+    const u64 read = ir::FlagsReadByCond(static_cast<unsigned>(get.args[0].imm()) & 15);
+    return (read & ~u64{host}) == 0 ? static_cast<int>(n + 1) : 0;
 }
 
 // --- Integer arithmetic
 // `op(dst, src)` is called with a register or an imm32 source, so one generic lambda covers both forms.
+// The operation runs at the value's width (8, 16, 32 or 64 bits), so the host flags are the guest instruction's: 32-bit
+// forms zero-extend, and 8/16-bit forms leave the upper bits of the (zero-extended) first operand, zero.
 template <typename Op>
-void BlockEmitter::EmitAlu(const Inst& i, Op op, bool mask) {
+void BlockEmitter::EmitAlu(const Inst& i, Op op) {
     const Reg64 d = DefReusing(0);
     Load(d, i.args[0]);
-    // 32-bit operations zero-extend on the host: no mask needed.
-    const bool is32 = Bits(i.type) == 32;
+    const unsigned bits = Bits(i.type);
+    const bool native = bits >= 8;  // U1 values use the 64-bit form (0 or 1 in, 0 or 1 out)
+    const Reg dst = native ? Sized(d, bits) : Reg(d);
     if (IsSimm32(i.args[1])) {
-        const u32 imm = static_cast<u32>(i.args[1].imm());  // the host sign-extends it back in 64-bit forms
-        is32 ? op(d.cvt32(), imm) : op(d, imm);
+        // 64-bit forms sign-extend it back; xbyak wants a 16-bit immediate as the sign extension of its 16 bits.
+        const u64 imm = i.args[1].imm();
+        op(dst, bits == 16 ? static_cast<u32>(static_cast<i32>(static_cast<i16>(imm))) : static_cast<u32>(imm));
     } else {
         const Reg64 b = InReg(i.args[1], rcx);
-        is32 ? op(d.cvt32(), b.cvt32()) : op(d, b);
+        op(dst, native ? Sized(b, bits) : Reg(b));
     }
-    if (mask && !is32) MaskTo(d, i.type);
-    if (is32 || Bits(i.type) == 64) flags_value_ = static_cast<int>(current_);
+    if (native) flags_value_ = static_cast<int>(current_);
 }
-void BlockEmitter::EmitAdd(const Inst& i) { EmitAlu(i, [&](const auto& d, const auto& b) { c_.add(d, b); }, true); }
-void BlockEmitter::EmitSub(const Inst& i) { EmitAlu(i, [&](const auto& d, const auto& b) { c_.sub(d, b); }, true); }
-void BlockEmitter::EmitAnd(const Inst& i) { EmitAlu(i, [&](const auto& d, const auto& b) { c_.and_(d, b); }, false); }
-void BlockEmitter::EmitOr(const Inst& i) { EmitAlu(i, [&](const auto& d, const auto& b) { c_.or_(d, b); }, false); }
-void BlockEmitter::EmitXor(const Inst& i) { EmitAlu(i, [&](const auto& d, const auto& b) { c_.xor_(d, b); }, false); }
+void BlockEmitter::EmitAdd(const Inst& i) { EmitAlu(i, [&](const auto& d, const auto& b) { c_.add(d, b); }); }
+void BlockEmitter::EmitSub(const Inst& i) { EmitAlu(i, [&](const auto& d, const auto& b) { c_.sub(d, b); }); }
+void BlockEmitter::EmitAnd(const Inst& i) { EmitAlu(i, [&](const auto& d, const auto& b) { c_.and_(d, b); }); }
+void BlockEmitter::EmitOr(const Inst& i) { EmitAlu(i, [&](const auto& d, const auto& b) { c_.or_(d, b); }); }
+void BlockEmitter::EmitXor(const Inst& i) { EmitAlu(i, [&](const auto& d, const auto& b) { c_.xor_(d, b); }); }
 void BlockEmitter::EmitNot(const Inst& i) {
     LoadArg(rax, i, 0);
     c_.not_(rax);

@@ -323,6 +323,19 @@ void BlockEmitter::EmitExitConst(const Inst& i) {
 }
 void BlockEmitter::EmitExitCond(const Inst& i) {
     Label& taken = NewLabel();
+    if (pending_merge_.until == current_ && current_ != 0) {
+        // The host flags are the guest's for this condition: branch, then merge RFLAGS on each side.
+        JumpIfHostCond(static_cast<unsigned>(std::exchange(fused_cond_, -1)), taken);
+        MergeFlags();
+        StoreFlags();
+        EmitDirectExit(1, i.args[2].imm());
+        c_.L(taken);
+        MergeFlags();
+        StoreFlags();
+        EmitDirectExit(0, i.args[1].imm());
+        pending_merge_ = PendingMerge{};
+        return;
+    }
     StoreFlags();
     if (fused_cond_ >= 0) {
         unsigned when = 0;
@@ -341,6 +354,13 @@ void BlockEmitter::EmitExitCond(const Inst& i) {
     EmitDirectExit(1, i.args[2].imm());
     c_.L(taken);
     EmitDirectExit(0, i.args[1].imm());
+}
+void BlockEmitter::JumpIfHostCond(unsigned cc, Label& target) {
+    using G = Xbyak::CodeGenerator;
+    static constexpr void (G::*kJcc[16])(const Label&, G::LabelType) = {
+        &G::jo, &G::jno, &G::jb, &G::jae, &G::je, &G::jne, &G::jbe, &G::ja,
+        &G::js, &G::jns, &G::jp, &G::jnp, &G::jl, &G::jge, &G::jle, &G::jg};
+    (c_.*kJcc[cc & 15])(target, G::T_NEAR);
 }
 // Indirect exits look the target up in the jump cache without leaving translated code, unless the target comes
 // from a helper: far transfers, IRET and the SYSCALL family compute it and may change the mode, which the probe's key
