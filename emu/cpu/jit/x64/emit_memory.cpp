@@ -132,12 +132,28 @@ void BlockEmitter::EmitRaiseExceptionIf(const Inst& i) {
 // host instruction is the definition the helper implements (checked by the differential tester).
 namespace {
 
-enum class SimdForm : u8 { Move, Binary, Shuffle, MoveMask, MoveD };
+enum class SimdForm : u8 { Move, Binary, Shuffle, MoveMask, MoveD, Generic };
+// Generic: the host instruction on (xmm0 or the memory operand, xmm1 or the memory operand or none: an imm8 form).
+using GenericOp = void (*)(Xbyak::CodeGenerator&, const Xbyak::Operand& dst, const Xbyak::Operand* src, u8 imm);
 struct SimdInline {
     SimdForm form;
     bool aligned;  // a 16-byte memory operand must be 16-byte aligned
     void (*op)(Xbyak::CodeGenerator&);  // Binary: xmm0 = xmm0 op xmm1
+    GenericOp generic = nullptr;
+    u8 mem = 16;            // Generic: the size of the memory operand
+    bool store = false;     // Generic: (memory, xmm) is a form too
+    bool imm_count = false; // Generic: (xmm, imm8) is a form too
 };
+
+const Xbyak::Xmm& AsXmm(const Xbyak::Operand& o) { return static_cast<const Xbyak::Xmm&>(o); }
+const Xbyak::Address& AsMem(const Xbyak::Operand& o) { return static_cast<const Xbyak::Address&>(o); }
+
+// Moves of 32 or 64 bits between XMM registers and memory (each has both directions in one mnemonic).
+SimdInline ScalarMove(GenericOp op, u8 size) { return SimdInline{SimdForm::Generic, false, nullptr, op, size, true}; }
+// Two-operand operations whose m128 source must be aligned, and the shifts with an imm8 count besides.
+SimdInline PackedOp(GenericOp op, bool imm_count = false) {
+    return SimdInline{SimdForm::Generic, true, nullptr, op, 16, false, imm_count};
+}
 
 std::optional<SimdInline> SimdInlineOf(Mnemonic m) {
     using G = Xbyak::CodeGenerator;
@@ -176,6 +192,49 @@ std::optional<SimdInline> SimdInlineOf(Mnemonic m) {
         case M::PUNPCKHWD: return SimdInline{SimdForm::Binary, true, [](G& g) { g.punpckhwd(xmm0, xmm1); }};
         case M::PUNPCKHDQ: return SimdInline{SimdForm::Binary, true, [](G& g) { g.punpckhdq(xmm0, xmm1); }};
         case M::PUNPCKHQDQ: return SimdInline{SimdForm::Binary, true, [](G& g) { g.punpckhqdq(xmm0, xmm1); }};
+        case M::MOVSD:
+            return ScalarMove([](G& g, const Xbyak::Operand& d, const Xbyak::Operand* s, u8) {
+                d.isMEM() ? g.movsd(AsMem(d), AsXmm(*s)) : g.movsd(AsXmm(d), *s);
+            }, 8);
+        case M::MOVSS:
+            return ScalarMove([](G& g, const Xbyak::Operand& d, const Xbyak::Operand* s, u8) {
+                d.isMEM() ? g.movss(AsMem(d), AsXmm(*s)) : g.movss(AsXmm(d), *s);
+            }, 4);
+        case M::MOVQ:
+            return ScalarMove([](G& g, const Xbyak::Operand& d, const Xbyak::Operand* s, u8) {
+                d.isMEM() ? g.movq(AsMem(d), AsXmm(*s)) : g.movq(AsXmm(d), *s);
+            }, 8);
+        case M::MOVLPD: return ScalarMove([](G& g, const Xbyak::Operand& d, const Xbyak::Operand* s, u8) { g.movlpd(d, *s); }, 8);
+        case M::MOVLPS: return ScalarMove([](G& g, const Xbyak::Operand& d, const Xbyak::Operand* s, u8) { g.movlps(d, *s); }, 8);
+        case M::MOVHPD: return ScalarMove([](G& g, const Xbyak::Operand& d, const Xbyak::Operand* s, u8) { g.movhpd(d, *s); }, 8);
+        case M::MOVHPS: return ScalarMove([](G& g, const Xbyak::Operand& d, const Xbyak::Operand* s, u8) { g.movhps(d, *s); }, 8);
+        case M::XORPS: return PackedOp([](G& g, const Xbyak::Operand& d, const Xbyak::Operand* s, u8) { g.xorps(AsXmm(d), *s); });
+        case M::XORPD: return PackedOp([](G& g, const Xbyak::Operand& d, const Xbyak::Operand* s, u8) { g.xorpd(AsXmm(d), *s); });
+        case M::ANDPS: return PackedOp([](G& g, const Xbyak::Operand& d, const Xbyak::Operand* s, u8) { g.andps(AsXmm(d), *s); });
+        case M::ANDPD: return PackedOp([](G& g, const Xbyak::Operand& d, const Xbyak::Operand* s, u8) { g.andpd(AsXmm(d), *s); });
+        case M::ANDNPS: return PackedOp([](G& g, const Xbyak::Operand& d, const Xbyak::Operand* s, u8) { g.andnps(AsXmm(d), *s); });
+        case M::ANDNPD: return PackedOp([](G& g, const Xbyak::Operand& d, const Xbyak::Operand* s, u8) { g.andnpd(AsXmm(d), *s); });
+        case M::ORPS: return PackedOp([](G& g, const Xbyak::Operand& d, const Xbyak::Operand* s, u8) { g.orps(AsXmm(d), *s); });
+        case M::ORPD: return PackedOp([](G& g, const Xbyak::Operand& d, const Xbyak::Operand* s, u8) { g.orpd(AsXmm(d), *s); });
+        case M::PSHUFB: return PackedOp([](G& g, const Xbyak::Operand& d, const Xbyak::Operand* s, u8) { g.pshufb(AsXmm(d), *s); });
+        case M::PSLLDQ: return PackedOp([](G& g, const Xbyak::Operand& d, const Xbyak::Operand*, u8 n) { g.pslldq(AsXmm(d), n); }, true);
+        case M::PSRLDQ: return PackedOp([](G& g, const Xbyak::Operand& d, const Xbyak::Operand*, u8 n) { g.psrldq(AsXmm(d), n); }, true);
+#define EMU64_SIMD_SHIFT(NAME, name)                                                             \
+    case M::NAME:                                                                                \
+        return PackedOp(                                                                         \
+            [](G& g, const Xbyak::Operand& d, const Xbyak::Operand* s, u8 n) {                   \
+                s != nullptr ? g.name(AsXmm(d), *s) : g.name(AsXmm(d), n);                       \
+            },                                                                                   \
+            true);
+        EMU64_SIMD_SHIFT(PSLLW, psllw)
+        EMU64_SIMD_SHIFT(PSLLD, pslld)
+        EMU64_SIMD_SHIFT(PSLLQ, psllq)
+        EMU64_SIMD_SHIFT(PSRLW, psrlw)
+        EMU64_SIMD_SHIFT(PSRLD, psrld)
+        EMU64_SIMD_SHIFT(PSRLQ, psrlq)
+        EMU64_SIMD_SHIFT(PSRAW, psraw)
+        EMU64_SIMD_SHIFT(PSRAD, psrad)
+#undef EMU64_SIMD_SHIFT
         default: return std::nullopt;
     }
 }
@@ -205,6 +264,11 @@ bool BlockEmitter::EmitSimdInline(const Inst& i) {
         case SimdForm::MoveMask: shape = d.type == simd::OperandType::Reg && d.cls == RegClass::Gpr && IsXmm(src); break;
         case SimdForm::MoveD:
             shape = (IsXmm(d) && (IsGpr32(src) || IsMem(src, 4))) || ((IsGpr32(d) || IsMem(d, 4)) && IsXmm(src));
+            break;
+        case SimdForm::Generic:
+            shape = (IsXmm(d) && (IsXmm(src) || IsMem(src, spec->mem) ||
+                                  (spec->imm_count && src.type == simd::OperandType::None))) ||
+                    (spec->store && IsMem(d, spec->mem) && IsXmm(src));
             break;
     }
     if (!shape) return false;
@@ -249,6 +313,17 @@ bool BlockEmitter::EmitSimdInline(const Inst& i) {
             }
             c_.movdqu(xmm_of(d), xmm0);
             break;
+        case SimdForm::Generic: {
+            if (IsXmm(d)) c_.movdqu(xmm0, xmm_of(d));
+            if (IsXmm(src)) c_.movdqu(xmm1, xmm_of(src));
+            const Xbyak::Address memory = c_.ptr[rax];
+            const Xbyak::Operand* source = IsXmm(src) ? static_cast<const Xbyak::Operand*>(&xmm1)
+                                           : mem_src  ? static_cast<const Xbyak::Operand*>(&memory)
+                                                      : nullptr;
+            spec->generic(c_, mem_dst ? static_cast<const Xbyak::Operand&>(memory) : xmm0, source, in.imm);
+            if (IsXmm(d)) c_.movdqu(xmm_of(d), xmm0);
+            break;
+        }
         case SimdForm::MoveMask:
             c_.movdqu(xmm1, xmm_of(src));
             c_.pmovmskb(ecx, xmm1);
