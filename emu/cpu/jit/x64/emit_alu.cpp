@@ -17,16 +17,13 @@ void BlockEmitter::EmitGetGpr16(const Inst& i) {
 void BlockEmitter::EmitGetGpr32(const Inst& i) { c_.mov(Def().cvt32(), c_.dword[x64::kState + OffsetOfGpr(Imm32(i, 0))]); }
 void BlockEmitter::EmitGetGpr64(const Inst& i) { c_.mov(Def(), c_.qword[x64::kState + OffsetOfGpr(Imm32(i, 0))]); }
 void BlockEmitter::EmitSetGpr8(const Inst& i) {
-    LoadArg(rax, i, 1);
-    c_.mov(c_.byte[x64::kState + OffsetOfGpr(Imm32(i, 0))], al);
+    c_.mov(c_.byte[x64::kState + OffsetOfGpr(Imm32(i, 0))], InReg(i.args[1], rax).cvt8());
 }
 void BlockEmitter::EmitSetGpr8H(const Inst& i) {
-    LoadArg(rax, i, 1);
-    c_.mov(c_.byte[x64::kState + OffsetOfGpr(Imm32(i, 0) & 3) + 1], al);
+    c_.mov(c_.byte[x64::kState + OffsetOfGpr(Imm32(i, 0) & 3) + 1], InReg(i.args[1], rax).cvt8());
 }
 void BlockEmitter::EmitSetGpr16(const Inst& i) {
-    LoadArg(rax, i, 1);
-    c_.mov(c_.word[x64::kState + OffsetOfGpr(Imm32(i, 0))], ax);
+    c_.mov(c_.word[x64::kState + OffsetOfGpr(Imm32(i, 0))], InReg(i.args[1], rax).cvt16());
 }
 // SetGpr32's value is zero-extended, so the upper half of the register becomes 0 either way.
 void BlockEmitter::EmitSetGpr32(const Inst& i) { EmitSetGpr64(i); }
@@ -583,10 +580,10 @@ void BlockEmitter::EmitNotU1(const Inst& i) {
 // --- Width changes
 void BlockEmitter::EmitZeroExtend(const Inst& i) { Load(DefReusing(0), i.args[0]); }
 void BlockEmitter::EmitSignExtend(const Inst& i) {
-    LoadArg(rax, i, 0);
-    SignExtendTo64(rax, i.args[0].type());
-    MaskTo(rax, i.type);
-    Result(rax);
+    const Reg64 d = DefReusing(0);
+    Load(d, i.args[0]);
+    SignExtendTo64(d, i.args[0].type());
+    MaskTo(d, i.type);
 }
 void BlockEmitter::EmitTruncate(const Inst& i) {
     LoadArg(rax, i, 0);

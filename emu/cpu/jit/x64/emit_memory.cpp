@@ -23,7 +23,11 @@ void BlockEmitter::EmitTlbHit(const Reg64& addr, unsigned size, bool write, Labe
         c_.mov(rdx, reinterpret_cast<u64>(info_.tlb_table));
         c_.add(rcx, rdx);
     }
-    c_.lea(rdx, c_.ptr[addr + (size - 1)]);
+    if (size > 1) {
+        c_.lea(rdx, c_.ptr[addr + (size - 1)]);
+    } else {
+        c_.mov(rdx, addr);
+    }
     c_.and_(rdx, static_cast<u32>(~kPageMask));  // sign-extended: keeps bits 63:12
     c_.cmp(rdx, c_.qword[entry + (write ? offsetof(mmu::TlbEntry, addr_write) : offsetof(mmu::TlbEntry, addr_read))]);
     c_.jne(miss, Xbyak::CodeGenerator::T_NEAR);
@@ -39,11 +43,11 @@ void BlockEmitter::EmitMemAccess(const Inst& i, bool store) {
     // A load's result goes straight to its register (which may be the address's, if the address dies here).
     const Reg64 d = store ? rax : DefReusing(0);
     const Reg64 value = store ? InReg(i.args[1], rsi) : rsi;  // a store's value; the hit path keeps rsi
-    LoadArg(rax, i, 0);
+    const Reg64 addr = InReg(i.args[0], rax);
     Label& slow = NewLabel();
     Label& resume = NewLabel();
     if (info_.tlb_table != nullptr) {
-        EmitTlbHit(rax, size, write_tag, slow);
+        EmitTlbHit(addr, size, write_tag, slow);
         if (store) {
             c_.mov(c_.ptr[rax], Sized(value, bits));
         } else if (bits == 64) {
@@ -59,13 +63,13 @@ void BlockEmitter::EmitMemAccess(const Inst& i, bool store) {
     c_.L(resume);
     const u32 packed = PackAccess(size, flags);
     Label& exit = ExceptionExit();
-    Far([this, &slow, &resume, &exit, store, packed, d, value] {
+    Far([this, &slow, &resume, &exit, store, packed, d, value, addr] {
         c_.L(slow);
         PushCallerSaved();  // they may hold live values
         StoreFlags();       // the memory path reads RFLAGS.AC
         if (store) c_.mov(rdx, value);
         c_.mov(rdi, x64::kCtx);
-        c_.mov(rsi, rax);
+        c_.mov(rsi, addr);
         if (store) {
             c_.mov(ecx, packed);
             CallC(&JitStoreSlow);
