@@ -64,6 +64,13 @@ inline Reg Sized(const Reg64& r, unsigned bits) {
 }
 
 
+// Host flags captured for a SetFlags and not merged into kFlags yet.
+struct PendingMerge {
+    u32 host = 0;     // the flags the host computed as the guest does
+    u32 written = 0;  // the guest flags the SetFlags writes (that anything may observe)
+    u32 until = 0;
+};
+
 class BlockEmitter {
 public:
     BlockEmitter(Xbyak::CodeGenerator& c, const u8* epilogue, const ir::Block& block, const CompileInfo& info,
@@ -165,8 +172,15 @@ private:
         Label& l = NewLabel();
         const u32 unrun = block_.guest_insns() - insn_index_;
         const u64 rip = insn_rip_;
-        Far([this, &l, unrun, rip, exit] {
+        const PendingMerge parked = parked_flags_;
+        Far([this, &l, unrun, rip, exit, parked] {
             c_.L(l);
+            if (parked.written != 0) {  // flags parked for exactly this: merge them now
+                c_.mov(rcx, ParkedFlagsSlot());
+                c_.and_(ecx, parked.host);
+                c_.and_(x64::kFlags, static_cast<u32>(~parked.written));
+                c_.or_(x64::kFlags, rcx);
+            }
             StoreFlags();
             c_.add(c_.qword[x64::kCtx + kBudgetOffset], unrun);
             ExitWith(exit, rip);
@@ -205,6 +219,9 @@ private:
     void EmitSetFlagsNative(const Inst& i, ir::FlagOp kind);
     bool HostFlagsHold(const Inst& set_flags, ir::FlagOp kind) const;
     void MergeFlags();
+    bool OnlyFaultsObserve(u32 written) const;
+    // The frame's spare slot (alignment padding of the thunk) that parked flags live in.
+    Xbyak::Address ParkedFlagsSlot() const { return c_.qword[rsp + x64::kFrameBytes]; }
     int ExitCondReading(u32 host) const;
     // Emits the conditional branch of the guest condition `cc` straight on the host flags.
     void JumpIfHostCond(unsigned cc, Label& target);
@@ -232,13 +249,11 @@ private:
     // changed them; a SetFlags of that operation then takes them as they are. -1: none.
     int flags_value_ = -1;
     int fused_cond_ = -1;
-    // A SetFlags whose host flags are in rcx (and in the host EFLAGS), not yet merged into kFlags: `until` is the
-    // ExitCond that branches on them and then merges (0: none pending).
-    struct PendingMerge {
-        u32 host = 0;     // the flags the host computed as the guest does
-        u32 written = 0;  // the guest flags the SetFlags writes (that anything may observe)
-        u32 until = 0;
-    } pending_merge_;  // a GetCond left for the ExitCond that follows it (its condition code), or -1
+    // pending_merge_: a SetFlags whose host flags are in rcx (and in the host EFLAGS), not yet merged into kFlags:
+    // `until` is the ExitCond that branches on them and then merges. parked_flags_: the host flags of a SetFlags that
+    // only a fault or a stop could observe before the next write of those flags, kept in ParkedFlagsSlot for the exits
+    // to merge. written = 0: none.
+    PendingMerge pending_merge_, parked_flags_;  // a GetCond left for the ExitCond that follows it (its condition code), or -1
     // Register allocation state.
     std::vector<u64> live_flags_;      // per instruction: the status flags observable after it (ir::LiveFlagsAfter)
     std::vector<u32> last_use_;        // per value: the last instruction that reads it (its own index if none does)

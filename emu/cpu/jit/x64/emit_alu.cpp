@@ -161,6 +161,8 @@ void BlockEmitter::EmitGetCond(const Inst& i) {
 // call ir::ComputeFlags.
 void BlockEmitter::EmitSetFlags(const Inst& i) {
     const auto kind = static_cast<ir::FlagOp>(i.args[0].imm());
+    // Flags parked before this one are all overwritten by it (OnlyFaultsObserve checked when it parked them).
+    parked_flags_ = PendingMerge{};
     switch (kind) {
         case ir::FlagOp::Add:
         case ir::FlagOp::Adc:
@@ -319,6 +321,12 @@ void BlockEmitter::EmitSetFlagsNative(const Inst& i, ir::FlagOp kind) {
             break;
         default: break;
     }
+    if (OnlyFaultsObserve(written)) {
+        c_.pushfq();
+        c_.pop(ParkedFlagsSlot());
+        parked_flags_ = PendingMerge{host, written};
+        return;
+    }
     c_.pushfq();
     c_.pop(rcx);
     pending_merge_ = PendingMerge{host, written};
@@ -329,6 +337,44 @@ void BlockEmitter::EmitSetFlagsNative(const Inst& i, ir::FlagOp kind) {
         return;
     }
     MergeFlags();
+}
+
+// Whether the flags `written` by the current SetFlags are overwritten by a later SetFlags of the block before anything
+// but an exit through a fault or a stop point could see them (those exits merge parked flags themselves).
+bool BlockEmitter::OnlyFaultsObserve(u32 written) const {
+    bool same_insn = true;  // a fault later in this very instruction would use an exit made before the flags were parked
+    for (u32 n = current_ + 1; n < block_.size(); ++n) {
+        const Inst& inst = block_.inst(n);
+        if (inst.op == Opcode::GuestInsn) same_insn = false;
+        if (same_insn && ir::MayRaise(inst.op)) return false;
+        switch (inst.op) {
+            case Opcode::SetFlags: {
+                const auto kind = static_cast<ir::FlagOp>(inst.args[0].imm());
+                const bool unconditional = !ir::WritesConditionally(kind) || (inst.args[2].is_imm() && inst.args[2].imm() != 0);
+                return unconditional && (written & ~static_cast<u32>(ir::FlagsWrittenBy(kind))) == 0;
+            }
+            case Opcode::GetCond:
+                if (ir::FlagsReadByCond(static_cast<unsigned>(inst.args[0].imm()) & 15) & written) return false;
+                break;
+            case Opcode::GetFlag:
+            case Opcode::SetFlag:
+            case Opcode::GetRflags:
+            case Opcode::SetRflags:
+            case Opcode::CallHelper:
+            case Opcode::GetField8:
+            case Opcode::GetField16:
+            case Opcode::GetField32:
+            case Opcode::GetField64:
+            case Opcode::SetField8:
+            case Opcode::SetField16:
+            case Opcode::SetField32:
+            case Opcode::SetField64: return false;
+            default:
+                if (ir::IsTerminator(inst.op)) return false;
+                break;
+        }
+    }
+    return false;
 }
 
 // rcx holds the host flags of a SetFlags: merge the ones it writes into the guest RFLAGS.
