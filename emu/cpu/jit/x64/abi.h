@@ -16,9 +16,9 @@ namespace emu::cpu::jit::x64 {
 
 inline const Xbyak::Reg64& kCtx = Xbyak::util::r14;
 inline const Xbyak::Reg64& kState = Xbyak::util::r15;
-// The guest's RFLAGS while a block runs: loaded after the block's entry checks, stored back to CpuState::rflags
-// before anything else can see it (every exit from the block, every call into C; calls that may change it are
-// followed by a reload). Status-flag writes and condition tests then stay in registers.
+// The guest's RFLAGS while translated code runs: loaded by the entry thunk, carried across chained and probed jumps,
+// stored back to CpuState::rflags by the epilogue and before every call into C (calls that may change it are followed
+// by a reload). Status-flag writes and condition tests then stay in registers.
 inline const Xbyak::Reg64& kFlags = Xbyak::util::r13;
 
 inline const Xbyak::Reg64 kValueRegs[] = {Xbyak::util::rbx, Xbyak::util::rbp, Xbyak::util::r12, Xbyak::util::r10,

@@ -155,8 +155,8 @@ private:
     Label& NewLabel() { return labels_.emplace_back(); }
     void Far(std::function<void()> f) { far_.push_back(std::move(f)); }
 
-    // Writes the RFLAGS register back (before leaving the block or calling C) and reloads it (after a call that may
-    // have changed it).
+    // Writes the RFLAGS register back (before calling C; the epilogue stores it on the way out) and reloads it (after a
+    // call that may have changed it).
     void StoreFlags() { c_.mov(c_.qword[x64::kState + kRflagsOffset], x64::kFlags); }
     void ReloadFlags() { c_.mov(x64::kFlags, c_.qword[x64::kState + kRflagsOffset]); }
     // Leaves for the dispatcher with `exit` in eax, state.rip = rip (RFLAGS already stored).
@@ -181,7 +181,6 @@ private:
                 c_.and_(x64::kFlags, static_cast<u32>(~parked.written));
                 c_.or_(x64::kFlags, rcx);
             }
-            StoreFlags();
             c_.add(c_.qword[x64::kCtx + kBudgetOffset], unrun);
             ExitWith(exit, rip);
         });

@@ -50,9 +50,12 @@ struct Jit::Impl : Xbyak::CodeGenerator {
         sub(rsp, x64::kFrameBytes + 8);
         mov(x64::kCtx, rdi);
         mov(x64::kState, rsi);
+        // Translated code keeps RFLAGS in kFlags from here to the epilogue (chained and probed jumps carry it).
+        mov(x64::kFlags, qword[x64::kState + kRflagsOffset]);
         jmp(rdx);
         align(16);
         epilogue = getCurr();
+        mov(qword[x64::kState + kRflagsOffset], x64::kFlags);
         add(rsp, x64::kFrameBytes + 8);
         pop(r15);
         pop(r14);
@@ -266,7 +269,6 @@ void BlockEmitter::EmitEntry() {
     const u32 n = block_.guest_insns();
     c_.sub(c_.qword[x64::kCtx + kBudgetOffset], n);
     c_.jb(short_budget, Xbyak::CodeGenerator::T_NEAR);  // borrowed: fewer than n left, which the far code gives back
-    ReloadFlags();
     const u64 rip = block_.start_rip();
     Far([this, &leave, &short_budget, rip, n] {
         c_.L(short_budget);
@@ -318,7 +320,7 @@ void BlockEmitter::EmitDirectExit(unsigned slot, u64 target) {
     });
 }
 void BlockEmitter::EmitExitConst(const Inst& i) {
-    StoreFlags();
+    
     EmitDirectExit(0, i.args[0].imm());
 }
 void BlockEmitter::EmitExitCond(const Inst& i) {
@@ -327,16 +329,13 @@ void BlockEmitter::EmitExitCond(const Inst& i) {
         // The host flags are the guest's for this condition: branch, then merge RFLAGS on each side.
         JumpIfHostCond(static_cast<unsigned>(std::exchange(fused_cond_, -1)), taken);
         MergeFlags();
-        StoreFlags();
         EmitDirectExit(1, i.args[2].imm());
         c_.L(taken);
         MergeFlags();
-        StoreFlags();
         EmitDirectExit(0, i.args[1].imm());
         pending_merge_ = PendingMerge{};
         return;
     }
-    StoreFlags();
     if (fused_cond_ >= 0) {
         unsigned when = 0;
         TestCond(static_cast<unsigned>(std::exchange(fused_cond_, -1)), &when);
@@ -368,7 +367,6 @@ void BlockEmitter::JumpIfHostCond(unsigned cc, Label& target) {
 void BlockEmitter::EmitExitIndirect(const Inst& i) {
     LoadArg(rax, i, 0);
     c_.mov(c_.qword[x64::kState + kRipOffset], rax);
-    StoreFlags();
     const Value& target = i.args[0];
     const bool from_helper = target.is_inst() && block_.inst(target.inst()).op == Opcode::CallHelper;
     if (!from_helper && probe_ != nullptr) {
@@ -382,12 +380,12 @@ void BlockEmitter::EmitExitIndirect(const Inst& i) {
 }
 
 void BlockEmitter::EmitExitHalt(const Inst& i) {
-    StoreFlags();
+    
     c_.mov(c_.byte[x64::kState + kHaltedOffset], 1);
     ExitWith(JitExit::Halted, i.args[0].imm());
 }
 void BlockEmitter::EmitExitToDispatcher(const Inst& i) {
-    StoreFlags();
+    
     ExitWith(JitExit::Dispatcher, i.args[0].imm());
 }
 void BlockEmitter::EmitNop(const Inst&) {}
