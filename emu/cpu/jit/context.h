@@ -38,6 +38,9 @@ struct JitContext {
     // entry and add back what they did not run when they leave early).
     u64 budget = 0;
     ExitSlot* exit_slot = nullptr;  // JitExit::Link: the exit taken
+    // Inline SSE arithmetic loads the guest's MXCSR through memory and gives the host back the ABI's default.
+    static constexpr u32 kHostMxcsr = 0x1F80;
+    u32 mxcsr_scratch = 0;
     std::optional<ir::Fault> fault;
     // MemoryInterface::InlineTlb for supervisor and user accesses (null: none), for helpers' memory accesses.
     const mmu::TlbEntry* tlb_supervisor = nullptr;

@@ -226,6 +226,7 @@ private:
     void JumpIfHostCond(unsigned cc, Label& target);
     void EmitShiftFlagsConst(const Inst& i, ir::FlagOp kind, u64 count);
     bool EmitSimdInline(const Inst& i);
+    void EmitUnderGuestMxcsr(Label& slow, const std::function<void()>& op, bool comis);
     void EmitMemAccess(const Inst& i, bool store);
     void EmitTlbHit(const Reg64& addr, unsigned size, bool write, Label& miss);
     void EmitCompare(const Inst& i, bool is_signed, void (Xbyak::CodeGenerator::*setcc)(const Xbyak::Operand&));

@@ -147,6 +147,12 @@ struct SimdInline {
     u8 mem = 16;            // Generic: the size of the memory operand
     bool store = false;     // Generic: (memory, xmm) is a form too
     bool imm_count = false; // Generic: (xmm, imm8) is a form too
+    // Generic, floating point: runs under the guest's MXCSR (rounding, DAZ, FTZ) and ORs the exception flags it raises
+    // into it; a guest MXCSR that unmasks any exception takes the helper (which raises #XM exactly).
+    bool mxcsr = false;
+    bool comis = false;     // sets ZF, PF, CF and clears OF, SF, AF (COMISx, UCOMISx)
+    bool gpr_src = false;   // the source is a 32/64-bit integer in a GPR or memory (CVTSI2Sx; SimdInsn::op_size)
+    bool gpr_dst = false;   // the destination is a 32/64-bit GPR (CVTSx2SI), written zero-extended
 };
 
 const Xbyak::Xmm& AsXmm(const Xbyak::Operand& o) { return static_cast<const Xbyak::Xmm&>(o); }
@@ -154,6 +160,24 @@ const Xbyak::Address& AsMem(const Xbyak::Operand& o) { return static_cast<const 
 
 // Moves of 32 or 64 bits between XMM registers and memory (each has both directions in one mnemonic).
 SimdInline ScalarMove(GenericOp op, u8 size) { return SimdInline{SimdForm::Generic, false, nullptr, op, size, true}; }
+// Scalar floating-point operations on (xmm, xmm or m32/m64).
+SimdInline ScalarFloat(GenericOp op, u8 size, bool comis = false) {
+    SimdInline s{SimdForm::Generic, false, nullptr, op, size};
+    s.mxcsr = true;
+    s.comis = comis;
+    return s;
+}
+// Conversions from a 32/64-bit integer (GPR or memory) and to one (GPR).
+SimdInline FromInt(GenericOp op) {
+    SimdInline s = ScalarFloat(op, 0);
+    s.gpr_src = true;
+    return s;
+}
+SimdInline ToInt(GenericOp op, u8 size) {
+    SimdInline s = ScalarFloat(op, size);
+    s.gpr_dst = true;
+    return s;
+}
 // Two-operand operations whose m128 source must be aligned, and the shifts with an imm8 count besides.
 SimdInline PackedOp(GenericOp op, bool imm_count = false) {
     return SimdInline{SimdForm::Generic, true, nullptr, op, 16, false, imm_count};
@@ -212,6 +236,35 @@ std::optional<SimdInline> SimdInlineOf(Mnemonic m) {
         case M::MOVLPS: return ScalarMove([](G& g, const Xbyak::Operand& d, const Xbyak::Operand* s, u8) { g.movlps(d, *s); }, 8);
         case M::MOVHPD: return ScalarMove([](G& g, const Xbyak::Operand& d, const Xbyak::Operand* s, u8) { g.movhpd(d, *s); }, 8);
         case M::MOVHPS: return ScalarMove([](G& g, const Xbyak::Operand& d, const Xbyak::Operand* s, u8) { g.movhps(d, *s); }, 8);
+#define EMU64_SCALAR(NAME, name, size) \
+    case M::NAME: return ScalarFloat([](G& g, const Xbyak::Operand& d, const Xbyak::Operand* s, u8) { g.name(AsXmm(d), *s); }, size);
+        EMU64_SCALAR(ADDSD, addsd, 8)
+        EMU64_SCALAR(SUBSD, subsd, 8)
+        EMU64_SCALAR(MULSD, mulsd, 8)
+        EMU64_SCALAR(DIVSD, divsd, 8)
+        EMU64_SCALAR(MINSD, minsd, 8)
+        EMU64_SCALAR(MAXSD, maxsd, 8)
+        EMU64_SCALAR(SQRTSD, sqrtsd, 8)
+        EMU64_SCALAR(CVTSD2SS, cvtsd2ss, 8)
+        EMU64_SCALAR(ADDSS, addss, 4)
+        EMU64_SCALAR(SUBSS, subss, 4)
+        EMU64_SCALAR(MULSS, mulss, 4)
+        EMU64_SCALAR(DIVSS, divss, 4)
+        EMU64_SCALAR(MINSS, minss, 4)
+        EMU64_SCALAR(MAXSS, maxss, 4)
+        EMU64_SCALAR(SQRTSS, sqrtss, 4)
+        EMU64_SCALAR(CVTSS2SD, cvtss2sd, 4)
+#undef EMU64_SCALAR
+        case M::UCOMISD: return ScalarFloat([](G& g, const Xbyak::Operand& d, const Xbyak::Operand* s, u8) { g.ucomisd(AsXmm(d), *s); }, 8, true);
+        case M::COMISD: return ScalarFloat([](G& g, const Xbyak::Operand& d, const Xbyak::Operand* s, u8) { g.comisd(AsXmm(d), *s); }, 8, true);
+        case M::UCOMISS: return ScalarFloat([](G& g, const Xbyak::Operand& d, const Xbyak::Operand* s, u8) { g.ucomiss(AsXmm(d), *s); }, 4, true);
+        case M::COMISS: return ScalarFloat([](G& g, const Xbyak::Operand& d, const Xbyak::Operand* s, u8) { g.comiss(AsXmm(d), *s); }, 4, true);
+        case M::CVTSI2SD: return FromInt([](G& g, const Xbyak::Operand& d, const Xbyak::Operand* s, u8) { g.cvtsi2sd(AsXmm(d), *s); });
+        case M::CVTSI2SS: return FromInt([](G& g, const Xbyak::Operand& d, const Xbyak::Operand* s, u8) { g.cvtsi2ss(AsXmm(d), *s); });
+        case M::CVTTSD2SI: return ToInt([](G& g, const Xbyak::Operand& d, const Xbyak::Operand* s, u8) { g.cvttsd2si(static_cast<const Xbyak::Reg&>(d), *s); }, 8);
+        case M::CVTSD2SI: return ToInt([](G& g, const Xbyak::Operand& d, const Xbyak::Operand* s, u8) { g.cvtsd2si(static_cast<const Xbyak::Reg&>(d), *s); }, 8);
+        case M::CVTTSS2SI: return ToInt([](G& g, const Xbyak::Operand& d, const Xbyak::Operand* s, u8) { g.cvttss2si(static_cast<const Xbyak::Reg&>(d), *s); }, 4);
+        case M::CVTSS2SI: return ToInt([](G& g, const Xbyak::Operand& d, const Xbyak::Operand* s, u8) { g.cvtss2si(static_cast<const Xbyak::Reg&>(d), *s); }, 4);
         case M::XORPS: return PackedOp([](G& g, const Xbyak::Operand& d, const Xbyak::Operand* s, u8) { g.xorps(AsXmm(d), *s); });
         case M::XORPD: return PackedOp([](G& g, const Xbyak::Operand& d, const Xbyak::Operand* s, u8) { g.xorpd(AsXmm(d), *s); });
         case M::ANDPS: return PackedOp([](G& g, const Xbyak::Operand& d, const Xbyak::Operand* s, u8) { g.andps(AsXmm(d), *s); });
@@ -248,9 +301,46 @@ bool IsGpr32(const simd::OperandDesc& d) {
     return d.type == simd::OperandType::Reg && d.cls == RegClass::Gpr && d.size == 4;
 }
 bool IsMem(const simd::OperandDesc& d, unsigned size) { return d.type == simd::OperandType::Mem && d.size == size; }
+// A GPR or memory operand of an integer conversion (its size is SimdInsn::op_size, 4 or 8).
+bool IsIntOperand(const simd::OperandDesc& d, simd::OperandType type) {
+    return d.type == type && (type != simd::OperandType::Reg || d.cls == RegClass::Gpr);
+}
 u32 XmmOffset(unsigned n) { return static_cast<u32>(offsetof(CpuState, xmm) + sizeof(Xmm) * (n & 15)); }
 
 }  // namespace
+
+// Runs `op` (host SSE code that must not touch rcx, rdx or the host flags' consumers) under the guest's MXCSR with its
+// exception flags cleared, ORs what it raised into the guest's MXCSR and restores the host's. A guest MXCSR that
+// unmasks any exception jumps to `slow` before anything changes. COMISx/UCOMISx (`comis`) also merge ZF, PF and CF and
+// the cleared OF, SF and AF into RFLAGS.
+void BlockEmitter::EmitUnderGuestMxcsr(Label& slow, const std::function<void()>& op, bool comis) {
+    const auto guest = c_.dword[x64::kState + static_cast<u32>(offsetof(CpuState, mxcsr))];
+    const auto scratch = c_.dword[x64::kCtx + static_cast<u32>(offsetof(JitContext, mxcsr_scratch))];
+    constexpr u32 kMasks = 0x1F80, kFlags = 0x3F;
+    c_.mov(ecx, guest);
+    c_.mov(edx, ecx);
+    c_.and_(edx, kMasks);
+    c_.cmp(edx, kMasks);
+    c_.jne(slow, Xbyak::CodeGenerator::T_NEAR);
+    c_.and_(ecx, ~kFlags);
+    c_.mov(scratch, ecx);
+    c_.ldmxcsr(scratch);
+    op();
+    if (comis) {
+        constexpr u32 kArith = static_cast<u32>(rflags::OF | rflags::SF | rflags::ZF | rflags::AF | rflags::PF | rflags::CF);
+        c_.pushfq();
+        c_.pop(rcx);
+        c_.and_(ecx, kArith);
+        c_.and_(x64::kFlags, ~kArith);
+        c_.or_(x64::kFlags, rcx);
+    }
+    c_.stmxcsr(scratch);
+    c_.mov(ecx, scratch);
+    c_.and_(ecx, kFlags);
+    c_.or_(guest, ecx);
+    c_.mov(scratch, static_cast<u32>(JitContext::kHostMxcsr));
+    c_.ldmxcsr(scratch);
+}
 
 bool BlockEmitter::EmitSimdInline(const Inst& i) {
     const simd::SimdInsn in = simd::SimdInsn::Unpack(i.args[1].imm());
@@ -270,15 +360,26 @@ bool BlockEmitter::EmitSimdInline(const Inst& i) {
             shape = (IsXmm(d) && (IsGpr32(src) || IsMem(src, 4))) || ((IsGpr32(d) || IsMem(d, 4)) && IsXmm(src));
             break;
         case SimdForm::Generic:
-            shape = (IsXmm(d) && (IsXmm(src) || IsMem(src, spec->mem) ||
-                                  (spec->imm_count && src.type == simd::OperandType::None))) ||
-                    (spec->store && IsMem(d, spec->mem) && IsXmm(src));
+            if (spec->gpr_src || spec->gpr_dst) {
+                shape = in.op_size == 4 || in.op_size == 8;
+            }
+            if (spec->gpr_src) {
+                shape = shape && IsXmm(d) &&
+                        (IsIntOperand(src, simd::OperandType::Reg) || IsIntOperand(src, simd::OperandType::Mem));
+            } else if (spec->gpr_dst) {
+                shape = shape && IsIntOperand(d, simd::OperandType::Reg) && (IsXmm(src) || IsMem(src, spec->mem));
+            } else {
+                shape = (IsXmm(d) && (IsXmm(src) || IsMem(src, spec->mem) ||
+                                      (spec->imm_count && src.type == simd::OperandType::None))) ||
+                        (spec->store && IsMem(d, spec->mem) && IsXmm(src));
+            }
             break;
     }
     if (!shape) return false;
     const bool mem_dst = d.type == simd::OperandType::Mem;
     const bool mem_src = src.type == simd::OperandType::Mem;
-    const unsigned mem_size = mem_dst ? d.size : mem_src ? src.size : 0;
+    const bool int_memory = spec->form == SimdForm::Generic && spec->gpr_src && mem_src;  // sized by op_size
+    const unsigned mem_size = mem_dst ? d.size : int_memory ? in.op_size : mem_src ? src.size : 0;
 
     Label& slow = NewLabel();
     Label& resume = NewLabel();
@@ -320,11 +421,28 @@ bool BlockEmitter::EmitSimdInline(const Inst& i) {
         case SimdForm::Generic: {
             if (IsXmm(d)) c_.movdqu(xmm0, xmm_of(d));
             if (IsXmm(src)) c_.movdqu(xmm1, xmm_of(src));
+            // An integer source goes through rdi: xbyak sizes CVTSI2Sx by a register operand, not by a memory one.
+            const bool int_src = spec->gpr_src;
             const Xbyak::Address memory = c_.ptr[rax];
-            const Xbyak::Operand* source = IsXmm(src) ? static_cast<const Xbyak::Operand*>(&xmm1)
-                                           : mem_src  ? static_cast<const Xbyak::Operand*>(&memory)
-                                                      : nullptr;
-            spec->generic(c_, mem_dst ? static_cast<const Xbyak::Operand&>(memory) : xmm0, source, in.imm);
+            const Xbyak::Reg int_source = in.op_size == 8 ? Xbyak::Reg(rdi) : Xbyak::Reg(edi);
+            if (int_src) {
+                const Xbyak::RegExp at = mem_src ? Xbyak::RegExp(rax) : x64::kState + OffsetOfGpr(src.reg);
+                c_.mov(int_source, in.op_size == 8 ? c_.qword[at] : c_.dword[at]);
+            }
+            const Xbyak::Operand* source = int_src     ? static_cast<const Xbyak::Operand*>(&int_source)
+                                           : IsXmm(src) ? static_cast<const Xbyak::Operand*>(&xmm1)
+                                           : mem_src    ? static_cast<const Xbyak::Operand*>(&memory)
+                                                        : nullptr;
+            const Xbyak::Reg int_dst = in.op_size == 8 ? Xbyak::Reg(rax) : Xbyak::Reg(eax);
+            const Xbyak::Operand& dst = spec->gpr_dst ? static_cast<const Xbyak::Operand&>(int_dst)
+                                        : mem_dst     ? static_cast<const Xbyak::Operand&>(memory)
+                                                      : xmm0;
+            if (spec->mxcsr) {
+                EmitUnderGuestMxcsr(slow, [&] { spec->generic(c_, dst, source, in.imm); }, spec->comis);
+            } else {
+                spec->generic(c_, dst, source, in.imm);
+            }
+            if (spec->gpr_dst) c_.mov(gpr_of(d), rax);  // a 32-bit result was zero-extended by the host
             if (IsXmm(d)) c_.movdqu(xmm_of(d), xmm0);
             break;
         }
