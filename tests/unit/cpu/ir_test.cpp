@@ -187,6 +187,38 @@ TEST_CASE("get/set elimination keeps a register write before an instruction that
     CHECK(CountOps(b, Opcode::SetGpr64) == 2);
 }
 
+TEST_CASE("get/set elimination derives a read of another width from a known register value", "[ir][passes]") {
+    // mov edx, r8d ; add rdx, r11 ; mov al, dl: RDX is EDX zero-extended, DL the truncation of the sum.
+    Block b(0);
+    Emitter ir(b);
+    ir.GuestInsn(0, 3);
+    ir.SetGpr(2, 4, ir.GetGpr(8, 4));
+    ir.GuestInsn(3, 3);
+    ir.SetGpr(2, 8, ir.Add(ir.GetGpr(2, 8), ir.GetGpr(11, 8)));
+    ir.GuestInsn(6, 2);
+    ir.SetGpr(0, 1, ir.GetGpr(2, 1));
+    ir.ExitConst(8);
+    Optimize(b);
+    CHECK(CountOps(b, Opcode::GetGpr64) == 1);  // R11 only
+    CHECK(CountOps(b, Opcode::GetGpr8) == 0);
+    CHECK(CountOps(b, Opcode::ZeroExtend) == 1);
+    CHECK(CountOps(b, Opcode::Truncate) == 1);
+}
+
+TEST_CASE("get/set elimination does not zero-extend a 32-bit value it only read", "[ir][passes]") {
+    // mov eax, ebx reads EBX; RBX's upper half is unknown, so a later 64-bit read of RBX stays a read.
+    Block b(0);
+    Emitter ir(b);
+    ir.GuestInsn(0, 2);
+    ir.SetGpr(0, 4, ir.GetGpr(3, 4));
+    ir.GuestInsn(2, 3);
+    ir.SetGpr(1, 8, ir.GetGpr(3, 8));
+    ir.ExitConst(5);
+    Optimize(b);
+    CHECK(CountOps(b, Opcode::GetGpr64) == 1);
+    CHECK(CountOps(b, Opcode::ZeroExtend) == 0);
+}
+
 TEST_CASE("the verifier rejects field access that aliases the GPRs", "[ir]") {
     Block b(0);
     Emitter ir(b);

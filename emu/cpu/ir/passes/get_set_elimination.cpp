@@ -1,6 +1,7 @@
 // Get/set elimination for general-purpose registers. Invariant relied on: within a block nothing but
 // GetGpr*/SetGpr* instructions touches the GPRs, except CallHelper (treated as reading and writing all of
-// them). Forward: a GetGpr of the width last set or read is replaced by that value. Backward: a SetGpr that
+// them). Forward: a GetGpr of the width last set or read is replaced by that value, and one of another width by a
+// truncation or zero extension of it where that is exact. Backward: a SetGpr that
 // a later SetGpr of the same register fully overwrites is dropped, unless something in between reads the
 // register or may raise (an exception handler sees the architectural registers) or may stop (StopPoints).
 #include <array>
@@ -35,8 +36,28 @@ std::optional<Access> AccessOf(Opcode op) {
 
 constexpr unsigned kSlots = 5;
 
+constexpr unsigned kSlot32 = 3, kSlot64 = 4;
+
+// A get of `slot` when the register's value is known at another width: the narrower value is a truncation of any
+// wider one (never of AH..BH), and the 64-bit value is the 32-bit one zero-extended after a 32-bit write. Rewrites
+// `inst` into that operation and returns true.
+bool DeriveGet(Inst& inst, unsigned slot, const std::array<Value, kSlots>& known, bool upper_zero) {
+    if (slot == 1) return false;
+    for (unsigned wider = kSlot64; wider > slot && wider >= 2; --wider) {
+        if (known[wider].empty()) continue;
+        inst = Inst{Opcode::Truncate, inst.type, 1, {known[wider]}};
+        return true;
+    }
+    if (slot == kSlot64 && upper_zero && !known[kSlot32].empty()) {
+        inst = Inst{Opcode::ZeroExtend, inst.type, 1, {known[kSlot32]}};
+        return true;
+    }
+    return false;
+}
+
 void ForwardValues(Block& block) {
     std::array<std::array<Value, kSlots>, 16> known{};
+    std::array<bool, 16> upper_zero{};  // the last write was 32 bits wide: bits 63:32 are 0
     std::vector<Value> replacement(block.size());
     for (u32 i = 0; i < block.size(); ++i) {
         Inst& inst = block.inst(i);
@@ -44,7 +65,10 @@ void ForwardValues(Block& block) {
             Value& v = inst.args[a];
             if (v.is_inst() && !replacement[v.inst()].empty()) v = replacement[v.inst()];
         }
-        if (inst.op == Opcode::CallHelper) known = {};
+        if (inst.op == Opcode::CallHelper) {
+            known = {};
+            upper_zero = {};
+        }
         const auto access = AccessOf(inst.op);
         if (!access) continue;
         const unsigned reg = static_cast<unsigned>(inst.args[0].imm()) & 15;
@@ -54,12 +78,14 @@ void ForwardValues(Block& block) {
                 replacement[i] = k;
                 inst = Inst{};
             } else {
+                DeriveGet(inst, access->slot, known[reg], upper_zero[reg]);
                 k = Value::OfInst(i, inst.type);
             }
             continue;
         }
         known[reg] = {};
         known[reg][access->slot] = inst.args[1];
+        upper_zero[reg] = access->slot == kSlot32;
         // AH..BH live in registers 0-3 only; a write to the low byte does not change them, nor vice versa.
     }
 }

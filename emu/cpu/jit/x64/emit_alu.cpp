@@ -632,9 +632,9 @@ void BlockEmitter::EmitSignExtend(const Inst& i) {
     MaskTo(d, i.type);
 }
 void BlockEmitter::EmitTruncate(const Inst& i) {
-    LoadArg(rax, i, 0);
-    MaskTo(rax, i.type);
-    Result(rax);
+    const Reg64 d = DefReusing(0);
+    Load(d, i.args[0]);
+    MaskTo(d, i.type);
 }
 
 }  // namespace emu::cpu::jit::x64
