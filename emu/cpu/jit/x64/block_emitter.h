@@ -216,7 +216,7 @@ private:
     // Sets the host flags so that host condition code *when holds exactly when guest condition cc does.
     void TestCond(unsigned cc, unsigned* when);
     void EmitSetFlagsNative(const Inst& i, ir::FlagOp kind);
-    bool HostFlagsHold(const Inst& set_flags, ir::FlagOp kind) const;
+    bool HostFlagsHold(u32 n) const;
     void MergeFlags();
     bool OnlyFaultsObserve(u32 written) const;
     // The frame's spare slot (alignment padding of the thunk) that parked flags live in.
@@ -245,9 +245,9 @@ private:
     bool insn_started_ = false;
     bool may_write_code_ = false;  // the current guest instruction stores (or calls a helper that may)
     Label* exception_exit_ = nullptr;
-    // The value whose host ALU instruction (32 or 64 bits wide) set the host flags, while nothing emitted since has
-    // changed them; a SetFlags of that operation then takes them as they are. -1: none.
-    int flags_value_ = -1;
+    // Per instruction: a SetFlags right after the host ALU instruction of its operation, with nothing between that
+    // changes the host flags (HostFlagsHold): it takes the host flags as they are.
+    std::vector<bool> host_flags_hold_;
     int fused_cond_ = -1;
     // pending_merge_: a SetFlags whose host flags are in rcx (and in the host EFLAGS), not yet merged into kFlags:
     // `until` is the ExitCond that branches on them and then merges. parked_flags_: the host flags of a SetFlags that

@@ -8,8 +8,7 @@ void BlockEmitter::EmitGetGpr8(const Inst& i) {
     c_.movzx(Def().cvt32(), c_.byte[x64::kState + OffsetOfGpr(Imm32(i, 0))]);
 }
 void BlockEmitter::EmitGetGpr8H(const Inst& i) {
-    c_.movzx(eax, c_.byte[x64::kState + OffsetOfGpr(Imm32(i, 0) & 3) + 1]);
-    Result(rax);
+    c_.movzx(Def().cvt32(), c_.byte[x64::kState + OffsetOfGpr(Imm32(i, 0) & 3) + 1]);
 }
 void BlockEmitter::EmitGetGpr16(const Inst& i) {
     c_.movzx(Def().cvt32(), c_.word[x64::kState + OffsetOfGpr(Imm32(i, 0))]);
@@ -259,10 +258,18 @@ void BlockEmitter::EmitShiftFlagsConst(const Inst& i, ir::FlagOp kind, u64 count
 // SetFlags(kind, a, b, r) right after the host instruction that computed r = a op b at the flags' width: the host
 // flags are already those of the guest instruction (INC and DEC are ADD and SUB of 1 but for CF, which they do not
 // write; the logic group's flags depend on the result alone).
-bool BlockEmitter::HostFlagsHold(const Inst& i, ir::FlagOp kind) const {
-    if (flags_value_ < 0 || !i.args[3].is_inst() || i.args[3].inst() != static_cast<u32>(flags_value_)) return false;
-    const Inst& producer = block_.inst(static_cast<u32>(flags_value_));
-    if (producer.type != i.args[1].type()) return false;
+// Decided before emission (Emit), so that such a SetFlags does not keep its operands alive.
+bool BlockEmitter::HostFlagsHold(u32 n) const {
+    const Inst& i = block_.inst(n);
+    if (i.op != Opcode::SetFlags || !i.args[3].is_inst()) return false;
+    const u32 p = i.args[3].inst();
+    for (u32 between = p + 1; between < n; ++between) {
+        if (!KeepsHostFlags(block_.inst(between).op)) return false;
+    }
+    const Inst& producer = block_.inst(p);
+    // EmitAlu runs Add/Sub/And/Or/Xor at the value's width when it is 8 bits or more.
+    if (producer.type != i.args[1].type() || Bits(producer.type) < 8) return false;
+    const auto kind = static_cast<ir::FlagOp>(i.args[0].imm());
     const bool same_operands = producer.args[0] == i.args[1] && producer.args[1] == i.args[2];
     switch (kind) {
         case ir::FlagOp::Add:
@@ -283,7 +290,7 @@ void BlockEmitter::EmitSetFlagsNative(const Inst& i, ir::FlagOp kind) {
     const u32 written = static_cast<u32>(ir::FlagsWrittenBy(kind) & live_flags_[current_]);
     u32 host = written;
     if (kind == ir::FlagOp::Logic) host &= ~static_cast<u32>(rflags::AF);  // undefined on the host: ours is 0
-    if (HostFlagsHold(i, kind)) kind = ir::FlagOp::Count;  // nothing to run again
+    if (host_flags_hold_[current_]) kind = ir::FlagOp::Count;  // nothing to run again
     switch (kind) {
         case ir::FlagOp::Add:
             LoadArg(rax, i, 1);
@@ -422,7 +429,6 @@ void BlockEmitter::EmitAlu(const Inst& i, Op op) {
         const Reg64 b = InReg(i.args[1], rcx);
         op(dst, native ? Sized(b, bits) : Reg(b));
     }
-    if (native) flags_value_ = static_cast<int>(current_);
 }
 void BlockEmitter::EmitAdd(const Inst& i) { EmitAlu(i, [&](const auto& d, const auto& b) { c_.add(d, b); }); }
 void BlockEmitter::EmitSub(const Inst& i) { EmitAlu(i, [&](const auto& d, const auto& b) { c_.sub(d, b); }); }

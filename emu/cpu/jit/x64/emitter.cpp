@@ -217,18 +217,19 @@ void BlockEmitter::Emit() {
     last_use_.resize(insts.size());
     reg_of_.assign(insts.size(), -1);
     owner_.fill(-1);
+    host_flags_hold_.assign(insts.size(), false);
     for (u32 n = 0; n < insts.size(); ++n) {
         last_use_[n] = n;
+        host_flags_hold_[n] = HostFlagsHold(n);
+        if (host_flags_hold_[n]) continue;  // that SetFlags reads none of its operands
         for (unsigned a = 0; a < insts[n].num_args; ++a) {
             if (insts[n].args[a].is_inst()) last_use_[insts[n].args[a].inst()] = n;
         }
     }
     EmitEntry();
     for (current_ = 0; current_ < insts.size(); ++current_) {
-        const int flags_before = flags_value_;
         Dispatch(insts[current_]);
         ReleaseArgs(insts[current_]);
-        if (flags_value_ == flags_before && !KeepsHostFlags(insts[current_].op)) flags_value_ = -1;
     }
     for (size_t n = 0; n < far_.size(); ++n) far_[n]();  // far code may add more far code
 }
