@@ -45,14 +45,16 @@ struct QueueDriver {
     QueueDriver(FakeGuest& guest, u16 size) : guest(guest), size(size) {}
     QueueLayout Layout() const { return QueueLayout{size, kDesc, kAvail, kUsed}; }
 
-    void SetDesc(u64 table, u16 index, u64 addr, u32 len, u16 flags, u16 next = 0) {
+    void SetTableDesc(u64 table, u16 index, u64 addr, u32 len, u16 flags, u16 next = 0) {
         const u64 at = table + desc::kSize * index;
         guest.Put<u64>(at, addr);
         guest.Put<u32>(at + 8, len);
         guest.Put<u16>(at + 12, flags);
         guest.Put<u16>(at + 14, next);
     }
-    void SetDesc(u16 index, u64 addr, u32 len, u16 flags, u16 next = 0) { SetDesc(kDesc, index, addr, len, flags, next); }
+    void SetDesc(u16 index, u64 addr, u32 len, u16 flags, u16 next = 0) {
+        SetTableDesc(kDesc, index, addr, len, flags, next);
+    }
     // Puts head in the next available slot and publishes it.
     void MakeAvailable(u16 head) {
         guest.Put<u16>(kAvail + 4 + 2 * (avail_idx % size), head);

@@ -144,8 +144,8 @@ TEST_CASE("zero-length descriptors are empty buffers: nothing can be copied into
 TEST_CASE("an indirect table is walked like a chain of its own", "[virtio]") {
     QueueEnv env;
     const u64 table = 0x8000;
-    env.driver.SetDesc(table, 0, QueueDriver::kData, 4, kNext, 2);
-    env.driver.SetDesc(table, 2, QueueDriver::kData + 0x100, 64, kWrite);
+    env.driver.SetTableDesc(table, 0, QueueDriver::kData, 4, kNext, 2);
+    env.driver.SetTableDesc(table, 2, QueueDriver::kData + 0x100, 64, kWrite);
     env.driver.SetDesc(0, table, 3 * 16, kIndirect);
     env.driver.MakeAvailable(0);
     DescriptorChain chain = env.PopChain();
@@ -158,7 +158,7 @@ TEST_CASE("malformed indirect descriptors are refused", "[virtio]") {
     const u64 table = 0x8000;
     SECTION("nested") {
         QueueEnv env;
-        env.driver.SetDesc(table, 0, table, 16, kIndirect);
+        env.driver.SetTableDesc(table, 0, table, 16, kIndirect);
         env.driver.SetDesc(0, table, 16, kIndirect);
         env.driver.MakeAvailable(0);
         CHECK(env.PopError() == QueueError::NestedIndirect);
@@ -179,15 +179,15 @@ TEST_CASE("malformed indirect descriptors are refused", "[virtio]") {
     }
     SECTION("a loop inside the table") {
         QueueEnv env;
-        env.driver.SetDesc(table, 0, QueueDriver::kData, 4, kNext, 1);
-        env.driver.SetDesc(table, 1, QueueDriver::kData, 4, kNext, 0);
+        env.driver.SetTableDesc(table, 0, QueueDriver::kData, 4, kNext, 1);
+        env.driver.SetTableDesc(table, 1, QueueDriver::kData, 4, kNext, 0);
         env.driver.SetDesc(0, table, 32, kIndirect);
         env.driver.MakeAvailable(0);
         CHECK(env.PopError() == QueueError::ChainLoops);
     }
     SECTION("not negotiated") {
         QueueEnv env(8, false, false);
-        env.driver.SetDesc(table, 0, QueueDriver::kData, 4, 0);
+        env.driver.SetTableDesc(table, 0, QueueDriver::kData, 4, 0);
         env.driver.SetDesc(0, table, 16, kIndirect);
         env.driver.MakeAvailable(0);
         CHECK(env.PopError() == QueueError::IndirectNotNegotiated);
