@@ -107,18 +107,4 @@ private:
     std::vector<MsixEntry> msix_;
 };
 
-// MSI message decoding (Intel SDM vol. 3 section 11.11): the machine's MsiSender turns (address, data) into an APIC
-// bus message with these fields.
-struct MsiFields {
-    u8 dest = 0;
-    bool logical = false;
-    u8 vector = 0;
-    u8 delivery_mode = 0;
-    bool level = false;
-};
-inline MsiFields DecodeMsi(u64 address, u32 data) {
-    return MsiFields{static_cast<u8>(address >> 12), ((address >> 2) & 1) != 0, static_cast<u8>(data),
-                     static_cast<u8>((data >> 8) & 7), ((data >> 15) & 1) != 0};
-}
-
 }  // namespace emu::devices::virtio

@@ -29,6 +29,7 @@
 #include "emu/machine/pc_board.h"
 #include "emu/machine/serial_backend.h"
 #include "emu/machine/vcpu_memory.h"
+#include "emu/machine/virtio_devices.h"
 #include "mmu/page_track/page_track.h"
 
 namespace emu::machine {
@@ -222,6 +223,9 @@ int RunPc(const MachineConfig& config) {
     vcpu_memory.SetPlatformMsrHandler(
         [&board](u32 index, u64 value) { return index != cpu::system::msr::ApicBase || board.WriteApicBase(value); });
     vcpu_memory.SetFpuErrorHandler([&board] { board.SignalFpuError(); });
+    // Device DMA goes through the same page-track as CPU stores (self-modifying code, shadowed page tables).
+    auto virtio = VirtioDevices::Create(config, board, memory.slots(), &page_track);
+    if (!virtio) return Fail(virtio.error());
     cpu::Vcpu vcpu(vcpu_memory, config.backend, config.jit);
     vcpu.state() = state;
     vcpu.SetInterruptSource(&board);
@@ -264,6 +268,8 @@ int RunPc(const MachineConfig& config) {
             break;
         }
     }
+    // Device threads may still complete requests and wake the vCPU: stop them while it exists.
+    (*virtio)->Shutdown();
     running = nullptr;
     return status;
 }

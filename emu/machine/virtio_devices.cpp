@@ -1,0 +1,78 @@
+#include "emu/machine/virtio_devices.h"
+
+#include <algorithm>
+
+#include <cstring>
+
+#include "devices/virtio/blk/virtio_blk.h"
+#include "devices/virtio/rng/virtio_rng.h"
+
+namespace emu::machine {
+
+namespace {
+
+devices::CacheMode CacheModeOf(DriveCache cache) {
+    switch (cache) {
+        case DriveCache::Writeback: return devices::CacheMode::Writeback;
+        case DriveCache::Writethrough: return devices::CacheMode::Writethrough;
+        case DriveCache::Unsafe: return devices::CacheMode::Unsafe;
+    }
+    return devices::CacheMode::Writeback;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<VirtioDevices>, std::string> VirtioDevices::Create(const MachineConfig& config, PcBoard& board,
+                                                                         mmu::Memslots& slots,
+                                                                         mmu::PageTrack* page_track) {
+    std::unique_ptr<VirtioDevices> set(new VirtioDevices(slots, page_track));
+    for (const DeviceSpec& spec : config.devices) {
+        if (auto error = set->Add(config, spec, board)) return Err(*error);
+    }
+    return set;
+}
+
+VirtioDevices::~VirtioDevices() { Shutdown(); }
+
+void VirtioDevices::Shutdown() {
+    // Destroying a model joins its threads; the transports stay (the PCI host still points at them).
+    models_.clear();
+}
+
+std::optional<std::string> VirtioDevices::Add(const MachineConfig& config, const DeviceSpec& spec, PcBoard& board) {
+    switch (spec.kind) {
+        case DeviceKind::VirtioBlk: {
+            const auto drive = std::find_if(config.drives.begin(), config.drives.end(),
+                                            [&](const DriveSpec& d) { return d.id == spec.drive; });
+            if (drive == config.drives.end()) return "-device " + spec.text + ": no drive " + spec.drive;
+            auto image = devices::RawImage::Open(drive->file, drive->read_only, CacheModeOf(drive->cache));
+            if (!image) {
+                const int error = errno;
+                std::string message = "-drive " + drive->text + ": " + devices::DiskErrorMessage(image.error());
+                if (image.error() == devices::DiskError::OpenFailed) message += std::string(" (") + std::strerror(error) + ")";
+                return message;
+            }
+            images_.push_back(std::move(*image));
+            const std::string serial = spec.serial.empty() ? drive->id : spec.serial;
+            return Plug(std::make_unique<devices::virtio::VirtioBlk>(*images_.back(), serial), board);
+        }
+        case DeviceKind::VirtioRng:
+            if (!entropy_) entropy_ = std::make_unique<devices::HostEntropy>();
+            return Plug(std::make_unique<devices::virtio::VirtioRng>(*entropy_), board);
+        case DeviceKind::VirtioNet: return "-device virtio-net-pci is not implemented yet";
+        case DeviceKind::VirtioSerial: return "-device virtio-serial-pci is not implemented yet";
+        case DeviceKind::VirtConsole: return std::nullopt;  // a port of the virtio-serial-pci device
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> VirtioDevices::Plug(std::unique_ptr<devices::virtio::VirtioDevice> model, PcBoard& board) {
+    auto transport = std::make_unique<devices::virtio::VirtioPciTransport>(
+        *model, memory_, [&board](u64 address, u32 data) { board.DeliverMsi(address, data); });
+    if (auto error = board.AddPciDevice(*transport)) return error;
+    transports_.push_back(std::move(transport));
+    models_.push_back(std::move(model));
+    return std::nullopt;
+}
+
+}  // namespace emu::machine
