@@ -4,7 +4,9 @@
 
 #include <cstring>
 
+#include "devices/backends/slirp_backend.h"
 #include "devices/virtio/blk/virtio_blk.h"
+#include "devices/virtio/net/virtio_net.h"
 #include "devices/virtio/rng/virtio_rng.h"
 
 namespace emu::machine {
@@ -35,8 +37,10 @@ Result<std::unique_ptr<VirtioDevices>, std::string> VirtioDevices::Create(const 
 VirtioDevices::~VirtioDevices() { Shutdown(); }
 
 void VirtioDevices::Shutdown() {
-    // Destroying a model joins its threads; the transports stay (the PCI host still points at them).
+    // Destroying a model joins its threads; the transports stay (the PCI host still points at them). Network stacks
+    // stop after the devices they feed.
     models_.clear();
+    networks_.clear();
 }
 
 std::optional<std::string> VirtioDevices::Add(const MachineConfig& config, const DeviceSpec& spec, PcBoard& board) {
@@ -59,7 +63,25 @@ std::optional<std::string> VirtioDevices::Add(const MachineConfig& config, const
         case DeviceKind::VirtioRng:
             if (!entropy_) entropy_ = std::make_unique<devices::HostEntropy>();
             return Plug(std::make_unique<devices::virtio::VirtioRng>(*entropy_), board);
-        case DeviceKind::VirtioNet: return "-device virtio-net-pci is not implemented yet";
+        case DeviceKind::VirtioNet: {
+            const auto netdev = std::find_if(config.netdevs.begin(), config.netdevs.end(),
+                                             [&](const NetdevSpec& n) { return n.id == spec.netdev; });
+            if (netdev == config.netdevs.end()) return "-device " + spec.text + ": no netdev " + spec.netdev;
+            std::vector<devices::SlirpForward> forwards;
+            for (const HostForward& f : netdev->host_forwards) {
+                forwards.push_back({f.udp, f.host_addr, f.host_port, f.guest_addr, f.guest_port});
+            }
+            auto slirp = devices::SlirpBackend::Create(forwards);
+            if (!slirp) return "-netdev " + netdev->text + ": " + slirp.error();
+            devices::SlirpBackend& backend = **slirp;
+            networks_.push_back(std::move(*slirp));
+            // QEMU's default MAC, 52:54:00:12:34:56, counting up for further NICs.
+            const devices::virtio::VirtioNet::Mac mac = {0x52, 0x54, 0x00, 0x12, 0x34,
+                                                         static_cast<u8>(0x56 + networks_.size() - 1)};
+            auto error = Plug(std::make_unique<devices::virtio::VirtioNet>(backend, mac), board);
+            backend.Start();
+            return error;
+        }
         case DeviceKind::VirtioSerial: return "-device virtio-serial-pci is not implemented yet";
         case DeviceKind::VirtConsole: return std::nullopt;  // a port of the virtio-serial-pci device
     }

@@ -13,6 +13,7 @@
 #include "devices/backends/block_backend.h"
 #include "devices/backends/char_backend.h"
 #include "devices/backends/entropy_source.h"
+#include "devices/backends/net_backend.h"
 #include "devices/virtio/dma_memory.h"
 #include "devices/virtio/virtio_device.h"
 #include "devices/virtio/virtio_pci.h"
@@ -42,6 +43,7 @@ private:
     devices::virtio::DmaMemory memory_;
     std::vector<std::unique_ptr<devices::BlockBackend>> images_;
     std::unique_ptr<devices::EntropySource> entropy_;
+    std::vector<std::unique_ptr<devices::NetBackend>> networks_;
     // Models before transports in destruction order: a transport must outlive its model's threads.
     std::vector<std::unique_ptr<devices::virtio::VirtioPciTransport>> transports_;
     std::vector<std::unique_ptr<devices::virtio::VirtioDevice>> models_;
