@@ -289,7 +289,7 @@ std::optional<std::string> ResolveDevices(machine::MachineConfig& config) {
     for (const DriveSpec& d : config.drives) {
         if (d.own_device) devices.push_back(DeviceSpec{d.text, DeviceKind::VirtioBlk, d.id, "", "", ""});
     }
-    bool have_serial_bus = false;
+    bool have_serial_bus = false, have_console = false;
     for (DeviceSpec& device : config.devices) {
         auto use = [&](std::map<std::string, int>& uses, const std::string& id,
                        const char* kind) -> std::optional<std::string> {
@@ -314,6 +314,9 @@ std::optional<std::string> ResolveDevices(machine::MachineConfig& config) {
             if (!error && !have_serial_bus) {
                 error = fmt::format("-device '{}': needs a -device virtio-serial-pci before it", device.text);
             }
+            // The virtio-serial device has one port (no multiport feature).
+            if (!error && have_console) error = fmt::format("-device '{}': only one virtconsole", device.text);
+            have_console = true;
         }
         if (device.kind == DeviceKind::VirtioSerial) {
             if (have_serial_bus) return fmt::format("-device '{}': only one virtio-serial-pci", device.text);

@@ -226,6 +226,11 @@ int RunPc(const MachineConfig& config) {
     // Device DMA goes through the same page-track as CPU stores (self-modifying code, shadowed page tables).
     auto virtio = VirtioDevices::Create(config, board, memory.slots(), &page_track);
     if (!virtio) return Fail(virtio.error());
+    if ((*virtio)->console()) {
+        if (console) return Fail("-chardev stdio: the terminal is already a serial port's (add -serial null)");
+        console = (*virtio)->console();
+        console->SetQuitCallback([&] { stop_with(0); });
+    }
     cpu::Vcpu vcpu(vcpu_memory, config.backend, config.jit);
     vcpu.state() = state;
     vcpu.SetInterruptSource(&board);

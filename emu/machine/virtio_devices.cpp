@@ -6,8 +6,10 @@
 
 #include "devices/backends/slirp_backend.h"
 #include "devices/virtio/blk/virtio_blk.h"
+#include "devices/virtio/console/virtio_console.h"
 #include "devices/virtio/net/virtio_net.h"
 #include "devices/virtio/rng/virtio_rng.h"
+#include "emu/machine/serial_backend.h"
 
 namespace emu::machine {
 
@@ -82,8 +84,24 @@ std::optional<std::string> VirtioDevices::Add(const MachineConfig& config, const
             backend.Start();
             return error;
         }
-        case DeviceKind::VirtioSerial: return "-device virtio-serial-pci is not implemented yet";
-        case DeviceKind::VirtConsole: return std::nullopt;  // a port of the virtio-serial-pci device
+        case DeviceKind::VirtioSerial: {
+            // Its one port is the first virtconsole's chardev (nothing attached without one).
+            const auto port = std::find_if(config.devices.begin(), config.devices.end(),
+                                           [](const DeviceSpec& d) { return d.kind == DeviceKind::VirtConsole; });
+            SerialSpec backend{SerialKind::Null, "", ""};
+            if (port != config.devices.end()) {
+                const auto chardev = std::find_if(config.chardevs.begin(), config.chardevs.end(),
+                                                  [&](const ChardevSpec& c) { return c.id == port->chardev; });
+                if (chardev == config.chardevs.end()) return "-device " + port->text + ": no chardev " + port->chardev;
+                backend = chardev->backend;
+            }
+            SerialBackend made = MakeCharBackend(backend);
+            if (!made.backend) return "-chardev " + backend.text + ": cannot open " + backend.path;
+            if (made.console) console_ = made.console;
+            chardevs_.push_back(std::move(made.backend));
+            return Plug(std::make_unique<devices::virtio::VirtioConsole>(*chardevs_.back()), board);
+        }
+        case DeviceKind::VirtConsole: return std::nullopt;  // the port of the virtio-serial-pci device
     }
     return std::nullopt;
 }

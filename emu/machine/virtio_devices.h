@@ -14,6 +14,7 @@
 #include "devices/backends/char_backend.h"
 #include "devices/backends/entropy_source.h"
 #include "devices/backends/net_backend.h"
+#include "devices/backends/stdio_backend.h"
 #include "devices/virtio/dma_memory.h"
 #include "devices/virtio/virtio_device.h"
 #include "devices/virtio/virtio_pci.h"
@@ -35,6 +36,9 @@ public:
     // Stops device threads (block workers, the network thread); no device touches the guest afterwards.
     void Shutdown();
 
+    // The terminal, when a -chardev stdio feeds a device (the machine's event loop reads its input), else null.
+    devices::StdioBackend* console() const { return console_; }
+
 private:
     VirtioDevices(mmu::Memslots& slots, mmu::PageTrack* page_track) : memory_(slots, page_track) {}
     std::optional<std::string> Add(const MachineConfig& config, const DeviceSpec& spec, PcBoard& board);
@@ -44,6 +48,8 @@ private:
     std::vector<std::unique_ptr<devices::BlockBackend>> images_;
     std::unique_ptr<devices::EntropySource> entropy_;
     std::vector<std::unique_ptr<devices::NetBackend>> networks_;
+    std::vector<std::unique_ptr<devices::CharBackend>> chardevs_;
+    devices::StdioBackend* console_ = nullptr;
     // Models before transports in destruction order: a transport must outlive its model's threads.
     std::vector<std::unique_ptr<devices::virtio::VirtioPciTransport>> transports_;
     std::vector<std::unique_ptr<devices::virtio::VirtioDevice>> models_;
