@@ -243,29 +243,28 @@ Result<ChardevSpec, std::string> ParseChardev(const std::string& text) {
     ChardevSpec chardev;
     chardev.text = text;
     const std::string what = Describe("-chardev", text);
-    std::string type;
-    for (const auto& [key, value] : SplitOptions(text, "backend")) {
-        if (key == "backend") {
-            type = value;
-        } else if (key == "id") {
+    const std::vector<KeyValue> items = SplitOptions(text, "backend");
+    static const std::map<std::string, machine::SerialKind> backends = {
+        {"stdio", machine::SerialKind::Stdio}, {"null", machine::SerialKind::Null}, {"file", machine::SerialKind::File}};
+    const auto backend = items[0].key == "backend" ? backends.find(items[0].value) : backends.end();
+    if (backend == backends.end()) {
+        return Err(fmt::format("{}: backend '{}' is not implemented yet (stdio, null or file)", what, items[0].value));
+    }
+    chardev.backend.kind = backend->second;
+    chardev.backend.text = text;
+    for (size_t i = 1; i < items.size(); ++i) {
+        const auto& [key, value] = items[i];
+        if (key == "id") {
             chardev.id = value;
-        } else if (key == "path" && type == "file") {
+        } else if (key == "path" && chardev.backend.kind == machine::SerialKind::File) {
             chardev.backend.path = value;
         } else {
             return Err(fmt::format("{}: unknown option '{}'", what, key));
         }
     }
-    if (type == "stdio") {
-        chardev.backend.kind = machine::SerialKind::Stdio;
-    } else if (type == "null") {
-        chardev.backend.kind = machine::SerialKind::Null;
-    } else if (type == "file") {
-        if (chardev.backend.path.empty()) return Err(fmt::format("{}: file needs path=", what));
-        chardev.backend.kind = machine::SerialKind::File;
-    } else {
-        return Err(fmt::format("{}: backend '{}' is not implemented yet (stdio, null or file)", what, type));
+    if (chardev.backend.kind == machine::SerialKind::File && chardev.backend.path.empty()) {
+        return Err(fmt::format("{}: file needs path=", what));
     }
-    chardev.backend.text = text;
     if (chardev.id.empty()) return Err(fmt::format("{}: needs an id=", what));
     return chardev;
 }
