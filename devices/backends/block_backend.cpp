@@ -12,6 +12,23 @@
 
 namespace emu::devices {
 
+namespace {
+
+// Repeats a partial pread/pwrite (step(done) transfers from `done` on) until `size` bytes moved; false on an error
+// or end of file.
+template <typename Step>
+bool TransferAll(size_t size, Step&& step) {
+    for (size_t done = 0; done < size;) {
+        const ssize_t n = step(done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;
+        done += static_cast<size_t>(n);
+    }
+    return true;
+}
+
+}  // namespace
+
 const char* DiskErrorMessage(DiskError error) {
     switch (error) {
         case DiskError::OpenFailed: return "cannot open the disk image";
@@ -54,24 +71,16 @@ RawImage::~RawImage() { close(fd_); }
 
 bool RawImage::Read(u64 offset, std::span<u8> bytes) {
     if (!InRange(offset, bytes.size())) return false;
-    for (size_t done = 0; done < bytes.size();) {
-        const ssize_t n = pread(fd_, bytes.data() + done, bytes.size() - done, static_cast<off_t>(offset + done));
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return false;
-        done += static_cast<size_t>(n);
-    }
-    return true;
+    return TransferAll(bytes.size(), [&](size_t done) {
+        return pread(fd_, bytes.data() + done, bytes.size() - done, static_cast<off_t>(offset + done));
+    });
 }
 
 bool RawImage::Write(u64 offset, std::span<const u8> bytes) {
     if (read_only_ || !InRange(offset, bytes.size())) return false;
-    for (size_t done = 0; done < bytes.size();) {
-        const ssize_t n = pwrite(fd_, bytes.data() + done, bytes.size() - done, static_cast<off_t>(offset + done));
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return false;
-        done += static_cast<size_t>(n);
-    }
-    return true;
+    return TransferAll(bytes.size(), [&](size_t done) {
+        return pwrite(fd_, bytes.data() + done, bytes.size() - done, static_cast<off_t>(offset + done));
+    });
 }
 
 bool RawImage::Flush() {

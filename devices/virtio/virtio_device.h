@@ -4,6 +4,7 @@
 // VirtioQueues (PopChain / Complete), never guest RAM directly.
 #include <optional>
 #include <span>
+#include <vector>
 
 #include "devices/virtio/regs.h"
 #include "devices/virtio/virtqueue.h"
@@ -30,6 +31,22 @@ public:
     // Memory the device copies through (ChainReader / ChainWriter).
     virtual DmaMemory& memory() = 0;
 };
+
+// Pops every available chain of queue `index`, hands its device-readable bytes after the first `skip` to
+// consume(std::span<const u8>) and returns the chain with nothing written: the transmit side of virtio-net and
+// virtio-console. A chain shorter than `skip` is returned unconsumed.
+template <typename F>
+void DrainOutgoing(VirtioQueues& queues, unsigned index, u64 skip, F&& consume) {
+    std::vector<u8> bytes;
+    while (auto request = queues.PopChain(index)) {
+        ChainReader reader(queues.memory(), request->chain);
+        if (reader.Skip(skip)) {
+            bytes.resize(reader.remaining());
+            if (reader.Read(bytes)) consume(std::span<const u8>(bytes));
+        }
+        queues.Complete(index, *request, 0);
+    }
+}
 
 class VirtioDevice {
 public:

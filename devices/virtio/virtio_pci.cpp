@@ -178,12 +178,13 @@ void VirtioPciTransport::ReadCommonLocked(u64 offset, std::span<u8> data) {
 VirtioPciTransport::After VirtioPciTransport::WriteCommonLocked(u64 offset, unsigned size, u64 value) {
     // 64-bit queue addresses may come as one 8-byte write or two 4-byte halves (Linux's vp_iowrite64_twopart).
     QueueRegs* q = queue_select_ < queues_.size() ? &queue_regs_[queue_select_] : nullptr;
-    auto set_half = [&](u64& field, u64 base) {
-        if (!q || q->enabled) return;  // 4.1.4.3.2: not while the queue is enabled
-        if (size == 8 && offset == base) field = value;
+    auto set_address = [&](u64 QueueLayout::*field, u64 base) {
+        if (!q || q->enabled) return;  // no such queue; or 4.1.4.3.2: not while the queue is enabled
+        u64& address = q->layout.*field;
+        if (size == 8 && offset == base) address = value;
         if (size == 4) {
             const unsigned shift = offset == base ? 0 : 32;
-            field = (field & ~(u64{0xFFFFFFFF} << shift)) | (value & 0xFFFFFFFF) << shift;
+            address = (address & ~(u64{0xFFFFFFFF} << shift)) | (value & 0xFFFFFFFF) << shift;
         }
     };
     switch (offset) {
@@ -210,9 +211,9 @@ VirtioPciTransport::After VirtioPciTransport::WriteCommonLocked(u64 offset, unsi
         case pci::kQueueEnable:
             if (q && value == 1 && !q->enabled) EnableQueueLocked(queue_select_);
             break;
-        case pci::kQueueDesc: case pci::kQueueDesc + 4: set_half(q->layout.desc, pci::kQueueDesc); break;
-        case pci::kQueueDriver: case pci::kQueueDriver + 4: set_half(q->layout.driver, pci::kQueueDriver); break;
-        case pci::kQueueDevice: case pci::kQueueDevice + 4: set_half(q->layout.device, pci::kQueueDevice); break;
+        case pci::kQueueDesc: case pci::kQueueDesc + 4: set_address(&QueueLayout::desc, pci::kQueueDesc); break;
+        case pci::kQueueDriver: case pci::kQueueDriver + 4: set_address(&QueueLayout::driver, pci::kQueueDriver); break;
+        case pci::kQueueDevice: case pci::kQueueDevice + 4: set_address(&QueueLayout::device, pci::kQueueDevice); break;
         default: break;  // read-only fields
     }
     return After::Nothing;

@@ -65,13 +65,7 @@ void VirtioConsole::Output() {
         queues = queues_;
     }
     if (!queues) return;
-    std::vector<u8> bytes;
-    while (auto request = queues->PopChain(kTransmitQueue)) {
-        ChainReader reader(queues->memory(), request->chain);
-        bytes.resize(reader.remaining());
-        if (reader.Read(bytes)) backend_.Write(bytes);
-        queues->Complete(kTransmitQueue, *request, 0);
-    }
+    DrainOutgoing(*queues, kTransmitQueue, 0, [&](std::span<const u8> bytes) { backend_.Write(bytes); });
 }
 
 }  // namespace emu::devices::virtio

@@ -84,15 +84,8 @@ void VirtioNet::Transmit() {
         queues = queues_;
     }
     if (!queues) return;
-    std::vector<u8> frame;
-    while (auto request = queues->PopChain(net::kTransmitQueue)) {
-        ChainReader reader(queues->memory(), request->chain);
-        if (reader.Skip(net::kHeaderSize)) {
-            frame.resize(reader.remaining());
-            if (reader.Read(frame)) backend_.Send(frame);
-        }
-        queues->Complete(net::kTransmitQueue, *request, 0);
-    }
+    DrainOutgoing(*queues, net::kTransmitQueue, net::kHeaderSize,
+                  [&](std::span<const u8> frame) { backend_.Send(frame); });
 }
 
 }  // namespace emu::devices::virtio

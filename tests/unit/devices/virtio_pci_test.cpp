@@ -97,6 +97,16 @@ struct TransportEnv {
               status::kAcknowledge | status::kDriver | status::kFeaturesOk | status::kDriverOk);
     }
     void Notify(u16 queue) { Write(vpci::kNotifyOffset + vpci::kNotifyOffMultiplier * queue, 2, queue); }
+    // The whole driver start-up with queue 0 set up, then one chain (descriptor 0: `len` bytes, `flags`, linking to
+    // `next`) made available and notified.
+    void StartAndNotify(u32 len = 32, u16 flags = desc::kWrite, u16 next = 0) {
+        Negotiate(feature::kVersion1);
+        SetUpQueue(0, driver.Layout());
+        DriverOk();
+        driver.SetDesc(0, QueueDriver::kData, len, flags, next);
+        driver.MakeAvailable(0);
+        Notify(0);
+    }
 
     FakeGuest guest;
     Bus io, mmio;
@@ -149,13 +159,8 @@ TEST_CASE("FEATURES_OK is refused without VERSION_1 or with features the device 
 
 TEST_CASE("a notified chain reaches the device; its completion raises INTx and the ISR", "[virtio]") {
     TransportEnv env;
-    env.Negotiate(feature::kVersion1);
-    env.SetUpQueue(0, env.driver.Layout());
-    env.DriverOk();
+    env.StartAndNotify();
     CHECK(env.device.queues != nullptr);
-    env.driver.SetDesc(0, QueueDriver::kData, 32, desc::kWrite);
-    env.driver.MakeAvailable(0);
-    env.Notify(0);
     REQUIRE(env.device.held.size() == 1);
     env.device.queues->Complete(0, env.device.held[0], 32);
     CHECK(env.driver.UsedIdx() == 1);
@@ -199,12 +204,7 @@ TEST_CASE("with MSI-X enabled a completion sends the queue's vector message", "[
 
 TEST_CASE("a malformed chain sets DEVICE_NEEDS_RESET and a configuration interrupt; reset recovers", "[virtio]") {
     TransportEnv env;
-    env.Negotiate(feature::kVersion1);
-    env.SetUpQueue(0, env.driver.Layout());
-    env.DriverOk();
-    env.driver.SetDesc(0, QueueDriver::kData, 8, desc::kNext, 0);  // loops on itself
-    env.driver.MakeAvailable(0);
-    env.Notify(0);
+    env.StartAndNotify(8, desc::kNext, 0);  // loops on itself
     CHECK(env.device.held.empty());
     CHECK(env.Status() & status::kDeviceNeedsReset);
     CHECK(env.Read(vpci::kIsrOffset, 1) == vpci::kIsrConfig);
@@ -213,14 +213,9 @@ TEST_CASE("a malformed chain sets DEVICE_NEEDS_RESET and a configuration interru
     CHECK(env.Status() == 0);
     CHECK(env.device.resets == resets + 1);
     // After the reset the queue works again.
-    env.driver.SetDesc(0, QueueDriver::kData, 8, desc::kWrite);
     env.guest.Put<u16>(QueueDriver::kAvail + 2, 0);
     env.driver.avail_idx = 0;
-    env.driver.MakeAvailable(0);
-    env.Negotiate(feature::kVersion1);
-    env.SetUpQueue(0, env.driver.Layout());
-    env.DriverOk();
-    env.Notify(0);
+    env.StartAndNotify(8);
     CHECK(env.device.held.size() == 1);
 }
 
@@ -236,12 +231,7 @@ TEST_CASE("enabling a queue whose size is not a power of two sets DEVICE_NEEDS_R
 
 TEST_CASE("a request completed after a device reset does not touch the new rings", "[virtio]") {
     TransportEnv env;
-    env.Negotiate(feature::kVersion1);
-    env.SetUpQueue(0, env.driver.Layout());
-    env.DriverOk();
-    env.driver.SetDesc(0, QueueDriver::kData, 32, desc::kWrite);
-    env.driver.MakeAvailable(0);
-    env.Notify(0);
+    env.StartAndNotify();
     REQUIRE(env.device.held.size() == 1);
     const Request stale = env.device.held[0];
     VirtioQueues* queues = env.device.queues;
@@ -263,4 +253,24 @@ TEST_CASE("a notification before DRIVER_OK or for a missing queue is ignored", "
     env.Notify(0);
     env.Notify(7);
     CHECK(env.device.notifications == 0);
+}
+
+TEST_CASE("registers of a queue beyond num_queues read as zero and ignore writes", "[virtio]") {
+    TransportEnv env;
+    env.Negotiate(feature::kVersion1);
+    env.Write(vpci::kQueueSelect, 2, 9);
+    for (const u64 reg : {vpci::kQueueSize, vpci::kQueueMsixVector, vpci::kQueueEnable}) env.Write(reg, 2, 1);
+    env.Write(vpci::kQueueDesc, 8, 0x1000);
+    env.Write(vpci::kQueueDriver + 4, 4, 1);
+    CHECK(env.Read(vpci::kQueueSize, 2) == 0);
+    CHECK(env.Read(vpci::kQueueDesc, 8) == 0);
+    CHECK_FALSE(env.Status() & status::kDeviceNeedsReset);
+}
+
+TEST_CASE("a queue's addresses cannot change while it is enabled", "[virtio]") {
+    TransportEnv env;
+    env.Negotiate(feature::kVersion1);
+    env.SetUpQueue(0, env.driver.Layout());
+    env.Write(vpci::kQueueDesc, 8, 0x7000);
+    CHECK(env.Read(vpci::kQueueDesc, 8) == QueueDriver::kDesc);
 }
