@@ -198,43 +198,17 @@ TEST_CASE("an image is locked against a second writer", "[virtio][blk]") {
     std::filesystem::remove(path);
 }
 
-namespace {
-
-// The transport's side for the worker test: one queue, completions recorded.
-struct RecordingQueues final : VirtioQueues {
-    explicit RecordingQueues(BlkEnv& env) : env(env) {}
-    std::optional<Request> PopChain(unsigned) override {
-        std::lock_guard lock(mutex);
-        auto r = env.queue.Pop();
-        if (!r || !r->has_value()) return std::nullopt;
-        return Request{std::move(**r), 0};
-    }
-    void Complete(unsigned, const Request& request, u32) override {
-        std::lock_guard lock(mutex);
-        (void)env.queue.PushUsed(request.chain.head, 0);
-        ++completed;
-    }
-    DmaMemory& memory() override { return env.guest.memory; }
-    int Completed() {
-        std::lock_guard lock(mutex);
-        return completed;
-    }
-    BlkEnv& env;
-    std::mutex mutex;
-    int completed = 0;
-};
-
-}  // namespace
-
 TEST_CASE("notified requests run on the worker thread and complete through the transport", "[virtio][blk]") {
     BlkEnv env;
-    RecordingQueues queues(env);
+    DirectQueues queues(env.guest, {&env.queue});
     env.blk->Activate(queues, 0);
     std::memset(env.guest.At(kData), 0x42, 512);
     env.Make(blk::kTypeOut, 1, 512, false);
     env.blk->QueueNotify(0);
-    for (int i = 0; i < 500 && queues.Completed() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    CHECK(queues.Completed() == 1);
+    for (int i = 0; i < 500 && queues.Completed().empty(); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    CHECK(queues.Completed() == std::vector<std::pair<unsigned, u32>>{{0, 1}});
     CHECK(env.guest.Get<u8>(kStatus) == blk::kStatusOk);
     CHECK(ReadImage(env.path, 512, 512) == std::string(512, '\x42'));
     env.blk->Reset();  // returns with the worker idle
