@@ -15,11 +15,12 @@ def fetch_kernel(root, flavour="cloud"):
                           text=True).stdout.strip()
 
 
-def make_initramfs(root, kernel, out, script):
-    """An initramfs whose /init loads the kernel's virtio modules, runs `script` and powers off."""
+def make_initramfs(root, kernel, out, script=None):
+    """An initramfs whose /init loads the kernel's virtio modules, then runs `script` and powers off (without one:
+    starts the interactive shell)."""
     modules = os.path.join(os.path.dirname(kernel), "modules")
-    subprocess.run([tool(root, "mkinitramfs"), "-o", out, "--modules", modules, "--run", script], check=True,
-                   capture_output=True)
+    subprocess.run([tool(root, "mkinitramfs"), "-o", out, "--modules", modules, *(["--run", script] if script else [])],
+                   check=True, capture_output=True)
     return out
 
 
