@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 
 #include <slirp/libslirp.h>
 
@@ -83,6 +84,9 @@ struct SlirpBackend::Callbacks {
 };
 
 Result<std::unique_ptr<SlirpBackend>, std::string> SlirpBackend::Create(const std::vector<SlirpForward>& forwards) {
+    // slirp writes to host sockets whose peer may be gone: that must be an EPIPE for slirp to handle, not a signal
+    // that kills the emulator (QEMU ignores SIGPIPE for the same reason).
+    std::signal(SIGPIPE, SIG_IGN);
     std::unique_ptr<SlirpBackend> backend(new SlirpBackend());
     if (pipe2(backend->wake_, O_CLOEXEC | O_NONBLOCK) != 0) return Err(std::string("cannot create a pipe"));
 

@@ -69,8 +69,6 @@ void VirtioPciTransport::AddCapabilities() {
     SetWritable(msix_cap_ + 3, 1, static_cast<u8>((msix::kControlEnable | msix::kControlFunctionMask) >> 8));
 }
 
-u32 VirtioPciTransport::ConfigRead(u16 reg, unsigned size) { return PciDevice::ConfigRead(reg, size); }
-
 void VirtioPciTransport::ConfigWrite(u16 reg, unsigned size, u32 value) {
     PciDevice::ConfigWrite(reg, size, value);
     const u16 control = static_cast<u16>(config()[msix_cap_ + 2] | config()[msix_cap_ + 3] << 8);

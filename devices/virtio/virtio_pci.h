@@ -33,7 +33,7 @@ public:
     VirtioPciTransport(VirtioDevice& device, DmaMemory& memory, MsiSender msi);
     ~VirtioPciTransport() override;
 
-    u32 ConfigRead(u16 reg, unsigned size) override;
+    // Watches the MSI-X enable and function-mask bits (messages held while masked go out when unmasked).
     void ConfigWrite(u16 reg, unsigned size, u32 value) override;
 
     // VirtioQueues (device threads).
