@@ -34,13 +34,14 @@ public:
 
 // Pops every available chain of queue `index`, hands its device-readable bytes after the first `skip` to
 // consume(std::span<const u8>) and returns the chain with nothing written: the transmit side of virtio-net and
-// virtio-console. A chain shorter than `skip` is returned unconsumed.
+// virtio-console. A chain shorter than `skip`, or with more than `max_bytes` after it (the driver's buffers are not
+// copied into host memory without bound), is returned unconsumed.
 template <typename F>
-void DrainOutgoing(VirtioQueues& queues, unsigned index, u64 skip, F&& consume) {
+void DrainOutgoing(VirtioQueues& queues, unsigned index, u64 skip, u64 max_bytes, F&& consume) {
     std::vector<u8> bytes;
     while (auto request = queues.PopChain(index)) {
         ChainReader reader(queues.memory(), request->chain);
-        if (reader.Skip(skip)) {
+        if (reader.Skip(skip) && reader.remaining() <= max_bytes) {
             bytes.resize(reader.remaining());
             if (reader.Read(bytes)) consume(std::span<const u8>(bytes));
         }

@@ -34,6 +34,7 @@ private:
     static constexpr u32 kConfigSize = 12;  // le16 cols, le16 rows, le32 max_nr_ports, le32 emerg_wr
     static constexpr unsigned kReceiveQueue = 0, kTransmitQueue = 1;
     static constexpr size_t kMaxPendingInput = 64 * 1024;
+    static constexpr u64 kMaxOutputChunk = 1 << 20;  // Linux's hvc writes are at most a page
 
     void Input(std::span<const u8> bytes);
     void DeliverInputLocked();

@@ -19,6 +19,10 @@ inline constexpr u16 kStatusLinkUp = 1;
 inline constexpr u64 kHeaderSize = 12;
 inline constexpr u64 kNumBuffersOffset = 10;
 
+// The largest frame the device passes on: without GSO features a frame is at most one MTU-sized Ethernet frame; the
+// bound leaves room for jumbo frames (slirp takes up to 64 KiB).
+inline constexpr u64 kMaxFrameSize = 65536;
+
 inline constexpr unsigned kReceiveQueue = 0;
 inline constexpr unsigned kTransmitQueue = 1;
 

@@ -84,7 +84,7 @@ void VirtioNet::Transmit() {
         queues = queues_;
     }
     if (!queues) return;
-    DrainOutgoing(*queues, net::kTransmitQueue, net::kHeaderSize,
+    DrainOutgoing(*queues, net::kTransmitQueue, net::kHeaderSize, net::kMaxFrameSize,
                   [&](std::span<const u8> frame) { backend_.Send(frame); });
 }
 

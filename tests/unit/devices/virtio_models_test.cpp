@@ -76,6 +76,21 @@ TEST_CASE("virtio-net sends each transmitted frame without its header", "[virtio
     CHECK(mac[5] == 0x56);
 }
 
+TEST_CASE("virtio-net drops a transmitted chain larger than any frame without copying it", "[virtio][net]") {
+    TwoQueueEnv env;
+    FakeNet backend;
+    VirtioNet net(backend, {});
+    net.Activate(env.queues, 0);
+    // 1.5 MiB of readable buffers: three descriptors of 512 KiB, all in RAM.
+    for (u16 i = 0; i < 3; ++i) {
+        env.tx_driver.SetDesc(i, 0x40000 + (u64{i} << 19), 1 << 19, static_cast<u16>(i < 2 ? desc::kNext : 0), i + 1);
+    }
+    env.tx_driver.MakeAvailable(0);
+    net.QueueNotify(net::kTransmitQueue);
+    CHECK(backend.sent.empty());
+    CHECK(env.queues.Completed() == Completions{{net::kTransmitQueue, 0}});
+}
+
 TEST_CASE("virtio-net frames wait for receive buffers and arrive behind a 12-byte header", "[virtio][net]") {
     TwoQueueEnv env;
     FakeNet backend;
