@@ -59,7 +59,8 @@ public:
     virtual u64 Features() const = 0;
     virtual unsigned NumQueues() const = 0;
     virtual u16 MaxQueueSize(unsigned index) const = 0;
-    // The device-specific configuration space (the transport bounds-checks against ConfigSize()).
+    // The device-specific configuration space (the transport bounds-checks against ConfigSize() and calls these with
+    // its lock held: they must not call PopChain/Complete).
     virtual u32 ConfigSize() const = 0;
     virtual void ReadConfig(u64 offset, std::span<u8> data) = 0;
     virtual void WriteConfig(u64 /*offset*/, std::span<const u8> /*data*/) {}

@@ -8,9 +8,10 @@
 // (2.1.1) and send a configuration change interrupt; the queues then stay idle until the driver resets the device.
 //
 // Threads: the BAR is accessed from the vCPU thread, completions come from device threads (the blk worker, the
-// network thread). mutex_ guards all transport and queue state; it is never held while calling the device model
-// (QueueNotify, Activate, Reset), so a device may hold its own lock while calling PopChain/Complete (lock order:
-// device -> transport -> interrupt controller). Interrupts are sent with mutex_ held.
+// network thread). mutex_ guards all transport and queue state; it is not held while calling the device model's
+// QueueNotify, Activate and Reset, so a device may hold its own lock while calling PopChain/Complete (lock order:
+// device -> transport -> interrupt controller); ReadConfig/WriteConfig run with it held and must not call back.
+// Interrupts are sent with mutex_ held.
 #include <atomic>
 #include <functional>
 #include <mutex>
