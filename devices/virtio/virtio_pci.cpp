@@ -90,6 +90,41 @@ u8 VirtioPciTransport::DeviceStatus() const {
     return status_;
 }
 
+VirtioPciState VirtioPciTransport::SaveState() const {
+    std::lock_guard lock(mutex_);
+    VirtioPciState state{device_feature_select_, driver_feature_select_, driver_features_, status_, isr_,
+                         config_msix_vector_,    queue_select_,          {},               {}};
+    for (size_t i = 0; i < queues_.size(); ++i) {
+        state.queues.push_back({queues_[i].SaveState(), queue_regs_[i].layout, queue_regs_[i].msix_vector});
+    }
+    for (const MsixEntry& e : msix_) state.msix.push_back({e.address_low, e.address_high, e.data, e.control, e.pending});
+    return state;
+}
+
+void VirtioPciTransport::RestoreState(const VirtioPciState& state) {
+    std::lock_guard lock(mutex_);
+    device_feature_select_ = state.device_feature_select;
+    driver_feature_select_ = state.driver_feature_select;
+    driver_features_ = state.driver_features;
+    status_ = state.status;
+    isr_ = state.isr;
+    config_msix_vector_ = state.config_msix_vector;
+    queue_select_ = state.queue_select;
+    for (size_t i = 0; i < queues_.size() && i < state.queues.size(); ++i) {
+        const VirtioQueueRegsState& q = state.queues[i];
+        queue_regs_[i] = QueueRegs{q.layout, q.msix_vector, q.queue.enabled};
+        if (auto r = queues_[i].RestoreState(q.queue, device_.MaxQueueSize(static_cast<unsigned>(i))); !r) {
+            queue_regs_[i].enabled = false;
+            NeedsResetLocked(QueueErrorMessage(r.error()));
+        }
+    }
+    for (size_t v = 0; v < msix_.size() && v < state.msix.size(); ++v) {
+        const MsixEntryState& e = state.msix[v];
+        msix_[v] = MsixEntry{e.address_low, e.address_high, e.data, e.control, e.pending};
+    }
+    SetIntx(isr_ != 0 && !(msix_control_.load() & msix::kControlEnable));
+}
+
 u64 VirtioPciTransport::OfferedFeatures() const { return device_.Features() | feature::kVersion1; }
 
 bool VirtioPciTransport::Live() const {

@@ -22,6 +22,7 @@
 #include "devices/pci/pci_device.h"
 #include "devices/virtio/dma_memory.h"
 #include "devices/virtio/virtio_device.h"
+#include "devices/virtio/virtio_state.h"
 #include "devices/virtio/virtqueue.h"
 
 namespace emu::devices::virtio {
@@ -43,6 +44,12 @@ public:
     DmaMemory& memory() override { return memory_; }
 
     u8 DeviceStatus() const;
+
+    // Snapshot (virtio_state.h). RestoreState expects a state saved from a transport of the same device type; a
+    // queue whose rings are no longer RAM marks the device DEVICE_NEEDS_RESET. It does not re-activate the device
+    // model: call it before the device's Activate, and Activate again if the restored status has DRIVER_OK.
+    VirtioPciState SaveState() const;
+    void RestoreState(const VirtioPciState& state);
 
 private:
     class Bar final : public IoDevice {

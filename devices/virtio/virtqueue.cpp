@@ -5,6 +5,7 @@
 
 #include "devices/bus/io_device.h"
 #include "devices/virtio/regs.h"
+#include "devices/virtio/virtio_state.h"
 
 namespace emu::devices::virtio {
 
@@ -175,6 +176,23 @@ bool SplitQueue::ShouldInterrupt() {
         pushed_since_signal_ = false;
     }
     return interrupt;
+}
+
+SplitQueueState SplitQueue::SaveState() const {
+    return SplitQueueState{layout_,     enabled_,  event_idx_,      indirect_,
+                           last_avail_, used_idx_, signalled_used_, pushed_since_signal_};
+}
+
+Result<void, QueueError> SplitQueue::RestoreState(const SplitQueueState& state, u16 max_size) {
+    Reset();
+    if (state.enabled) {
+        if (auto r = Enable(state.layout, max_size, state.event_idx, state.indirect); !r) return r;
+    }
+    last_avail_ = state.last_avail;
+    used_idx_ = state.used_idx;
+    signalled_used_ = state.signalled_used;
+    pushed_since_signal_ = state.pushed_since_signal;
+    return {};
 }
 
 bool ChainReader::Read(std::span<u8> bytes) {

@@ -62,6 +62,8 @@ struct QueueLayout {
     u64 device = 0;  // used ring
 };
 
+struct SplitQueueState;
+
 class SplitQueue {
 public:
     explicit SplitQueue(DmaMemory& memory) : memory_(&memory) {}
@@ -79,6 +81,10 @@ public:
     // Whether the driver wants an interrupt for what was pushed since the last call that returned true (2.7.7.2,
     // 2.7.10). Call after a batch of PushUsed.
     bool ShouldInterrupt();
+
+    SplitQueueState SaveState() const;
+    // Takes the queue back to a saved point; an enabled queue's rings are checked again (they must still be RAM).
+    Result<void, QueueError> RestoreState(const SplitQueueState& state, u16 max_size);
 
 private:
     struct Descriptor {

@@ -274,3 +274,29 @@ TEST_CASE("a queue's addresses cannot change while it is enabled", "[virtio]") {
     env.Write(vpci::kQueueDesc, 8, 0x7000);
     CHECK(env.Read(vpci::kQueueDesc, 8) == QueueDriver::kDesc);
 }
+
+TEST_CASE("a transport restored from a snapshot goes on where the saved one stopped", "[virtio]") {
+    TransportEnv env;
+    env.StartAndNotify();
+    REQUIRE(env.device.held.size() == 1);
+    env.device.queues->Complete(0, env.device.held[0], 32);
+    const VirtioPciState saved = env.transport.SaveState();
+    CHECK(saved.status & status::kDriverOk);
+    CHECK(saved.queues[0].queue.last_avail == 1);
+
+    // A second transport for the same guest RAM, in slot 4, restored and its device activated again.
+    HoldingDevice device;
+    VirtioPciTransport restored(device, env.guest.memory, {});
+    REQUIRE(env.host.Attach(4, 0, restored).ok());
+    restored.RestoreState(saved);
+    CHECK(restored.SaveState().queues[0].queue.used_idx == 1);
+    device.Activate(restored, saved.driver_features);
+    env.driver.SetDesc(1, QueueDriver::kData + 0x100, 16, desc::kWrite);
+    env.driver.MakeAvailable(1);
+    device.QueueNotify(0);
+    REQUIRE(device.held.size() == 1);  // only the new chain: the first one was consumed before the snapshot
+    CHECK(device.held[0].chain.head == 1);
+    restored.Complete(0, device.held[0], 16);
+    CHECK(env.driver.UsedIdx() == 2);
+    CHECK(env.driver.UsedId(1) == 1);
+}
