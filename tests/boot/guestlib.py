@@ -1,8 +1,11 @@
 """Shared by the Linux device tests (tests/boot/virtio_*_test.py): Debian's kernel with its virtio modules, a
 busybox initramfs that runs a script, ext4 images made from host folders, and an emu64 run with a console log."""
 import os
+import pty
 import re
+import select
 import subprocess
+import time
 
 
 def tool(root, name):
@@ -47,3 +50,36 @@ def debugfs_cat(image, path):
     if b"File not found" in proc.stderr:
         return None
     return proc.stdout
+
+
+class Terminal:
+    """A program on a pseudo-terminal, as a user at a terminal runs it: what it printed so far (`seen`), waiting for
+    a pattern, typing."""
+
+    def __init__(self, argv):
+        self.pid, self.fd = pty.fork()
+        if self.pid == 0:
+            os.execv(argv[0], argv)
+        self.seen = b""
+
+    def wait_for(self, pattern, seconds):
+        """Whether `pattern` (bytes regex) appears in the output within `seconds`."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if re.search(pattern, self.seen):
+                return True
+            ready, _, _ = select.select([self.fd], [], [], 1)
+            if ready:
+                try:
+                    self.seen += os.read(self.fd, 4096)
+                except OSError:  # the program exited and closed the terminal
+                    break
+        return re.search(pattern, self.seen) is not None
+
+    def type(self, text):
+        os.write(self.fd, text)
+
+    def exit_status(self):
+        """Waits for the program; its exit status (-1 if a signal ended it)."""
+        _, status = os.waitpid(self.pid, 0)
+        return os.WEXITSTATUS(status) if os.WIFEXITED(status) else -1
