@@ -164,6 +164,7 @@ std::optional<std::string> PcBoard::AddPciDevice(devices::PciDevice& device) {
     }
     const u16 command = static_cast<u16>(pci_.ConfigRead(0, slot, 0, pci::kCommand, 2));
     pci_.ConfigWrite(0, slot, 0, pci::kCommand, 2, command | pci::kCommandMemory);
+    RunDeferred();  // the BAR mappings those writes queued: no bus access is in flight before the vCPU runs
     return std::nullopt;
 }
 
