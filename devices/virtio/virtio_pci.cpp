@@ -97,7 +97,9 @@ VirtioPciState VirtioPciTransport::SaveState() const {
     for (size_t i = 0; i < queues_.size(); ++i) {
         state.queues.push_back({queues_[i].SaveState(), queue_regs_[i].layout, queue_regs_[i].msix_vector});
     }
-    for (const MsixEntry& e : msix_) state.msix.push_back({e.address_low, e.address_high, e.data, e.control, e.pending});
+    for (const MsixEntry& e : msix_) {
+        state.msix.push_back({e.address_low, e.address_high, e.data, e.control, e.pending});
+    }
     return state;
 }
 

@@ -142,7 +142,9 @@ Result<DriveSpec, std::string> ParseDrive(const std::string& text) {
                                        what, value));
             }
         } else if (key == "media") {
-            if (value != "disk") return Err(fmt::format("{}: media={} is not implemented yet (disk only)", what, value));
+            if (value != "disk") {
+                return Err(fmt::format("{}: media={} is not implemented yet (disk only)", what, value));
+            }
         } else {
             return Err(fmt::format("{}: unknown option '{}'", what, key));
         }
@@ -159,7 +161,9 @@ Result<NetdevSpec, std::string> ParseNetdev(const std::string& text) {
     for (const auto& [key, value] : SplitOptions(text, "type")) {
         if (key == "type") {
             if (IsKnownNetdevType(value)) return Err(fmt::format("{}: -netdev {} is not implemented yet", what, value));
-            if (value != "user") return Err(fmt::format("{}: unknown network backend '{}' (expected user)", what, value));
+            if (value != "user") {
+                return Err(fmt::format("{}: unknown network backend '{}' (expected user)", what, value));
+            }
         } else if (key == "id") {
             netdev.id = value;
         } else if (key == "hostfwd") {
@@ -231,11 +235,12 @@ Result<DeviceSpec, std::string> ParseDevice(const std::string& text) {
         if (key == "chardev") device.chardev = value;
         if (key == "serial") device.serial = value;
     }
-    if (device.kind == DeviceKind::VirtioBlk && device.drive.empty()) return Err(fmt::format("{}: needs drive=", what));
-    if (device.kind == DeviceKind::VirtioNet && device.netdev.empty()) return Err(fmt::format("{}: needs netdev=", what));
-    if (device.kind == DeviceKind::VirtConsole && device.chardev.empty()) {
-        return Err(fmt::format("{}: needs chardev=", what));
-    }
+    // The one reference each driver needs.
+    const char* missing = nullptr;
+    if (device.kind == DeviceKind::VirtioBlk && device.drive.empty()) missing = "drive";
+    if (device.kind == DeviceKind::VirtioNet && device.netdev.empty()) missing = "netdev";
+    if (device.kind == DeviceKind::VirtConsole && device.chardev.empty()) missing = "chardev";
+    if (missing) return Err(fmt::format("{}: needs {}=", what, missing));
     return device;
 }
 
@@ -245,7 +250,9 @@ Result<ChardevSpec, std::string> ParseChardev(const std::string& text) {
     const std::string what = Describe("-chardev", text);
     const std::vector<KeyValue> items = SplitOptions(text, "backend");
     static const std::map<std::string, machine::SerialKind> backends = {
-        {"stdio", machine::SerialKind::Stdio}, {"null", machine::SerialKind::Null}, {"file", machine::SerialKind::File}};
+        {"stdio", machine::SerialKind::Stdio},
+        {"null", machine::SerialKind::Null},
+        {"file", machine::SerialKind::File}};
     const auto backend = items[0].key == "backend" ? backends.find(items[0].value) : backends.end();
     if (backend == backends.end()) {
         return Err(fmt::format("{}: backend '{}' is not implemented yet (stdio, null or file)", what, items[0].value));

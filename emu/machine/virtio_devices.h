@@ -42,6 +42,9 @@ public:
 private:
     VirtioDevices(mmu::Memslots& slots, mmu::PageTrack* page_track) : memory_(slots, page_track) {}
     std::optional<std::string> Add(const MachineConfig& config, const DeviceSpec& spec, PcBoard& board);
+    std::optional<std::string> AddBlock(const MachineConfig& config, const DeviceSpec& spec, PcBoard& board);
+    std::optional<std::string> AddNetwork(const MachineConfig& config, const DeviceSpec& spec, PcBoard& board);
+    std::optional<std::string> AddConsole(const MachineConfig& config, PcBoard& board);
     std::optional<std::string> Plug(std::unique_ptr<devices::virtio::VirtioDevice> model, PcBoard& board);
 
     devices::virtio::DmaMemory memory_;

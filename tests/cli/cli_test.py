@@ -435,10 +435,12 @@ class DeviceOptions(CliTestCase):
 
     def test_specs_are_parsed(self):
         c = self.kernel_config("-drive", f"file={F.kernel},format=raw,if=virtio,readonly=on,cache=unsafe",
-                               "-drive", f"file={F.initrd},if=none,id=d1", "-device", "virtio-blk-pci,drive=d1,serial=s1",
+                               "-drive", f"file={F.initrd},if=none,id=d1",
+                               "-device", "virtio-blk-pci,drive=d1,serial=s1",
                                "-netdev", "user,id=n0,hostfwd=tcp::5555-:22,hostfwd=udp:127.0.0.1:6000-10.0.2.15:60",
                                "-device", "virtio-net-pci,netdev=n0", "-device", "virtio-rng-pci",
-                               "-device", "virtio-serial-pci", "-chardev", "null,id=c0", "-device", "virtconsole,chardev=c0")
+                               "-device", "virtio-serial-pci", "-chardev", "null,id=c0",
+                               "-device", "virtconsole,chardev=c0")
         self.assertEqual([d["read_only"] for d in c["drives"]], [True, False])
         self.assertEqual(c["drives"][0]["cache"], "unsafe")
         self.assertEqual(c["drives"][1]["if"], "none")

@@ -65,7 +65,8 @@ void VirtioConsole::Output() {
         queues = queues_;
     }
     if (!queues) return;
-    DrainOutgoing(*queues, kTransmitQueue, 0, kMaxOutputChunk, [&](std::span<const u8> bytes) { backend_.Write(bytes); });
+    DrainOutgoing(*queues, kTransmitQueue, 0, kMaxOutputChunk,
+                  [&](std::span<const u8> bytes) { backend_.Write(bytes); });
 }
 
 }  // namespace emu::devices::virtio

@@ -109,7 +109,8 @@ TEST_CASE("virtio-blk writes reach the image and reads bring them back", "[virti
     CHECK(env.Run() == blk::kStatusOk);
 }
 
-TEST_CASE("a read-only drive refuses writes, discards and write-zeroes with IOERR and keeps the image", "[virtio][blk]") {
+TEST_CASE("a read-only drive refuses writes, discards and write-zeroes with IOERR and keeps the image",
+          "[virtio][blk]") {
     BlkEnv env(true, "blk-ro");
     CHECK((env.blk->Features() & blk::feature::kReadOnly) != 0);
     std::memset(env.guest.At(kData), 0x11, 512);
