@@ -9,33 +9,29 @@
 #include <utility>
 #include <vector>
 
+#include "devices/backends/receiver_slot.h"
 #include "emu/common/types.h"
 
 namespace emu::devices {
 
 class CharBackend {
 public:
-    using Receiver = std::function<void(std::span<const u8> bytes)>;
+    using Receiver = ReceiverSlot::Receiver;
 
     virtual ~CharBackend() = default;
     virtual void Write(std::span<const u8> bytes) = 0;
 
     // Installs the device's input callback (replacing any previous one).
-    void SetReceiver(Receiver receiver) {
-        std::lock_guard lock(receiver_mutex_);
-        receiver_ = std::move(receiver);
-    }
+    void SetReceiver(Receiver receiver) { receiver_.Set(std::move(receiver)); }
 
 protected:
     // Hands bytes from the host to the device; bytes arriving with no receiver installed are dropped.
     void Deliver(std::span<const u8> bytes) {
-        std::lock_guard lock(receiver_mutex_);
-        if (receiver_ && !bytes.empty()) receiver_(bytes);
+        if (!bytes.empty()) receiver_.Deliver(bytes);
     }
 
 private:
-    std::mutex receiver_mutex_;
-    Receiver receiver_;
+    ReceiverSlot receiver_;
 };
 
 // Discards output and never produces input.

@@ -5,7 +5,8 @@
 // ConfigRead/ConfigWrite for device-specific registers, calling the base versions for the rest.
 //
 // A PciDevice is attached to a PciHost, which maps its BARs on the port and MMIO buses when the command
-// register enables decoding. MSI and MSI-X are not implemented yet (AddCapability can describe them later).
+// register enables decoding. MSI-X belongs to the function: it adds the capability and serves its table itself
+// (devices/virtio/virtio_pci.h does).
 //
 // Threads: the host's lock serializes all configuration accesses (ConfigRead/ConfigWrite run with it held).
 // SetIntx may be called from any thread.

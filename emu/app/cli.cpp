@@ -22,6 +22,7 @@
 #include <capstone/capstone.h>
 #include <fmt/format.h>
 
+#include "emu/app/device_options.h"
 #include "emu/common/log.h"
 #include "emu/machine/gpr_names.h"
 #include "emu64_config.h"
@@ -49,7 +50,7 @@ constexpr u64 kMaxTbSizeMiB = 2048;
 // Raw option values as CLI11 collects them; Validate() checks and converts them.
 struct RawOptions {
     std::optional<std::string> m, smp, kernel, initrd, append, display, gdb, d, log_file, mmu;
-    std::vector<std::string> serial, drive, netdev, device, accel;
+    std::vector<std::string> serial, drive, netdev, nic, device, chardev, accel;
     bool nographic = false, s = false, start_stopped = false, no_reboot = false, perfmap = false;
     std::optional<std::string> bare, load_addr, start_mode, cpl, dump_state, max_insns, timeout;
     std::vector<std::string> reg, map;
@@ -91,9 +92,17 @@ void DefineOptions(CLI::App& app, RawOptions& raw) {
     flag("--nographic", raw.nographic, "no display; the serial port goes to stdio");
     single("--display", raw.display, "TYPE", "display: none or sdl");
     repeated("--serial", raw.serial, "DEV", "next serial port's backend: stdio, null, none, file:PATH");
-    repeated("--drive", raw.drive, "SPEC", "a disk (file=PATH,if=virtio,...)");
-    repeated("--netdev", raw.netdev, "SPEC", "a network backend (user,id=net0,...)");
-    repeated("--device", raw.device, "SPEC", "a device (virtio-net-pci,netdev=net0,...)");
+    repeated("--drive", raw.drive, "SPEC",
+             "a raw disk image: file=PATH[,if=virtio|none][,id=ID][,readonly=on][,cache=writeback|writethrough|"
+             "unsafe]; if=virtio (the default) adds its virtio-blk device, if=none waits for -device");
+    repeated("--netdev", raw.netdev, "SPEC",
+             "user networking (libslirp): user,id=ID[,hostfwd=tcp::HOSTPORT-:GUESTPORT]...; the guest is 10.0.2.15 "
+             "by DHCP, the host's loopback is 10.0.2.2");
+    repeated("--nic", raw.nic, "SPEC", "shorthand for -netdev user,... plus its virtio-net-pci: user[,hostfwd=...]");
+    repeated("--device", raw.device, "SPEC",
+             "virtio-blk-pci,drive=ID | virtio-net-pci,netdev=ID | virtio-rng-pci | virtio-serial-pci | "
+             "virtconsole,chardev=ID (hvc0 in Linux)");
+    repeated("--chardev", raw.chardev, "SPEC", "a named character backend: stdio|null|file,id=ID[,path=PATH]");
 
     group = "Debugging";
     flag("-s", raw.s, "shorthand for -gdb tcp::1234");
@@ -498,6 +507,32 @@ void CheckCombinations(const RawOptions& raw) {
     }
 }
 
+// -drive, -netdev, -nic, -device, -chardev (device_options.h) into config, references resolved.
+void ValidateDevices(const RawOptions& raw, MachineConfig& config) {
+    const std::pair<const char*, const std::vector<std::string>*> specs[] = {
+        {"-drive", &raw.drive}, {"-netdev", &raw.netdev}, {"-nic", &raw.nic}, {"-device", &raw.device},
+        {"-chardev", &raw.chardev}};
+    for (const auto& [name, values] : specs) {
+        for (const std::string& value : *values) {
+            if (value.empty()) Fail(CliErrorCode::BadValue, fmt::format("{} needs a non-empty spec", name));
+        }
+    }
+    auto take = [](auto result) {
+        if (!result) Fail(CliErrorCode::BadValue, result.error());
+        return std::move(*result);
+    };
+    for (const std::string& spec : raw.drive) config.drives.push_back(take(ParseDrive(spec)));
+    for (const std::string& spec : raw.netdev) config.netdevs.push_back(take(ParseNetdev(spec)));
+    for (const std::string& spec : raw.chardev) config.chardevs.push_back(take(ParseChardev(spec)));
+    for (const std::string& spec : raw.device) config.devices.push_back(take(ParseDevice(spec)));
+    for (size_t i = 0; i < raw.nic.size(); ++i) {
+        auto [netdev, device] = take(ParseNic(raw.nic[i], static_cast<unsigned>(i)));
+        config.netdevs.push_back(std::move(netdev));
+        config.devices.push_back(std::move(device));
+    }
+    if (auto error = ResolveDevices(config)) Fail(CliErrorCode::BadValue, *error);
+}
+
 // Step 3: raw strings -> MachineConfig.
 MachineConfig Validate(const RawOptions& raw) {
     MachineConfig config;
@@ -511,16 +546,7 @@ MachineConfig Validate(const RawOptions& raw) {
     for (const std::string& serial : raw.serial) {
         config.serials.push_back(ParseSerial(serial));
     }
-    const std::pair<const char*, const std::vector<std::string>*> specs[] = {
-        {"-drive", &raw.drive}, {"-netdev", &raw.netdev}, {"-device", &raw.device}};
-    for (const auto& [name, values] : specs) {
-        for (const std::string& value : *values) {
-            if (value.empty()) Fail(CliErrorCode::BadValue, fmt::format("{} needs a non-empty spec", name));
-        }
-    }
-    config.drives = raw.drive;
-    config.netdevs = raw.netdev;
-    config.devices = raw.device;
+    ValidateDevices(raw, config);
     if (raw.gdb && raw.gdb->empty()) Fail(CliErrorCode::BadValue, "-gdb needs a device such as tcp::1234");
     config.gdb = raw.gdb ? raw.gdb : (raw.s ? std::optional<std::string>(kGdbDefault) : std::nullopt);
     config.start_stopped = raw.start_stopped;

@@ -71,6 +71,26 @@ std::string_view ToString(SerialKind kind) {
     return "?";
 }
 
+std::string_view ToString(DeviceKind kind) {
+    switch (kind) {
+    case DeviceKind::VirtioBlk: return "virtio-blk-pci";
+    case DeviceKind::VirtioNet: return "virtio-net-pci";
+    case DeviceKind::VirtioRng: return "virtio-rng-pci";
+    case DeviceKind::VirtioSerial: return "virtio-serial-pci";
+    case DeviceKind::VirtConsole: return "virtconsole";
+    }
+    return "?";
+}
+
+std::string_view ToString(DriveCache cache) {
+    switch (cache) {
+    case DriveCache::Writeback: return "writeback";
+    case DriveCache::Writethrough: return "writethrough";
+    case DriveCache::Unsafe: return "unsafe";
+    }
+    return "?";
+}
+
 std::string EffectiveDisplay(const MachineConfig& config) {
     if (config.display) return *config.display;
     if (config.nographic || config.bare) return "none";
@@ -82,6 +102,30 @@ std::string ConfigToJson(const MachineConfig& config) {
     for (const SerialSpec& serial : config.serials) {
         serials.push_back({{"kind", ToString(serial.kind)}, {"text", serial.text}, {"path", serial.path}});
     }
+    nlohmann::json drives = nlohmann::json::array();
+    for (const DriveSpec& d : config.drives) {
+        drives.push_back({{"text", d.text}, {"id", d.id}, {"file", d.file}, {"if", d.own_device ? "virtio" : "none"},
+                          {"read_only", d.read_only}, {"cache", ToString(d.cache)}});
+    }
+    nlohmann::json netdevs = nlohmann::json::array();
+    for (const NetdevSpec& n : config.netdevs) {
+        nlohmann::json forwards = nlohmann::json::array();
+        for (const HostForward& f : n.host_forwards) {
+            forwards.push_back({{"udp", f.udp}, {"host_addr", f.host_addr}, {"host_port", f.host_port},
+                                {"guest_addr", f.guest_addr}, {"guest_port", f.guest_port}});
+        }
+        netdevs.push_back({{"text", n.text}, {"id", n.id}, {"hostfwd", forwards}});
+    }
+    nlohmann::json devices = nlohmann::json::array();
+    for (const DeviceSpec& d : config.devices) {
+        devices.push_back({{"text", d.text}, {"driver", ToString(d.kind)}, {"drive", d.drive}, {"netdev", d.netdev},
+                           {"chardev", d.chardev}, {"serial", d.serial}});
+    }
+    nlohmann::json chardevs = nlohmann::json::array();
+    for (const ChardevSpec& c : config.chardevs) {
+        chardevs.push_back({{"text", c.text}, {"id", c.id}, {"kind", ToString(c.backend.kind)},
+                            {"path", c.backend.path}});
+    }
     const nlohmann::json json = {
         {"ram_bytes", config.ram_bytes},
         {"smp", config.smp},
@@ -92,9 +136,10 @@ std::string ConfigToJson(const MachineConfig& config) {
         {"display", OptionalToJson(config.display)},
         {"effective_display", EffectiveDisplay(config)},
         {"serials", serials},
-        {"drives", config.drives},
-        {"netdevs", config.netdevs},
-        {"devices", config.devices},
+        {"drives", drives},
+        {"netdevs", netdevs},
+        {"devices", devices},
+        {"chardevs", chardevs},
         {"gdb", OptionalToJson(config.gdb)},
         {"start_stopped", config.start_stopped},
         {"log_mask", config.log_mask},

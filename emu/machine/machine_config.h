@@ -50,6 +50,54 @@ struct BareConfig {
     bool test_memslot_port = false;  // -test-memslot-port: the memslot test device (memslot_test_port.h)
 };
 
+// -drive: a raw disk image. With if=virtio it is a virtio-blk device of its own; with if=none it waits for a
+// -device virtio-blk-pci,drive=ID.
+enum class DriveCache : u8 { Writeback, Writethrough, Unsafe };
+
+struct DriveSpec {
+    std::string text;  // the spec as given, for messages
+    std::string id;    // id= (empty: none; if=virtio drives need none)
+    std::string file;
+    bool own_device = true;  // if=virtio (true) or if=none (false)
+    bool read_only = false;
+    DriveCache cache = DriveCache::Writeback;
+};
+
+// -netdev user,hostfwd=tcp:[ADDR]:HOSTPORT-[ADDR]:GUESTPORT: a port on the host forwarded to the guest.
+struct HostForward {
+    bool udp = false;
+    std::string host_addr;   // empty: any (QEMU binds all addresses)
+    u16 host_port = 0;
+    std::string guest_addr;  // empty: the guest's DHCP address, 10.0.2.15
+    u16 guest_port = 0;
+};
+
+// -netdev user (libslirp): the only network backend.
+struct NetdevSpec {
+    std::string text;
+    std::string id;
+    std::vector<HostForward> host_forwards;
+};
+
+// -chardev: a named character backend for virtconsole.
+struct ChardevSpec {
+    std::string text;
+    std::string id;
+    SerialSpec backend;  // Stdio, Null or File
+};
+
+// -device: the device models emu64 has.
+enum class DeviceKind : u8 { VirtioBlk, VirtioNet, VirtioRng, VirtioSerial, VirtConsole };
+
+struct DeviceSpec {
+    std::string text;
+    DeviceKind kind = DeviceKind::VirtioRng;
+    std::string drive;    // virtio-blk-pci: the if=none drive's id
+    std::string netdev;   // virtio-net-pci: the netdev's id
+    std::string chardev;  // virtconsole: the chardev's id
+    std::string serial;   // virtio-blk-pci serial= (GET_ID); empty: the drive id
+};
+
 inline constexpr u64 kDefaultRamBytes = u64{128} << 20;  // QEMU's default -m
 inline constexpr u32 kMaxSmp = 255;                       // xAPIC IDs are 8 bits, 0xFF is broadcast
 
@@ -62,9 +110,10 @@ struct MachineConfig {
     bool nographic = false;            // -nographic
     std::optional<std::string> display;  // -display as given ("none", "sdl"); see EffectiveDisplay()
     std::vector<SerialSpec> serials;     // -serial, in order (COM1, COM2, ...); empty: the default
-    std::vector<std::string> drives;     // -drive specs, unparsed
-    std::vector<std::string> netdevs;    // -netdev specs, unparsed
-    std::vector<std::string> devices;    // -device specs, unparsed
+    std::vector<DriveSpec> drives;       // -drive, in order
+    std::vector<NetdevSpec> netdevs;     // -netdev, and those -nic implies
+    std::vector<DeviceSpec> devices;     // -device, and those -nic and -drive if=virtio imply, in PCI slot order
+    std::vector<ChardevSpec> chardevs;   // -chardev
     std::optional<std::string> gdb;      // -gdb spec; -s means "tcp::1234"
     bool start_stopped = false;          // -S
     u32 log_mask = 0;                    // -d, bits indexed by emu::log::Category
@@ -84,6 +133,8 @@ std::string_view ToString(MmuMode mode);
 std::string_view ToString(cpu::Backend backend);
 std::string_view ToString(StartMode mode);
 std::string_view ToString(SerialKind kind);
+std::string_view ToString(DeviceKind kind);  // the -device driver name
+std::string_view ToString(DriveCache cache);
 
 // The display the machine should open: -display if given, else "none" with -nographic or -bare, else the
 // graphical default ("sdl" when built with SDL2).

@@ -141,6 +141,50 @@ u64 PcBoard::InstallAcpiTables(PhysWriter& memory) {
     return tables->rsdp.address;
 }
 
+std::optional<std::string> PcBoard::AddPciDevice(devices::PciDevice& device) {
+    namespace pci = devices::pci;
+    const unsigned slot = next_pci_slot_;
+    if (slot >= pci::kDevicesPerBus) return "no free PCI slot";
+    if (auto r = pci_.Attach(slot, 0, device); !r) return devices::PciErrorMessage(r.error());
+    ++next_pci_slot_;
+    // BAR sizing as firmware does it: write all ones, read back the size mask (PCI 3.0 section 6.2.5.1).
+    for (unsigned bar = 0; bar < pci::kNumBars; ++bar) {
+        const u16 reg = static_cast<u16>(pci::kBar0 + 4 * bar);
+        pci_.ConfigWrite(0, slot, 0, reg, 4, 0xFFFFFFFF);
+        const u32 mask = pci_.ConfigRead(0, slot, 0, reg, 4);
+        if (mask == 0 || (mask & pci::kBarIo) || (mask & pci::kBarMem64)) {
+            pci_.ConfigWrite(0, slot, 0, reg, 4, 0);
+            continue;  // unimplemented, or kinds no device of ours uses yet
+        }
+        const u64 size = (u64{~(mask & ~u32{0xF})} + 1) & 0xFFFFFFFF;  // the lowest address bit that sticks
+        const u64 base = (next_bar_address_ + size - 1) & ~(size - 1);
+        if (size == 0 || base + size > kPciBarWindowEnd) return "the PCI window is full";
+        pci_.ConfigWrite(0, slot, 0, reg, 4, static_cast<u32>(base));
+        next_bar_address_ = base + size;
+    }
+    const u16 command = static_cast<u16>(pci_.ConfigRead(0, slot, 0, pci::kCommand, 2));
+    pci_.ConfigWrite(0, slot, 0, pci::kCommand, 2, command | pci::kCommandMemory);
+    RunDeferred();  // the BAR mappings those writes queued: no bus access is in flight before the vCPU runs
+    return std::nullopt;
+}
+
+void PcBoard::DeliverMsi(u64 address, u32 data) {
+    // Intel SDM vol. 3 section 11.11: address 0xFEE, destination ID in bits 19:12, destination mode in bit 2;
+    // data: vector in bits 7:0, delivery mode in bits 10:8. MSIs are edges (the trigger bit only matters to
+    // the I/O APIC's EOI, which an MSI never involves).
+    if ((address >> 20) != 0xFEE) {
+        log::Log(log::Category::GuestErrors, "MSI to {:#x} (not the APIC window): dropped", address);
+        return;
+    }
+    router_.DeliverInterrupt(devices::ApicMessage{
+        .dest = static_cast<u8>(address >> 12),
+        .logical = ((address >> 2) & 1) != 0,
+        .vector = static_cast<u8>(data),
+        .mode = static_cast<devices::apic::DeliveryMode>((data >> 8) & 7),
+        .level = false,
+    });
+}
+
 void PcBoard::RunDeferred() {
     for (;;) {
         std::function<void()> work;

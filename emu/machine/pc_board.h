@@ -9,6 +9,8 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <string>
 
 #include "devices/backends/char_backend.h"
 #include "devices/bus/bus.h"
@@ -63,6 +65,13 @@ public:
     // FERR#: an unmasked x87 error while CR0.NE = 0 raises ISA IRQ13 until the guest writes port 0xF0.
     void SignalFpuError() { fpu_error_.Raise(); }
 
+    // Plugs a PCI function into the next free slot of bus 0 (from slot 2, after the i440FX and PIIX3) and, as the
+    // firmware would, places its memory BARs in the PCI window at 0xFE000000 and enables memory decoding. Returns an
+    // error message if no slot or window space is left. Call before the vCPU runs.
+    std::optional<std::string> AddPciDevice(devices::PciDevice& device);
+    // An MSI write (address 0xFEExxxxx, data) from a device: delivered on the APIC bus. Any thread.
+    void DeliverMsi(u64 address, u32 data);
+
     // Runs PCI BAR remaps queued during a port access; the vCPU calls it after each port write.
     void RunDeferred();
 
@@ -109,6 +118,13 @@ private:
     devices::PciHost pci_;
     devices::I440fx northbridge_;
     std::unique_ptr<devices::Piix3> southbridge_;
+    unsigned next_pci_slot_ = 2;
+    u64 next_bar_address_ = kPciBarWindowBase;
+
+public:
+    // Where AddPciDevice places BARs: the top of the DSDT's PCI window, below the I/O APIC.
+    static constexpr u64 kPciBarWindowBase = 0xFE000000;
+    static constexpr u64 kPciBarWindowEnd = 0xFEC00000;
 };
 
 }  // namespace emu::machine

@@ -29,6 +29,7 @@
 #include "emu/machine/pc_board.h"
 #include "emu/machine/serial_backend.h"
 #include "emu/machine/vcpu_memory.h"
+#include "emu/machine/virtio_devices.h"
 #include "mmu/page_track/page_track.h"
 
 namespace emu::machine {
@@ -186,6 +187,19 @@ int RunPc(const MachineConfig& config) {
     board_config.on_reset = [&] { stop_with(kResetRequested); };
     PcBoard board(timers, board_config);
     board.SetWakeup(wake);
+    // Page tracking in both MMU modes: the shadow MMU write-protects guest page tables through it, and the vCPU's
+    // memory path watches the pages translated code was made from (self-modifying code), so that every writer of
+    // guest RAM reaches both. It outlives the vCPU's memory path.
+    mmu::PageTrack page_track(memory.slots());
+    // Device DMA goes through the same page-track as CPU stores (self-modifying code, shadowed page tables).
+    // Devices come before the kernel is loaded so that a bad -drive is reported first, as a command-line error.
+    auto virtio = VirtioDevices::Create(config, board, memory.slots(), &page_track);
+    if (!virtio) return Fail(virtio.error());
+    if ((*virtio)->console()) {
+        if (console) return Fail("-chardev stdio: the terminal is already a serial port's (add -serial null)");
+        console = (*virtio)->console();
+        console->SetQuitCallback([&] { stop_with(0); });
+    }
     const u64 rsdp = board.InstallAcpiTables(memory);
     if (rsdp == 0) return Fail("internal error: the ACPI tables do not fit in guest RAM");
 
@@ -213,10 +227,6 @@ int RunPc(const MachineConfig& config) {
         if (!plan) return Fail(std::string("-kernel: ") + LinuxErrorMessage(plan.error()));
     }
 
-    // Page tracking in both MMU modes: the shadow MMU write-protects guest page tables through it, and the vCPU's
-    // memory path watches the pages translated code was made from (self-modifying code), so that every writer of
-    // guest RAM reaches both. It outlives the vCPU's memory path.
-    mmu::PageTrack page_track(memory.slots());
     VcpuMemory vcpu_memory(memory.slots(), &page_track, board.mmio(), board.pio(), config.mmu);
     vcpu_memory.SetAfterPortWrite([&] { board.RunDeferred(); });
     vcpu_memory.SetPlatformMsrHandler(
@@ -264,6 +274,8 @@ int RunPc(const MachineConfig& config) {
             break;
         }
     }
+    // Device threads may still complete requests and wake the vCPU: stop them while it exists.
+    (*virtio)->Shutdown();
     running = nullptr;
     return status;
 }

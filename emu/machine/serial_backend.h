@@ -16,6 +16,8 @@ struct SerialBackend {
 // Port `index` (0 = COM1) from the index-th -serial. Without one, COM1 is the terminal (as QEMU with
 // -nographic) and the other ports have nothing attached.
 SerialBackend MakeSerialBackend(const MachineConfig& config, size_t index);
+// The backend a -serial or -chardev spec names (Stdio, File or Null; others get a null backend).
+SerialBackend MakeCharBackend(const SerialSpec& spec);
 inline SerialBackend MakeCom1Backend(const MachineConfig& config) { return MakeSerialBackend(config, 0); }
 
 }  // namespace emu::machine

@@ -4,9 +4,6 @@ namespace emu::machine {
 
 std::optional<std::string> UnimplementedFeature(const MachineConfig& config) {
     // TODO(lead): drop each line as the feature lands.
-    if (!config.drives.empty()) return "-drive";
-    if (!config.netdevs.empty()) return "-netdev";
-    if (!config.devices.empty()) return "-device";
     if (config.gdb) return "-s/-gdb";
     if (config.start_stopped) return "-S";
     if (const std::string display = EffectiveDisplay(config); display != "none") return "-display " + display;

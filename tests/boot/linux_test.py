@@ -9,14 +9,13 @@ usage: linux_test.py EMU64 ROOT FLAVOUR [--interactive] [emu64 args...]
 """
 import hashlib
 import os
-import pty
 import re
-import select
 import subprocess
 import sys
 import tempfile
 import time
 
+from guestlib import Terminal
 from harness import any_failed, check, finish
 
 EMU64, ROOT, FLAVOUR = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -82,32 +81,14 @@ if INTERACTIVE:
     with tempfile.TemporaryDirectory() as tmp:
         shell_initrd = os.path.join(tmp, "shell.cpio.gz")
         subprocess.run([tools("mkinitramfs"), "-o", shell_initrd], check=True, capture_output=True)
-        pid, fd = pty.fork()
-        if pid == 0:
-            os.execv(EMU64, [EMU64, "-kernel", kernel, "-initrd", shell_initrd, "-append", APPEND, "-nographic",
-                             "-timeout", "1000", *EXTRA])
-        seen = b""
-
-        def wait_for(pattern, seconds):
-            global seen
-            deadline = time.monotonic() + seconds
-            while time.monotonic() < deadline:
-                if re.search(pattern, seen):
-                    return True
-                ready, _, _ = select.select([fd], [], [], 1)
-                if ready:
-                    try:
-                        seen += os.read(fd, 4096)
-                    except OSError:
-                        return re.search(pattern, seen) is not None
-            return False
-
-        check("interactive shell prompt", wait_for(rb"/ # ", 900), seen[-500:])
-        os.write(fd, b"echo typed-$((7 * 6))\r")
-        check("the shell answers typed input", wait_for(rb"typed-42", 120), seen[-500:])
-        os.write(fd, b"poweroff -f\r")
-        _, status = os.waitpid(pid, 0)
-        check("poweroff -f ends the emulator with status 0", os.WEXITSTATUS(status) == 0, status)
+        term = Terminal([EMU64, "-kernel", kernel, "-initrd", shell_initrd, "-append", APPEND, "-nographic",
+                         "-timeout", "1000", *EXTRA])
+        check("interactive shell prompt", term.wait_for(rb"/ # ", 900), term.seen[-500:])
+        term.type(b"echo typed-$((7 * 6))\r")
+        check("the shell answers typed input", term.wait_for(rb"typed-42", 120), term.seen[-500:])
+        term.type(b"poweroff -f\r")
+        status = term.exit_status()
+        check("poweroff -f ends the emulator with status 0", status == 0, status)
 
 if any_failed():
     print("---- the scripted boot's console ----")

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import fcntl
 import subprocess
 import sys
 import tempfile
@@ -25,7 +26,7 @@ ALL_OPTIONS = [
     "-m", "-smp", "-kernel", "-initrd", "-append", "-nographic", "-display", "-serial", "-drive", "-netdev",
     "-device", "-s", "-S", "-gdb", "-d", "-D", "-no-reboot", "-mmu", "-bare", "-load-addr", "-start-mode",
     "-cpl", "-reg", "-map", "-dump-state", "-max-insns", "-timeout", "-help", "-h", "-version", "-print-config",
-    "-accel", "-perfmap",
+    "-accel", "-perfmap", "-nic", "-chardev",
 ]
 
 
@@ -387,9 +388,12 @@ class ParsedValues(CliTestCase):
 class UnimplementedFeatures(CliTestCase):
     def test_refused_not_ignored(self):
         cases = [
-            (["-drive", "file=disk.img,if=virtio"], "-drive"),
-            (["-netdev", "user,id=net0"], "-netdev"),
-            (["-device", "virtio-net-pci"], "-device"),
+            (["-drive", f"file={F.kernel},if=ide"], "if=ide"),
+            (["-drive", f"file={F.kernel},format=qcow2"], "format=qcow2"),
+            (["-netdev", "tap,id=net0"], "-netdev tap"),
+            (["-device", "e1000,netdev=n0"], "-device e1000"),
+            (["-nic", "user,model=e1000"], "model=e1000"),
+            (["-chardev", "socket,id=c0,path=/tmp/s"], "socket"),
             (["-s"], "-s"),
             (["-gdb", "tcp::1234"], "-gdb"),
             (["-S"], "-S"),
@@ -425,7 +429,76 @@ class UnimplementedFeatures(CliTestCase):
             self.assertIn("is not implemented yet", line)
 
 
-class Logging(CliTestCase):
+class DeviceOptions(CliTestCase):
+    """-drive, -netdev, -nic, -device, -chardev: QEMU's key=value specs, checked at parse time (the machine opens the
+    images before it reads the kernel, so image errors come before the test kernel is refused)."""
+
+    def test_specs_are_parsed(self):
+        c = self.kernel_config("-drive", f"file={F.kernel},format=raw,if=virtio,readonly=on,cache=unsafe",
+                               "-drive", f"file={F.initrd},if=none,id=d1",
+                               "-device", "virtio-blk-pci,drive=d1,serial=s1",
+                               "-netdev", "user,id=n0,hostfwd=tcp::5555-:22,hostfwd=udp:127.0.0.1:6000-10.0.2.15:60",
+                               "-device", "virtio-net-pci,netdev=n0", "-device", "virtio-rng-pci",
+                               "-device", "virtio-serial-pci", "-chardev", "null,id=c0",
+                               "-device", "virtconsole,chardev=c0")
+        self.assertEqual([d["read_only"] for d in c["drives"]], [True, False])
+        self.assertEqual(c["drives"][0]["cache"], "unsafe")
+        self.assertEqual(c["drives"][1]["if"], "none")
+        # if=virtio drives come first, then the -device list in order.
+        self.assertEqual([d["driver"] for d in c["devices"]],
+                         ["virtio-blk-pci", "virtio-blk-pci", "virtio-net-pci", "virtio-rng-pci", "virtio-serial-pci",
+                          "virtconsole"])
+        self.assertEqual(c["devices"][1]["serial"], "s1")
+        fwd = c["netdevs"][0]["hostfwd"]
+        self.assertEqual([(f["udp"], f["host_addr"], f["host_port"], f["guest_addr"], f["guest_port"]) for f in fwd],
+                         [(False, "", 5555, "", 22), (True, "127.0.0.1", 6000, "10.0.2.15", 60)])
+
+    def test_nic_is_a_netdev_and_its_device(self):
+        c = self.kernel_config("-nic", "user,hostfwd=tcp::8080-:80")
+        self.assertEqual(c["netdevs"][0]["id"], "nic0")
+        self.assertEqual(c["netdevs"][0]["hostfwd"][0]["host_port"], 8080)
+        self.assertEqual([(d["driver"], d["netdev"]) for d in c["devices"]], [("virtio-net-pci", "nic0")])
+
+    def test_bad_specs(self):
+        cases = [
+            (["-drive", f"file={F.kernel},bogus=1"], "unknown option 'bogus'"),
+            (["-drive", f"file={F.kernel},readonly=maybe"], "readonly="),
+            (["-drive", f"file={F.kernel},cache=fast"], "cache="),
+            (["-drive", "if=virtio"], "file="),
+            (["-drive", f"file={F.kernel},if=none"], "id="),
+            (["-drive", f"file={F.kernel},id=a,if=none", "-drive", f"file={F.kernel},id=a,if=none"], "duplicate id"),
+            (["-netdev", "user"], "id="),
+            (["-netdev", "user,id=n0,hostfwd=tcp::99999-:22"], "hostfwd="),
+            (["-netdev", "user,id=n0,hostfwd=icmp::22-:22"], "hostfwd="),
+            (["-netdev", "user,id=n0,smb=/tmp"], "unknown option 'smb'"),
+            (["-netdev", "socks,id=n0"], "unknown network backend"),
+            (["-device", "virtio-blk-pci"], "drive="),
+            (["-device", "virtio-blk-pci,drive=nope"], "no -drive with id 'nope'"),
+            (["-device", "virtio-net-pci,netdev=nope"], "no -netdev with id 'nope'"),
+            (["-device", "virtio-rng-pci,speed=9"], "unknown option 'speed'"),
+            (["-netdev", "user,id=n0", "-device", "virtio-net-pci,netdev=n0", "-device", "virtio-net-pci,netdev=n0"],
+             "already in use"),
+            (["-chardev", "null,id=c0", "-device", "virtconsole,chardev=c0"], "virtio-serial-pci"),
+            (["-chardev", "file,id=c0"], "path="),
+        ]
+        for args, mentions in cases:
+            with self.subTest(args=args):
+                self.assert_usage_error(["-kernel", F.kernel, "-nographic", *args], mentions)
+
+    def test_missing_or_locked_image(self):
+        self.assert_usage_error(["-kernel", F.kernel, "-nographic", "-drive", f"file={F.missing},if=virtio"],
+                                "cannot open the disk image")
+        # Another process holding a write lock on the image (as a running emu64 does): POSIX record locks and
+        # emu64's open-file-description locks conflict.
+        with open(F.initrd, "r+b") as f:
+            fcntl.lockf(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            for readonly in ["off", "on"]:
+                with self.subTest(readonly=readonly):
+                    self.assert_usage_error(["-kernel", F.kernel, "-nographic", "-drive",
+                                             f"file={F.initrd},if=virtio,readonly={readonly}"], "in use by another")
+        # Unlocked, the image opens and the run goes on to the (unbootable) test kernel.
+        self.assert_usage_error(["-kernel", F.kernel, "-nographic", "-drive", f"file={F.initrd},if=virtio"], "-kernel")
+
     def test_log_file_is_created(self):
         log = os.path.join(F.dir, "emu64.log")
         # Bounded by -max-insns and -timeout whatever the machine does with the one-byte hlt binary.

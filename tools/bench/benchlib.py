@@ -100,9 +100,10 @@ class Run:
         return next((t for t, line in self.lines if marker in line), None)
 
 
-def run(cmd, timeout):
+def run(cmd, timeout, on_line=None):
     """Runs `cmd` with stdin closed, timestamping its stdout line by line as it arrives (emu64 and QEMU write their
-    serial port unbuffered). Its peak RSS comes from wait4's resource usage, so only that process counts."""
+    serial port unbuffered); on_line(text), if given, sees each line as it arrives (to drive the host side of a
+    workload). Its peak RSS comes from wait4's resource usage, so only that process counts."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     timed_out = threading.Event()
@@ -111,7 +112,11 @@ def run(cmd, timeout):
     stderr = []
     drain = threading.Thread(target=lambda: stderr.append(proc.stderr.read()))  # a full stderr pipe would block it
     drain.start()
-    lines = [(time.perf_counter() - start, line.decode(errors="replace")) for line in proc.stdout]
+    lines = []
+    for line in proc.stdout:
+        lines.append((time.perf_counter() - start, line.decode(errors="replace")))
+        if on_line:
+            on_line(lines[-1][1])
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait for it again

@@ -7,6 +7,7 @@
 #include "device_test_util.h"
 #include "devices/backends/char_backend.h"
 #include "devices/irq/apic_regs.h"
+#include "devices/pci/regs.h"
 #include "devices/timer/hpet_regs.h"
 #include "emu/cpu/system/msr.h"
 #include "emu/machine/pc_board.h"
@@ -290,4 +291,43 @@ TEST_CASE("gated irq line: closing lowers a held line, edges while closed are lo
     gate.SetOpen(false);
     gate.SetOpen(true);  // a low line stays low: no edge
     CHECK(target.rising_edges == 2);
+}
+
+namespace {
+
+// A function with one 32-bit memory BAR of `size` bytes that answers reads with its offset.
+class BarFunction final : public PciDevice {
+public:
+    explicit BarFunction(u64 size) : PciDevice(PciIds{.vendor = 0x1AF4, .device = 0x1044, .interrupt_pin = 1}) {
+        AddBar(0, BarKind::Mem32, size, window);
+    }
+    struct Window final : IoDevice {
+        void Read(u64 offset, std::span<u8> data) override { StoreLe(data, offset | 0x5A000000); }
+        void Write(u64, std::span<const u8>) override {}
+    } window;
+};
+
+}  // namespace
+
+TEST_CASE("plugged PCI functions get slots from 2 and their BARs mapped in the window at once, naturally aligned",
+          "[pc_board]") {
+    BoardEnv env;
+    BarFunction small(0x1000), large(0x8000);
+    REQUIRE_FALSE(env.board.AddPciDevice(small).has_value());
+    REQUIRE_FALSE(env.board.AddPciDevice(large).has_value());
+    const u64 base = machine::PcBoard::kPciBarWindowBase;
+    CHECK(env.Mmio32(base + 0x10) == 0x5A000010);           // the first function's BAR at the window's start
+    CHECK(env.Mmio32(base + 0x8000 + 0x20) == 0x5A000020);  // the second one aligned to its 32 KiB size
+    // Config mechanism #1: slot 2 holds the first function, its BAR reads back the address.
+    auto config_read = [&](unsigned slot, u8 reg) {
+        u8 address[4];
+        StoreLe(std::span<u8>(address, 4), 0x80000000u | slot << 11 | reg);
+        env.board.pio().Write(pci::kConfigAddressPort, address);
+        u8 data[4] = {};
+        env.board.pio().Read(pci::kConfigDataPort, data);
+        return static_cast<u32>(LoadLe(std::span<const u8>(data, 4)));
+    };
+    CHECK(config_read(2, 0) == 0x10441AF4);
+    CHECK(config_read(2, 0x10) == base);
+    CHECK(config_read(3, 0x10) == base + 0x8000);
 }

@@ -17,6 +17,7 @@
 #include <spdlog/sinks/ringbuffer_sink.h>
 
 #include "devices/bus/bus.h"
+#include "devices/virtio/dma_memory.h"
 #include "emu/common/log.h"
 #include "emu/cpu/exit_request.h"
 #include "emu/machine/vcpu_memory.h"
@@ -226,6 +227,34 @@ TEST_CASE("a device write reported through PageTrack::OnTrackedWrite (DMA) repor
 
     e.Fetch(kCode[2]);
     CHECK(e.Counts() == Counts{1, 1, 1});
+    CHECK(e.log.Errors().empty());
+}
+
+TEST_CASE("virtio DMA (DmaMemory) onto translated code and onto a shadowed page table is noticed", "[machine][smc]") {
+    const MmuMode mode = GENERATE(MmuMode::Walk, MmuMode::Shadow);
+    INFO(Name(mode));
+    Env e(mode);
+    e.FetchAll();
+    devices::virtio::DmaMemory dma(e.slots, &e.track);
+    bool written = false;
+    std::thread device([&] {  // a device's worker thread completing a read request into guest RAM
+        const u8 bytes[4] = {0xC3, 0xC3, 0xC3, 0xC3};
+        written = dma.Write(kCode[1] + 0xFFE, bytes);  // crosses into the next (untracked) page
+    });
+    device.join();
+    CHECK(written);
+    CHECK(e.Counts() == Counts{1, 0, 1});
+    CHECK(e.TakeExitBit());
+    CHECK(e.TakeWritten() == Pages{kCodeGfn[1]});
+
+    CHECK(e.Load(kData) == 0);  // maps (in shadow mode: shadows) the page table's entry for kData
+    if (mode == MmuMode::Shadow) {
+        const u64 calls = e.memory->shadow_mmu()->Stats().write_calls;
+        const u32 pte = static_cast<u32>(kCode[0] | kP | kRw);  // kData's entry now points at a page of NOPs
+        REQUIRE(dma.Write(kPt + 4 * (kData >> kPageShift), std::span<const u8>(reinterpret_cast<const u8*>(&pte), 4)));
+        CHECK(e.memory->shadow_mmu()->Stats().write_calls > calls);  // the shadow MMU's write handler ran
+        CHECK(e.Load(kData) == 0x90);                                // and the stale shadow entry is gone
+    }
     CHECK(e.log.Errors().empty());
 }
 
