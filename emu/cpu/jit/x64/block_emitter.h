@@ -248,6 +248,8 @@ private:
     // Per instruction: a SetFlags right after the host ALU instruction of its operation, with nothing between that
     // changes the host flags (HostFlagsHold): it takes the host flags as they are.
     std::vector<bool> host_flags_hold_;
+    // Per instruction: an address addition left to the load or store that uses it (Emit).
+    std::vector<bool> folded_address_;
     int fused_cond_ = -1;
     // pending_merge_: a SetFlags whose host flags are in rcx (and in the host EFLAGS), not yet merged into kFlags:
     // `until` is the ExitCond that branches on them and then merges. parked_flags_: the host flags of a SetFlags that

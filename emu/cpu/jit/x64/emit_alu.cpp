@@ -430,22 +430,25 @@ void BlockEmitter::EmitAlu(const Inst& i, Op op) {
         op(dst, native ? Sized(b, bits) : Reg(b));
     }
 }
-void BlockEmitter::EmitAdd(const Inst& i) { EmitAlu(i, [&](const auto& d, const auto& b) { c_.add(d, b); }); }
+void BlockEmitter::EmitAdd(const Inst& i) {
+    if (folded_address_[current_]) return;  // the access computes it (EmitMemAccess)
+    EmitAlu(i, [&](const auto& d, const auto& b) { c_.add(d, b); });
+}
 void BlockEmitter::EmitSub(const Inst& i) { EmitAlu(i, [&](const auto& d, const auto& b) { c_.sub(d, b); }); }
 void BlockEmitter::EmitAnd(const Inst& i) { EmitAlu(i, [&](const auto& d, const auto& b) { c_.and_(d, b); }); }
 void BlockEmitter::EmitOr(const Inst& i) { EmitAlu(i, [&](const auto& d, const auto& b) { c_.or_(d, b); }); }
 void BlockEmitter::EmitXor(const Inst& i) { EmitAlu(i, [&](const auto& d, const auto& b) { c_.xor_(d, b); }); }
 void BlockEmitter::EmitNot(const Inst& i) {
-    LoadArg(rax, i, 0);
-    c_.not_(rax);
-    MaskTo(rax, i.type);
-    Result(rax);
+    const Reg64 d = DefReusing(0);
+    Load(d, i.args[0]);
+    c_.not_(Bits(i.type) == 32 ? Reg(d.cvt32()) : Reg(d));  // the 32-bit form zero-extends
+    if (Bits(i.type) != 32) MaskTo(d, i.type);
 }
 void BlockEmitter::EmitNeg(const Inst& i) {
-    LoadArg(rax, i, 0);
-    c_.neg(rax);
-    MaskTo(rax, i.type);
-    Result(rax);
+    const Reg64 d = DefReusing(0);
+    Load(d, i.args[0]);
+    c_.neg(Bits(i.type) == 32 ? Reg(d.cvt32()) : Reg(d));
+    if (Bits(i.type) != 32) MaskTo(d, i.type);
 }
 
 // Shl/Shr/Sar: the count is not masked; a count of at least the width gives 0 (Shl, Shr) or the sign fill (Sar).

@@ -43,7 +43,13 @@ void BlockEmitter::EmitMemAccess(const Inst& i, bool store) {
     // A load's result goes straight to its register (which may be the address's, if the address dies here).
     const Reg64 d = store ? rax : DefReusing(0);
     const Reg64 value = store ? InReg(i.args[1], rsi) : rsi;  // a store's value; the hit path keeps rsi
-    const Reg64 addr = InReg(i.args[0], rax);
+    Reg64 addr = rax;
+    if (const u32 p = i.args[0].inst(); i.args[0].is_inst() && folded_address_[p]) {
+        const Inst& add = block_.inst(p);
+        c_.lea(rax, c_.ptr[InReg(add.args[0], rax) + static_cast<i32>(add.args[1].imm())]);
+    } else {
+        addr = InReg(i.args[0], rax);
+    }
     Label& slow = NewLabel();
     Label& resume = NewLabel();
     if (info_.tlb_table != nullptr) {

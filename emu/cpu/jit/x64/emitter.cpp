@@ -218,13 +218,31 @@ void BlockEmitter::Emit() {
     reg_of_.assign(insts.size(), -1);
     owner_.fill(-1);
     host_flags_hold_.assign(insts.size(), false);
+    folded_address_.assign(insts.size(), false);
+    std::vector<u32> uses(insts.size(), 0);
     for (u32 n = 0; n < insts.size(); ++n) {
         last_use_[n] = n;
+        for (unsigned a = 0; a < insts[n].num_args; ++a) {
+            if (insts[n].args[a].is_inst()) ++uses[insts[n].args[a].inst()];
+        }
         host_flags_hold_[n] = HostFlagsHold(n);
         if (host_flags_hold_[n]) continue;  // that SetFlags reads none of its operands
         for (unsigned a = 0; a < insts[n].num_args; ++a) {
             if (insts[n].args[a].is_inst()) last_use_[insts[n].args[a].inst()] = n;
         }
+    }
+    // base + displacement used only as a load's or store's address: computed there, by one lea (the base then lives
+    // until that access).
+    for (u32 n = 0; n < insts.size(); ++n) {
+        if ((insts[n].op != Opcode::Load && insts[n].op != Opcode::Store) || !insts[n].args[0].is_inst()) continue;
+        const u32 p = insts[n].args[0].inst();
+        const Inst& add = insts[p];
+        if (add.op != Opcode::Add || add.type != Type::U64 || uses[p] != 1 || !add.args[0].is_inst() ||
+            !IsSimm32(add.args[1])) {
+            continue;
+        }
+        folded_address_[p] = true;
+        last_use_[add.args[0].inst()] = std::max(last_use_[add.args[0].inst()], n);
     }
     EmitEntry();
     for (current_ = 0; current_ < insts.size(); ++current_) {
