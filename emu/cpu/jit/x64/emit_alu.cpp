@@ -367,15 +367,7 @@ bool BlockEmitter::OnlyFaultsObserve(u32 written) const {
             case Opcode::SetFlag:
             case Opcode::GetRflags:
             case Opcode::SetRflags:
-            case Opcode::CallHelper:
-            case Opcode::GetField8:
-            case Opcode::GetField16:
-            case Opcode::GetField32:
-            case Opcode::GetField64:
-            case Opcode::SetField8:
-            case Opcode::SetField16:
-            case Opcode::SetField32:
-            case Opcode::SetField64: return false;
+            case Opcode::CallHelper: return false;  // (field accesses never reach RFLAGS: the verifier checks)
             default:
                 if (ir::IsTerminator(inst.op)) return false;
                 break;
