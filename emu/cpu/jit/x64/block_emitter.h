@@ -229,7 +229,8 @@ private:
     void EmitUnderGuestMxcsr(Label& slow, const std::function<void()>& op, bool comis);
     void EmitMemAccess(const Inst& i, bool store);
     void EmitTlbHit(const Reg64& addr, unsigned size, bool write, Label& miss);
-    void EmitCompare(const Inst& i, bool is_signed, void (Xbyak::CodeGenerator::*setcc)(const Xbyak::Operand&));
+    void EmitCompare(const Inst& i, bool is_signed, void (Xbyak::CodeGenerator::*setcc)(const Xbyak::Operand&),
+                     unsigned host_cc);
 
     Xbyak::CodeGenerator& c_;
     const u8* epilogue_;
@@ -251,6 +252,7 @@ private:
     // Per instruction: an address addition left to the load or store that uses it (Emit).
     std::vector<bool> folded_address_;
     int fused_cond_ = -1;
+    int fused_compare_ = -1;  // a compare left in the host flags for the RaiseExceptionIf after it (host cc), or -1
     // pending_merge_: a SetFlags whose host flags are in rcx (and in the host EFLAGS), not yet merged into kFlags:
     // `until` is the ExitCond that branches on them and then merges. parked_flags_: the host flags of a SetFlags that
     // only a fault or a stop could observe before the next write of those flags, kept in ParkedFlagsSlot for the exits

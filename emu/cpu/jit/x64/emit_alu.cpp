@@ -590,7 +590,7 @@ void BlockEmitter::EmitCountTrailingZeros(const Inst& i) {
 
 // --- Comparisons and selection
 void BlockEmitter::EmitCompare(const Inst& i, bool is_signed,
-                               void (Xbyak::CodeGenerator::*setcc)(const Xbyak::Operand&)) {
+                               void (Xbyak::CodeGenerator::*setcc)(const Xbyak::Operand&), unsigned host_cc) {
     LoadArg(rax, i, 0);
     LoadArg(rcx, i, 1);
     if (is_signed) {
@@ -598,16 +598,24 @@ void BlockEmitter::EmitCompare(const Inst& i, bool is_signed,
         SignExtendTo64(rcx, i.args[0].type());
     }
     c_.cmp(rax, rcx);
+    // Read only by the RaiseExceptionIf that follows (canonical-address and limit checks): it branches on the flags.
+    if (current_ + 1 < block_.size() && last_use_[current_] == current_ + 1) {
+        const Inst& next = block_.inst(current_ + 1);
+        if (next.op == Opcode::RaiseExceptionIf && next.args[0].is_inst() && next.args[0].inst() == current_) {
+            fused_compare_ = static_cast<int>(host_cc);
+            return;
+        }
+    }
     (c_.*setcc)(al);
     c_.movzx(eax, al);
     Result(rax);
 }
-void BlockEmitter::EmitCmpEq(const Inst& i) { EmitCompare(i, false, &Xbyak::CodeGenerator::sete); }
-void BlockEmitter::EmitCmpNe(const Inst& i) { EmitCompare(i, false, &Xbyak::CodeGenerator::setne); }
-void BlockEmitter::EmitCmpULt(const Inst& i) { EmitCompare(i, false, &Xbyak::CodeGenerator::setb); }
-void BlockEmitter::EmitCmpULe(const Inst& i) { EmitCompare(i, false, &Xbyak::CodeGenerator::setbe); }
-void BlockEmitter::EmitCmpSLt(const Inst& i) { EmitCompare(i, true, &Xbyak::CodeGenerator::setl); }
-void BlockEmitter::EmitCmpSLe(const Inst& i) { EmitCompare(i, true, &Xbyak::CodeGenerator::setle); }
+void BlockEmitter::EmitCmpEq(const Inst& i) { EmitCompare(i, false, &Xbyak::CodeGenerator::sete, 0x4); }
+void BlockEmitter::EmitCmpNe(const Inst& i) { EmitCompare(i, false, &Xbyak::CodeGenerator::setne, 0x5); }
+void BlockEmitter::EmitCmpULt(const Inst& i) { EmitCompare(i, false, &Xbyak::CodeGenerator::setb, 0x2); }
+void BlockEmitter::EmitCmpULe(const Inst& i) { EmitCompare(i, false, &Xbyak::CodeGenerator::setbe, 0x6); }
+void BlockEmitter::EmitCmpSLt(const Inst& i) { EmitCompare(i, true, &Xbyak::CodeGenerator::setl, 0xc); }
+void BlockEmitter::EmitCmpSLe(const Inst& i) { EmitCompare(i, true, &Xbyak::CodeGenerator::setle, 0xe); }
 void BlockEmitter::EmitSelect(const Inst& i) {
     LoadArg(rdx, i, 0);
     LoadArg(rcx, i, 1);

@@ -120,10 +120,14 @@ void BlockEmitter::EmitRaiseException(const Inst& i) {
 }
 void BlockEmitter::EmitRaiseExceptionIf(const Inst& i) {
     Label& raise = NewLabel();
-    LoadArg(rax, i, 0);
     LoadArg(rdx, i, 2);  // the error code, read here: far code runs without the allocator's view of this point
-    c_.test(eax, eax);
-    c_.jnz(raise, Xbyak::CodeGenerator::T_NEAR);
+    if (fused_compare_ >= 0) {
+        JumpIfHostCond(static_cast<unsigned>(std::exchange(fused_compare_, -1)), raise);
+    } else {
+        LoadArg(rax, i, 0);
+        c_.test(eax, eax);
+        c_.jnz(raise, Xbyak::CodeGenerator::T_NEAR);
+    }
     const u32 vector = Imm32(i, 1);
     Label& exit = ExceptionExit();
     Far([this, &raise, &exit, vector] {
