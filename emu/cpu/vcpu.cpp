@@ -197,8 +197,7 @@ std::unique_ptr<ir::Block> Vcpu::Impl::Translate(ir::Fault* fault, unsigned max_
                      DisassembleOne(std::span<const u8>(f.bytes, decoded->length), rip, bits));
         }
         const bool more = t.Translate(*decoded, rip);
-        rip += decoded->length;
-        if (mode.decode != DecodeMode::Bits64) rip &= 0xFFFFFFFF;
+        rip = translate::WrapIp(rip + decoded->length, mode.decode);
         if (!more) break;
         // A block stops at the end of its first page, as QEMU's: only an instruction that straddles the boundary
         // puts bytes of a block on a second page, so almost every block can be chained to and found by the JIT's

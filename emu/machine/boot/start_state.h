@@ -40,7 +40,11 @@ enum class StartError {
     WriteFailed,      //!< a boot structure lies outside guest RAM
     BadCpl,           //!< CPL must be 0 or 3
     RealModeCpl,      //!< real mode has no CPL 3
+    RealModeEntry,    //!< real mode cannot reach the entry address (above FFFF:FFFF)
 };
+
+// The highest linear address real-mode code can start at: FFFF:FFFF.
+inline constexpr u64 kRealModeTop = 0x10FFEF;
 
 const char* StartErrorMessage(StartError e);
 
