@@ -48,13 +48,6 @@ size_t FindHeader(std::span<const u8> image) {
     return std::string::npos;
 }
 
-// Overflow-safe: base + size may not fit in 64 bits.
-bool InRam(const std::vector<PhysRange>& ram, u64 base, u64 size) {
-    return std::any_of(ram.begin(), ram.end(), [&](const PhysRange& r) {
-        return base >= r.base && size <= r.size && base - r.base <= r.size - size;
-    });
-}
-
 struct LoadedImage {
     u64 start = ~u64{0};  // lowest byte of any loadable segment
     u64 end = 0;          // past the highest, BSS included

@@ -202,6 +202,14 @@ TEST_CASE("bad kernel images and boot configurations are refused with a reason",
         file.resize(0x300);
         CHECK(ParseBzImage(file).error() == LinuxError::Truncated);
     }
+    SECTION("a protected-mode kernel shorter than its syssize") {
+        const u32 paragraphs = 0x1000 / 16 + 1;  // one paragraph more than the file holds
+        std::memcpy(&file[0x1F4], &paragraphs, 4);
+        CHECK(ParseBzImage(file).error() == LinuxError::Truncated);
+        const u32 exact = 0x1000 / 16;
+        std::memcpy(&file[0x1F4], &exact, 4);
+        CHECK(ParseBzImage(file).ok());
+    }
     SECTION("an initrd larger than RAM") {
         auto image = ParseBzImage(file);
         REQUIRE(image.ok());
@@ -221,6 +229,25 @@ TEST_CASE("bad kernel images and boot configurations are refused with a reason",
         config.cmdline = std::string(65, 'x');
         CHECK(LoadLinux(mem, *image, config, state).error() == LinuxError::CmdlineTooLong);
     }
+}
+
+TEST_CASE("a preferred load address near 2^64 is not RAM: a relocatable kernel goes to the default", "[boot][linux]") {
+    // pref_address + init_size wraps past 2^64; the RAM check must not take the wrapped end for a small address.
+    auto file = MakeBzImage(0x20F, 1, 0x1000);
+    const u64 pref = 0xFFFFFFFFFFFFF000ull;
+    std::memcpy(&file[0x258], &pref, 8);
+    auto image = ParseBzImage(file);
+    REQUIRE(image.ok());
+    VectorMemory mem(32 << 20);
+    cpu::CpuState state;
+    auto plan = LoadLinux(mem, *image, RamConfig(32 << 20), state);
+    REQUIRE(plan.ok());
+    CHECK(plan->kernel_gpa == kDefaultKernelGpa);
+    CHECK(mem.bytes[kDefaultKernelGpa + 5] == file[1024 + 5]);
+    file[0x234] = 0;  // not relocatable: refused, not written at the wrapped address
+    auto fixed = ParseBzImage(file);
+    REQUIRE(fixed.ok());
+    CHECK(LoadLinux(mem, *fixed, RamConfig(32 << 20), state).error() == LinuxError::NotRelocatable);
 }
 
 // ---- Multiboot v1 (Multiboot Specification 0.6.96, sections 3.1 and 3.2)
