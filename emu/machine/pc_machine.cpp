@@ -268,7 +268,8 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
         }
     }
     running = nullptr;
-    if (status != kResetRequested && !config.dump_state.empty()) {
+    // The last boot's state: a reset ends the run only with -no-reboot.
+    if ((status != kResetRequested || config.no_reboot) && !config.dump_state.empty()) {
         if (auto r = WriteStateJson(vcpu.state(), config.dump_state); !r) {
             return Fail("cannot write " + config.dump_state + ": " + std::string(Message(r.error())));
         }

@@ -17,7 +17,7 @@ struct PcRunBudget {
 };
 
 // Exit status of a run, or kResetRequested when the guest reset the machine (port 0x92, triple fault): the
-// caller boots again unless -no-reboot. -dump-state is written when a run ends other than by a reset.
+// caller boots again unless -no-reboot. -dump-state is written when the run ends (a reset ends it with -no-reboot).
 inline constexpr int kResetRequested = -1;
 inline constexpr int kPcLimitReached = 8;  // -max-insns or -timeout, as the bare runner's status
 int RunPc(const MachineConfig& config, PcRunBudget& budget);

@@ -85,9 +85,11 @@ def checks(tmp, module, refused):
         check(f"reset loop ends at {limit}", proc.returncode == 8 and f"({limit})".encode() in proc.stderr,
               f"{proc.returncode} {proc.stderr[-300:]!r}")
         check(f"reset loop rebooted before {limit}", b"booting again" in proc.stderr, proc.stderr[-300:])
-    proc = emu64(["-kernel", reset, "-nographic", "-no-reboot", "-timeout", "30"])
+    proc = emu64(["-kernel", reset, "-nographic", "-no-reboot", "-timeout", "30"], dump_state=True)
     check("reset with -no-reboot ends the run", proc.returncode == 0 and b"booting again" not in proc.stderr,
           f"{proc.returncode} {proc.stderr[-300:]!r}")
+    check("reset with -no-reboot dumps the state", proc.state is not None and proc.state["rcx"] == 0,
+          proc.state and hex(proc.state["rcx"]))
 
     # The same kernel with COM1 in a file.
     serial = os.path.join(tmp, "serial.txt")

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -498,6 +499,49 @@ class HostileInputs(CliTestCase):
         fresh = os.path.join(F.dir, "not_written.json")
         self.bare_config("-dump-state", fresh)
         self.assertFalse(os.path.exists(fresh))
+
+
+def multiboot_elf(code, bss_bytes, paddr=0x100000):
+    """A Multiboot v1 ELF32 kernel: one PT_LOAD segment at paddr holding the Multiboot header and `code` (entered
+    right after the header), then bss_bytes of BSS."""
+    flags = 0x3
+    payload = struct.pack("<III", 0x1BADB002, flags, (-(0x1BADB002 + flags)) & 0xFFFFFFFF) + code
+    ehdr = struct.pack("<16sHHIIIIIHHHHHH", b"\x7fELF\x01\x01\x01" + bytes(9), 2, 3, 1, paddr + 12, 52, 0, 0, 52,
+                       32, 1, 0, 0, 0)
+    phdr = struct.pack("<IIIIIIII", 1, 0x100, paddr, paddr, len(payload), len(payload) + bss_bytes, 7, 0x1000)
+    return ehdr + phdr + bytes(0x100 - len(ehdr) - len(phdr)) + payload
+
+
+class HostileImages(CliTestCase):
+    def test_multiboot_huge_bss_costs_no_host_memory(self):
+        # A 2 GiB BSS in a 3 GiB guest used to cost a 2 GiB host buffer plus 2 GiB of touched guest RAM. The kernel
+        # only leaves through isa-debug-exit (mov al, 0x10; out 0xF4, al): status 33.
+        kernel = os.path.join(F.dir, "bss.elf")
+        with open(kernel, "wb") as f:
+            f.write(multiboot_elf(b"\xb0\x10\xe6\xf4\xf4", 2 << 30))
+        proc = subprocess.Popen([EMU64, "-kernel", kernel, "-m", "3G", "-nographic", "-timeout", "20"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(proc.pid, 0)
+        err = proc.stderr.read().decode()
+        proc.stderr.close()
+        self.assertEqual(os.waitstatus_to_exitcode(status), 33, err)
+        self.assertLess(usage.ru_maxrss * 1024, 512 * MIB)  # ru_maxrss is in KiB
+
+    def test_multiboot_images_that_cannot_load(self):
+        code = b"\xb0\x10\xe6\xf4\xf4"
+        no_load = bytearray(multiboot_elf(code, 0))
+        no_load[52:56] = struct.pack("<I", 4)  # PT_NOTE: no loadable segment is left
+        cases = [
+            ("outside.elf", multiboot_elf(code, 2 << 30), "outside guest RAM"),  # -m 128M: the BSS does not fit
+            ("noload.elf", bytes(no_load), "no loadable segment"),
+        ]
+        for name, data, message in cases:
+            with self.subTest(name=name):
+                path = os.path.join(F.dir, name)
+                with open(path, "wb") as f:
+                    f.write(data)
+                line = self.assert_usage_error(["-kernel", path, "-nographic", "-timeout", "10"], "-kernel")
+                self.assertIn(message, line)
 
 
 class Logging(CliTestCase):
