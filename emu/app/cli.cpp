@@ -10,6 +10,9 @@
 // both into the returned CliError, so no exception leaves the file.
 #include "emu/app/cli.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -23,8 +26,11 @@
 #include <fmt/format.h>
 
 #include "emu/app/device_options.h"
+#include "emu/common/bits.h"
 #include "emu/common/log.h"
+#include "emu/machine/boot/start_state.h"
 #include "emu/machine/gpr_names.h"
+#include "mmu/walk/walk.h"
 #include "emu64_config.h"
 
 namespace emu::app {
@@ -37,11 +43,17 @@ using emu::machine::MemMap;
 using emu::machine::SerialKind;
 using emu::machine::SerialSpec;
 using emu::machine::StartMode;
+using emu::machine::kRealModeTop;
 
 constexpr u64 kKiB = u64{1} << 10;
 constexpr u64 kMiB = u64{1} << 20;
 constexpr u64 kMaxRamBytes = u64{1} << 40;             // 1 TiB: far beyond any host we run on, catches typos
-constexpr u64 kMaxPhysAddr = u64{1} << 52;             // MAXPHYADDR limit of x86-64 (SDM Vol. 3 4.1.4)
+// Guest-physical addresses the emulated CPU can form: CPUID reports 40 physical address bits (mmu/walk/walk.h). RAM
+// above that could never be reached by paging, and the runner's identity map would alias it onto low memory.
+constexpr u64 kMaxPhysAddr = u64{1} << mmu::kMaxPhysAddrBits;
+constexpr unsigned kLinearBits = 48;                   // CPUID.80000008H: 48 linear address bits (4-level paging)
+// -timeout: the watchdog waits on a nanosecond clock, which 9.2e9 seconds overflows; 1e9 seconds is 31 years.
+constexpr double kMaxTimeoutSeconds = 1e9;
 constexpr std::string_view kGdbDefault = "tcp::1234";  // what QEMU's -s means
 // -accel tcg,tb-size= is in MiB, as in QEMU. 2 GiB keeps every branch inside the code cache within rel32 reach
 // (QEMU caps x86-64 hosts there too).
@@ -285,14 +297,22 @@ std::string ParseInputFile(std::string_view option, const std::string& path) {
     return path;
 }
 
-// A file the machine will write at the end of the run: fail now, not after a long run, if its folder is gone.
+// A file the machine will write at the end of the run: fail now, not after a long run. Only opening it for writing
+// tells (permissions, read-only or pseudo file systems, root's exemptions from them); a file this check creates is
+// removed again, so a refused run leaves nothing behind.
 std::string ParseOutputFile(std::string_view option, const std::string& path) {
     const std::filesystem::path parent = std::filesystem::path(path).parent_path();
     std::error_code ec;
-    if (path.empty() || std::filesystem::is_directory(path, ec) ||
-        !std::filesystem::is_directory(parent.empty() ? "." : parent, ec)) {
-        Fail(CliErrorCode::BadValue, fmt::format("{}: cannot write a file at {}", option, Quote(path)));
+    bool writable = !path.empty() && !std::filesystem::is_directory(path, ec) &&
+                    std::filesystem::is_directory(parent.empty() ? "." : parent, ec);
+    if (writable) {
+        const bool existed = std::filesystem::exists(path, ec);
+        const int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
+        writable = fd >= 0;
+        if (writable) close(fd);
+        if (writable && !existed) std::filesystem::remove(path, ec);
     }
+    if (!writable) Fail(CliErrorCode::BadValue, fmt::format("{}: cannot write a file at {}", option, Quote(path)));
     return path;
 }
 
@@ -428,7 +448,7 @@ MemMap ParseMap(const std::string& text) {
         *size > kMaxPhysAddr - *base) {
         Fail(CliErrorCode::BadValue,
              fmt::format("-map {}: expected ADDR:SIZE, both page-aligned (e.g. 0x200000:2M), size > 0, "
-                         "below 2^52",
+                         "below 2^40 (the CPU's 40 physical address bits)",
                          Quote(text)));
     }
     return MemMap{Gpa(*base), *size};
@@ -445,10 +465,39 @@ double ParseTimeout(const std::string& text) {
     double seconds = 0;
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
     if (text.empty() || ec != std::errc() || end != text.data() + text.size() || !std::isfinite(seconds) ||
-        seconds < 0) {
-        Fail(CliErrorCode::BadValue, fmt::format("-timeout {}: expected seconds, 0 or more", Quote(text)));
+        seconds < 0 || seconds > kMaxTimeoutSeconds) {
+        Fail(CliErrorCode::BadValue,
+             fmt::format("-timeout {}: expected seconds, from 0 (no limit) to 1e9", Quote(text)));
     }
     return seconds;
+}
+
+// Where -bare starts (-reg rip, else the load address) must be an address the start mode can execute: a canonical
+// one in 64-bit mode, 32 bits in prot32, at most FFFF:FFFF in real mode. Anything else would run somewhere else.
+void CheckEntry(const BareConfig& bare) {
+    const u64 entry = bare.rip.value_or(bare.load_address);
+    const char* what = bare.rip ? "-reg rip" : "-load-addr";
+    switch (bare.start_mode) {
+        case StartMode::Long64:
+            if (!IsCanonical(entry, kLinearBits)) {
+                Fail(CliErrorCode::BadValue,
+                     fmt::format("{} {:#x}: not a canonical address (bits 63:47 must be equal)", what, entry));
+            }
+            break;
+        case StartMode::Prot32:
+            if (entry > 0xFFFFFFFF) {
+                Fail(CliErrorCode::BadValue,
+                     fmt::format("{} {:#x}: -start-mode prot32 starts below 4 GiB", what, entry));
+            }
+            break;
+        case StartMode::Real:
+            if (entry > kRealModeTop) {
+                Fail(CliErrorCode::BadValue,
+                     fmt::format("{} {:#x}: real mode can only start at or below {:#x} (FFFF:FFFF)", what, entry,
+                                 kRealModeTop));
+            }
+            break;
+    }
 }
 
 BareConfig ValidateBare(const RawOptions& raw) {
@@ -458,7 +507,8 @@ BareConfig ValidateBare(const RawOptions& raw) {
         const std::optional<u64> addr = ParseSize(*raw.load_addr, 1);
         if (!addr || *addr >= kMaxPhysAddr) {
             Fail(CliErrorCode::BadValue,
-                 fmt::format("-load-addr {}: expected an address below 2^52", Quote(*raw.load_addr)));
+                 fmt::format("-load-addr {}: expected an address below 2^40 (the CPU's 40 physical address bits)",
+                             Quote(*raw.load_addr)));
         }
         bare.load_address = *addr;
     }
@@ -479,6 +529,7 @@ BareConfig ValidateBare(const RawOptions& raw) {
         bare.maps.push_back(ParseMap(map));
     }
     bare.test_memslot_port = raw.test_memslot_port;
+    CheckEntry(bare);
     return bare;
 }
 

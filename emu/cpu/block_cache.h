@@ -13,6 +13,12 @@
 //
 // Invalidation: InvalidatePage drops every block with a byte on a guest-physical page (self-modifying code,
 // reported by the memory path); Clear drops everything.
+//
+// Bounds: a guest decides how much code it makes us translate, so the cache is bounded both by count (kMaxBlocks)
+// and by bytes (max_bytes: a block of long straight-line code keeps tens of KiB of IR for the interpreter). When an
+// insertion would pass either, everything is dropped first, as QEMU's tb_flush. A block's bytes are what it holds on
+// the heap: its record, its share of the indexes, its IR (until the JIT drops it) and its compiled block's record;
+// the JIT's host code is bounded by its own code buffer (-accel tcg,tb-size).
 #include <array>
 #include <memory>
 #include <unordered_map>
@@ -36,12 +42,26 @@ struct CachedBlock {
     // The JIT's translation of `block` (made on first use; dropping it unlinks every chain into it).
     std::unique_ptr<jit::CompiledBlock> compiled;
     bool jit_failed = false;   // the JIT cannot compile this block: the interpreter runs it
+    size_t bytes = 0;          // what BlockCache counted for it (Footprint when inserted or last Recount)
 };
 
 class BlockCache {
 public:
     // More blocks than this drops everything first: a bound on memory for guests that keep loading new code.
     static constexpr size_t kMaxBlocks = size_t{1} << 17;
+    // The default byte bound: about 10,000 of the largest blocks (lock cmpxchg16b, 25 KiB of IR each), and well
+    // above what a Linux boot on the interpreter keeps.
+    static constexpr size_t kDefaultMaxBytes = size_t{256} << 20;
+
+    explicit BlockCache(size_t max_bytes = kDefaultMaxBytes) : max_bytes_(max_bytes) {}
+
+    // The heap bytes a block holds (see the top of the file).
+    static size_t Footprint(const CachedBlock& b) {
+        size_t bytes = sizeof(CachedBlock) + kIndexBytesPerBlock;
+        if (b.block) bytes += sizeof(ir::Block) + b.block->insts().capacity() * sizeof(ir::Inst);
+        if (b.compiled) bytes += sizeof(jit::CompiledBlock) + b.compiled->incoming.capacity() * sizeof(void*);
+        return bytes;
+    }
 
     // The jump cache's candidate for (rip, mode), or null. The caller still validates its pages.
     CachedBlock* FindByRip(u64 rip, u32 mode) const {
@@ -58,15 +78,18 @@ public:
 
     // Adds (or replaces) a block and remembers it in the jump cache.
     CachedBlock* Insert(CachedBlock fresh) {
-        if (blocks_.size() >= kMaxBlocks) Clear();
+        fresh.bytes = Footprint(fresh);
+        if (blocks_.size() >= kMaxBlocks || bytes_ + fresh.bytes > max_bytes_) Clear();
         const Key key{fresh.gpa, fresh.rip, fresh.mode};
         auto [it, inserted] = blocks_.try_emplace(key);
         CachedBlock& slot = it->second;
         const u64 old_page2 = inserted ? kNoPage : slot.page2_gpa;
         if (!inserted) {
             Forget(slot);
+            bytes_ -= slot.bytes;
             ++removals_;
         }
+        bytes_ += fresh.bytes;
         slot = std::move(fresh);
         // The first page's list already holds a replaced block's key; a second page is listed once per change.
         if (inserted) by_page_[slot.gpa >> kPageShift].push_back(key);
@@ -95,6 +118,7 @@ public:
                 continue;
             }
             Forget(b);
+            bytes_ -= b.bytes;
             blocks_.erase(it);
             ++dropped;
         }
@@ -106,8 +130,17 @@ public:
         blocks_.clear();
         by_page_.clear();
         jump_.fill(JumpEntry{});
+        bytes_ = 0;
+    }
+    // A cached block changed what it holds (the JIT compiled it and dropped its IR): count it again. Never drops.
+    void Recount(CachedBlock& b) {
+        bytes_ -= b.bytes;
+        b.bytes = Footprint(b);
+        bytes_ += b.bytes;
     }
     size_t size() const { return blocks_.size(); }
+    size_t bytes() const { return bytes_; }
+    size_t max_bytes() const { return max_bytes_; }
     // Counts calls that may have dropped blocks: a pointer to a block taken before a change of it may dangle.
     u64 removals() const { return removals_; }
 
@@ -120,6 +153,9 @@ private:
         u32 mode;
         bool operator==(const Key&) const = default;
     };
+    // A hash node of blocks_ holds the key, the block and links (the links, the bucket pointer and the hash are
+    // counted here, with the block's key in by_page_, twice for a block on two pages).
+    static constexpr size_t kIndexBytesPerBlock = 4 * sizeof(void*) + 3 * sizeof(Key);
     struct KeyHash {
         size_t operator()(const Key& k) const {
             u64 h = (k.gpa ^ (k.rip << 17) ^ (u64{k.mode} << 45)) * 0x9E3779B97F4A7C15ull;
@@ -147,6 +183,8 @@ private:
     std::unordered_map<u64, std::vector<Key>> by_page_;
     std::array<JumpEntry, size_t{1} << kJumpBits> jump_{};
     u64 removals_ = 0;
+    size_t bytes_ = 0;  // sum of the blocks' `bytes`
+    size_t max_bytes_;
 };
 
 }  // namespace emu::cpu

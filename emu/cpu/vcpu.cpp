@@ -89,7 +89,8 @@ DebugTraits TraitsOf(MemoryInterface& memory, const CpuState& s, DecodeMode mode
 }  // namespace
 
 struct Vcpu::Impl {
-    Impl(MemoryInterface& m, Backend b, JitOptions options) : memory(m), backend(b), jit_options(options) {
+    Impl(MemoryInterface& m, Backend b, JitOptions options)
+        : memory(m), backend(b), jit_options(options), cache(options.block_cache_bytes) {
         jit_ctx.state = &state;
         jit_ctx.memory = &memory;
         jit_ctx.tlb_supervisor = memory.InlineTlb(false);
@@ -197,8 +198,7 @@ std::unique_ptr<ir::Block> Vcpu::Impl::Translate(ir::Fault* fault, unsigned max_
                      DisassembleOne(std::span<const u8>(f.bytes, decoded->length), rip, bits));
         }
         const bool more = t.Translate(*decoded, rip);
-        rip += decoded->length;
-        if (mode.decode != DecodeMode::Bits64) rip &= 0xFFFFFFFF;
+        rip = translate::WrapIp(rip + decoded->length, mode.decode);
         if (!more) break;
         // A block stops at the end of its first page, as QEMU's: only an instruction that straddles the boundary
         // puts bytes of a block on a second page, so almost every block can be chained to and found by the JIT's
@@ -208,6 +208,9 @@ std::unique_ptr<ir::Block> Vcpu::Impl::Translate(ir::Fault* fault, unsigned max_
     if (block->guest_insns() == 0) return nullptr;
     t.EndBlock(rip);
     ir::Optimize(*block);
+    // The block is kept as long as it is cached (by the interpreter, or until the JIT compiles it): give back what
+    // the instruction vector's growth left over, the cache counts capacity.
+    block->insts().shrink_to_fit();
     if (log::Enabled(log::Category::Op)) log::Log(log::Category::Op, "{}", block->ToString());
     return block;
 }
@@ -405,6 +408,8 @@ Backend Vcpu::backend() const { return impl_->backend; }
 
 void Vcpu::InvalidateAllCode() { impl_->cache.Clear(); }
 
+size_t Vcpu::BlockCacheBytes() const { return impl_->cache.bytes(); }
+
 void Vcpu::SetInterruptSource(InterruptSource* source) { impl_->interrupts = source; }
 
 RunResult Vcpu::Run(u64 max_instructions) {
@@ -503,6 +508,7 @@ jit::CompiledBlock* Vcpu::Impl::Compiled(CachedBlock& b, bool* flushed) {
         // The host code is all that runs from now on (instruction-limited and single-step runs use blocks of their
         // own keys): the IR can go.
         b.block.reset();
+        cache.Recount(b);
         return b.compiled.get();
     }
     if (!jit->Full()) {

@@ -21,6 +21,9 @@ struct JitOptions {
     size_t code_cache_bytes = size_t{64} << 20;
     // Write /tmp/perf-<pid>.map lines so `perf report` names translated blocks by guest RIP.
     bool perf_map = false;
+    // Both backends: the heap bytes translated blocks may hold (their IR, which the interpreter keeps, and records;
+    // block_cache.h); when full, every block is dropped.
+    size_t block_cache_bytes = size_t{256} << 20;
 };
 
 // Exception vectors (SDM Vol. 3 6.3.1).
@@ -92,6 +95,8 @@ public:
 
     // Drops every translated block (after a bulk memory load, for example).
     void InvalidateAllCode();
+    // The heap bytes the translated blocks hold now (JitOptions::block_cache_bytes bounds it).
+    size_t BlockCacheBytes() const;
 
     // Where external interrupts come from (null: none, the default). Not owned; set before Run().
     void SetInterruptSource(InterruptSource* source);

@@ -4,8 +4,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
-#include <fstream>
-#include <iterator>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -24,6 +22,7 @@
 #include "emu/cpu/vcpu.h"
 #include "emu/machine/boot/start_state.h"
 #include "emu/machine/guest_memory.h"
+#include "emu/machine/host_file.h"
 #include "emu/machine/memslot_test_port.h"
 #include "emu/machine/serial_backend.h"
 #include "emu/machine/state_dump.h"
@@ -68,9 +67,11 @@ bool IsUserHlt(cpu::Vcpu& vcpu, VcpuMemory& memory, const cpu::ExceptionInfo& e)
 
 int RunBare(const MachineConfig& config) {
     const BareConfig& bare = *config.bare;
-    std::ifstream file(bare.binary, std::ios::binary);
-    if (!file) return Fail("cannot open " + bare.binary);
-    const std::vector<u8> image((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+    const auto read = ReadHostFile(bare.binary);
+    if (!read) return Fail("-bare: " + read.error());
+    const std::vector<u8>& image = *read;
+    // Nothing to run: the first fetch would execute whatever RAM holds (zeros), not the user's program.
+    if (image.empty()) return Fail("-bare: " + bare.binary + " is empty");
 
     GuestMemory memory;
     if (auto error = memory.AddRam(0, config.ram_bytes)) return Fail(*error);

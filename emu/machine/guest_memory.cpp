@@ -1,8 +1,13 @@
 #include "emu/machine/guest_memory.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
+#include <cstring>
 #include <cstdio>
 #include <iterator>
+
+#include "emu/common/bits.h"
 
 namespace emu::machine {
 
@@ -27,6 +32,23 @@ bool GuestMemory::WritePhys(u64 gpa, std::span<const u8> bytes) {
     auto slot = slots_.FindSlot(Gpa(gpa));
     if (!slot || gpa + bytes.size() > slot->end().value()) return false;
     std::copy(bytes.begin(), bytes.end(), slot->host.get() + (gpa - slot->base.value()));
+    return true;
+}
+
+bool GuestMemory::ZeroPhys(u64 gpa, u64 size) {
+    auto slot = slots_.FindSlot(Gpa(gpa));
+    if (!slot || size > slot->end().value() - gpa) return false;
+    u8* const host = slot->host.get() + (gpa - slot->base.value());
+    // The slot's host memory is a private anonymous mapping (GuestRam), page-aligned like the slot: MADV_DONTNEED
+    // makes its pages read as zeros. The partial pages at either end are cleared by hand.
+    u8* const first = reinterpret_cast<u8*>(AlignUp(reinterpret_cast<uintptr_t>(host), kPageSize));
+    u8* const last = reinterpret_cast<u8*>(AlignDown(reinterpret_cast<uintptr_t>(host + size), kPageSize));
+    if (first >= last || madvise(first, static_cast<size_t>(last - first), MADV_DONTNEED) != 0) {
+        std::memset(host, 0, size);
+        return true;
+    }
+    std::memset(host, 0, static_cast<size_t>(first - host));
+    std::memset(last, 0, static_cast<size_t>(host + size - last));
     return true;
 }
 

@@ -18,6 +18,9 @@ public:
     std::optional<std::string> AddRam(u64 base, u64 size);
 
     bool WritePhys(u64 gpa, std::span<const u8> bytes) override;
+    // Whole pages are handed back to the host (they read as zeros again) instead of being written: a 2 GiB BSS
+    // costs no host memory until the guest touches it.
+    bool ZeroPhys(u64 gpa, u64 size) override;
 
     mmu::Memslots& slots() { return slots_; }
     const std::vector<PhysRange>& ranges() const { return ranges_; }

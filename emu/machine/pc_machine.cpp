@@ -8,8 +8,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
-#include <fstream>
-#include <iterator>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -26,8 +24,10 @@
 #include "emu/machine/boot/linux_loader.h"
 #include "emu/machine/boot/multiboot_loader.h"
 #include "emu/machine/guest_memory.h"
+#include "emu/machine/host_file.h"
 #include "emu/machine/pc_board.h"
 #include "emu/machine/serial_backend.h"
+#include "emu/machine/state_dump.h"
 #include "emu/machine/vcpu_memory.h"
 #include "emu/machine/virtio_devices.h"
 #include "mmu/page_track/page_track.h"
@@ -45,12 +45,6 @@ constexpr u64 kSliceInstructions = 100000;
 int Fail(const std::string& message) {
     std::fprintf(stderr, "emu64: %s\n", message.c_str());
     return 2;
-}
-
-std::optional<std::vector<u8>> ReadFile(const std::string& path) {
-    std::ifstream file(path, std::ios::binary);
-    if (!file) return std::nullopt;
-    return std::vector<u8>((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
 }
 
 // RAM slots and the E820 map for `ram` bytes, laid out as QEMU's pc machine does (simplified).
@@ -127,15 +121,27 @@ private:
     std::thread thread_;
 };
 
+// Whether -max-insns or -timeout is used up; if so, says which on stderr.
+bool LimitReached(const MachineConfig& config, const PcRunBudget& budget) {
+    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - budget.started).count();
+    const bool timed_out = config.timeout_seconds > 0 && elapsed >= config.timeout_seconds;
+    if (!timed_out && !(config.max_insns && budget.retired >= config.max_insns)) return false;
+    std::fprintf(stderr, "emu64: stopped after %llu instructions (%s)\n", static_cast<unsigned long long>(budget.retired),
+                 timed_out ? "-timeout" : "-max-insns");
+    return true;
+}
+
 }  // namespace
 
-int RunPc(const MachineConfig& config) {
-    auto kernel = ReadFile(config.kernel);
-    if (!kernel) return Fail("cannot read the kernel " + config.kernel);
+int RunPc(const MachineConfig& config, PcRunBudget& budget) {
+    // Checked before each boot too: a guest that resets within its first slice never reaches the loop's check.
+    if (LimitReached(config, budget)) return kPcLimitReached;
+    auto kernel = ReadHostFile(config.kernel);
+    if (!kernel) return Fail("-kernel: " + kernel.error());
     std::vector<u8> initrd;
     if (!config.initrd.empty()) {
-        auto data = ReadFile(config.initrd);
-        if (!data) return Fail("cannot read the initrd " + config.initrd);
+        auto data = ReadHostFile(config.initrd);
+        if (!data) return Fail("-initrd: " + data.error());
         initrd = std::move(*data);
     }
 
@@ -238,11 +244,12 @@ int RunPc(const MachineConfig& config) {
     running = &vcpu;
     EventLoop events(timers, console);
 
-    const auto started = std::chrono::steady_clock::now();
     int status = 0;
-    u64 retired = 0;
+    u64& retired = budget.retired;
     for (;;) {
-        const cpu::RunResult result = vcpu.Run(kSliceInstructions);
+        u64 slice = kSliceInstructions;
+        if (config.max_insns) slice = std::min(slice, config.max_insns - retired);  // retired < max_insns here
+        const cpu::RunResult result = vcpu.Run(slice);
         retired += result.instructions;
         if (exit_status.load() != kRunning) {
             status = exit_status.load();
@@ -265,18 +272,20 @@ int RunPc(const MachineConfig& config) {
             wake_cv.wait_for(lock, std::chrono::milliseconds(50),
                              [&] { return board.HasInterrupt() || board.HasNmi() || exit_status.load() != kRunning; });
         }
-        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-        if ((config.timeout_seconds > 0 && elapsed >= config.timeout_seconds) ||
-            (config.max_insns && retired >= config.max_insns)) {
-            std::fprintf(stderr, "emu64: stopped after %llu instructions (%s)\n",
-                         static_cast<unsigned long long>(retired), config.max_insns ? "-max-insns" : "-timeout");
-            status = 8;
+        if (LimitReached(config, budget)) {
+            status = kPcLimitReached;
             break;
         }
     }
     // Device threads may still complete requests and wake the vCPU: stop them while it exists.
     (*virtio)->Shutdown();
     running = nullptr;
+    // The last boot's state: a reset ends the run only with -no-reboot.
+    if ((status != kResetRequested || config.no_reboot) && !config.dump_state.empty()) {
+        if (auto r = WriteStateJson(vcpu.state(), config.dump_state); !r) {
+            return Fail("cannot write " + config.dump_state + ": " + std::string(Message(r.error())));
+        }
+    }
     return status;
 }
 

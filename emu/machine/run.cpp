@@ -10,8 +10,9 @@ namespace emu::machine {
 
 int RunMachine(const MachineConfig& config) {
     if (config.bare) return RunBare(config);
+    PcRunBudget budget;
     for (;;) {
-        const int status = RunPc(config);
+        const int status = RunPc(config, budget);
         if (status != kResetRequested) return status;
         if (config.no_reboot) return 0;  // QEMU's -no-reboot: a reset ends the emulator
         std::fputs("emu64: the guest reset the machine; booting again\n", stderr);

@@ -20,6 +20,9 @@ namespace {
 
 constexpr unsigned kSptesPerPage = 512;
 constexpr unsigned kMaxInstallAttempts = 4;
+// The cap's slack (KVM's KVM_MIN_FREE_MMU_PAGES and KVM_REFILL_PAGES): one Install creates at most 9 SPs (4 tables
+// and 4 direct pieces of a large page below a root), so room for 10 is made, 25 at a time.
+constexpr u64 kMinFreePages = 10, kRefillPages = 25;
 
 // Guest entry bits used here (SDM Vol. 3 4.3 - 4.5).
 constexpr u64 kGpteUser = pte::kUser;
@@ -152,12 +155,13 @@ std::string ShadowStats::ToString() const {
         "spte hits {}, misses {}, install retries {}; mmio hits {}, stale {}; "
         "writes {}: updated {}, sp zapped {} (misaligned {}, flooded {}, orphans {}), unchanged {}, ignored {}; "
         "a/d zaps {}; invlpg {}; fast zaps {}, obsolete reclaimed {}, mmio gen wraps {}; "
-        "unsync now {}, made {}, refused {}, synced {}, reused {}, stale sptes dropped {}, add-gfn resyncs {}",
+        "unsync now {}, made {}, refused {}, synced {}, reused {}, stale sptes dropped {}, add-gfn resyncs {}; "
+        "cap zaps {}",
         pages_alive, indirect_alive, pages_created, pages_zapped, roots_loaded, roots_created, spte_hits,
         spte_misses, install_retries, mmio_hits, mmio_stale, write_calls, write_updated, write_zapped,
         write_misaligned, write_flooded, write_orphans, write_unchanged, write_ignored, ad_zaps, invlpg, fast_zaps,
         obsolete_reclaimed, mmio_gen_wraps, unsync_now, unsync_made, unsync_refused, synced, sync_on_reuse,
-        sync_dropped, resync_requests);
+        sync_dropped, resync_requests, cap_zaps);
 }
 
 bool ShadowOptions::UnsyncDefault() {
@@ -606,9 +610,32 @@ void ShadowMmu::ReclaimLocked(u64 n) {
         ZapPage(fifo_tail_);
         ++stats_.obsolete_reclaimed;
     }
-    // A dead range matters only while an SP older than it is alive; the tail is the oldest.
+    ForgetDeadRanges();
+}
+
+// A dead range matters only while an SP older than it is alive; the tail is the oldest.
+void ShadowMmu::ForgetDeadRanges() {
     const u64 oldest = fifo_tail_ ? fifo_tail_->generation : std::numeric_limits<u64>::max();
     std::erase_if(dead_ranges_, [&](const DeadRange& dead) { return oldest >= dead.generation; });
+}
+
+// The cap (see the header comment). Oldest first, skipping roots; zapping one SP frees no other, so the walk towards
+// the head can continue from the zapped page's newer neighbour.
+void ShadowMmu::MakeRoomLocked() {
+    if (stats_.pages_alive + kMinFreePages <= options_.max_pages || pending_dead_) return;
+    bool zapped = false;
+    for (ShadowPage* sp = fifo_tail_; sp && stats_.pages_alive + kRefillPages > options_.max_pages;) {
+        ShadowPage* const newer = sp->newer;
+        if (sp->root_count == 0) {
+            ZapPage(sp);
+            ++stats_.cap_zaps;
+            zapped = true;
+        }
+        sp = newer;
+    }
+    if (!zapped) return;
+    ForgetDeadRanges();
+    Flush(true, {});  // links to the zapped SPs are gone: so is every translation made through them
 }
 
 u64 ShadowMmu::ReclaimObsolete(u64 n) {
@@ -804,6 +831,7 @@ ShadowMmu::InstallStatus ShadowMmu::Install(ShadowVcpu& vcpu, const PagingRegs& 
         }
         Flush(flush_all, flush_gfns);
     }
+    MakeRoomLocked();
     if (!LoadRoots(vcpu, regs, mode)) return InstallStatus::Uncached;
 
     std::array<ShadowPage*, 5> path{};

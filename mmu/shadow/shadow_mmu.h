@@ -73,6 +73,15 @@
 // gfn was in an invalidated slot is not unaccounted: its counter died with the slot (a later slot at the same gfns
 // has its own counters).
 //
+// A cap on shadow pages (KVM's n_max_mmu_pages, ShadowOptions::max_pages): the guest decides how many tables it
+// makes us mirror (random stores through 1 GiB pages build a PT per 2 MiB region), and each SP holds 8 KiB of SPTEs.
+// Before a translation miss installs a path, if fewer than kMinFreePages are left under the cap, the oldest SPs that
+// no vCPU holds as a root are zapped from the FIFO tail until kRefillPages are free (KVM's
+// make_mmu_pages_available and kvm_mmu_zap_oldest_mmu_pages): obsolete ones as the reclaim would, valid ones as a
+// write handler's zap does (parents' links cleared, children orphaned, the page-track count dropped, every TLB
+// flushed), so the counts stay balanced. Roots are never zapped this way, so the cap can be passed by the roots
+// alive (at most four per vCPU and root set kept).
+//
 // Non-paged mode (CR0.PG = 0) is not shadowed: Translate is Walk there (nothing to cache).
 //
 // Threads and locks. mmu_lock_ (KVM's mmu_lock, write mode) guards every SP, the hash, the FIFO, the unsync list and
@@ -159,6 +168,7 @@ struct ShadowStats {
     u64 sync_on_reuse = 0;    // unsync SPs re-read because a walk linked them at a new place
     u64 sync_dropped = 0;     // SPTEs found stale and dropped by those re-reads
     u64 resync_requests = 0;  // add-gfn by anyone on a gfn with unsync SPs
+    u64 cap_zaps = 0;         // SPs zapped from the FIFO tail to stay under ShadowOptions::max_pages
 
     std::string ToString() const;
 };
@@ -173,6 +183,9 @@ struct ShadowOptions {
     unsigned mmio_gen_bits = 12;  // generation bits kept in an MMIO leaf (1..12); wrap => fast zap
     u64 reclaim_batch = 10;       // obsolete SPs reclaimed per translation miss
     bool unsync = UnsyncDefault(); // leaf guest tables may go unsync (see the header comment)
+    // The cap on shadow pages (see the header comment): 16,384 SPs are 128 MiB of SPTEs, as many as KVM allows a
+    // 3 GiB guest (2% of its pages), and several times what a Linux boot with its processes mirrors.
+    u64 max_pages = 16384;
 
     // true unless the environment sets EMU64_SHADOW_UNSYNC=0 (for A/B measurements without a rebuild).
     static bool UnsyncDefault();
@@ -284,6 +297,8 @@ private:
     void DropEntry(ShadowPage* sp, unsigned index, bool* flush_all, std::vector<Gfn>* flush_gfns);
     void Link(ShadowPage* parent, unsigned index, ShadowPage* child, u64 gpte);
     void ReclaimLocked(u64 n);
+    void ForgetDeadRanges();
+    void MakeRoomLocked();
     void ZapAllFastLocked();
     void ReleaseRoot(ShadowPage* sp);
     void Flush(bool all, const std::vector<Gfn>& gfns);

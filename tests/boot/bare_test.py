@@ -66,6 +66,12 @@ def checks():
     check("real16 serial", b"real mode" in proc.stdout, proc.stdout)
     check("real16 sum", state and state["rax"] & 0xFFFF == sum(range(1, 101)), state and hex(state["rax"]))
 
+    # IP wraps from FFFF to 0000 in 16-bit code (it used to run on at linear 0x20000).
+    proc, state = run("real16_wrap", "-start-mode", "real", "-max-insns", "100000")
+    check("real16 IP wrap exit", proc.returncode == 0, f"{proc.returncode} {proc.stderr!r}")
+    check("real16 IP wrap ran the second pass", state and state["rax"] & 0xFFFF == 0x5A and state["rip"] < 0x100,
+          state and f"ax {state['rax']:#x} ip {state['rip']:#x}")
+
     # Flat 32-bit protected mode.
     proc, state = run("prot32", "-start-mode", "prot32")
     check("prot32 exit", proc.returncode == 0, proc.stderr)

@@ -32,7 +32,11 @@ def bad_images(tmp):
     trunc = bytearray(old[:0x400])  # a valid header whose setup sectors run past the end of the file
     trunc[0x1F1] = 30
     trunc[0x206:0x208] = (0x020F).to_bytes(2, "little")
+    short = bytearray(old[:0x400 + 0x800])  # a 2.15 header whose syssize promises 64 KiB of kernel; 2 KiB follow
+    short[0x206:0x208] = (0x020F).to_bytes(2, "little")
+    short[0x1F4:0x1F8] = (0x10000 // 16).to_bytes(4, "little")
     return [
+        ("kernel shorter than its syssize refused", write(os.path.join(tmp, "short.bzimage"), short), b"truncated"),
         ("junk kernel refused", write(os.path.join(tmp, "junk.bin"), os.urandom(4096)), b"not a Linux bzImage"),
         ("old protocol refused", write(os.path.join(tmp, "old.bzimage"), old), b"older than 2.06"),
         ("truncated kernel refused", write(os.path.join(tmp, "trunc.bzimage"), trunc), b"truncated"),
@@ -50,6 +54,42 @@ def checks(tmp, module, refused):
     check("multiboot cmdline", f"cmdline={kernel} console=ttyS0 quiet" in out, out)
     check("multiboot module", "module=hello from the module" in out, out)
     check("multiboot mem_upper", f"mem_upper={(64 * 1024 - 1024):08x}" in out, out)
+
+    # A command line of more than 1,023 characters with a module (it used to overflow the loader's 4 KiB information
+    # buffer, and be cut at 1,023 characters): the loader sizes its area to fit, the kernel gets all of it.
+    long_append = "x" * 1100 + " END"
+    proc = emu("-kernel", kernel, "-initrd", module, "-append", long_append, "-nographic")
+    out = proc.stdout.decode(errors="replace")
+    check("multiboot long cmdline status", proc.returncode == 33, f"{proc.returncode} {proc.stderr[-500:]!r}")
+    check("multiboot long cmdline whole", f"cmdline={kernel} {long_append}\n" in out, out[-300:])
+    check("multiboot long cmdline module", "module=hello from the module" in out, out[-300:])
+
+    # A kernel over low memory (0x1000-0xF000 with its BSS, where the loader used to write its GDT and information):
+    # it checks its own bytes and that the information, the command line and the module lie outside it.
+    low = os.path.join(GUESTS, "mblow32.elf")
+    for extra in [[], ["-initrd", module, "-append", long_append]]:
+        proc = emu("-kernel", low, "-nographic", *extra)
+        out = proc.stdout.decode(errors="replace")
+        check(f"multiboot low image untouched {len(extra)}", proc.returncode == 33, f"{proc.returncode} {out[-300:]}")
+
+    # -dump-state with -kernel: the state at the end of the run (the exit value 0x10 is still in AL).
+    proc = emu64(["-kernel", kernel, "-nographic", "-timeout", "30"], dump_state=True)
+    check("kernel -dump-state written", proc.returncode == 33 and proc.state is not None, proc.stderr)
+    check("kernel -dump-state content", proc.state and proc.state["rax"] & 0xFF == 0x10 and proc.state["mode"],
+          proc.state and hex(proc.state["rax"]))
+
+    # A guest that resets the machine forever: -timeout and -max-insns hold across the resets (status 8).
+    reset = os.path.join(GUESTS, "reset32.elf")
+    for limit, value in [("-timeout", "2"), ("-max-insns", "20000")]:
+        proc = emu64(["-kernel", reset, "-nographic", limit, value], timeout=60)
+        check(f"reset loop ends at {limit}", proc.returncode == 8 and f"({limit})".encode() in proc.stderr,
+              f"{proc.returncode} {proc.stderr[-300:]!r}")
+        check(f"reset loop rebooted before {limit}", b"booting again" in proc.stderr, proc.stderr[-300:])
+    proc = emu64(["-kernel", reset, "-nographic", "-no-reboot", "-timeout", "30"], dump_state=True)
+    check("reset with -no-reboot ends the run", proc.returncode == 0 and b"booting again" not in proc.stderr,
+          f"{proc.returncode} {proc.stderr[-300:]!r}")
+    check("reset with -no-reboot dumps the state", proc.state is not None and proc.state["rcx"] == 0,
+          proc.state and hex(proc.state["rcx"]))
 
     # The same kernel with COM1 in a file.
     serial = os.path.join(tmp, "serial.txt")

@@ -12,7 +12,21 @@ line appeared and that every check ran, on each backend (harness.py). meson runs
 
 usage: smc_test.py EMU64 TESTGUEST_DIR [-mmu MODE]
 """
-from harness import finish, for_each_backend, self_checking
+import os
+
+from harness import GUESTS, check, emu64, finish, for_each_backend, self_checking
+
+
+def slot_gone():
+    """The slot the guest runs from is deleted by an OUT in the middle of a block: the next instruction is fetched
+    from unbacked memory (all ones: #UD at that instruction), and the rest of the translated block does not run."""
+    proc = emu64(["-bare", os.path.join(GUESTS, "smc_slot_gone.bin"), "-map", "0x10000000:64K", "-test-memslot-port",
+                  "-timeout", "30"], dump_state=True)
+    check("slot_gone #UD at the next instruction", proc.returncode == 4 and b"#UD" in proc.stderr,
+          f"{proc.returncode} {proc.stderr!r}")
+    check("slot_gone stopped before the rest of the block",
+          proc.state and proc.state["rip"] == 0x10000014 and proc.state["rax"] == 2,
+          proc.state and f"rip {proc.state['rip']:#x} rax {proc.state['rax']:#x}")
 
 
 def checks():
@@ -28,6 +42,7 @@ def checks():
     # table; IOPL 3 lets them print).
     self_checking("smc_next", 94, "-cpl", "3", "-reg", "rflags=0x3202")
     self_checking("smc_string", 9, "-cpl", "3", "-reg", "rflags=0x3202")
+    slot_gone()
 
 
 for_each_backend(checks)

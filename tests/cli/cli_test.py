@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import fcntl
+import struct
 import subprocess
 import sys
 import tempfile
@@ -499,6 +500,125 @@ class DeviceOptions(CliTestCase):
         # Unlocked, the image opens and the run goes on to the (unbootable) test kernel.
         self.assert_usage_error(["-kernel", F.kernel, "-nographic", "-drive", f"file={F.initrd},if=virtio"], "-kernel")
 
+class HostileInputs(CliTestCase):
+    """Inputs a hostile user would try (issue #16): each refused with one line and status 2, before the guest runs."""
+
+    def test_files_whose_read_fails(self):
+        # /proc/self/mem passes every check made when the command line is parsed (it exists, it is a regular file,
+        # it opens) but reading it fails: the machine must say so, not die of an exception.
+        if not os.path.exists("/proc/self/mem"):
+            self.skipTest("no /proc")
+        for args, option in [(["-kernel", "/proc/self/mem"], "-kernel"),
+                             (["-kernel", F.kernel, "-initrd", "/proc/self/mem"], "-initrd"),
+                             (["-bare", "/proc/self/mem"], "-bare")]:
+            with self.subTest(args=args):
+                line = self.assert_usage_error([*args, "-nographic", "-timeout", "10"], option)
+                self.assertIn("cannot read /proc/self/mem", line)
+
+    def test_empty_bare_binary(self):
+        empty = os.path.join(F.dir, "empty.bin")
+        open(empty, "wb").close()
+        line = self.assert_usage_error(["-bare", empty, "-timeout", "10"], "-bare")
+        self.assertIn("is empty", line)
+
+    def test_timeout_beyond_the_clock(self):
+        # 9.3e9 s overflows a nanosecond clock: it used to stop at once.
+        for value in ["9.3e9", "1e10", "1e300"]:
+            with self.subTest(value=value):
+                self.assert_usage_error(["-bare", F.bare, "-timeout", value], "-timeout")
+        self.assertEqual(self.bare_config("-timeout", "1e9")["timeout_seconds"], 1e9)
+
+    def test_map_beyond_the_physical_address_width(self):
+        # CPUID reports 40 physical address bits; a -map above them used to alias onto the runner's own identity map.
+        for value in ["0x10000000000:4K", "0xFFFFFFF000:8K", "0x1000000000000:2M"]:
+            with self.subTest(value=value):
+                line = self.assert_usage_error(["-bare", F.bare, "-map", value], "-map")
+                self.assertIn("2^40", line)
+        self.assertEqual(self.bare_config("-map", "0xFFFFFFF000:4K")["bare"]["maps"],
+                         [{"base": 0xFFFFFFF000, "size": 4096}])
+        self.assert_usage_error(["-bare", F.bare, "-load-addr", "0x10000000000"], "-load-addr")
+
+    def test_entry_the_start_mode_cannot_execute(self):
+        cases = [
+            (["-reg", "rip=0x800000000000"], "-reg rip 0x800000000000: not a canonical address"),
+            (["-reg", "rip=0x7fffffffffffffff"], "not a canonical address"),
+            (["-start-mode", "prot32", "-reg", "rip=0x100000000"], "starts below 4 GiB"),
+            (["-start-mode", "real", "-load-addr", "0x110000"], "-load-addr 0x110000: real mode"),
+            (["-start-mode", "real", "-reg", "rip=0x10fff0"], "FFFF:FFFF"),
+        ]
+        for args, mentions in cases:
+            with self.subTest(args=args):
+                self.assert_usage_error(["-bare", F.bare, *args], mentions)
+        self.assertEqual(self.bare_config("-reg", "rip=0xffff800000000000")["bare"]["regs"]["rip"], 0xFFFF800000000000)
+
+    def test_real_mode_start_above_1mib_uses_segment_ffff(self):
+        # 0x100000 is FFFF:0010 (the high memory area); the start state used to truncate the paragraph to 0000:0000.
+        dump = os.path.join(F.dir, "hma.json")
+        rc, _, err = run("-bare", F.bare, "-start-mode", "real", "-load-addr", "0x100000", "-dump-state", dump,
+                         "-timeout", "10", "-max-insns", "1000")
+        self.assertEqual((rc, err), (0, ""))
+        state = json.load(open(dump))
+        self.assertEqual((state["cs"]["selector"], state["cs"]["base"], state["rip"]), (0xFFFF, 0xFFFF0, 0x11))
+
+    def test_unwritable_dump_file_is_found_before_the_run(self):
+        if not os.path.isdir("/proc/self"):
+            self.skipTest("no /proc")
+        # The folder exists but nothing can be created in it (even as root); the run would take the whole -timeout.
+        loop = os.path.join(F.dir, "loop.bin")
+        with open(loop, "wb") as f:
+            f.write(b"\xeb\xfe")  # jmp $
+        self.assert_usage_error(["-bare", loop, "-timeout", "20", "-dump-state", "/proc/self/state.json"],
+                                "-dump-state")
+        # The check leaves no file behind when the run does not happen.
+        fresh = os.path.join(F.dir, "not_written.json")
+        self.bare_config("-dump-state", fresh)
+        self.assertFalse(os.path.exists(fresh))
+
+
+def multiboot_elf(code, bss_bytes, paddr=0x100000):
+    """A Multiboot v1 ELF32 kernel: one PT_LOAD segment at paddr holding the Multiboot header and `code` (entered
+    right after the header), then bss_bytes of BSS."""
+    flags = 0x3
+    payload = struct.pack("<III", 0x1BADB002, flags, (-(0x1BADB002 + flags)) & 0xFFFFFFFF) + code
+    ehdr = struct.pack("<16sHHIIIIIHHHHHH", b"\x7fELF\x01\x01\x01" + bytes(9), 2, 3, 1, paddr + 12, 52, 0, 0, 52,
+                       32, 1, 0, 0, 0)
+    phdr = struct.pack("<IIIIIIII", 1, 0x100, paddr, paddr, len(payload), len(payload) + bss_bytes, 7, 0x1000)
+    return ehdr + phdr + bytes(0x100 - len(ehdr) - len(phdr)) + payload
+
+
+class HostileImages(CliTestCase):
+    def test_multiboot_huge_bss_costs_no_host_memory(self):
+        # A 2 GiB BSS in a 3 GiB guest used to cost a 2 GiB host buffer plus 2 GiB of touched guest RAM. The kernel
+        # only leaves through isa-debug-exit (mov al, 0x10; out 0xF4, al): status 33.
+        kernel = os.path.join(F.dir, "bss.elf")
+        with open(kernel, "wb") as f:
+            f.write(multiboot_elf(b"\xb0\x10\xe6\xf4\xf4", 2 << 30))
+        proc = subprocess.Popen([EMU64, "-kernel", kernel, "-m", "3G", "-nographic", "-timeout", "20"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(proc.pid, 0)
+        err = proc.stderr.read().decode()
+        proc.stderr.close()
+        self.assertEqual(os.waitstatus_to_exitcode(status), 33, err)
+        self.assertLess(usage.ru_maxrss * 1024, 512 * MIB)  # ru_maxrss is in KiB
+
+    def test_multiboot_images_that_cannot_load(self):
+        code = b"\xb0\x10\xe6\xf4\xf4"
+        no_load = bytearray(multiboot_elf(code, 0))
+        no_load[52:56] = struct.pack("<I", 4)  # PT_NOTE: no loadable segment is left
+        cases = [
+            ("outside.elf", multiboot_elf(code, 2 << 30), "outside guest RAM"),  # -m 128M: the BSS does not fit
+            ("noload.elf", bytes(no_load), "no loadable segment"),
+        ]
+        for name, data, message in cases:
+            with self.subTest(name=name):
+                path = os.path.join(F.dir, name)
+                with open(path, "wb") as f:
+                    f.write(data)
+                line = self.assert_usage_error(["-kernel", path, "-nographic", "-timeout", "10"], "-kernel")
+                self.assertIn(message, line)
+
+
+class Logging(CliTestCase):
     def test_log_file_is_created(self):
         log = os.path.join(F.dir, "emu64.log")
         # Bounded by -max-insns and -timeout whatever the machine does with the one-byte hlt binary.

@@ -985,14 +985,15 @@ bool GenSystem(Builder& b) {
     return b.EmitBytes(kEncodings[rng.Below(kEncodings.size())]);
 }
 
-constexpr std::array<Template, kNumClasses> kTemplates = {
+constexpr auto kTemplates = std::to_array<Template>({
     GenAlu, GenUnary, GenMulDiv, GenShift, GenShiftDouble, GenImul, GenBitTest, GenBitScan, GenBswap, GenMov,
     GenMovExtend, GenLea, GenExchange, GenCond, GenConvert, GenFlagOps, GenString, GenStack, GenMisc, GenCrcAdx,
     GenInvalid, GenPrivileged, GenSystem, GenX87Arith, GenX87Mem, GenX87Misc, GenX87Trans, GenSseFloat,
     GenSseConvert, GenSimdInt, GenSsse3, GenSse41, GenFpState,
-};
-// One template per EMU64_DIFF_CLASSES row, in order: a missing one would leave a null at the end.
-static_assert(kTemplates.back() != nullptr, "a class in EMU64_DIFF_CLASSES has no template");
+});
+// One template per EMU64_DIFF_CLASSES row, in order. (Counted rather than checked for a trailing null: with the
+// sanitizers, -fno-delete-null-pointer-checks makes a function's address compared with null no constant.)
+static_assert(kTemplates.size() == kNumClasses, "a class in EMU64_DIFF_CLASSES has no template");
 
 }  // namespace
 

@@ -146,6 +146,12 @@ unsigned AddressSize(DecodeMode mode, const Prefixes& p) {
     return 4;
 }
 
+// A displacement of disp_bytes (0, 1, 2 or 4) sign-extended. No displacement is 0: SignExtend of 0 bits would shift a
+// 64-bit value by 2^32 - 1, which is undefined behaviour (found by the UBSan build, tools/test-sanitize).
+i64 DisplacementValue(u64 disp, unsigned disp_bytes) {
+    return disp_bytes == 0 ? 0 : static_cast<i64>(SignExtend(disp, disp_bytes * 8));
+}
+
 // Reads SIB and displacement for a ModRM memory form (mod != 11) and fills `mem` (segment left to the caller
 // unless the SS default applies).
 bool ParseMemory(ByteReader& r, u8 modrm, unsigned addr_size, const Prefixes& p, DecodeMode mode, MemOperand& mem,
@@ -167,7 +173,7 @@ bool ParseMemory(ByteReader& r, u8 modrm, unsigned addr_size, const Prefixes& p,
         ss_default = mem.base == kRegBp;
         const unsigned disp_bytes = mod == 1 ? 1 : mod == 2 ? 2 : 0;
         if (!r.ReadLe(disp_bytes, disp)) return false;
-        mem.disp = static_cast<i64>(SignExtend(disp, disp_bytes * 8));
+        mem.disp = DisplacementValue(disp, disp_bytes);
         return true;
     }
     unsigned disp_bytes = mod == 1 ? 1 : mod == 2 ? 4 : 0;
@@ -190,7 +196,7 @@ bool ParseMemory(ByteReader& r, u8 modrm, unsigned addr_size, const Prefixes& p,
     }
     ss_default = mem.base == kRegSp || mem.base == kRegBp;
     if (!r.ReadLe(disp_bytes, disp)) return false;
-    mem.disp = static_cast<i64>(SignExtend(disp, disp_bytes * 8));
+    mem.disp = DisplacementValue(disp, disp_bytes);
     return true;
 }
 

@@ -66,7 +66,11 @@ Vec Horizontal(const Vec& d, const Vec& s, unsigned w, F f) {
 
 template <typename T>
 Vec Sign(const Vec& d, const Vec& s, unsigned w) {
-    return Map<T>(d, s, w, [](T a, T b) { return b < 0 ? static_cast<T>(-a) : b == 0 ? T{0} : a; });
+    // Negated as unsigned: PSIGND of INT32_MIN gives INT32_MIN (two's complement wrap), and -a would overflow an int.
+    using U = std::make_unsigned_t<T>;
+    return Map<T>(d, s, w, [](T a, T b) {
+        return b < 0 ? static_cast<T>(U(0) - static_cast<U>(a)) : b == 0 ? T{0} : a;
+    });
 }
 template <typename T>
 Vec Abs(const Vec& s, unsigned w) {

@@ -54,7 +54,7 @@ bool Translator::Translate(const DecodedInsn& insn, u64 rip) {
     insn_ = &insn;
     rip_ = rip;
     next_rip_ = rip + insn.length;
-    if (mode_.decode != DecodeMode::Bits64) next_rip_ &= 0xFFFFFFFF;  // EIP wraps at 4 GiB outside long mode
+    next_rip_ = WrapIp(next_rip_, mode_.decode);
     cached_operand_ = nullptr;
     ir_.GuestInsn(rip, insn.length);
     const unsigned m = static_cast<unsigned>(insn.mnemonic);

@@ -11,6 +11,17 @@
 namespace emu::cpu::translate {
 
 // What a block's translation depends on besides its bytes; part of the block-cache key.
+// The instruction pointer after sequential execution reaches `rip`: it wraps at the operand size of the code, 16 bits
+// in 16-bit code (IP: FFFF + 1 is 0000) and 32 bits in 32-bit code (EIP); 64-bit code uses all of RIP.
+constexpr u64 WrapIp(u64 rip, DecodeMode decode) {
+    switch (decode) {
+        case DecodeMode::Bits16: return rip & 0xFFFF;
+        case DecodeMode::Bits32: return rip & 0xFFFFFFFF;
+        case DecodeMode::Bits64: break;
+    }
+    return rip;
+}
+
 struct BlockMode {
     DecodeMode decode = DecodeMode::Bits64;
     u8 stack_size = 8;  // bytes per implicit stack address: 8 in 64-bit mode, else SS.B ? 4 : 2

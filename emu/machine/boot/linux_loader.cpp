@@ -11,7 +11,7 @@ namespace emu::machine {
 namespace {
 
 // Offsets in the file and in boot_params (they coincide for the setup header).
-constexpr size_t kSetupSects = 0x1F1, kBootFlag = 0x1FE, kJump = 0x200, kHeaderMagic = 0x202, kVersion = 0x206;
+constexpr size_t kSetupSects = 0x1F1, kSysSize = 0x1F4, kBootFlag = 0x1FE, kJump = 0x200, kHeaderMagic = 0x202, kVersion = 0x206;
 constexpr size_t kTypeOfLoader = 0x210, kLoadflags = 0x211, kRamdiskImage = 0x218, kRamdiskSize = 0x21C;
 constexpr size_t kHeapEndPtr = 0x224, kCmdLinePtr = 0x228, kInitrdAddrMax = 0x22C, kKernelAlignment = 0x230;
 constexpr size_t kRelocatable = 0x234, kXloadflags = 0x236, kCmdlineSize = 0x238, kPrefAddress = 0x258;
@@ -45,12 +45,6 @@ u64 HighestFit(const std::vector<PhysRange>& ram, u64 size, u64 floor, u64 ceili
         if (start >= std::max(r.base, floor) && start > best) best = start;
     }
     return best;
-}
-
-bool InRam(const std::vector<PhysRange>& ram, u64 base, u64 size) {
-    return std::any_of(ram.begin(), ram.end(), [&](const PhysRange& r) {
-        return base >= r.base && base + size <= r.base + r.size;
-    });
 }
 
 }  // namespace
@@ -95,6 +89,9 @@ Result<BzImage, LinuxError> ParseBzImage(std::span<const u8> file) {
     if (header_end > file.size() || kernel_offset >= file.size()) return Err{LinuxError::Truncated};
     img.header = file.subspan(kSetupSects, header_end - kSetupSects);
     img.kernel = file.subspan(kernel_offset);
+    // syssize: the protected-mode kernel's size in 16-byte paragraphs (protocol >= 2.04). A file cut short of it
+    // would boot into zeroed memory where the rest of the kernel should be.
+    if (img.kernel.size() / 16 < Load<u32>(file, kSysSize)) return Err{LinuxError::Truncated};
     if (img.init_size == 0) img.init_size = static_cast<u32>(img.kernel.size());
     return img;
 }

@@ -15,7 +15,7 @@ namespace emu::machine {
 
 enum class LinuxError {
     NotBzImage,        //!< no 0xAA55 boot flag or "HdrS" signature: not a Linux bzImage
-    Truncated,         //!< the file ends before its setup sectors or its protected-mode kernel
+    Truncated,         //!< the file ends before its setup sectors or the end of its protected-mode kernel (syssize)
     ProtocolTooOld,    //!< boot protocol older than 2.06 (no command-line size, no relocation info)
     NotRelocatable,    //!< the kernel must be loaded at a fixed address that is not RAM here
     KernelTooLarge,    //!< the kernel's init_size does not fit in RAM

@@ -22,8 +22,12 @@ enum class MultibootError {
     AoutKludge,       //!< the header asks for the a.out kludge (flag 16), which is not supported
     UnsupportedFlags, //!< the header requires a feature this loader does not provide (video mode)
     NotElf32,         //!< not a 32-bit little-endian x86 ELF executable
-    BadSegment,       //!< a program header points outside the file or outside guest RAM
+    BadSegment,       //!< a program header points outside the file
+    SegmentOutsideRam,//!< a loadable segment (with its BSS) lies outside guest RAM
+    NoLoadableSegment,//!< the ELF has no loadable segment: nothing to run
+    EntryOutsideImage,//!< the entry point is in none of the loadable segments
     ModuleTooLarge,   //!< the initrd does not fit in guest RAM below 4 GiB
+    InfoDoesNotFit,   //!< no guest RAM below 4 GiB above the kernel and module for the boot information
     WriteFailed,      //!< a boot structure could not be written to guest RAM
 };
 
@@ -42,15 +46,17 @@ struct MultibootConfig {
 
 struct MultibootPlan {
     u64 entry = 0;
-    u64 info_gpa = 0;
-    u64 kernel_end = 0;   // highest address the ELF segments occupy
+    u64 info_gpa = 0;     // the loader's area: GDT, multiboot_info, module list, memory map, strings
+    u64 info_end = 0;
+    u64 kernel_start = 0; // lowest and highest (exclusive) addresses the ELF segments occupy, BSS included
+    u64 kernel_end = 0;
     u64 module_gpa = 0;
     u64 module_size = 0;
 };
 
-// Where the loader puts its own structures: the info block, the command line, the module list and the map.
-inline constexpr u64 kMultibootInfoGpa = 0x9000;
-
+// Where the loader's own structures go: after everything it loaded (the kernel with its BSS, then the module) and
+// above 1 MiB, page aligned, as QEMU's loader does, so that they overlap neither. The spec leaves the place to the loader; a kernel
+// finds them through EBX and must not assume any address.
 Result<MultibootPlan, MultibootError> LoadMultiboot(PhysWriter& memory, std::span<const u8> image,
                                                     const MultibootConfig& config, cpu::CpuState& state);
 

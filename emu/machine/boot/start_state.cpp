@@ -1,5 +1,6 @@
 #include "emu/machine/boot/start_state.h"
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <map>
@@ -160,6 +161,7 @@ const char* StartErrorMessage(StartError e) {
         case StartError::WriteFailed: return "a boot structure lies outside guest RAM";
         case StartError::BadCpl: return "the starting CPL must be 0 or 3";
         case StartError::RealModeCpl: return "real mode cannot start at CPL 3";
+        case StartError::RealModeEntry: return "real mode cannot start above 0x10ffef (FFFF:FFFF)";
     }
     return "unknown start error";
 }
@@ -169,11 +171,13 @@ Result<void, StartError> PrepareStartState(PhysWriter& memory, const StartLayout
     if (options.cpl != 0 && options.cpl != 3) return Err{StartError::BadCpl};
     if (options.mode == StartMode::Real) {
         if (options.cpl != 0) return Err{StartError::RealModeCpl};
-        // CS:IP = (entry >> 4):(entry & 15); data segments share CS's paragraph.
-        const u16 paragraph = static_cast<u16>(options.entry >> 4);
+        // CS:IP = (entry >> 4):(entry & 15), data segments sharing CS's paragraph. Above 1 MiB only FFFF:xxxx
+        // reaches (the high memory area, A20 on); a truncated paragraph would start somewhere else entirely.
+        if (options.entry > kRealModeTop) return Err{StartError::RealModeEntry};
+        const u16 paragraph = static_cast<u16>(std::min<u64>(options.entry >> 4, 0xFFFF));
         for (auto& s : state.seg) s = cpu::Segment{paragraph, u64{paragraph} << 4, 0xFFFF, 0x93};
         state.segment(SegReg::Cs).attr = 0x9B;
-        state.rip = options.entry & 0xF;
+        state.rip = options.entry - (u64{paragraph} << 4);
         state.reg(cpu::Gpr::Rsp) = options.stack_pointer;
         state.cr0 = cpu::cr0::ET;
         return {};

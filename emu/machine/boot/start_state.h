@@ -2,6 +2,7 @@
 // Builds the CPU state a loader hands over: real mode, flat 32-bit protected mode, or 64-bit long mode
 // with identity-mapped page tables, a Linux-style GDT (user code 0x33, user data 0x2B) and a TSS.
 // Used by the bare-metal runner and by the Linux and Multiboot loaders.
+#include <algorithm>
 #include <vector>
 
 #include "emu/common/result.h"
@@ -28,6 +29,14 @@ struct PhysRange {
     u64 size = 0;
 };
 
+// Whether [base, base + size) lies inside one of `ram`'s ranges. Overflow-safe: base + size may not fit in 64 bits
+// (an image's preferred address near 2^64).
+inline bool InRam(const std::vector<PhysRange>& ram, u64 base, u64 size) {
+    return std::any_of(ram.begin(), ram.end(), [&](const PhysRange& r) {
+        return base >= r.base && size <= r.size && base - r.base <= r.size - size;
+    });
+}
+
 struct StartLayout {
     u64 gdt_gpa = 0x1000;           // GDT (0x50 bytes) followed by the TSS at gdt_gpa + 0x100
     u64 tables_gpa = 0x2000;        // first page-table page; tables grow upwards
@@ -40,7 +49,11 @@ enum class StartError {
     WriteFailed,      //!< a boot structure lies outside guest RAM
     BadCpl,           //!< CPL must be 0 or 3
     RealModeCpl,      //!< real mode has no CPL 3
+    RealModeEntry,    //!< real mode cannot reach the entry address (above FFFF:FFFF)
 };
+
+// The highest linear address real-mode code can start at: FFFF:FFFF.
+inline constexpr u64 kRealModeTop = 0x10FFEF;
 
 const char* StartErrorMessage(StartError e);
 

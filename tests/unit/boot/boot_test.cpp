@@ -2,6 +2,8 @@
 // (Documentation/arch/x86/boot.rst) and the SDM's descriptor and page-table formats.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <vector>
 
@@ -200,6 +202,14 @@ TEST_CASE("bad kernel images and boot configurations are refused with a reason",
         file.resize(0x300);
         CHECK(ParseBzImage(file).error() == LinuxError::Truncated);
     }
+    SECTION("a protected-mode kernel shorter than its syssize") {
+        const u32 paragraphs = 0x1000 / 16 + 1;  // one paragraph more than the file holds
+        std::memcpy(&file[0x1F4], &paragraphs, 4);
+        CHECK(ParseBzImage(file).error() == LinuxError::Truncated);
+        const u32 exact = 0x1000 / 16;
+        std::memcpy(&file[0x1F4], &exact, 4);
+        CHECK(ParseBzImage(file).ok());
+    }
     SECTION("an initrd larger than RAM") {
         auto image = ParseBzImage(file);
         REQUIRE(image.ok());
@@ -221,6 +231,25 @@ TEST_CASE("bad kernel images and boot configurations are refused with a reason",
     }
 }
 
+TEST_CASE("a preferred load address near 2^64 is not RAM: a relocatable kernel goes to the default", "[boot][linux]") {
+    // pref_address + init_size wraps past 2^64; the RAM check must not take the wrapped end for a small address.
+    auto file = MakeBzImage(0x20F, 1, 0x1000);
+    const u64 pref = 0xFFFFFFFFFFFFF000ull;
+    std::memcpy(&file[0x258], &pref, 8);
+    auto image = ParseBzImage(file);
+    REQUIRE(image.ok());
+    VectorMemory mem(32 << 20);
+    cpu::CpuState state;
+    auto plan = LoadLinux(mem, *image, RamConfig(32 << 20), state);
+    REQUIRE(plan.ok());
+    CHECK(plan->kernel_gpa == kDefaultKernelGpa);
+    CHECK(mem.bytes[kDefaultKernelGpa + 5] == file[1024 + 5]);
+    file[0x234] = 0;  // not relocatable: refused, not written at the wrapped address
+    auto fixed = ParseBzImage(file);
+    REQUIRE(fixed.ok());
+    CHECK(LoadLinux(mem, *fixed, RamConfig(32 << 20), state).error() == LinuxError::NotRelocatable);
+}
+
 // ---- Multiboot v1 (Multiboot Specification 0.6.96, sections 3.1 and 3.2)
 
 #include <elf.h>
@@ -229,9 +258,10 @@ TEST_CASE("bad kernel images and boot configurations are refused with a reason",
 
 namespace {
 
-// An ELF32 executable with one PT_LOAD segment at 0x100000: a Multiboot header, code bytes, then bss.
-std::vector<u8> MakeMultibootElf(u32 header_flags, u32 bss_bytes) {
-    std::vector<u8> payload(64, 0x90);
+// An ELF32 executable with one PT_LOAD segment at `paddr` (entered 0x10 into it): a Multiboot header, `file_bytes` of
+// code bytes (0x90), then bss.
+std::vector<u8> MakeMultibootElf(u32 header_flags, u32 bss_bytes, u32 paddr = 0x100000, u32 file_bytes = 64) {
+    std::vector<u8> payload(file_bytes, 0x90);
     const u32 magic = kMultibootHeaderMagic, checksum = 0u - magic - header_flags;
     std::memcpy(&payload[0], &magic, 4);
     std::memcpy(&payload[4], &header_flags, 4);
@@ -244,7 +274,7 @@ std::vector<u8> MakeMultibootElf(u32 header_flags, u32 bss_bytes) {
     eh.e_type = ET_EXEC;
     eh.e_machine = EM_386;
     eh.e_version = EV_CURRENT;
-    eh.e_entry = 0x100010;
+    eh.e_entry = paddr + 0x10;
     eh.e_phoff = sizeof(Elf32_Ehdr);
     eh.e_ehsize = sizeof(Elf32_Ehdr);
     eh.e_phentsize = sizeof(Elf32_Phdr);
@@ -252,7 +282,7 @@ std::vector<u8> MakeMultibootElf(u32 header_flags, u32 bss_bytes) {
     Elf32_Phdr ph{};
     ph.p_type = PT_LOAD;
     ph.p_offset = 0x100;
-    ph.p_paddr = ph.p_vaddr = 0x100000;
+    ph.p_paddr = ph.p_vaddr = paddr;
     ph.p_filesz = static_cast<u32>(payload.size());
     ph.p_memsz = static_cast<u32>(payload.size()) + bss_bytes;
     std::vector<u8> file(0x100 + payload.size(), 0);
@@ -281,7 +311,7 @@ TEST_CASE("a Multiboot ELF is loaded from its program headers and entered as the
     REQUIRE(plan.ok());
     // Machine state (spec 3.2): EAX magic, EBX info, flat 32-bit protected mode, paging off, IF clear.
     CHECK(state.reg(cpu::Gpr::Rax) == 0x2BADB002);
-    CHECK(state.reg(cpu::Gpr::Rbx) == kMultibootInfoGpa);
+    CHECK(state.reg(cpu::Gpr::Rbx) == plan->info_gpa);
     CHECK(state.rip == 0x100010);
     CHECK(state.mode() == cpu::CpuMode::Protected32);
     CHECK((state.cr0 & cpu::cr0::PG) == 0);
@@ -290,7 +320,7 @@ TEST_CASE("a Multiboot ELF is loaded from its program headers and entered as the
     CHECK(mem.bytes[0x100040] == 0);  // bss
     CHECK(mem.bytes[0x100FFF] == 0);
     // Boot information (spec 3.3).
-    const u64 info = kMultibootInfoGpa;
+    const u64 info = plan->info_gpa;
     const u32 flags = mem.Read<u32>(info);
     CHECK((flags & (1u << 0)) != 0);  // mem_lower/mem_upper
     CHECK((flags & (1u << 2)) != 0);  // cmdline
@@ -332,6 +362,106 @@ TEST_CASE("images Multiboot cannot load are refused", "[boot][multiboot]") {
     }
     SECTION("segment beyond RAM") {
         config.ram = {{0, 1 << 20}};
-        CHECK(LoadMultiboot(mem, MakeMultibootElf(0, 0), config, state).error() == MultibootError::BadSegment);
+        CHECK(LoadMultiboot(mem, MakeMultibootElf(0, 0), config, state).error() == MultibootError::SegmentOutsideRam);
     }
+    SECTION("a BSS that runs past the end of RAM") {
+        CHECK(LoadMultiboot(mem, MakeMultibootElf(0, 0x80000000u), config, state).error() ==
+              MultibootError::SegmentOutsideRam);
+    }
+    SECTION("a program header beyond the end of the file") {
+        auto file = MakeMultibootElf(0, 0);
+        file.resize(0x100 + 16);  // the segment's 64 file bytes are not all there
+        CHECK(LoadMultiboot(mem, file, config, state).error() == MultibootError::BadSegment);
+    }
+    SECTION("no loadable segment") {
+        auto file = MakeMultibootElf(0, 0);
+        const u32 note = PT_NOTE;
+        std::memcpy(&file[sizeof(Elf32_Ehdr)], &note, 4);  // p_type of the only program header
+        CHECK(LoadMultiboot(mem, file, config, state).error() == MultibootError::NoLoadableSegment);
+    }
+    SECTION("an entry point outside the loaded segments") {
+        auto file = MakeMultibootElf(0, 0);
+        const u32 entry = 0x200000;
+        std::memcpy(&file[offsetof(Elf32_Ehdr, e_entry)], &entry, 4);
+        CHECK(LoadMultiboot(mem, file, config, state).error() == MultibootError::EntryOutsideImage);
+    }
+}
+
+namespace {
+
+// Records the largest single write: the loader must not build host buffers the size of a segment's BSS.
+class LargestWriteMemory : public VectorMemory {
+public:
+    using VectorMemory::VectorMemory;
+    bool WritePhys(u64 gpa, std::span<const u8> data) override {
+        largest = std::max(largest, data.size());
+        return VectorMemory::WritePhys(gpa, data);
+    }
+    size_t largest = 0;
+};
+
+// What a loader wrote must not overlap: [a, a + a_size) and [b, b + b_size).
+bool Disjoint(u64 a, u64 a_size, u64 b, u64 b_size) { return a + a_size <= b || b + b_size <= a; }
+
+}  // namespace
+
+TEST_CASE("Multiboot boot information is placed after the kernel, its BSS and the module", "[boot][multiboot]") {
+    // An image that covers low memory, 0x1000..0xA0000 (the old fixed places of the GDT and the information), with a
+    // BSS, a command line of about 2,000 characters and a module: nothing may be overwritten or cut, and the
+    // information and the GDT must lie outside the kernel and the module.
+    LargestWriteMemory mem(32 << 20);
+    cpu::CpuState state;
+    const u32 kernel_bytes = 0x8F000, bss_bytes = 0x10000;
+    const auto file = MakeMultibootElf(0x3, bss_bytes, 0x1000, kernel_bytes);
+    std::vector<u8> initrd(5000, 0x5A);
+    MultibootConfig config;
+    config.cmdline = "/boot/kernel.elf " + std::string(2000, 'c');
+    config.module = initrd;
+    config.module_name = std::string(1500, 'm');
+    config.ram = {{0, 0xA0000}, {0x100000, (32 << 20) - 0x100000}};
+    config.memory_map = {{0, 0x9FC00, 1}, {0x100000, (32 << 20) - 0x100000, 1}};
+    auto plan = LoadMultiboot(mem, file, config, state);
+    REQUIRE(plan.ok());
+    CHECK(plan->kernel_start == 0x1000);
+    CHECK(plan->kernel_end == 0x1000 + kernel_bytes + bss_bytes);
+    // The image is intact: its code bytes (0x90) where the info block and the GDT used to go, its BSS zero.
+    CHECK(mem.bytes[0x1000 + 0x20] == 0x90);
+    CHECK(mem.bytes[0x9000] == 0x90);
+    CHECK(mem.bytes[0x1000 + kernel_bytes - 1] == 0x90);
+    CHECK(mem.bytes[0x1000 + kernel_bytes + bss_bytes - 1] == 0);
+    const u64 info = plan->info_gpa;
+    CHECK(state.reg(cpu::Gpr::Rbx) == info);
+    CHECK(info % 4 == 0);
+    const u64 area = info & ~u64{0xFFF};
+    const u64 area_size = plan->info_end - area;
+    CHECK(Disjoint(area, area_size, plan->kernel_start, plan->kernel_end - plan->kernel_start));
+    CHECK(Disjoint(area, area_size, plan->module_gpa, plan->module_size));
+    CHECK(Disjoint(plan->module_gpa, plan->module_size, plan->kernel_start, plan->kernel_end - plan->kernel_start));
+    // The GDT the start state loads lies in that area too.
+    CHECK(state.gdtr.base >= area);
+    CHECK(state.gdtr.base + state.gdtr.limit < plan->info_end);
+    // Strings whole and terminated, inside the area.
+    const u32 cmdline = mem.Read<u32>(info + 16);
+    CHECK(std::string(reinterpret_cast<const char*>(&mem.bytes[cmdline])) == config.cmdline);
+    const u32 mod = mem.Read<u32>(info + 24);
+    CHECK(std::string(reinterpret_cast<const char*>(&mem.bytes[mem.Read<u32>(mod + 8)])) == config.module_name);
+    CHECK(cmdline + config.cmdline.size() < plan->info_end);
+    CHECK(mem.bytes[mem.Read<u32>(mod)] == 0x5A);
+    // Nothing past the area was written: the byte after it is still zero (the RAM started zeroed).
+    CHECK(mem.bytes[plan->info_end] == 0);
+    CHECK(mem.largest <= 0x100000);  // no host buffer the size of the BSS or of RAM
+}
+
+TEST_CASE("a Multiboot kernel's BSS is zeroed without a host buffer of its size", "[boot][multiboot]") {
+    LargestWriteMemory mem(96 << 20);
+    std::fill(mem.bytes.begin() + 0x100000, mem.bytes.begin() + (80 << 20), 0xEE);
+    cpu::CpuState state;
+    MultibootConfig config;
+    config.ram = {{0, 96 << 20}};
+    const u32 bss_bytes = 64 << 20;
+    auto plan = LoadMultiboot(mem, MakeMultibootElf(0x3, bss_bytes), config, state);
+    REQUIRE(plan.ok());
+    CHECK(std::all_of(mem.bytes.begin() + 0x100000 + 64, mem.bytes.begin() + 0x100000 + 64 + bss_bytes,
+                      [](u8 b) { return b == 0; }));
+    CHECK(mem.largest <= 0x10000);
 }

@@ -104,7 +104,7 @@ Float80 RandomF80(Rng& rng) {
         case 8: {  // a small integer or a value near an integer boundary
             const i64 v = static_cast<i64>(RandomInt(rng) >> Pick(rng, 64));
             if (v == 0) return {0, sign};
-            const u64 mag = static_cast<u64>(v < 0 ? -v : v);
+            const u64 mag = v < 0 ? 0 - static_cast<u64>(v) : static_cast<u64>(v);  // INT64_MIN too
             const int lz = __builtin_clzll(mag);
             return {mag << lz, static_cast<u16>(sign | (16383 + 63 - lz))};
         }

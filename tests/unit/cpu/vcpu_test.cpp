@@ -897,3 +897,30 @@ TEST_CASE("SYSCALL takes no single-step trap when SFMASK clears TF; otherwise th
         }
     }
 }
+
+TEST_CASE("translated blocks are bounded by bytes, not only by count", "[vcpu][cache]") {
+    // 256 KiB of zeroed memory is 128 Ki instructions of `add [rax], al`: 4,000 blocks of 32 instructions, tens of
+    // KiB of IR each, which the interpreter keeps. The run ends at the #PF past the end of memory.
+    constexpr size_t kMemory = 256 << 10;
+    constexpr size_t kBound = 4 << 20;
+    auto run = [&](size_t bound, size_t* peak) {
+        test::FlatMemory memory(kMemory);
+        JitOptions options;
+        options.block_cache_bytes = bound;
+        Vcpu vcpu(memory, Backend::Interpreter, options);
+        test::Enter64(vcpu.state(), kCode, kStack, 0);
+        *peak = 0;
+        RunResult r;
+        do {
+            r = vcpu.Run(4096);
+            *peak = std::max(*peak, vcpu.BlockCacheBytes());
+        } while (r.reason == StopReason::InstructionLimit);
+        CHECK(r.reason == StopReason::Exception);
+        CHECK(vcpu.state().rip == kMemory);
+    };
+    size_t unbounded = 0, bounded = 0;
+    run(size_t{1} << 40, &unbounded);
+    run(kBound, &bounded);
+    CHECK(unbounded > 4 * kBound);  // the workload does need more than the bound
+    CHECK(bounded <= kBound);
+}

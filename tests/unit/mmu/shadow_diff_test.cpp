@@ -37,9 +37,10 @@ constexpr unsigned kOpsPerCase = 120;
 
 constexpr u64 kAdBits = test::kA | test::kD;
 
-ShadowOptions Options(bool unsync) {
+ShadowOptions Options(bool unsync, u64 max_pages) {
     ShadowOptions options;
     options.unsync = unsync;
+    options.max_pages = max_pages;
     return options;
 }
 
@@ -64,7 +65,8 @@ struct Rig {
     u64 clock = 0;
     u64 stale_accepted = 0;  // translations that differed from the walker's and were legal TLB staleness
 
-    Rig(u64 seed, bool unsync) : shadow_env(1u << 20, Options(unsync)), rng(seed), unsync(unsync) {}
+    Rig(u64 seed, bool unsync, u64 max_pages)
+        : shadow_env(1u << 20, Options(unsync, max_pages)), rng(seed), unsync(unsync) {}
 
     u64 Rand(u64 n) { return rng() % n; }
     bool Chance(unsigned percent) { return Rand(100) < percent; }
@@ -315,8 +317,8 @@ std::string Describe(const WalkResult& r) {
 }
 
 // Runs one case; returns "" or a description of the first disagreement.
-std::string RunCase(u64 seed, bool unsync, ShadowStats* totals, u64* stale_accepted) {
-    Rig rig(seed, unsync);
+std::string RunCase(u64 seed, bool unsync, u64 max_pages, ShadowStats* totals, u64* stale_accepted) {
+    Rig rig(seed, unsync, max_pages);
     rig.Setup();
     for (unsigned op = 0; op < kOpsPerCase; ++op) {
         const u64 pick = rig.Rand(100);
@@ -373,17 +375,18 @@ std::string RunCase(u64 seed, bool unsync, ShadowStats* totals, u64* stale_accep
     totals->synced += s.synced;
     totals->sync_dropped += s.sync_dropped;
     totals->sync_on_reuse += s.sync_on_reuse;
+    totals->cap_zaps += s.cap_zaps;
     *stale_accepted += rig.stale_accepted;
     return "";
 }
 
-void RunCases(u64 first_seed, unsigned count, bool unsync) {
+void RunCases(u64 first_seed, unsigned count, bool unsync, u64 max_pages = ShadowOptions{}.max_pages) {
     ShadowStats totals;
     u64 stale_accepted = 0;
     unsigned failures = 0;
     for (unsigned i = 0; i < count && failures < 5; ++i) {
         const u64 seed = first_seed + i;
-        const std::string diff = RunCase(seed, unsync, &totals, &stale_accepted);
+        const std::string diff = RunCase(seed, unsync, max_pages, &totals, &stale_accepted);
         if (!diff.empty()) {
             ++failures;
             FAIL_CHECK("seed " << seed << ": " << diff);
@@ -394,6 +397,7 @@ void RunCases(u64 first_seed, unsigned count, bool unsync) {
     CHECK(totals.spte_misses > count);
     CHECK(totals.write_zapped > 0);
     CHECK(totals.write_updated > 0);
+    CHECK((totals.cap_zaps > 0) == (max_pages < ShadowOptions{}.max_pages));  // a small cap was reached
     if (unsync) {
         // Tables went unsync, were synced at flush points and found stale, and stale answers were seen and legal.
         CHECK(totals.unsync_made > count / 4);
@@ -416,6 +420,11 @@ TEST_CASE("shadow MMU translations equal the walker's on random page tables of e
 TEST_CASE("with unsync leaf tables, shadow answers are the walker's or legal TLB staleness until a flush point",
           "[shadow][diff][unsync]") {
     RunCases(1, kCases, true);
+}
+
+TEST_CASE("with a cap of 12 shadow pages, zapping the oldest keeps every answer the walker's", "[shadow][diff][cap]") {
+    RunCases(3'000'000, kCases / 3, false, 12);
+    RunCases(4'000'000, kCases / 3, true, 12);
 }
 
 TEST_CASE("shadow vs walk differential, 100x cases", "[.][slow]") {
