@@ -159,7 +159,7 @@ private:
     // call that may have changed it).
     void StoreFlags() { c_.mov(c_.qword[x64::kState + kRflagsOffset], x64::kFlags); }
     void ReloadFlags() { c_.mov(x64::kFlags, c_.qword[x64::kState + kRflagsOffset]); }
-    // Leaves for the dispatcher with `exit` in eax, state.rip = rip (RFLAGS already stored).
+    // Leaves for the dispatcher with `exit` in eax, state.rip = rip (the epilogue stores RFLAGS).
     void ExitWith(JitExit exit, u64 rip) {
         LoadImm(rax, rip);
         c_.mov(c_.qword[x64::kState + kRipOffset], rax);
