@@ -177,9 +177,7 @@ private:
             c_.L(l);
             if (parked.written != 0) {  // flags parked for exactly this: merge them now
                 c_.mov(rcx, ParkedFlagsSlot());
-                c_.and_(ecx, parked.host);
-                c_.and_(x64::kFlags, static_cast<u32>(~parked.written));
-                c_.or_(x64::kFlags, rcx);
+                MergeFlags(parked);
             }
             c_.add(c_.qword[x64::kCtx + kBudgetOffset], unrun);
             ExitWith(exit, rip);
@@ -217,7 +215,7 @@ private:
     void TestCond(unsigned cc, unsigned* when);
     void EmitSetFlagsNative(const Inst& i, ir::FlagOp kind);
     bool HostFlagsHold(u32 n) const;
-    void MergeFlags();
+    void MergeFlags(const PendingMerge& m);
     bool OnlyFaultsObserve(u32 written) const;
     // The frame's spare slot (alignment padding of the thunk) that parked flags live in.
     Xbyak::Address ParkedFlagsSlot() const { return c_.qword[rsp + x64::kFrameBytes]; }

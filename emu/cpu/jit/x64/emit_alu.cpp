@@ -343,7 +343,7 @@ void BlockEmitter::EmitSetFlagsNative(const Inst& i, ir::FlagOp kind) {
         pending_merge_.until = static_cast<u32>(exit_cond);
         return;
     }
-    MergeFlags();
+    MergeFlags(pending_merge_);
 }
 
 // Whether the flags `written` by the current SetFlags are overwritten by a later SetFlags of the block before anything
@@ -376,10 +376,10 @@ bool BlockEmitter::OnlyFaultsObserve(u32 written) const {
     return false;
 }
 
-// rcx holds the host flags of a SetFlags: merge the ones it writes into the guest RFLAGS.
-void BlockEmitter::MergeFlags() {
-    c_.and_(ecx, pending_merge_.host);
-    c_.and_(x64::kFlags, static_cast<u32>(~pending_merge_.written));  // sign-extended: clears only those flags
+// rcx holds host flags: the `host` ones replace the `written` ones of the guest RFLAGS.
+void BlockEmitter::MergeFlags(const PendingMerge& m) {
+    c_.and_(ecx, m.host);
+    c_.and_(x64::kFlags, static_cast<u32>(~m.written));  // sign-extended: clears only those flags
     c_.or_(x64::kFlags, rcx);
 }
 

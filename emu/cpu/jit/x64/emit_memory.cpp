@@ -340,9 +340,7 @@ void BlockEmitter::EmitUnderGuestMxcsr(Label& slow, const std::function<void()>&
         constexpr u32 kArith = static_cast<u32>(rflags::OF | rflags::SF | rflags::ZF | rflags::AF | rflags::PF | rflags::CF);
         c_.pushfq();
         c_.pop(rcx);
-        c_.and_(ecx, kArith);
-        c_.and_(x64::kFlags, ~kArith);
-        c_.or_(x64::kFlags, rcx);
+        MergeFlags(PendingMerge{kArith, kArith});
     }
     c_.stmxcsr(scratch);
     c_.mov(ecx, scratch);

@@ -347,10 +347,10 @@ void BlockEmitter::EmitExitCond(const Inst& i) {
     if (pending_merge_.until == current_ && current_ != 0) {
         // The host flags are the guest's for this condition: branch, then merge RFLAGS on each side.
         JumpIfHostCond(static_cast<unsigned>(std::exchange(fused_cond_, -1)), taken);
-        MergeFlags();
+        MergeFlags(pending_merge_);
         EmitDirectExit(1, i.args[2].imm());
         c_.L(taken);
-        MergeFlags();
+        MergeFlags(pending_merge_);
         EmitDirectExit(0, i.args[1].imm());
         pending_merge_ = PendingMerge{};
         return;
