@@ -2,6 +2,7 @@
 // exceptions into stops (or, later, deliveries).
 #include "emu/cpu/vcpu.h"
 
+#include <algorithm>
 #include <atomic>
 #include <span>
 #include <utility>
@@ -20,7 +21,7 @@
 namespace emu::cpu {
 namespace {
 
-constexpr unsigned kMaxBlockInsns = 32;
+constexpr unsigned kMaxBlockInsns = 128;
 
 u64 LinearRip(const CpuState& s, u64 rip) {
     if (s.mode() == CpuMode::Long64) return rip;
@@ -120,7 +121,10 @@ struct Vcpu::Impl {
     std::unique_ptr<jit::Jit> jit;  // made at the first block the JIT runs; outlives the blocks, which patch its code
     BlockCache cache;
     interp::Interpreter interpreter;
-    jit::JitContext jit_ctx;
+    // On the heap by itself, so that it lands near the soft TLB's tables (also small heap blocks) and translated code
+    // reaches them relative to it; inside this (large) object it would be 2 GiB away on a separate mapping.
+    std::unique_ptr<jit::JitContext> jit_ctx_owner = std::make_unique<jit::JitContext>();
+    jit::JitContext& jit_ctx = *jit_ctx_owner;
     // The direct exit the last block left through unchained, and cache.removals() then (the slot's block may
     // have been dropped since).
     jit::ExitSlot* pending_link = nullptr;
@@ -412,7 +416,7 @@ size_t Vcpu::BlockCacheBytes() const { return impl_->cache.bytes(); }
 
 void Vcpu::SetInterruptSource(InterruptSource* source) { impl_->interrupts = source; }
 
-RunResult Vcpu::Run(u64 max_instructions) {
+RunResult Vcpu::Run(u64 max_instructions, bool overshoot) {
     Impl& m = *impl_;
     RunResult result;
     m.poll_interrupts = true;  // the machine may have changed anything between runs
@@ -450,7 +454,7 @@ RunResult Vcpu::Run(u64 max_instructions) {
         }
         m.state.rflags &= ~rflags::RF;
         const u64 remaining = max_instructions - result.instructions;
-        const u32 limit = remaining < kMaxBlockInsns ? static_cast<u32>(remaining) : 0;
+        const u32 limit = !overshoot && remaining < kMaxBlockInsns ? static_cast<u32>(remaining) : 0;
         ir::Fault fault;
         CachedBlock* found = m.FindOrTranslate(limit, &fault);
         if (found == nullptr) {
@@ -462,7 +466,8 @@ RunResult Vcpu::Run(u64 max_instructions) {
         if (m.backend == Backend::Jit && limit == 0) {
             bool flushed = false;
             if (jit::CompiledBlock* compiled = m.Compiled(*found, &flushed)) {
-                if (m.RunJit(*compiled, remaining, result)) return result;
+                const u64 budget = overshoot ? remaining + std::min<u64>(kMaxBlockInsns - 1, ~remaining) : remaining;
+                if (m.RunJit(*compiled, budget, result)) return result;
                 continue;
             }
             if (flushed) continue;

@@ -81,8 +81,10 @@ public:
     CpuState& state();
     const CpuState& state() const;
 
-    // Runs until HLT, an undeliverable exception, a stop request or max_instructions.
-    RunResult Run(u64 max_instructions = ~u64{0});
+    // Runs until HLT, an undeliverable exception, a stop request or max_instructions. With `overshoot`, the run may
+    // retire up to one block more than max_instructions (a time slice needs no exact end): the last block of the
+    // slice then runs translated instead of being cut short on the interpreter.
+    RunResult Run(u64 max_instructions = ~u64{0}, bool overshoot = false);
 
     // Asks Run() to return at the next block boundary; callable from any thread.
     void RequestStop();

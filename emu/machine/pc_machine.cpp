@@ -249,7 +249,8 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
     for (;;) {
         u64 slice = kSliceInstructions;
         if (config.max_insns) slice = std::min(slice, config.max_insns - retired);  // retired < max_insns here
-        const cpu::RunResult result = vcpu.Run(slice);
+        // Slices only pace the timers: they end exactly only when -max-insns asks for an exact count.
+        const cpu::RunResult result = vcpu.Run(slice, /*overshoot=*/config.max_insns == 0);
         retired += result.instructions;
         if (exit_status.load() != kRunning) {
             status = exit_status.load();

@@ -35,7 +35,8 @@ struct JitContext {
     std::atomic<u32> exit_request{0};
     u32 fault_pending = 0;  // set by a slow path that raised; translated code tests it after each call
     // Guest instructions translated code may still retire before it must return (blocks subtract their length at
-    // entry and add back what they did not run when they leave early).
+    // entry and add back what they did not run when they leave early). Held in a register (x64::kBudget) from the
+    // entry thunk to the epilogue: C code called from translated code must not use this copy.
     u64 budget = 0;
     ExitSlot* exit_slot = nullptr;  // JitExit::Link: the exit taken
     // Inline SSE arithmetic loads the guest's MXCSR through memory and gives the host back the ABI's default.

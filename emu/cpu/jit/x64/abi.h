@@ -1,7 +1,7 @@
 #pragma once
 // The registers and frame translated code relies on, declared once.
 //
-// While translated code runs: r14 = JitContext*, r15 = CpuState*, r13 = the guest RFLAGS. IR values (zero-extended when narrower than 64
+// While translated code runs: r14 = JitContext*, r15 = CpuState*, r13 = the guest RFLAGS, r12 = the budget. IR values (zero-extended when narrower than 64
 // bits) live in the value registers below from definition to last use, or in an 8-byte frame slot at
 // [rsp + 8 * index] when spilled. rax, rcx, rdx, rsi and rdi are scratch: emit functions compute in them and
 // pass C arguments in them. Before a call into C, values in caller-saved value registers are spilled (main path) or
@@ -21,7 +21,11 @@ inline const Xbyak::Reg64& kState = Xbyak::util::r15;
 // by a reload). Status-flag writes and condition tests then stay in registers.
 inline const Xbyak::Reg64& kFlags = Xbyak::util::r13;
 
-inline const Xbyak::Reg64 kValueRegs[] = {Xbyak::util::rbx, Xbyak::util::rbp, Xbyak::util::r12, Xbyak::util::r10,
+// JitContext::budget while translated code runs (loaded by the entry thunk, stored by the epilogue): every block
+// entry subtracts its length, and a register keeps that off a store-to-load chain through memory from block to block.
+inline const Xbyak::Reg64& kBudget = Xbyak::util::r12;
+
+inline const Xbyak::Reg64 kValueRegs[] = {Xbyak::util::rbx, Xbyak::util::rbp, Xbyak::util::r10,
                                           Xbyak::util::r11, Xbyak::util::r8,  Xbyak::util::r9};
 // An even number, so that pushing them all around a call keeps rsp 16-byte aligned.
 inline const Xbyak::Reg64 kCallerSavedValueRegs[] = {Xbyak::util::r10, Xbyak::util::r11, Xbyak::util::r8,

@@ -64,6 +64,14 @@ inline Reg Sized(const Reg64& r, unsigned bits) {
 }
 
 
+// A load's or store's address as one lea: base + index * 2^scale + disp (base or index may be absent: not an inst).
+struct AddressFold {
+    bool valid = false;
+    Value base, index;
+    unsigned scale = 0;
+    i32 disp = 0;
+};
+
 // Host flags captured for a SetFlags and not merged into kFlags yet.
 struct PendingMerge {
     u32 host = 0;     // the flags the host computed as the guest does
@@ -89,6 +97,8 @@ private:
             LoadImm(r, v.imm());
         } else if (const int reg = reg_of_[v.inst()]; reg >= 0) {
             if (reg != r.getIdx()) c_.mov(r, Reg64(reg));
+        } else if (in_home_only_[v.inst()]) {
+            LoadHome(r, v.inst());
         } else {
             c_.mov(r, Slot(v.inst()));
         }
@@ -121,6 +131,24 @@ private:
     void EmitAlu(const Inst& i, Op op);
     // Moves the values held in caller-saved pool registers to their slots (before a call into C).
     void SpillCallerSaved();
+    // Frees `reg`, which holds value v: to v's home if it has one (nothing to store), else to its frame slot.
+    void Spill(u32 v, int reg);
+    void LoadHome(const Reg64& r, u32 v) {
+        const Home h = home_[v];
+        if (h.bits == 32) {
+            c_.mov(r.cvt32(), c_.dword[x64::kState + h.offset]);
+        } else {
+            c_.mov(r, c_.qword[x64::kState + h.offset]);
+        }
+    }
+    // Values read from or written to guest GPR `gpr` (0-15) have it as their home, until it changes.
+    void SetHome(u32 v, unsigned gpr, u8 bits) {
+        home_[v] = Home{OffsetOfGpr(gpr), bits};
+        homed_[gpr & 15].push_back(v);
+    }
+    // Before guest GPR `gpr` changes (or every GPR, for -1): its values lose their home; one that lives only there
+    // and is still needed goes to its frame slot first.
+    void LeaveHome(int gpr);
     // Keep the caller-saved pool registers across a call in far code (which runs outside the allocator's view).
     void PushCallerSaved() {
         for (const Reg64& reg : x64::kCallerSavedValueRegs) c_.push(reg);
@@ -176,10 +204,10 @@ private:
         Far([this, &l, unrun, rip, exit, parked] {
             c_.L(l);
             if (parked.written != 0) {  // flags parked for exactly this: merge them now
-                c_.mov(rcx, ParkedFlagsSlot());
+                c_.movzx(eax, ParkedFlagsSlot());
                 MergeFlags(parked);
             }
-            c_.add(c_.qword[x64::kCtx + kBudgetOffset], unrun);
+            c_.add(x64::kBudget, unrun);
             ExitWith(exit, rip);
         });
         return l;
@@ -215,10 +243,19 @@ private:
     void TestCond(unsigned cc, unsigned* when);
     void EmitSetFlagsNative(const Inst& i, ir::FlagOp kind);
     bool HostFlagsHold(u32 n) const;
+    bool FoldAddress(u32 root, const std::vector<u32>& uses, AddressFold* fold, std::vector<u32>* folded) const;
+    // Captures the host status flags without changing them: ah = LAHF's SF, ZF, AF, PF, CF (at their RFLAGS bit
+    // positions, with the always-one bit 1), al = OF. Not PUSHFQ: it costs several times more on some hosts (AMD Zen:
+    // about 2 ns against a fraction of one).
+    void CaptureFlags() {
+        c_.lahf();
+        c_.seto(al);
+    }
+    // ax holds captured flags: the `host` ones replace the `written` ones of the guest RFLAGS. Clobbers rax and rcx.
     void MergeFlags(const PendingMerge& m);
     bool OnlyFaultsObserve(u32 written) const;
-    // The frame's spare slot (alignment padding of the thunk) that parked flags live in.
-    Xbyak::Address ParkedFlagsSlot() const { return c_.qword[rsp + x64::kFrameBytes]; }
+    // The frame's spare slot (alignment padding of the thunk) that parked flags (CaptureFlags' ax) live in.
+    Xbyak::Address ParkedFlagsSlot() const { return c_.word[rsp + x64::kFrameBytes]; }
     int ExitCondReading(u32 host) const;
     // Emits the conditional branch of the guest condition `cc` straight on the host flags.
     void JumpIfHostCond(unsigned cc, Label& target);
@@ -247,11 +284,13 @@ private:
     // Per instruction: a SetFlags right after the host ALU instruction of its operation, with nothing between that
     // changes the host flags (HostFlagsHold): it takes the host flags as they are.
     std::vector<bool> host_flags_hold_;
-    // Per instruction: an address addition left to the load or store that uses it (Emit).
+    // Per instruction: an address addition or scaling left to the load or store that uses it (Emit), and per access
+    // the address it computes itself.
     std::vector<bool> folded_address_;
+    std::vector<AddressFold> address_fold_;
     int fused_cond_ = -1;
     int fused_compare_ = -1;  // a compare left in the host flags for the RaiseExceptionIf after it (host cc), or -1
-    // pending_merge_: a SetFlags whose host flags are in rcx (and in the host EFLAGS), not yet merged into kFlags:
+    // pending_merge_: a SetFlags whose host flags are captured in ax (and still in the host EFLAGS), not yet merged into kFlags:
     // `until` is the ExitCond that branches on them and then merges. parked_flags_: the host flags of a SetFlags that
     // only a fault or a stop could observe before the next write of those flags, kept in ParkedFlagsSlot for the exits
     // to merge. written = 0: none.
@@ -260,6 +299,15 @@ private:
     std::vector<u64> live_flags_;      // per instruction: the status flags observable after it (ir::LiveFlagsAfter)
     std::vector<u32> last_use_;        // per value: the last instruction that reads it (its own index if none does)
     std::vector<int> reg_of_;          // per value: the host register holding it, or -1 (slot or not yet defined)
+    // Per value: a guest GPR in CpuState that holds the same value (read from it or written to it and unchanged
+    // since), so spilling it stores nothing; in_home_only_: spilled that way (the home is its only copy).
+    struct Home {
+        u32 offset = 0;
+        u8 bits = 0;  // 32: reload zero-extending a dword; 64: a qword; 0: no home
+    };
+    std::vector<Home> home_;
+    std::vector<bool> in_home_only_;
+    std::array<std::vector<u32>, 16> homed_;  // per guest GPR: the values whose home it is
     std::array<int, 16> owner_;        // per host register: the value it holds, or -1
 };
 

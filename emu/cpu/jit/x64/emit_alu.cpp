@@ -13,25 +13,38 @@ void BlockEmitter::EmitGetGpr8H(const Inst& i) {
 void BlockEmitter::EmitGetGpr16(const Inst& i) {
     c_.movzx(Def().cvt32(), c_.word[x64::kState + OffsetOfGpr(Imm32(i, 0))]);
 }
-void BlockEmitter::EmitGetGpr32(const Inst& i) { c_.mov(Def().cvt32(), c_.dword[x64::kState + OffsetOfGpr(Imm32(i, 0))]); }
-void BlockEmitter::EmitGetGpr64(const Inst& i) { c_.mov(Def(), c_.qword[x64::kState + OffsetOfGpr(Imm32(i, 0))]); }
+void BlockEmitter::EmitGetGpr32(const Inst& i) {
+    c_.mov(Def().cvt32(), c_.dword[x64::kState + OffsetOfGpr(Imm32(i, 0))]);
+    SetHome(current_, Imm32(i, 0), 32);
+}
+void BlockEmitter::EmitGetGpr64(const Inst& i) {
+    c_.mov(Def(), c_.qword[x64::kState + OffsetOfGpr(Imm32(i, 0))]);
+    SetHome(current_, Imm32(i, 0), 64);
+}
 void BlockEmitter::EmitSetGpr8(const Inst& i) {
+    LeaveHome(static_cast<int>(Imm32(i, 0) & 15));
     c_.mov(c_.byte[x64::kState + OffsetOfGpr(Imm32(i, 0))], InReg(i.args[1], rax).cvt8());
 }
 void BlockEmitter::EmitSetGpr8H(const Inst& i) {
+    LeaveHome(static_cast<int>(Imm32(i, 0) & 3));
     c_.mov(c_.byte[x64::kState + OffsetOfGpr(Imm32(i, 0) & 3) + 1], InReg(i.args[1], rax).cvt8());
 }
 void BlockEmitter::EmitSetGpr16(const Inst& i) {
+    LeaveHome(static_cast<int>(Imm32(i, 0) & 15));
     c_.mov(c_.word[x64::kState + OffsetOfGpr(Imm32(i, 0))], InReg(i.args[1], rax).cvt16());
 }
 // SetGpr32's value is zero-extended, so the upper half of the register becomes 0 either way.
 void BlockEmitter::EmitSetGpr32(const Inst& i) { EmitSetGpr64(i); }
 void BlockEmitter::EmitSetGpr64(const Inst& i) {
-    const auto dst = c_.qword[x64::kState + OffsetOfGpr(Imm32(i, 0))];
+    const unsigned gpr = Imm32(i, 0) & 15;
+    LeaveHome(static_cast<int>(gpr));
+    const auto dst = c_.qword[x64::kState + OffsetOfGpr(gpr)];
     if (IsSimm32(i.args[1])) {
         c_.mov(dst, i.args[1].imm());  // xbyak encodes a 64-bit store of an imm32 when the value fits, sign-extended
     } else {
         c_.mov(dst, InReg(i.args[1], rax));
+        // The stored value is the whole register (zero-extended when narrower), so it can be reloaded from there.
+        if (i.args[1].is_inst()) SetHome(i.args[1].inst(), gpr, 64);
     }
 }
 void BlockEmitter::EmitGetSegBase(const Inst& i) {
@@ -227,14 +240,7 @@ void BlockEmitter::EmitShiftFlagsConst(const Inst& i, ir::FlagOp kind, u64 count
             c_.or_(ecx, edi);
         }
     } else {
-        if (written & (rflags::SF | rflags::ZF | rflags::PF)) {
-            c_.test(Sized(rax, bits), Sized(rax, bits));
-            c_.pushfq();
-            c_.pop(rcx);
-            c_.and_(ecx, written & static_cast<u32>(rflags::SF | rflags::ZF | rflags::PF));
-        } else {
-            c_.xor_(ecx, ecx);
-        }
+        c_.xor_(ecx, ecx);
         if (cf && kind == ir::FlagOp::Shl) {
             if (count <= bits) bit_of(rdx, bits - static_cast<unsigned>(count), 0);
         } else if (cf && count <= bits) {
@@ -249,6 +255,13 @@ void BlockEmitter::EmitShiftFlagsConst(const Inst& i, ir::FlagOp kind, u64 count
             c_.and_(edi, 1);
             c_.shl(edi, 11);
             c_.or_(ecx, edi);
+        }
+        if (const u32 szp = written & static_cast<u32>(rflags::SF | rflags::ZF | rflags::PF)) {
+            c_.test(Sized(rax, bits), Sized(rax, bits));
+            c_.lahf();  // (the result in rax is not needed any more)
+            c_.movzx(eax, ah);
+            c_.and_(eax, szp);
+            c_.or_(ecx, eax);
         }
     }
     c_.and_(x64::kFlags, static_cast<u32>(~written));  // sign-extended: clears only the written flags
@@ -328,14 +341,12 @@ void BlockEmitter::EmitSetFlagsNative(const Inst& i, ir::FlagOp kind) {
             break;
         default: break;
     }
+    CaptureFlags();
     if (OnlyFaultsObserve(written)) {
-        c_.pushfq();
-        c_.pop(ParkedFlagsSlot());
+        c_.mov(ParkedFlagsSlot(), ax);
         parked_flags_ = PendingMerge{host, written};
         return;
     }
-    c_.pushfq();
-    c_.pop(rcx);
     pending_merge_ = PendingMerge{host, written};
     // The usual end of a block, a conditional exit on these very flags: branch on the host flags first and merge in
     // each arm (EmitExitCond), so the condition does not wait for the merge.
@@ -376,11 +387,19 @@ bool BlockEmitter::OnlyFaultsObserve(u32 written) const {
     return false;
 }
 
-// rcx holds host flags: the `host` ones replace the `written` ones of the guest RFLAGS.
 void BlockEmitter::MergeFlags(const PendingMerge& m) {
-    c_.and_(ecx, m.host);
+    constexpr u32 kLahfFlags = static_cast<u32>(rflags::SF | rflags::ZF | rflags::AF | rflags::PF | rflags::CF);
+    const u32 low = m.host & kLahfFlags;
+    const bool of = (m.host & rflags::OF) != 0;
+    if (of) {
+        c_.movzx(ecx, al);
+        c_.shl(ecx, 11);  // OF's bit
+    }
+    c_.movzx(eax, ah);
+    c_.and_(eax, low);
+    if (of) c_.or_(eax, ecx);
     c_.and_(x64::kFlags, static_cast<u32>(~m.written));  // sign-extended: clears only those flags
-    c_.or_(x64::kFlags, rcx);
+    c_.or_(x64::kFlags, rax);
 }
 
 // The index of the ExitCond that ends the block right after the current SetFlags (only guest instruction boundaries
@@ -491,7 +510,10 @@ void BlockEmitter::EmitShiftConst(const Inst& i, u64 count) {
     }
     if (!is32) MaskTo(d, i.type);
 }
-void BlockEmitter::EmitShl(const Inst& i) { EmitShift(i); }
+void BlockEmitter::EmitShl(const Inst& i) {
+    if (folded_address_[current_]) return;  // the access computes it (EmitMemAccess)
+    EmitShift(i);
+}
 void BlockEmitter::EmitShr(const Inst& i) { EmitShift(i); }
 void BlockEmitter::EmitSar(const Inst& i) { EmitShift(i); }
 // Host rotates take the count modulo 32 (64 for 64-bit operands), a multiple of every width, then modulo the width.

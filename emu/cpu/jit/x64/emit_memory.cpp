@@ -44,9 +44,11 @@ void BlockEmitter::EmitMemAccess(const Inst& i, bool store) {
     const Reg64 d = store ? rax : DefReusing(0);
     const Reg64 value = store ? InReg(i.args[1], rsi) : rsi;  // a store's value; the hit path keeps rsi
     Reg64 addr = rax;
-    if (const u32 p = i.args[0].inst(); i.args[0].is_inst() && folded_address_[p]) {
-        const Inst& add = block_.inst(p);
-        c_.lea(rax, c_.ptr[InReg(add.args[0], rax) + static_cast<i32>(add.args[1].imm())]);
+    if (const AddressFold& fold = address_fold_[current_]; fold.valid) {
+        Xbyak::RegExp at = Xbyak::RegExp() + fold.disp;
+        if (fold.base.is_inst()) at = at + InReg(fold.base, rax);
+        if (fold.index.is_inst()) at = at + InReg(fold.index, rcx) * (1 << fold.scale);
+        c_.lea(rax, c_.ptr[at]);
     } else {
         addr = InReg(i.args[0], rax);
     }
@@ -98,6 +100,7 @@ void BlockEmitter::EmitStore(const Inst& i) {
 // --- Calls and exceptions
 void BlockEmitter::EmitCallHelper(const Inst& i) {
     may_write_code_ = true;  // a helper may store (string instructions, descriptor updates)
+    LeaveHome(-1);           // and write any GPR (string instructions, CPUID, the SIMD forms with a GPR destination)
     if (i.args[0].helper() == &simd::kSimdHelper && EmitSimdInline(i)) return;
     SpillCallerSaved();
     c_.mov(rdi, x64::kCtx);
@@ -338,8 +341,7 @@ void BlockEmitter::EmitUnderGuestMxcsr(Label& slow, const std::function<void()>&
     op();
     if (comis) {
         constexpr u32 kArith = static_cast<u32>(rflags::OF | rflags::SF | rflags::ZF | rflags::AF | rflags::PF | rflags::CF);
-        c_.pushfq();
-        c_.pop(rcx);
+        CaptureFlags();  // (the operands are read: rax is free)
         MergeFlags(PendingMerge{kArith, kArith});
     }
     c_.stmxcsr(scratch);

@@ -3,7 +3,7 @@
 // per IR opcode, dispatched from opcodes.inc, in emit_alu.cpp and emit_memory.cpp. Values live in the registers of
 // abi.h (spilled to frame slots when they run out). The same-ISA advantages taken: ALU operations are single host
 // instructions, and the status flags of the common SetFlags kinds come from running the host instruction itself
-// (pushfq) instead of recomputing them bit by bit.
+// (captured with LAHF and SETO) instead of recomputing them bit by bit.
 //
 // Exact equality with the interpreter is the contract: every Emit function documents nothing beyond
 // interp/interpreter.cpp, which defines the semantics.
@@ -52,10 +52,12 @@ struct Jit::Impl : Xbyak::CodeGenerator {
         mov(x64::kState, rsi);
         // Translated code keeps RFLAGS in kFlags from here to the epilogue (chained and probed jumps carry it).
         mov(x64::kFlags, qword[x64::kState + kRflagsOffset]);
+        mov(x64::kBudget, qword[x64::kCtx + kBudgetOffset]);
         jmp(rdx);
         align(16);
         epilogue = getCurr();
         mov(qword[x64::kState + kRflagsOffset], x64::kFlags);
+        mov(qword[x64::kCtx + kBudgetOffset], x64::kBudget);
         add(rsp, x64::kFrameBytes + 8);
         pop(r15);
         pop(r14);
@@ -166,9 +168,7 @@ Reg64 BlockEmitter::Def() {
                 farthest = last_use_[v];
             }
         }
-        const u32 victim = static_cast<u32>(owner_[chosen]);
-        c_.mov(Slot(victim), Reg64(chosen));
-        reg_of_[victim] = -1;
+        Spill(static_cast<u32>(owner_[chosen]), chosen);
     }
     owner_[chosen] = static_cast<int>(current_);
     reg_of_[current_] = chosen;
@@ -194,9 +194,33 @@ void BlockEmitter::SpillCallerSaved() {
     for (const Reg64& reg : x64::kCallerSavedValueRegs) {
         const int v = owner_[reg.getIdx()];
         if (v < 0) continue;
-        c_.mov(Slot(static_cast<u32>(v)), reg);
-        reg_of_[static_cast<u32>(v)] = -1;
+        Spill(static_cast<u32>(v), reg.getIdx());
         owner_[reg.getIdx()] = -1;
+    }
+}
+
+void BlockEmitter::Spill(u32 v, int reg) {
+    if (home_[v].bits != 0) {
+        in_home_only_[v] = true;
+    } else {
+        c_.mov(Slot(v), Reg64(reg));
+    }
+    reg_of_[v] = -1;
+}
+
+void BlockEmitter::LeaveHome(int gpr) {
+    for (unsigned g = 0; g < 16; ++g) {
+        if (gpr >= 0 && g != static_cast<unsigned>(gpr)) continue;
+        for (const u32 v : homed_[g]) {
+            if (home_[v].offset != OffsetOfGpr(g) || home_[v].bits == 0) continue;  // moved on since
+            if (in_home_only_[v] && last_use_[v] >= current_) {
+                LoadHome(rax, v);
+                c_.mov(Slot(v), rax);
+            }
+            in_home_only_[v] = false;
+            home_[v] = Home{};
+        }
+        homed_[g].clear();
     }
 }
 
@@ -216,6 +240,9 @@ void BlockEmitter::Emit() {
     live_flags_ = ir::LiveFlagsAfter(block_);
     last_use_.resize(insts.size());
     reg_of_.assign(insts.size(), -1);
+    home_.assign(insts.size(), Home{});
+    in_home_only_.assign(insts.size(), false);
+    for (auto& list : homed_) list.clear();
     owner_.fill(-1);
     host_flags_hold_.assign(insts.size(), false);
     folded_address_.assign(insts.size(), false);
@@ -231,18 +258,19 @@ void BlockEmitter::Emit() {
             if (insts[n].args[a].is_inst()) last_use_[insts[n].args[a].inst()] = n;
         }
     }
-    // base + displacement used only as a load's or store's address: computed there, by one lea (the base then lives
-    // until that access).
+    // An address made of adds and small left shifts used only by one load or store: computed there, by one lea (its
+    // base and index then live until that access).
+    address_fold_.assign(insts.size(), AddressFold{});
     for (u32 n = 0; n < insts.size(); ++n) {
         if ((insts[n].op != Opcode::Load && insts[n].op != Opcode::Store) || !insts[n].args[0].is_inst()) continue;
-        const u32 p = insts[n].args[0].inst();
-        const Inst& add = insts[p];
-        if (add.op != Opcode::Add || add.type != Type::U64 || uses[p] != 1 || !add.args[0].is_inst() ||
-            !IsSimm32(add.args[1])) {
-            continue;
+        std::vector<u32> folded;
+        AddressFold fold;
+        if (!FoldAddress(insts[n].args[0].inst(), uses, &fold, &folded)) continue;
+        for (const u32 f : folded) folded_address_[f] = true;
+        for (const Value* term : {&fold.base, &fold.index}) {
+            if (term->is_inst()) last_use_[term->inst()] = std::max(last_use_[term->inst()], n);
         }
-        folded_address_[p] = true;
-        last_use_[add.args[0].inst()] = std::max(last_use_[add.args[0].inst()], n);
+        address_fold_[n] = fold;
     }
     EmitEntry();
     for (current_ = 0; current_ < insts.size(); ++current_) {
@@ -250,6 +278,58 @@ void BlockEmitter::Emit() {
         ReleaseArgs(insts[current_]);
     }
     for (size_t n = 0; n < far_.size(); ++n) far_[n]();  // far code may add more far code
+}
+
+// Splits the 64-bit address `root` (an Add) into base + index * 2^scale + disp, through Adds and Shls by 1 to 3 that
+// nothing else reads (their instructions go to `folded`).
+bool BlockEmitter::FoldAddress(u32 root, const std::vector<u32>& uses, AddressFold* fold,
+                               std::vector<u32>* folded) const {
+    const Inst& top = block_.inst(root);
+    if (top.op != Opcode::Add || top.type != Type::U64 || uses[root] != 1) return false;
+    struct Term {
+        Value v;
+        unsigned scale;
+    };
+    std::vector<Term> terms;
+    u64 disp = 0;
+    // Depth-first over the single-use Adds under root (at most two levels: the translator's base + disp + index).
+    const auto visit = [&](const auto& self, const Value& v, unsigned depth) -> bool {
+        if (v.is_imm()) {
+            disp += v.imm();
+            return true;
+        }
+        const Inst& inst = block_.inst(v.inst());
+        const bool single = uses[v.inst()] == 1 && inst.type == Type::U64;
+        if (single && inst.op == Opcode::Add && depth < 2) {
+            folded->push_back(v.inst());
+            return self(self, inst.args[0], depth + 1) && self(self, inst.args[1], depth + 1);
+        }
+        if (single && depth > 0 && inst.op == Opcode::Shl && inst.args[0].is_inst() && inst.args[1].is_imm() &&
+            inst.args[1].imm() >= 1 && inst.args[1].imm() <= 3) {
+            folded->push_back(v.inst());
+            terms.push_back({inst.args[0], static_cast<unsigned>(inst.args[1].imm())});
+            return true;
+        }
+        terms.push_back({v, 0});
+        return true;
+    };
+    if (!visit(visit, Value::OfInst(root, Type::U64), 0) || terms.empty() || terms.size() > 2) return false;
+    if (static_cast<i64>(disp) != static_cast<i32>(disp)) return false;
+    if (terms.size() == 2 && terms[0].scale != 0) std::swap(terms[0], terms[1]);  // the unscaled one is the base
+    if (terms.size() == 2 && terms[0].scale != 0) return false;                   // two scaled terms
+    fold->valid = true;
+    fold->disp = static_cast<i32>(disp);
+    if (terms.size() == 1 && terms[0].scale != 0) {
+        fold->index = terms[0].v;
+        fold->scale = terms[0].scale;
+        return true;
+    }
+    fold->base = terms[0].v;
+    if (terms.size() == 2) {
+        fold->index = terms[1].v;
+        fold->scale = terms[1].scale;
+    }
+    return true;
 }
 
 // Whether the code emitted for `op` leaves the host flags alone (register-file moves only).
@@ -286,12 +366,12 @@ void BlockEmitter::EmitEntry() {
     c_.cmp(c_.dword[x64::kCtx + kExitRequestOffset], 0);
     c_.jne(leave, Xbyak::CodeGenerator::T_NEAR);
     const u32 n = block_.guest_insns();
-    c_.sub(c_.qword[x64::kCtx + kBudgetOffset], n);
+    c_.sub(x64::kBudget, n);
     c_.jb(short_budget, Xbyak::CodeGenerator::T_NEAR);  // borrowed: fewer than n left, which the far code gives back
     const u64 rip = block_.start_rip();
     Far([this, &leave, &short_budget, rip, n] {
         c_.L(short_budget);
-        c_.add(c_.qword[x64::kCtx + kBudgetOffset], n);
+        c_.add(x64::kBudget, n);
         c_.L(leave);
         ExitWith(JitExit::Entry, rip);
     });
