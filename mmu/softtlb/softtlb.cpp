@@ -1,5 +1,7 @@
 #include "mmu/softtlb/softtlb.h"
 
+#include <algorithm>
+
 namespace emu::mmu {
 
 namespace {
@@ -54,6 +56,7 @@ void SoftTlb::Fill(MmuIndex index, const TlbFill& fill) {
     // addend maps the page's linear address to the host address of the page's first byte.
     entry.addend = fill.host ? reinterpret_cast<u64>(fill.host - (fill.gpa & kPageMask)) - page : 0;
     info_[slot] = TlbEntryInfo{page, fill.gpa & ~kPageMask, true, fill.global};
+    NoteGfn(fill.gpa >> kPageShift);
     if (fill.page_size > kPageSize) NoteLargePage(static_cast<unsigned>(index), page, fill.page_size);
 }
 
@@ -97,6 +100,7 @@ void SoftTlb::NoteLargePage(unsigned index, u64 vaddr, u64 page_size) {
 void SoftTlb::FlushAll() {
     ++stats_.flush_all;
     for (unsigned index = 0; index < kMmuIndexCount; ++index) FlushIndex(index);
+    std::fill(gfn_filter_.begin(), gfn_filter_.end(), 0);
 }
 
 void SoftTlb::FlushPage(u64 vaddr) {
@@ -115,13 +119,20 @@ void SoftTlb::FlushPage(u64 vaddr) {
 
 void SoftTlb::FlushNonGlobal() {
     ++stats_.flush_non_global;
+    std::fill(gfn_filter_.begin(), gfn_filter_.end(), 0);
     for (u64 slot = 0; slot < entries_.size(); ++slot) {
-        if (info_[slot].valid && !info_[slot].global) Invalidate(slot);
+        if (!info_[slot].valid) continue;
+        if (info_[slot].global) {
+            NoteGfn(info_[slot].gpa_page >> kPageShift);
+        } else {
+            Invalidate(slot);
+        }
     }
 }
 
 unsigned SoftTlb::FlushGfn(Gfn gfn) {
     ++stats_.flush_gfn;
+    if (!MayHoldGfn(gfn)) return 0;
     unsigned count = 0;
     for (u64 slot = 0; slot < entries_.size(); ++slot) {
         if (info_[slot].valid && info_[slot].gpa_page == (gfn << kPageShift)) {
@@ -132,10 +143,11 @@ unsigned SoftTlb::FlushGfn(Gfn gfn) {
     return count;
 }
 
-// A scan of all kMmuIndexCount * kEntries slots: cheap next to building a shadow page, and it needs no reverse
-// map to keep up to date on every fill.
+// A scan of all kMmuIndexCount * kEntries slots, when the filter says the gfn may be there: it needs no reverse map to
+// keep up to date on every fill.
 unsigned SoftTlb::DemoteWritesToGfn(Gfn gfn, u64 flag) {
     ++stats_.demote_gfn;
+    if (!MayHoldGfn(gfn)) return 0;
     unsigned count = 0;
     for (u64 slot = 0; slot < entries_.size(); ++slot) {
         TlbEntry& entry = entries_[slot];

@@ -169,8 +169,17 @@ private:
     void FlushIndex(unsigned index);
     void NoteLargePage(unsigned index, u64 vaddr, u64 page_size);
 
+    // A filter over the gfns entered since the last full flush (a superset of those in the table): FlushGfn and
+    // DemoteWritesToGfn, called for every page that page-track starts watching, skip their scan of every slot when
+    // the gfn's bit is clear, which it is for most page-table and code pages.
+    static constexpr u64 kGfnFilterBits = 1 << 15;
+    static u64 FilterBit(Gfn gfn) { return gfn & (kGfnFilterBits - 1); }
+    bool MayHoldGfn(Gfn gfn) const { return (gfn_filter_[FilterBit(gfn) / 64] >> (FilterBit(gfn) % 64)) & 1; }
+    void NoteGfn(Gfn gfn) { gfn_filter_[FilterBit(gfn) / 64] |= u64{1} << (FilterBit(gfn) % 64); }
+
     std::vector<TlbEntry> entries_;
     std::vector<TlbEntryInfo> info_;
+    std::vector<u64> gfn_filter_ = std::vector<u64>(kGfnFilterBits / 64);
     std::array<LargeRange, kMmuIndexCount> large_{};
     Stats stats_;
 };
