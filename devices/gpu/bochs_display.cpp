@@ -176,23 +176,16 @@ void BochsDisplay::WriteRegs(u64 offset, std::span<const u8> data) {
 
 ScanoutInfo BochsDisplay::InfoLocked() const {
     const auto& r = regs_.dispi;
-    ScanoutInfo info;
     const u32 bpp = r[dispi::kBpp];
-    if (!(r[dispi::kEnable] & dispi::kEnabled) || !ValidBpp(bpp)) return info;
+    if (!(r[dispi::kEnable] & dispi::kEnabled) || !ValidBpp(bpp)) return {};
     const u32 width = r[dispi::kXres], height = r[dispi::kYres];
-    if (width == 0 || height == 0 || r[dispi::kVirtWidth] < width) return info;
+    if (width == 0 || height == 0 || r[dispi::kVirtWidth] < width) return {};
     const u32 bytes = BytesPerPixel(bpp);
     const u32 pitch = BytesPerLineLocked();
     const u64 offset = u64{r[dispi::kYOffset]} * pitch + u64{r[dispi::kXOffset]} * bytes;
-    if (offset + u64{height - 1} * pitch + u64{width} * bytes > vram_bytes_) return info;  // does not fit: nothing shown
-    info.enabled = true;
-    info.width = width;
-    info.height = height;
-    info.pitch = pitch;
-    info.bpp = bpp;
-    info.offset = offset;
-    info.big_endian = regs_.endian == kQextBigEndian;
-    return info;
+    if (offset + u64{height - 1} * pitch + u64{width} * bytes > vram_bytes_) return {};  // does not fit: nothing shown
+    return ScanoutInfo{.enabled = true, .width = width, .height = height, .pitch = pitch, .bpp = bpp, .offset = offset,
+                       .big_endian = regs_.endian == kQextBigEndian};
 }
 
 ScanoutInfo BochsDisplay::Info() const {

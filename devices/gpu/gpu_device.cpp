@@ -5,15 +5,13 @@ namespace emu::devices::gpu {
 namespace {
 
 PciIds IdsFor(bool with_engine) {
-    PciIds ids;
-    ids.vendor = kVendorQemu;
-    ids.device = kDeviceBochs;
-    ids.class_code = kClassDisplayOther;
-    ids.revision = kRevision;
-    ids.subsystem_vendor = kSubsystemVendorQemu;
-    ids.subsystem = kSubsystemQemu;
-    ids.interrupt_pin = with_engine ? 1 : 0;  // the display alone never interrupts, as QEMU's bochs-display
-    return ids;
+    return PciIds{.vendor = kVendorQemu,
+                  .device = kDeviceBochs,
+                  .class_code = kClassDisplayOther,
+                  .revision = kRevision,
+                  .subsystem_vendor = kSubsystemVendorQemu,
+                  .subsystem = kSubsystemQemu,
+                  .interrupt_pin = static_cast<u8>(with_engine ? 1 : 0)};  // the display alone never interrupts
 }
 
 // The smallest power of two >= n (and >= 16, the smallest memory BAR).

@@ -3,6 +3,7 @@
 #include <SDL.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <future>
 
 #include "emu/ui/scancodes.h"
@@ -60,6 +61,13 @@ SdlWindow::~SdlWindow() {
 void SdlWindow::Loop(std::function<void(std::string)> opened) {
     // The terminal's Ctrl-C stays the emulator's, not SDL's.
     SDL_SetHint(SDL_HINT_NO_SIGNAL_HANDLERS, "1");
+    // Without a desktop to show it on, SDL would fall back to a video driver nobody sees (or the console's KMS):
+    // refuse unless the user picked a driver with SDL_VIDEODRIVER.
+    auto set = [](const char* name) { return std::getenv(name) != nullptr && *std::getenv(name) != '\0'; };
+    if (!set("DISPLAY") && !set("WAYLAND_DISPLAY") && !set("SDL_VIDEODRIVER")) {
+        opened("no X or Wayland display to open the window on (DISPLAY is not set)");
+        return;
+    }
     if (SDL_Init(SDL_INIT_VIDEO) != 0) {
         opened(SDL_GetError());
         return;
