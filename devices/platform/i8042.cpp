@@ -83,6 +83,12 @@ void I8042::Run(Action action) {
     }
 }
 
+void I8042::KeyboardInput(std::span<const u8> set1_bytes) {
+    std::lock_guard lock(mutex_);
+    if (!state_.keyboard.enabled || (state_.ctr & i8042::kCtrKbdDisable)) return;
+    for (const u8 byte : set1_bytes) QueueLocked(byte, false);
+}
+
 void I8042::QueueLocked(u8 value, bool aux) {
     if (state_.output.size() >= kQueueLimit) return;
     state_.output.push_back(I8042Byte{value, aux});

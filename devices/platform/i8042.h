@@ -10,13 +10,14 @@
 // and CTR bit 1. Reading the data port drops both lines before presenting the next byte, so an edge-triggered
 // 8259 input sees one edge per byte (as QEMU does).
 // The power-on state is what firmware leaves: CTR = 0x47 (both IRQs, SYS, translation), SYS set in the status.
-// With translation on, the keyboard's ID byte 0x83 reads as 0x41, as through a real 8042. No host key input yet
-// (there is no keyboard backend), so no scancode translation table is needed.
+// With translation on, the keyboard's ID byte 0x83 reads as 0x41, as through a real 8042. Host keys (the SDL window)
+// arrive as set-1 bytes, what the OS reads with translation on; nothing translates them for a guest that turns it off.
 //
 // Threads: one mutex guards the state; IRQ lines are driven with it held (lock order i8042 -> PIC/I/O APIC);
 // the reset and A20 callbacks run without it.
 #include <functional>
 #include <mutex>
+#include <span>
 
 #include "devices/bus/io_device.h"
 #include "devices/irq/irq_line.h"
@@ -35,6 +36,10 @@ public:
     // Bus attachments: DataPort() at i8042::kDataPort, CommandPort() at i8042::kCommandPort (1 port each).
     IoDevice& DataPort() { return data_port_; }
     IoDevice& CommandPort() { return command_port_; }
+
+    // Key presses from the host: set-1 scan code bytes, queued while the keyboard scans and its port is enabled
+    // (dropped otherwise, as a real keyboard's are while the host holds it off). Any thread.
+    void KeyboardInput(std::span<const u8> set1_bytes);
 
     void Reset();
     I8042State SaveState() const;

@@ -37,6 +37,8 @@ namespace emu::app {
 
 namespace {
 
+using emu::machine::DeviceKind;
+using emu::machine::DeviceSpec;
 using emu::machine::BareConfig;
 using emu::machine::MachineConfig;
 using emu::machine::MemMap;
@@ -61,7 +63,7 @@ constexpr u64 kMaxTbSizeMiB = 2048;
 
 // Raw option values as CLI11 collects them; Validate() checks and converts them.
 struct RawOptions {
-    std::optional<std::string> m, smp, kernel, initrd, append, display, gdb, d, log_file, mmu;
+    std::optional<std::string> m, smp, kernel, initrd, append, display, vga, screendump_on_exit, gdb, d, log_file, mmu;
     std::vector<std::string> serial, drive, netdev, nic, device, chardev, accel;
     bool nographic = false, s = false, start_stopped = false, no_reboot = false, perfmap = false;
     std::optional<std::string> bare, load_addr, start_mode, cpl, dump_state, max_insns, timeout;
@@ -102,7 +104,10 @@ void DefineOptions(CLI::App& app, RawOptions& raw) {
 
     group = "Devices and display";
     flag("--nographic", raw.nographic, "no display; the serial port goes to stdio");
-    single("--display", raw.display, "TYPE", "display: none or sdl");
+    single("--display", raw.display, "TYPE", "display: none or sdl (a window showing the display device)");
+    single("--vga", raw.vga, "TYPE", "none (the default) or std: a bochs-display (Bochs VBE, Linux's bochs DRM driver)");
+    single("--screendump-on-exit", raw.screendump_on_exit, "FILE",
+           "write the display device's picture as PNG to FILE when the run ends");
     repeated("--serial", raw.serial, "DEV", "next serial port's backend: stdio, null, none, file:PATH");
     repeated("--drive", raw.drive, "SPEC",
              "a raw disk image: file=PATH[,if=virtio|none][,id=ID][,readonly=on][,cache=writeback|writethrough|"
@@ -113,7 +118,7 @@ void DefineOptions(CLI::App& app, RawOptions& raw) {
     repeated("--nic", raw.nic, "SPEC", "shorthand for -netdev user,... plus its virtio-net-pci: user[,hostfwd=...]");
     repeated("--device", raw.device, "SPEC",
              "virtio-blk-pci,drive=ID | virtio-net-pci,netdev=ID | virtio-rng-pci | virtio-serial-pci | "
-             "virtconsole,chardev=ID (hvc0 in Linux)");
+             "virtconsole,chardev=ID (hvc0 in Linux) | bochs-display | emu64-gpu (bochs-display and the copy engine)");
     repeated("--chardev", raw.chardev, "SPEC", "a named character backend: stdio|null|file,id=ID[,path=PATH]");
 
     group = "Debugging";
@@ -581,6 +586,14 @@ void ValidateDevices(const RawOptions& raw, MachineConfig& config) {
         config.netdevs.push_back(std::move(netdev));
         config.devices.push_back(std::move(device));
     }
+    if (raw.vga && *raw.vga != "none") {
+        // -vga std: QEMU's standard VGA; ours is its bochs-display part (no legacy VGA ports or text mode), first on
+        // the bus as QEMU puts the VGA at 00:02.0.
+        if (*raw.vga != "std") {
+            Fail(CliErrorCode::BadValue, fmt::format("-vga {}: not implemented yet (none or std)", Quote(*raw.vga)));
+        }
+        config.devices.insert(config.devices.begin(), DeviceSpec{"-vga std", DeviceKind::BochsDisplay, "", "", "", ""});
+    }
     if (auto error = ResolveDevices(config)) Fail(CliErrorCode::BadValue, *error);
 }
 
@@ -624,6 +637,14 @@ MachineConfig Validate(const RawOptions& raw) {
     CheckCombinations(raw);
     if (raw.bare) config.bare = ValidateBare(raw);
     if (raw.dump_state) config.dump_state = ParseOutputFile("-dump-state", *raw.dump_state);
+    if (raw.screendump_on_exit) {
+        if (!raw.kernel) Fail(CliErrorCode::Conflict, "-screendump-on-exit needs -kernel");
+        if (std::none_of(config.devices.begin(), config.devices.end(),
+                         [](const DeviceSpec& d) { return emu::machine::IsDisplay(d.kind); })) {
+            Fail(CliErrorCode::Conflict, "-screendump-on-exit needs a display device (-vga std or -device bochs-display)");
+        }
+        config.screendump_on_exit = ParseOutputFile("-screendump-on-exit", *raw.screendump_on_exit);
+    }
     if (raw.max_insns) {
         const std::optional<u64> n = ParseU64(*raw.max_insns);
         if (!n) {

@@ -215,7 +215,8 @@ Result<DeviceSpec, std::string> ParseDevice(const std::string& text) {
     static const std::map<std::string, DeviceKind> drivers = {
         {"virtio-blk-pci", DeviceKind::VirtioBlk},       {"virtio-net-pci", DeviceKind::VirtioNet},
         {"virtio-rng-pci", DeviceKind::VirtioRng},       {"virtio-serial-pci", DeviceKind::VirtioSerial},
-        {"virtconsole", DeviceKind::VirtConsole}};
+        {"virtconsole", DeviceKind::VirtConsole},       {"bochs-display", DeviceKind::BochsDisplay},
+        {"emu64-gpu", DeviceKind::Emu64Gpu}};
     if (items.empty() || items[0].key != "driver") return Err(fmt::format("{}: the first item must be a driver", what));
     const auto driver = drivers.find(items[0].value);
     if (driver == drivers.end()) return Err(fmt::format("{}: -device {} is not implemented yet", what, items[0].value));
@@ -224,7 +225,8 @@ Result<DeviceSpec, std::string> ParseDevice(const std::string& text) {
     const std::map<DeviceKind, std::set<std::string>> keys = {
         {DeviceKind::VirtioBlk, {"drive", "serial"}}, {DeviceKind::VirtioNet, {"netdev"}},
         {DeviceKind::VirtioRng, {}},                  {DeviceKind::VirtioSerial, {}},
-        {DeviceKind::VirtConsole, {"chardev"}}};
+        {DeviceKind::VirtConsole, {"chardev"}},       {DeviceKind::BochsDisplay, {}},
+        {DeviceKind::Emu64Gpu, {}}};
     for (size_t i = 1; i < items.size(); ++i) {
         const auto& [key, value] = items[i];
         if (key != "id" && keys.at(device.kind).count(key) == 0) {
@@ -295,7 +297,7 @@ std::optional<std::string> ResolveDevices(machine::MachineConfig& config) {
     for (const DriveSpec& d : config.drives) {
         if (d.own_device) devices.push_back(DeviceSpec{d.text, DeviceKind::VirtioBlk, d.id, "", "", ""});
     }
-    bool have_serial_bus = false, have_console = false;
+    bool have_serial_bus = false, have_console = false, have_display = false;
     for (DeviceSpec& device : config.devices) {
         auto use = [&](std::map<std::string, int>& uses, const std::string& id,
                        const char* kind) -> std::optional<std::string> {
@@ -323,6 +325,11 @@ std::optional<std::string> ResolveDevices(machine::MachineConfig& config) {
             // The virtio-serial device has one port (no multiport feature).
             if (!error && have_console) error = fmt::format("-device '{}': only one virtconsole", device.text);
             have_console = true;
+        }
+        if (machine::IsDisplay(device.kind)) {
+            // One display: the window and the screendump show one scanout.
+            if (have_display) return fmt::format("-device '{}': only one display device (-vga std counts)", device.text);
+            have_display = true;
         }
         if (device.kind == DeviceKind::VirtioSerial) {
             if (have_serial_bus) return fmt::format("-device '{}': only one virtio-serial-pci", device.text);

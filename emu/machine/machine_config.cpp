@@ -78,6 +78,8 @@ std::string_view ToString(DeviceKind kind) {
     case DeviceKind::VirtioRng: return "virtio-rng-pci";
     case DeviceKind::VirtioSerial: return "virtio-serial-pci";
     case DeviceKind::VirtConsole: return "virtconsole";
+    case DeviceKind::BochsDisplay: return "bochs-display";
+    case DeviceKind::Emu64Gpu: return "emu64-gpu";
     }
     return "?";
 }
@@ -150,6 +152,7 @@ std::string ConfigToJson(const MachineConfig& config) {
         {"jit", {{"code_cache_bytes", config.jit.code_cache_bytes}, {"perf_map", config.jit.perf_map}}},
         {"bare", config.bare ? BareToJson(*config.bare) : nlohmann::json(nullptr)},
         {"dump_state", config.dump_state},
+        {"screendump_on_exit", config.screendump_on_exit},
         {"max_insns", config.max_insns},
         {"timeout_seconds", config.timeout_seconds},
     };

@@ -87,7 +87,11 @@ struct ChardevSpec {
 };
 
 // -device: the device models emu64 has.
-enum class DeviceKind : u8 { VirtioBlk, VirtioNet, VirtioRng, VirtioSerial, VirtConsole };
+// BochsDisplay and Emu64Gpu are the GPU's PCI function (devices/gpu/gpu_device.h) without and with its copy engine;
+// -vga std is a BochsDisplay. A machine has at most one of them.
+enum class DeviceKind : u8 { VirtioBlk, VirtioNet, VirtioRng, VirtioSerial, VirtConsole, BochsDisplay, Emu64Gpu };
+
+constexpr bool IsDisplay(DeviceKind kind) { return kind == DeviceKind::BochsDisplay || kind == DeviceKind::Emu64Gpu; }
 
 struct DeviceSpec {
     std::string text;
@@ -125,6 +129,7 @@ struct MachineConfig {
 
     std::optional<BareConfig> bare;  // -bare and its options
     std::string dump_state;          // -dump-state FILE: CPU state as JSON at exit (empty: none)
+    std::string screendump_on_exit;  // -screendump-on-exit FILE: the display's picture as PNG at exit (empty: none)
     u64 max_insns = 0;               // -max-insns N: stop after N guest instructions (0: unlimited)
     double timeout_seconds = 0;      // -timeout SECONDS: wall-clock limit (0: none)
 };

@@ -157,10 +157,12 @@ std::optional<std::string> PcBoard::AddPciDevice(devices::PciDevice& device) {
             continue;  // unimplemented, or kinds no device of ours uses yet
         }
         const u64 size = (u64{~(mask & ~u32{0xF})} + 1) & 0xFFFFFFFF;  // the lowest address bit that sticks
-        const u64 base = (next_bar_address_ + size - 1) & ~(size - 1);
-        if (size == 0 || base + size > kPciBarWindowEnd) return "the PCI window is full";
+        const bool large = size >= kLargeBar;
+        u64& next = large ? next_large_bar_address_ : next_bar_address_;
+        const u64 base = (next + size - 1) & ~(size - 1);
+        if (size == 0 || base + size > (large ? kPciLargeBarWindowEnd : kPciBarWindowEnd)) return "the PCI window is full";
         pci_.ConfigWrite(0, slot, 0, reg, 4, static_cast<u32>(base));
-        next_bar_address_ = base + size;
+        next = base + size;
     }
     const u16 command = static_cast<u16>(pci_.ConfigRead(0, slot, 0, pci::kCommand, 2));
     pci_.ConfigWrite(0, slot, 0, pci::kCommand, 2, command | pci::kCommandMemory);

@@ -53,6 +53,8 @@ public:
 
     devices::Bus& pio() { return pio_; }
     devices::Bus& mmio() { return mmio_; }
+    // The PS/2 keyboard's controller, for host key input (the SDL window).
+    devices::I8042& keyboard() { return i8042_; }
 
     // Writes the ACPI tables into guest RAM; returns the RSDP address for the boot protocol (0 on failure).
     u64 InstallAcpiTables(PhysWriter& memory);
@@ -66,7 +68,8 @@ public:
     void SignalFpuError() { fpu_error_.Raise(); }
 
     // Plugs a PCI function into the next free slot of bus 0 (from slot 2, after the i440FX and PIIX3) and, as the
-    // firmware would, places its memory BARs in the PCI window at 0xFE000000 and enables memory decoding. Returns an
+    // firmware would, places its memory BARs in the PCI window at 0xFE000000 (BARs of 1 MiB and more, such as a
+    // framebuffer, in the large window below it) and enables memory decoding. Returns an
     // error message if no slot or window space is left. Call before the vCPU runs.
     std::optional<std::string> AddPciDevice(devices::PciDevice& device);
     // An MSI write (address 0xFEExxxxx, data) from a device: delivered on the APIC bus. Any thread.
@@ -120,11 +123,16 @@ private:
     std::unique_ptr<devices::Piix3> southbridge_;
     unsigned next_pci_slot_ = 2;
     u64 next_bar_address_ = kPciBarWindowBase;
+    u64 next_large_bar_address_ = kPciLargeBarWindowBase;
 
 public:
     // Where AddPciDevice places BARs: the top of the DSDT's PCI window, below the I/O APIC.
     static constexpr u64 kPciBarWindowBase = 0xFE000000;
     static constexpr u64 kPciBarWindowEnd = 0xFEC00000;
+    // Large BARs: inside the DSDT's PCI window (0xC0000000-0xFEBFFFFF) too, below the small ones.
+    static constexpr u64 kPciLargeBarWindowBase = 0xF0000000;
+    static constexpr u64 kPciLargeBarWindowEnd = kPciBarWindowBase;
+    static constexpr u64 kLargeBar = u64{1} << 20;
 };
 
 }  // namespace emu::machine

@@ -23,6 +23,7 @@
 #include "emu/cpu/vcpu.h"
 #include "emu/machine/boot/linux_loader.h"
 #include "emu/machine/boot/multiboot_loader.h"
+#include "emu/machine/display_devices.h"
 #include "emu/machine/guest_memory.h"
 #include "emu/machine/host_file.h"
 #include "emu/machine/pc_board.h"
@@ -197,6 +198,9 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
     // memory path watches the pages translated code was made from (self-modifying code), so that every writer of
     // guest RAM reaches both. It outlives the vCPU's memory path.
     mmu::PageTrack page_track(memory.slots());
+    // The display first: it takes slot 2, where QEMU puts its VGA.
+    auto display = DisplayDevices::Create(config, board, memory.slots(), &page_track, [&] { stop_with(0); });
+    if (!display) return Fail(display.error());
     // Device DMA goes through the same page-track as CPU stores (self-modifying code, shadowed page tables).
     // Devices come before the kernel is loaded so that a bad -drive is reported first, as a command-line error.
     auto virtio = VirtioDevices::Create(config, board, memory.slots(), &page_track);
@@ -280,12 +284,16 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
     }
     // Device threads may still complete requests and wake the vCPU: stop them while it exists.
     (*virtio)->Shutdown();
+    (*display)->CloseWindow();
     running = nullptr;
     // The last boot's state: a reset ends the run only with -no-reboot.
     if ((status != kResetRequested || config.no_reboot) && !config.dump_state.empty()) {
         if (auto r = WriteStateJson(vcpu.state(), config.dump_state); !r) {
             return Fail("cannot write " + config.dump_state + ": " + std::string(Message(r.error())));
         }
+    }
+    if ((status != kResetRequested || config.no_reboot) && !config.screendump_on_exit.empty()) {
+        if (auto error = (*display)->Screendump(config.screendump_on_exit)) return Fail("-screendump-on-exit: " + *error);
     }
     return status;
 }

@@ -1,12 +1,16 @@
 #include "emu/machine/unimplemented.h"
 
+#include "emu64_config.h"
+
 namespace emu::machine {
 
 std::optional<std::string> UnimplementedFeature(const MachineConfig& config) {
     // TODO(lead): drop each line as the feature lands.
     if (config.gdb) return "-s/-gdb";
     if (config.start_stopped) return "-S";
-    if (const std::string display = EffectiveDisplay(config); display != "none") return "-display " + display;
+    if (const std::string display = EffectiveDisplay(config); display != "none" && (display != "sdl" || !EMU64_HAVE_SDL)) {
+        return "-display " + display;
+    }
     if (config.smp > 1) return "-smp " + std::to_string(config.smp);
     for (const SerialSpec& serial : config.serials) {
         if (serial.kind == SerialKind::Other) return "-serial " + serial.text;

@@ -54,6 +54,8 @@ std::optional<std::string> VirtioDevices::Add(const MachineConfig& config, const
             return Plug(std::make_unique<devices::virtio::VirtioRng>(*entropy_), board);
         case DeviceKind::VirtioSerial: return AddConsole(config, board);
         case DeviceKind::VirtConsole: return std::nullopt;  // the port of the virtio-serial-pci device
+        case DeviceKind::BochsDisplay:
+        case DeviceKind::Emu64Gpu: return std::nullopt;  // display_devices.h plugs the GPU
     }
     return std::nullopt;
 }

@@ -27,7 +27,7 @@ ALL_OPTIONS = [
     "-m", "-smp", "-kernel", "-initrd", "-append", "-nographic", "-display", "-serial", "-drive", "-netdev",
     "-device", "-s", "-S", "-gdb", "-d", "-D", "-no-reboot", "-mmu", "-bare", "-load-addr", "-start-mode",
     "-cpl", "-reg", "-map", "-dump-state", "-max-insns", "-timeout", "-help", "-h", "-version", "-print-config",
-    "-accel", "-perfmap", "-nic", "-chardev",
+    "-accel", "-perfmap", "-nic", "-chardev", "-vga", "-screendump-on-exit",
 ]
 
 
@@ -222,6 +222,17 @@ class BadCommandLines(CliTestCase):
             with self.subTest(args=args):
                 self.assert_usage_error(args, mentions)
 
+    def test_display_options(self):
+        self.assert_usage_error(["-kernel", F.kernel, "-nographic", "-vga", "std", "-device", "bochs-display"],
+                                "only one display device")
+        self.assert_usage_error(["-kernel", F.kernel, "-nographic", "-screendump-on-exit", F.dir + "/s.png"],
+                                "needs a display device")
+        self.assert_usage_error(["-bare", F.bare, "-screendump-on-exit", F.dir + "/s.png"], "needs -kernel")
+        self.assert_usage_error(["-kernel", F.kernel, "-vga", "std", "-screendump-on-exit", F.missing_dir_file],
+                                "-screendump-on-exit")
+        self.assert_usage_error(["-kernel", F.kernel, "-nographic", "-device", "bochs-display,vgamem=64"],
+                                "unknown option 'vgamem'")
+
     def test_unwritable_output_files(self):
         self.assert_usage_error(["-bare", F.bare, "-dump-state", F.missing_dir_file], "-dump-state")
         self.assert_usage_error(["-bare", F.bare, "-dump-state", F.dir], "-dump-state")
@@ -406,8 +417,9 @@ class UnimplementedFeatures(CliTestCase):
             with self.subTest(args=args):
                 line = self.assert_usage_error(["-kernel", F.kernel, "-nographic", *args], mentions)
                 self.assertIn("is not implemented yet", line)
-        line = self.assert_usage_error(["-kernel", F.kernel, "-display", "sdl"], "-display sdl")
-        self.assertIn("is not implemented yet", line)
+        self.assert_usage_error(["-kernel", F.kernel, "-nographic", "-device", "emu64-gpu"],
+                                "the copy engine is not implemented yet")
+        self.assert_usage_error(["-kernel", F.kernel, "-nographic", "-vga", "cirrus"], "-vga 'cirrus'")
 
     def test_second_serial_port_is_com2(self):
         # Two -serial options configure COM1 and COM2 (QEMU's order): the machine opens both backends before it
@@ -422,12 +434,37 @@ class UnimplementedFeatures(CliTestCase):
                                 "-serial stdio")
 
     def test_default_display_is_refused_when_it_is_graphical(self):
-        # Without -nographic QEMU opens a window; if the default display is graphical, emu64 must say it
-        # cannot rather than run headless.
+        # Without -nographic QEMU opens a window; if the default display is graphical and there is nothing to show
+        # in it (no -vga std or display -device), emu64 must say so rather than run headless.
         display = self.config("-kernel", F.kernel)["effective_display"]
         if display != "none":
             line = self.assert_usage_error(["-kernel", F.kernel], "-display " + display)
-            self.assertIn("is not implemented yet", line)
+            self.assertTrue("no display device" in line or "is not implemented yet" in line, line)
+
+    def test_sdl_window_without_an_x_server(self):
+        # The window cannot open: SDL's reason on one line, status 2, before the (unbootable) kernel is read.
+        if self.config("-kernel", F.kernel)["effective_display"] != "sdl":
+            self.skipTest("built without SDL2")
+        env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+        proc = subprocess.run([EMU64, "-kernel", F.kernel, "-display", "sdl", "-vga", "std"], capture_output=True,
+                              text=True, timeout=30, env=env)
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        self.assertEqual(len(proc.stderr.splitlines()), 1, proc.stderr)
+        self.assertTrue(proc.stderr.startswith("emu64: -display sdl: "), proc.stderr)
+
+
+class DisplayConfig(CliTestCase):
+    def test_vga_std_is_a_bochs_display_first_on_the_bus(self):
+        c = self.kernel_config("-device", "virtio-rng-pci", "-vga", "std")
+        self.assertEqual([d["driver"] for d in c["devices"]], ["bochs-display", "virtio-rng-pci"])
+        c = self.kernel_config("-device", "virtio-rng-pci", "-device", "bochs-display", "-vga", "none")
+        self.assertEqual([d["driver"] for d in c["devices"]], ["virtio-rng-pci", "bochs-display"])
+
+    def test_screendump_path(self):
+        path = os.path.join(F.dir, "shot.png")
+        c = self.kernel_config("-vga", "std", "-screendump-on-exit", path)
+        self.assertEqual(c["screendump_on_exit"], path)
+        self.assertFalse(os.path.exists(path))  # the writability check leaves nothing behind
 
 
 class DeviceOptions(CliTestCase):

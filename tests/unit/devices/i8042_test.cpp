@@ -147,3 +147,23 @@ TEST_CASE("i8042: aux loopback (0xD3) raises IRQ12 with the aux status bit; the 
     env.Data(0xE9);
     CHECK(env.Drain() == Bytes{0xFA, 0xFA, 0xFA, 0x00, 0x02, 200});
 }
+
+TEST_CASE("i8042: host keys arrive while the keyboard scans and its port is enabled", "[devices][i8042]") {
+    KbcEnv env;
+    const Bytes a_press = {0x1E}, a_release = {0x9E};
+    env.kbc.KeyboardInput(a_press);  // not scanning yet (no F4 since power-on)
+    CHECK(env.Drain().empty());
+    env.Data(0xF4);  // enable scanning, as atkbd does
+    CHECK(env.Drain() == Bytes{0xFA});
+    env.kbc.KeyboardInput(a_press);
+    CHECK(env.irq1.level);
+    env.kbc.KeyboardInput(Bytes{0xE0, 0x48});  // Up: an extended key, both bytes in order
+    env.kbc.KeyboardInput(a_release);
+    CHECK(env.Drain() == Bytes{0x1E, 0xE0, 0x48, 0x9E});
+    env.Command(0xAD);  // the host holds the keyboard port off: keys are dropped, not queued
+    env.kbc.KeyboardInput(a_press);
+    CHECK(env.Drain().empty());
+    env.Command(0xAE);
+    env.kbc.KeyboardInput(a_press);
+    CHECK(env.Drain() == a_press);
+}
