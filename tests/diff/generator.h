@@ -81,6 +81,9 @@ struct HostFeatures {
     // (SDM Vol. 1 8.1.9); AMD stores FOP/FIP/FDP in FXSAVE/XSAVE images only while FSW.ES = 1 (AMD APM Vol. 5
     // FXSAVE), as the emulator does.
     bool intel_x87_pointers = false;
+    // The host's vendor is the emulated CPU's (cpu_model.h): results the manuals leave undefined but each vendor's
+    // CPUs produce definitely (16-bit SHLD/SHRD by 17-31) are compared.
+    bool same_vendor = false;
     bool fdp_excptn_only = false;     // CPUID.(EAX=7,ECX=0):EBX[6]: FDP only for unmasked exceptions (SDM Vol. 1 8.1.8)
     bool fcs_fds_deprecated = false;  // CPUID.(EAX=7,ECX=0):EBX[13]: FCS and FDS saved as 0000H (SDM Vol. 1 8.1.8)
     // F3 0F AE /4 (PTWRITE) executes. Probed: a hypervisor can hide CPUID.(EAX=14H,ECX=0):EBX[4] (and Intel PT) but
