@@ -12,7 +12,7 @@ def checks():
     # 1. Interrupt windows opened by STI (after the next instruction), POPF and IRET, inside straight-line code.
     self_checking_kernel("intwin32", 6)
     # 2. A fault while delivering INT n / INT3 is the instruction's: its own RIP is saved, and a retry works.
-    self_checking("conform_softint64", 10)
+    self_checking("conform_softint64", 11)
     # 6. QEMU's pc-testdev I/O memory window at 0xFF000000 (64 KiB that reads back what was written).
     self_checking("conform_testdev32", 10, "-start-mode", "prot32")
     # 8 and 10. Vendor-dependent behaviour (SYSENTER in 64-bit mode, SYSCALL in compatibility mode, far JMP m16:64

@@ -5,14 +5,24 @@
 ; Prints "ok <name>" / "FAIL <name> ..." on COM1 and exits through isa-debug-exit with the failure count.
 bits 64
 org 0x10000
-    jmp start
-%include "sys/lib64.inc"
-%include "sys/idt64.inc"
+%include "sys/guest64.inc"
+    jmp tests
 
-start:
-    mov rsp, 0x80000
-    call setup_idt
+; CHECK_FAULT name, vector, error code, label: the last exception was `vector` with that error code, saved at `label`.
+%macro CHECK_FAULT 4
+    %strcat %%vector_name %1, ": vector"
+    %strcat %%error_name %1, ": error code"
+    %strcat %%rip_name %1, ": saved rip is the instruction"
+    mov rax, [rel last_vec]
+    CHECK %%vector_name, %2
+    mov rax, [rel last_err]
+    CHECK %%error_name, %3
+    mov rax, [rel last_rip]
+    lea rcx, [rel %4]
+    CHECK %%rip_name, rcx
+%endmacro
 
+tests:
     ; INT 0x50 through a gate that is not present: #NP(0x50 * 8 + 2) at the INT.
     mov ecx, 0x50
     lea rax, [rel int50]
@@ -22,13 +32,7 @@ start:
 .np_insn:
     int 0x50
 .np:
-    mov rax, [rel last_vec]
-    CHECK "int n, gate not present: #NP", 11
-    mov rax, [rel last_err]
-    CHECK "int n, gate not present: error code", 0x50 * 8 + 2
-    mov rax, [rel last_rip]
-    lea rcx, [rel .np_insn]
-    CHECK "int n, gate not present: saved rip is the int", rcx
+    CHECK_FAULT "int n, gate not present (#NP)", 11, 0x50 * 8 + 2, .np_insn
 
     ; The #NP handler makes the gate present and returns to the saved RIP: the INT runs again and reaches int50.
     lea rax, [rel .fix_gate]
@@ -60,11 +64,7 @@ start:
 .bp_insn:
     int3
 .bp:
-    mov rax, [rel last_vec]
-    CHECK "int3, gate not present: #NP", 11
-    mov rax, [rel last_rip]
-    lea rcx, [rel .bp_insn]
-    CHECK "int3, gate not present: saved rip is the int3", rcx
+    CHECK_FAULT "int3, gate not present (#NP)", 11, 3 * 8 + 2, .bp_insn
     mov ecx, 3
     lea rax, [rel stubs + 3 * 16]
     mov bx, 0x008E
@@ -79,13 +79,7 @@ start:
 .gp_insn:
     int 0x51
 .gp:
-    mov rax, [rel last_vec]
-    CHECK "int n, bad gate type: #GP", 13
-    mov rax, [rel last_err]
-    CHECK "int n, bad gate type: error code", 0x51 * 8 + 2
-    mov rax, [rel last_rip]
-    lea rcx, [rel .gp_insn]
-    CHECK "int n, bad gate type: saved rip is the int", rcx
+    CHECK_FAULT "int n, bad gate type (#GP)", 13, 0x51 * 8 + 2, .gp_insn
 
     jmp finish
 

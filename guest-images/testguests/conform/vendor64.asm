@@ -17,13 +17,7 @@ org 0x10000
 %define MSR_CSTAR 0xC0000083
 %define GDT_OWN 0x31000             ; 0x08 code32 DPL 0, 0x10 code64 DPL 0, 0x18 data
 
-    jmp start
-%include "sys/lib64.inc"
-%include "sys/idt64.inc"
-
-start:
-    mov rsp, 0x80000
-    call setup_idt
+%include "sys/guest64.inc"
     xor eax, eax
     cpuid
     xor r15d, r15d
