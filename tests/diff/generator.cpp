@@ -77,6 +77,7 @@ HostFeatures HostFeatures::Detect() {
         f.same_vendor = host_amd == (emu::cpu::system::CpuVendor() == emu::cpu::system::Vendor::Amd);
     }
     if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) {
+        f.cet_ss = c & (1u << 7);
         f.fdp_excptn_only = b & (1u << 6);
         f.fcs_fds_deprecated = b & (1u << 13);
     }

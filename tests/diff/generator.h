@@ -89,6 +89,9 @@ struct HostFeatures {
     // F3 0F AE /4 (PTWRITE) executes. Probed: a hypervisor can hide CPUID.(EAX=14H,ECX=0):EBX[4] (and Intel PT) but
     // not the instruction, as on the Intel CI host.
     bool ptwrite = false;
+    // CPUID.(EAX=7,ECX=0):ECX[7] CET_SS: F3 0F AE /5 (register form) is INCSSP, #UD while shadow stacks are off, where
+    // the emulated CPU (no CET) runs it as LFENCE as CPUs without CET do.
+    bool cet_ss = false;
     // An x87 store that an unmasked #IA/#IS, #O or #U suppresses ("no value is stored", SDM Vol. 2 FST/FIST/FBSTP,
     // Vol. 1 8.5.4-8.5.5) skips the destination's page and canonical checks (Intel, probed); AMD and the emulator
     // raise the #PF/#GP first. The generator gives such stores no faulting address while the FCW may unmask them.
