@@ -11,6 +11,10 @@ inline constexpr u16 kTestdevLatchPort = 0xE0;  // 0xE0-0xE3: a 32-bit register 
 inline constexpr u64 kTestdevLatchSize = 4;
 inline constexpr u16 kTestdevFlushPort = 0xE4;  // a 32-bit write of a guest address flushes that page
 inline constexpr u64 kTestdevFlushSize = 4;
+// QEMU's pc-testdev also maps 64 KiB of plain memory behind an MMIO window (its "pc-testdev.iomem"), where tests of
+// instruction emulation on MMIO (kvm-unit-tests' emulator test) read and write.
+inline constexpr u64 kTestdevIomemBase = 0xFF000000;
+inline constexpr u64 kTestdevIomemSize = 0x10000;
 inline constexpr u16 kBochsShutdownPort = 0x8900;
 inline constexpr u16 kPostPort = 0x80;
 inline constexpr u16 kFpuErrorPort = 0xF0;  // write: clear FERR# (IRQ13)

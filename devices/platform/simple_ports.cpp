@@ -38,7 +38,19 @@ PcTestdev::PcTestdev(std::function<void(u32)> on_flush_page)
                   address = static_cast<u32>(LoadLe(flush_bytes_));
               }
               if (on_flush_page_) on_flush_page_(address);
-          }) {}
+          }),
+      // The bus hands out accesses inside the window only, so offset + size never passes its end.
+      iomem_(
+          [this](u64 offset, std::span<u8> data) {
+              std::lock_guard lock(mutex_);
+              std::copy_n(iomem_bytes_.begin() + static_cast<std::ptrdiff_t>(offset), data.size(), data.begin());
+          },
+          [this](u64 offset, std::span<const u8> data) {
+              std::lock_guard lock(mutex_);
+              std::copy(data.begin(), data.end(), iomem_bytes_.begin() + static_cast<std::ptrdiff_t>(offset));
+          }) {
+    iomem_bytes_.resize(platform::kTestdevIomemSize);
+}
 
 void BochsShutdownPort::Read(u64, std::span<u8> data) { std::fill(data.begin(), data.end(), u8{0xFF}); }
 

@@ -5,6 +5,7 @@
 #include <functional>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "devices/bus/io_device.h"
 #include "devices/irq/irq_line.h"
@@ -25,20 +26,24 @@ private:
 };
 
 // QEMU's pc-testdev ports used by kvm-unit-tests: a 4-byte read-back latch at 0xE0-0xE3 (each byte lane is
-// kept, so byte, word and dword accesses all read back what was written) and the page-flush port at 0xE4.
+// kept, so byte, word and dword accesses all read back what was written), the page-flush port at 0xE4, and a 64 KiB
+// MMIO window (platform::kTestdevIomemBase) that reads back what was written, at any width.
 class PcTestdev {
 public:
     explicit PcTestdev(std::function<void(u32 address)> on_flush_page = {});
     IoDevice& LatchPorts() { return latch_; }  // insert at platform::kTestdevLatchPort, 4 ports
     IoDevice& FlushPort() { return flush_; }   // insert at platform::kTestdevFlushPort, 4 ports
+    IoDevice& Iomem() { return iomem_; }       // insert at platform::kTestdevIomemBase, kTestdevIomemSize bytes
 
 private:
     std::mutex mutex_;
     u8 latch_bytes_[4] = {};
     u8 flush_bytes_[4] = {};
+    std::vector<u8> iomem_bytes_;
     std::function<void(u32)> on_flush_page_;
     IoDeviceThunk latch_;
     IoDeviceThunk flush_;
+    IoDeviceThunk iomem_;
 };
 
 // The Bochs/QEMU BIOS power-off port (0x8900): writing the characters of "Shutdown" in order powers off.

@@ -63,7 +63,8 @@ constexpr u64 kMaxTbSizeMiB = 2048;
 
 // Raw option values as CLI11 collects them; Validate() checks and converts them.
 struct RawOptions {
-    std::optional<std::string> m, smp, kernel, initrd, append, display, vga, screendump_on_exit, gdb, d, log_file, mmu;
+    std::optional<std::string> m, smp, kernel, initrd, append, display, vga, screendump_on_exit, gdb, d, log_file, mmu,
+        cpu;
     std::vector<std::string> serial, drive, netdev, nic, device, chardev, accel;
     bool nographic = false, s = false, start_stopped = false, no_reboot = false, perfmap = false;
     std::optional<std::string> bare, load_addr, start_mode, cpl, dump_state, max_insns, timeout;
@@ -97,6 +98,9 @@ void DefineOptions(CLI::App& app, RawOptions& raw) {
     single("--kernel", raw.kernel, "FILE", "Linux kernel (bzImage) to boot");
     single("--initrd", raw.initrd, "FILE", "initial ramdisk for -kernel");
     single("--append", raw.append, "CMDLINE", "kernel command line for -kernel");
+    single("--cpu", raw.cpu, "MODEL[,...]",
+           "CPU model: max (default), host, qemu64, Opteron_G1..G5, EPYC, Skylake-Client; ,vendor=intel|amd, "
+           ",+FEATURE, ,-FEATURE (-cpu help lists models and features)");
     single("--mmu", raw.mmu, "MODE", "shadow (default) or walk (reference: walk guest tables on every miss)");
     repeated("--accel", raw.accel, "tcg[,PROP=V]",
              "tcg: the JIT (default); tcg,jit=off: the IR interpreter; tcg,tb-size=MiB: JIT code cache (default 64)");
@@ -628,6 +632,11 @@ MachineConfig Validate(const RawOptions& raw) {
     if (raw.perfmap && config.backend != emu::cpu::Backend::Jit) {
         Fail(CliErrorCode::Conflict, "-perfmap names the JIT's code: it cannot be combined with -accel tcg,jit=off");
     }
+    if (raw.cpu) {
+        std::string error;
+        config.cpu = emu::cpu::system::ParseCpuSpec(*raw.cpu, &error);
+        if (!config.cpu) Fail(CliErrorCode::BadValue, fmt::format("-cpu {}: {}", Quote(*raw.cpu), error));
+    }
     if (raw.mmu) {
         if (*raw.mmu != "shadow" && *raw.mmu != "walk") {
             Fail(CliErrorCode::BadValue, fmt::format("-mmu {}: expected shadow or walk", Quote(*raw.mmu)));
@@ -711,6 +720,8 @@ CliRequest Parse(std::span<const char* const> args) {
         request.print_and_exit = VersionText();
     } else if (raw.d && *raw.d == "help") {
         request.print_and_exit = LogCategoriesHelp();
+    } else if (raw.cpu && *raw.cpu == "help") {
+        request.print_and_exit = emu::cpu::system::CpuModelsHelp();
     } else {
         request.config = Validate(raw);
         if (raw.print_config) request.print_and_exit = emu::machine::ConfigToJson(request.config) + "\n";

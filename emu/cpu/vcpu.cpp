@@ -13,6 +13,7 @@
 #include "emu/cpu/decoder/decoder.h"
 #include "emu/cpu/interp/interpreter.h"
 #include "emu/cpu/jit/jit.h"
+#include "emu/cpu/system/cpu_model.h"
 #include "emu/cpu/system/debug.h"
 #include "emu/cpu/system/exceptions.h"
 #include "emu/cpu/ir/passes/passes.h"
@@ -225,7 +226,9 @@ bool Vcpu::Impl::OnException(const ir::Fault& f, RunResult& result) {
                                    : system::EventKind::Exception;
     // Faults push RF = 1. The only #DB raised by IR code is general detect, a fault.
     const bool fault = !f.software && (system::IsFaultVector(f.vector) || f.vector == vec::DB);
-    return OnEvent(system::Event{f.vector, kind, f.has_error_code && !f.software, f.error_code, f.cr2, fault}, result);
+    return OnEvent(system::Event{f.vector, kind, f.has_error_code && !f.software, f.error_code, f.cr2, fault,
+                                 f.insn_rip},
+                   result);
 }
 
 bool Vcpu::Impl::OnEvent(const system::Event& event, RunResult& result) {
@@ -454,7 +457,12 @@ RunResult Vcpu::Run(u64 max_instructions, bool overshoot) {
         }
         m.state.rflags &= ~rflags::RF;
         const u64 remaining = max_instructions - result.instructions;
-        const u32 limit = !overshoot && remaining < kMaxBlockInsns ? static_cast<u32>(remaining) : 0;
+        // The instruction after STI or MOV SS / POP SS runs alone: an interrupt held back by the shadow is taken right
+        // after it (SDM Vol. 3 6.8.3), not at the end of a longer block. A one-instruction block is interpreted on
+        // both backends (the JIT runs only unlimited blocks).
+        const u32 limit = m.state.interrupt_shadow                  ? 1
+                          : !overshoot && remaining < kMaxBlockInsns ? static_cast<u32>(remaining)
+                                                                     : 0;
         ir::Fault fault;
         CachedBlock* found = m.FindOrTranslate(limit, &fault);
         if (found == nullptr) {
@@ -596,7 +604,7 @@ void ResetState(CpuState& s) {
     s.idtr = DescriptorTable{0, 0xFFFF};
     s.ldtr = Segment{0, 0, 0xFFFF, 0x82};
     s.tr = Segment{0, 0, 0xFFFF, 0x8B};
-    s.reg(Gpr::Rdx) = 0x000306A9;  // the processor signature, as CPUID.1:EAX reports it
+    s.reg(Gpr::Rdx) = system::SelectedCpuModel().signature;  // the processor signature, as CPUID.1:EAX reports it
 }
 
 }  // namespace emu::cpu

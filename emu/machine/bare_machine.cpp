@@ -119,6 +119,7 @@ int RunBare(const MachineConfig& config) {
     (void)pio.Insert(devices::platform::kDebugExitPort, devices::platform::kDebugExitSize, debug_exit);
     (void)pio.Insert(devices::platform::kTestdevLatchPort, devices::platform::kTestdevLatchSize, testdev.LatchPorts());
     (void)pio.Insert(devices::platform::kTestdevFlushPort, devices::platform::kTestdevFlushSize, testdev.FlushPort());
+    (void)mmio.Insert(devices::platform::kTestdevIomemBase, devices::platform::kTestdevIomemSize, testdev.Iomem());
     (void)pio.Insert(devices::platform::kBochsShutdownPort, 1, shutdown);
     (void)pio.Insert(devices::platform::kPostPort, 1, post);
 

@@ -148,6 +148,7 @@ std::string ConfigToJson(const MachineConfig& config) {
         {"log_file", config.log_file},
         {"no_reboot", config.no_reboot},
         {"mmu", ToString(config.mmu)},
+        {"cpu", config.cpu ? config.cpu->name : std::string("max")},
         {"backend", ToString(config.backend)},
         {"jit", {{"code_cache_bytes", config.jit.code_cache_bytes}, {"perf_map", config.jit.perf_map}}},
         {"bare", config.bare ? BareToJson(*config.bare) : nlohmann::json(nullptr)},

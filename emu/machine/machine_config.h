@@ -9,6 +9,7 @@
 
 #include "emu/common/address.h"
 #include "emu/common/types.h"
+#include "emu/cpu/system/cpu_model.h"
 #include "emu/cpu/vcpu.h"
 #include "emu/machine/boot/start_mode.h"
 
@@ -124,6 +125,7 @@ struct MachineConfig {
     std::string log_file;                // -D (empty: stderr)
     bool no_reboot = false;              // -no-reboot
     MmuMode mmu = MmuMode::Shadow;       // -mmu
+    std::optional<cpu::system::CpuModel> cpu;  // -cpu (none: max)
     cpu::Backend backend = cpu::Backend::Jit;  // -accel tcg (Jit) or tcg,jit=off (Interpreter)
     cpu::JitOptions jit;                       // -accel tcg,tb-size=MiB; -perfmap
 

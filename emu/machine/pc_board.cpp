@@ -96,6 +96,7 @@ PcBoard::PcBoard(devices::TimerQueue& timers, const PcBoardConfig& config)
     InsertMmio(lapic_->Base(), devices::apic::kLapicSize, *lapic_);
     lapic_mapped_at_ = lapic_->Base();
     InsertMmio(devices::hpet::kBase, devices::hpet::kSize, hpet_);
+    InsertMmio(platform::kTestdevIomemBase, platform::kTestdevIomemSize, testdev_.Iomem());
 }
 
 PcBoard::~PcBoard() = default;

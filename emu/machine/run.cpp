@@ -9,6 +9,8 @@
 namespace emu::machine {
 
 int RunMachine(const MachineConfig& config) {
+    // Before any vCPU exists: CPUID and the vendor-dependent paths read the model from now on (cpu_model.h).
+    if (config.cpu) cpu::system::SelectCpuModel(*config.cpu);
     if (config.bare) return RunBare(config);
     PcRunBudget budget;
     for (;;) {

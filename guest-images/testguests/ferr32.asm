@@ -11,28 +11,14 @@ MULTIBOOT_HEADER
 global _start
 _start:
     mov esp, stack_top          ; ESP and the GDT are undefined at entry (Multiboot 3.2): use our own
-    lgdt [gdtr]
-    jmp 0x08:.flat
-.flat:
-    mov ax, 0x10
-    mov ds, ax
-    mov es, ax
-    mov ss, ax
     ; IDT: every vector to `unexpected`, #MF (16) and IRQ13 (0x28 + 5 after the remap below) to their handlers.
-    xor ecx, ecx
-.fill:
-    mov eax, unexpected
-    call set_gate
-    inc ecx
-    cmp ecx, 256
-    jne .fill
+    FLAT_START unexpected
     mov ecx, 16
     mov eax, mf_handler
     call set_gate
     mov ecx, 0x2D
     mov eax, irq13_handler
     call set_gate
-    lidt [idtr]
     ; 8259 pair: master at vectors 0x20, slave at 0x28, cascade on IRQ2; only IRQ2 and IRQ13 unmasked.
     mov al, 0x11
     out 0x20, al
@@ -108,16 +94,7 @@ divide_by_zero_pending:
     fdivp st1, st0
     ret
 
-; ECX = vector, EAX = handler: a 32-bit interrupt gate, DPL 0, selector 0x08.
-set_gate:
-    mov edx, eax
-    and edx, 0xFFFF
-    or edx, 0x08 << 16
-    mov [idt + ecx * 8], edx
-    and eax, 0xFFFF0000
-    or eax, 0x8E00
-    mov [idt + ecx * 8 + 4], eax
-    ret
+DEFINE_SET_GATE
 
 mf_handler:
     inc dword [mf_count]
@@ -165,17 +142,7 @@ report:
 DEFINE_PUTS
 
 section .data
-align 8
-gdt:
-    dq 0
-    dq 0x00CF9A000000FFFF       ; 0x08: flat 32-bit code
-    dq 0x00CF92000000FFFF       ; 0x10: flat data
-gdtr:
-    dw gdtr - gdt - 1
-    dd gdt
-idtr:
-    dw 256 * 8 - 1
-    dd idt
+FLAT_TABLES
 cw_ze_unmasked: dw 0x037B       ; all exceptions masked except ZE (bit 2); 64-bit precision, round to nearest
 s_ok: db "ok ", 0
 s_fail: db "FAIL ", 0

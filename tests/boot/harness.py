@@ -80,7 +80,18 @@ def self_checking(guest, checks, *args, timeout_s=30):
     """Runs a guest that judges itself: it prints "ok NAME" or "FAIL NAME ..." lines and "done" on COM1, then leaves
     through isa-debug-exit with its failure count v (status (v << 1) | 1, so 1 when clean). Checks the status, that
     no FAIL line appeared and that all `checks` ran (a guest that stops early cannot pass). Returns the run."""
-    proc = run_guest(guest, *args, timeout_s=timeout_s)
+    return judge_self_checking(guest, run_guest(guest, *args, timeout_s=timeout_s), checks)
+
+
+def self_checking_kernel(kernel, checks, *args, timeout_s=30):
+    """self_checking for a Multiboot kernel GUESTS/<kernel>.elf on the PC machine (`emu64 -kernel`)."""
+    proc = emu64(["-kernel", os.path.join(GUESTS, kernel + ".elf"), "-nographic", "-timeout", str(timeout_s), *args],
+                 timeout=timeout_s + 30)
+    return judge_self_checking(kernel, proc, checks)
+
+
+def judge_self_checking(guest, proc, checks):
+    """The verdict of self_checking on a finished run."""
     out = proc.stdout.decode(errors="replace")
     lines = out.splitlines()
     bad = [line for line in lines if line.startswith("FAIL")]

@@ -39,6 +39,7 @@ script = "; ".join([
     "uname -a", "cat /proc/cpuinfo", "cat /proc/interrupts", "date",
     "cat /sys/devices/system/clocksource/clocksource0/available_clocksource",
     'echo "answer=$((6 * 7))"',
+    'echo "mem-sleep: $(cat /sys/power/mem_sleep)"',
     'echo "zeros $(dd if=/dev/zero bs=1M count=4 2>/dev/null | sha256sum)"',
     'echo "text $(yes 0123456789abcdef | dd bs=1M count=4 iflag=fullblock 2>/dev/null | sha256sum)"',
 ])
@@ -56,7 +57,14 @@ with tempfile.TemporaryDirectory() as tmp:
     check("the script ran to the end", "emu64-exit-status: 0" in out, out[-2000:])
     check("uname", re.search(r"Linux \S+ \S+-amd64 #1 SMP", out) is not None, out[-2000:])
     check("arithmetic in the shell", "answer=42" in out)
-    check("/proc/cpuinfo lists the CPU", "GenuineIntel" in out and "flags" in out)
+    amd_model = any(m in a for a in EXTRA for m in ["EPYC", "Opteron", "qemu64", "vendor=amd"])
+    vendor = "AuthenticAMD" if amd_model else "GenuineIntel"
+    check(f"/proc/cpuinfo lists the CPU ({vendor})", f"vendor_id\t: {vendor}" in out and "flags" in out)
+    # ACPI S3 is not offered (the DSDT has \_S5 only): suspend-to-RAM can only be s2idle, never "deep" (S3), so a
+    # guest never suspends to a state the machine cannot wake from.
+    states = re.search(r"^mem-sleep: (.*)$", out, re.MULTILINE)
+    check("S3 (deep) is not offered", states is not None and "s2idle" in states.group(1) and
+          "deep" not in states.group(1), states.group(0) if states else "no mem-sleep line")
     check("/proc/interrupts lists the serial port", "ttyS0" in out)
     check("date prints a year", re.search(r"\b20\d\d\b", out) is not None)
 

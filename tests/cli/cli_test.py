@@ -27,7 +27,7 @@ ALL_OPTIONS = [
     "-m", "-smp", "-kernel", "-initrd", "-append", "-nographic", "-display", "-serial", "-drive", "-netdev",
     "-device", "-s", "-S", "-gdb", "-d", "-D", "-no-reboot", "-mmu", "-bare", "-load-addr", "-start-mode",
     "-cpl", "-reg", "-map", "-dump-state", "-max-insns", "-timeout", "-help", "-h", "-version", "-print-config",
-    "-accel", "-perfmap", "-nic", "-chardev", "-vga", "-screendump-on-exit",
+    "-accel", "-perfmap", "-nic", "-chardev", "-vga", "-screendump-on-exit", "-cpu",
 ]
 
 
@@ -354,6 +354,37 @@ class ParsedValues(CliTestCase):
                 with self.subTest(args=args, machine=config.__name__):
                     c = config(*args)
                     self.assertEqual({"backend": c["backend"], "jit": c["jit"]}, expected)
+
+    def test_cpu_models(self):
+        # -cpu MODEL[,vendor=...][,+feat][,-feat] (issue #17): the model's name reaches the configuration.
+        for args, name in [([], "max"), (["-cpu", "max"], "max"), (["-cpu", "host"], "host"),
+                           (["-cpu", "qemu64"], "qemu64"), (["-cpu", "EPYC,vendor=intel,-popcnt"], "EPYC"),
+                           (["-cpu", "Skylake-Client,+sse3,adx=off"], "Skylake-Client"),
+                           (["-cpu", "Opteron_G5"], "Opteron_G5")]:
+            with self.subTest(args=args):
+                self.assertEqual(self.bare_config(*args)["cpu"], name)
+
+    def test_cpu_help_lists_models_and_features(self):
+        rc, out, err = run("-cpu", "help")
+        self.assertEqual((rc, err), (0, ""))
+        for model in ["max", "host", "qemu64", "Opteron_G1", "Opteron_G2", "Opteron_G3", "Opteron_G4", "Opteron_G5",
+                      "EPYC", "Skylake-Client"]:
+            self.assertIn(f"  {model} (", out)
+        self.assertIn("AuthenticAMD", out)
+        self.assertIn("advertises:", out)
+        self.assertIn("not implemented by emu64", out)
+
+    def test_bad_cpu_specs(self):
+        # Unknown models, vendors and features, and features emu64 does not implement: status 2, one clear line.
+        for spec, message in [("Pentium9", "unknown CPU model"), ("qemu64,vendor=via", "unknown vendor"),
+                              ("max,+frobnicate", "unknown CPU feature"), ("max,-frobnicate", "unknown CPU feature"),
+                              ("max,+bmi2", "not implemented by emu64"), ("max,popcnt", "expected vendor="),
+                              ("", "unknown CPU model")]:
+            with self.subTest(spec=spec):
+                rc, _, err = run("-bare", F.bare, "-cpu", spec)
+                self.assertEqual(rc, 2, err)
+                self.assertIn(message, err)
+                self.assertEqual(err.count("\n"), 1, err)
 
     def test_accelerator_runs_a_guest(self):
         # Both backends run the one-byte HLT binary to completion.

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <map>
 
+#include "emu/cpu/system/cpu_model.h"
 #include "tests/diff/backend_compare.h"
 #include "tests/diff/compare.h"
 #include "tests/diff/emu_runner.h"
@@ -29,6 +30,7 @@ struct Options {
     unsigned max_length = 4;
     std::string backend = "both";
     std::string failures_file;
+    std::string cpu;  // -cpu spec of the emulated CPU (empty: max)
 };
 
 struct Category {
@@ -60,6 +62,15 @@ int Run(const Options& opt) {
     const std::vector<InsnClass> classes = ParseClasses(opt.classes);
     std::vector<u8> pristine(kDataSize);
     FillPristine(opt.seed ^ 0x5EED5EED5EED5EEDull, pristine);
+    if (!opt.cpu.empty()) {
+        std::string error;
+        const auto model = cpu::system::ParseCpuSpec(opt.cpu, &error);
+        if (!model) {
+            fmt::print(stderr, "diff-cpu: --cpu {}: {}\n", opt.cpu, error);
+            return 2;
+        }
+        cpu::system::SelectCpuModel(*model);  // before the generator reads the features both CPUs have
+    }
     const HostFeatures host = HostFeatures::Detect();
     const Generator gen(opt.seed, pristine, host, classes, opt.max_length);
     auto native = NativeRunner::Start(pristine);
@@ -212,6 +223,8 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"both", "interp", "jit"}));
     app.add_flag("--native-only", opt.native_only, "run only the host side (checks the generator)");
     app.add_option("--max-print", opt.max_print, "failures printed in full");
+    app.add_option("--cpu", opt.cpu, "the emulated CPU model, as emu64 -cpu (host: this CPU's vendor, so the "
+                   "vendor-specific values of undefined results are compared too)");
     app.add_option("--failures-file", opt.failures_file, "write the first failure of each category here");
     try {
         app.parse(argc, argv);

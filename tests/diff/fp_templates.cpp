@@ -497,6 +497,7 @@ bool GenFpState(Builder& b) {
             // LFENCE/MFENCE/SFENCE (mod = 11, /5-/7) with a prefix; F3 /0-/3 (RDFSBASE..) and F3 /4 (PTWRITE)
             // depend on CPUID bits the host has and the emulated CPU does not: tests/unit/cpu covers them.
             in.reg = static_cast<u8>(5 + rng.Below(3));
+            if (in.prefixes[0] == 0xF3 && in.reg == 5 && b.features.cet_ss) return false;  // INCSSP on this host
             in.rm_is_mem = false;
             in.rm_reg = static_cast<u8>(rng.Below(8));
             b.info.ends_case = true;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "emu/cpu/system/cpuid.h"
 #include "tests/diff/builder.h"
 #include "tests/diff/fp_values.h"
 #include "tests/diff/native_runner.h"
@@ -58,12 +59,13 @@ HostFeatures HostFeatures::Detect() {
         f.movbe = c & (1u << 22);
     }
     if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) {
-        f.tzcnt = b & (1u << 3);
+        // Both CPUs must run F3 0F BC as TZCNT: without BMI1 in its CPUID the emulated CPU runs it as BSF (SDM TZCNT).
+        f.tzcnt = (b & (1u << 3)) && emu::cpu::system::HasFeature("bmi1");
         f.adx = b & (1u << 19);
     }
     if (__get_cpuid(0x80000001, &a, &b, &c, &d)) {
         f.lahf64 = c & 1;
-        f.lzcnt = c & (1u << 5);
+        f.lzcnt = (c & (1u << 5)) && emu::cpu::system::HasFeature("abm");  // both run F3 0F BD as LZCNT
     }
     if (__get_cpuid(0, &a, &b, &c, &d)) {
         char vendor[13] = {};
@@ -71,8 +73,11 @@ HostFeatures HostFeatures::Detect() {
         std::memcpy(vendor + 4, &d, 4);
         std::memcpy(vendor + 8, &c, 4);
         f.intel_x87_pointers = std::string_view(vendor) == "GenuineIntel";
+        const bool host_amd = std::string_view(vendor) == "AuthenticAMD";
+        f.same_vendor = host_amd == (emu::cpu::system::CpuVendor() == emu::cpu::system::Vendor::Amd);
     }
     if (__get_cpuid_count(7, 0, &a, &b, &c, &d)) {
+        f.cet_ss = c & (1u << 7);
         f.fdp_excptn_only = b & (1u << 6);
         f.fcs_fds_deprecated = b & (1u << 13);
     }

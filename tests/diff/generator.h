@@ -81,11 +81,17 @@ struct HostFeatures {
     // (SDM Vol. 1 8.1.9); AMD stores FOP/FIP/FDP in FXSAVE/XSAVE images only while FSW.ES = 1 (AMD APM Vol. 5
     // FXSAVE), as the emulator does.
     bool intel_x87_pointers = false;
+    // The host's vendor is the emulated CPU's (cpu_model.h): results the manuals leave undefined but each vendor's
+    // CPUs produce definitely (16-bit SHLD/SHRD by 17-31) are compared.
+    bool same_vendor = false;
     bool fdp_excptn_only = false;     // CPUID.(EAX=7,ECX=0):EBX[6]: FDP only for unmasked exceptions (SDM Vol. 1 8.1.8)
     bool fcs_fds_deprecated = false;  // CPUID.(EAX=7,ECX=0):EBX[13]: FCS and FDS saved as 0000H (SDM Vol. 1 8.1.8)
     // F3 0F AE /4 (PTWRITE) executes. Probed: a hypervisor can hide CPUID.(EAX=14H,ECX=0):EBX[4] (and Intel PT) but
     // not the instruction, as on the Intel CI host.
     bool ptwrite = false;
+    // CPUID.(EAX=7,ECX=0):ECX[7] CET_SS: F3 0F AE /5 (register form) is INCSSP, #UD while shadow stacks are off, where
+    // the emulated CPU (no CET) runs it as LFENCE as CPUs without CET do.
+    bool cet_ss = false;
     // An x87 store that an unmasked #IA/#IS, #O or #U suppresses ("no value is stored", SDM Vol. 2 FST/FIST/FBSTP,
     // Vol. 1 8.5.4-8.5.5) skips the destination's page and canonical checks (Intel, probed); AMD and the emulator
     // raise the #PF/#GP first. The generator gives such stores no faulting address while the FCW may unmask them.

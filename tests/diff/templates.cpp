@@ -240,7 +240,9 @@ bool GenShiftDouble(Builder& b) {
     auto c = PickShiftCount(b, in, use_cl);
     if (!c) return false;
     u64 masked = *c & (size == 8 ? 63 : 31);
-    if (size == 2 && masked > 16) {  // result and flags undefined (SDM): keep away
+    // Result and flags undefined (SDM), but definite per vendor: compared where host and emulated vendor agree.
+    const bool vendor_values = size == 2 && masked > 16 && b.features.same_vendor;
+    if (size == 2 && masked > 16 && !vendor_values) {
         if (use_cl) return false;
         in.imm = masked = rng.Below(17);
     }
@@ -250,7 +252,9 @@ bool GenShiftDouble(Builder& b) {
     in.SetReg(src, size);
     b.Read(src.num);
     b.SetRm(in, rm, size, true, true);
-    if (masked != 0) {
+    if (vendor_values) {
+        b.info.flags_written = CF | SF | ZF | PF | OF | AF;
+    } else if (masked != 0) {
         b.info.flags_written = CF | SF | ZF | PF | (masked == 1 ? OF : 0);
         b.info.flags_undef = AF | (masked == 1 ? 0 : OF);
     }

@@ -9,6 +9,8 @@
 //
 // Exit status: 0 when every length (and operand) disagreement falls in a class listed in kKnownDisagreements
 // (each documented: a Capstone mistake or an extension the modelled CPU lacks), 1 otherwise, 2 on usage errors.
+// With --expect FILE (expectations.h) the files are the fixed corpus FILE names, and the run must also find exactly
+// the class counts FILE records: the hermetic form of the check, independent of what else the machine has installed.
 #include <elf.h>
 
 #include <algorithm>
@@ -26,6 +28,7 @@
 #include <capstone/capstone.h>
 
 #include "emu/cpu/decoder/decoder.h"
+#include "tools/decoder-check/expectations.h"
 
 namespace {
 
@@ -56,7 +59,16 @@ constexpr KnownError kKnownDisagreements[] = {
     {"0f a7 xstore", "VIA PadLock XSTORE: not an Intel/AMD instruction, #UD"},
     {"0f 78 vmread", "VMREAD outside VMX operation is #UD, and the modelled CPU has no VMX"},
     {"0f 79 vmwrite", "VMWRITE outside VMX operation is #UD, and the modelled CPU has no VMX"},
+    // F3 before MMX instructions in general: F3OnMmx below.
     {"f3 0f d2 psrld", "F3 on an MMX instruction is reserved; emu64 (like QEMU) raises #UD, Capstone ignores it"},
+    // F3 REX.W 0F AE /5 (register form): INCSSPQ with CET shadow stacks. The modelled CPU has no CET, and a CPU
+    // without it runs the encoding as LFENCE (the F3 ignored), which emu64 does (it raised #UD). Capstone 4.0.2 agrees
+    // on LFENCE (busybox's static longjmp has three); a Capstone that names INCSSP differs in operands only.
+    {"f3 0f ae incssp", "INCSSPD/Q without CET: LFENCE, no operands (see map_0f.inc); a newer Capstone names INCSSP r"},
+    // MOVMSKPS/MOVMSKPD r, xmm: the SDM's destination is r32 or r64 ("the upper bits are filled with zeros"), the
+    // same result either way; with REX.W emu64 and Capstone name the destination at different widths.
+    {"0f 50 movmskps", "MOVMSKPS with REX.W: register naming only (r64 vs r32), the same zero-extended result"},
+    {"66 0f 50 movmskpd", "MOVMSKPD with REX.W: register naming only (r64 vs r32), the same zero-extended result"},
     // Operand differences (--operands).
     {"63 movsxd", "without REX.W MOVSXD is r32, r/m32 (SDM); Capstone 4 always names a 64-bit destination"},
     {"66 63 movsxd", "with 66 MOVSXD is r16, r/m16 (SDM); Capstone 4 always names a 64-bit destination"},
@@ -64,9 +76,24 @@ constexpr KnownError kKnownDisagreements[] = {
     {"d9 fstpnce", "FSTP1 alias: Capstone 4 reports 3 operands for a 1-operand instruction"},
 };
 
+// F3 before an MMX instruction that has no F3 form (PAVGB, PSRLD, PADDB...): a prefix the instruction does not
+// define is reserved (SDM Vol. 2 2.1.1: it "may cause unpredictable behavior"); emu64, like QEMU, raises #UD where
+// Capstone ignores the prefix. Recognised by emu64's own tables: the opcode without F3 is an MMX instruction and
+// with F3 does not decode.
+bool F3OnMmx(const std::string& key) {
+    if (key.rfind("f3 0f ", 0) != 0 || key.size() < 8) return false;
+    const u8 opcode = static_cast<u8>(std::strtoul(key.substr(6, 2).c_str(), nullptr, 16));
+    const std::array<u8, 3> plain = {0x0F, opcode, 0xC1};
+    const std::array<u8, 4> with_f3 = {0xF3, 0x0F, opcode, 0xC1};
+    const auto d = emu::cpu::Decode(plain, emu::cpu::DecodeMode::Bits64);
+    const bool mmx = d.ok() && d->num_operands > 0 && d->operands[0].reg_class == emu::cpu::RegClass::Mmx;
+    return mmx && !emu::cpu::Decode(with_f3, emu::cpu::DecodeMode::Bits64).ok();
+}
+
 // A class is known if an entry is a prefix of its key, or of the key without leading 67/F2/F3 prefixes (which
 // do not change the reasons listed: address size, and REP prefixes the instruction ignores).
 bool IsKnownDisagreement(std::string key) {
+    if (F3OnMmx(key)) return true;
     auto known = [&](const std::string& k) {
         return std::any_of(std::begin(kKnownDisagreements), std::end(kKnownDisagreements),
                            [&](const KnownError& e) { return k.rfind(e.class_prefix, 0) == 0; });
@@ -83,6 +110,8 @@ struct Options {
     bool quiet = false;
     bool operands = false;  // also compare operands (Capstone detail mode, slower)
     u64 random = 0;         // random buffers per mode (16, 32, 64), instead of files
+    std::string expect;        // expectations file: the corpus and the class counts it must give
+    std::string write_expect;  // write the run's expectations here (with the files named on the command line)
 };
 
 struct Example {
@@ -373,13 +402,16 @@ bool ParseArgs(int argc, char** argv, Options& o) {
             o.operands = true;
         } else if (a == "--random") {
             if (!number(o.random)) return false;
+        } else if (a == "--expect" || a == "--write-expect") {
+            if (i + 1 >= argc) return false;
+            (a == "--expect" ? o.expect : o.write_expect) = argv[++i];
         } else if (a == "--help" || a == "-h" || (!a.empty() && a[0] == '-')) {
             return false;
         } else {
             o.dirs.emplace_back(a);
         }
     }
-    if (o.dirs.empty()) o.dirs = {"/usr/bin", "/usr/lib/x86_64-linux-gnu"};
+    if (o.dirs.empty() && o.expect.empty()) o.dirs = {"/usr/bin", "/usr/lib/x86_64-linux-gnu"};
     return true;
 }
 
@@ -415,10 +447,11 @@ int main(int argc, char** argv) {
     if (!ParseArgs(argc, argv, opt)) {
         std::fprintf(stderr,
                      "usage: decoder-check [--limit-bytes N] [--max-files N] [--quiet] [--operands] [--random N]\n"
-                     "                     [DIR|FILE...]\n"
+                     "                     [--expect FILE | --write-expect FILE] [DIR|FILE...]\n"
                      "  compares emu64 instruction lengths with Capstone over the .text of ELF64 x86-64 files\n"
                      "  (default DIRs: /usr/bin /usr/lib/x86_64-linux-gnu); --operands also compares operands;\n"
-                     "  --random N compares N random buffers in each of 16/32/64-bit mode instead of files\n");
+                     "  --random N compares N random buffers in each of 16/32/64-bit mode instead of files;\n"
+                     "  --expect FILE checks FILE's corpus against its recorded class counts (expectations.h)\n");
         return 2;
     }
     auto open = [&](cs_mode mode, csh& handle) {
@@ -426,6 +459,17 @@ int main(int argc, char** argv) {
         if (opt.operands) cs_option(handle, CS_OPT_DETAIL, CS_OPT_ON);
         return true;
     };
+    std::optional<decoder_check::Expectations> expected;
+    if (!opt.expect.empty()) {
+        std::string error;
+        expected = decoder_check::ReadExpectations(opt.expect, &error);
+        if (!expected) {
+            std::fprintf(stderr, "decoder-check: %s\n", error.c_str());
+            return 2;
+        }
+        for (const decoder_check::CorpusFile& c : expected->files) opt.dirs.push_back(c.path);
+    }
+    decoder_check::Expectations found;
     Totals t;
     if (opt.random) {
         const std::pair<cs_mode, emu::cpu::DecodeMode> modes[] = {{CS_MODE_16, emu::cpu::DecodeMode::Bits16},
@@ -449,6 +493,7 @@ int main(int argc, char** argv) {
         const auto text = ReadText(path);
         if (!text) continue;
         ++t.files;
+        found.files.push_back({path.string(), decoder_check::FileHash(path).value_or(0)});
         t.text_bytes += opt.limit_bytes ? std::min<u64>(text->size(), opt.limit_bytes) : text->size();
         CheckText(handle, path.string(), *text, opt.limit_bytes, t);
         if (!opt.quiet) std::fprintf(stderr, "\r%llu files", static_cast<unsigned long long>(t.files));
@@ -502,5 +547,20 @@ int main(int argc, char** argv) {
         }
     }
     std::printf("unexplained disagreements: %llu\n", static_cast<unsigned long long>(unexplained));
-    return unexplained == 0 ? 0 : 1;
+    found.compared = t.compared;
+    for (const auto& [key, c] : t.disagreements) found.classes["length " + key] = c.count;
+    for (const auto& [key, c] : t.operand_mismatches) found.classes["operand " + key] = c.count;
+    if (!opt.write_expect.empty() && !decoder_check::WriteExpectations(opt.write_expect, found)) {
+        std::fprintf(stderr, "decoder-check: cannot write %s\n", opt.write_expect.c_str());
+        return 2;
+    }
+    bool as_expected = true;
+    if (expected) {
+        const std::vector<std::string> diffs = decoder_check::CompareExpectations(*expected, found);
+        for (const std::string& d : diffs) std::printf("not as expected: %s\n", d.c_str());
+        std::printf("corpus %s: %zu differences from %s\n", diffs.empty() ? "as expected" : "NOT as expected",
+                    diffs.size(), opt.expect.c_str());
+        as_expected = diffs.empty();
+    }
+    return unexplained == 0 && as_expected ? 0 : 1;
 }

@@ -331,8 +331,16 @@ static X87Result YLog2XImpl(const Float80& fy, const Float80& fx, u16 fcw) {
     if (x.kind == Kind::Inf) return ScaledLog(y, Kind::Inf, false, {}, fcw, de);
     const Wide l = Log2Of(x.u);
     if (wide::IsZero(l)) return ScaledLog(y, Kind::Zero, false, l, fcw, de);
-    // Even log2 of a power of two is reported inexact by the hardware.
-    return ScaledLog(y, Kind::Finite, l.sign, wide::Abs(l), fcw, de);
+    // log2 of a power of two is its exponent, exactly, and y times it is exact in 128 bits: rounded as it is, it gives
+    // the representable result itself under every rounding mode (a sticky bit would push round-up and round-down one
+    // ulp off). The hardware reports it inexact all the same, and so a tiny (denormal) result as underflowing too.
+    const bool power_of_two = x.u.sig == kIntegerBit;
+    X87Result r = ScaledLog(y, Kind::Finite, l.sign, wide::Abs(l), fcw, de, power_of_two);
+    if (power_of_two) {
+        r.status |= status::PE;
+        if ((r.value.sign_exponent & 0x7FFF) == 0 && r.value.significand != 0) r.status |= status::UE;
+    }
+    return r;
 }
 
 X87Result YLog2X(const Float80& fy, const Float80& fx, u16 fcw) { return Checked(YLog2XImpl(fy, fx, fcw), fcw); }

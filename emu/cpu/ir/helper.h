@@ -28,6 +28,7 @@ struct Fault {
     // privilege check at delivery.
     bool software = false;
     u64 next_rip = 0;  // valid when software
+    u64 insn_rip = 0;  // valid when software: the instruction's own RIP, saved if delivering it faults
     bool icebp = false;  // with software: INT1 (F1), a #DB trap delivered without the gate DPL check
 };
 

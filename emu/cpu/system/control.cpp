@@ -12,13 +12,13 @@ constexpr u64 kCr0Defined = cr0::PE | cr0::MP | cr0::EM | cr0::TS | cr0::ET | cr
 constexpr u64 kCr0PagingBits = cr0::PE | cr0::PG | cr0::WP | cr0::CD | cr0::NW;
 constexpr u64 kCr4AlwaysWritable = cr4::TSD | cr4::DE | cr4::PSE | cr4::PAE | cr4::MCE | cr4::PGE | cr4::PCE |
                                    cr4::OSFXSR | cr4::OSXMMEXCPT;
-// CR4 bits that exist only when CPUID advertises their feature (SDM Vol. 3 2.5: setting one otherwise is #GP).
+// CR4 bits that exist only when CPUID advertises their feature (SDM Vol. 3 2.5: setting one otherwise is #GP). Asked
+// at each write rather than cached: the selected CPU model (-cpu) decides.
 u64 Cr4Writable() {
-    static const u64 bits = kCr4AlwaysWritable | (HasFeature("xsave") ? cr4::OSXSAVE : 0) |
-                            (HasFeature("fsgsbase") ? cr4::FSGSBASE : 0) | (HasFeature("smep") ? cr4::SMEP : 0) |
-                            (HasFeature("smap") ? cr4::SMAP : 0) | (HasFeature("umip") ? cr4::UMIP : 0) |
-                            (HasFeature("pcid") ? cr4::PCIDE : 0);
-    return bits;
+    return kCr4AlwaysWritable | (HasFeature("xsave") ? cr4::OSXSAVE : 0) |
+           (HasFeature("fsgsbase") ? cr4::FSGSBASE : 0) | (HasFeature("smep") ? cr4::SMEP : 0) |
+           (HasFeature("smap") ? cr4::SMAP : 0) | (HasFeature("umip") ? cr4::UMIP : 0) |
+           (HasFeature("pcid") ? cr4::PCIDE : 0);
 }
 constexpr u64 kCr4PagingBits = cr4::PSE | cr4::PAE | cr4::PGE | cr4::PCIDE | cr4::SMEP | cr4::SMAP | cr4::LA57;
 constexpr unsigned kMaxPhysAddrBits = 40;  // CPUID 0x80000008: EAX[7:0]

@@ -1,7 +1,10 @@
 #include "emu/cpu/system/cpuid.h"
 
+#include <algorithm>
 #include <array>
 #include <cstring>
+
+#include "emu/cpu/system/cpu_model.h"
 
 namespace emu::cpu::system {
 namespace {
@@ -14,12 +17,11 @@ constexpr u32 kMaxBasicLeaf = 0x16;
 constexpr u32 kCrystalHz = 1'000'000'000;
 constexpr u32 kTscMhz = kCrystalHz / 1'000'000;
 constexpr u32 kMaxExtendedLeaf = 0x80000008;
-// Family 6, model 0x3A, stepping 9 (an Ivy Bridge signature: a well-known, integer-only-capable family).
-constexpr u32 kSignature = 0x000306A9;
 // One vCPU: its local APIC ID (CPUID.1:EBX[31:24], the MADT's LAPIC entry and the APIC's ID register agree).
 constexpr u32 kInitialApicId = 0;
 
-// Every feature bit we know about; `enabled` only when the emulator implements it.
+// Every feature bit we know about; `enabled` only when the emulator implements it. The selected CPU model
+// (cpu_model.h) advertises a subset of the enabled ones.
 constexpr CpuidFeature kFeatures[] = {
     {1, 0, CpuidReg::Edx, 0, "fpu", true},
     {1, 0, CpuidReg::Edx, 3, "pse", true},
@@ -61,10 +63,14 @@ constexpr CpuidFeature kFeatures[] = {
     {0x80000001, 0, CpuidReg::Edx, 29, "lm", true},
 };
 
+static_assert(std::size(kFeatures) <= kMaxFeatures);
+
 u32 FeatureBits(u32 leaf, u32 subleaf, CpuidReg reg) {
+    const CpuModel& model = SelectedCpuModel();
     u32 bits = 0;
-    for (const CpuidFeature& f : kFeatures) {
-        if (f.enabled && f.leaf == leaf && f.subleaf == subleaf && f.reg == reg) bits |= u32{1} << f.bit;
+    for (size_t i = 0; i < std::size(kFeatures); ++i) {
+        const CpuidFeature& f = kFeatures[i];
+        if (model.features[i] && f.leaf == leaf && f.subleaf == subleaf && f.reg == reg) bits |= u32{1} << f.bit;
     }
     return bits;
 }
@@ -85,8 +91,10 @@ u32 Chars(const char* s) {
 }
 
 CpuidResult BrandString(u32 part) {
-    static constexpr char kBrand[49] = "emu64 virtual x86-64 CPU";  // padded with NULs to 48 bytes
-    const char* p = kBrand + 16 * part;
+    char brand[48] = {};  // padded with NULs to 48 bytes
+    const std::string& name = SelectedCpuModel().brand;
+    std::memcpy(brand, name.data(), std::min(name.size(), sizeof brand - 1));
+    const char* p = brand + 16 * part;
     return {Chars(p), Chars(p + 4), Chars(p + 8), Chars(p + 12)};
 }
 
@@ -106,20 +114,29 @@ CpuidResult XsaveLeaf(u32 subleaf) {
 
 std::span<const CpuidFeature> CpuidFeatures() { return kFeatures; }
 
-bool HasFeature(std::string_view name) {
-    for (const CpuidFeature& f : kFeatures) {
-        if (f.name == name) return f.enabled;
+Vendor CpuVendor() { return SelectedCpuModel().vendor; }
+
+int FeatureIndex(std::string_view name) {
+    for (size_t i = 0; i < std::size(kFeatures); ++i) {
+        if (kFeatures[i].name == name) return static_cast<int>(i);
     }
-    return false;
+    return -1;
+}
+
+bool HasFeature(std::string_view name) {
+    const int i = FeatureIndex(name);
+    return i >= 0 && SelectedCpuModel().features[static_cast<size_t>(i)];
 }
 
 CpuidResult Cpuid(u32 leaf, u32 subleaf, const CpuState& state) {
     switch (leaf) {
-        case 0: return {kMaxBasicLeaf, Chars("Genu"), Chars("ntel"), Chars("ineI")};
+        case 0:
+            if (CpuVendor() == Vendor::Amd) return {kMaxBasicLeaf, Chars("Auth"), Chars("cAMD"), Chars("enti")};
+            return {kMaxBasicLeaf, Chars("Genu"), Chars("ntel"), Chars("ineI")};
         case 1:
             // EBX: CLFLUSH line size 8 qwords, one logical processor, the initial APIC ID.
             // ECX[27] OSXSAVE reflects CR4.OSXSAVE.
-            return WithFeatures(1, 0, {kSignature, (kInitialApicId << 24) | (8u << 8) | (1u << 16),
+            return WithFeatures(1, 0, {SelectedCpuModel().signature, (kInitialApicId << 24) | (8u << 8) | (1u << 16),
                                        (state.cr4 & cr4::OSXSAVE) ? 1u << 27 : 0u, 0});
         case 7: return subleaf == 0 ? WithFeatures(7, 0, {}) : CpuidResult{};
         case 0xD: return XsaveLeaf(subleaf);

@@ -24,11 +24,18 @@ struct CpuidFeature {
     bool enabled;
 };
 
+// Whose manual the virtual CPU follows where Intel's and AMD's differ (undefined results and flags, instructions one
+// vendor refuses). CPUID leaf 0 reports it.
+enum class Vendor : u8 { Intel, Amd };
+Vendor CpuVendor();
+
 // The feature table, for tests and documentation.
 std::span<const CpuidFeature> CpuidFeatures();
 
 CpuidResult Cpuid(u32 leaf, u32 subleaf, const CpuState& state);
-// Whether the feature with this name is advertised (false for names not in the table).
+// Whether the feature with this name is advertised by the selected model (false for names not in the table).
 bool HasFeature(std::string_view name);
+// The feature's index in CpuidFeatures(), or -1 for a name not in the table.
+int FeatureIndex(std::string_view name);
 
 }  // namespace emu::cpu::system

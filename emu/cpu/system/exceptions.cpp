@@ -212,6 +212,7 @@ DeliveryResult DeliverEvent(CpuState& s, MemoryInterface& m, const Event& event)
             return DeliveryResult::Delivered;
         }
         const Exception& second = r.error();
+        if (current.kind == EventKind::SoftwareInt) s.rip = current.instruction_rip;
         if (second.vector == vec::PF) s.cr2 = second.cr2;  // loaded when detected, even if it becomes #DF
         const ExceptionClass first =
             current.kind == EventKind::Exception ? ClassOf(current.vector) : ExceptionClass::Benign;

@@ -27,6 +27,9 @@ struct Event {
     // exceptions other than an instruction-breakpoint #DB (SDM Vol. 3 18.3.1.1). DeliverEvent sets it for the
     // exceptions raised during delivery.
     bool resume_flag = false;
+    // INT n, INT3, INTO: the instruction's own RIP. A fault while delivering one is a fault of the instruction
+    // (SDM Vol. 3 6.5): it saves this RIP, so a handler that fixes the gate or the stack returns to retry it.
+    u64 instruction_rip = 0;
 };
 
 enum class DeliveryResult : u8 {

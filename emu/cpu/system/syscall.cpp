@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "emu/cpu/system/cpuid.h"
 #include "emu/cpu/system/descriptors.h"
 
 namespace emu::cpu::system {
@@ -16,19 +17,28 @@ Segment FlatCode(u16 selector, unsigned dpl, bool long64) {
 }
 Segment FlatData(u16 selector, unsigned dpl) { return Segment{selector, 0, 0xFFFFFFFF, kFlatData | attr::Dpl(dpl)}; }
 
-bool SyscallEnabled(const CpuState& s) { return s.mode() == CpuMode::Long64 && (s.efer & efer::SCE); }
+// SYSCALL and SYSRET in IA-32e mode: Intel only in 64-bit mode (#UD in compatibility mode, SDM SYSCALL); AMD in
+// compatibility mode too, where SYSCALL enters 64-bit mode at CSTAR (AMD APM Vol. 3 SYSCALL).
+bool SyscallEnabled(const CpuState& s) {
+    const bool mode_ok = CpuVendor() == Vendor::Amd ? s.long_mode_active() : s.mode() == CpuMode::Long64;
+    return mode_ok && (s.efer & efer::SCE);
+}
+
+// SYSENTER and SYSEXIT in IA-32e mode: Intel only; AMD raises #UD in long mode (AMD APM Vol. 3 SYSENTER).
+bool SysenterRefused(const CpuState& s) { return CpuVendor() == Vendor::Amd && s.long_mode_active(); }
 
 }  // namespace
 
 SysResult<u64> Syscall(CpuState& s, u64 next_rip) {
     if (!SyscallEnabled(s)) return Ud();
     const u16 cs = static_cast<u16>((s.star >> 32) & 0xFFFC);
+    const bool from_compat = s.mode() != CpuMode::Long64;
     s.reg(Gpr::Rcx) = next_rip;
     s.reg(Gpr::R11) = s.rflags & ~rflags::RF;
     s.rflags = (s.rflags & ~(s.sfmask | rflags::RF)) | rflags::Reserved1;
     s.segment(SegReg::Cs) = FlatCode(cs, 0, true);
     s.segment(SegReg::Ss) = FlatData(static_cast<u16>(cs + 8), 0);
-    return s.lstar;
+    return from_compat ? s.cstar : s.lstar;
 }
 
 SysResult<u64> Sysret(CpuState& s, unsigned op_size) {
@@ -46,6 +56,7 @@ SysResult<u64> Sysret(CpuState& s, unsigned op_size) {
 }
 
 SysResult<u64> Sysenter(CpuState& s) {
+    if (SysenterRefused(s)) return Ud();
     if (s.mode() == CpuMode::Real || (s.sysenter_cs & 0xFFFC) == 0) return Gp(0);
     const bool ia32e = s.long_mode_active();
     const u16 cs = static_cast<u16>(s.sysenter_cs & 0xFFFC);
@@ -57,6 +68,7 @@ SysResult<u64> Sysenter(CpuState& s) {
 }
 
 SysResult<u64> Sysexit(CpuState& s, unsigned op_size) {
+    if (SysenterRefused(s)) return Ud();
     const CpuMode mode = s.mode();
     if (mode == CpuMode::Real || mode == CpuMode::Virtual8086 || (s.sysenter_cs & 0xFFFC) == 0 || s.cpl() != 0) {
         return Gp(0);

@@ -1,6 +1,7 @@
 // Bit instructions: BT BTS BTR BTC BSF BSR POPCNT LZCNT TZCNT CRC32.
 #include <bit>
 
+#include "emu/cpu/system/cpuid.h"
 #include "emu/cpu/translate/helpers.h"
 #include "emu/cpu/translate/translator.h"
 
@@ -95,8 +96,15 @@ bool Translator::ZeroCount(const DecodedInsn& insn, bool leading) {
     return true;
 }
 
-bool Translator::LZCNT(const DecodedInsn& insn) { return ZeroCount(insn, true); }
-bool Translator::TZCNT(const DecodedInsn& insn) { return ZeroCount(insn, false); }
+// Without the extension CPUID advertises (ABM for LZCNT, BMI1 for TZCNT) the F3 prefix is ignored and the encoding
+// runs as BSR/BSF, as on hardware that predates it (SDM Vol. 2 LZCNT and TZCNT: "On processors that do not
+// support ..., the instruction byte encoding is executed as BSR/BSF").
+bool Translator::LZCNT(const DecodedInsn& insn) {
+    return system::HasFeature("abm") ? ZeroCount(insn, true) : BSR(insn);
+}
+bool Translator::TZCNT(const DecodedInsn& insn) {
+    return system::HasFeature("bmi1") ? ZeroCount(insn, false) : BSF(insn);
+}
 
 // CRC32 r, r/m: accumulates CRC-32C (Castagnoli) over the source bytes; the result is 32 bits, zero-extended
 // into a 64-bit destination. Flags are unchanged. (Usable once CPUID advertises SSE4.2.)

@@ -85,21 +85,22 @@ bool Translator::JRCXZ(const DecodedInsn& insn) {
 // --- Far transfers. Real and virtual-8086 mode only: protected-mode far transfers check descriptors, gates
 // and privilege (TODO(system)).
 
-void Translator::LoadFarPointer(const Operand& op, Value* offset, Value* selector) {
+void Translator::LoadFarPointer(const Operand& op, Value* offset, Value* selector, unsigned size) {
+    const Type t = ir::IntTypeOfSize(size);
     if (op.kind == OperandKind::FarPtr) {
-        *offset = ir::Emitter::ImmOf(OpType(*insn_), op.imm);
+        *offset = ir::Emitter::ImmOf(t, op.imm);
         *selector = ir::Emitter::Imm16(op.far_selector);
         return;
     }
     const Value addr = LinearAddress(op);
-    *offset = ir_.Load(addr, OpType(*insn_), MemFlagsOf(op));
-    *selector = ir_.Load(ir_.Add(addr, ir::Emitter::Imm64(insn_->op_size)), Type::U16, MemFlagsOf(op));
+    *offset = ir_.Load(addr, t, MemFlagsOf(op));
+    *selector = ir_.Load(ir_.Add(addr, ir::Emitter::Imm64(size)), Type::U16, MemFlagsOf(op));
 }
 
 bool Translator::JMPF(const DecodedInsn& insn) {
     if (!mode_.real_segments) return FarTransferProtected(insn, false);
     Value offset, selector;
-    LoadFarPointer(insn.operands[0], &offset, &selector);
+    LoadFarPointer(insn.operands[0], &offset, &selector, insn.op_size);
     LoadRealSegment(static_cast<unsigned>(SegReg::Cs), selector);
     ir_.ExitIndirect(ir_.ZeroExtend(offset, Type::U64));
     return false;
@@ -108,7 +109,7 @@ bool Translator::JMPF(const DecodedInsn& insn) {
 bool Translator::CALLF(const DecodedInsn& insn) {
     if (!mode_.real_segments) return FarTransferProtected(insn, true);
     Value offset, selector;
-    LoadFarPointer(insn.operands[0], &offset, &selector);
+    LoadFarPointer(insn.operands[0], &offset, &selector, insn.op_size);
     const Type t = OpType(insn);
     const Value rsp = GetRsp();
     const i64 size = insn.op_size;

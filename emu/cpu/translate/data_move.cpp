@@ -198,7 +198,7 @@ bool Translator::MOVBE(const DecodedInsn& insn) {
 bool Translator::LoadFarRegister(const DecodedInsn& insn, SegReg seg) {
     if (insn.operands[1].kind != OperandKind::Mem) return Undefined();
     Value offset, selector;
-    LoadFarPointer(insn.operands[1], &offset, &selector);
+    LoadFarPointer(insn.operands[1], &offset, &selector, insn.op_size);
     if (!mode_.real_segments) {  // the segment first: a faulting load leaves the register unchanged
         LoadSegmentProtected(static_cast<unsigned>(seg), selector);
         Write(insn.operands[0], offset);

@@ -11,6 +11,8 @@ extern const ir::HelperInfo kStiHelper;          // (): IF <- 1 (with the one-in
 extern const ir::HelperInfo kDivHelper;          // (divisor, size, is_signed): rDX:rAX / divisor or #DE
 extern const ir::HelperInfo kRotateCarryHelper;  // (value, count, size | left << 8) -> result of RCL/RCR
 extern const ir::HelperInfo kRotateCarryFlagsHelper;  // same arguments: writes CF and OF
+extern const ir::HelperInfo kDoubleShift16Helper;  // (dst | src << 16, masked count, left) -> 16-bit SHLD/SHRD result
+extern const ir::HelperInfo kDoubleShift16FlagsHelper;  // same arguments: writes the status flags
 extern const ir::HelperInfo kStringHelper;       // (StringOp packed, 0, 0) -> 1 when the instruction completed
 extern const ir::HelperInfo kBcdHelper;          // (kind, imm8): AAA..DAS on AX and the flags, or #DE
 extern const ir::HelperInfo kSoftIntHelper;      // (vector, next_rip, kind): INT n / INT3 / INTO / INT1

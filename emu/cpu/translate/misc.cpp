@@ -44,9 +44,16 @@ namespace {
 enum SoftKind : u64 { kIntN, kInt3, kInto, kInt1 };
 }
 
+// The helper gets (vector | kind << 8, next RIP, the instruction's RIP): a fault while delivering the interrupt is
+// a fault of the instruction, which saves its own RIP (SDM Vol. 3 6.5, 6.12.1).
+void Translator::CallSoftInt(u8 vector, u64 kind) {
+    ir_.CallHelper(kSoftIntHelper, ir::Emitter::Imm64(vector | (kind << 8)), ir::Emitter::Imm64(next_rip_),
+                   ir::Emitter::Imm64(rip_));
+}
+
 bool Translator::SoftwareInterrupt(u8 vector) {
     const u64 kind = insn_->mnemonic == Mnemonic::INT3 ? kInt3 : insn_->mnemonic == Mnemonic::INT1 ? kInt1 : kIntN;
-    ir_.CallHelper(kSoftIntHelper, ir::Emitter::Imm64(vector), ir::Emitter::Imm64(next_rip_), ir::Emitter::Imm64(kind));
+    CallSoftInt(vector, kind);
     ir_.ExitConst(next_rip_);  // not reached: the helper always raises
     return false;
 }
@@ -57,8 +64,7 @@ bool Translator::INT1(const DecodedInsn&) { return SoftwareInterrupt(vec::DB); }
 
 bool Translator::INTO(const DecodedInsn&) {
     if (mode_.decode == DecodeMode::Bits64) return Undefined();
-    ir_.CallHelper(kSoftIntHelper, ir::Emitter::Imm64(vec::OF), ir::Emitter::Imm64(next_rip_),
-                   ir::Emitter::Imm64(kInto));
+    CallSoftInt(vec::OF, kInto);
     return true;
 }
 
@@ -90,12 +96,14 @@ namespace {
 
 // INT n, INT3 and INTO are software interrupts (trap: the saved RIP is the next instruction; delivery
 // checks the gate's DPL). INT1 (ICEBP) is a #DB trap without the DPL check. INTO traps only if OF is set.
-u64 SoftInt(ir::HelperEnv& env, u64 vector, u64 next_rip, u64 kind) {
+u64 SoftInt(ir::HelperEnv& env, u64 packed, u64 next_rip, u64 rip) {
+    const u64 kind = packed >> 8;
     if (kind == kInto && !(env.state.rflags & rflags::OF)) return 0;
-    ir::Fault f = ir::MakeFault(static_cast<u8>(vector));
+    ir::Fault f = ir::MakeFault(static_cast<u8>(packed));
     f.software = true;
     f.icebp = kind == kInt1;
     f.next_rip = next_rip;
+    f.insn_rip = rip;
     env.fault = f;
     return 0;
 }

@@ -1,6 +1,8 @@
 // Shifts and rotates: SHL SHR SAR ROL ROR RCL RCR SHLD SHRD. The count is masked to 5 bits (6 with 64-bit
 // operands); a masked count of 0 changes no flag. The destination is written even for count 0, which
 // zero-extends a 32-bit register in 64-bit mode as hardware does.
+#include "emu/cpu/ir/flags.h"
+#include "emu/cpu/system/cpuid.h"
 #include "emu/cpu/translate/helpers.h"
 #include "emu/cpu/translate/translator.h"
 
@@ -63,13 +65,23 @@ bool Translator::RotateThroughCarry(const DecodedInsn& insn, bool left) {
 bool Translator::RCL(const DecodedInsn& insn) { return RotateThroughCarry(insn, true); }
 bool Translator::RCR(const DecodedInsn& insn) { return RotateThroughCarry(insn, false); }
 
-// SHLD/SHRD dst, src, count: shift dst, filling from src. A count above the width is undefined (SDM); we
-// produce what the formula gives and the differential tester masks it.
+// SHLD/SHRD dst, src, count: shift dst, filling from src. A 16-bit form with a count of 17-31 leaves a result and
+// flags the SDM calls undefined; real CPUs produce definite values, which differ between vendors (DoubleShift16Big),
+// so a form whose count may be that large goes through helpers that reproduce the emulated vendor's.
 bool Translator::DoubleShift(const DecodedInsn& insn, bool left) {
     const Operand& dst = insn.operands[0];
     const Value a = Read(dst, true);
     const Value b = Read(insn.operands[1]);
     const Value count = ShiftCount(ir_, insn, 2, insn.num_operands > 2 ? Read(insn.operands[2]) : Value());
+    if (dst.size == 2 && !(count.is_imm() && count.imm() <= 16)) {
+        const Value high = ir_.Shl(ir_.ZeroExtend(b, Type::U64), ir::Emitter::Imm8(16));
+        const Value pair = ir_.Or(ir_.ZeroExtend(a, Type::U64), high);
+        const Value how = ir::Emitter::Imm64(left ? 1 : 0);
+        Write(dst, ir_.Truncate(ir_.CallHelper(kDoubleShift16Helper, pair, ir_.ZeroExtend(count, Type::U64), how),
+                                Type::U16));
+        ir_.CallHelper(kDoubleShift16FlagsHelper, pair, ir_.ZeroExtend(count, Type::U64), how);
+        return true;
+    }
     const Value rest = ir_.Sub(ir::Emitter::Imm8(dst.size * 8), count);
     const Value r = left ? ir_.Or(ir_.Shl(a, count), ir_.Shr(b, rest)) : ir_.Or(ir_.Shr(a, count), ir_.Shl(b, rest));
     Write(dst, r);
@@ -125,8 +137,68 @@ u64 RotateCarryFlags(ir::HelperEnv& env, u64 value, u64 count, u64 how) {
     return 0;
 }
 
+// 16-bit SHLD/SHRD of d (destination) and s (source) by a masked count c of 0-31, as the emulated vendor's CPUs
+// do it. Counts up to 16 follow the SDM (and the translator's inline form: ir::ComputeFlags). Above 16:
+// - Intel (P6 and later): the 48-bit d:s:d is shifted, so SHLD gives (s << (c - 16)) | (d >> (32 - c)) and SHRD
+//   (s >> (c - 16)) | (d << (32 - c)); CF is the bit of s shifted out last (bit 32 - c for SHLD, c - 17 for SHRD),
+//   OF = CF ^ bit 15 (SHLD) or bit 14 ^ bit 15 (SHRD), AF = 0 (Bochs's model of these CPUs, cpu/shift16.cc, which
+//   states the CF rule as matching hardware).
+// - AMD: s is rotated by c - 16 (SHLD left, SHRD right), CF = 0, OF = 0 (SHLD) or bit 14 ^ bit 15 (SHRD), AF = 1:
+//   measured on an AMD EPYC (family 19h) host, which diff-cpu compares against when the emulated vendor is AMD.
+// SF, ZF and PF follow the result for both.
+struct Shift16 {
+    u16 result;
+    u64 rflags;
+};
+
+Shift16 DoubleShift16Big(u64 rflags, u16 d, u16 s, unsigned c, bool left) {
+    const bool amd = system::CpuVendor() == system::Vendor::Amd;
+    const unsigned k = c - 16;
+    u16 r;
+    bool cf;
+    if (amd) {
+        r = static_cast<u16>(left ? (s << k) | (s >> (16 - k)) : (s >> k) | (s << (16 - k)));
+        cf = false;
+    } else {
+        r = static_cast<u16>(left ? (s << k) | (d >> (32 - c)) : (s >> k) | (d << (32 - c)));
+        cf = left ? (s >> (32 - c)) & 1 : (s >> (c - 17)) & 1;
+    }
+    const bool msb = r >> 15;
+    const bool of = left ? (amd ? false : cf != msb) : msb != ((r >> 14) & 1);
+    u64 f = rflags & ~rflags::Arith;
+    if (cf) f |= rflags::CF;
+    if (of) f |= rflags::OF;
+    if (amd) f |= rflags::AF;
+    if (msb) f |= rflags::SF;
+    if (r == 0) f |= rflags::ZF;
+    if (ir::ParityEven(r)) f |= rflags::PF;
+    return {r, f};
+}
+
+// (d | s << 16, masked count, left): the result and the new RFLAGS.
+Shift16 DoubleShift16(u64 rflags, u64 pair, u64 count, u64 left) {
+    const u16 d = static_cast<u16>(pair), s = static_cast<u16>(pair >> 16);
+    const unsigned c = static_cast<unsigned>(count);
+    if (c == 0) return {d, rflags};
+    if (c > 16) return DoubleShift16Big(rflags, d, s, c, left != 0);
+    const u32 joined = left ? (u32{d} << 16) | s : (u32{s} << 16) | d;
+    const u16 r = static_cast<u16>(left ? (joined << c) >> 16 : joined >> c);
+    return {r, ir::ComputeFlags(left ? ir::FlagOp::Shl : ir::FlagOp::Shr, ir::Type::U16, d, c, r, false, rflags)};
+}
+
+u64 DoubleShift16Result(ir::HelperEnv& env, u64 pair, u64 count, u64 left) {
+    return DoubleShift16(env.state.rflags, pair, count, left).result;
+}
+
+u64 DoubleShift16Flags(ir::HelperEnv& env, u64 pair, u64 count, u64 left) {
+    env.state.rflags = DoubleShift16(env.state.rflags, pair, count, left).rflags;
+    return 0;
+}
+
 }  // namespace
 
+const ir::HelperInfo kDoubleShift16Helper{"DoubleShift16", &DoubleShift16Result};
+const ir::HelperInfo kDoubleShift16FlagsHelper{"DoubleShift16Flags", &DoubleShift16Flags};
 const ir::HelperInfo kRotateCarryHelper{"RotateCarry", &RotateCarryResult};
 const ir::HelperInfo kRotateCarryFlagsHelper{"RotateCarryFlags", &RotateCarryFlags};
 

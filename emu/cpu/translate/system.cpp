@@ -8,6 +8,7 @@
 #include <cstddef>
 
 #include "emu/cpu/system/control.h"
+#include "emu/cpu/system/cpuid.h"
 #include "emu/cpu/system/exceptions.h"
 #include "emu/cpu/system/msr.h"
 #include "emu/cpu/system/segments.h"
@@ -158,10 +159,14 @@ bool Translator::SegmentLoaded(unsigned seg) {
     return false;
 }
 
+// Indirect far JMP/CALL with REX.W take an m16:64 pointer on Intel; AMD ignores REX.W there and reads m16:32 (AMD APM
+// Vol. 3 JMP (Far) and CALL (Far): "the operand size is 32 bits" for the far pointer in 64-bit mode).
 bool Translator::FarTransferProtected(const DecodedInsn& insn, bool call) {
+    const bool amd_m16_32 = insn.op_size == 8 && system::CpuVendor() == system::Vendor::Amd;
+    const unsigned size = amd_m16_32 ? 4 : insn.op_size;
     Value offset, selector;
-    LoadFarPointer(insn.operands[0], &offset, &selector);
-    const Value packed = ir_.Or(ir_.ZeroExtend(selector, Type::U64), ir::Emitter::Imm64(u64{insn.op_size} << 16));
+    LoadFarPointer(insn.operands[0], &offset, &selector, size);
+    const Value packed = ir_.Or(ir_.ZeroExtend(selector, Type::U64), ir::Emitter::Imm64(u64{size} << 16));
     const Value return_rip = ir::Emitter::Imm64(call ? next_rip_ : ~u64{0});
     ir_.ExitIndirect(ir_.CallHelper(kFarTransferHelper, offset, packed, return_rip));
     return false;

@@ -115,7 +115,7 @@ private:
     bool BitTest(const DecodedInsn& insn, int action);
     bool ZeroCount(const DecodedInsn& insn, bool leading);
     // Far pointers: the offset (op_size bytes) and the selector after it; real-mode far transfers.
-    void LoadFarPointer(const Operand& op, Value* offset, Value* selector);
+    void LoadFarPointer(const Operand& op, Value* offset, Value* selector, unsigned size);
     bool LoadFarRegister(const DecodedInsn& insn, SegReg seg);
     bool FarReturn(const DecodedInsn& insn, bool iret);
     bool LoopOp(const DecodedInsn& insn, int cond);
@@ -123,6 +123,7 @@ private:
     bool BcdOp(const DecodedInsn& insn, unsigned kind);
     bool SetFlagBit(u64 flag, int value);
     bool SoftwareInterrupt(u8 vector);
+    void CallSoftInt(u8 vector, u64 kind);
     // system.cpp: protected/long-mode forms of segment loads, far transfers and IRET (through emu/cpu/system),
     // and shared shapes of the system instructions.
     // A protected-mode segment load (may fault, so callers commit other results after it), then

@@ -1,0 +1,25 @@
+#!/usr/bin/env python3
+"""Conformance guests (issue #17): behaviours of real hardware stated by the SDM and the AMD APM that emu64 got
+wrong, each in a guest that judges itself against the manual (guest-images/testguests/conform/*.asm and the
+Multiboot kernels named below), on each backend (harness.py).
+
+usage: conform_test.py EMU64 TESTGUEST_DIR [-mmu MODE]
+"""
+from harness import finish, for_each_backend, self_checking, self_checking_kernel
+
+
+def checks():
+    # 1. Interrupt windows opened by STI (after the next instruction), POPF and IRET, inside straight-line code.
+    self_checking_kernel("intwin32", 6)
+    # 2. A fault while delivering INT n / INT3 is the instruction's: its own RIP is saved, and a retry works.
+    self_checking("conform_softint64", 11)
+    # 6. QEMU's pc-testdev I/O memory window at 0xFF000000 (64 KiB that reads back what was written).
+    self_checking("conform_testdev32", 10, "-start-mode", "prot32")
+    # 8 and 10. Vendor-dependent behaviour (SYSENTER in 64-bit mode, SYSCALL in compatibility mode, far JMP m16:64
+    # with REX.W, 16-bit SHLD/SHRD by 17-31) under the default model (Intel), an Intel model and two AMD models.
+    for model in [[], ["-cpu", "Skylake-Client"], ["-cpu", "EPYC"], ["-cpu", "qemu64"], ["-cpu", "max,vendor=amd"]]:
+        self_checking("conform_vendor64", 7, *model)
+
+
+for_each_backend(checks)
+finish()
