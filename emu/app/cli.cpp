@@ -28,6 +28,7 @@
 #include "emu/app/device_options.h"
 #include "emu/common/bits.h"
 #include "emu/common/log.h"
+#include "emu/debug/gdb_server.h"
 #include "emu/machine/boot/start_state.h"
 #include "emu/machine/gpr_names.h"
 #include "mmu/walk/walk.h"
@@ -600,6 +601,9 @@ MachineConfig Validate(const RawOptions& raw) {
     ValidateDevices(raw, config);
     if (raw.gdb && raw.gdb->empty()) Fail(CliErrorCode::BadValue, "-gdb needs a device such as tcp::1234");
     config.gdb = raw.gdb ? raw.gdb : (raw.s ? std::optional<std::string>(kGdbDefault) : std::nullopt);
+    if (config.gdb) {
+        if (auto address = debug::ParseGdbDevice(*config.gdb); !address) Fail(CliErrorCode::BadValue, address.error());
+    }
     config.start_stopped = raw.start_stopped;
     if (raw.d) config.log_mask = ParseLogMask(*raw.d);
     if (raw.log_file) config.log_file = ParseOutputFile("-D", *raw.log_file);

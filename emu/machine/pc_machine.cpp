@@ -21,6 +21,9 @@
 #include "emu/common/log.h"
 #include "emu/cpu/system/msr.h"
 #include "emu/cpu/vcpu.h"
+#include "emu/debug/gdb_server.h"
+#include "emu/debug/guest_view.h"
+#include "emu/debug/run_control.h"
 #include "emu/machine/boot/linux_loader.h"
 #include "emu/machine/boot/multiboot_loader.h"
 #include "emu/machine/guest_memory.h"
@@ -174,10 +177,13 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
         { std::lock_guard lock(wake_mutex); }
         wake_cv.notify_all();
     };
+    // Stops and resumes from the gdb stub and the monitor (a parked vCPU returns when the machine ends).
+    debug::RunControl control;
     auto stop_with = [&](int status) {
         int expected = kRunning;
         exit_status.compare_exchange_strong(expected, status);
         if (cpu::Vcpu* v = running.load()) v->RequestStop();
+        control.Shutdown();
         wake();
     };
     if (console) console->SetQuitCallback([&] { stop_with(0); });
@@ -242,18 +248,47 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
     vcpu.state() = state;
     vcpu.SetInterruptSource(&board);
     running = &vcpu;
+    control.SetStopper([&vcpu] { vcpu.RequestStop(); });
+    debug::GuestView guest_view(memory.slots(), &page_track);
+    std::unique_ptr<debug::GdbServer> gdb;
+    if (config.gdb) {
+        auto address = debug::ParseGdbDevice(*config.gdb);
+        if (!address) return Fail(address.error());
+        auto server = debug::GdbServer::Start(
+            *address, debug::GdbTarget{&vcpu, &vcpu_memory, &guest_view, &control, [&] { stop_with(0); }});
+        if (!server) return Fail(server.error());
+        gdb = std::move(*server);
+    }
     EventLoop events(timers, console);
 
     int status = 0;
     u64& retired = budget.retired;
+    // A stop to park the vCPU at before the next run (-S: before the first instruction).
+    std::optional<debug::StopEvent> park;
+    if (config.start_stopped) park = debug::StopEvent{};
     for (;;) {
+        if (!park && control.PauseRequested()) park = debug::StopEvent{};
+        debug::ResumeMode mode = debug::ResumeMode::Continue;
+        if (park) {
+            mode = control.Park(*std::exchange(park, std::nullopt));
+            // Going on from a breakpoint runs the instruction there (as it does after any stop).
+            vcpu.SkipBreakpointOnce();
+        }
         u64 slice = kSliceInstructions;
         if (config.max_insns) slice = std::min(slice, config.max_insns - retired);  // retired < max_insns here
-        const cpu::RunResult result = vcpu.Run(slice);
+        const bool step = mode == debug::ResumeMode::Step;
+        const cpu::RunResult result = exit_status.load() != kRunning ? cpu::RunResult{}
+                                      : step                         ? vcpu.Step()
+                                                                     : vcpu.Run(slice);
         retired += result.instructions;
         if (exit_status.load() != kRunning) {
             status = exit_status.load();
             break;
+        }
+        if (step) park = debug::StopEvent{debug::StopCause::Stepped, std::nullopt};
+        if (result.reason == cpu::StopReason::Breakpoint) park = debug::StopEvent{debug::StopCause::Breakpoint, {}};
+        if (result.reason == cpu::StopReason::Watchpoint) {
+            park = debug::StopEvent{debug::StopCause::Watchpoint, result.watchpoint};
         }
         if (result.reason == cpu::StopReason::Exception) {
             const cpu::ExceptionInfo& e = *result.exception;
@@ -277,6 +312,9 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
             break;
         }
     }
+    control.Shutdown();
+    if (gdb) gdb->Exited(status == kResetRequested ? 0 : status);
+    gdb.reset();
     // Device threads may still complete requests and wake the vCPU: stop them while it exists.
     (*virtio)->Shutdown();
     running = nullptr;

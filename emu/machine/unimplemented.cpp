@@ -4,8 +4,10 @@ namespace emu::machine {
 
 std::optional<std::string> UnimplementedFeature(const MachineConfig& config) {
     // TODO(lead): drop each line as the feature lands.
-    if (config.gdb) return "-s/-gdb";
-    if (config.start_stopped) return "-S";
+    if (config.bare && config.gdb) return "-s/-gdb with -bare";
+    if (config.bare && config.start_stopped) return "-S with -bare";
+    // Nothing could start a machine stopped without a debugger (the monitor will be a second way).
+    if (config.start_stopped && !config.gdb) return "-S without -gdb";
     if (const std::string display = EffectiveDisplay(config); display != "none") return "-display " + display;
     if (config.smp > 1) return "-smp " + std::to_string(config.smp);
     for (const SerialSpec& serial : config.serials) {

@@ -162,6 +162,10 @@ class BadCommandLines(CliTestCase):
             (["-bare", F.bare, "-max-insns", "10x"], "-max-insns"),
             (["-kernel", F.kernel, "-drive", ""], "-drive"),
             (["-kernel", F.kernel, "-gdb", ""], "-gdb"),
+            (["-kernel", F.kernel, "-gdb", "tcp::0"], "-gdb"),
+            (["-kernel", F.kernel, "-gdb", "tcp::99999"], "-gdb"),
+            (["-kernel", F.kernel, "-gdb", "udp::1234"], "-gdb"),
+            (["-kernel", F.kernel, "-gdb", "tcp:nowhere.example:1234"], "-gdb"),
         ]
         for args, mentions in cases:
             with self.subTest(args=args):
@@ -395,9 +399,7 @@ class UnimplementedFeatures(CliTestCase):
             (["-device", "e1000,netdev=n0"], "-device e1000"),
             (["-nic", "user,model=e1000"], "model=e1000"),
             (["-chardev", "socket,id=c0,path=/tmp/s"], "socket"),
-            (["-s"], "-s"),
-            (["-gdb", "tcp::1234"], "-gdb"),
-            (["-S"], "-S"),
+            (["-S"], "-S without -gdb"),
             (["-smp", "2"], "-smp"),
             (["-serial", "tcp::4444,server"], "-serial"),
             (["-serial", "null", "-serial", "null", "-serial", "null"], "third -serial"),  # COM1 and COM2 only
