@@ -29,6 +29,7 @@
 #include "emu/common/bits.h"
 #include "emu/common/log.h"
 #include "emu/debug/gdb_server.h"
+#include "emu/debug/qmp_server.h"
 #include "emu/machine/boot/start_state.h"
 #include "emu/machine/gpr_names.h"
 #include "mmu/walk/walk.h"
@@ -62,7 +63,7 @@ constexpr u64 kMaxTbSizeMiB = 2048;
 
 // Raw option values as CLI11 collects them; Validate() checks and converts them.
 struct RawOptions {
-    std::optional<std::string> m, smp, kernel, initrd, append, display, gdb, d, log_file, mmu;
+    std::optional<std::string> m, smp, kernel, initrd, append, display, gdb, d, log_file, mmu, monitor, qmp;
     std::vector<std::string> serial, drive, netdev, nic, device, chardev, accel;
     bool nographic = false, s = false, start_stopped = false, no_reboot = false, perfmap = false;
     std::optional<std::string> bare, load_addr, start_mode, cpl, dump_state, max_insns, timeout;
@@ -120,7 +121,9 @@ void DefineOptions(CLI::App& app, RawOptions& raw) {
     group = "Debugging";
     flag("-s", raw.s, "shorthand for -gdb tcp::1234");
     single("--gdb", raw.gdb, "DEV", "wait for a GDB connection on DEV (tcp::PORT)");
-    flag("-S", raw.start_stopped, "do not start the CPU until the debugger continues it");
+    flag("-S", raw.start_stopped, "do not start the CPU until the debugger or the monitor continues it");
+    single("--monitor", raw.monitor, "DEV", "the human monitor: stdio (on the terminal) or none");
+    single("--qmp", raw.qmp, "DEV", "the JSON monitor (QMP) on a unix socket: unix:PATH,server,wait=off");
     single("-d", raw.d, "ITEMS", "log categories, comma-separated (-d help lists them)");
     single("-D", raw.log_file, "FILE", "write the log to FILE instead of stderr");
     flag("--perfmap", raw.perfmap, "write /tmp/perf-PID.map so that perf names the JIT's translated blocks");
@@ -605,6 +608,15 @@ MachineConfig Validate(const RawOptions& raw) {
         if (auto address = debug::ParseGdbDevice(*config.gdb); !address) Fail(CliErrorCode::BadValue, address.error());
     }
     config.start_stopped = raw.start_stopped;
+    if (raw.monitor && *raw.monitor != "stdio" && *raw.monitor != "none") {
+        Fail(CliErrorCode::BadValue, "-monitor '" + *raw.monitor + "': expected stdio or none");
+    }
+    config.monitor = raw.monitor;
+    if (raw.qmp) {
+        auto path = debug::ParseQmpSpec(*raw.qmp);
+        if (!path) Fail(CliErrorCode::BadValue, path.error());
+        config.qmp = *path;
+    }
     if (raw.d) config.log_mask = ParseLogMask(*raw.d);
     if (raw.log_file) config.log_file = ParseOutputFile("-D", *raw.log_file);
     config.no_reboot = raw.no_reboot;

@@ -266,6 +266,16 @@ bool WriteGdbRegister(CpuState& state, unsigned n, std::string_view hex) {
     return true;
 }
 
+const char* GdbRegisterName(unsigned n) { return n < kCount ? kRegs[n].name : nullptr; }
+
+std::optional<u64> GdbRegisterValue(const CpuState& state, unsigned n) {
+    if (n >= kCount || kRegs[n].bits > 64) return std::nullopt;
+    const std::array<u8, 16> bytes = Get(state, kRegs[n]);
+    u64 value = 0;
+    std::memcpy(&value, bytes.data(), kRegs[n].bits / 8);
+    return value;
+}
+
 std::string ReadAllGdbRegisters(const CpuState& state) {
     std::string out;
     for (unsigned n = 0; n < kCount; ++n) out += *ReadGdbRegister(state, n);

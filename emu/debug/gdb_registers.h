@@ -19,6 +19,11 @@ std::optional<std::string> ReadGdbRegister(const cpu::CpuState& state, unsigned 
 // Sets register `n` from little-endian hex of its exact size. False for a bad number or size.
 bool WriteGdbRegister(cpu::CpuState& state, unsigned n, std::string_view hex);
 
+// Register `n`'s name ("rax", "cr3"), or null past the last.
+const char* GdbRegisterName(unsigned n);
+// Register `n`'s value as a number when it has at most 64 bits (the monitor's `info registers`), else nullopt.
+std::optional<u64> GdbRegisterValue(const cpu::CpuState& state, unsigned n);
+
 // Every register's hex, concatenated ('g').
 std::string ReadAllGdbRegisters(const cpu::CpuState& state);
 // Sets registers from a 'G' payload in order; a shorter payload sets the registers it covers. False if malformed.

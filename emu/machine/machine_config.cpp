@@ -141,6 +141,8 @@ std::string ConfigToJson(const MachineConfig& config) {
         {"devices", devices},
         {"chardevs", chardevs},
         {"gdb", OptionalToJson(config.gdb)},
+        {"monitor", OptionalToJson(config.monitor)},
+        {"qmp", OptionalToJson(config.qmp)},
         {"start_stopped", config.start_stopped},
         {"log_mask", config.log_mask},
         {"log_file", config.log_file},

@@ -23,6 +23,9 @@
 #include "emu/cpu/vcpu.h"
 #include "emu/debug/gdb_server.h"
 #include "emu/debug/guest_view.h"
+#include "emu/debug/monitor.h"
+#include "emu/debug/monitor_stdio.h"
+#include "emu/debug/qmp_server.h"
 #include "emu/debug/run_control.h"
 #include "emu/machine/boot/linux_loader.h"
 #include "emu/machine/boot/multiboot_loader.h"
@@ -259,6 +262,28 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
         if (!server) return Fail(server.error());
         gdb = std::move(*server);
     }
+    // The monitor's faces; the SHUTDOWN event says why the machine ended (a monitor command sets the reason first).
+    std::string shutdown_reason;
+    std::unique_ptr<debug::Monitor> monitor;
+    std::unique_ptr<debug::QmpServer> qmp;
+    std::unique_ptr<debug::StdioMonitor> hmp;
+    if (config.qmp || config.monitor.value_or("none") == "stdio") {
+        if (config.monitor == "stdio" && console) {
+            return Fail("-monitor stdio: the terminal is already a serial port's (add -serial null or -serial file:...)");
+        }
+        debug::MonitorTarget target{&vcpu, &guest_view, &control, &memory.slots(), &page_track,
+                                    [&vcpu_memory] { return vcpu_memory.MmuStatsString(); },
+                                    [&] { shutdown_reason = "host-qmp-quit"; stop_with(0); },
+                                    [&] { shutdown_reason = "host-qmp-system-reset"; stop_with(kResetRequested); },
+                                    [&board] { board.PressPowerButton(); }};
+        monitor = std::make_unique<debug::Monitor>(std::move(target));
+        if (config.qmp) {
+            auto server = debug::QmpServer::Start(*config.qmp, *monitor);
+            if (!server) return Fail(server.error());
+            qmp = std::move(*server);
+        }
+        if (config.monitor == "stdio") hmp = std::make_unique<debug::StdioMonitor>(*monitor);
+    }
     EventLoop events(timers, console);
 
     int status = 0;
@@ -315,6 +340,13 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
     control.Shutdown();
     if (gdb) gdb->Exited(status == kResetRequested ? 0 : status);
     gdb.reset();
+    if (monitor) {
+        if (shutdown_reason.empty()) shutdown_reason = status == kResetRequested ? "guest-reset" : "guest-shutdown";
+        monitor->Shutdown(shutdown_reason, shutdown_reason.starts_with("guest"));
+    }
+    hmp.reset();
+    qmp.reset();
+    monitor.reset();
     // Device threads may still complete requests and wake the vCPU: stop them while it exists.
     (*virtio)->Shutdown();
     running = nullptr;

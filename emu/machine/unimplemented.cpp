@@ -6,8 +6,11 @@ std::optional<std::string> UnimplementedFeature(const MachineConfig& config) {
     // TODO(lead): drop each line as the feature lands.
     if (config.bare && config.gdb) return "-s/-gdb with -bare";
     if (config.bare && config.start_stopped) return "-S with -bare";
-    // Nothing could start a machine stopped without a debugger (the monitor will be a second way).
-    if (config.start_stopped && !config.gdb) return "-S without -gdb";
+    if (config.bare && (config.monitor || config.qmp)) return "-monitor/-qmp with -bare";
+    // Nothing could start a machine stopped without a debugger or a monitor to continue it.
+    if (config.start_stopped && !config.gdb && !config.qmp && config.monitor.value_or("none") == "none") {
+        return "-S without -gdb, -qmp or -monitor";
+    }
     if (const std::string display = EffectiveDisplay(config); display != "none") return "-display " + display;
     if (config.smp > 1) return "-smp " + std::to_string(config.smp);
     for (const SerialSpec& serial : config.serials) {

@@ -166,6 +166,10 @@ class BadCommandLines(CliTestCase):
             (["-kernel", F.kernel, "-gdb", "tcp::99999"], "-gdb"),
             (["-kernel", F.kernel, "-gdb", "udp::1234"], "-gdb"),
             (["-kernel", F.kernel, "-gdb", "tcp:nowhere.example:1234"], "-gdb"),
+            (["-kernel", F.kernel, "-qmp", "unix:/tmp/emu64-cli-test.sock"], "-qmp"),  # no server,wait=off
+            (["-kernel", F.kernel, "-qmp", "tcp::4444,server,wait=off"], "-qmp"),
+            (["-kernel", F.kernel, "-qmp", "unix:,server,wait=off"], "-qmp"),
+            (["-kernel", F.kernel, "-monitor", "vc"], "-monitor"),
         ]
         for args, mentions in cases:
             with self.subTest(args=args):
@@ -399,7 +403,7 @@ class UnimplementedFeatures(CliTestCase):
             (["-device", "e1000,netdev=n0"], "-device e1000"),
             (["-nic", "user,model=e1000"], "model=e1000"),
             (["-chardev", "socket,id=c0,path=/tmp/s"], "socket"),
-            (["-S"], "-S without -gdb"),
+            (["-S"], "-S without -gdb, -qmp or -monitor"),
             (["-smp", "2"], "-smp"),
             (["-serial", "tcp::4444,server"], "-serial"),
             (["-serial", "null", "-serial", "null", "-serial", "null"], "third -serial"),  # COM1 and COM2 only
