@@ -28,6 +28,7 @@
 #include "emu/app/device_options.h"
 #include "emu/common/bits.h"
 #include "emu/common/log.h"
+#include "emu/common/trace.h"
 #include "emu/debug/gdb_server.h"
 #include "emu/debug/qmp_server.h"
 #include "emu/machine/boot/start_state.h"
@@ -64,7 +65,7 @@ constexpr u64 kMaxTbSizeMiB = 2048;
 // Raw option values as CLI11 collects them; Validate() checks and converts them.
 struct RawOptions {
     std::optional<std::string> m, smp, kernel, initrd, append, display, gdb, d, log_file, mmu, monitor, qmp;
-    std::vector<std::string> serial, drive, netdev, nic, device, chardev, accel;
+    std::vector<std::string> serial, drive, netdev, nic, device, chardev, accel, trace;
     bool nographic = false, s = false, start_stopped = false, no_reboot = false, perfmap = false;
     std::optional<std::string> bare, load_addr, start_mode, cpl, dump_state, max_insns, timeout;
     std::vector<std::string> reg, map;
@@ -126,6 +127,8 @@ void DefineOptions(CLI::App& app, RawOptions& raw) {
     single("--qmp", raw.qmp, "DEV", "the JSON monitor (QMP) on a unix socket: unix:PATH,server,wait=off");
     single("-d", raw.d, "ITEMS", "log categories, comma-separated (-d help lists them)");
     single("-D", raw.log_file, "FILE", "write the log to FILE instead of stderr");
+    repeated("--trace", raw.trace, "PATTERN",
+             "enable the trace events matching [enable=]PATTERN (a glob: 'page_track_*'; -trace help lists them)");
     flag("--perfmap", raw.perfmap, "write /tmp/perf-PID.map so that perf names the JIT's translated blocks");
     single("--dump-state", raw.dump_state, "FILE", "write the CPU state as JSON to FILE when the run ends");
     single("--max-insns", raw.max_insns, "N", "stop after N guest instructions (0: no limit)");
@@ -618,6 +621,13 @@ MachineConfig Validate(const RawOptions& raw) {
         config.qmp = *path;
     }
     if (raw.d) config.log_mask = ParseLogMask(*raw.d);
+    for (std::string pattern : raw.trace) {
+        if (pattern.starts_with("enable=")) pattern.erase(0, 7);
+        if (!trace::AnyMatches(pattern)) {
+            Fail(CliErrorCode::BadValue, "-trace '" + pattern + "': no trace event matches (-trace help lists them)");
+        }
+        config.trace.push_back(pattern);
+    }
     if (raw.log_file) config.log_file = ParseOutputFile("-D", *raw.log_file);
     config.no_reboot = raw.no_reboot;
     // Every -accel is checked; as in QEMU the first one that can run is used, and tcg always can.
@@ -706,6 +716,8 @@ CliRequest Parse(std::span<const char* const> args) {
         request.print_and_exit = VersionText();
     } else if (raw.d && *raw.d == "help") {
         request.print_and_exit = LogCategoriesHelp();
+    } else if (std::find(raw.trace.begin(), raw.trace.end(), "help") != raw.trace.end()) {
+        request.print_and_exit = trace::Help();
     } else {
         request.config = Validate(raw);
         if (raw.print_config) request.print_and_exit = emu::machine::ConfigToJson(request.config) + "\n";

@@ -101,6 +101,7 @@ constexpr u64 kMaxDump = 4096;
 
 Monitor::Monitor(MonitorTarget target) : target_(std::move(target)), client_(std::make_unique<Client>()) {
     Client* c = client_.get();
+    c->node.name = "monitor";
     c->node.track_write = [c](Gpa, std::span<const u8>) { c->writes.fetch_add(1, std::memory_order_relaxed); };
     c->node.track_remove_region = [c](Gfn first, u64 npages) {
         c->last_region_gfn = first;
@@ -161,7 +162,8 @@ Json Monitor::Paused(const std::function<Json()>& body) {
 std::vector<Monitor::Command> Monitor::BuildTable() {
     auto& t = target_;
     auto status = [&t](const Json&) {
-        const bool paused = t.control->Paused();
+        // A requested pause (-S before the first instruction, a stop on its way) already counts as paused.
+        const bool paused = t.control->Paused() || t.control->PauseRequested();
         return Json{{"running", !paused}, {"singlestep", false}, {"status", paused ? "paused" : "running"}};
     };
     auto registers = [this, &t](const Json&) {

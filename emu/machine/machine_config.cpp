@@ -143,6 +143,7 @@ std::string ConfigToJson(const MachineConfig& config) {
         {"gdb", OptionalToJson(config.gdb)},
         {"monitor", OptionalToJson(config.monitor)},
         {"qmp", OptionalToJson(config.qmp)},
+        {"trace", config.trace},
         {"start_stopped", config.start_stopped},
         {"log_mask", config.log_mask},
         {"log_file", config.log_file},

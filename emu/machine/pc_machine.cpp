@@ -252,6 +252,8 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
     vcpu.SetInterruptSource(&board);
     running = &vcpu;
     control.SetStopper([&vcpu] { vcpu.RequestStop(); });
+    // -S: parked before the first instruction; asked for before the monitor and the stub start, which report it.
+    if (config.start_stopped) control.RequestPause();
     debug::GuestView guest_view(memory.slots(), &page_track);
     std::unique_ptr<debug::GdbServer> gdb;
     if (config.gdb) {
@@ -288,9 +290,8 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
 
     int status = 0;
     u64& retired = budget.retired;
-    // A stop to park the vCPU at before the next run (-S: before the first instruction).
+    // A stop to park the vCPU at before the next run.
     std::optional<debug::StopEvent> park;
-    if (config.start_stopped) park = debug::StopEvent{};
     for (;;) {
         if (!park && control.PauseRequested()) park = debug::StopEvent{};
         debug::ResumeMode mode = debug::ResumeMode::Continue;

@@ -4,7 +4,7 @@ spinning in `spin`): the greeting and capabilities negotiation, stop/cont with t
 registers, memory by physical and virtual address, memslot MOVE/DELETE/CREATE/FLAGS under the running guest with the
 monitor's page-track client counting the region removals, errors (bad JSON, unknown commands, wrong argument types,
 missing arguments, commands before negotiation), a client that disconnects in the middle of a command, the human
-monitor through human-monitor-command and on -monitor stdio, and quit with its SHUTDOWN event. On both backends.
+monitor through human-monitor-command and on -monitor stdio, quit with its SHUTDOWN event, and the trace events of the memslot changes. On both backends.
 
 usage: qmp_test.py EMU64 TESTGUEST_DIR [-mmu MODE]
 """
@@ -86,8 +86,11 @@ def run(backend, guests):
     sym = symbols(elf)
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "qmp.sock")
+        trace = os.path.join(tmp, "trace.log")
         emu = subprocess.Popen([EMU64, "-kernel", elf, "-nographic", "-m", "64M", "-qmp",
-                                f"unix:{path},server,wait=off", *MMU, *BACKENDS[backend]],
+                                f"unix:{path},server,wait=off", "-trace", "memslot_change",
+                                "-trace", "page_track_remove_region", "-trace", "page_track_add", "-D", trace,
+                                *MMU, *BACKENDS[backend]],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
         try:
             body(tag, sym, path, emu)
@@ -100,6 +103,14 @@ def run(backend, guests):
         out, err = emu.communicate()
         check(tag + "quit ends emu64 with status 0", emu.returncode == 0, f"{emu.returncode} {err[-500:]!r}")
         check(tag + "the socket file is removed", not os.path.exists(path))
+        # Trace events (-trace): one line each, with the gfn and the client.
+        lines = open(trace).read().splitlines() if os.path.exists(trace) else []
+        check(tag + "trace: the move", any(l.startswith("memslot_change slot=1 kind=move gfn=0x40000 npages=0x40")
+                                           for l in lines), "\n".join(lines[-20:]))
+        check(tag + "trace: region removed for the monitor's client",
+              "page_track_remove_region gfn=0xc0 npages=0x40 client=monitor (move)" in lines, "\n".join(lines[-20:]))
+        check(tag + "trace: code page tracked", "page_track_add gfn=0x100 client=code count=1" in lines,
+              "\n".join(lines[:20]))
 
 
 def body(tag, sym, path, emu):
