@@ -96,6 +96,9 @@ std::string DumpText(const Json& r) {
 }
 
 constexpr u64 kMaxDump = 4096;
+constexpr const char* kCommandList =
+    "info status|registers|memslots|page-track, stop, cont, quit, system_reset, system_powerdown, "
+    "x[/N[bhwg]] ADDR, xp[/N[bhwg]] ADDR, memslot move ID BASE|delete ID|create ID BASE|set-flags ID on|off";
 
 }  // namespace
 
@@ -377,6 +380,7 @@ std::string Monitor::HumanLocked(const std::string& line) {
         }
         unit_count = (count ? count : 1) * unit;
     }
+    if (words[0] == "help" || words[0] == "?") return std::string(kCommandList) + "\n";
     if (words[0] == "c") words[0] = "cont";
     if (words[0] == "q") words[0] = "quit";
     for (const Command& c : table_) {
@@ -408,8 +412,7 @@ std::string Monitor::HumanLocked(const std::string& line) {
         if (c.text) return c.text(result);
         return result.empty() ? "" : result.dump() + "\n";
     }
-    return "unknown command: '" + line + "' (status, stop, cont, quit, system_reset, system_powerdown, "
-           "info registers|status|memslots|page-track, x[/N[bhwg]] ADDR, xp ADDR, memslot move|delete|create|set-flags)\n";
+    return "unknown command: '" + line + "' (" + kCommandList + ")\n";
 }
 
 }  // namespace emu::debug

@@ -269,7 +269,9 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
     std::unique_ptr<debug::Monitor> monitor;
     std::unique_ptr<debug::QmpServer> qmp;
     std::unique_ptr<debug::StdioMonitor> hmp;
-    if (config.qmp || config.monitor.value_or("none") == "stdio") {
+    std::unique_ptr<debug::TerminalMonitor> mux_monitor;
+    // A terminal console gets the monitor on its Ctrl-A c, as QEMU's -nographic mux.
+    if (config.qmp || config.monitor.value_or("none") == "stdio" || console) {
         if (config.monitor == "stdio" && console) {
             return Fail("-monitor stdio: the terminal is already a serial port's (add -serial null or -serial file:...)");
         }
@@ -285,6 +287,21 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
             qmp = std::move(*server);
         }
         if (config.monitor == "stdio") hmp = std::make_unique<debug::StdioMonitor>(*monitor);
+        if (console) {
+            auto out = [console](const std::string& text) {
+                std::string crlf;  // the terminal is in raw mode
+                for (const char c : text) crlf += c == '\n' ? std::string("\r\n") : std::string(1, c);
+                console->Write(std::span<const u8>(reinterpret_cast<const u8*>(crlf.data()), crlf.size()));
+            };
+            mux_monitor = std::make_unique<debug::TerminalMonitor>(*monitor, out, true);
+            console->SetMonitorInput([&mux_monitor](std::span<const u8> bytes) { mux_monitor->Input(bytes); });
+            bool in_monitor = false;
+            console->SetMonitorCallback([&mux_monitor, in_monitor, out]() mutable {
+                in_monitor = !in_monitor;
+                if (in_monitor) mux_monitor->Enter();
+                else out("\n");
+            });
+        }
     }
     EventLoop events(timers, console);
 
@@ -346,8 +363,7 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
         monitor->Shutdown(shutdown_reason, shutdown_reason.starts_with("guest"));
     }
     hmp.reset();
-    qmp.reset();
-    monitor.reset();
+    qmp.reset();  // sends SHUTDOWN; the monitor itself lives on while the event loop may still feed the terminal
     // Device threads may still complete requests and wake the vCPU: stop them while it exists.
     (*virtio)->Shutdown();
     running = nullptr;

@@ -4,7 +4,7 @@ spinning in `spin`): the greeting and capabilities negotiation, stop/cont with t
 registers, memory by physical and virtual address, memslot MOVE/DELETE/CREATE/FLAGS under the running guest with the
 monitor's page-track client counting the region removals, errors (bad JSON, unknown commands, wrong argument types,
 missing arguments, commands before negotiation), a client that disconnects in the middle of a command, the human
-monitor through human-monitor-command and on -monitor stdio, quit with its SHUTDOWN event, and the trace events of the memslot changes. On both backends.
+monitor through human-monitor-command, on -monitor stdio and on the -nographic terminal's Ctrl-A c, quit with its SHUTDOWN event, and the trace events of the memslot changes. On both backends.
 
 usage: qmp_test.py EMU64 TESTGUEST_DIR [-mmu MODE]
 """
@@ -224,8 +224,28 @@ def human_monitor(guests):
     check("-monitor stdio: quit", proc.returncode == 0, f"{proc.returncode} {proc.stderr[-500:]!r}")
 
 
+def serial_mux_monitor(guests):
+    """-nographic: Ctrl-A c gives the terminal to the monitor and back, as QEMU's mux."""
+    from guestlib import Terminal
+    elf = os.path.join(guests, "gdb32.elf")
+    term = Terminal([EMU64, "-kernel", elf, "-m", "64M", "-nographic", *MMU])
+    check("mux: guest output", term.wait_for(rb"sum=", 30), term.seen[-300:])
+    term.type(b"\x01c")
+    check("mux: Ctrl-A c shows the monitor", term.wait_for(rb"\(emu64\) ", 10), term.seen[-300:])
+    term.type(b"info status\r")
+    check("mux: a command runs", term.wait_for(rb"VM status: running", 10), term.seen[-300:])
+    term.type(b"stop\r")
+    term.type(b"info registers\r")
+    check("mux: registers of the stopped guest", term.wait_for(rb"rip\s*=%016x" % symbols(elf)["spin"], 10),
+          term.seen[-1500:])
+    term.type(b"\x01c")
+    term.type(b"\x01x")
+    check("mux: Ctrl-A x still quits", term.exit_status() == 0, term.seen[-300:])
+
+
 if __name__ == "__main__":
     for backend in BACKENDS:
         run(backend, ARGS[0])
     human_monitor(ARGS[0])
+    serial_mux_monitor(ARGS[0])
     finish()
