@@ -8,6 +8,7 @@
 
 #include "emu/common/types.h"
 #include "emu/debug/hex.h"
+#include "emu/debug/socket_io.h"
 
 namespace emu::debug {
 namespace {
@@ -16,15 +17,6 @@ u8 Checksum(std::string_view payload) {
     u8 sum = 0;
     for (const char c : payload) sum = static_cast<u8>(sum + static_cast<u8>(c));
     return sum;
-}
-
-bool SendAll(int fd, std::string_view bytes) {
-    while (!bytes.empty()) {
-        const ssize_t n = send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-        if (n <= 0) return false;
-        bytes.remove_prefix(static_cast<size_t>(n));
-    }
-    return true;
 }
 
 }  // namespace

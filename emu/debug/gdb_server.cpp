@@ -17,6 +17,7 @@
 #include "emu/debug/gdb_connection.h"
 #include "emu/debug/gdb_registers.h"
 #include "emu/debug/hex.h"
+#include "emu/debug/socket_io.h"
 
 namespace emu::debug {
 namespace {
@@ -323,11 +324,7 @@ void GdbServer::Exited(int status) {
 }
 
 void GdbServer::Serve() {
-    while (!stop_) {
-        pollfd pfd{listen_fd_, POLLIN, 0};
-        if (poll(&pfd, 1, kPollMs) <= 0) continue;
-        const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-        if (fd < 0) continue;
+    ServeClients(listen_fd_, stop_, kPollMs, [this](int fd) {
         const int one = 1;
         setsockopt(fd, IPPROTO_TCP, 1 /* TCP_NODELAY */, &one, sizeof one);
         log::Log(log::Category::Int, "gdb: connected");
@@ -336,7 +333,7 @@ void GdbServer::Serve() {
         GdbConnection conn(fd);
         Session(conn, target_).Run(stop_, exit_status_);
         log::Log(log::Category::Int, "gdb: disconnected");
-    }
+    });
 }
 
 }  // namespace emu::debug

@@ -7,21 +7,13 @@
 
 #include <chrono>
 
+#include "emu/debug/socket_io.h"
+
 namespace emu::debug {
 namespace {
 
 constexpr int kPollMs = 50;
 constexpr size_t kMaxLine = 1 << 20;  // a client that sends a megabyte without a newline is cut off
-
-bool SendAll(int fd, const std::string& text) {
-    std::string_view rest = text;
-    while (!rest.empty()) {
-        const ssize_t n = send(fd, rest.data(), rest.size(), MSG_NOSIGNAL);
-        if (n <= 0) return false;
-        rest.remove_prefix(static_cast<size_t>(n));
-    }
-    return true;
-}
 
 Json ErrorReply(const std::string& cls, const std::string& desc) {
     return Json{{"error", {{"class", cls}, {"desc", desc}}}};
@@ -162,18 +154,14 @@ void QmpServer::Session(int fd) {
 }
 
 void QmpServer::Serve() {
-    while (!stop_) {
-        pollfd pfd{listen_fd_, POLLIN, 0};
-        if (poll(&pfd, 1, kPollMs) <= 0) continue;
-        const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-        if (fd < 0) continue;
+    ServeClients(listen_fd_, stop_, kPollMs, [this](int fd) {
         {
             std::lock_guard lock(events_mutex_);
             events_.clear();  // events are for the client that was there to see them
         }
         Session(fd);
         close(fd);
-    }
+    });
 }
 
 }  // namespace emu::debug
