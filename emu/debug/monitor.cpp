@@ -9,6 +9,7 @@
 #include "emu/common/log.h"
 #include "emu/debug/gdb_registers.h"
 #include "emu/debug/hex.h"
+#include "emu/debug/page_tables.h"
 
 namespace emu::debug {
 
@@ -96,8 +97,9 @@ std::string DumpText(const Json& r) {
 }
 
 constexpr u64 kMaxDump = 4096;
+constexpr size_t kMaxMappings = 65536;  // leaves listed at most: a guest decides how many it maps
 constexpr const char* kCommandList =
-    "info status|registers|memslots|page-track, stop, cont, quit, system_reset, system_powerdown, "
+    "info status|registers|memslots|page-track|tlb|mem, stop, cont, quit, system_reset, system_powerdown, "
     "x[/N[bhwg]] ADDR, xp[/N[bhwg]] ADDR, memslot move ID BASE|delete ID|create ID BASE|set-flags ID on|off";
 
 }  // namespace
@@ -211,6 +213,41 @@ std::vector<Monitor::Command> Monitor::BuildTable() {
             });
         };
     };
+    // The page tables as `info tlb` (every leaf) or `info mem` (merged ranges) lists them.
+    auto mappings = [this, &t](bool merged) {
+        return [this, &t, merged](const Json&) {
+            return Paused([&] {
+                std::vector<Mapping> list = ListMappings(t.vcpu->state(), *t.view, kMaxMappings);
+                if (merged) list = MergeMappings(list);
+                Json out = Json::array();
+                for (const Mapping& m : list) {
+                    out.push_back({{"linear", m.linear}, {"physical", m.physical}, {"size", m.size}, {"user", m.user},
+                                   {"writable", m.writable}, {"executable", m.executable}});
+                }
+                return out;
+            });
+        };
+    };
+    auto mappings_text = [](bool merged) {
+        return [merged](const Json& r) {
+            std::string out = r.empty() ? "paging is off or nothing is mapped\n" : "";
+            for (const Json& m : r) {
+                char line[96];
+                const u64 linear = m["linear"], size = m["size"], physical = m["physical"];
+                const std::string rights = std::string(m["user"] ? "u" : "-") + (m["writable"] ? "w" : "r") +
+                                           (m["executable"] ? "x" : "-");
+                if (merged) {
+                    std::snprintf(line, sizeof line, "%016" PRIx64 "-%016" PRIx64 " %016" PRIx64 " %s\n", linear,
+                                  linear + size, size, rights.c_str());
+                } else {
+                    std::snprintf(line, sizeof line, "%016" PRIx64 ": %016" PRIx64 " %8" PRIx64 " %s\n", linear,
+                                  physical, size, rights.c_str());
+                }
+                out += line;
+            }
+            return out;
+        };
+    };
     auto memslots = [&t](const Json&) {
         Json list = Json::array();
         for (const mmu::SlotView& s : t.slots->Slots()) {
@@ -303,6 +340,8 @@ std::vector<Monitor::Command> Monitor::BuildTable() {
     table.push_back({"x", "x", {{"addr", ArgType::Integer}, {"size", ArgType::Integer, true}}, dump(false), DumpText});
     table.push_back({"xp", "xp", {{"addr", ArgType::Integer}, {"size", ArgType::Integer, true}}, dump(true), DumpText});
     table.push_back({"query-memslots", "info memslots", {}, memslots, memslots_text});
+    table.push_back({"query-tlb", "info tlb", {}, mappings(false), mappings_text(false)});
+    table.push_back({"query-mem", "info mem", {}, mappings(true), mappings_text(true)});
     table.push_back({"memslot-move", "memslot move", {{"id", ArgType::Integer}, {"base", ArgType::Integer}},
                      change("move"), nullptr});
     table.push_back({"memslot-delete", "memslot delete", {{"id", ArgType::Integer}}, change("delete"), nullptr});

@@ -213,13 +213,14 @@ def human_monitor(guests):
     """-monitor stdio: the prompt, commands, and quit."""
     elf = os.path.join(guests, "gdb32.elf")
     proc = subprocess.run([EMU64, "-kernel", elf, "-m", "64M", "-display", "none", "-serial", "null", "-monitor",
-                           "stdio", "-S", *MMU], input=b"info status\ninfo memslots\nxp/4xb 0x100000\nbogus\nquit\n",
+                           "stdio", "-S", *MMU], input=b"info status\ninfo memslots\nxp/4xb 0x100000\ninfo mem\nbogus\nquit\n",
                           capture_output=True, timeout=60)
     out = proc.stdout.decode(errors="replace")
     check("-monitor stdio: prompt", "(emu64) " in out, out)
     check("-monitor stdio: -S starts paused", "VM status: paused" in out, out)
     check("-monitor stdio: info memslots", "slot 2: 0x100000-" in out, out)
     check("-monitor stdio: xp", "0x100000: 02 b0 ad 1b" in out, out)
+    check("-monitor stdio: info mem without paging", "paging is off" in out, out)
     check("-monitor stdio: unknown command", "unknown command: 'bogus'" in out, out)
     check("-monitor stdio: quit", proc.returncode == 0, f"{proc.returncode} {proc.stderr[-500:]!r}")
 
