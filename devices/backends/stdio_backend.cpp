@@ -99,6 +99,15 @@ bool StdioBackend::OnReadable() {
 }
 
 void StdioBackend::ProcessInput(std::span<const u8> bytes) {
+    // Input for the guest, or for the monitor while it has the terminal.
+    const auto Deliver = [this](std::span<const u8> pass) {
+        if (pass.empty()) return;
+        if (monitor_mode_ && monitor_input_) {
+            monitor_input_(pass);
+        } else {
+            CharBackend::Deliver(pass);
+        }
+    };
     std::vector<u8> pass;
     pass.reserve(bytes.size());
     for (const u8 byte : bytes) {
@@ -122,6 +131,7 @@ void StdioBackend::ProcessInput(std::span<const u8> bytes) {
         case 'c':
             Deliver(pass);
             pass.clear();
+            if (monitor_input_) monitor_mode_ = !monitor_mode_;
             if (on_monitor_) on_monitor_();
             break;
         case 'h':

@@ -1,6 +1,6 @@
 #pragma once
 // The emulator's terminal as a serial console, like QEMU's -nographic mux: guest output goes to stdout, stdin
-// goes to the guest, and Ctrl-A is the escape key (Ctrl-A x quits, Ctrl-A c is reserved for the monitor,
+// goes to the guest, and Ctrl-A is the escape key (Ctrl-A x quits, Ctrl-A c switches to the monitor and back,
 // Ctrl-A h prints help, Ctrl-A Ctrl-A sends a Ctrl-A). When stdin is a tty it is put in raw mode (so Ctrl-C
 // reaches the guest) and restored on destruction and at exit.
 //
@@ -27,6 +27,9 @@ public:
     // Called for Ctrl-A x and Ctrl-A c. Both run on the thread that feeds input.
     void SetQuitCallback(std::function<void()> callback) { on_quit_ = std::move(callback); }
     void SetMonitorCallback(std::function<void()> callback) { on_monitor_ = std::move(callback); }
+    // With a monitor attached, Ctrl-A c also switches where input goes: to the guest or, until the next Ctrl-A c,
+    // to `input` (escapes still work there). Runs on the thread that feeds input.
+    void SetMonitorInput(std::function<void(std::span<const u8>)> input) { monitor_input_ = std::move(input); }
 
     int InputFd() const { return input_fd_; }
     // Reads what is available on InputFd() without blocking and processes it. Returns false at end of file
@@ -45,6 +48,8 @@ private:
     bool escape_pending_ = false;
     std::function<void()> on_quit_;
     std::function<void()> on_monitor_;
+    std::function<void(std::span<const u8>)> monitor_input_;
+    bool monitor_mode_ = false;
 };
 
 }  // namespace emu::devices

@@ -28,6 +28,9 @@
 #include "emu/app/device_options.h"
 #include "emu/common/bits.h"
 #include "emu/common/log.h"
+#include "emu/common/trace.h"
+#include "emu/debug/gdb_server.h"
+#include "emu/debug/qmp_server.h"
 #include "emu/machine/boot/start_state.h"
 #include "emu/machine/gpr_names.h"
 #include "mmu/walk/walk.h"
@@ -64,8 +67,8 @@ constexpr u64 kMaxTbSizeMiB = 2048;
 // Raw option values as CLI11 collects them; Validate() checks and converts them.
 struct RawOptions {
     std::optional<std::string> m, smp, kernel, initrd, append, display, vga, screendump_on_exit, gdb, d, log_file, mmu,
-        cpu;
-    std::vector<std::string> serial, drive, netdev, nic, device, chardev, accel;
+        cpu, monitor, qmp;
+    std::vector<std::string> serial, drive, netdev, nic, device, chardev, accel, trace;
     bool nographic = false, s = false, start_stopped = false, no_reboot = false, perfmap = false;
     std::optional<std::string> bare, load_addr, start_mode, cpl, dump_state, max_insns, timeout;
     std::vector<std::string> reg, map;
@@ -128,9 +131,13 @@ void DefineOptions(CLI::App& app, RawOptions& raw) {
     group = "Debugging";
     flag("-s", raw.s, "shorthand for -gdb tcp::1234");
     single("--gdb", raw.gdb, "DEV", "wait for a GDB connection on DEV (tcp::PORT)");
-    flag("-S", raw.start_stopped, "do not start the CPU until the debugger continues it");
+    flag("-S", raw.start_stopped, "do not start the CPU until the debugger or the monitor continues it");
+    single("--monitor", raw.monitor, "DEV", "the human monitor: stdio (on the terminal) or none");
+    single("--qmp", raw.qmp, "DEV", "the JSON monitor (QMP) on a unix socket: unix:PATH,server,wait=off");
     single("-d", raw.d, "ITEMS", "log categories, comma-separated (-d help lists them)");
     single("-D", raw.log_file, "FILE", "write the log to FILE instead of stderr");
+    repeated("--trace", raw.trace, "PATTERN",
+             "enable the trace events matching [enable=]PATTERN (a glob: 'page_track_*'; -trace help lists them)");
     flag("--perfmap", raw.perfmap, "write /tmp/perf-PID.map so that perf names the JIT's translated blocks");
     single("--dump-state", raw.dump_state, "FILE", "write the CPU state as JSON to FILE when the run ends");
     single("--max-insns", raw.max_insns, "N", "stop after N guest instructions (0: no limit)");
@@ -617,8 +624,27 @@ MachineConfig Validate(const RawOptions& raw) {
     ValidateDevices(raw, config);
     if (raw.gdb && raw.gdb->empty()) Fail(CliErrorCode::BadValue, "-gdb needs a device such as tcp::1234");
     config.gdb = raw.gdb ? raw.gdb : (raw.s ? std::optional<std::string>(kGdbDefault) : std::nullopt);
+    if (config.gdb) {
+        if (auto address = debug::ParseGdbDevice(*config.gdb); !address) Fail(CliErrorCode::BadValue, address.error());
+    }
     config.start_stopped = raw.start_stopped;
+    if (raw.monitor && *raw.monitor != "stdio" && *raw.monitor != "none") {
+        Fail(CliErrorCode::BadValue, "-monitor '" + *raw.monitor + "': expected stdio or none");
+    }
+    config.monitor = raw.monitor;
+    if (raw.qmp) {
+        auto path = debug::ParseQmpSpec(*raw.qmp);
+        if (!path) Fail(CliErrorCode::BadValue, path.error());
+        config.qmp = *path;
+    }
     if (raw.d) config.log_mask = ParseLogMask(*raw.d);
+    for (std::string pattern : raw.trace) {
+        if (pattern.starts_with("enable=")) pattern.erase(0, 7);
+        if (!trace::AnyMatches(pattern)) {
+            Fail(CliErrorCode::BadValue, "-trace '" + pattern + "': no trace event matches (-trace help lists them)");
+        }
+        config.trace.push_back(pattern);
+    }
     if (raw.log_file) config.log_file = ParseOutputFile("-D", *raw.log_file);
     config.no_reboot = raw.no_reboot;
     // Every -accel is checked; as in QEMU the first one that can run is used, and tcg always can.
@@ -722,6 +748,8 @@ CliRequest Parse(std::span<const char* const> args) {
         request.print_and_exit = LogCategoriesHelp();
     } else if (raw.cpu && *raw.cpu == "help") {
         request.print_and_exit = emu::cpu::system::CpuModelsHelp();
+    } else if (std::find(raw.trace.begin(), raw.trace.end(), "help") != raw.trace.end()) {
+        request.print_and_exit = trace::Help();
     } else {
         request.config = Validate(raw);
         if (raw.print_config) request.print_and_exit = emu::machine::ConfigToJson(request.config) + "\n";

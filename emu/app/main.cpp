@@ -7,6 +7,7 @@
 
 #include "emu/app/cli.h"
 #include "emu/common/log.h"
+#include "emu/common/trace.h"
 #include "emu/machine/run.h"
 #include "emu/machine/unimplemented.h"
 
@@ -34,6 +35,7 @@ int main(int argc, char** argv) {
         return Error(fmt::format("-D: cannot open log file '{}'", config.log_file));
     }
     emu::log::SetEnabled(config.log_mask);
+    for (const std::string& pattern : config.trace) emu::trace::EnablePattern(pattern);
 
     if (const auto feature = emu::machine::UnimplementedFeature(config)) {
         return Error(*feature + " is not implemented yet");

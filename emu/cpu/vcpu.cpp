@@ -145,6 +145,11 @@ struct Vcpu::Impl {
     // Debug traps held back by a MOV SS / POP SS for one instruction: DR6 B0-B3 hits and BS.
     u32 pending_debug_hits = 0;
     u64 pending_debug_status = 0;
+    // An external debugger's breakpoints and watchpoints (debugger_targets.h), the breakpoint the next run starts
+    // at and must not stop at, and whether external interrupts wait (a debugger's single step).
+    DebuggerTargets debugger;
+    std::optional<u64> skip_breakpoint;
+    bool stepping = false;
 
     // Translates the block at state.rip. Returns null and sets *fault when its first instruction
     // cannot be fetched (nothing to translate). *span: how many bytes from state.rip the translation read.
@@ -169,6 +174,16 @@ struct Vcpu::Impl {
     bool OnEvent(const system::Event& event, RunResult& result);
     // Runs one instruction with the debug checks (system/debug.h) around it: returns true if Run must stop.
     bool DebugStep(RunResult& result);
+    // After DebugStep's instruction: the guest's data-breakpoint `hits` and single-step become a #DB trap (held for
+    // one instruction after MOV SS). Returns true if Run must stop.
+    bool GuestDebugTraps(const interp::ExecResult& r, const DebugTraits& traits, bool single_step, u32 hits,
+                         RunResult& result);
+    // Whether a debugger breakpoint is at RIP now (the one being resumed from excepted, once).
+    bool AtDebuggerBreakpoint();
+    // Whether a block starting at `rip` may be entered other than through the dispatcher (chains, the jump cache).
+    bool MayEnterDirectly(u64 rip) const {
+        return debugger.breakpoints.empty() || !debugger.IsBreakpoint(LinearRip(state, rip));
+    }
     // Delivers a pending NMI or maskable interrupt, if any: returns true if Run must stop (triple fault).
     bool PollInterrupts(RunResult& result);
     bool DeliverExternal(u8 vector, RunResult& result);
@@ -181,6 +196,8 @@ std::unique_ptr<ir::Block> Vcpu::Impl::Translate(ir::Fault* fault, unsigned max_
     u64 rip = state.rip;
     *span = 0;
     for (unsigned n = 0; n < max_insns; ++n) {
+        // A debugger breakpoint starts a block of its own: the dispatcher checks it before running that block.
+        if (n > 0 && !debugger.breakpoints.empty() && debugger.IsBreakpoint(LinearRip(state, rip))) break;
         const Fetched f = Fetch(memory, state, rip);
         if (f.fault) {
             if (n == 0) *fault = *f.fault;
@@ -337,16 +354,30 @@ bool Vcpu::Impl::DebugStep(RunResult& result) {
     if (block == nullptr) return OnException(fault, result);
     s.interrupt_shadow = false;
     system::WatchMemory watch(memory);
-    const bool watching = system::DataBreakpoints(s) != 0;
+    if (!debugger.watchpoints.empty()) watch.SetDebuggerWatchpoints(&debugger);
+    const bool watching = system::DataBreakpoints(s) != 0 || !debugger.watchpoints.empty();
     const interp::ExecResult r = interpreter.Execute(*block, s, watching ? static_cast<MemoryInterface&>(watch) : memory);
     result.instructions += r.instructions;
     if (r.instructions > 0) deliveries_without_progress = 0;
     // An exception or INT n ends the instruction without a trap; delivery cleared TF (the trap of the handler's
     // IRET target comes from the restored TF).
     if (r.kind == interp::ExitKind::Exception) return OnException(*r.fault, result);
+    // The instruction completed: a debugger watchpoint stops the run after the guest's own traps are delivered.
+    const std::optional<DebuggerWatchpoint> watched = watch.TakeDebuggerHit();
+    const bool stop = GuestDebugTraps(r, traits, single_step, watch.TakeHits(), result);
+    if (watched && !stop) {
+        result.reason = StopReason::Watchpoint;
+        result.watchpoint = watched;
+        return true;
+    }
+    return stop;
+}
+
+bool Vcpu::Impl::GuestDebugTraps(const interp::ExecResult& r, const DebugTraits& traits, bool single_step, u32 hits,
+                                 RunResult& result) {
+    CpuState& s = state;
     u64 status = 0;
     if (single_step && !(traits.syscall && !(s.rflags & rflags::TF))) status |= system::dr6::BS;
-    u32 hits = watch.TakeHits();
     if (traits.loads_ss) {  // held for one instruction (SDM Vol. 3 6.8.3)
         pending_debug_hits |= hits;
         pending_debug_status |= status;
@@ -377,8 +408,15 @@ bool Vcpu::Impl::DeliverExternal(u8 vector, RunResult& result) {
     return false;
 }
 
+bool Vcpu::Impl::AtDebuggerBreakpoint() {
+    const std::optional<u64> skip = std::exchange(skip_breakpoint, std::nullopt);
+    if (debugger.breakpoints.empty()) return false;
+    const u64 linear = LinearRip(state, state.rip);
+    return linear != skip && debugger.IsBreakpoint(linear);
+}
+
 bool Vcpu::Impl::PollInterrupts(RunResult& result) {
-    if (interrupts == nullptr || !poll_interrupts) return false;
+    if (interrupts == nullptr || !poll_interrupts || stepping) return false;
     if (!interrupts->HasInterrupt() && !interrupts->HasNmi()) {
         poll_interrupts = false;
         return false;
@@ -419,6 +457,22 @@ size_t Vcpu::BlockCacheBytes() const { return impl_->cache.bytes(); }
 
 void Vcpu::SetInterruptSource(InterruptSource* source) { impl_->interrupts = source; }
 
+void Vcpu::SetDebuggerTargets(DebuggerTargets targets) {
+    impl_->debugger = std::move(targets);
+    // Blocks made before may run past a new breakpoint, and chains or jump-cache entries may lead into one.
+    impl_->pending_link = nullptr;
+    impl_->cache.Clear();
+}
+
+void Vcpu::SkipBreakpointOnce() { impl_->skip_breakpoint = LinearRip(impl_->state, impl_->state.rip); }
+
+RunResult Vcpu::Step() {
+    impl_->stepping = true;
+    const RunResult r = Run(1);
+    impl_->stepping = false;
+    return r;
+}
+
 RunResult Vcpu::Run(u64 max_instructions, bool overshoot) {
     Impl& m = *impl_;
     RunResult result;
@@ -449,7 +503,12 @@ RunResult Vcpu::Run(u64 max_instructions, bool overshoot) {
         if (m.memory.TakeCodeWritten()) m.DropWrittenCode();
         // Single-step and breakpoints run one instruction at a time; otherwise RF (left by IRET after a fault)
         // only needs clearing as the next instruction starts.
-        if (system::DebugActive(m.state) || m.pending_debug_status != 0 || m.pending_debug_hits != 0) {
+        if (m.AtDebuggerBreakpoint()) {
+            result.reason = StopReason::Breakpoint;
+            return result;
+        }
+        if (system::DebugActive(m.state) || m.pending_debug_status != 0 || m.pending_debug_hits != 0 ||
+            !m.debugger.watchpoints.empty()) {
             m.poll_interrupts = true;
             m.pending_link = nullptr;
             if (m.DebugStep(result)) return result;
@@ -539,7 +598,7 @@ jit::CompiledBlock* Vcpu::Impl::Compiled(CachedBlock& b, bool* flushed) {
 
 void Vcpu::Impl::LinkPending(jit::CompiledBlock& target) {
     jit::ExitSlot* slot = std::exchange(pending_link, nullptr);
-    if (slot == nullptr || pending_link_removals != cache.removals()) return;
+    if (slot == nullptr || pending_link_removals != cache.removals() || !MayEnterDirectly(target.rip)) return;
     const jit::CompiledBlock& from = *slot->owner;
     // A chain skips the dispatcher's check that RIP's page still maps the block's bytes; it is only safe within
     // one linear page (mapped by one translation, so both blocks' bytes are where that mapping points) and one
@@ -555,7 +614,9 @@ void Vcpu::Impl::LinkPending(jit::CompiledBlock& target) {
 bool Vcpu::Impl::RunJit(jit::CompiledBlock& b, u64 budget, RunResult& result) {
     LinkPending(b);
     // The dispatcher just checked that RIP maps the block's bytes, so the code TLB entry says where they are.
-    if (b.jump_entry == nullptr || b.jump_entry->entry != b.entry) jit->Remember(b, memory.InlineTlb(state.cpl() == 3));
+    if ((b.jump_entry == nullptr || b.jump_entry->entry != b.entry) && MayEnterDirectly(b.rip)) {
+        jit->Remember(b, memory.InlineTlb(state.cpl() == 3));
+    }
     jit_ctx.budget = budget;
     ++stats.entries;
     const jit::JitExit exit = jit->Enter(jit_ctx, b);

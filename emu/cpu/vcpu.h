@@ -7,6 +7,7 @@
 #include <string>
 
 #include "emu/common/types.h"
+#include "emu/cpu/debugger_targets.h"
 #include "emu/cpu/memory_interface.h"
 #include "emu/cpu/state/cpu_state.h"
 
@@ -47,12 +48,15 @@ enum class StopReason : u8 {
                       // delivery itself failed into a triple fault; see RunResult::exception
     TripleFault,      // shutdown condition
     Stopped,          // RequestStop() was called (another thread, a device, the debugger)
+    Breakpoint,       // RIP reached a debugger breakpoint (the instruction there has not run)
+    Watchpoint,       // an instruction touched a debugger watchpoint (it has run); see RunResult::watchpoint
 };
 
 struct RunResult {
     StopReason reason = StopReason::Halted;
     u64 instructions = 0;                  // guest instructions retired during this call
     std::optional<ExceptionInfo> exception;
+    std::optional<DebuggerWatchpoint> watchpoint;  // StopReason::Watchpoint: the one hit
 };
 
 // The interrupt controller as the CPU sees it: the INTR and NMI pins. Vcpu::Run polls it at block boundaries
@@ -99,6 +103,14 @@ public:
     void InvalidateAllCode();
     // The heap bytes the translated blocks hold now (JitOptions::block_cache_bytes bounds it).
     size_t BlockCacheBytes() const;
+
+    // An external debugger's breakpoints and watchpoints (debugger_targets.h). Call between runs: every translation is
+    // dropped, so that no translated block runs past a new breakpoint.
+    void SetDebuggerTargets(DebuggerTargets targets);
+    // The next run starts at a debugger breakpoint it must not stop at again (continuing or stepping from it).
+    void SkipBreakpointOnce();
+    // Runs one instruction without taking external interrupts (a debugger's single step, as QEMU's default).
+    RunResult Step();
 
     // Where external interrupts come from (null: none, the default). Not owned; set before Run().
     void SetInterruptSource(InterruptSource* source);

@@ -121,7 +121,10 @@ struct MachineConfig {
     std::vector<ChardevSpec> chardevs;   // -chardev
     std::optional<std::string> gdb;      // -gdb spec; -s means "tcp::1234"
     bool start_stopped = false;          // -S
+    std::optional<std::string> monitor;  // -monitor: "stdio" (the human monitor on the terminal) or "none"
+    std::optional<std::string> qmp;      // -qmp socket path (from unix:PATH,server,wait=off)
     u32 log_mask = 0;                    // -d, bits indexed by emu::log::Category
+    std::vector<std::string> trace;      // -trace glob patterns of trace events (emu/common/trace.h)
     std::string log_file;                // -D (empty: stderr)
     bool no_reboot = false;              // -no-reboot
     MmuMode mmu = MmuMode::Shadow;       // -mmu

@@ -15,6 +15,7 @@ MemslotTestPort::MemslotTestPort(mmu::Memslots& slots, mmu::PageTrack& page_trac
     : slots_(slots), page_track_(page_track), deleted_(mmu::kMaxSlots) {
     // Like a GPU client at commit (flow 6): it learns that the range is gone; it tracks no gfn, so it has
     // no protection to drop.
+    client_.name = "memslot-test-port";
     client_.track_remove_region = [this](Gfn first, u64 npages) {
         std::lock_guard lock(mutex_);
         ++removals_;

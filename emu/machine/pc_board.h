@@ -66,6 +66,8 @@ public:
 
     // FERR#: an unmasked x87 error while CR0.NE = 0 raises ISA IRQ13 until the guest writes port 0xF0.
     void SignalFpuError() { fpu_error_.Raise(); }
+    // The monitor's system_powerdown: the ACPI power button (an SCI if the guest enabled it).
+    void PressPowerButton() { acpi_pm_.PressPowerButton(); }
 
     // Plugs a PCI function into the next free slot of bus 0 (from slot 2, after the i440FX and PIIX3) and, as the
     // firmware would, places its memory BARs in the PCI window at 0xFE000000 (BARs of 1 MiB and more, such as a

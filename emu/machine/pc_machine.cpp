@@ -21,6 +21,12 @@
 #include "emu/common/log.h"
 #include "emu/cpu/system/msr.h"
 #include "emu/cpu/vcpu.h"
+#include "emu/debug/gdb_server.h"
+#include "emu/debug/guest_view.h"
+#include "emu/debug/monitor.h"
+#include "emu/debug/monitor_stdio.h"
+#include "emu/debug/qmp_server.h"
+#include "emu/debug/run_control.h"
 #include "emu/machine/boot/linux_loader.h"
 #include "emu/machine/boot/multiboot_loader.h"
 #include "emu/machine/display_devices.h"
@@ -175,10 +181,13 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
         { std::lock_guard lock(wake_mutex); }
         wake_cv.notify_all();
     };
+    // Stops and resumes from the gdb stub and the monitor (a parked vCPU returns when the machine ends).
+    debug::RunControl control;
     auto stop_with = [&](int status) {
         int expected = kRunning;
         exit_status.compare_exchange_strong(expected, status);
         if (cpu::Vcpu* v = running.load()) v->RequestStop();
+        control.Shutdown();
         wake();
     };
     if (console) console->SetQuitCallback([&] { stop_with(0); });
@@ -246,19 +255,88 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
     vcpu.state() = state;
     vcpu.SetInterruptSource(&board);
     running = &vcpu;
+    control.SetStopper([&vcpu] { vcpu.RequestStop(); });
+    // -S: parked before the first instruction; asked for before the monitor and the stub start, which report it.
+    if (config.start_stopped) control.RequestPause();
+    debug::GuestView guest_view(memory.slots(), &page_track);
+    std::unique_ptr<debug::GdbServer> gdb;
+    if (config.gdb) {
+        auto address = debug::ParseGdbDevice(*config.gdb);
+        if (!address) return Fail(address.error());
+        auto server = debug::GdbServer::Start(
+            *address, debug::GdbTarget{&vcpu, &vcpu_memory, &guest_view, &control, [&] { stop_with(0); }});
+        if (!server) return Fail(server.error());
+        gdb = std::move(*server);
+    }
+    // The monitor's faces; the SHUTDOWN event says why the machine ended (a monitor command sets the reason first).
+    std::string shutdown_reason;
+    std::unique_ptr<debug::Monitor> monitor;
+    std::unique_ptr<debug::QmpServer> qmp;
+    std::unique_ptr<debug::StdioMonitor> hmp;
+    std::unique_ptr<debug::TerminalMonitor> mux_monitor;
+    // A terminal console gets the monitor on its Ctrl-A c, as QEMU's -nographic mux.
+    if (config.qmp || config.monitor.value_or("none") == "stdio" || console) {
+        if (config.monitor == "stdio" && console) {
+            return Fail("-monitor stdio: the terminal is already a serial port's (add -serial null or -serial file:...)");
+        }
+        debug::MonitorTarget target{&vcpu, &guest_view, &control, &memory.slots(), &page_track,
+                                    [&vcpu_memory] { return vcpu_memory.MmuStatsString(); },
+                                    [&] { shutdown_reason = "host-qmp-quit"; stop_with(0); },
+                                    [&] { shutdown_reason = "host-qmp-system-reset"; stop_with(kResetRequested); },
+                                    [&board] { board.PressPowerButton(); }};
+        monitor = std::make_unique<debug::Monitor>(std::move(target));
+        if (config.qmp) {
+            auto server = debug::QmpServer::Start(*config.qmp, *monitor);
+            if (!server) return Fail(server.error());
+            qmp = std::move(*server);
+        }
+        if (config.monitor == "stdio") hmp = std::make_unique<debug::StdioMonitor>(*monitor);
+        if (console) {
+            auto out = [console](const std::string& text) {
+                std::string crlf;  // the terminal is in raw mode
+                for (const char c : text) crlf += c == '\n' ? std::string("\r\n") : std::string(1, c);
+                console->Write(std::span<const u8>(reinterpret_cast<const u8*>(crlf.data()), crlf.size()));
+            };
+            mux_monitor = std::make_unique<debug::TerminalMonitor>(*monitor, out, true);
+            console->SetMonitorInput([&mux_monitor](std::span<const u8> bytes) { mux_monitor->Input(bytes); });
+            bool in_monitor = false;
+            console->SetMonitorCallback([&mux_monitor, in_monitor, out]() mutable {
+                in_monitor = !in_monitor;
+                if (in_monitor) mux_monitor->Enter();
+                else out("\n");
+            });
+        }
+    }
     EventLoop events(timers, console);
 
     int status = 0;
     u64& retired = budget.retired;
+    // A stop to park the vCPU at before the next run.
+    std::optional<debug::StopEvent> park;
     for (;;) {
+        if (!park && control.PauseRequested()) park = debug::StopEvent{};
+        debug::ResumeMode mode = debug::ResumeMode::Continue;
+        if (park) {
+            mode = control.Park(*std::exchange(park, std::nullopt));
+            // Going on from a breakpoint runs the instruction there (as it does after any stop).
+            vcpu.SkipBreakpointOnce();
+        }
         u64 slice = kSliceInstructions;
         if (config.max_insns) slice = std::min(slice, config.max_insns - retired);  // retired < max_insns here
         // Slices only pace the timers: they end exactly only when -max-insns asks for an exact count.
-        const cpu::RunResult result = vcpu.Run(slice, /*overshoot=*/config.max_insns == 0);
+        const bool step = mode == debug::ResumeMode::Step;
+        const cpu::RunResult result = exit_status.load() != kRunning ? cpu::RunResult{}
+                                      : step                         ? vcpu.Step()
+                                                                     : vcpu.Run(slice, /*overshoot=*/config.max_insns == 0);
         retired += result.instructions;
         if (exit_status.load() != kRunning) {
             status = exit_status.load();
             break;
+        }
+        if (step) park = debug::StopEvent{debug::StopCause::Stepped, std::nullopt};
+        if (result.reason == cpu::StopReason::Breakpoint) park = debug::StopEvent{debug::StopCause::Breakpoint, {}};
+        if (result.reason == cpu::StopReason::Watchpoint) {
+            park = debug::StopEvent{debug::StopCause::Watchpoint, result.watchpoint};
         }
         if (result.reason == cpu::StopReason::Exception) {
             const cpu::ExceptionInfo& e = *result.exception;
@@ -282,6 +360,15 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
             break;
         }
     }
+    control.Shutdown();
+    if (gdb) gdb->Exited(status == kResetRequested ? 0 : status);
+    gdb.reset();
+    if (monitor) {
+        if (shutdown_reason.empty()) shutdown_reason = status == kResetRequested ? "guest-reset" : "guest-shutdown";
+        monitor->Shutdown(shutdown_reason, shutdown_reason.starts_with("guest"));
+    }
+    hmp.reset();
+    qmp.reset();  // sends SHUTDOWN; the monitor itself lives on while the event loop may still feed the terminal
     // Device threads may still complete requests and wake the vCPU: stop them while it exists.
     (*virtio)->Shutdown();
     (*display)->CloseWindow();

@@ -6,8 +6,13 @@ namespace emu::machine {
 
 std::optional<std::string> UnimplementedFeature(const MachineConfig& config) {
     // TODO(lead): drop each line as the feature lands.
-    if (config.gdb) return "-s/-gdb";
-    if (config.start_stopped) return "-S";
+    if (config.bare && config.gdb) return "-s/-gdb with -bare";
+    if (config.bare && config.start_stopped) return "-S with -bare";
+    if (config.bare && (config.monitor || config.qmp)) return "-monitor/-qmp with -bare";
+    // Nothing could start a machine stopped without a debugger or a monitor to continue it.
+    if (config.start_stopped && !config.gdb && !config.qmp && config.monitor.value_or("none") == "none") {
+        return "-S without -gdb, -qmp or -monitor";
+    }
     if (const std::string display = EffectiveDisplay(config); display != "none" && (display != "sdl" || !EMU64_HAVE_SDL)) {
         return "-display " + display;
     }

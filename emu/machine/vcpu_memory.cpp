@@ -38,6 +38,7 @@ VcpuMemory::VcpuMemory(mmu::Memslots& slots, mmu::PageTrack* page_track, devices
                        MmuMode mode)
     : slots_(slots), page_track_(page_track), mmio_(mmio), pio_(pio) {
     if (page_track_) {
+        code_notifier_.name = "code";
         code_notifier_.track_write = [this](Gpa gpa, std::span<const u8>) { CodePageWritten(GfnOf(gpa)); };
         code_notifier_.track_remove_region = [this](Gfn first, u64 npages) { ForgetCodePages(first, npages); };
         if (auto r = page_track_->Register(&code_notifier_); r) {
@@ -63,7 +64,7 @@ VcpuMemory::~VcpuMemory() {
         (void)page_track_->Unregister(&code_notifier_);
         std::lock_guard lock(code_mutex_);
         code_pages_.ForEach([this](Gfn gfn) {
-            if (auto r = page_track_->RemoveGfn(gfn); !r) {
+            if (auto r = page_track_->RemoveGfn(gfn, "code"); !r) {
                 log::Log(log::Category::PageTrack, "BUG: code page gfn {:#x}: remove failed", gfn);
             }
         });
@@ -136,7 +137,7 @@ void VcpuMemory::NoteCodePage(Gfn gfn) {
         last_code_gfn_.store(gfn, std::memory_order_release);
         return;
     }
-    if (auto r = page_track_->AddGfn(gfn); !r) {
+    if (auto r = page_track_->AddGfn(gfn, "code"); !r) {
         // The slot went away since the fetch translated (a DELETE/MOVE on another thread: its commit drops every
         // translation), or a counting bug (logged by page-track). Either way the page is not watched: have the vCPU
         // drop every translation at the next block boundary; the next fetch from the page tries again.
@@ -163,7 +164,7 @@ void VcpuMemory::CodePageWritten(Gfn gfn) {
             last_code_gfn_.store(kNoGfn, std::memory_order_release);
         }
         if (code_tracked_) {
-            if (auto r = page_track_->RemoveGfn(gfn); !r) {
+            if (auto r = page_track_->RemoveGfn(gfn, "code"); !r) {
                 log::Log(log::Category::PageTrack, "BUG: code page gfn {:#x}: remove failed", gfn);
             }
         }

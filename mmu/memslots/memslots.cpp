@@ -4,6 +4,7 @@
 
 #include "emu/common/bits.h"
 #include "emu/common/log.h"
+#include "emu/common/trace.h"
 
 namespace emu::mmu {
 
@@ -316,11 +317,15 @@ Result<ChangeKind, MemslotError> Memslots::SetMemoryRegion(SlotId id, Gpa base, 
         std::unique_ptr<const MemslotSnapshot> in_progress = std::exchange(current_owner_, std::move(original));
         rcu_.Synchronize();
         log::Log(Category::Memslot, "slot {} {}: prepare failed, aborted", id, KindName(kind));
+        trace::Trace(trace::Event::MemslotChange, "slot={} kind={} gfn={:#x} npages={:#x} aborted", id, KindName(kind),
+                     base.page(), size >> kPageShift);
         return Err(MemslotError::PrepareFailed);
     }
     Commit(plan, std::move(original));
     log::Log(Category::Memslot, "slot {} {}: gpa {:#x} size {:#x} flags {:#x}, generation {}", id, KindName(kind),
              base.value(), size, u32(flags), Generation());
+    trace::Trace(trace::Event::MemslotChange, "slot={} kind={} gfn={:#x} npages={:#x} flags={:#x} generation={}", id,
+                 KindName(kind), base.page(), size >> kPageShift, u32(flags), Generation());
     return kind;
 }
 

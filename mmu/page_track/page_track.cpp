@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "emu/common/log.h"
+#include "emu/common/trace.h"
 
 namespace emu::mmu {
 
@@ -42,7 +43,7 @@ void LogLookupFailure(const char* op, Gfn gfn, PageTrackError error) {
 
 }  // namespace
 
-Result<void, PageTrackError> PageTrack::AddGfn(Gfn gfn) {
+Result<void, PageTrackError> PageTrack::AddGfn(Gfn gfn, std::string_view client) {
     Memslots::ReadSection section(slots_);
     auto counter = Counter(section, gfn);
     if (!counter) {
@@ -56,11 +57,12 @@ Result<void, PageTrackError> PageTrack::AddGfn(Gfn gfn) {
         return Err(PageTrackError::Overflow);
     }
     counter->store(count + 1, std::memory_order_relaxed);
+    trace::Trace(trace::Event::PageTrackAdd, "gfn={:#x} client={} count={}", gfn, client, count + 1);
     if (MmuWriteHandler* mmu = mmu_handler_.load(std::memory_order_acquire)) mmu->OnGfnTracked(gfn);
     return {};
 }
 
-Result<void, PageTrackError> PageTrack::RemoveGfn(Gfn gfn) {
+Result<void, PageTrackError> PageTrack::RemoveGfn(Gfn gfn, std::string_view client) {
     Memslots::ReadSection section(slots_);
     auto counter = Counter(section, gfn);
     // An in-flight DELETE/MOVE's slot (invalid: lookups skip it) still owns its counters until the change commits,
@@ -84,6 +86,7 @@ Result<void, PageTrackError> PageTrack::RemoveGfn(Gfn gfn) {
         return Err(PageTrackError::Underflow);
     }
     ref.store(count - 1, std::memory_order_relaxed);
+    trace::Trace(trace::Event::PageTrackRemove, "gfn={:#x} client={} count={}", gfn, client, count - 1);
     return {};
 }
 
@@ -145,10 +148,17 @@ void PageTrack::OnTrackedWrite(Gpa gpa, std::span<const u8> new_bytes) {
         const std::atomic<u64>* shadow_pages = indirect_shadow_pages_.load(std::memory_order_relaxed);
         // Full fence: pairs with the MMU's fence after it counts a new shadow page (page-track.md section 5).
         std::atomic_thread_fence(std::memory_order_seq_cst);
-        if (!shadow_pages || shadow_pages->load(std::memory_order_relaxed) != 0) mmu->TrackWrite(gpa, new_bytes);
+        if (!shadow_pages || shadow_pages->load(std::memory_order_relaxed) != 0) {
+            trace::Trace(trace::Event::PageTrackWrite, "gfn={:#x} client=shadow offset={:#x} bytes={}", GfnOf(gpa),
+                         gpa.value() & kPageMask, new_bytes.size());
+            mmu->TrackWrite(gpa, new_bytes);
+        }
     }
     ForEachNotifier([&](PageTrackNotifier& n) {
-        if (n.track_write) n.track_write(gpa, new_bytes);
+        if (!n.track_write) return;
+        trace::Trace(trace::Event::PageTrackWrite, "gfn={:#x} client={} offset={:#x} bytes={}", GfnOf(gpa), n.name,
+                     gpa.value() & kPageMask, new_bytes.size());
+        n.track_write(gpa, new_bytes);
     });
 }
 
@@ -158,7 +168,10 @@ void PageTrack::CommitChange(const SlotChange& change) {
     log::Log(Category::PageTrack, "remove region gfn {:#x} +{:#x} ({})", old.base_gfn(), old.npages(),
              change.kind == ChangeKind::Move ? "move" : "delete");
     ForEachNotifier([&](PageTrackNotifier& n) {
-        if (n.track_remove_region) n.track_remove_region(old.base_gfn(), old.npages());
+        if (!n.track_remove_region) return;
+        trace::Trace(trace::Event::PageTrackRemoveRegion, "gfn={:#x} npages={:#x} client={} ({})", old.base_gfn(),
+                     old.npages(), n.name, change.kind == ChangeKind::Move ? "move" : "delete");
+        n.track_remove_region(old.base_gfn(), old.npages());
     });
 }
 

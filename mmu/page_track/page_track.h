@@ -36,6 +36,7 @@
 #include <memory>
 #include <mutex>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "emu/common/address.h"
@@ -59,6 +60,8 @@ enum class PageTrackError {
 // An external client's node (the GPU, the translated-block cache). Both callbacks are optional. They run
 // outside every lock of this module (see the lock order above) and may run concurrently on several threads.
 struct PageTrackNotifier {
+    // The client's name in trace events (page_track_write, page_track_remove_region).
+    const char* name = "unnamed";
     // After a write to a tracked page landed in guest RAM: the written address and the new bytes.
     std::function<void(Gpa gpa, std::span<const u8> new_bytes)> track_write;
     // A memslot DELETE or MOVE committed: gfns [first, first + npages) no longer exist there. Counters died
@@ -88,8 +91,9 @@ public:
     bool EnableTracking();
     bool TrackingEnabled() const { return slots_.WriteTrackingEnabled(); }
 
-    Result<void, PageTrackError> AddGfn(Gfn gfn);
-    Result<void, PageTrackError> RemoveGfn(Gfn gfn);
+    // `client` names the caller in trace events (page_track_add, page_track_remove).
+    Result<void, PageTrackError> AddGfn(Gfn gfn, std::string_view client = "unnamed");
+    Result<void, PageTrackError> RemoveGfn(Gfn gfn, std::string_view client = "unnamed");
     bool IsWriteTracked(Gpa gpa) const;
     u16 TrackCount(Gfn gfn) const;  // 0 if untracked, disabled or no slot
 

@@ -13,6 +13,7 @@
 
 #include "emu/common/bits.h"
 #include "emu/common/log.h"
+#include "emu/common/trace.h"
 
 namespace emu::mmu {
 
@@ -214,7 +215,7 @@ ShadowPage* ShadowMmu::Find(Gfn gfn, const ShadowRole& role) const {
 bool ShadowMmu::Account(ShadowPage* sp) {
     indirect_shadow_pages_.fetch_add(1, std::memory_order_relaxed);
     std::atomic_thread_fence(std::memory_order_seq_cst);
-    if (!page_track_.AddGfn(sp->gfn)) {
+    if (!page_track_.AddGfn(sp->gfn, "shadow")) {
         indirect_shadow_pages_.fetch_sub(1, std::memory_order_relaxed);
         return false;
     }
@@ -236,7 +237,7 @@ void ShadowMmu::Unaccount(ShadowPage* sp) {
     for (const DeadRange& dead : dead_ranges_) {
         if (sp->generation < dead.generation && sp->gfn - dead.first < dead.npages) return;
     }
-    if (auto r = page_track_.RemoveGfn(sp->gfn); !r) {
+    if (auto r = page_track_.RemoveGfn(sp->gfn, "shadow"); !r) {
         log::Log(log::Category::Mmu, "BUG: unaccount gfn {:#x} failed", sp->gfn);
     }
 }
@@ -263,6 +264,8 @@ ShadowPage* ShadowMmu::GetPage(Gfn gfn, const ShadowRole& role, bool* created) {
     ++stats_.pages_created;
     ++stats_.pages_alive;
     *created = true;
+    trace::Trace(trace::Event::ShadowPageCreate, "gfn={:#x} client=shadow level={} direct={}", gfn, unsigned{role.level},
+                 bool{role.direct});
     return sp;
 }
 
@@ -311,6 +314,7 @@ void ShadowMmu::Link(ShadowPage* parent, unsigned index, ShadowPage* child, u64 
 }
 
 void ShadowMmu::ZapPage(ShadowPage* sp) {
+    trace::Trace(trace::Event::ShadowPageZap, "gfn={:#x} client=shadow level={}", sp->gfn, unsigned{sp->role.level});
     bool flush_all = false;
     std::vector<Gfn> unused;
     for (unsigned i = 0; i < kSptesPerPage; ++i) {
@@ -437,7 +441,7 @@ void ShadowMmu::TryUnsync(Gfn gfn) {
         sp->tracked = false;
         sp->unsync_index = static_cast<u32>(unsync_pages_.size());
         unsync_pages_.push_back(sp);
-        if (auto r = page_track_.RemoveGfn(gfn); !r) log::Log(log::Category::Mmu, "BUG: unsync gfn {:#x}", gfn);
+        if (auto r = page_track_.RemoveGfn(gfn, "shadow"); !r) log::Log(log::Category::Mmu, "BUG: unsync gfn {:#x}", gfn);
     }
     stats_.unsync_now += n;
     stats_.unsync_made += n;

@@ -162,6 +162,14 @@ class BadCommandLines(CliTestCase):
             (["-bare", F.bare, "-max-insns", "10x"], "-max-insns"),
             (["-kernel", F.kernel, "-drive", ""], "-drive"),
             (["-kernel", F.kernel, "-gdb", ""], "-gdb"),
+            (["-kernel", F.kernel, "-gdb", "tcp::0"], "-gdb"),
+            (["-kernel", F.kernel, "-gdb", "tcp::99999"], "-gdb"),
+            (["-kernel", F.kernel, "-gdb", "udp::1234"], "-gdb"),
+            (["-kernel", F.kernel, "-gdb", "tcp:nowhere.example:1234"], "-gdb"),
+            (["-kernel", F.kernel, "-qmp", "unix:/tmp/emu64-cli-test.sock"], "-qmp"),  # no server,wait=off
+            (["-kernel", F.kernel, "-qmp", "tcp::4444,server,wait=off"], "-qmp"),
+            (["-kernel", F.kernel, "-qmp", "unix:,server,wait=off"], "-qmp"),
+            (["-kernel", F.kernel, "-monitor", "vc"], "-monitor"),
         ]
         for args, mentions in cases:
             with self.subTest(args=args):
@@ -437,9 +445,7 @@ class UnimplementedFeatures(CliTestCase):
             (["-device", "e1000,netdev=n0"], "-device e1000"),
             (["-nic", "user,model=e1000"], "model=e1000"),
             (["-chardev", "socket,id=c0,path=/tmp/s"], "socket"),
-            (["-s"], "-s"),
-            (["-gdb", "tcp::1234"], "-gdb"),
-            (["-S"], "-S"),
+            (["-S"], "-S without -gdb, -qmp or -monitor"),
             (["-smp", "2"], "-smp"),
             (["-serial", "tcp::4444,server"], "-serial"),
             (["-serial", "null", "-serial", "null", "-serial", "null"], "third -serial"),  # COM1 and COM2 only

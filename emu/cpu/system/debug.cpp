@@ -64,7 +64,10 @@ bool WatchMemory::Read(const CpuState& state, u64 linear, void* dst, unsigned si
                        MemFault* fault) {
     if (!inner_.Read(state, linear, dst, size, access, user, fault)) return false;
     // A read with write intent (the load of a read-modify-write) is a read; its store reports the write.
-    if (access != MemAccess::Fetch) hits_ |= DataBreakpointHits(state, linear, size, false);
+    if (access != MemAccess::Fetch) {
+        hits_ |= DataBreakpointHits(state, linear, size, false);
+        NoteDebuggerAccess(linear, size, false);
+    }
     return true;
 }
 
@@ -72,7 +75,13 @@ bool WatchMemory::Write(const CpuState& state, u64 linear, const void* src, unsi
                         MemFault* fault) {
     if (!inner_.Write(state, linear, src, size, user, fault)) return false;
     hits_ |= DataBreakpointHits(state, linear, size, true);
+    NoteDebuggerAccess(linear, size, true);
     return true;
+}
+
+void WatchMemory::NoteDebuggerAccess(u64 linear, unsigned size, bool write) {
+    if (debugger_ == nullptr || debugger_hit_) return;
+    if (const DebuggerWatchpoint* w = debugger_->WatchHit(linear, size, write)) debugger_hit_ = *w;
 }
 
 }  // namespace emu::cpu::system

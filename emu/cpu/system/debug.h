@@ -9,6 +9,10 @@
 // DR7's enables clear pays one test per block.
 //
 // Not modelled: I/O breakpoints (R/W = 10 with CR4.DE), DR6.BT (task switches), RTM and bus-lock detection.
+#include <optional>
+#include <utility>
+
+#include "emu/cpu/debugger_targets.h"
 #include "emu/cpu/system/sys_result.h"
 
 namespace emu::cpu::system {
@@ -61,6 +65,10 @@ public:
         hits_ = 0;
         return h;
     }
+    // Also watch for an external debugger's watchpoints (not owned; null: none).
+    void SetDebuggerWatchpoints(const DebuggerTargets* targets) { debugger_ = targets; }
+    // The debugger watchpoint the last accesses hit (the first one), cleared.
+    std::optional<DebuggerWatchpoint> TakeDebuggerHit() { return std::exchange(debugger_hit_, std::nullopt); }
 
     bool Read(const CpuState& state, u64 linear, void* dst, unsigned size, MemAccess access, bool user,
               MemFault* fault) override;
@@ -75,8 +83,12 @@ public:
     void SignalFerr() override { inner_.SignalFerr(); }
 
 private:
+    void NoteDebuggerAccess(u64 linear, unsigned size, bool write);
+
     MemoryInterface& inner_;
     u32 hits_ = 0;
+    const DebuggerTargets* debugger_ = nullptr;
+    std::optional<DebuggerWatchpoint> debugger_hit_;
 };
 
 }  // namespace emu::cpu::system

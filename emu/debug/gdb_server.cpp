@@ -1,0 +1,339 @@
+// The gdb remote protocol (gdb manual, appendix "Remote Serial Protocol"): all-stop mode, one thread.
+#include "emu/debug/gdb_server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <chrono>
+#include <thread>
+#include <cstdio>
+#include <vector>
+
+#include "emu/common/log.h"
+#include "emu/debug/gdb_connection.h"
+#include "emu/debug/gdb_registers.h"
+#include "emu/debug/hex.h"
+#include "emu/debug/socket_io.h"
+
+namespace emu::debug {
+namespace {
+
+constexpr int kPollMs = 50;
+constexpr size_t kMaxMemoryPacket = 0x1000;  // bytes per m/M (PacketSize allows twice that in hex)
+
+// Splits "a,b" (or "a,b:rest") into hex numbers.
+bool ParseAddressLength(std::string_view text, u64* address, u64* length) {
+    const size_t comma = text.find(',');
+    if (comma == std::string_view::npos) return false;
+    const auto a = ParseHexNumber(text.substr(0, comma));
+    const auto l = ParseHexNumber(text.substr(comma + 1));
+    if (!a || !l) return false;
+    *address = *a;
+    *length = *l;
+    return true;
+}
+
+// One gdb's session: the breakpoints it set and the packets it sends.
+class Session {
+public:
+    Session(GdbConnection& conn, GdbTarget& target) : conn_(conn), target_(target) {}
+
+    // Serves packets until gdb detaches, the connection drops, or the server stops (`stop`).
+    void Run(const std::atomic<bool>& stop, const std::atomic<int>& exit_status);
+
+private:
+    enum class Next { Stay, Resume, End };
+    Next Handle(const std::string& packet, std::string* reply);
+    std::string Query(std::string_view packet);
+    std::string ReadMemory(std::string_view args);
+    std::string WriteMemory(std::string_view args);
+    std::string ChangeTarget(std::string_view packet);
+    std::string StopReply() const;
+    // Makes sure the vCPU is parked before its state is touched (the monitor may have let it run).
+    void EnsurePaused();
+    void Resume(cpu::DebuggerTargets* targets, ResumeMode mode);
+    // Waits for the stop that ends a continue or step (turning gdb's Ctrl-C into a pause request). False if the
+    // connection dropped or the machine ended.
+    bool WaitForStop(const std::atomic<bool>& stop);
+    void ApplyTargets() { target_.vcpu->SetDebuggerTargets(targets_); }
+
+    GdbConnection& conn_;
+    GdbTarget& target_;
+    cpu::DebuggerTargets targets_;
+    ResumeMode resume_mode_ = ResumeMode::Continue;
+};
+
+std::string Session::StopReply() const {
+    const StopEvent stop = target_.control->LastStop();
+    switch (stop.cause) {
+        case StopCause::Paused: return "T02thread:01;";
+        case StopCause::Breakpoint:
+        case StopCause::Stepped: return "T05thread:01;";
+        case StopCause::Watchpoint: {
+            const cpu::DebuggerWatchpoint& w = *stop.watchpoint;
+            const char* kind = w.on_read && w.on_write ? "awatch" : w.on_read ? "rwatch" : "watch";
+            char buffer[64];
+            std::snprintf(buffer, sizeof buffer, "T05%s:%llx;thread:01;", kind,
+                          static_cast<unsigned long long>(w.linear));
+            return buffer;
+        }
+    }
+    return "T05thread:01;";
+}
+
+void Session::EnsurePaused() {
+    if (target_.control->Paused()) return;
+    target_.control->RequestPause();
+    while (!target_.control->WaitPaused(kPollMs) && !target_.control->ShuttingDown()) {}
+}
+
+std::string Session::ReadMemory(std::string_view args) {
+    u64 address = 0, length = 0;
+    if (!ParseAddressLength(args, &address, &length)) return "E01";
+    std::vector<u8> bytes(std::min<u64>(length, kMaxMemoryPacket));
+    const size_t got = target_.view->ReadVirtual(target_.vcpu->state(), address, bytes);
+    if (got == 0 && !bytes.empty()) return "E14";
+    return ToHex(std::span<const u8>(bytes.data(), got));
+}
+
+std::string Session::WriteMemory(std::string_view args) {
+    const size_t colon = args.find(':');
+    u64 address = 0, length = 0;
+    if (colon == std::string_view::npos || !ParseAddressLength(args.substr(0, colon), &address, &length)) return "E01";
+    const auto bytes = FromHex(args.substr(colon + 1));
+    if (!bytes || bytes->size() != length) return "E01";
+    const size_t put = target_.view->WriteVirtual(target_.vcpu->state(), address, *bytes);
+    return put == bytes->size() ? "OK" : "E14";
+}
+
+// Z/z TYPE,ADDR,KIND: TYPE 0 and 1 are breakpoints (both exact: the vCPU checks every block entry), 2-4 write,
+// read and access watchpoints of KIND bytes.
+std::string Session::ChangeTarget(std::string_view packet) {
+    const bool insert = packet[0] == 'Z';
+    if (packet.size() < 3 || packet[2] != ',') return "E01";
+    const char type = packet[1];
+    u64 address = 0, kind = 0;
+    if (!ParseAddressLength(packet.substr(3), &address, &kind)) return "E01";
+    if (type == '0' || type == '1') {
+        auto& bps = targets_.breakpoints;
+        const auto it = std::find(bps.begin(), bps.end(), address);
+        if (insert && it == bps.end()) bps.push_back(address);
+        if (!insert && it != bps.end()) bps.erase(it);
+    } else if (type >= '2' && type <= '4') {
+        if (kind == 0 || kind > 8) return "E01";
+        const cpu::DebuggerWatchpoint w{address, kind, type != '2', type != '3'};
+        auto& wps = targets_.watchpoints;
+        const auto it = std::find_if(wps.begin(), wps.end(), [&](const cpu::DebuggerWatchpoint& o) {
+            return o.linear == w.linear && o.length == w.length && o.on_read == w.on_read && o.on_write == w.on_write;
+        });
+        if (insert && it == wps.end()) wps.push_back(w);
+        if (!insert && it != wps.end()) wps.erase(it);
+    } else {
+        return "";  // not supported: gdb falls back
+    }
+    ApplyTargets();
+    return "OK";
+}
+
+std::string Session::Query(std::string_view packet) {
+    if (packet.starts_with("qSupported")) {
+        return "PacketSize=2000;qXfer:features:read+;vContSupported+";
+    }
+    if (packet.starts_with("qXfer:features:read:target.xml:")) {
+        u64 offset = 0, length = 0;
+        if (!ParseAddressLength(packet.substr(31), &offset, &length)) return "E01";
+        const std::string& xml = GdbTargetXml();
+        if (offset >= xml.size()) return "l";
+        const std::string part = xml.substr(offset, length);
+        return (offset + part.size() >= xml.size() ? "l" : "m") + part;
+    }
+    if (packet.starts_with("qXfer:features:read:")) return "E00";
+    if (packet == "qAttached") return "1";
+    if (packet == "qC") return "QC01";
+    if (packet == "qfThreadInfo") return "m01";
+    if (packet == "qsThreadInfo") return "l";
+    if (packet.starts_with("qSymbol")) return "OK";
+    return "";
+}
+
+Session::Next Session::Handle(const std::string& packet, std::string* reply) {
+    if (packet.empty()) return Next::Stay;
+    EnsurePaused();
+    cpu::CpuState& state = target_.vcpu->state();
+    const std::string_view args = std::string_view(packet).substr(1);
+    switch (packet[0]) {
+        case '?': *reply = StopReply(); return Next::Stay;
+        case 'q': *reply = Query(packet); return Next::Stay;
+        case 'H':
+        case 'T': *reply = "OK"; return Next::Stay;
+        case 'g': *reply = ReadAllGdbRegisters(state); return Next::Stay;
+        case 'G':
+            *reply = WriteAllGdbRegisters(state, args) ? "OK" : "E01";
+            target_.memory->FlushTlb(~u64{0}, true);
+            return Next::Stay;
+        case 'p': {
+            const auto n = ParseHexNumber(args);
+            const auto value = n ? ReadGdbRegister(state, static_cast<unsigned>(*n)) : std::nullopt;
+            *reply = value ? *value : "E01";
+            return Next::Stay;
+        }
+        case 'P': {
+            const size_t eq = args.find('=');
+            const auto n = eq == std::string_view::npos ? std::nullopt : ParseHexNumber(args.substr(0, eq));
+            *reply = n && WriteGdbRegister(state, static_cast<unsigned>(*n), args.substr(eq + 1)) ? "OK" : "E01";
+            target_.memory->FlushTlb(~u64{0}, true);
+            return Next::Stay;
+        }
+        case 'm': *reply = ReadMemory(args); return Next::Stay;
+        case 'M': *reply = WriteMemory(args); return Next::Stay;
+        case 'Z':
+        case 'z': *reply = ChangeTarget(packet); return Next::Stay;
+        case 'c':
+        case 'C': resume_mode_ = ResumeMode::Continue; return Next::Resume;
+        case 's':
+        case 'S': resume_mode_ = ResumeMode::Step; return Next::Resume;
+        case 'v':
+            if (packet == "vCont?") {
+                *reply = "vCont;c;C;s;S";
+                return Next::Stay;
+            }
+            if (packet.starts_with("vCont;")) {
+                // One thread: the first action decides (gdb sends "vCont;s:1;c" for a step).
+                const char action = packet.size() > 6 ? packet[6] : 'c';
+                resume_mode_ = action == 's' || action == 'S' ? ResumeMode::Step : ResumeMode::Continue;
+                return Next::Resume;
+            }
+            *reply = "";
+            return Next::Stay;
+        case 'D': *reply = "OK"; return Next::End;
+        case 'k':
+            if (target_.quit) target_.quit();
+            return Next::End;
+        default: *reply = ""; return Next::Stay;
+    }
+}
+
+bool Session::WaitForStop(const std::atomic<bool>& stop) {
+    for (;;) {
+        if (target_.control->WaitPaused(0)) return true;
+        if (stop || target_.control->ShuttingDown()) return false;
+        std::string ignored;
+        switch (conn_.Receive(&ignored, kPollMs)) {
+            case GdbConnection::Got::Interrupt: target_.control->RequestPause(); break;
+            case GdbConnection::Got::Closed: return false;
+            case GdbConnection::Got::Packet:  // gdb sends nothing else while the target runs (all-stop)
+            case GdbConnection::Got::Nothing: break;
+        }
+    }
+}
+
+void Session::Run(const std::atomic<bool>& stop, const std::atomic<int>& exit_status) {
+    for (;;) {
+        if (stop) {
+            char w[8];
+            std::snprintf(w, sizeof w, "W%02x", exit_status.load() & 0xFF);
+            conn_.Send(w);
+            return;
+        }
+        std::string packet;
+        const GdbConnection::Got got = conn_.Receive(&packet, kPollMs);
+        if (got == GdbConnection::Got::Closed) break;
+        if (got != GdbConnection::Got::Packet) continue;
+        std::string reply;
+        const Next next = Handle(packet, &reply);
+        if (next == Next::End) {
+            conn_.Send(reply);
+            break;
+        }
+        if (next == Next::Stay) {
+            conn_.Send(reply);
+            continue;
+        }
+        target_.control->Resume(resume_mode_);
+        if (!WaitForStop(stop)) {
+            if (!target_.control->ShuttingDown()) break;  // gdb went away
+            // The machine is ending: the top of the loop reports its exit status once the server has it.
+            while (!stop) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            continue;
+        }
+        conn_.Send(StopReply());
+    }
+    // Detached or gone: the guest runs on without this gdb's breakpoints.
+    if (target_.control->ShuttingDown()) return;
+    EnsurePaused();
+    targets_ = {};
+    ApplyTargets();
+    target_.control->Resume();
+}
+
+}  // namespace
+
+Result<GdbAddress, std::string> ParseGdbDevice(std::string_view spec) {
+    const std::string bad = "-gdb '" + std::string(spec) + "': expected tcp::PORT or tcp:HOST:PORT";
+    if (!spec.starts_with("tcp:")) return Err(bad);
+    spec.remove_prefix(4);
+    const size_t colon = spec.rfind(':');
+    if (colon == std::string_view::npos) return Err(bad);
+    GdbAddress address;
+    address.host = std::string(spec.substr(0, colon));
+    const std::string_view port = spec.substr(colon + 1);
+    const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), address.port);
+    if (ec != std::errc{} || end != port.data() + port.size() || address.port == 0 || address.port > 65535) {
+        return Err(bad);
+    }
+    if (address.host == "localhost") address.host.clear();
+    in_addr ignored{};
+    if (!address.host.empty() && inet_pton(AF_INET, address.host.c_str(), &ignored) != 1) return Err(bad);
+    return address;
+}
+
+Result<std::unique_ptr<GdbServer>, std::string> GdbServer::Start(const GdbAddress& address, GdbTarget target) {
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return Err(std::string("-gdb: cannot create a socket"));
+    const int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(static_cast<u16>(address.port));
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (!address.host.empty()) inet_pton(AF_INET, address.host.c_str(), &sa.sin_addr);
+    if (bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || listen(fd, 1) != 0) {
+        close(fd);
+        return Err("-gdb: cannot listen on port " + std::to_string(address.port) + " (in use?)");
+    }
+    return std::unique_ptr<GdbServer>(new GdbServer(fd, std::move(target)));
+}
+
+GdbServer::GdbServer(int listen_fd, GdbTarget target) : listen_fd_(listen_fd), target_(std::move(target)) {
+    thread_ = std::thread([this] { Serve(); });
+}
+
+GdbServer::~GdbServer() {
+    stop_ = true;
+    thread_.join();
+    close(listen_fd_);
+}
+
+void GdbServer::Exited(int status) {
+    exit_status_ = status;
+    stop_ = true;
+}
+
+void GdbServer::Serve() {
+    ServeClients(listen_fd_, stop_, kPollMs, [this](int fd) {
+        const int one = 1;
+        setsockopt(fd, IPPROTO_TCP, 1 /* TCP_NODELAY */, &one, sizeof one);
+        log::Log(log::Category::Int, "gdb: connected");
+        // As QEMU's stub: a debugger that connects finds the machine stopped.
+        target_.control->RequestPause();
+        GdbConnection conn(fd);
+        Session(conn, target_).Run(stop_, exit_status_);
+        log::Log(log::Category::Int, "gdb: disconnected");
+    });
+}
+
+}  // namespace emu::debug

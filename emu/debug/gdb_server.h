@@ -1,0 +1,62 @@
+#pragma once
+// The gdb remote stub (-gdb tcp::PORT, -s): a listening socket and a thread that serves one gdb at a time.
+//
+// A connecting gdb stops the vCPU (as QEMU's stub does); `continue`, `step` and vCont resume it through RunControl
+// and the stub waits for the next stop (breakpoint, watchpoint, step, or gdb's Ctrl-C, which it turns into a pause
+// request). Registers follow gdb_registers.h; memory is read and written by linear address through the guest's
+// current paging (GuestView). Z0/Z1 breakpoints and Z2-Z4 watchpoints become the vCPU's DebuggerTargets. Detaching
+// (or a dropped connection) removes them and lets the guest run; `kill` ends the emulator.
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include "emu/common/result.h"
+#include "emu/cpu/vcpu.h"
+#include "emu/debug/guest_view.h"
+#include "emu/debug/run_control.h"
+
+namespace emu::debug {
+
+// What the stub works on. Everything outlives the server.
+struct GdbTarget {
+    cpu::Vcpu* vcpu = nullptr;
+    cpu::MemoryInterface* memory = nullptr;  // its TLB is flushed after register writes (CR0, CR3, CR4, EFER)
+    GuestView* view = nullptr;
+    RunControl* control = nullptr;
+    std::function<void()> quit;  // gdb's kill
+};
+
+// The port of a "tcp::PORT" or "tcp:HOST:PORT" device (host: an IPv4 address or "localhost"), as a listening
+// address, or an error message.
+struct GdbAddress {
+    std::string host;  // empty: the loopback interface
+    unsigned port = 0;
+};
+Result<GdbAddress, std::string> ParseGdbDevice(std::string_view spec);
+
+class GdbServer {
+public:
+    // Binds and listens (an error message if it cannot); the thread starts serving at once.
+    static Result<std::unique_ptr<GdbServer>, std::string> Start(const GdbAddress& address, GdbTarget target);
+    ~GdbServer();
+    GdbServer(const GdbServer&) = delete;
+    GdbServer& operator=(const GdbServer&) = delete;
+
+    // The machine ends with `status`: a connected gdb is told ("W" packet) and the thread ends.
+    void Exited(int status);
+
+private:
+    GdbServer(int listen_fd, GdbTarget target);
+    void Serve();
+
+    int listen_fd_;
+    GdbTarget target_;
+    std::atomic<bool> stop_{false};
+    std::atomic<int> exit_status_{0};
+    std::thread thread_;
+};
+
+}  // namespace emu::debug
