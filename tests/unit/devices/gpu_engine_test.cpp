@@ -338,13 +338,15 @@ struct CommitWatch final : mmu::MemslotMmuHook, mmu::MemslotObserver {
     }
     u64 Told() const { return env.engine.Stats().shadow.regions_removed; }
     void OnSlotInvalidated(const mmu::SlotView&) override { told_before_commit |= Told() != 0; }
+    // Registered after page-track, so a refusal here aborts a change page-track has already prepared.
     bool PrepareChange(const mmu::SlotChange&) override {
         told_before_commit |= Told() != 0;
-        return true;
+        return !refuse;
     }
     void AbortChange(const mmu::SlotChange&) override { told_before_commit |= Told() != 0; }
     Env& env;
-    bool inject = false;
+    bool inject = false;  // the memslot test port's way: fail at the start of prepare
+    bool refuse = false;  // fail at the end of prepare
     bool told_before_commit = false;
 };
 
@@ -372,7 +374,8 @@ TEST_CASE("an aborted DELETE tells the client nothing and the context keeps work
     env.Map(0, kData, 1);
     env.Bind();
     CommitWatch watch(env);
-    watch.inject = true;
+    SECTION("failure injected at the start of prepare") { watch.inject = true; }
+    SECTION("an observer refuses after page-track prepared") { watch.refuse = true; }
     CHECK(env.slots.SetMemoryRegion(1, Gpa(kTableBase), 0, mmu::SlotFlags::None, env.tables_ram.host()).error() ==
           mmu::MemslotError::PrepareFailed);
     CHECK_FALSE(watch.told_before_commit);
