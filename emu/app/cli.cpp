@@ -67,6 +67,7 @@ struct RawOptions {
     std::optional<std::string> bare, load_addr, start_mode, cpl, dump_state, max_insns, timeout;
     std::vector<std::string> reg, map;
     bool test_memslot_port = false;
+    bool gpu_engine = false;
     bool help = false, version = false, print_config = false;
 };
 
@@ -103,6 +104,8 @@ void DefineOptions(CLI::App& app, RawOptions& raw) {
     group = "Devices and display";
     flag("--nographic", raw.nographic, "no display; the serial port goes to stdio");
     single("--display", raw.display, "TYPE", "display: none or sdl");
+    flag("--gpu-engine", raw.gpu_engine,
+         "a GPU PCI function with the copy/fill engine (devices/gpu/engine) in BAR4; PC machine only");
     repeated("--serial", raw.serial, "DEV", "next serial port's backend: stdio, null, none, file:PATH");
     repeated("--drive", raw.drive, "SPEC",
              "a raw disk image: file=PATH[,if=virtio|none][,id=ID][,readonly=on][,cache=writeback|writethrough|"
@@ -134,7 +137,8 @@ void DefineOptions(CLI::App& app, RawOptions& raw) {
     single("--cpl", raw.cpl, "N", "privilege level -bare starts at: 0 (default) or 3");
     repeated("--reg", raw.reg, "NAME=VALUE", "initial register for -bare: rax..r15, rip, rflags");
     repeated("--map", raw.map, "ADDR:SIZE", "extra RAM for -bare at ADDR (page-aligned; K/M/G suffixes)");
-    flag("--test-memslot-port", raw.test_memslot_port, "tests: a port through which the guest moves/deletes memslots");
+    flag("--test-memslot-port", raw.test_memslot_port,
+         "tests: a port through which the guest moves/deletes memslots (-bare or -kernel)");
 
     group = "Information";
     flag("-h,--help", raw.help, "print this help and exit");
@@ -544,11 +548,11 @@ void CheckCombinations(const RawOptions& raw) {
                                                       {"-start-mode", raw.start_mode.has_value()},
                                                       {"-cpl", raw.cpl.has_value()},
                                                       {"-reg", !raw.reg.empty()},
-                                                      {"-map", !raw.map.empty()},
-                                                      {"-test-memslot-port", raw.test_memslot_port}};
+                                                      {"-map", !raw.map.empty()}};
     for (const auto& [name, given] : bare_only) {
         if (given && !raw.bare) Fail(CliErrorCode::Conflict, fmt::format("{} needs -bare", name));
     }
+    if (raw.gpu_engine && raw.bare) Fail(CliErrorCode::Conflict, "-gpu-engine needs the PC machine (-kernel)");
     if (raw.kernel && raw.bare) Fail(CliErrorCode::Conflict, "-kernel and -bare cannot be combined");
     if (!raw.kernel && !raw.bare) {
         Fail(CliErrorCode::Conflict, "nothing to run: give -kernel FILE or -bare FILE (see -help)");
@@ -604,6 +608,8 @@ MachineConfig Validate(const RawOptions& raw) {
     if (raw.d) config.log_mask = ParseLogMask(*raw.d);
     if (raw.log_file) config.log_file = ParseOutputFile("-D", *raw.log_file);
     config.no_reboot = raw.no_reboot;
+    config.test_memslot_port = raw.test_memslot_port && !raw.bare;  // -bare keeps its own (BareConfig)
+    config.gpu_engine = raw.gpu_engine;
     // Every -accel is checked; as in QEMU the first one that can run is used, and tcg always can.
     std::vector<Accel> accels;
     for (const std::string& spec : raw.accel) accels.push_back(ParseAccel(spec));

@@ -145,6 +145,8 @@ std::string ConfigToJson(const MachineConfig& config) {
         {"log_mask", config.log_mask},
         {"log_file", config.log_file},
         {"no_reboot", config.no_reboot},
+        {"test_memslot_port", config.test_memslot_port},
+        {"gpu_engine", config.gpu_engine},
         {"mmu", ToString(config.mmu)},
         {"backend", ToString(config.backend)},
         {"jit", {{"code_cache_bytes", config.jit.code_cache_bytes}, {"perf_map", config.jit.perf_map}}},

@@ -119,6 +119,8 @@ struct MachineConfig {
     u32 log_mask = 0;                    // -d, bits indexed by emu::log::Category
     std::string log_file;                // -D (empty: stderr)
     bool no_reboot = false;              // -no-reboot
+    bool test_memslot_port = false;      // -test-memslot-port on the PC machine (memslot_test_port.h)
+    bool gpu_engine = false;             // -gpu-engine: the GPU PCI function with its copy/fill engine
     MmuMode mmu = MmuMode::Shadow;       // -mmu
     cpu::Backend backend = cpu::Backend::Jit;  // -accel tcg (Jit) or tcg,jit=off (Interpreter)
     cpu::JitOptions jit;                       // -accel tcg,tb-size=MiB; -perfmap

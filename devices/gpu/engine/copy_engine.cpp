@@ -39,6 +39,8 @@ std::string GpuEngineStats::ToString() const {
 CopyEngine::CopyEngine(mmu::Memslots& slots, mmu::PageTrack& page_track)
     : page_track_(page_track), memory_(slots, &page_track), shadow_(slots, page_track) {}
 
+CopyEngine::~CopyEngine() { log::Log(log::Category::Gpu, "gpu: final statistics: {}", Stats().ToString()); }
+
 void CopyEngine::Connect(std::function<void(bool level)> set_irq, Scanout& scanout) {
     std::lock_guard lock(run_mutex_);
     irq_ = std::move(set_irq);

@@ -37,6 +37,7 @@ public:
     // The shadow registers a page-track client (enabling write tracking); slots and page_track must outlive the
     // engine.
     CopyEngine(mmu::Memslots& slots, mmu::PageTrack& page_track);
+    ~CopyEngine() override;  // logs the final statistics (-d gpu)
 
     u64 BarSize() const override { return regs::kBarSize; }
     void Connect(std::function<void(bool level)> set_irq, Scanout& scanout) override;

@@ -39,7 +39,8 @@ bool GpuShadow::Bind(Gpa root_gpa) {
     UnbindLocked();
     ++stats_.rebuilds;
     root_ = Acquire(GfnOf(root_gpa), kGptLevels);
-    log::Log(log::Category::Gpu, "gpu: bind root {:#x}: {}", root_gpa.value(), root_ ? stats_.ToString() : "not RAM");
+    log::Log(log::Category::Gpu, "gpu: bind root {:#x}: {}", root_gpa.value(),
+             root_ ? StatsLocked().ToString() : "not RAM");
     return root_ != nullptr;
 }
 
@@ -238,6 +239,10 @@ GptTranslation GpuShadow::Translate(u64 gva, bool write) {
 
 GpuShadowStats GpuShadow::Stats() const {
     std::lock_guard lock(mutex_);
+    return StatsLocked();
+}
+
+GpuShadowStats GpuShadow::StatsLocked() const {
     GpuShadowStats s = stats_;
     s.tracked_gfns = gfn_users_.size();
     s.shadow_tables = tables_.size() + dead_.size();

@@ -102,6 +102,7 @@ private:
     void Track(Gfn gfn);
     void Untrack(Gfn gfn);
     void UnbindLocked();
+    GpuShadowStats StatsLocked() const;
     void OnWrite(Gpa gpa, std::span<const u8> bytes);
     void OnRemoveRegion(Gfn first, u64 npages);
 
