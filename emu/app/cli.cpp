@@ -136,7 +136,8 @@ void DefineOptions(CLI::App& app, RawOptions& raw) {
     single("--start-mode", raw.start_mode, "MODE", "CPU mode -bare starts in: real, prot32, long64 (default)");
     single("--cpl", raw.cpl, "N", "privilege level -bare starts at: 0 (default) or 3");
     repeated("--reg", raw.reg, "NAME=VALUE", "initial register for -bare: rax..r15, rip, rflags");
-    repeated("--map", raw.map, "ADDR:SIZE", "extra RAM for -bare at ADDR (page-aligned; K/M/G suffixes)");
+    repeated("--map", raw.map, "ADDR:SIZE",
+             "extra RAM at ADDR (page-aligned; K/M/G suffixes), a memslot of its own; -bare, or -kernel for tests");
     flag("--test-memslot-port", raw.test_memslot_port,
          "tests: a port through which the guest moves/deletes memslots (-bare or -kernel)");
 
@@ -547,8 +548,7 @@ void CheckCombinations(const RawOptions& raw) {
     const std::pair<const char*, bool> bare_only[] = {{"-load-addr", raw.load_addr.has_value()},
                                                       {"-start-mode", raw.start_mode.has_value()},
                                                       {"-cpl", raw.cpl.has_value()},
-                                                      {"-reg", !raw.reg.empty()},
-                                                      {"-map", !raw.map.empty()}};
+                                                      {"-reg", !raw.reg.empty()}};
     for (const auto& [name, given] : bare_only) {
         if (given && !raw.bare) Fail(CliErrorCode::Conflict, fmt::format("{} needs -bare", name));
     }
@@ -610,6 +610,9 @@ MachineConfig Validate(const RawOptions& raw) {
     config.no_reboot = raw.no_reboot;
     config.test_memslot_port = raw.test_memslot_port && !raw.bare;  // -bare keeps its own (BareConfig)
     config.gpu_engine = raw.gpu_engine;
+    if (!raw.bare) {
+        for (const std::string& map : raw.map) config.maps.push_back(ParseMap(map));
+    }
     // Every -accel is checked; as in QEMU the first one that can run is used, and tcg always can.
     std::vector<Accel> accels;
     for (const std::string& spec : raw.accel) accels.push_back(ParseAccel(spec));

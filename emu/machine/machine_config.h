@@ -121,6 +121,7 @@ struct MachineConfig {
     bool no_reboot = false;              // -no-reboot
     bool test_memslot_port = false;      // -test-memslot-port on the PC machine (memslot_test_port.h)
     bool gpu_engine = false;             // -gpu-engine: the GPU PCI function with its copy/fill engine
+    std::vector<MemMap> maps;            // -map on the PC machine: RAM slots after the layout's (not in E820)
     MmuMode mmu = MmuMode::Shadow;       // -mmu
     cpu::Backend backend = cpu::Backend::Jit;  // -accel tcg (Jit) or tcg,jit=off (Interpreter)
     cpu::JitOptions jit;                       // -accel tcg,tb-size=MiB; -perfmap

@@ -153,6 +153,9 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
     for (const PhysRange& r : layout.ram) {
         if (auto error = memory.AddRam(r.base, r.size)) return Fail(*error);
     }
+    for (const MemMap& map : config.maps) {  // test RAM that the memslot test port can move or delete
+        if (auto error = memory.AddRam(map.base.value(), map.size)) return Fail("-map: " + *error);
+    }
 
     devices::HostClock clock;
     devices::TimerQueue timers(clock);

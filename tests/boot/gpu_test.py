@@ -7,7 +7,8 @@ engine itself, provokes each fault, and shares one page between a CPU page direc
 "ok NAME" / "FAIL NAME" and "done" on COM1 and leaves through isa-debug-exit with its failure count (status 1 when
 clean). Its output must be the same in both MMU modes; the page-track counts of the shared page, which depend on the
 mode (walk mode does not track CPU tables), are left in R12 (GPU bound), R13 (unbound) and R14 (after the CPU stopped
-using the page as a table and rewrote it). meson runs this script once per MMU mode; each run covers both backends.
+using the page as a table and rewrote it). Then, through the memslot test port, an aborted DELETE, a MOVE and a
+DELETE of the slot holding a bound context's tables (the engine is told at commit only). meson runs this script once per MMU mode; each run covers both backends.
 
 usage: gpu_test.py EMU64 TESTGUEST_DIR [-mmu MODE]
 """
@@ -15,11 +16,12 @@ import os
 
 from harness import GUESTS, MMU, check, emu64, finish, for_each_backend
 
-CHECKS = 24
+CHECKS = 30
 
 
 def checks():
     proc = emu64(["-kernel", os.path.join(GUESTS, "gpu_engine64.elf"), "-gpu-engine", "-m", "64M", "-nographic",
+                  "-map", "0x10000000:64K", "-test-memslot-port",
                   "-timeout", "60"], timeout=120, dump_state=True)
     out = proc.stdout.decode(errors="replace")
     lines = out.splitlines()

@@ -4,6 +4,10 @@
 ; status; live leaf-entry edits by 8-, 4-, 2- and 1-byte, misaligned and REP STOSQ stores seen by the next batch; a
 ; table page mapped as ordinary data and rewritten by the engine itself; bad entries in the fault register; one page
 ; that is both a CPU page directory and a GPU table (both trackers on one gfn).
+;   Then memslot changes under a bound context through the memslot test port (-test-memslot-port): with -m 64M and
+; -map 0x10000000:64K, that map is slot 3 (after the layout's three RAM ranges); a second context's tables live there.
+; An aborted DELETE tells the engine nothing and the context keeps working; a MOVE and a DELETE are told at commit
+; (regions removed + 1), the next batch faults with Removed, a rebind uses the new place (MOVE) or fails (DELETE).
 ; Prints "ok <check>" / "FAIL <check>" on COM1 and "done", then writes the failure count to isa-debug-exit (0xF4).
 ; Output is the same in every MMU mode; the raw page-track counts of the shared page are left in R12 (bound),
 ; R13 (unbound) and R14 (after the CPU stopped using it as a table) for the harness, since they depend on the mode.
@@ -46,6 +50,18 @@ R_WRITES equ 0x064
 R_QGFN  equ 0x080
 R_QCNT  equ 0x088
 R_QGPU  equ 0x08C
+R_REMOVED equ 0x078
+SLOTA   equ 0x10000000          ; the -map slot (id 3): the second context's tables
+SLOTB   equ 0x20000000          ; where MOVE puts it
+PORT    equ 0x520               ; memslot test port: SLOT, GPA_LO, GPA_HI, COMMAND; reads STATUS, REMOVALS
+
+; The first command of the batch: opcode, a, b, c (regs.h GpuCommand; immediates must fit in 32 signed bits).
+%macro CMD1 4
+    mov dword [BATCH], %1
+    mov qword [BATCH + 8], %2
+    mov qword [BATCH + 16], %3
+    mov qword [BATCH + 24], %4
+%endmacro
 
 bits 32
 section .text
@@ -159,10 +175,7 @@ long_mode:
     mov dword [rbx + R_INTEN], 1
 
     ; --- FILL gva GV + 3, 5000 bytes of 0x11223344 (crosses into the second page)
-    mov dword [BATCH], 1
-    mov qword [BATCH + 8], GV + 3
-    mov qword [BATCH + 16], 5000
-    mov qword [BATCH + 24], 0x11223344
+    CMD1 1, GV + 3, 5000, 0x11223344
     call submit1
     mov esi, c_fill
     call check_fill
@@ -176,10 +189,7 @@ long_mode:
     call report
 
     ; --- COPY those 5000 bytes to gva GV + 0x3001 (pages 3 and 4)
-    mov dword [BATCH], 2
-    mov qword [BATCH + 8], GV + 3
-    mov qword [BATCH + 16], GV + 0x3001
-    mov qword [BATCH + 24], 5000
+    CMD1 2, GV + 3, GV + 0x3001, 5000
     call submit1
     mov esi, DATA + 3
     mov edi, DATA + 0x3001
@@ -233,10 +243,7 @@ long_mode:
     mov rax, ((DATA + 0xB000) | P_W) << 32
     mov [G1 + 4], rax
     mov dword [G1 + 12], 0
-    mov dword [BATCH], 1
-    mov qword [BATCH + 8], GV + 0x1000
-    mov qword [BATCH + 16], 8
-    mov qword [BATCH + 24], 0x5A5A5A5A
+    CMD1 1, GV + 0x1000, 8, 0x5A5A5A5A
     call submit1
     mov esi, c_misaligned
     mov rax, 0x5A5A5A5A5A5A5A5A
@@ -247,10 +254,7 @@ long_mode:
     mov rdi, G1 + 16
     mov ecx, 4
     rep stosq
-    mov dword [BATCH], 1
-    mov qword [BATCH + 8], GV + 0x5000
-    mov qword [BATCH + 16], 4
-    mov qword [BATCH + 24], 0x6B6B6B6B
+    CMD1 1, GV + 0x5000, 4, 0x6B6B6B6B
     call submit1
     mov esi, c_stosq
     cmp dword [DATA + 0xC000], 0x6B6B6B6B
@@ -258,10 +262,7 @@ long_mode:
 
     ; --- the table as data: the engine COPYs an entry into G1 (through gva GV + 7 pages), the next command uses it
     mov qword [DATA + 0x10000], (DATA + 0xD000) | P_W
-    mov dword [BATCH], 2
-    mov qword [BATCH + 8], GV + 9 * 4096
-    mov qword [BATCH + 16], GV + 7 * 4096 + 10 * 8
-    mov qword [BATCH + 24], 8
+    CMD1 2, GV + 9 * 4096, GV + 7 * 4096 + 10 * 8, 8
     mov dword [BATCH + 32], 1
     mov qword [BATCH + 40], GV + 10 * 4096
     mov qword [BATCH + 48], 4
@@ -299,10 +300,7 @@ long_mode:
     call report
 
     ; --- the shared page: a CPU page directory and a GPU leaf table
-    mov dword [BATCH], 1
-    mov qword [BATCH + 8], 0
-    mov qword [BATCH + 16], 4
-    mov qword [BATCH + 24], 0x3D3D3D3D
+    CMD1 1, 0, 4, 0x3D3D3D3D
     call submit1
     mov esi, c_shared_gpu
     cmp dword [DATA + 0x20000], 0x3D3D3D3D
@@ -336,11 +334,138 @@ long_mode:
     cmp eax, 1                                  ; NotBound
     call report
 
+    call memslot_checks
     mov esi, s_done
     call puts
     mov eax, [fails]
     out 0xF4, al
     hlt
+
+; Tables at RDI (root, level 3, level 2, leaf on four pages): gva 0 -> DATA + 0x14000.
+build_slot_tables:
+    lea rax, [rdi + 0x1001]
+    mov [rdi], rax
+    lea rax, [rdi + 0x2001]
+    mov [rdi + 0x1000], rax
+    lea rax, [rdi + 0x3001]
+    mov [rdi + 0x2000], rax
+    mov qword [rdi + 0x3000], (DATA + 0x14000) | P_W
+    ret
+
+; Binds the context whose root is at EDI; EAX = CTX_STATUS.
+bind_at:
+    mov [rbx + R_ROOT], edi
+    mov dword [rbx + R_ROOT + 4], 0
+    mov dword [rbx + R_CTL], 1
+    mov eax, [rbx + R_CTXST]
+    ret
+
+; Runs memslot test port command EAX on slot 3 with GPA ESI; EAX = STATUS.
+slot_cmd:
+    push rax
+    mov dx, PORT
+    mov eax, 3
+    out dx, eax
+    mov dx, PORT + 4
+    mov eax, esi
+    out dx, eax
+    mov dx, PORT + 8
+    xor eax, eax
+    out dx, eax
+    mov dx, PORT + 12
+    pop rax
+    out dx, eax
+    mov dx, PORT
+    in eax, dx
+    ret
+
+; FILL 4 bytes of 0x1F1F1F1F at gva 0 of the current context; EAX = fault reason.
+fill_zero:
+    mov dword [DATA + 0x14000], 0
+    CMD1 1, 0, 4, 0x1F1F1F1F
+    jmp submit1
+
+memslot_checks:
+    mov rax, PML4                               ; back to the hierarchy that maps everything (PD3 is data now)
+    mov cr3, rax
+    mov edi, SLOTA
+    call build_slot_tables
+    mov edi, SLOTA
+    call bind_at
+    mov esi, c_slot_bind
+    cmp eax, 1
+    jne .bind_done
+    cmp dword [rbx + R_TRACK], 4
+.bind_done:
+    call report
+    ; aborted DELETE: status 1, nobody told, the context still works
+    mov eax, 2 | 0x100
+    xor esi, esi
+    call slot_cmd
+    mov esi, c_slot_abort
+    cmp eax, 1
+    jne .abort_done
+    cmp dword [rbx + R_REMOVED], 0
+    jne .abort_done
+    call fill_zero
+    test eax, eax
+    jnz .abort_done
+    cmp dword [DATA + 0x14000], 0x1F1F1F1F
+.abort_done:
+    mov esi, c_slot_abort
+    call report
+    ; MOVE to SLOTB: told once, the next batch faults (Removed), a rebind at the new place works
+    mov eax, 1
+    mov esi, SLOTB
+    call slot_cmd
+    mov esi, c_slot_move
+    test eax, eax
+    jnz .move_done
+    cmp dword [rbx + R_REMOVED], 1
+    jne .move_done
+    call fill_zero
+    cmp eax, 6
+.move_done:
+    call report
+    mov edi, SLOTB
+    call build_slot_tables
+    mov edi, SLOTB
+    call bind_at
+    mov esi, c_slot_rebind
+    cmp eax, 1
+    jne .rebind_done
+    mov dword [rbx + R_QGFN], SLOTB >> 12
+    cmp dword [rbx + R_QCNT], 1
+    jne .rebind_done
+    call fill_zero
+    test eax, eax
+    jnz .rebind_done
+    cmp dword [DATA + 0x14000], 0x1F1F1F1F
+.rebind_done:
+    call report
+    ; DELETE: told once more, the next batch faults, unbind balances, a rebind finds no root
+    mov eax, 2
+    xor esi, esi
+    call slot_cmd
+    mov esi, c_slot_delete
+    test eax, eax
+    jnz .delete_done
+    cmp dword [rbx + R_REMOVED], 2
+    jne .delete_done
+    call fill_zero
+    cmp eax, 6
+.delete_done:
+    call report
+    mov dword [rbx + R_CTL], 2
+    mov esi, c_slot_unbind
+    cmp dword [rbx + R_TRACK], 0
+    jne .unbind_done
+    mov edi, SLOTB
+    call bind_at
+    cmp eax, 2
+.unbind_done:
+    call report
+    ret
 
 ; RBX = the engine's BAR4 base: the first function of bus 0 with the bochs-display IDs.
 find_gpu:
@@ -483,10 +608,7 @@ pci_status:
 
 ; FILL 8 bytes of 0x4E4E4E4E at gva GV; EAX = fault reason.
 fill_gv:
-    mov dword [BATCH], 1
-    mov qword [BATCH + 8], GV
-    mov qword [BATCH + 16], 8
-    mov qword [BATCH + 24], 0x4E4E4E4E
+    CMD1 1, GV, 8, 0x4E4E4E4E
     jmp submit1
 
 ; fill_gv, then ZF = no fault and the pattern is at EDI.
@@ -603,6 +725,12 @@ c_shared_bound: db "shared page tracked by the GPU", 0
 c_unbind: db "unbind drops all tracking", 0
 c_shared_unbound: db "shared page count drops by one at unbind", 0
 c_no_batch_unbound: db "batch after unbind faults", 0
+c_slot_bind: db "context in the test slot bound", 0
+c_slot_abort: db "aborted DELETE: not told, context works", 0
+c_slot_move: db "MOVE: told at commit, next batch faults (removed)", 0
+c_slot_rebind: db "rebind at the moved place works", 0
+c_slot_delete: db "DELETE: told at commit, next batch faults (removed)", 0
+c_slot_unbind: db "unbind after DELETE balances; rebind finds no root", 0
 
 section .bss
 align 16
