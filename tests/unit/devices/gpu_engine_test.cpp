@@ -279,6 +279,33 @@ TEST_CASE("bad translations give the fault register, never a host access", "[gpu
     CHECK(env.Reg(regs::kFaultReason) == static_cast<u32>(FaultReason::BadBatch));
 }
 
+TEST_CASE("bad register accesses and batches are refused with a defined outcome", "[gpu]") {
+    Env env;
+    std::array<u8, 2> narrow{0xFF, 0xFF};
+    env.engine.Read(regs::kId, narrow);  // 2-byte read: ignored, reads as zero
+    CHECK(narrow == std::array<u8, 2>{0, 0});
+    env.engine.Write(regs::kDoorbell, narrow);  // 2-byte doorbell: ignored, no batch
+    std::array<u8, 4> word{};
+    env.engine.Write(regs::kDoorbell + 2, word);  // misaligned: ignored
+    CHECK(env.engine.Stats().batches == 0);
+    std::array<u8, 8> pair{};
+    env.engine.Read(regs::kId, pair);  // an aligned 8-byte read is two dwords: ID, VERSION
+    CHECK(LoadLe(pair) == (u64{regs::kVersionValue} << 32 | regs::kIdValue));
+    env.SetReg(regs::kControl, 77);  // unknown control value: nothing happens
+    CHECK(env.Reg(regs::kCtxStatus) == 0);
+    env.Map(0, kData, 1);
+    env.Bind();
+    env.SetReg(regs::kBatchCount, regs::kMaxBatchCommands + 1);
+    env.SetReg(regs::kDoorbell, 1);
+    CHECK(env.Reg(regs::kFaultReason) == static_cast<u32>(FaultReason::BadBatch));
+    CHECK(env.Run({Fill(0, regs::kMaxCommandBytes + 1, 0)}) == FaultReason::BadCommand);
+    CHECK(env.Run({Fill(~u64{0} - 2, 8, 0)}) == FaultReason::BadAddress);  // wraps
+    CHECK(env.Run({Blit(0, 4, 0, 0, 65, 1)}) == FaultReason::BadCommand);  // wider than the scanout
+    env.SetReg64(regs::kFenceAddrLo, 0x7000'0000);  // a fence outside RAM is skipped, the batch still completes
+    env.SetReg(regs::kDoorbell, 1);
+    CHECK((env.Reg(regs::kIntStatus) & regs::kIntDone) != 0);
+}
+
 TEST_CASE("the engine's own writes reach page-track: onto its tables and onto another tracker's page", "[gpu]") {
     Env env;
     env.Map(0, kData, 1);
