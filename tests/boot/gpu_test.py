@@ -16,7 +16,7 @@ import os
 
 from harness import GUESTS, MMU, check, emu64, finish, for_each_backend
 
-CHECKS = 30
+CHECKS = 32
 
 
 def checks():

@@ -3,7 +3,8 @@
 ; Checks: bind tracks every table page; FILL / COPY / BLIT byte for byte, the fence, INT_STATUS and the PCI interrupt
 ; status; live leaf-entry edits by 8-, 4-, 2- and 1-byte, misaligned and REP STOSQ stores seen by the next batch; a
 ; table page mapped as ordinary data and rewritten by the engine itself; bad entries in the fault register; one page
-; that is both a CPU page directory and a GPU table (both trackers on one gfn).
+; that is both a CPU page directory and a GPU table (both trackers on one gfn); engine writes onto translated code
+; and onto a CPU page directory in use, which the CPU must see (they reach page-track like CPU stores).
 ;   Then memslot changes under a bound context through the memslot test port (-test-memslot-port): with -m 64M and
 ; -map 0x10000000:64K, that map is slot 3 (after the layout's three RAM ranges); a second context's tables live there.
 ; An aborted DELETE tells the engine nothing and the context keeps working; a MOVE and a DELETE are told at commit
@@ -161,6 +162,8 @@ long_mode:
     mov [G1 + 13 * 8], rax
     mov qword [G1 + 14 * 8], (DATA + 0x11000) | 1  ; read-only
     mov qword [G1 + 15 * 8], (DATA + 0x12000) | P_W
+    mov qword [G1 + 16 * 8], (DATA + 0x21000) | P_W  ; a code page
+    mov qword [G1 + 17 * 8], PD0 | P_W              ; the CPU's first page directory
 
     ; --- bind: five table pages tracked
     mov dword [rbx + R_ROOT], G4
@@ -275,6 +278,37 @@ long_mode:
     jne .as_data_done
     cmp dword [DATA + 0xD000], 0x7C7C7C7C
 .as_data_done:
+    call report
+
+    ; --- the engine writes translated code: the next call runs the new bytes (mov eax, 1 -> mov eax, 2)
+    mov dword [DATA + 0x21000], 0x000001B8
+    mov word [DATA + 0x21004], 0xC300
+    mov eax, DATA + 0x21000
+    call rax
+    mov r15d, eax
+    CMD1 1, GV + 16 * 4096, 4, 0x000002B8
+    call submit1
+    mov eax, DATA + 0x21000
+    call rax
+    mov esi, c_code
+    cmp r15d, 1
+    jne .code_done
+    cmp eax, 2
+.code_done:
+    call report
+    ; --- the engine rewrites a CPU page-directory entry in use: 0x30000000 (2 MiB, no RAM there) -> physical 0;
+    ; after INVLPG the CPU reads the Multiboot header at 0x30100000 (the shadow MMU must have heard the write)
+    mov eax, [0x30100000]
+    mov r15d, eax
+    mov qword [DATA + 0x10000], 0x83                ; present | writable | 2 MiB, frame 0
+    CMD1 2, GV + 9 * 4096, GV + 17 * 4096 + 384 * 8, 8
+    call submit1
+    invlpg [0x30100000]
+    mov esi, c_cpu_pde
+    cmp r15d, 0x1BADB002
+    je .pde_done                                    ; the header must not have been there before
+    cmp dword [0x30100000], 0x1BADB002
+.pde_done:
     call report
 
     ; --- faults: reason and gva
@@ -716,6 +750,8 @@ c_edit1: db "edit 1-byte (not present)", 0
 c_misaligned: db "edit misaligned", 0
 c_stosq: db "edit rep stosq", 0
 c_as_data: db "table as data, written by the engine", 0
+c_code: db "engine write onto translated code is run", 0
+c_cpu_pde: db "engine write onto a CPU page directory is seen", 0
 c_bad_entry: db "fault bad entry", 0
 c_not_present: db "fault not present", 0
 c_not_ram: db "fault not RAM", 0
