@@ -64,6 +64,15 @@ PORT    equ 0x520               ; memslot test port: SLOT, GPA_LO, GPA_HI, COMMA
     mov qword [BATCH + 24], %4
 %endmacro
 
+; A 4-byte FILL at gva %3 must fault with reason %2; reports check %1.
+%macro FAULT_CHECK 3
+    mov esi, %1
+    mov edi, %2
+    mov rdx, %3
+    call fault_check
+    call report
+%endmacro
+
 bits 32
 section .text
 MULTIBOOT_HEADER
@@ -312,26 +321,10 @@ long_mode:
     call report
 
     ; --- faults: reason and gva
-    mov esi, c_bad_entry
-    mov edi, 4
-    mov rdx, GV + 11 * 4096
-    call fault_check
-    call report
-    mov esi, c_not_present
-    mov edi, 2
-    mov rdx, GV + 12 * 4096
-    call fault_check
-    call report
-    mov esi, c_not_ram
-    mov edi, 5
-    mov rdx, GV + 13 * 4096
-    call fault_check
-    call report
-    mov esi, c_read_only
-    mov edi, 3
-    mov rdx, GV + 14 * 4096
-    call fault_check
-    call report
+    FAULT_CHECK c_bad_entry, 4, GV + 11 * 4096
+    FAULT_CHECK c_not_present, 2, GV + 12 * 4096
+    FAULT_CHECK c_not_ram, 5, GV + 13 * 4096
+    FAULT_CHECK c_read_only, 3, GV + 14 * 4096
 
     ; --- the shared page: a CPU page directory and a GPU leaf table
     CMD1 1, 0, 4, 0x3D3D3D3D
