@@ -73,6 +73,7 @@ struct RawOptions {
     std::optional<std::string> bare, load_addr, start_mode, cpl, dump_state, max_insns, timeout;
     std::vector<std::string> reg, map;
     bool test_memslot_port = false;
+    bool gpu_engine = false;
     bool help = false, version = false, print_config = false;
 };
 
@@ -115,6 +116,8 @@ void DefineOptions(CLI::App& app, RawOptions& raw) {
     single("--vga", raw.vga, "TYPE", "none (the default) or std: a bochs-display (Bochs VBE, Linux's bochs DRM driver)");
     single("--screendump-on-exit", raw.screendump_on_exit, "FILE",
            "write the display device's picture as PNG to FILE when the run ends");
+    flag("--gpu-engine", raw.gpu_engine,
+         "a GPU PCI function with the copy/fill engine (devices/gpu/engine) in BAR4; PC machine only");
     repeated("--serial", raw.serial, "DEV", "next serial port's backend: stdio, null, none, file:PATH");
     repeated("--drive", raw.drive, "SPEC",
              "a raw disk image: file=PATH[,if=virtio|none][,id=ID][,readonly=on][,cache=writeback|writethrough|"
@@ -149,8 +152,10 @@ void DefineOptions(CLI::App& app, RawOptions& raw) {
     single("--start-mode", raw.start_mode, "MODE", "CPU mode -bare starts in: real, prot32, long64 (default)");
     single("--cpl", raw.cpl, "N", "privilege level -bare starts at: 0 (default) or 3");
     repeated("--reg", raw.reg, "NAME=VALUE", "initial register for -bare: rax..r15, rip, rflags");
-    repeated("--map", raw.map, "ADDR:SIZE", "extra RAM for -bare at ADDR (page-aligned; K/M/G suffixes)");
-    flag("--test-memslot-port", raw.test_memslot_port, "tests: a port through which the guest moves/deletes memslots");
+    repeated("--map", raw.map, "ADDR:SIZE",
+             "extra RAM at ADDR (page-aligned; K/M/G suffixes), a memslot of its own; -bare, or -kernel for tests");
+    flag("--test-memslot-port", raw.test_memslot_port,
+         "tests: a port through which the guest moves/deletes memslots (-bare or -kernel)");
 
     group = "Information";
     flag("-h,--help", raw.help, "print this help and exit");
@@ -559,12 +564,11 @@ void CheckCombinations(const RawOptions& raw) {
     const std::pair<const char*, bool> bare_only[] = {{"-load-addr", raw.load_addr.has_value()},
                                                       {"-start-mode", raw.start_mode.has_value()},
                                                       {"-cpl", raw.cpl.has_value()},
-                                                      {"-reg", !raw.reg.empty()},
-                                                      {"-map", !raw.map.empty()},
-                                                      {"-test-memslot-port", raw.test_memslot_port}};
+                                                      {"-reg", !raw.reg.empty()}};
     for (const auto& [name, given] : bare_only) {
         if (given && !raw.bare) Fail(CliErrorCode::Conflict, fmt::format("{} needs -bare", name));
     }
+    if (raw.gpu_engine && raw.bare) Fail(CliErrorCode::Conflict, "-gpu-engine needs the PC machine (-kernel)");
     if (raw.kernel && raw.bare) Fail(CliErrorCode::Conflict, "-kernel and -bare cannot be combined");
     if (!raw.kernel && !raw.bare) {
         Fail(CliErrorCode::Conflict, "nothing to run: give -kernel FILE or -bare FILE (see -help)");
@@ -647,6 +651,11 @@ MachineConfig Validate(const RawOptions& raw) {
     }
     if (raw.log_file) config.log_file = ParseOutputFile("-D", *raw.log_file);
     config.no_reboot = raw.no_reboot;
+    config.test_memslot_port = raw.test_memslot_port && !raw.bare;  // -bare keeps its own (BareConfig)
+    config.gpu_engine = raw.gpu_engine;
+    if (!raw.bare) {
+        for (const std::string& map : raw.map) config.maps.push_back(ParseMap(map));
+    }
     // Every -accel is checked; as in QEMU the first one that can run is used, and tcg always can.
     std::vector<Accel> accels;
     for (const std::string& spec : raw.accel) accels.push_back(ParseAccel(spec));

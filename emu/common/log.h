@@ -23,6 +23,7 @@ namespace emu::log {
     X(Int, "int", "interrupts and exceptions")                               \
     X(Mmu, "mmu", "MMU activity and statistics")                             \
     X(PageTrack, "page_track", "page-track counts and notifications")        \
+    X(Gpu, "gpu", "GPU engine: binds, batches, faults, shadow statistics")   \
     X(Memslot, "memslot", "memslot changes")                                 \
     X(Ioport, "ioport", "port I/O")                                          \
     X(Mmio, "mmio", "memory-mapped I/O")                                     \

@@ -9,7 +9,7 @@
 
 namespace emu::machine {
 
-// Null while this build has no engine (-device emu64-gpu is then refused as not implemented yet).
+// Null without page-track (the engine shadows its tables through it): -device emu64-gpu is then refused.
 std::unique_ptr<devices::gpu::GpuEngine> MakeGpuEngine(mmu::Memslots& slots, mmu::PageTrack* page_track);
 
 }  // namespace emu::machine

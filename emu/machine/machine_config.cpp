@@ -13,6 +13,12 @@ nlohmann::json OptionalToJson(const std::optional<std::string>& value) {
     return value ? nlohmann::json(*value) : nlohmann::json(nullptr);
 }
 
+nlohmann::json MapsToJson(const std::vector<MemMap>& maps) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const MemMap& map : maps) out.push_back({{"base", map.base.value()}, {"size", map.size}});
+    return out;
+}
+
 nlohmann::json BareToJson(const BareConfig& bare) {
     nlohmann::json regs = nlohmann::json::object();
     for (size_t i = 0; i < bare.gpr.size(); ++i) {
@@ -20,8 +26,7 @@ nlohmann::json BareToJson(const BareConfig& bare) {
     }
     if (bare.rip) regs["rip"] = *bare.rip;
     if (bare.rflags) regs["rflags"] = *bare.rflags;
-    nlohmann::json maps = nlohmann::json::array();
-    for (const MemMap& map : bare.maps) maps.push_back({{"base", map.base.value()}, {"size", map.size}});
+    const nlohmann::json maps = MapsToJson(bare.maps);
     return {
         {"binary", bare.binary},
         {"load_address", bare.load_address},
@@ -150,6 +155,9 @@ std::string ConfigToJson(const MachineConfig& config) {
         {"log_mask", config.log_mask},
         {"log_file", config.log_file},
         {"no_reboot", config.no_reboot},
+        {"test_memslot_port", config.test_memslot_port},
+        {"gpu_engine", config.gpu_engine},
+        {"maps", MapsToJson(config.maps)},
         {"mmu", ToString(config.mmu)},
         {"cpu", config.cpu ? config.cpu->name : std::string("max")},
         {"backend", ToString(config.backend)},

@@ -127,6 +127,9 @@ struct MachineConfig {
     std::vector<std::string> trace;      // -trace glob patterns of trace events (emu/common/trace.h)
     std::string log_file;                // -D (empty: stderr)
     bool no_reboot = false;              // -no-reboot
+    bool test_memslot_port = false;      // -test-memslot-port on the PC machine (memslot_test_port.h)
+    bool gpu_engine = false;             // -gpu-engine: the GPU PCI function with its copy/fill engine
+    std::vector<MemMap> maps;            // -map on the PC machine: RAM slots after the layout's (not in E820)
     MmuMode mmu = MmuMode::Shadow;       // -mmu
     std::optional<cpu::system::CpuModel> cpu;  // -cpu (none: max)
     cpu::Backend backend = cpu::Backend::Jit;  // -accel tcg (Jit) or tcg,jit=off (Interpreter)

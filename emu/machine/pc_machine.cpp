@@ -16,6 +16,8 @@
 #include "devices/backends/char_backend.h"
 #include "devices/backends/file_backend.h"
 #include "devices/backends/stdio_backend.h"
+#include "devices/gpu/engine/copy_engine.h"
+#include "devices/gpu/gpu_device.h"
 #include "devices/timer/clock.h"
 #include "devices/timer/timer_queue.h"
 #include "emu/common/log.h"
@@ -32,6 +34,7 @@
 #include "emu/machine/display_devices.h"
 #include "emu/machine/guest_memory.h"
 #include "emu/machine/host_file.h"
+#include "emu/machine/memslot_test_port.h"
 #include "emu/machine/pc_board.h"
 #include "emu/machine/serial_backend.h"
 #include "emu/machine/state_dump.h"
@@ -157,6 +160,9 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
     for (const PhysRange& r : layout.ram) {
         if (auto error = memory.AddRam(r.base, r.size)) return Fail(*error);
     }
+    for (const MemMap& map : config.maps) {  // test RAM that the memslot test port can move or delete
+        if (auto error = memory.AddRam(map.base.value(), map.size)) return Fail("-map: " + *error);
+    }
 
     devices::HostClock clock;
     devices::TimerQueue timers(clock);
@@ -219,6 +225,26 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
         console = (*virtio)->console();
         console->SetQuitCallback([&] { stop_with(0); });
     }
+    // The GPU with its copy/fill engine: the engine's shadow is a page-track client, so it goes after page_track.
+    std::unique_ptr<devices::gpu::GpuDevice> gpu;
+    if (config.gpu_engine) {
+        devices::gpu::GpuDeviceConfig gpu_config;
+        // 1 MiB of VRAM: the board's PCI window (12 MiB) cannot hold the display's default 16 MiB BAR.
+        gpu_config.vram_bytes = devices::gpu::kMinVramBytes;
+        gpu_config.engine = std::make_unique<devices::gpu::CopyEngine>(memory.slots(), page_track);
+        gpu = std::make_unique<devices::gpu::GpuDevice>(std::move(gpu_config));
+        if (auto error = board.AddPciDevice(*gpu)) return Fail("-gpu-engine: " + *error);
+    }
+    // The memslot test port (as on the bare runner): tests change the slots under devices such as the GPU engine.
+    std::unique_ptr<MemslotTestPort> memslot_port;
+    if (config.test_memslot_port) {
+        auto port = MemslotTestPort::Create(memory.slots(), page_track);
+        if (!port) return Fail("-test-memslot-port: cannot register its page-track client");
+        memslot_port = std::move(*port);
+        if (!board.pio().Insert(kMemslotTestPort, kMemslotTestPortSize, *memslot_port).ok()) {
+            return Fail("-test-memslot-port: its ports are taken");
+        }
+    }
     const u64 rsdp = board.InstallAcpiTables(memory);
     if (rsdp == 0) return Fail("internal error: the ACPI tables do not fit in guest RAM");
 
@@ -247,7 +273,10 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
     }
 
     VcpuMemory vcpu_memory(memory.slots(), &page_track, board.mmio(), board.pio(), config.mmu);
-    vcpu_memory.SetAfterPortWrite([&] { board.RunDeferred(); });
+    vcpu_memory.SetAfterPortWrite([&] {
+        board.RunDeferred();
+        if (memslot_port) memslot_port->RunPending();
+    });
     vcpu_memory.SetPlatformMsrHandler(
         [&board](u32 index, u64 value) { return index != cpu::system::msr::ApicBase || board.WriteApicBase(value); });
     vcpu_memory.SetFpuErrorHandler([&board] { board.SignalFpuError(); });

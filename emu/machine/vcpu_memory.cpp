@@ -48,9 +48,14 @@ VcpuMemory::VcpuMemory(mmu::Memslots& slots, mmu::PageTrack* page_track, devices
             log::Log(log::Category::PageTrack, "code pages: cannot register the page-track client; CPU stores only");
         }
     }
-    if (mode != MmuMode::Shadow) return;
-    if (!page_track_) {
+    if (mode == MmuMode::Shadow && !page_track_) {
         log::Log(log::Category::Mmu, "shadow MMU needs page tracking; using walk mode");
+    }
+    if (mode != MmuMode::Shadow || !page_track_) {
+        if (page_track_) {
+            page_track_->SetMmuWriteHandler(&walk_track_hook_, walk_track_hook_.never());
+            walk_track_hooked_ = true;
+        }
         return;
     }
     shadow_ = std::make_unique<mmu::ShadowMmu>(slots_, *page_track_);
@@ -71,6 +76,7 @@ VcpuMemory::~VcpuMemory() {
         code_pages_.Clear();
         last_code_gfn_.store(kNoGfn, std::memory_order_release);
     }
+    if (walk_track_hooked_) page_track_->SetMmuWriteHandler(nullptr, nullptr);
     shadow_vcpu_.reset();  // before the MMU it belongs to
     shadow_.reset();
 }
@@ -149,9 +155,8 @@ void VcpuMemory::NoteCodePage(Gfn gfn) {
     }
     code_pages_.Add(gfn);
     ++code_stats_.pages_tracked;
-    // Writes through this TLB must take the slow path. In shadow mode AddGfn did it (ShadowMmu::OnGfnTracked demotes
-    // every vCPU's entries); TLB fills check IsWriteTracked from now on.
-    if (!shadow_) tlb_.DemoteWritesToGfn(gfn, mmu::tlb_flag::kTracked);
+    // Writes through this TLB take the slow path now: AddGfn demoted them (ShadowMmu::OnGfnTracked in shadow mode,
+    // WalkTrackHook in walk mode); TLB fills check IsWriteTracked from now on.
     last_code_gfn_.store(gfn, std::memory_order_release);
 }
 

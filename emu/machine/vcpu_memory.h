@@ -106,6 +106,22 @@ private:
         mmu::SoftTlb& tlb_;
     };
 
+    // Walk mode's stand-in for the shadow MMU's page-track hook: when anyone (translated code, the GPU engine) starts
+    // tracking a gfn, writes to it through this vCPU's TLB must take the slow path, which reports them to page-track.
+    // Without it an entry made writable before the add-gfn would let stores bypass every client. The shadow MMU does
+    // the same in its OnGfnTracked. Same thread as the vCPU (one vCPU; devices run on its thread), as TlbHook.
+    class WalkTrackHook final : public mmu::MmuWriteHandler {
+    public:
+        explicit WalkTrackHook(mmu::SoftTlb& tlb) : tlb_(tlb) {}
+        void TrackWrite(Gpa, std::span<const u8>) override {}  // walk mode keeps no state derived from guest tables
+        void OnGfnTracked(Gfn gfn) override { tlb_.DemoteWritesToGfn(gfn, mmu::tlb_flag::kTracked); }
+        const std::atomic<u64>* never() const { return &zero_; }  // gates TrackWrite off
+
+    private:
+        mmu::SoftTlb& tlb_;
+        std::atomic<u64> zero_{0};
+    };
+
     u8* HostPointer(u64 gpa) override;
     void SyncPagingState(const cpu::CpuState& state);
     // A memslot change (generation bump) invalidates every TLB entry and every translation; translated code reads
@@ -134,6 +150,8 @@ private:
     u64 slots_generation_ = ~u64{0};
     u64 pdptes_cr3_ = ~u64{0};  // the CR3 that paging_.pdptes were loaded from
     TlbHook tlb_hook_{tlb_};
+    WalkTrackHook walk_track_hook_{tlb_};
+    bool walk_track_hooked_ = false;
     std::unique_ptr<mmu::ShadowMmu> shadow_;
     std::unique_ptr<mmu::ShadowVcpu> shadow_vcpu_;
     std::function<void()> after_port_write_;

@@ -18,12 +18,13 @@ def fetch_kernel(root, flavour="cloud"):
                           text=True).stdout.strip()
 
 
-def make_initramfs(root, kernel, out, script=None):
+def make_initramfs(root, kernel, out, script=None, adds=()):
     """An initramfs whose /init loads the kernel's virtio modules, then runs `script` and powers off (without one:
-    starts the interactive shell)."""
+    starts the interactive shell). `adds`: "HOSTFILE:/guest/path" files to put in it."""
     modules = os.path.join(os.path.dirname(kernel), "modules")
-    subprocess.run([tool(root, "mkinitramfs"), "-o", out, "--modules", modules, *(["--run", script] if script else [])],
-                   check=True, capture_output=True)
+    add_args = [arg for spec in adds for arg in ("--add", spec)]
+    subprocess.run([tool(root, "mkinitramfs"), "-o", out, "--modules", modules, *add_args,
+                    *(["--run", script] if script else [])], check=True, capture_output=True)
     return out
 
 

@@ -27,7 +27,7 @@ ALL_OPTIONS = [
     "-m", "-smp", "-kernel", "-initrd", "-append", "-nographic", "-display", "-serial", "-drive", "-netdev",
     "-device", "-s", "-S", "-gdb", "-d", "-D", "-no-reboot", "-mmu", "-bare", "-load-addr", "-start-mode",
     "-cpl", "-reg", "-map", "-dump-state", "-max-insns", "-timeout", "-help", "-h", "-version", "-print-config",
-    "-accel", "-perfmap", "-nic", "-chardev", "-vga", "-screendump-on-exit", "-cpu",
+    "-accel", "-perfmap", "-nic", "-chardev", "-vga", "-screendump-on-exit", "-cpu", "-gpu-engine",
 ]
 
 
@@ -219,7 +219,7 @@ class BadCommandLines(CliTestCase):
             (["-bare", F.bare, "-initrd", F.initrd], "-initrd needs -kernel"),
             (["-bare", F.bare, "-append", "quiet"], "-append needs -kernel"),
             (["-kernel", F.kernel, "-reg", "rax=1"], "-reg needs -bare"),
-            (["-kernel", F.kernel, "-map", "0x200000:4K"], "-map needs -bare"),
+            (["-bare", F.bare, "-gpu-engine"], "-gpu-engine needs the PC machine"),
             (["-kernel", F.kernel, "-cpl", "3"], "-cpl needs -bare"),
             (["-kernel", F.kernel, "-bare", F.bare], "-kernel and -bare"),
             (["-kernel", F.kernel, "-nographic", "-display", "sdl"], "-nographic"),
@@ -454,8 +454,6 @@ class UnimplementedFeatures(CliTestCase):
             with self.subTest(args=args):
                 line = self.assert_usage_error(["-kernel", F.kernel, "-nographic", *args], mentions)
                 self.assertIn("is not implemented yet", line)
-        self.assert_usage_error(["-kernel", F.kernel, "-nographic", "-device", "emu64-gpu"],
-                                "the copy engine is not implemented yet")
         self.assert_usage_error(["-kernel", F.kernel, "-nographic", "-vga", "cirrus"], "-vga 'cirrus'")
 
     def test_second_serial_port_is_com2(self):
