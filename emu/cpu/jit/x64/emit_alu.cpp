@@ -211,6 +211,13 @@ void BlockEmitter::EmitShiftFlagsConst(const Inst& i, ir::FlagOp kind, u64 count
     const u32 written = static_cast<u32>(ir::FlagsWrittenBy(kind) & live_flags_[current_]);
     const bool cf = written & rflags::CF, of = written & rflags::OF;
     if (written == 0) return;
+    if (host_flags_hold_[current_]) {  // CF alone, from the host rotate that made the result (HostFlagsHold)
+        c_.setc(al);
+        c_.movzx(eax, al);
+        c_.and_(x64::kFlags, static_cast<u32>(~rflags::CF));  // sign-extended: clears CF only
+        c_.or_(x64::kFlags, rax);
+        return;
+    }
     LoadArg(rax, i, 3);  // the result
     LoadArg(rdx, i, 1);  // the operand
     const auto bit_of = [&](const Reg64& src, unsigned n, u32 flag_shift) {  // ecx |= bit n of src << flag_shift
@@ -291,6 +298,16 @@ bool BlockEmitter::HostFlagsHold(u32 n) const {
         case ir::FlagOp::Dec: return producer.op == Opcode::Sub && same_operands;
         case ir::FlagOp::Logic:
             return producer.op == Opcode::And || producer.op == Opcode::Or || producer.op == Opcode::Xor;
+        case ir::FlagOp::Rol:
+        case ir::FlagOp::Ror: {
+            // EmitRotate runs the host rotate at the value's width (its 8/16-bit zero extension keeps the flags): its CF
+            // is the guest's for a count below the width. OF is left out: hosts differ for counts above 1.
+            const u64 observed = ir::FlagsWrittenBy(kind) & live_flags_[n];
+            const Opcode rotate = kind == ir::FlagOp::Rol ? Opcode::Rol : Opcode::Ror;
+            return producer.op == rotate && producer.args[0] == i.args[1] && producer.args[1].is_imm() &&
+                   i.args[2].is_imm() && producer.args[1].imm() == i.args[2].imm() && i.args[2].imm() != 0 &&
+                   i.args[2].imm() < Bits(producer.type) && (observed & ~u64{rflags::CF}) == 0;
+        }
         default: return false;
     }
 }
