@@ -16,7 +16,6 @@
 #include "devices/backends/char_backend.h"
 #include "devices/backends/file_backend.h"
 #include "devices/backends/stdio_backend.h"
-#include "devices/gpu/engine/copy_engine.h"
 #include "devices/gpu/gpu_device.h"
 #include "devices/timer/clock.h"
 #include "devices/timer/timer_queue.h"
@@ -32,6 +31,7 @@
 #include "emu/machine/boot/linux_loader.h"
 #include "emu/machine/boot/multiboot_loader.h"
 #include "emu/machine/display_devices.h"
+#include "emu/machine/gpu_engine_factory.h"
 #include "emu/machine/guest_memory.h"
 #include "emu/machine/host_file.h"
 #include "emu/machine/memslot_test_port.h"
@@ -229,9 +229,9 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
     std::unique_ptr<devices::gpu::GpuDevice> gpu;
     if (config.gpu_engine) {
         devices::gpu::GpuDeviceConfig gpu_config;
-        // 1 MiB of VRAM: the board's PCI window (12 MiB) cannot hold the display's default 16 MiB BAR.
+        // -device emu64-gpu's function (DisplayDevices) with 1 MiB of VRAM, which the engine's tests are written for.
         gpu_config.vram_bytes = devices::gpu::kMinVramBytes;
-        gpu_config.engine = std::make_unique<devices::gpu::CopyEngine>(memory.slots(), page_track);
+        gpu_config.engine = MakeGpuEngine(memory.slots(), &page_track);
         gpu = std::make_unique<devices::gpu::GpuDevice>(std::move(gpu_config));
         if (auto error = board.AddPciDevice(*gpu)) return Fail("-gpu-engine: " + *error);
     }
