@@ -603,8 +603,10 @@ void Vcpu::Impl::LinkPending(jit::CompiledBlock& target) {
     // A chain skips the dispatcher's check that RIP's page still maps the block's bytes; it is only safe within
     // one linear page (mapped by one translation, so both blocks' bytes are where that mapping points) and one
     // mode key, into a block whose bytes are all on that page.
-    if (target.rip != slot->target_rip || target.key != from.key || !target.single_page ||
-        target.linear_page != from.linear_page || target.gpa_page != from.gpa_page) {
+    if (target.rip != slot->target_rip) return;
+    if (target.key != from.key || !target.single_page || target.linear_page != from.linear_page ||
+        target.gpa_page != from.gpa_page) {
+        jit::Jit::ProbeInstead(*slot);  // asking again would be refused again: probe the jump cache instead
         return;
     }
     jit::Jit::Link(*slot, target);

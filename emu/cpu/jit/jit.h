@@ -38,7 +38,8 @@ constexpr u64 JumpCacheIndex(u64 rip) { return (rip ^ (rip >> kJumpCacheBits)) &
 struct ExitSlot {
     CompiledBlock* owner = nullptr;
     u8* jmp = nullptr;         // the jmp rel32 instruction
-    const u8* stub = nullptr;  // where the unlinked jmp goes
+    const u8* stub = nullptr;        // where the unlinked jmp goes: a request to link the slot
+    const u8* probe_stub = nullptr;  // a jump-cache probe for the target, for slots that cannot be linked
     u64 target_rip = 0;
     CompiledBlock* target = nullptr;
 };
@@ -94,6 +95,8 @@ public:
 
     // Patches `slot` to jump straight into `target`.
     static void Link(ExitSlot& slot, CompiledBlock& target);
+    // The slot's target can never be chained to it: the slot probes the jump cache from now on.
+    static void ProbeInstead(ExitSlot& slot);
     // Enters `block` in the jump cache, if `table` (the code TLB of its privilege) maps its RIP.
     void Remember(CompiledBlock& block, const mmu::TlbEntry* table);
 

@@ -398,21 +398,30 @@ void BlockEmitter::EmitDirectExit(unsigned slot, u64 target) {
     s.owner = &out_;
     s.target_rip = target;
     s.jmp = const_cast<u8*>(c_.getCurr());
-    Label& stub = NewLabel();
-    c_.jmp(stub, Xbyak::CodeGenerator::T_NEAR);  // always the 5-byte rel32 form: Link patches it
-    // Unlinked, the exit first tries the jump cache (a target on another page is never chained), then asks the
-    // dispatcher to find the target and link this slot to it.
-    Far([this, &stub, &s, target] {
-        c_.L(stub);
+    // Only a target on this block's linear page can ever be chained (LinkPending says why). Such an exit asks the
+    // dispatcher to link it the first time it runs; probing the jump cache first would find the target there and
+    // leave the slot unlinked for good. Any other exit probes the jump cache every time.
+    const bool may_chain = (target & ~u64{kPageMask}) == out_.linear_page;
+    Label& link_stub = NewLabel();
+    Label& probe_stub = NewLabel();
+    const bool probe_first = probe_ != nullptr && !may_chain;
+    c_.jmp(probe_first ? probe_stub : link_stub, Xbyak::CodeGenerator::T_NEAR);  // rel32 form: Link patches it
+    Far([this, &link_stub, &probe_stub, &s, target, may_chain] {
+        if (probe_ != nullptr) {
+            c_.L(probe_stub);
+            s.probe_stub = c_.getCurr();
+            LoadImm(rax, target);
+            c_.mov(c_.qword[x64::kState + kRipOffset], rax);
+            LoadImm(rdx, out_.key);
+            c_.xor_(esi, esi);
+            c_.jmp(probe_, Xbyak::CodeGenerator::T_NEAR);
+        }
+        if (!may_chain && probe_ != nullptr) return;
+        c_.L(link_stub);
         s.stub = c_.getCurr();
         LoadImm(rax, target);
         c_.mov(c_.qword[x64::kState + kRipOffset], rax);
         c_.mov(rsi, reinterpret_cast<u64>(&s));
-        if (probe_ != nullptr) {
-            LoadImm(rdx, out_.key);
-            c_.jmp(probe_, Xbyak::CodeGenerator::T_NEAR);
-            return;
-        }
         c_.mov(c_.qword[x64::kCtx + kExitSlotOffset], rsi);
         c_.mov(eax, static_cast<u32>(JitExit::Link));
         c_.jmp(epilogue_, Xbyak::CodeGenerator::T_NEAR);
@@ -506,6 +515,12 @@ CompiledBlock::~CompiledBlock() {
         auto& list = out.target->incoming;
         std::erase(list, &out);
     }
+}
+
+void Jit::ProbeInstead(ExitSlot& slot) {
+    if (slot.probe_stub == nullptr || slot.target != nullptr) return;
+    const i32 rel = static_cast<i32>(slot.probe_stub - (slot.jmp + 5));
+    std::memcpy(slot.jmp + 1, &rel, 4);
 }
 
 void Jit::Link(ExitSlot& slot, CompiledBlock& target) {
