@@ -2,8 +2,11 @@
 // exceptions into stops (or, later, deliveries).
 #include "emu/cpu/vcpu.h"
 
+#include <sys/mman.h>
+
 #include <algorithm>
 #include <atomic>
+#include <new>
 #include <span>
 #include <utility>
 
@@ -122,9 +125,21 @@ struct Vcpu::Impl {
     std::unique_ptr<jit::Jit> jit;  // made at the first block the JIT runs; outlives the blocks, which patch its code
     BlockCache cache;
     interp::Interpreter interpreter;
-    // On the heap by itself, so that it lands near the soft TLB's tables (also small heap blocks) and translated code
-    // reaches them relative to it; inside this (large) object it would be 2 GiB away on a separate mapping.
-    std::unique_ptr<jit::JitContext> jit_ctx_owner = std::make_unique<jit::JitContext>();
+    // A mapping of its own, so that it lands among the other large allocations' mappings, the soft TLB's tables
+    // included, and translated code reaches those tables relative to it (within 2 GiB; far away, each access
+    // loads the table's address instead).
+    struct UnmapContext {
+        void operator()(jit::JitContext* c) const {
+            c->~JitContext();
+            munmap(c, sizeof(jit::JitContext));
+        }
+    };
+    static jit::JitContext* MapContext() {
+        void* p = mmap(nullptr, sizeof(jit::JitContext), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) throw std::bad_alloc();
+        return new (p) jit::JitContext();
+    }
+    std::unique_ptr<jit::JitContext, UnmapContext> jit_ctx_owner{MapContext()};
     jit::JitContext& jit_ctx = *jit_ctx_owner;
     // The direct exit the last block left through unchained, and cache.removals() then (the slot's block may
     // have been dropped since).
@@ -186,6 +201,7 @@ struct Vcpu::Impl {
     }
     // Delivers a pending NMI or maskable interrupt, if any: returns true if Run must stop (triple fault).
     bool PollInterrupts(RunResult& result);
+    bool InterruptPending() const;
     bool DeliverExternal(u8 vector, RunResult& result);
 };
 
@@ -415,6 +431,10 @@ bool Vcpu::Impl::AtDebuggerBreakpoint() {
     return linear != skip && debugger.IsBreakpoint(linear);
 }
 
+bool Vcpu::Impl::InterruptPending() const {
+    return interrupts != nullptr && (interrupts->HasInterrupt() || interrupts->HasNmi());
+}
+
 bool Vcpu::Impl::PollInterrupts(RunResult& result) {
     if (interrupts == nullptr || !poll_interrupts || stepping) return false;
     if (!interrupts->HasInterrupt() && !interrupts->HasNmi()) {
@@ -515,6 +535,9 @@ RunResult Vcpu::Run(u64 max_instructions, bool overshoot) {
             continue;
         }
         m.state.rflags &= ~rflags::RF;
+        // With nothing pending, the shadow cannot hold an interrupt back: one that arrives from now on may as well
+        // have arrived after the next block.
+        if (m.state.interrupt_shadow && !m.InterruptPending()) m.state.interrupt_shadow = false;
         const u64 remaining = max_instructions - result.instructions;
         // The instruction after STI or MOV SS / POP SS runs alone: an interrupt held back by the shadow is taken right
         // after it (SDM Vol. 3 6.8.3), not at the end of a longer block. A one-instruction block is interpreted on

@@ -19,7 +19,50 @@ u64 TagFor(const TlbEntry& entry, AccessType access) {
 
 }  // namespace
 
-SoftTlb::SoftTlb() : entries_(kMmuIndexCount * kEntries, kInvalidEntry), info_(kMmuIndexCount * kEntries) {}
+SoftTlb::SoftTlb()
+    : entries_(kMmuIndexCount * kEntries, kInvalidEntry),
+      info_(kMmuIndexCount * kEntries),
+      links_(kMmuIndexCount * kEntries) {}
+
+void SoftTlb::Link(u32 slot) {
+    Links& l = links_[slot];
+    u32& bucket = bucket_head_[BucketOf(info_[slot].gpa_page)];
+    l.bucket_prev = kNoSlot;
+    l.bucket_next = bucket;
+    if (bucket != kNoSlot) links_[bucket].bucket_prev = slot;
+    bucket = slot;
+    u32& list = ListHead(info_[slot].global);
+    l.list_prev = kNoSlot;
+    l.list_next = list;
+    if (list != kNoSlot) links_[list].list_prev = slot;
+    list = slot;
+}
+
+void SoftTlb::Unlink(u32 slot) {
+    Links& l = links_[slot];
+    if (l.bucket_prev != kNoSlot) {
+        links_[l.bucket_prev].bucket_next = l.bucket_next;
+    } else {
+        bucket_head_[BucketOf(info_[slot].gpa_page)] = l.bucket_next;
+    }
+    if (l.bucket_next != kNoSlot) links_[l.bucket_next].bucket_prev = l.bucket_prev;
+    if (l.list_prev != kNoSlot) {
+        links_[l.list_prev].list_next = l.list_next;
+    } else {
+        ListHead(info_[slot].global) = l.list_next;
+    }
+    if (l.list_next != kNoSlot) links_[l.list_next].list_prev = l.list_prev;
+    l = Links{};
+}
+
+template <typename F>
+void SoftTlb::ForEachOn(u32 head, bool bucket_list, F&& f) {
+    for (u32 slot = head; slot != kNoSlot;) {
+        const u32 next = bucket_list ? links_[slot].bucket_next : links_[slot].list_next;
+        f(slot);
+        slot = next;
+    }
+}
 
 TlbLookup SoftTlb::Lookup(MmuIndex index, u64 vaddr, AccessType access) {
     const u64 slot = Slot(index, vaddr);
@@ -49,6 +92,7 @@ void SoftTlb::Fill(MmuIndex index, const TlbFill& fill) {
     const u64 flags = (fill.flags & (tlb_flag::kMmio | tlb_flag::kTracked | tlb_flag::kNotDirty | tlb_flag::kCode)) |
                       (fill.host ? 0 : tlb_flag::kMmio);
     const u64 all_access_flags = flags & tlb_flag::kMmio;
+    if (info_[slot].valid) Unlink(static_cast<u32>(slot));
     TlbEntry& entry = entries_[slot];
     entry.addr_read = fill.read ? page | all_access_flags : kTlbInvalidTag;
     entry.addr_write = fill.write ? page | flags : kTlbInvalidTag;
@@ -56,7 +100,7 @@ void SoftTlb::Fill(MmuIndex index, const TlbFill& fill) {
     // addend maps the page's linear address to the host address of the page's first byte.
     entry.addend = fill.host ? reinterpret_cast<u64>(fill.host - (fill.gpa & kPageMask)) - page : 0;
     info_[slot] = TlbEntryInfo{page, fill.gpa & ~kPageMask, true, fill.global};
-    NoteGfn(fill.gpa >> kPageShift);
+    Link(static_cast<u32>(slot));
     if (fill.page_size > kPageSize) NoteLargePage(static_cast<unsigned>(index), page, fill.page_size);
 }
 
@@ -75,12 +119,17 @@ void SoftTlb::FillFromWalk(MmuIndex index, u64 vaddr, const WalkResult& walk, u8
 }
 
 void SoftTlb::Invalidate(u64 slot) {
+    if (info_[slot].valid) Unlink(static_cast<u32>(slot));
     entries_[slot] = kInvalidEntry;
     info_[slot] = TlbEntryInfo{};
 }
 
 void SoftTlb::FlushIndex(unsigned index) {
-    for (u64 i = 0; i < kEntries; ++i) Invalidate(index * kEntries + i);
+    for (const bool global : {false, true}) {
+        ForEachOn(ListHead(global), false, [&](u32 slot) {
+            if (slot / kEntries == index) Invalidate(slot);
+        });
+    }
     large_[index] = LargeRange{};
 }
 
@@ -99,8 +148,8 @@ void SoftTlb::NoteLargePage(unsigned index, u64 vaddr, u64 page_size) {
 
 void SoftTlb::FlushAll() {
     ++stats_.flush_all;
-    for (unsigned index = 0; index < kMmuIndexCount; ++index) FlushIndex(index);
-    std::fill(gfn_filter_.begin(), gfn_filter_.end(), 0);
+    for (const bool global : {false, true}) ForEachOn(ListHead(global), false, [&](u32 slot) { Invalidate(slot); });
+    large_.fill(LargeRange{});
 }
 
 void SoftTlb::FlushPage(u64 vaddr) {
@@ -119,44 +168,32 @@ void SoftTlb::FlushPage(u64 vaddr) {
 
 void SoftTlb::FlushNonGlobal() {
     ++stats_.flush_non_global;
-    std::fill(gfn_filter_.begin(), gfn_filter_.end(), 0);
-    for (u64 slot = 0; slot < entries_.size(); ++slot) {
-        if (!info_[slot].valid) continue;
-        if (info_[slot].global) {
-            NoteGfn(info_[slot].gpa_page >> kPageShift);
-        } else {
-            Invalidate(slot);
-        }
-    }
+    ForEachOn(ListHead(false), false, [&](u32 slot) { Invalidate(slot); });
 }
 
 unsigned SoftTlb::FlushGfn(Gfn gfn) {
     ++stats_.flush_gfn;
-    if (!MayHoldGfn(gfn)) return 0;
     unsigned count = 0;
-    for (u64 slot = 0; slot < entries_.size(); ++slot) {
-        if (info_[slot].valid && info_[slot].gpa_page == (gfn << kPageShift)) {
-            Invalidate(slot);
-            ++count;
-        }
-    }
+    ForEachOn(bucket_head_[BucketOf(gfn << kPageShift)], true, [&](u32 slot) {
+        if (info_[slot].gpa_page != (gfn << kPageShift)) return;
+        Invalidate(slot);
+        ++count;
+    });
     return count;
 }
 
-// A scan of all kMmuIndexCount * kEntries slots, when the filter says the gfn may be there: it needs no reverse map to
-// keep up to date on every fill.
 unsigned SoftTlb::DemoteWritesToGfn(Gfn gfn, u64 flag) {
     ++stats_.demote_gfn;
-    if (!MayHoldGfn(gfn)) return 0;
     unsigned count = 0;
-    for (u64 slot = 0; slot < entries_.size(); ++slot) {
+    ForEachOn(bucket_head_[BucketOf(gfn << kPageShift)], true, [&](u32 slot) {
         TlbEntry& entry = entries_[slot];
-        if (info_[slot].valid && info_[slot].gpa_page == (gfn << kPageShift) && entry.addr_write != kTlbInvalidTag &&
-            !(entry.addr_write & flag)) {
-            entry.addr_write |= flag;
-            ++count;
+        if (info_[slot].gpa_page != (gfn << kPageShift) || entry.addr_write == kTlbInvalidTag ||
+            (entry.addr_write & flag)) {
+            return;
         }
-    }
+        entry.addr_write |= flag;
+        ++count;
+    });
     return count;
 }
 
