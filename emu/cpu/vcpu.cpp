@@ -439,8 +439,10 @@ bool Vcpu::Impl::PollInterrupts(RunResult& result) {
     if (interrupts == nullptr || !poll_interrupts || stepping) return false;
     if (!interrupts->HasInterrupt() && !interrupts->HasNmi()) {
         poll_interrupts = false;
+        jit_ctx.masked_interrupt = 0;
         return false;
     }
+    jit_ctx.masked_interrupt = 1;  // cleared by the poll that finds nothing left
     if (!state.nmi_blocked && interrupts->HasNmi()) {
         interrupts->AcknowledgeNmi();
         state.nmi_blocked = true;

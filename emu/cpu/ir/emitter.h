@@ -94,7 +94,9 @@ public:
     void ExitCond(Value cond, u64 taken, u64 not_taken);
     void ExitIndirect(Value rip) { Op(Opcode::ExitIndirect, Type::Void, {rip}); }
     void ExitHalt(u64 next_rip) { Op(Opcode::ExitHalt, Type::Void, {Imm64(next_rip)}); }
-    void ExitToDispatcher(u64 rip) { Op(Opcode::ExitToDispatcher, Type::Void, {Imm64(rip)}); }
+    void ExitToDispatcher(u64 rip, bool only_if_tf = false) {
+        Op(Opcode::ExitToDispatcher, Type::Void, {Imm64(rip), Imm64(only_if_tf ? 1 : 0)});
+    }
 
     Value Op(Opcode op, Type type, std::initializer_list<Value> args) { return block_.Append(op, type, args); }
 

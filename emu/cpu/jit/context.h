@@ -34,6 +34,9 @@ struct JitContext {
     // Set by other threads (Vcpu::Kick) and by the memory path (self-modifying code); cleared by the dispatcher.
     std::atomic<u32> exit_request{0};
     u32 fault_pending = 0;  // set by a slow path that raised; translated code tests it after each call
+    // Set by the dispatcher while an interrupt is pending that RFLAGS.IF (or a shadow) holds back: the exit after STI
+    // or POPF then leaves for the dispatcher instead of going on. A newly pending interrupt sets exit_request.
+    u32 masked_interrupt = 0;
     // Guest instructions translated code may still retire before it must return (blocks subtract their length at
     // entry and add back what they did not run when they leave early). Held in a register (x64::kBudget) from the
     // entry thunk to the epilogue: C code called from translated code must not use this copy.

@@ -49,7 +49,7 @@ bool Translator::CLI(const DecodedInsn&) {
 
 bool Translator::STI(const DecodedInsn&) {
     ir_.CallHelper(kStiHelper);
-    ir_.ExitToDispatcher(next_rip_);  // interrupts may be deliverable after the shadow
+    ir_.ExitToDispatcher(next_rip_, true);  // interrupts may be deliverable after the shadow
     return false;
 }
 

@@ -72,7 +72,7 @@ bool Translator::POPF(const DecodedInsn& insn) {
     ir_.CallHelper(kPopfHelper, v, ir::Emitter::Imm64(size));  // may raise #GP (V86): before RSP moves
     SetRsp(new_rsp);
     // IF or TF may have changed: let the dispatcher look at interrupts and single-stepping.
-    ir_.ExitToDispatcher(next_rip_);
+    ir_.ExitToDispatcher(next_rip_, true);
     return false;
 }
 

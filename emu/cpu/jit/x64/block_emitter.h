@@ -47,6 +47,8 @@ inline u32 SegSelectorOffset(unsigned n) {
 }
 constexpr u32 kExitRequestOffset = offsetof(JitContext, exit_request);
 constexpr u32 kFaultPendingOffset = offsetof(JitContext, fault_pending);
+constexpr u32 kMaskedInterruptOffset = offsetof(JitContext, masked_interrupt);
+constexpr u32 kInterruptShadowOffset = offsetof(CpuState, interrupt_shadow);
 constexpr u32 kBudgetOffset = offsetof(JitContext, budget);
 constexpr u32 kExitSlotOffset = offsetof(JitContext, exit_slot);
 

@@ -469,20 +469,28 @@ void BlockEmitter::JumpIfHostCond(unsigned cc, Label& target) {
         &G::js, &G::jns, &G::jp, &G::jnp, &G::jl, &G::jge, &G::jle, &G::jg};
     (c_.*kJcc[cc & 15])(target, G::T_NEAR);
 }
-// Indirect exits look the target up in the jump cache without leaving translated code, unless the target comes
-// from a helper: far transfers, IRET and the SYSCALL family compute it and may change the mode, which the probe's key
-// (this block's) would then not match. Instructions that change the mode otherwise end with ExitToDispatcher.
+// Indirect exits look the target up in the jump cache without leaving translated code. When the target comes from
+// a helper (far transfers, IRET, the SYSCALL family) the mode may have changed: the probe then misses, since it looks
+// for a block of this block's key. Such a helper may also have set IF (a held-back interrupt is now deliverable), TF
+// or RF (both the dispatcher's business): the exit leaves for the dispatcher then.
 void BlockEmitter::EmitExitIndirect(const Inst& i) {
     LoadArg(rax, i, 0);
     c_.mov(c_.qword[x64::kState + kRipOffset], rax);
     const Value& target = i.args[0];
     const bool from_helper = target.is_inst() && block_.inst(target.inst()).op == Opcode::CallHelper;
-    if (!from_helper && probe_ != nullptr) {
+    Label& leave = NewLabel();
+    if (probe_ != nullptr) {
+        if (from_helper) {
+            c_.test(x64::kFlags.cvt32(), static_cast<u32>(rflags::TF | rflags::RF));
+            c_.jnz(leave, Xbyak::CodeGenerator::T_NEAR);
+            c_.cmp(c_.dword[x64::kCtx + kMaskedInterruptOffset], 0);
+            c_.jne(leave, Xbyak::CodeGenerator::T_NEAR);
+        }
         LoadImm(rdx, out_.key);
         c_.xor_(esi, esi);
         c_.jmp(probe_, Xbyak::CodeGenerator::T_NEAR);
-        return;
     }
+    c_.L(leave);
     c_.xor_(eax, eax);
     c_.jmp(epilogue_, Xbyak::CodeGenerator::T_NEAR);
 }
@@ -493,8 +501,23 @@ void BlockEmitter::EmitExitHalt(const Inst& i) {
     ExitWith(JitExit::Halted, i.args[0].imm());
 }
 void BlockEmitter::EmitExitToDispatcher(const Inst& i) {
-    
-    ExitWith(JitExit::Dispatcher, i.args[0].imm());
+    const u64 rip = i.args[0].imm();
+    if (i.args[1].imm() == 0) {
+        ExitWith(JitExit::Dispatcher, rip);
+        return;
+    }
+    // After STI or POPF: the dispatcher has something to do only if an interrupt was held back or TF is set
+    // (kernels run these at every spin_unlock_irqrestore and local_irq_enable). Otherwise the shadow holds nothing
+    // back, so it ends here too, and the exit goes on like any direct one.
+    Label& leave = NewLabel();
+    c_.test(x64::kFlags.cvt32(), static_cast<u32>(rflags::TF));
+    c_.jnz(leave, Xbyak::CodeGenerator::T_NEAR);
+    c_.cmp(c_.dword[x64::kCtx + kMaskedInterruptOffset], 0);
+    c_.jne(leave, Xbyak::CodeGenerator::T_NEAR);
+    c_.mov(c_.byte[x64::kState + kInterruptShadowOffset], 0);
+    EmitDirectExit(0, rip);
+    c_.L(leave);
+    ExitWith(JitExit::Dispatcher, rip);
 }
 void BlockEmitter::EmitNop(const Inst&) {}
 
