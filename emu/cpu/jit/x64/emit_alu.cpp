@@ -413,7 +413,9 @@ void BlockEmitter::MergeFlags(const PendingMerge& m) {
         c_.shl(ecx, 11);  // OF's bit
     }
     c_.movzx(eax, ah);
-    c_.and_(eax, low);
+    // LAHF's other bits are RFLAGS' fixed ones (1 must be set, 3 and 5 clear): with all five flags taken, nothing
+    // needs masking.
+    if (low != kLahfFlags) c_.and_(eax, low);
     if (of) c_.or_(eax, ecx);
     c_.and_(x64::kFlags, static_cast<u32>(~m.written));  // sign-extended: clears only those flags
     c_.or_(x64::kFlags, rax);
