@@ -100,7 +100,7 @@ constexpr u64 kMaxDump = 4096;
 constexpr size_t kMaxMappings = 65536;  // leaves listed at most: a guest decides how many it maps
 constexpr const char* kCommandList =
     "info status|registers|memslots|page-track|tlb|mem, stop, cont, quit, system_reset, system_powerdown, "
-    "x[/N[bhwg]] ADDR, xp[/N[bhwg]] ADDR, memslot move ID BASE|delete ID|create ID BASE|set-flags ID on|off";
+    "savevm NAME, loadvm NAME, x[/N[bhwg]] ADDR, xp[/N[bhwg]] ADDR, memslot move ID BASE|delete ID|create ID BASE|set-flags ID on|off";
 
 }  // namespace
 
@@ -321,6 +321,18 @@ std::vector<Monitor::Command> Monitor::BuildTable() {
             return Json::object();
         };
     };
+    // savevm/loadvm with the vCPU parked; the machine decides the file (pc_snapshot.h).
+    auto snapshot = [this](const std::function<std::optional<std::string>(const std::string&)>& f) {
+        return [this, &f](const Json& a) {
+            if (!f) throw CommandFailed{"snapshots are not available on this machine"};
+            const std::string name = a["name"];
+            if (name.empty()) throw CommandFailed{"a snapshot needs a name"};
+            return Paused([&] {
+                if (auto error = f(name)) throw CommandFailed{*error};
+                return Json::object();
+            });
+        };
+    };
     std::vector<Command> table;
     table.push_back({"query-status", "info status", {}, status,
                      [](const Json& r) { return "VM status: " + std::string(r["status"]) + "\n"; }});
@@ -350,6 +362,8 @@ std::vector<Monitor::Command> Monitor::BuildTable() {
     table.push_back({"memslot-set-flags", "memslot set-flags", {{"id", ArgType::Integer}, {"dirty-log", ArgType::Boolean}},
                      change("set-flags"), nullptr});
     table.push_back({"query-page-track", "info page-track", {}, page_track, page_track_text});
+    table.push_back({"savevm", "savevm", {{"name", ArgType::String}}, snapshot(t.savevm), nullptr});
+    table.push_back({"loadvm", "loadvm", {{"name", ArgType::String}}, snapshot(t.loadvm), nullptr});
     table.push_back({"human-monitor-command", "", {{"command-line", ArgType::String}},
                      [this](const Json& a) { return Json(HumanLocked(a["command-line"])); }, nullptr});
     return table;

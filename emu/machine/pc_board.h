@@ -33,6 +33,7 @@
 #include "devices/timer/timer_queue.h"
 #include "emu/cpu/vcpu.h"
 #include "emu/machine/boot/phys_writer.h"
+#include "emu/snapshot/codec.h"
 
 namespace emu::machine {
 
@@ -79,6 +80,17 @@ public:
 
     // Runs PCI BAR remaps queued during a port access; the vCPU calls it after each port write.
     void RunDeferred();
+
+    // Snapshots (pc_board_snapshot.cpp), with the vCPU parked: every device's state and the board's own (pending NMI,
+    // the APIC window, the HPET's legacy gating). Load returns false, having changed nothing, on a malformed
+    // encoding; PCI functions are restored only through LoadPciFunctions, which the caller runs after checking that
+    // the snapshot's PCI inventory is this board's.
+    void SaveSnapshot(snapshot::Encoder& out);
+    bool LoadSnapshot(snapshot::Decoder& in);
+    // The PCI functions on bus 0, one "SS.F VVVV:DDDD" per line: what a snapshot's machine must match.
+    std::string PciInventory() const;
+    void SavePciFunctions(snapshot::Encoder& out);
+    bool LoadPciFunctions(snapshot::Decoder& in);
 
     // cpu::InterruptSource: the local APIC, with the 8259 through LINT0.
     bool HasInterrupt() override;

@@ -36,6 +36,7 @@
 #include "emu/machine/host_file.h"
 #include "emu/machine/memslot_test_port.h"
 #include "emu/machine/pc_board.h"
+#include "emu/machine/pc_snapshot.h"
 #include "emu/machine/serial_backend.h"
 #include "emu/machine/state_dump.h"
 #include "emu/machine/vcpu_memory.h"
@@ -284,6 +285,16 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
     vcpu.state() = state;
     vcpu.SetInterruptSource(&board);
     running = &vcpu;
+    const PcSnapshotTarget snapshot{&config, &memory.slots(), &page_track, &board, &vcpu, &vcpu_memory, &clock,
+                                    virtio->get(), display->get(), gpu != nullptr};
+    if (!config.loadvm.empty() && !std::exchange(budget.loadvm_done, true)) {
+        if (auto error = LoadPcSnapshot(snapshot, SnapshotPath(config, config.loadvm))) {
+            std::fprintf(stderr, "emu64: -loadvm: %s\n", error->c_str());
+            (*virtio)->Shutdown();
+            running = nullptr;
+            return 1;
+        }
+    }
     control.SetStopper([&vcpu] { vcpu.RequestStop(); });
     // -S: parked before the first instruction; asked for before the monitor and the stub start, which report it.
     if (config.start_stopped) control.RequestPause();
@@ -312,7 +323,13 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
                                     [&vcpu_memory] { return vcpu_memory.MmuStatsString(); },
                                     [&] { shutdown_reason = "host-qmp-quit"; stop_with(0); },
                                     [&] { shutdown_reason = "host-qmp-system-reset"; stop_with(kResetRequested); },
-                                    [&board] { board.PressPowerButton(); }};
+                                    [&board] { board.PressPowerButton(); },
+                                    [&](const std::string& name) {
+                                        return SavePcSnapshot(snapshot, SnapshotPath(config, name));
+                                    },
+                                    [&](const std::string& name) {
+                                        return LoadPcSnapshot(snapshot, SnapshotPath(config, name));
+                                    }};
         monitor = std::make_unique<debug::Monitor>(std::move(target));
         if (config.qmp) {
             auto server = debug::QmpServer::Start(*config.qmp, *monitor);

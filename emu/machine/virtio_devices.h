@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "emu/snapshot/codec.h"
 #include "devices/backends/block_backend.h"
 #include "devices/backends/char_backend.h"
 #include "devices/backends/entropy_source.h"
@@ -35,6 +36,12 @@ public:
 
     // Stops device threads (block workers, the network thread); no device touches the guest afterwards.
     void Shutdown();
+
+    // Snapshots (virtio_devices_snapshot.cpp): each transport's registers and queue positions, in plug order. A device
+    // model's requests in flight are not saved (virtio_state.h); Load returns false, having changed nothing, on a
+    // malformed encoding or a different number of devices.
+    void SaveSnapshot(snapshot::Encoder& out) const;
+    bool LoadSnapshot(snapshot::Decoder& in);
 
     // The terminal, when a -chardev stdio feeds a device (the machine's event loop reads its input), else null.
     devices::StdioBackend* console() const { return console_; }
