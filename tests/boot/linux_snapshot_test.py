@@ -2,7 +2,9 @@
 """Debian's cloud kernel saved at the busybox shell and restored by another emu64: a cold boot on a terminal with a
 QMP socket, a shell variable set and the guest's uptime read, `savevm` over QMP, `quit`; two seconds later a new emu64
 with -loadvm answers a command that uses the variable at once, its uptime goes on from the saved one (the two seconds
-without an emulator are not in it), and `poweroff -f` ends it with status 0 and a kernel log free of problems.
+without an emulator are not in it), and `poweroff -f` ends it with status 0 and a kernel log free of problems. The
+snapshot restored once more is powered down by QMP's system_powerdown (the ACPI power button; the initramfs's /init
+powers off on it): a SHUTDOWN event from the guest and status 0.
 Prints the time from the start of each emu64 to the shell's answer to its first command.
 
 usage: linux_snapshot_test.py EMU64 ROOT [emu64 args...]
@@ -77,6 +79,20 @@ def main():
         console = term.seen.decode(errors="replace")
         problems = kernel_problems(console)
         check("-loadvm: the kernel log after the restore has no problems", not problems, problems[:5])
+
+        # The same snapshot once more, powered down from QMP: the ACPI power button, which /init's watcher of the
+        # button's input device answers with a power-off.
+        term = Terminal(args + ["-loadvm", "shell"])
+        qmp = Qmp(sock)
+        qmp.cmd("qmp_capabilities")
+        check("system_powerdown is accepted", qmp.cmd("system_powerdown").get("return") == {})
+        check("system_powerdown: the guest sees the power button", term.wait_for(rb"power button pressed", 60),
+              term.seen[-300:])
+        event = qmp.wait_event("SHUTDOWN", 60)
+        check("system_powerdown: a SHUTDOWN event from the guest", event is not None and event["data"]["guest"],
+              str(event))
+        status = term.exit_status()
+        check("system_powerdown: emu64 ends with status 0", status == 0, status)
         print(f"cold boot to the first command's answer {cold:.2f} s; -loadvm to it {restored:.2f} s; savevm "
               f"{save * 1000:.0f} ms, {size / (1 << 20):.1f} MiB file (128 MiB guest)")
     finish()
