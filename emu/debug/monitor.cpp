@@ -96,6 +96,19 @@ std::string DumpText(const Json& r) {
     return out + "\n";
 }
 
+// `info page-track`'s table: one line per client.
+std::string ClientsText(const Json& clients) {
+    std::string out = "client   tracked-gfns        adds     removes writes-seen regions-removed\n";
+    for (const Json& c : clients) {
+        char line[128];
+        std::snprintf(line, sizeof line, "%-8s %12" PRIu64 " %11" PRIu64 " %11" PRIu64 " %11" PRIu64 " %15" PRIu64 "\n",
+                      std::string(c["name"]).c_str(), u64{c["tracked-gfns"]}, u64{c["adds"]}, u64{c["removes"]},
+                      u64{c["writes-seen"]}, u64{c["regions-removed"]});
+        out += line;
+    }
+    return out;
+}
+
 constexpr u64 kMaxDump = 4096;
 constexpr size_t kMaxMappings = 65536;  // leaves listed at most: a guest decides how many it maps
 constexpr const char* kCommandList =
@@ -305,6 +318,15 @@ std::vector<Monitor::Command> Monitor::BuildTable() {
                             {"last-region-gfn", client_->last_region_gfn.load()},
                             {"last-region-pages", client_->last_region_pages.load()}}}};
         r["vcpu"] = t.mmu_stats ? Paused([&t] { return Json(t.mmu_stats()); }) : Json("");
+        Json clients = Json::array();
+        if (t.page_track) {
+            for (const mmu::PageTrackClientStats& s : t.page_track->ClientStats()) {
+                clients.push_back({{"name", s.name}, {"tracked-gfns", s.adds - s.removes}, {"adds", s.adds},
+                                   {"removes", s.removes}, {"writes-seen", s.writes_seen},
+                                   {"regions-removed", s.regions_seen}});
+            }
+        }
+        r["clients"] = clients;
         return r;
     };
     auto page_track_text = [](const Json& r) {
@@ -312,7 +334,8 @@ std::vector<Monitor::Command> Monitor::BuildTable() {
         return std::string("tracking ") + (r["tracking-enabled"] ? "enabled" : "disabled") +
                "\nclient monitor: writes seen " + std::to_string(u64{m["writes"]}) + ", regions removed " +
                std::to_string(u64{m["regions-removed"]}) + " (last gfn " + Hex(m["last-region-gfn"]) + " +" +
-               Hex(m["last-region-pages"]) + ")\nclients code pages and shadow MMU: " + std::string(r["vcpu"]) + "\n";
+               Hex(m["last-region-pages"]) + ")\nclients code pages and shadow MMU: " + std::string(r["vcpu"]) + "\n" +
+               ClientsText(r["clients"]);
     };
     // The machine's own actions (quit, reset, power button); they take effect asynchronously, as in QEMU.
     auto action = [](const std::function<void()>& f) {

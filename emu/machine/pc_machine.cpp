@@ -300,22 +300,25 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
     if (config.start_stopped) control.RequestPause();
     debug::GuestView guest_view(memory.slots(), &page_track);
     std::unique_ptr<debug::GdbServer> gdb;
+    std::unique_ptr<debug::Monitor> monitor;  // gdb's `monitor CMD` (qRcmd) reaches it too
     if (config.gdb) {
         auto address = debug::ParseGdbDevice(*config.gdb);
         if (!address) return Fail(address.error());
         auto server = debug::GdbServer::Start(
-            *address, debug::GdbTarget{&vcpu, &vcpu_memory, &guest_view, &control, [&] { stop_with(0); }});
+            *address, debug::GdbTarget{&vcpu, &vcpu_memory, &guest_view, &control, [&] { stop_with(0); },
+                                       [&monitor](const std::string& line) {
+                                           return monitor ? monitor->Human(line) : std::string("no monitor yet\n");
+                                       }});
         if (!server) return Fail(server.error());
         gdb = std::move(*server);
     }
     // The monitor's faces; the SHUTDOWN event says why the machine ended (a monitor command sets the reason first).
     std::string shutdown_reason;
-    std::unique_ptr<debug::Monitor> monitor;
     std::unique_ptr<debug::QmpServer> qmp;
     std::unique_ptr<debug::StdioMonitor> hmp;
     std::unique_ptr<debug::TerminalMonitor> mux_monitor;
     // A terminal console gets the monitor on its Ctrl-A c, as QEMU's -nographic mux.
-    if (config.qmp || config.monitor.value_or("none") == "stdio" || console) {
+    if (config.qmp || config.monitor.value_or("none") == "stdio" || console || config.gdb) {
         if (config.monitor == "stdio" && console) {
             return Fail("-monitor stdio: the terminal is already a serial port's (add -serial null or -serial file:...)");
         }

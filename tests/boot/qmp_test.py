@@ -112,6 +112,11 @@ def body(tag, sym, path, emu):
     pt = q.cmd("query-page-track")["return"]
     check(tag + "page-track counted move and delete", pt["monitor"]["regions-removed"] == before + 2, str(pt))
     check(tag + "a refused change is an error", "error" in q.cmd("memslot-move", id=bios["id"], base=0x100000))
+    clients = {c["name"]: c for c in pt.get("clients", [])}
+    check(tag + "page-track per client: the code client added gfns", clients.get("code", {}).get("adds", 0) > 0,
+          str(pt))
+    check(tag + "page-track per client: the monitor saw the regions removed",
+          clients.get("monitor", {}).get("regions-removed") == pt["monitor"]["regions-removed"], str(pt))
     r = q.cmd("human-monitor-command", **{"command-line": "info page-track"})
     check(tag + "HMP info page-track", "regions removed 2" in r.get("return", ""), str(r))
     r = q.cmd("query-status")
