@@ -38,8 +38,8 @@ class Qmp:
             else:
                 return msg
 
-    def cmd(self, name, **arguments):
-        request = {"execute": name, "id": name}
+    def cmd(self, command, /, **arguments):
+        request = {"execute": command, "id": command}
         if arguments:
             request["arguments"] = arguments
         return self.raw(json.dumps(request))
