@@ -23,6 +23,13 @@ struct BoardState {
     bool nmi_pending = false;
 };
 
+template <typename Codec, typename State>
+bool BoardFields(Codec& c, State& s) {
+    return c.Field(s.pic) && c.Field(s.ioapic) && c.Field(s.lapic) && c.Field(s.pit) && c.Field(s.rtc) &&
+           c.Field(s.hpet) && c.Field(s.com1) && c.Field(s.com2) && c.Field(s.acpi_pm) && I8042Fields(c, s.i8042) &&
+           c.Field(s.fw_cfg) && c.Field(s.pci_host) && c.Field(s.nmi_pending);
+}
+
 template <typename F>
 void ForEachFunction(const devices::PciHost& pci, F&& f) {
     for (unsigned slot = 0; slot < devices::pci::kDevicesPerBus; ++slot) {
@@ -35,27 +42,16 @@ void ForEachFunction(const devices::PciHost& pci, F&& f) {
 }  // namespace
 
 void PcBoard::SaveSnapshot(snapshot::Encoder& out) {
-    out.Pod(pic_.SaveState());
-    out.Pod(ioapic_.SaveState());
-    out.Pod(lapic_->SaveState());
-    out.Pod(pit_.SaveState());
-    out.Pod(rtc_.SaveState());
-    out.Pod(hpet_.SaveState());
-    out.Pod(com1_.SaveState());
-    out.Pod(com2_.SaveState());
-    out.Pod(acpi_pm_.SaveState());
-    Encode(out, i8042_.SaveState());
-    out.Pod(fw_cfg_.SaveState());
-    out.Pod(pci_.SaveState());
-    out.Bool(nmi_pending_);
+    const BoardState s{pic_.SaveState(), ioapic_.SaveState(),   lapic_->SaveState(),  pit_.SaveState(),
+                       rtc_.SaveState(), hpet_.SaveState(),     com1_.SaveState(),    com2_.SaveState(),
+                       acpi_pm_.SaveState(), i8042_.SaveState(), fw_cfg_.SaveState(), pci_.SaveState(),
+                       nmi_pending_};
+    BoardFields(out, s);
 }
 
 bool PcBoard::LoadSnapshot(snapshot::Decoder& in) {
     BoardState s;
-    const bool ok = in.Pod(s.pic) && in.Pod(s.ioapic) && in.Pod(s.lapic) && in.Pod(s.pit) && in.Pod(s.rtc) &&
-                    in.Pod(s.hpet) && in.Pod(s.com1) && in.Pod(s.com2) && in.Pod(s.acpi_pm) && Decode(in, s.i8042) &&
-                    in.Pod(s.fw_cfg) && in.Pod(s.pci_host) && in.Bool(s.nmi_pending);
-    if (!ok) return false;
+    if (!BoardFields(in, s)) return false;
     pic_.RestoreState(s.pic);
     ioapic_.RestoreState(s.ioapic);
     lapic_->RestoreState(s.lapic);
@@ -88,7 +84,7 @@ std::string PcBoard::PciInventory() const {
 }
 
 void PcBoard::SavePciFunctions(snapshot::Encoder& out) {
-    ForEachFunction(pci_, [&](unsigned, unsigned, devices::PciDevice& device) { out.Pod(device.SaveState()); });
+    ForEachFunction(pci_, [&](unsigned, unsigned, devices::PciDevice& device) { out.Field(device.SaveState()); });
 }
 
 bool PcBoard::LoadPciFunctions(snapshot::Decoder& in) {
@@ -96,7 +92,7 @@ bool PcBoard::LoadPciFunctions(snapshot::Decoder& in) {
     bool ok = true;
     ForEachFunction(pci_, [&](unsigned, unsigned, devices::PciDevice& device) {
         devices::PciDeviceState state;
-        ok = ok && in.Pod(state);
+        ok = ok && in.Field(state);
         states.emplace_back(&device, state);
     });
     if (!ok) return false;

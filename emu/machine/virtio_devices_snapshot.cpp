@@ -5,7 +5,10 @@ namespace emu::machine {
 
 void VirtioDevices::SaveSnapshot(snapshot::Encoder& out) const {
     out.U32(static_cast<u32>(transports_.size()));
-    for (const auto& transport : transports_) Encode(out, transport->SaveState());
+    for (const auto& transport : transports_) {
+        const devices::virtio::VirtioPciState state = transport->SaveState();
+        VirtioFields(out, state);
+    }
 }
 
 bool VirtioDevices::LoadSnapshot(snapshot::Decoder& in) {
@@ -13,7 +16,7 @@ bool VirtioDevices::LoadSnapshot(snapshot::Decoder& in) {
     if (!in.U32(count) || count != transports_.size()) return false;
     std::vector<devices::virtio::VirtioPciState> states(count);
     for (auto& state : states) {
-        if (!Decode(in, state)) return false;
+        if (!VirtioFields(in, state)) return false;
     }
     for (size_t i = 0; i < states.size(); ++i) transports_[i]->RestoreState(states[i]);
     return true;

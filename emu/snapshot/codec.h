@@ -2,6 +2,11 @@
 // Byte encoding of snapshot sections: little-endian integers, length-prefixed strings and byte runs, and plain
 // state structs copied whole with their size in front (a struct whose size changed is refused, not misread).
 //
+// Field() picks the encoding from the type (integers and bool, sequences as a count and their elements, other plain
+// structs whole), so a state's field list can be written once for both directions:
+//     template <typename Codec, typename State> bool Fields(Codec& c, State& s) { return c.Field(s.a) && c.Field(s.b); }
+// serves Encoder (State const) and Decoder alike.
+//
 // Decoder never reads past its input: every getter returns false once the input is short or malformed, and stays
 // false (so a caller may check once after a run of reads).
 #include <cstring>
@@ -30,6 +35,21 @@ public:
         static_assert(std::is_trivially_copyable_v<T>);
         U32(sizeof(T));
         Bytes(std::span<const u8>(reinterpret_cast<const u8*>(&value), sizeof(T)));
+    }
+
+    template <typename T>
+    bool Field(const T& value) {
+        if constexpr (std::is_same_v<T, bool>) {
+            Bool(value);
+        } else if constexpr (std::is_integral_v<T>) {
+            Fixed(value);
+        } else if constexpr (requires { value.begin(); value.size(); }) {
+            U32(static_cast<u32>(value.size()));
+            for (const auto& element : value) Field(element);
+        } else {
+            Pod(value);
+        }
+        return true;
     }
 
     std::vector<u8>& bytes() { return bytes_; }
@@ -63,6 +83,28 @@ public:
         if (!U32(size) || size != sizeof(T) || !Bytes(size, raw)) return Fail();
         std::memcpy(static_cast<void*>(&value), raw.data(), sizeof(T));
         return true;
+    }
+
+    template <typename T>
+    bool Field(T& value) {
+        if constexpr (std::is_same_v<T, bool>) {
+            return Bool(value);
+        } else if constexpr (std::is_integral_v<T>) {
+            return Fixed(value);
+        } else if constexpr (requires { value.clear(); value.push_back(typename T::value_type{}); }) {
+            // Each element takes at least a byte: a corrupt count cannot ask for more elements than bytes are left.
+            u32 count = 0;
+            if (!U32(count) || count > remaining()) return Fail();
+            value.clear();
+            for (u32 i = 0; i < count; ++i) {
+                typename T::value_type element{};
+                if (!Field(element)) return false;
+                value.push_back(element);
+            }
+            return true;
+        } else {
+            return Pod(value);
+        }
     }
 
     bool ok() const { return ok_; }

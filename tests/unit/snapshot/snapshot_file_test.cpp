@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <cstdio>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 
@@ -81,6 +82,28 @@ TEST_CASE("the codec reads back what it wrote and refuses short or mismatched in
     long_string.U32(1000);  // says 1000 bytes, has none
     Decoder l(long_string.bytes());
     CHECK_FALSE(l.String(s));
+}
+
+TEST_CASE("Field encodes sequences as a count and elements, and refuses an impossible count", "[snapshot]") {
+    const std::deque<Plain> queue{{1, 2, {}}, {3, 4, {5, 6, 7, 8}}};
+    const std::vector<u16> words{10, 20, 30};
+    Encoder e;
+    REQUIRE((e.Field(queue) && e.Field(words) && e.Field(true)));
+    Decoder d(e.bytes());
+    std::deque<Plain> queue_back{{9, 9, {}}};  // replaced, not appended to
+    std::vector<u16> words_back;
+    bool flag = false;
+    REQUIRE((d.Field(queue_back) && d.Field(words_back) && d.Field(flag)));
+    REQUIRE(queue_back.size() == 2);
+    CHECK((queue_back[1].a == 3 && queue_back[1].c[0] == 5));
+    CHECK(words_back == words);
+    CHECK(flag);
+    CHECK(d.AtEnd());
+
+    Encoder huge;
+    huge.U32(0xFFFFFFFF);  // four billion elements in four bytes
+    Decoder h(huge.bytes());
+    CHECK_FALSE(h.Field(words_back));
 }
 
 TEST_CASE("a snapshot file reads back its sections", "[snapshot]") {
