@@ -299,8 +299,9 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
     // -S: parked before the first instruction; asked for before the monitor and the stub start, which report it.
     if (config.start_stopped) control.RequestPause();
     debug::GuestView guest_view(memory.slots(), &page_track);
+    // gdb's `monitor CMD` (qRcmd) reaches the monitor: the stub is declared after it, so it is destroyed first.
+    std::unique_ptr<debug::Monitor> monitor;
     std::unique_ptr<debug::GdbServer> gdb;
-    std::unique_ptr<debug::Monitor> monitor;  // gdb's `monitor CMD` (qRcmd) reaches it too
     if (config.gdb) {
         auto address = debug::ParseGdbDevice(*config.gdb);
         if (!address) return Fail(address.error());
