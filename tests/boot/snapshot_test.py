@@ -20,7 +20,7 @@ from harness import ARGS, BACKENDS, EMU64, MMU, check, finish
 from qmplib import Qmp
 
 # Rounds of about a million guest instructions each: long enough that a save lands in the middle of the run.
-ROUNDS = {"interp": 24, "jit": 600}
+ROUNDS = {"interp": 24, "jit": 1200}
 MASK = 0xFFFFFFFF
 
 
