@@ -6,9 +6,7 @@
 #include "emu/machine/pc_board.h"
 
 namespace emu::machine {
-namespace {
-
-struct BoardState {
+struct PcBoard::BoardState {
     devices::PicState pic;
     devices::IoapicState ioapic;
     devices::LocalApicState lapic;
@@ -22,6 +20,8 @@ struct BoardState {
     devices::PciHostState pci_host;
     bool nmi_pending = false;
 };
+
+namespace {
 
 template <typename Codec, typename State>
 bool BoardFields(Codec& c, State& s) {
@@ -49,9 +49,13 @@ void PcBoard::SaveSnapshot(snapshot::Encoder& out) {
     BoardFields(out, s);
 }
 
-bool PcBoard::LoadSnapshot(snapshot::Decoder& in) {
+std::function<void()> PcBoard::DecodeSnapshot(snapshot::Decoder& in) {
     BoardState s;
-    if (!BoardFields(in, s)) return false;
+    if (!BoardFields(in, s)) return {};
+    return [this, s] { Restore(s); };
+}
+
+void PcBoard::Restore(const BoardState& s) {
     pic_.RestoreState(s.pic);
     ioapic_.RestoreState(s.ioapic);
     lapic_->RestoreState(s.lapic);
@@ -71,7 +75,6 @@ bool PcBoard::LoadSnapshot(snapshot::Decoder& in) {
     fw_cfg_.RestoreState(s.fw_cfg);
     pci_.RestoreState(s.pci_host);
     nmi_pending_ = s.nmi_pending;
-    return true;
 }
 
 std::string PcBoard::PciInventory() const {
@@ -87,7 +90,7 @@ void PcBoard::SavePciFunctions(snapshot::Encoder& out) {
     ForEachFunction(pci_, [&](unsigned, unsigned, devices::PciDevice& device) { out.Field(device.SaveState()); });
 }
 
-bool PcBoard::LoadPciFunctions(snapshot::Decoder& in) {
+std::function<void()> PcBoard::DecodePciFunctions(snapshot::Decoder& in) {
     std::vector<std::pair<devices::PciDevice*, devices::PciDeviceState>> states;
     bool ok = true;
     ForEachFunction(pci_, [&](unsigned, unsigned, devices::PciDevice& device) {
@@ -95,10 +98,11 @@ bool PcBoard::LoadPciFunctions(snapshot::Decoder& in) {
         ok = ok && in.Field(state);
         states.emplace_back(&device, state);
     });
-    if (!ok) return false;
-    for (auto& [device, state] : states) pci_.RestoreDevice(*device, state);
-    RunDeferred();  // the BAR remaps RestoreDevice queued
-    return true;
+    if (!ok) return {};
+    return [this, states] {
+        for (const auto& [device, state] : states) pci_.RestoreDevice(*device, state);
+        RunDeferred();  // the BAR remaps RestoreDevice queued
+    };
 }
 
 }  // namespace emu::machine

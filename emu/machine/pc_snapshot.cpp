@@ -225,6 +225,13 @@ std::optional<std::string> LoadPcSnapshot(const PcSnapshotTarget& t, const std::
     for (size_t i = 0; i < slots.size(); ++i) {
         if (!DecodeRuns(ram, slots[i].npages(), slot_runs[i])) return malformed("ram");
     }
+    Decoder board = *section("board"), pci = *section("pci"), virtio = *section("virtio");
+    const std::function<void()> restore_board = t.board->DecodeSnapshot(board);
+    if (!restore_board) return malformed("board");
+    const std::function<void()> restore_pci = t.board->DecodePciFunctions(pci);
+    if (!restore_pci) return malformed("pci");
+    const std::function<void()> restore_virtio = t.virtio->DecodeSnapshot(virtio);
+    if (!restore_virtio) return malformed("virtio");
     devices::gpu::GpuDevice* gpu = Gpu(t);
     std::optional<Decoder> display = section("display");
     devices::gpu::BochsDisplayState display_state;
@@ -247,9 +254,9 @@ std::optional<std::string> LoadPcSnapshot(const PcSnapshotTarget& t, const std::
     }
     // Devices keep times on the machine clock: it goes on from the saved instant, then they re-arm their timers.
     t.clock->Rebase(saved_now);
-    if (Decoder d = *section("board"); !t.board->LoadSnapshot(d)) return malformed("board");
-    if (Decoder d = *section("pci"); !t.board->LoadPciFunctions(d)) return malformed("pci");
-    if (Decoder d = *section("virtio"); !t.virtio->LoadSnapshot(d)) return malformed("virtio");
+    restore_board();
+    restore_pci();
+    restore_virtio();
     if (gpu) {
         gpu->display().WithVram(
             [&](std::span<u8> vram, const auto&) { ApplyRuns(vram.data(), vram.size() / kPageSize, vram_runs, [](u64) {}); });

@@ -11,15 +11,16 @@ void VirtioDevices::SaveSnapshot(snapshot::Encoder& out) const {
     }
 }
 
-bool VirtioDevices::LoadSnapshot(snapshot::Decoder& in) {
+std::function<void()> VirtioDevices::DecodeSnapshot(snapshot::Decoder& in) {
     u32 count = 0;
-    if (!in.U32(count) || count != transports_.size()) return false;
+    if (!in.U32(count) || count != transports_.size()) return {};
     std::vector<devices::virtio::VirtioPciState> states(count);
     for (auto& state : states) {
-        if (!VirtioFields(in, state)) return false;
+        if (!VirtioFields(in, state)) return {};
     }
-    for (size_t i = 0; i < states.size(); ++i) transports_[i]->RestoreState(states[i]);
-    return true;
+    return [this, states] {
+        for (size_t i = 0; i < states.size(); ++i) transports_[i]->RestoreState(states[i]);
+    };
 }
 
 }  // namespace emu::machine
