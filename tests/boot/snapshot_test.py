@@ -4,7 +4,7 @@ through QMP in the middle and restored with -loadvm ends with the same checksum 
 (both also match this script's own computation of the first rounds); `loadvm` on a running guest takes it back to the
 saved point and it ends with the same checksum too. Refused, with status 1 or a QMP error and a clear message: a
 flipped byte in the body or the header, a truncated file, a file that is no snapshot, a missing file, a snapshot of
-another machine configuration, and savevm with a writable -drive attached.
+another machine configuration, and savevm with a writable -drive or the GPU copy engine attached.
 
 usage: snapshot_test.py EMU64 TESTGUEST_DIR [-mmu MODE]
 """
@@ -200,6 +200,16 @@ def refusals(elf, tmp, path):
                   str(reply))
         emu.qmp.cmd("quit")
         emu.finish(30)
+    # The GPU copy engine's contexts and shadow are not saved: refused too.
+    emu = Running([*common[:2], "-append", "100000", *common[4:], "-gpu-engine", "-snapshot-dir", tmp],
+                  os.path.join(tmp, "qmp.sock"))
+    emu.wait_line("round 00000000")
+    reply = emu.qmp.cmd("savevm", name="gpu")
+    check("savevm with the GPU copy engine is refused", "GPU copy engine" in reply.get("error", {}).get("desc", ""),
+          str(reply))
+    emu.qmp.cmd("quit")
+    emu.finish(30)
+    check("a refused savevm leaves no file", not os.path.exists(os.path.join(tmp, "gpu.emu64snap")))
     status, err, out = load(os.path.join(tmp, "disk.emu64snap"), "-drive",
                             f"file={disk},format=raw,if=virtio,readonly=on", seconds=3)
     check("-loadvm of the snapshot with its read-only drive runs the guest on", status == 8 and
