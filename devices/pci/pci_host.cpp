@@ -97,6 +97,11 @@ PciDevice* PciHost::FindLocked(unsigned bus, unsigned slot, unsigned function) c
     return functions_[Index(slot, function)];
 }
 
+PciDevice* PciHost::Function(unsigned slot, unsigned function) const {
+    std::lock_guard lock(mutex_);
+    return FindLocked(0, slot, function);
+}
+
 u32 PciHost::ReadLocked(u32 address, unsigned byte, unsigned size) {
     if (!(address & pci::kConfigEnable)) return 0xFFFFFFFF;
     PciDevice* device = FindLocked(AddrBus(address), AddrSlot(address), AddrFunction(address));

@@ -72,6 +72,8 @@ public:
 
     PciHostState SaveState() const;
     void RestoreState(const PciHostState& state);
+    // The function at bus 0 slot.function, or null (snapshots walk the bus with it).
+    PciDevice* Function(unsigned slot, unsigned function) const;
     // Restores a function's configuration space and remaps its BARs.
     void RestoreDevice(PciDevice& device, const PciDeviceState& state);
 

@@ -119,4 +119,15 @@ void FwCfg::RebuildDirectoryLocked() {
     items_[fc::kFileDir] = std::move(dir);
 }
 
+FwCfgState FwCfg::SaveState() {
+    std::lock_guard lock(mutex_);
+    return FwCfgState{selector_, position_};
+}
+
+void FwCfg::RestoreState(const FwCfgState& state) {
+    std::lock_guard lock(mutex_);
+    selector_ = state.selector;
+    position_ = static_cast<size_t>(state.position);
+}
+
 }  // namespace emu::devices

@@ -14,6 +14,7 @@
 
 #include "devices/bus/io_device.h"
 #include "emu/common/result.h"
+#include "devices/platform/fw_cfg_state.h"
 #include "emu/common/types.h"
 
 namespace emu::devices {
@@ -42,6 +43,9 @@ public:
     void SetCmdline(std::string_view cmdline);           // keys 0x0014 (length incl. NUL) and 0x0015 (with NUL)
     // Adds a named file (e.g. "etc/e820") and lists it in the directory; returns its selector key.
     Result<u16, FwCfgError> AddFile(std::string_view name, std::vector<u8> data);
+
+    FwCfgState SaveState();
+    void RestoreState(const FwCfgState& state);
 
 private:
     void RebuildDirectoryLocked();

@@ -21,13 +21,19 @@ public:
 class HostClock final : public Clock {
 public:
     HostClock() : start_(std::chrono::steady_clock::now()) {}
-    u64 NowNs() const override {
+    u64 NowNs() const override { return ElapsedNs() + offset_.load(std::memory_order_acquire); }
+    // Makes NowNs() read now_ns at this instant and go on from there: a restored snapshot's devices continue on the
+    // timeline they were saved on. Devices must be restored (their timers re-armed) right after.
+    void Rebase(u64 now_ns) { offset_.store(now_ns - ElapsedNs(), std::memory_order_release); }
+
+private:
+    u64 ElapsedNs() const {
         const auto elapsed = std::chrono::steady_clock::now() - start_;
         return static_cast<u64>(std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed).count());
     }
 
-private:
     std::chrono::steady_clock::time_point start_;
+    std::atomic<u64> offset_{0};  // modulo 2^64: a rebase to an earlier time wraps and adds back correctly
 };
 
 // A clock that moves only when told to (tests, deterministic runs).

@@ -67,7 +67,7 @@ constexpr u64 kMaxTbSizeMiB = 2048;
 // Raw option values as CLI11 collects them; Validate() checks and converts them.
 struct RawOptions {
     std::optional<std::string> m, smp, kernel, initrd, append, display, vga, screendump_on_exit, gdb, d, log_file, mmu,
-        cpu, monitor, qmp;
+        cpu, monitor, qmp, loadvm, snapshot_dir;
     std::vector<std::string> serial, drive, netdev, nic, device, chardev, accel, trace;
     bool nographic = false, s = false, start_stopped = false, no_reboot = false, perfmap = false;
     std::optional<std::string> bare, load_addr, start_mode, cpl, dump_state, max_insns, timeout;
@@ -135,6 +135,10 @@ void DefineOptions(CLI::App& app, RawOptions& raw) {
     flag("-s", raw.s, "shorthand for -gdb tcp::1234");
     single("--gdb", raw.gdb, "DEV", "wait for a GDB connection on DEV (tcp::PORT)");
     flag("-S", raw.start_stopped, "do not start the CPU until the debugger or the monitor continues it");
+    single("--loadvm", raw.loadvm, "NAME|FILE",
+           "start from a snapshot that savevm wrote (the same machine options; -kernel is not loaded)");
+    single("--snapshot-dir", raw.snapshot_dir, "DIR",
+           "where savevm/loadvm NAME keep NAME.emu64snap (default: the working directory)");
     single("--monitor", raw.monitor, "DEV", "the human monitor: stdio (on the terminal) or none");
     single("--qmp", raw.qmp, "DEV", "the JSON monitor (QMP) on a unix socket: unix:PATH,server,wait=off");
     single("-d", raw.d, "ITEMS", "log categories, comma-separated (-d help lists them)");
@@ -651,6 +655,15 @@ MachineConfig Validate(const RawOptions& raw) {
     }
     if (raw.log_file) config.log_file = ParseOutputFile("-D", *raw.log_file);
     config.no_reboot = raw.no_reboot;
+    if (raw.loadvm) {
+        if (raw.bare) Fail(CliErrorCode::Conflict, "-loadvm needs the PC machine (-kernel)");
+        if (raw.loadvm->empty()) Fail(CliErrorCode::BadValue, "-loadvm needs a snapshot name or file");
+        config.loadvm = *raw.loadvm;
+    }
+    if (raw.snapshot_dir) {
+        if (raw.snapshot_dir->empty()) Fail(CliErrorCode::BadValue, "-snapshot-dir needs a directory");
+        config.snapshot_dir = *raw.snapshot_dir;
+    }
     config.test_memslot_port = raw.test_memslot_port && !raw.bare;  // -bare keeps its own (BareConfig)
     config.gpu_engine = raw.gpu_engine;
     if (!raw.bare) {

@@ -25,6 +25,10 @@ namespace {
 constexpr int kPollMs = 50;
 constexpr size_t kMaxMemoryPacket = 0x1000;  // bytes per m/M (PacketSize allows twice that in hex)
 
+std::string HexText(std::string_view text) {
+    return ToHex(std::span<const u8>(reinterpret_cast<const u8*>(text.data()), text.size()));
+}
+
 // Splits "a,b" (or "a,b:rest") into hex numbers.
 bool ParseAddressLength(std::string_view text, u64* address, u64* length) {
     const size_t comma = text.find(',');
@@ -157,6 +161,14 @@ std::string Session::Query(std::string_view packet) {
     if (packet == "qfThreadInfo") return "m01";
     if (packet == "qsThreadInfo") return "l";
     if (packet.starts_with("qSymbol")) return "OK";
+    if (packet.starts_with("qRcmd,")) {
+        // gdb's `monitor CMD`: the line, hex-encoded, runs on the human monitor; its output goes back hex-encoded.
+        const auto line = FromHex(packet.substr(6));
+        if (!line) return "E01";
+        if (!target_.monitor) return HexText("this machine has no monitor\n");
+        const std::string out = target_.monitor(std::string(line->begin(), line->end()));
+        return out.empty() ? "OK" : HexText(out);
+    }
     return "";
 }
 

@@ -27,6 +27,8 @@ struct GdbTarget {
     GuestView* view = nullptr;
     RunControl* control = nullptr;
     std::function<void()> quit;  // gdb's kill
+    // gdb's `monitor CMD` (qRcmd): a human monitor line and its output (null: no monitor).
+    std::function<std::string(const std::string& line)> monitor;
 };
 
 // The port of a "tcp::PORT" or "tcp:HOST:PORT" device (host: an IPv4 address or "localhost"), as a listening

@@ -96,11 +96,24 @@ std::string DumpText(const Json& r) {
     return out + "\n";
 }
 
+// `info page-track`'s table: one line per client.
+std::string ClientsText(const Json& clients) {
+    std::string out = "client   tracked-gfns        adds     removes writes-seen regions-removed\n";
+    for (const Json& c : clients) {
+        char line[128];
+        std::snprintf(line, sizeof line, "%-8s %12" PRIu64 " %11" PRIu64 " %11" PRIu64 " %11" PRIu64 " %15" PRIu64 "\n",
+                      std::string(c["name"]).c_str(), u64{c["tracked-gfns"]}, u64{c["adds"]}, u64{c["removes"]},
+                      u64{c["writes-seen"]}, u64{c["regions-removed"]});
+        out += line;
+    }
+    return out;
+}
+
 constexpr u64 kMaxDump = 4096;
 constexpr size_t kMaxMappings = 65536;  // leaves listed at most: a guest decides how many it maps
 constexpr const char* kCommandList =
     "info status|registers|memslots|page-track|tlb|mem, stop, cont, quit, system_reset, system_powerdown, "
-    "x[/N[bhwg]] ADDR, xp[/N[bhwg]] ADDR, memslot move ID BASE|delete ID|create ID BASE|set-flags ID on|off";
+    "savevm NAME, loadvm NAME, x[/N[bhwg]] ADDR, xp[/N[bhwg]] ADDR, memslot move ID BASE|delete ID|create ID BASE|set-flags ID on|off";
 
 }  // namespace
 
@@ -305,6 +318,15 @@ std::vector<Monitor::Command> Monitor::BuildTable() {
                             {"last-region-gfn", client_->last_region_gfn.load()},
                             {"last-region-pages", client_->last_region_pages.load()}}}};
         r["vcpu"] = t.mmu_stats ? Paused([&t] { return Json(t.mmu_stats()); }) : Json("");
+        Json clients = Json::array();
+        if (t.page_track) {
+            for (const mmu::PageTrackClientStats& s : t.page_track->ClientStats()) {
+                clients.push_back({{"name", s.name}, {"tracked-gfns", s.adds - s.removes}, {"adds", s.adds},
+                                   {"removes", s.removes}, {"writes-seen", s.writes_seen},
+                                   {"regions-removed", s.regions_seen}});
+            }
+        }
+        r["clients"] = clients;
         return r;
     };
     auto page_track_text = [](const Json& r) {
@@ -312,13 +334,26 @@ std::vector<Monitor::Command> Monitor::BuildTable() {
         return std::string("tracking ") + (r["tracking-enabled"] ? "enabled" : "disabled") +
                "\nclient monitor: writes seen " + std::to_string(u64{m["writes"]}) + ", regions removed " +
                std::to_string(u64{m["regions-removed"]}) + " (last gfn " + Hex(m["last-region-gfn"]) + " +" +
-               Hex(m["last-region-pages"]) + ")\nclients code pages and shadow MMU: " + std::string(r["vcpu"]) + "\n";
+               Hex(m["last-region-pages"]) + ")\nclients code pages and shadow MMU: " + std::string(r["vcpu"]) + "\n" +
+               ClientsText(r["clients"]);
     };
     // The machine's own actions (quit, reset, power button); they take effect asynchronously, as in QEMU.
     auto action = [](const std::function<void()>& f) {
         return [&f](const Json&) {
             if (f) f();
             return Json::object();
+        };
+    };
+    // savevm/loadvm with the vCPU parked; the machine decides the file (pc_snapshot.h).
+    auto snapshot = [this](const std::function<std::optional<std::string>(const std::string&)>& f) {
+        return [this, &f](const Json& a) {
+            if (!f) throw CommandFailed{"snapshots are not available on this machine"};
+            const std::string name = a["name"];
+            if (name.empty()) throw CommandFailed{"a snapshot needs a name"};
+            return Paused([&] {
+                if (auto error = f(name)) throw CommandFailed{*error};
+                return Json::object();
+            });
         };
     };
     std::vector<Command> table;
@@ -350,6 +385,8 @@ std::vector<Monitor::Command> Monitor::BuildTable() {
     table.push_back({"memslot-set-flags", "memslot set-flags", {{"id", ArgType::Integer}, {"dirty-log", ArgType::Boolean}},
                      change("set-flags"), nullptr});
     table.push_back({"query-page-track", "info page-track", {}, page_track, page_track_text});
+    table.push_back({"savevm", "savevm", {{"name", ArgType::String}}, snapshot(t.savevm), nullptr});
+    table.push_back({"loadvm", "loadvm", {{"name", ArgType::String}}, snapshot(t.loadvm), nullptr});
     table.push_back({"human-monitor-command", "", {{"command-line", ArgType::String}},
                      [this](const Json& a) { return Json(HumanLocked(a["command-line"])); }, nullptr});
     return table;

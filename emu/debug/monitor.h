@@ -37,6 +37,8 @@ struct MonitorTarget {
     mmu::PageTrack* page_track = nullptr;
     std::function<std::string()> mmu_stats;  // the vCPU memory path's statistics (code pages, shadow MMU)
     std::function<void()> quit, reset, powerdown;
+    // savevm/loadvm NAME (run with the vCPU parked): an error message, or nothing on success. Null: unavailable.
+    std::function<std::optional<std::string>(const std::string& name)> savevm, loadvm;
 };
 
 // A QMP error: its class ("GenericError", "CommandNotFound") and description.

@@ -155,6 +155,8 @@ std::string ConfigToJson(const MachineConfig& config) {
         {"log_mask", config.log_mask},
         {"log_file", config.log_file},
         {"no_reboot", config.no_reboot},
+        {"loadvm", config.loadvm},
+        {"snapshot_dir", config.snapshot_dir},
         {"test_memslot_port", config.test_memslot_port},
         {"gpu_engine", config.gpu_engine},
         {"maps", MapsToJson(config.maps)},

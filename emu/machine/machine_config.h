@@ -129,6 +129,8 @@ struct MachineConfig {
     bool no_reboot = false;              // -no-reboot
     bool test_memslot_port = false;      // -test-memslot-port on the PC machine (memslot_test_port.h)
     bool gpu_engine = false;             // -gpu-engine: the GPU PCI function with its copy/fill engine
+    std::string loadvm;                  // -loadvm NAME|FILE: start from a snapshot (pc_snapshot.h; empty: boot)
+    std::string snapshot_dir;            // -snapshot-dir DIR: where savevm/loadvm NAME files live (empty: .)
     std::vector<MemMap> maps;            // -map on the PC machine: RAM slots after the layout's (not in E820)
     MmuMode mmu = MmuMode::Shadow;       // -mmu
     std::optional<cpu::system::CpuModel> cpu;  // -cpu (none: max)

@@ -33,6 +33,7 @@
 #include "devices/timer/timer_queue.h"
 #include "emu/cpu/vcpu.h"
 #include "emu/machine/boot/phys_writer.h"
+#include "emu/snapshot/codec.h"
 
 namespace emu::machine {
 
@@ -80,6 +81,18 @@ public:
     // Runs PCI BAR remaps queued during a port access; the vCPU calls it after each port write.
     void RunDeferred();
 
+    // Snapshots (pc_board_snapshot.cpp), with the vCPU parked: every device's state and the board's own (pending NMI,
+    // the APIC window, the HPET's legacy gating), and separately the PCI functions' configuration spaces, which the
+    // caller restores after checking that the snapshot's PCI inventory is this board's. Decode* change nothing: they
+    // return the function that restores what they read (empty if the encoding is malformed), so that every section
+    // can be checked before the machine changes.
+    void SaveSnapshot(snapshot::Encoder& out);
+    std::function<void()> DecodeSnapshot(snapshot::Decoder& in);
+    // The PCI functions on bus 0, one "SS.F VVVV:DDDD" per line: what a snapshot's machine must match.
+    std::string PciInventory() const;
+    void SavePciFunctions(snapshot::Encoder& out);
+    std::function<void()> DecodePciFunctions(snapshot::Decoder& in);
+
     // cpu::InterruptSource: the local APIC, with the 8259 through LINT0.
     bool HasInterrupt() override;
     u8 Acknowledge() override;
@@ -89,6 +102,8 @@ public:
     void SetWakeup(std::function<void()> wakeup);
 
 private:
+    struct BoardState;
+    void Restore(const BoardState& state);
     void InsertPort(u64 base, u64 size, devices::IoDevice& device);
     void InsertMmio(u64 base, u64 size, devices::IoDevice& device);
 

@@ -36,6 +36,7 @@
 #include "emu/machine/host_file.h"
 #include "emu/machine/memslot_test_port.h"
 #include "emu/machine/pc_board.h"
+#include "emu/machine/pc_snapshot.h"
 #include "emu/machine/serial_backend.h"
 #include "emu/machine/state_dump.h"
 #include "emu/machine/vcpu_memory.h"
@@ -284,27 +285,41 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
     vcpu.state() = state;
     vcpu.SetInterruptSource(&board);
     running = &vcpu;
+    const PcSnapshotTarget snapshot{&config, &memory.slots(), &page_track, &board, &vcpu, &vcpu_memory, &clock,
+                                    virtio->get(), display->get(), gpu != nullptr};
+    if (!config.loadvm.empty() && !std::exchange(budget.loadvm_done, true)) {
+        if (auto error = LoadPcSnapshot(snapshot, SnapshotPath(config, config.loadvm))) {
+            std::fprintf(stderr, "emu64: -loadvm: %s\n", error->c_str());
+            (*virtio)->Shutdown();
+            running = nullptr;
+            return 1;
+        }
+    }
     control.SetStopper([&vcpu] { vcpu.RequestStop(); });
     // -S: parked before the first instruction; asked for before the monitor and the stub start, which report it.
     if (config.start_stopped) control.RequestPause();
     debug::GuestView guest_view(memory.slots(), &page_track);
+    // gdb's `monitor CMD` (qRcmd) reaches the monitor: the stub is declared after it, so it is destroyed first.
+    std::unique_ptr<debug::Monitor> monitor;
     std::unique_ptr<debug::GdbServer> gdb;
     if (config.gdb) {
         auto address = debug::ParseGdbDevice(*config.gdb);
         if (!address) return Fail(address.error());
         auto server = debug::GdbServer::Start(
-            *address, debug::GdbTarget{&vcpu, &vcpu_memory, &guest_view, &control, [&] { stop_with(0); }});
+            *address, debug::GdbTarget{&vcpu, &vcpu_memory, &guest_view, &control, [&] { stop_with(0); },
+                                       [&monitor](const std::string& line) {
+                                           return monitor ? monitor->Human(line) : std::string("no monitor yet\n");
+                                       }});
         if (!server) return Fail(server.error());
         gdb = std::move(*server);
     }
     // The monitor's faces; the SHUTDOWN event says why the machine ended (a monitor command sets the reason first).
     std::string shutdown_reason;
-    std::unique_ptr<debug::Monitor> monitor;
     std::unique_ptr<debug::QmpServer> qmp;
     std::unique_ptr<debug::StdioMonitor> hmp;
     std::unique_ptr<debug::TerminalMonitor> mux_monitor;
     // A terminal console gets the monitor on its Ctrl-A c, as QEMU's -nographic mux.
-    if (config.qmp || config.monitor.value_or("none") == "stdio" || console) {
+    if (config.qmp || config.monitor.value_or("none") == "stdio" || console || config.gdb) {
         if (config.monitor == "stdio" && console) {
             return Fail("-monitor stdio: the terminal is already a serial port's (add -serial null or -serial file:...)");
         }
@@ -312,7 +327,13 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
                                     [&vcpu_memory] { return vcpu_memory.MmuStatsString(); },
                                     [&] { shutdown_reason = "host-qmp-quit"; stop_with(0); },
                                     [&] { shutdown_reason = "host-qmp-system-reset"; stop_with(kResetRequested); },
-                                    [&board] { board.PressPowerButton(); }};
+                                    [&board] { board.PressPowerButton(); },
+                                    [&](const std::string& name) {
+                                        return SavePcSnapshot(snapshot, SnapshotPath(config, name));
+                                    },
+                                    [&](const std::string& name) {
+                                        return LoadPcSnapshot(snapshot, SnapshotPath(config, name));
+                                    }};
         monitor = std::make_unique<debug::Monitor>(std::move(target));
         if (config.qmp) {
             auto server = debug::QmpServer::Start(*config.qmp, *monitor);

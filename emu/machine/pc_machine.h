@@ -14,6 +14,7 @@ namespace emu::machine {
 struct PcRunBudget {
     std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
     u64 retired = 0;  // guest instructions retired by every boot so far
+    bool loadvm_done = false;  // -loadvm applies to the first boot only: a reset boots the kernel
 };
 
 // Exit status of a run, or kResetRequested when the guest reset the machine (port 0x92, triple fault): the

@@ -186,6 +186,14 @@ void VcpuMemory::ForgetCodePages(Gfn first, u64 npages) {
     last_code_gfn_.store(kNoGfn, std::memory_order_release);
 }
 
+void VcpuMemory::ResetAfterRestore() {
+    if (shadow_vcpu_) shadow_vcpu_->OnPagingModeChange();
+    if (shadow_) shadow_->ZapAll();
+    tlb_.FlushAll();
+    pdptes_cr3_ = ~u64{0};
+    slots_generation_ = ~u64{0};
+}
+
 void VcpuMemory::SyncPagingState(const cpu::CpuState& state) {
     SyncSlotsGeneration();
     paging_.cr0 = state.cr0;

@@ -78,6 +78,11 @@ public:
         platform_msr_ = std::move(handler);
     }
 
+    // Guest RAM and the CPU state were replaced behind the vCPU's back (loadvm; call with the vCPU parked): the shadow
+    // MMU drops its roots and frees every shadow page (their write-track counts go back), the TLB is flushed and the
+    // PAE PDPTEs are reloaded at the next access. Changed tracked pages were reported through page-track already.
+    void ResetAfterRestore();
+
     mmu::SoftTlb& tlb() { return tlb_; }
     const mmu::WalkStats& walk_stats() const { return walk_stats_; }
     MmuMode mmu_mode() const { return shadow_ ? MmuMode::Shadow : MmuMode::Walk; }

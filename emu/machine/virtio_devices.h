@@ -5,6 +5,7 @@
 //
 // Lifetime: create after the board and page-track, before the vCPU runs; call Shutdown() once the vCPU has stopped
 // and before it is destroyed (device threads may wake it); destroy before page-track and the board.
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,6 +22,7 @@
 #include "emu/common/result.h"
 #include "emu/machine/machine_config.h"
 #include "emu/machine/pc_board.h"
+#include "emu/snapshot/codec.h"
 
 namespace emu::machine {
 
@@ -35,6 +37,12 @@ public:
 
     // Stops device threads (block workers, the network thread); no device touches the guest afterwards.
     void Shutdown();
+
+    // Snapshots (virtio_devices_snapshot.cpp): each transport's registers and queue positions, in plug order. A device
+    // model's requests in flight are not saved (virtio_state.h). Decode changes nothing: it returns the function that
+    // restores what it read (empty on a malformed encoding or a different number of devices).
+    void SaveSnapshot(snapshot::Encoder& out) const;
+    std::function<void()> DecodeSnapshot(snapshot::Decoder& in);
 
     // The terminal, when a -chardev stdio feeds a device (the machine's event loop reads its input), else null.
     devices::StdioBackend* console() const { return console_; }

@@ -57,6 +57,7 @@ Result<void, PageTrackError> PageTrack::AddGfn(Gfn gfn, std::string_view client)
         return Err(PageTrackError::Overflow);
     }
     counter->store(count + 1, std::memory_order_relaxed);
+    CountsFor(client).adds++;
     trace::Trace(trace::Event::PageTrackAdd, "gfn={:#x} client={} count={}", gfn, client, count + 1);
     if (MmuWriteHandler* mmu = mmu_handler_.load(std::memory_order_acquire)) mmu->OnGfnTracked(gfn);
     return {};
@@ -86,8 +87,41 @@ Result<void, PageTrackError> PageTrack::RemoveGfn(Gfn gfn, std::string_view clie
         return Err(PageTrackError::Underflow);
     }
     ref.store(count - 1, std::memory_order_relaxed);
+    CountsFor(client).removes++;
     trace::Trace(trace::Event::PageTrackRemove, "gfn={:#x} client={} count={}", gfn, client, count - 1);
     return {};
+}
+
+PageTrack::AddRemoveCounts& PageTrack::CountsFor(std::string_view client) {
+    auto it = client_counts_.find(client);
+    if (it == client_counts_.end()) it = client_counts_.emplace(std::string(client), AddRemoveCounts{}).first;
+    return it->second;
+}
+
+std::vector<PageTrackClientStats> PageTrack::ClientStats() {
+    std::vector<PageTrackClientStats> out;
+    auto entry = [&out](std::string_view name) -> PageTrackClientStats& {
+        for (PageTrackClientStats& s : out) {
+            if (s.name == name) return s;
+        }
+        out.push_back(PageTrackClientStats{std::string(name)});
+        return out.back();
+    };
+    entry("shadow").writes_seen = shadow_writes_.load(std::memory_order_relaxed);
+    {
+        std::lock_guard lock(track_lock_);
+        for (const auto& [name, counts] : client_counts_) {
+            PageTrackClientStats& s = entry(name);
+            s.adds = counts.adds;
+            s.removes = counts.removes;
+        }
+    }
+    ForEachNotifier([&](PageTrackNotifier& n) {
+        PageTrackClientStats& s = entry(n.name);
+        s.writes_seen += n.writes_seen.load(std::memory_order_relaxed);
+        s.regions_seen += n.regions_seen.load(std::memory_order_relaxed);
+    });
+    return out;
 }
 
 u16 PageTrack::TrackCount(Gfn gfn) const {
@@ -151,6 +185,7 @@ void PageTrack::OnTrackedWrite(Gpa gpa, std::span<const u8> new_bytes) {
         if (!shadow_pages || shadow_pages->load(std::memory_order_relaxed) != 0) {
             trace::Trace(trace::Event::PageTrackWrite, "gfn={:#x} client=shadow offset={:#x} bytes={}", GfnOf(gpa),
                          gpa.value() & kPageMask, new_bytes.size());
+            shadow_writes_.fetch_add(1, std::memory_order_relaxed);
             mmu->TrackWrite(gpa, new_bytes);
         }
     }
@@ -158,6 +193,7 @@ void PageTrack::OnTrackedWrite(Gpa gpa, std::span<const u8> new_bytes) {
         if (!n.track_write) return;
         trace::Trace(trace::Event::PageTrackWrite, "gfn={:#x} client={} offset={:#x} bytes={}", GfnOf(gpa), n.name,
                      gpa.value() & kPageMask, new_bytes.size());
+        n.writes_seen.fetch_add(1, std::memory_order_relaxed);
         n.track_write(gpa, new_bytes);
     });
 }
@@ -171,6 +207,7 @@ void PageTrack::CommitChange(const SlotChange& change) {
         if (!n.track_remove_region) return;
         trace::Trace(trace::Event::PageTrackRemoveRegion, "gfn={:#x} npages={:#x} client={} ({})", old.base_gfn(),
                      old.npages(), n.name, change.kind == ChangeKind::Move ? "move" : "delete");
+        n.regions_seen.fetch_add(1, std::memory_order_relaxed);
         n.track_remove_region(old.base_gfn(), old.npages());
     });
 }

@@ -33,9 +33,11 @@
 // change memslots (they would wait for themselves).
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -67,6 +69,17 @@ struct PageTrackNotifier {
     // A memslot DELETE or MOVE committed: gfns [first, first + npages) no longer exist there. Counters died
     // with the slot: do not call RemoveGfn for them.
     std::function<void(Gfn first, u64 npages)> track_remove_region;
+    // Counted by the dispatcher (`info page-track`).
+    std::atomic<u64> writes_seen{0};
+    std::atomic<u64> regions_seen{0};
+};
+
+// One client's page-track activity (`info page-track`): AddGfn/RemoveGfn calls made under its name, and what the
+// dispatcher told it. adds - removes is the gfns it holds, less the counts that died with a deleted or moved slot.
+struct PageTrackClientStats {
+    std::string name;
+    u64 adds = 0, removes = 0;
+    u64 writes_seen = 0, regions_seen = 0;
 };
 
 // Implemented by the shadow MMU.
@@ -110,6 +123,9 @@ public:
     // The dispatcher: call after new_bytes were written at gpa (within one page).
     void OnTrackedWrite(Gpa gpa, std::span<const u8> new_bytes);
 
+    // Per client, by name: the shadow MMU ("shadow"), each registered notifier and each name given to AddGfn.
+    std::vector<PageTrackClientStats> ClientStats();
+
 private:
     using NotifierList = std::vector<PageTrackNotifier*>;
 
@@ -117,10 +133,17 @@ private:
     template <typename F>
     void ForEachNotifier(F&& f);
     void PublishList(std::unique_ptr<const NotifierList> list);
+    struct AddRemoveCounts;
+    AddRemoveCounts& CountsFor(std::string_view client);  // call with track_lock_ held
     Result<std::atomic_ref<u16>, PageTrackError> Counter(const Memslots::ReadSection& section, Gfn gfn) const;
 
     Memslots& slots_;
     std::mutex track_lock_;  // KVM's mmu_lock for the counters; readers of counters do not take it
+    struct AddRemoveCounts {
+        u64 adds = 0, removes = 0;
+    };
+    std::map<std::string, AddRemoveCounts, std::less<>> client_counts_;  // under track_lock_
+    std::atomic<u64> shadow_writes_{0};
 
     std::mutex list_mutex_;
     RcuDomain notifier_rcu_;

@@ -128,6 +128,8 @@ break break_here
 continue
 printf "CHECK bp_pc %lx\\n", $pc
 printf "CHECK bp_ebx %lx\\n", $rbx
+monitor info status
+monitor info page-track
 stepi
 printf "CHECK step1_pc %lx\\n", $pc
 printf "CHECK step1_eax %lx\\n", $rax
@@ -188,6 +190,9 @@ continue
     expect("watch2", "2")
     expect("interrupted_pc", f"{sym['spin']:x}")
     check(tag + "cr0 has PE", "cr0" in got and int(got["cr0"][0], 16) & 1 == 1, str(got.get("cr0")))
+    check(tag + "gdb's monitor command reaches the human monitor (qRcmd)", "VM status: paused" in out, out[-2000:])
+    check(tag + "monitor info page-track lists the code client",
+          re.search(r"^code +\d+ +[1-9]\d* ", out, re.M) is not None, out[-2000:])
     check(tag + "gdb used a hardware watchpoint", "Hardware watchpoint" in out, out[-2000:])
     check(tag + "Ctrl-C reported as SIGINT", "SIGINT" in out, out[-2000:])
     check(tag + "guest printed what gdb wrote", "patched!" in serial and "sum=00000101" in serial, serial[-500:])

@@ -16,68 +16,12 @@ import tempfile
 import time
 
 from harness import ARGS, BACKENDS, EMU64, MMU, check, finish
+from qmplib import Qmp
 
 
 def symbols(elf):
     out = subprocess.run(["nm", elf], check=True, capture_output=True, text=True).stdout
     return {p[2]: int(p[0], 16) for p in (line.split() for line in out.splitlines()) if len(p) == 3}
-
-
-class Qmp:
-    def __init__(self, path):
-        self.sock = socket.socket(socket.AF_UNIX)
-        for _ in range(100):
-            try:
-                self.sock.connect(path)
-                break
-            except (FileNotFoundError, ConnectionRefusedError):
-                time.sleep(0.05)
-        self.sock.settimeout(10)
-        self.buf = b""
-        self.events = []
-        self.greeting = self.read()
-
-    def read(self):
-        while b"\n" not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise EOFError("QMP socket closed")
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\n", 1)
-        return json.loads(line)
-
-    def raw(self, text):
-        """Sends raw bytes; returns the next reply that is not an event."""
-        self.sock.sendall(text.encode() + b"\n")
-        while True:
-            msg = self.read()
-            if "event" in msg:
-                self.events.append(msg)
-            else:
-                return msg
-
-    def cmd(self, name, **arguments):
-        request = {"execute": name, "id": name}
-        if arguments:
-            request["arguments"] = arguments
-        return self.raw(json.dumps(request))
-
-    def wait_event(self, name, timeout=10):
-        end = time.time() + timeout
-        while time.time() < end:
-            for e in self.events:
-                if e["event"] == name:
-                    self.events.remove(e)
-                    return e
-            try:
-                self.sock.settimeout(max(0.01, end - time.time()))
-                msg = self.read()
-                self.events.append(msg) if "event" in msg else None
-            except (socket.timeout, EOFError):
-                break
-            finally:
-                self.sock.settimeout(10)
-        return None
 
 
 def run(backend, guests):
@@ -168,6 +112,11 @@ def body(tag, sym, path, emu):
     pt = q.cmd("query-page-track")["return"]
     check(tag + "page-track counted move and delete", pt["monitor"]["regions-removed"] == before + 2, str(pt))
     check(tag + "a refused change is an error", "error" in q.cmd("memslot-move", id=bios["id"], base=0x100000))
+    clients = {c["name"]: c for c in pt.get("clients", [])}
+    check(tag + "page-track per client: the code client added gfns", clients.get("code", {}).get("adds", 0) > 0,
+          str(pt))
+    check(tag + "page-track per client: the monitor saw the regions removed",
+          clients.get("monitor", {}).get("regions-removed") == pt["monitor"]["regions-removed"], str(pt))
     r = q.cmd("human-monitor-command", **{"command-line": "info page-track"})
     check(tag + "HMP info page-track", "regions removed 2" in r.get("return", ""), str(r))
     r = q.cmd("query-status")

@@ -27,7 +27,8 @@ ALL_OPTIONS = [
     "-m", "-smp", "-kernel", "-initrd", "-append", "-nographic", "-display", "-serial", "-drive", "-netdev",
     "-device", "-s", "-S", "-gdb", "-d", "-D", "-no-reboot", "-mmu", "-bare", "-load-addr", "-start-mode",
     "-cpl", "-reg", "-map", "-dump-state", "-max-insns", "-timeout", "-help", "-h", "-version", "-print-config",
-    "-accel", "-perfmap", "-nic", "-chardev", "-vga", "-screendump-on-exit", "-cpu", "-gpu-engine",
+    "-accel", "-perfmap", "-nic", "-chardev", "-vga", "-screendump-on-exit", "-cpu", "-gpu-engine", "-loadvm",
+    "-snapshot-dir",
 ]
 
 
@@ -170,10 +171,19 @@ class BadCommandLines(CliTestCase):
             (["-kernel", F.kernel, "-qmp", "tcp::4444,server,wait=off"], "-qmp"),
             (["-kernel", F.kernel, "-qmp", "unix:,server,wait=off"], "-qmp"),
             (["-kernel", F.kernel, "-monitor", "vc"], "-monitor"),
+            (["-bare", F.bare, "-loadvm", "snap"], "-loadvm"),
+            (["-kernel", F.kernel, "-loadvm", ""], "-loadvm"),
+            (["-kernel", F.kernel, "-snapshot-dir", ""], "-snapshot-dir"),
         ]
         for args, mentions in cases:
             with self.subTest(args=args):
                 self.assert_usage_error(args, mentions)
+
+    def test_snapshot_options(self):
+        c = self.kernel_config("-loadvm", "shell", "-snapshot-dir", F.dir)
+        self.assertEqual(c["loadvm"], "shell")
+        self.assertEqual(c["snapshot_dir"], F.dir)
+        self.assertEqual(self.kernel_config()["loadvm"], "")
 
     def test_bad_accelerators(self):
         # Other QEMU accelerators name hardware virtualisation, which emu64 does not have; one bad -accel among

@@ -20,6 +20,7 @@ std::string GpuShadowStats::ToString() const {
 
 GpuShadow::GpuShadow(mmu::Memslots& slots, mmu::PageTrack& page_track)
     : page_track_(page_track), memory_(slots, nullptr) {
+    node_.name = "gpu";
     node_.track_write = [this](Gpa gpa, std::span<const u8> bytes) { OnWrite(gpa, bytes); };
     node_.track_remove_region = [this](Gfn first, u64 npages) { OnRemoveRegion(first, npages); };
     registered_ = page_track_.Register(&node_).ok();
@@ -69,7 +70,7 @@ void GpuShadow::Track(Gfn gfn) {
         return;
     }
     ++stats_.add_gfn_calls;
-    if (!page_track_.AddGfn(gfn).ok()) {
+    if (!page_track_.AddGfn(gfn, "gpu").ok()) {
         // Cannot happen for a page just read from a slot with tracking enabled; the table is then not tracked.
         log::Log(log::Category::Gpu, "gpu: add-gfn {:#x} refused: table not write-tracked", gfn);
         return;
@@ -83,7 +84,7 @@ void GpuShadow::Untrack(Gfn gfn) {
     if (--it->second != 0) return;
     gfn_users_.erase(it);
     ++stats_.remove_gfn_calls;
-    if (!page_track_.RemoveGfn(gfn).ok()) log::Log(log::Category::Gpu, "gpu: remove-gfn {:#x} refused", gfn);
+    if (!page_track_.RemoveGfn(gfn, "gpu").ok()) log::Log(log::Category::Gpu, "gpu: remove-gfn {:#x} refused", gfn);
 }
 
 GpuShadow::Table* GpuShadow::Acquire(Gfn gfn, unsigned level) {
