@@ -6,11 +6,15 @@ machine. With -no-reboot the reset ends the run (status 0); without it the kerne
 ends at -max-insns (status 8), counted over all the boots. Every check runs on both backends, which must agree
 (harness.py: same status, serial output and final state).
 
+hostile_ptflood (guest-images/testguests/hostile/ptflood.asm, the bare runner) builds 100,000 page tables and reads
+through each, then rewrites every one and reads again: page-track and the shadow MMU's cap (16,384 shadow pages, the
+oldest zapped) under a flood of tracked gfns; the guest checks every read.
+
 usage: hostile_test.py EMU64 TESTGUEST_DIR [-mmu MODE]
 """
 import os
 
-from harness import GUESTS, check, emu64, finish, for_each_backend
+from harness import GUESTS, check, emu64, finish, for_each_backend, self_checking
 
 KERNEL = os.path.join(GUESTS, "hostile32.elf")
 PHASES = ["hostile: start", "hostile: ports done", "hostile: mmio done", "hostile: into garbage"]
@@ -35,6 +39,8 @@ def checks():
           f"{proc.returncode} {proc.stderr[-500:]!r}")
     check("hostile reset loop booted again", boots >= 2 and b"booting again" in proc.stderr, f"{boots} boots")
     check("hostile reset loop: each boot the same", lines[:len(PHASES) * (boots - 1)] == PHASES * (boots - 1), lines)
+
+    self_checking("hostile_ptflood", 2, "-m", "512M", timeout_s=240)
 
 
 for_each_backend(checks)
