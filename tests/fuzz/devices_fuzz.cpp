@@ -59,6 +59,7 @@ struct Machine {
         ram = std::move(*mmu::GuestRam::Create(kRamBytes));
         (void)slots.SetMemoryRegion(0, Gpa(0), kRamBytes, mmu::SlotFlags::None, ram.host());
         config.ram_bytes = kRamBytes;
+        config.display = "none";
         config.drives.push_back(DriveSpec{"fuzz", "d0", image, false});
         config.devices.push_back(DeviceSpec{"virtio-blk-pci", DeviceKind::VirtioBlk, "d0"});
         config.devices.push_back(DeviceSpec{"virtio-rng-pci", DeviceKind::VirtioRng});
