@@ -37,6 +37,8 @@ struct MonitorTarget {
     mmu::PageTrack* page_track = nullptr;
     std::function<std::string()> mmu_stats;  // the vCPU memory path's statistics (code pages, shadow MMU)
     std::function<void()> quit, reset, powerdown;
+    // Writes the display's picture as PNG to a file: an error message, or none. Null: the machine has no display.
+    std::function<std::optional<std::string>(const std::string& path)> screendump;
 };
 
 // A QMP error: its class ("GenericError", "CommandNotFound") and description.

@@ -30,6 +30,7 @@ Result<std::unique_ptr<DisplayDevices>, std::string> DisplayDevices::Create(cons
         return set;
     }
     devices::gpu::GpuDeviceConfig gpu;
+    if (spec->vram_bytes) gpu.vram_bytes = spec->vram_bytes;
     if (spec->kind == DeviceKind::Emu64Gpu) {
         gpu.engine = MakeGpuEngine(slots, page_track);
         if (!gpu.engine) return Err("-device " + spec->text + ": the copy engine is not implemented yet");
