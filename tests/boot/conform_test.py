@@ -19,6 +19,9 @@ def checks():
     # with REX.W, 16-bit SHLD/SHRD by 17-31) under the default model (Intel), an Intel model and two AMD models.
     for model in [[], ["-cpu", "Skylake-Client"], ["-cpu", "EPYC"], ["-cpu", "qemu64"], ["-cpu", "max,vendor=amd"]]:
         self_checking("conform_vendor64", 7, *model)
+    # 11. UMIP: advertised by max (and host CPUs that have it), not by the named models QEMU gives none; -umip drops it.
+    for model, has in [([], 1), (["-cpu", "max,-umip"], 0), (["-cpu", "Skylake-Client"], 0), (["-cpu", "EPYC"], 0)]:
+        self_checking("conform_umip64", 11, "-reg", f"r14={has}", *model)
 
 
 for_each_backend(checks)

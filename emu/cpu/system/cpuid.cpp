@@ -52,6 +52,7 @@ constexpr CpuidFeature kFeatures[] = {
     {7, 0, CpuidReg::Ebx, 3, "bmi1", false},
     {7, 0, CpuidReg::Ebx, 8, "bmi2", false},
     {7, 0, CpuidReg::Ebx, 19, "adx", true},
+    {7, 0, CpuidReg::Ecx, 2, "umip", true},  // CR4.UMIP: control.h CheckUmip
     {7, 0, CpuidReg::Ecx, 22, "rdpid", true},
     {7, 0, CpuidReg::Edx, 29, "arch_capabilities", true},  // IA32_ARCH_CAPABILITIES (msr.cpp): not vulnerable
     {0x80000001, 0, CpuidReg::Ecx, 0, "lahf_lm", true},

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "emu/cpu/system/control.h"
 #include "emu/cpu/system/descriptors.h"
 
 namespace emu::cpu::system {
@@ -238,6 +239,7 @@ Status LoadDescriptorTable(CpuState& s, MemoryInterface& m, Table table, u64 lin
 }
 
 Status StoreDescriptorTable(CpuState& s, MemoryInterface& m, Table table, u64 linear) {
+    if (auto umip = CheckUmip(s); !umip) return umip;
     const DescriptorTable& t = table == Table::Gdt ? s.gdtr : s.idtr;
     const bool long64 = s.mode() == CpuMode::Long64;
     const bool user = s.cpl() == 3;

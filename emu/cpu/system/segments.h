@@ -4,8 +4,8 @@
 // when nothing faults.
 //
 // Far JMP/CALL go through 16/32-bit call gates (with the inner-stack switch and parameter copy) and 64-bit call
-// gates. Not modelled: task gates and TSS targets (task switches: #GP(selector)); UMIP (not advertised, so
-// SGDT/SIDT/SLDT/STR/SMSW work at any CPL).
+// gates. Not modelled: task gates and TSS targets (task switches: #GP(selector)). SGDT/SIDT check CR4.UMIP
+// (control.h: CheckUmip).
 #include "emu/cpu/system/sys_result.h"
 
 namespace emu::cpu::system {

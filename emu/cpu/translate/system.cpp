@@ -66,13 +66,14 @@ u64 ReadDr(ir::HelperEnv& env, u64 n, u64, u64) {
 u64 WriteDr(ir::HelperEnv& env, u64 n, u64 value, u64) {
     return Check(env, system::WriteDebugRegister(env.state, static_cast<unsigned>(n), value));
 }
-enum PrivOp : u64 { kClts, kLmsw, kInvlpg, kCacheInvalidate, kSwapgs };
+enum PrivOp : u64 { kClts, kLmsw, kInvlpg, kCacheInvalidate, kSwapgs, kUmip };
 u64 Privileged(ir::HelperEnv& env, u64 op, u64 arg, u64) {
     switch (op) {
         case kClts: return Check(env, system::Clts(env.state));
         case kLmsw: return Check(env, system::Lmsw(env.state, env.memory, static_cast<u16>(arg)));
         case kInvlpg: return Check(env, system::Invlpg(env.state, env.memory, arg));
         case kSwapgs: return Check(env, system::Swapgs(env.state));
+        case kUmip: return Check(env, system::CheckUmip(env.state));
         default: return Check(env, system::CacheInvalidate(env.state));
     }
 }
@@ -220,7 +221,11 @@ bool Translator::LMSW(const DecodedInsn& insn) {
     return false;
 }
 
+// SMSW, SLDT and STR read CpuState fields inline; CR4.UMIP is checked at run time first (SGDT/SIDT in their helper).
+void Translator::CheckUmip() { ir_.CallHelper(kPrivilegedHelper, ir::Emitter::Imm64(kUmip)); }
+
 bool Translator::SMSW(const DecodedInsn& insn) {
+    CheckUmip();
     Write(insn.operands[0], ir_.Resize(ir_.GetField(kCr0Offset, Type::U64), TypeOf(insn.operands[0])));
     return true;
 }
@@ -297,12 +302,14 @@ bool Translator::LTR(const DecodedInsn& insn) {
 // SLDT / STR: a register destination is zero-extended (P6 and later), memory takes 16 bits.
 bool Translator::SLDT(const DecodedInsn& insn) {
     if (mode_.real_segments) return Undefined();
+    CheckUmip();
     Write(insn.operands[0], ir_.Resize(ir_.GetField(kLdtrSelector, Type::U16), TypeOf(insn.operands[0])));
     return true;
 }
 
 bool Translator::STR(const DecodedInsn& insn) {
     if (mode_.real_segments) return Undefined();
+    CheckUmip();
     Write(insn.operands[0], ir_.Resize(ir_.GetField(kTrSelector, Type::U16), TypeOf(insn.operands[0])));
     return true;
 }
