@@ -48,7 +48,7 @@ constexpr CpuidFeature kFeatures[] = {
     {1, 0, CpuidReg::Ecx, 22, "movbe", true},
     {1, 0, CpuidReg::Ecx, 23, "popcnt", true},
     {1, 0, CpuidReg::Ecx, 26, "xsave", true},
-    {7, 0, CpuidReg::Ebx, 0, "fsgsbase", false},
+    {7, 0, CpuidReg::Ebx, 0, "fsgsbase", true},  // RD/WR FS/GS BASE with CR4.FSGSBASE (segments.h)
     {7, 0, CpuidReg::Ebx, 3, "bmi1", false},
     {7, 0, CpuidReg::Ebx, 8, "bmi2", false},
     {7, 0, CpuidReg::Ebx, 19, "adx", true},

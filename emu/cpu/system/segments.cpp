@@ -250,6 +250,19 @@ Status StoreDescriptorTable(CpuState& s, MemoryInterface& m, Table table, u64 li
     return WriteLinear(m, s, linear, bytes, long64 ? 10 : 6, user);
 }
 
+SysResult<u64> ReadSegmentBase(const CpuState& s, SegReg seg) {
+    if (!(s.cr4 & cr4::FSGSBASE)) return Ud();
+    return s.segment(seg).base;
+}
+
+Status WriteSegmentBase(CpuState& s, SegReg seg, u64 value, unsigned op_size) {
+    if (!(s.cr4 & cr4::FSGSBASE)) return Ud();
+    if (op_size == 4) value &= 0xFFFFFFFF;
+    if (!IsCanonical(value)) return Gp(0);
+    s.segment(seg).base = value;
+    return {};
+}
+
 Status LoadLdt(CpuState& s, MemoryInterface& m, u16 selector) {
     if (RealOrV86(s)) return Ud();
     if (s.cpl() != 0) return Gp(0);

@@ -30,6 +30,11 @@ Status LoadDescriptorTable(CpuState& s, MemoryInterface& m, Table table, u64 lin
 // SGDT / SIDT: stores limit and base (8 bytes of base in 64-bit mode, else 4).
 Status StoreDescriptorTable(CpuState& s, MemoryInterface& m, Table table, u64 linear);
 
+// RDFSBASE / RDGSBASE / WRFSBASE / WRGSBASE (64-bit mode only, any CPL; SDM Vol. 2): #UD unless CR4.FSGSBASE.
+// A 64-bit write of a non-canonical base is #GP(0); a 32-bit write zero-extends. `seg` is Fs or Gs.
+SysResult<u64> ReadSegmentBase(const CpuState& s, SegReg seg);
+Status WriteSegmentBase(CpuState& s, SegReg seg, u64 value, unsigned op_size);
+
 // LLDT / LTR (LTR marks the TSS busy). CPL 0, protected mode only.
 Status LoadLdt(CpuState& s, MemoryInterface& m, u16 selector);
 Status LoadTaskRegister(CpuState& s, MemoryInterface& m, u16 selector);

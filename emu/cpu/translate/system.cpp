@@ -110,6 +110,12 @@ u64 SystemSegment(ir::HelperEnv& env, u64 is_tr, u64 selector, u64) {
     return Check(env, is_tr ? system::LoadTaskRegister(env.state, env.memory, sel)
                             : system::LoadLdt(env.state, env.memory, sel));
 }
+// (seg | write << 8 | op_size << 16, value): RD/WR FS/GS BASE; a read returns the base.
+u64 SegmentBase(ir::HelperEnv& env, u64 packed, u64 value, u64) {
+    const auto seg = static_cast<SegReg>(packed & 0xFF);
+    if (!((packed >> 8) & 1)) return Value64(env, system::ReadSegmentBase(env.state, seg));
+    return Check(env, system::WriteSegmentBase(env.state, seg, value, static_cast<unsigned>(packed >> 16)));
+}
 // -> value | valid << 32.
 u64 Query(ir::HelperEnv& env, u64 kind, u64 selector, u64) {
     const auto r = system::QuerySegment(env.state, env.memory, static_cast<system::SegmentQuery>(kind),
@@ -134,6 +140,7 @@ const ir::HelperInfo kFastCallHelper{"FastSystemCall", &FastSystemCall};
 const ir::HelperInfo kDescriptorTableHelper{"DescriptorTable", &DescriptorTableOp};
 const ir::HelperInfo kSystemSegmentHelper{"SystemSegment", &SystemSegment};
 const ir::HelperInfo kQueryHelper{"QuerySegment", &Query};
+const ir::HelperInfo kSegmentBaseHelper{"SegmentBase", &SegmentBase};
 
 constexpr u32 kCr0Offset = static_cast<u32>(offsetof(CpuState, cr0));
 constexpr u32 kLdtrSelector = static_cast<u32>(offsetof(CpuState, ldtr) + offsetof(Segment, selector));
@@ -313,6 +320,24 @@ bool Translator::STR(const DecodedInsn& insn) {
     Write(insn.operands[0], ir_.Resize(ir_.GetField(kTrSelector, Type::U16), TypeOf(insn.operands[0])));
     return true;
 }
+
+// RD/WR FS/GS BASE. A write ends the block, as WRMSR FS_BASE does: what follows is translated with the new base.
+bool Translator::SegmentBaseOp(const DecodedInsn& insn, SegReg seg, bool write) {
+    const Operand& op = insn.operands[0];
+    const u64 packed = static_cast<u64>(seg) | (u64{write} << 8) | (u64{insn.op_size} << 16);
+    if (!write) {
+        Write(op, ir_.Resize(ir_.CallHelper(kSegmentBaseHelper, ir::Emitter::Imm64(packed)), TypeOf(op)));
+        return true;
+    }
+    ir_.CallHelper(kSegmentBaseHelper, ir::Emitter::Imm64(packed), Read(op));  // zero-extended by CallHelper
+    ir_.ExitToDispatcher(next_rip_);
+    return false;
+}
+
+bool Translator::RDFSBASE(const DecodedInsn& insn) { return SegmentBaseOp(insn, SegReg::Fs, false); }
+bool Translator::RDGSBASE(const DecodedInsn& insn) { return SegmentBaseOp(insn, SegReg::Gs, false); }
+bool Translator::WRFSBASE(const DecodedInsn& insn) { return SegmentBaseOp(insn, SegReg::Fs, true); }
+bool Translator::WRGSBASE(const DecodedInsn& insn) { return SegmentBaseOp(insn, SegReg::Gs, true); }
 
 // LAR LSL VERR VERW: ZF reports validity; LAR/LSL write the destination only when valid.
 bool Translator::QuerySelector(const DecodedInsn& insn, unsigned kind, bool has_dest) {

@@ -11,10 +11,7 @@ org 0x10000
 %define CR4_UMIP (1 << 11)
 
 %include "sys/guest64.inc"
-    mov ecx, 0x80
-    lea rax, [rel back_to_kernel]
-    mov bx, 0x00EE
-    call set_gate
+    USER_GATE 0x80, back_to_kernel
     mov eax, 7
     xor ecx, ecx
     cpuid
@@ -54,13 +51,7 @@ org 0x10000
     movzx eax, word [rel kernel_idtr]
     CHECK "SIDT at CPL 0 stores the IDT limit", 256 * 16 - 1
 
-    push 0x2B
-    push USER_STACK
-    push 0x202
-    push 0x33
-    lea rax, [rel user]
-    push rax
-    iretq
+    TO_USER user, USER_STACK
 
 ; --- CPL 3: each instruction's vector and error code (-1: no fault) and the faulting RIP.
 %macro AT_CPL3 2                    ; result slot, instruction
