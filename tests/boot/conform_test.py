@@ -26,6 +26,10 @@ def checks():
     for model, has in [([], 1), (["-cpu", "Skylake-Client"], 1), (["-cpu", "EPYC"], 1), (["-cpu", "qemu64"], 0),
                        (["-cpu", "max,-fsgsbase"], 0)]:
         self_checking("conform_fsgsbase64", 11 if has else 4, "-reg", f"r14={has}", *model)
+    # 11. SMEP and SMAP: max and the models QEMU gives them (Skylake-Client, EPYC); not qemu64, not after -smep,-smap.
+    for model, has in [([], 1), (["-cpu", "Skylake-Client"], 1), (["-cpu", "EPYC"], 1), (["-cpu", "qemu64"], 0),
+                       (["-cpu", "max,-smep,-smap"], 0)]:
+        self_checking("conform_smep64", 12 if has else 4, "-reg", f"r14={has}", *model)
 
 
 for_each_backend(checks)
