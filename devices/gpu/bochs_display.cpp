@@ -2,12 +2,16 @@
 
 #include <algorithm>
 #include <cstring>
+#include <new>
+
+#include "emu/common/log.h"
 
 namespace emu::devices::gpu {
 
 namespace {
 
 constexpr u64 k64K = 0x10000;
+constexpr std::align_val_t kPageAlign{4096};
 
 bool ValidBpp(u32 bpp) { return bpp == 8 || bpp == 15 || bpp == 16 || bpp == 24 || bpp == 32; }
 u32 BytesPerPixel(u32 bpp) { return (bpp + 7) / 8; }
@@ -37,16 +41,23 @@ u32 ToXrgb(const u8* p, const ScanoutInfo& info) {
 
 }  // namespace
 
-BochsDisplay::BochsDisplay(u64 vram_bytes)
+void BochsDisplay::AlignedFree::operator()(u8* p) const { ::operator delete[](p, kPageAlign); }
+
+// The BAR is a power of two and may be larger than VRAM: beyond it reads are 0 and writes are dropped.
+BochsDisplay::BochsDisplay(u64 vram_bytes, mmu::Memslots* slots, bool log_dirty)
     : vram_bytes_(std::clamp(vram_bytes / k64K * k64K, kMinVramBytes, kMaxVramBytes)),
-      vram_(std::make_unique<u8[]>(vram_bytes_)),
+      vram_(new (kPageAlign) u8[vram_bytes_]()),
+      slots_(slots),
+      log_dirty_(log_dirty),
       vram_bar_(
           [this](u64 offset, std::span<u8> data) {
               std::lock_guard lock(mutex_);
+              if (offset + data.size() > vram_bytes_) return std::fill(data.begin(), data.end(), u8{0});
               std::memcpy(data.data(), vram_.get() + offset, data.size());
           },
           [this](u64 offset, std::span<const u8> data) {
               std::lock_guard lock(mutex_);
+              if (offset + data.size() > vram_bytes_) return;
               std::memcpy(vram_.get() + offset, data.data(), data.size());
               ++generation_;
           }),
@@ -55,6 +66,36 @@ BochsDisplay::BochsDisplay(u64 vram_bytes)
     regs_.dispi[dispi::kId] = dispi::kId5;
     regs_.dispi[dispi::kBpp] = 8;
     regs_.vga_attr_index = kVgaAttrPaletteSource;  // on until a driver blanks it
+}
+
+BochsDisplay::~BochsDisplay() { MapVram(std::nullopt); }
+
+void BochsDisplay::MapVram(std::optional<u64> base) {
+    if (!slots_) return;
+    const HostPtr host(vram_.get());
+    vram_in_slot_ = false;
+    if (base) {
+        const auto flags = log_dirty_ ? mmu::SlotFlags::LogDirtyPages : mmu::SlotFlags::None;
+        const auto placed = slots_->SetMemoryRegion(kVramSlot, Gpa(*base), vram_bytes_, flags, host);
+        if (placed) {
+            vram_in_slot_ = true;
+            std::lock_guard lock(mutex_);
+            ++generation_;  // whatever was logged at the old place is not in the new slot's log
+            return;
+        }
+        // E.g. the guest put BAR0 over RAM: then nothing decodes VRAM, as a BAR on an occupied MMIO range.
+        log::Log(log::Category::GuestErrors, "gpu: VRAM at {:#x} not mapped: memslot error {}", *base,
+                 static_cast<int>(placed.error()));
+    }
+    (void)slots_->SetMemoryRegion(kVramSlot, Gpa(0), 0, mmu::SlotFlags::None, host);  // no slot: nothing to delete
+}
+
+void BochsDisplay::FoldDirtyLog() const {
+    if (!log_dirty_ || !vram_in_slot_) return;
+    const auto dirty = slots_->GetAndClearDirtyLog(kVramSlot);
+    if (!dirty || std::all_of(dirty->begin(), dirty->end(), [](u64 word) { return word == 0; })) return;
+    std::lock_guard lock(mutex_);
+    ++generation_;
 }
 
 u16 BochsDisplay::ReadDispi(unsigned index) const {
@@ -200,6 +241,7 @@ void BochsDisplay::WithVram(const std::function<void(std::span<u8>, const Scanou
 }
 
 Frame BochsDisplay::Capture() const {
+    FoldDirtyLog();
     std::lock_guard lock(mutex_);
     Frame frame;
     frame.generation = generation_;
@@ -219,6 +261,7 @@ Frame BochsDisplay::Capture() const {
 }
 
 u64 BochsDisplay::Generation() const {
+    FoldDirtyLog();
     std::lock_guard lock(mutex_);
     return generation_;
 }

@@ -24,8 +24,11 @@ u64 BarSizeFor(u64 n) {
 }  // namespace
 
 GpuDevice::GpuDevice(GpuDeviceConfig config)
-    : PciDevice(IdsFor(config.engine != nullptr)), display_(config.vram_bytes), engine_(std::move(config.engine)) {
+    : PciDevice(IdsFor(config.engine != nullptr)),
+      display_(config.vram_bytes, config.slots, config.log_dirty),
+      engine_(std::move(config.engine)) {
     AddBar(kVramBar, BarKind::Mem32, BarSizeFor(display_.vram_bytes()), display_.vram_bar(), /*prefetchable=*/true);
+    if (config.slots) SetRamBar(kVramBar, *this);
     AddBar(kRegsBar, BarKind::Mem32, kRegsBarBytes, display_.regs_bar());
     if (engine_) {
         AddBar(kEngineBar, BarKind::Mem32, BarSizeFor(engine_->BarSize()), *engine_);

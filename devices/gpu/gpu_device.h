@@ -13,9 +13,11 @@ namespace emu::devices::gpu {
 struct GpuDeviceConfig {
     u64 vram_bytes = kDefaultVramBytes;
     std::unique_ptr<GpuEngine> engine;  // null: the display alone (-device bochs-display)
+    mmu::Memslots* slots = nullptr;     // set: VRAM is a RAM memslot where BAR0 decodes; null: MMIO
+    bool log_dirty = false;             // RAM VRAM: log dirty pages (a window repaints on them; bochs_display.h)
 };
 
-class GpuDevice final : public PciDevice {
+class GpuDevice final : public PciDevice, private RamBar {
 public:
     explicit GpuDevice(GpuDeviceConfig config);
 
@@ -23,6 +25,8 @@ public:
     GpuEngine* engine() { return engine_.get(); }
 
 private:
+    void MapAt(std::optional<u64> base) override { display_.MapVram(base); }
+
     BochsDisplay display_;
     std::unique_ptr<GpuEngine> engine_;
 };

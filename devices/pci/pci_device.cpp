@@ -32,6 +32,10 @@ PciDevice::PciDevice(const PciIds& ids) {
     wmask_[pci::kInterruptLine] = 0xFF;
 }
 
+void PciDevice::SetRamBar(unsigned index, RamBar& ram) {
+    if (index < pci::kNumBars && bars_[index].size != 0 && bars_[index].kind != BarKind::Io) bars_[index].ram = &ram;
+}
+
 void PciDevice::AddBar(unsigned index, BarKind kind, u64 size, IoDevice& device, bool prefetchable) {
     const bool wide = kind == BarKind::Mem64;
     if (index >= pci::kNumBars || (wide && index + 1 >= pci::kNumBars) || !std::has_single_bit(size)) return;

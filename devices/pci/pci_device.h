@@ -12,6 +12,7 @@
 // SetIntx may be called from any thread.
 #include <array>
 #include <atomic>
+#include <optional>
 #include <span>
 
 #include "devices/bus/io_device.h"
@@ -22,6 +23,16 @@
 namespace emu::devices {
 
 class PciHost;
+
+// A memory BAR that is guest RAM (a framebuffer) rather than MMIO: instead of putting the BAR's IoDevice on the bus,
+// the host tells its owner where the BAR decodes now, or that it stopped decoding (nullopt), and the owner maps its
+// memory there (a memslot). Called from the host's mapping step (PciHost::ApplyMappings: deferred by the machine to
+// a point where no guest access is in flight), never from inside a configuration access.
+class RamBar {
+public:
+    virtual ~RamBar() = default;
+    virtual void MapAt(std::optional<u64> base) = 0;
+};
 
 struct PciIds {
     u16 vendor = 0;
@@ -61,6 +72,8 @@ protected:
     // Declares BAR `index` (a 64-bit BAR also uses index + 1). size is a power of two, at least 4 bytes for I/O
     // and 16 for memory. device receives accesses at offsets inside the BAR once it is mapped.
     void AddBar(unsigned index, BarKind kind, u64 size, IoDevice& device, bool prefetchable = false);
+    // Makes memory BAR `index` (added with AddBar) guest RAM: `ram` is told where it decodes (see RamBar).
+    void SetRamBar(unsigned index, RamBar& ram);
     // Appends a capability (id, next pointer, then body) to the list and returns its offset.
     u8 AddCapability(u8 id, std::span<const u8> body);
     // Marks config bytes [reg, reg + len) writable with `mask` per byte (device-specific registers).
@@ -74,6 +87,7 @@ private:
         BarKind kind = BarKind::Mem32;
         u64 size = 0;             // 0: not implemented
         IoDevice* device = nullptr;
+        RamBar* ram = nullptr;    // set: the BAR is RAM its owner maps, not an IoDevice on the bus
         bool upper_half = false;  // the high dword of the previous 64-bit BAR
         // What the host has actually put on a bus (guarded by the host's mapping lock).
         bool mapped = false;

@@ -175,13 +175,21 @@ void PciHost::ApplyMappings() {
     // Unmap everything that moved first, so a swap of two BARs does not collide with itself.
     for (const Want& w : wants) {
         PciDevice::Bar& bar = w.device->bars_[w.index];
-        if (!bar.mapped || (w.decoded && bar.mapped_base == w.base)) continue;
+        if (bar.ram || !bar.mapped || (w.decoded && bar.mapped_base == w.base)) continue;
         Bus& bus = bar.kind == BarKind::Io ? io_ : mmio_;
         (void)bus.Remove(bar.mapped_base);
         bar.mapped = false;
     }
     for (const Want& w : wants) {
         PciDevice::Bar& bar = w.device->bars_[w.index];
+        if (bar.ram) {
+            // RAM moves as a whole (its owner's memslot MOVE, DELETE or CREATE), only when its decode changed.
+            if (bar.mapped == w.decoded && (!w.decoded || bar.mapped_base == w.base)) continue;
+            bar.ram->MapAt(w.decoded ? std::optional<u64>(w.base) : std::nullopt);
+            bar.mapped = w.decoded;
+            bar.mapped_base = w.base;
+            continue;
+        }
         if (bar.mapped || !w.decoded) continue;
         Bus& bus = bar.kind == BarKind::Io ? io_ : mmio_;
         const auto inserted = bus.Insert(w.base, bar.size, *bar.device);

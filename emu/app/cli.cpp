@@ -117,7 +117,7 @@ void DefineOptions(CLI::App& app, RawOptions& raw) {
     single("--screendump-on-exit", raw.screendump_on_exit, "FILE",
            "write the display device's picture as PNG to FILE when the run ends");
     flag("--gpu-engine", raw.gpu_engine,
-         "a GPU PCI function with the copy/fill engine (devices/gpu/engine) in BAR4; PC machine only");
+         "-device emu64-gpu with 1 MiB of VRAM (the engine's test guests are written for it); PC machine only");
     repeated("--serial", raw.serial, "DEV", "next serial port's backend: stdio, null, none, file:PATH");
     repeated("--drive", raw.drive, "SPEC",
              "a raw disk image: file=PATH[,if=virtio|none][,id=ID][,readonly=on][,cache=writeback|writethrough|"
@@ -611,7 +611,12 @@ void ValidateDevices(const RawOptions& raw, MachineConfig& config) {
         if (*raw.vga != "std") {
             Fail(CliErrorCode::BadValue, fmt::format("-vga {}: not implemented yet (none or std)", Quote(*raw.vga)));
         }
-        config.devices.insert(config.devices.begin(), DeviceSpec{"-vga std", DeviceKind::BochsDisplay, "", "", "", ""});
+        config.devices.insert(config.devices.begin(), DeviceSpec{.text = "-vga std", .kind = DeviceKind::BochsDisplay});
+    }
+    if (raw.gpu_engine) {
+        // An alias, kept for the engine's tests: the same device, with the smallest VRAM the GPU has.
+        config.devices.push_back(
+            DeviceSpec{.text = "-gpu-engine", .kind = DeviceKind::Emu64Gpu, .vram_bytes = u64{1} << 20});
     }
     if (auto error = ResolveDevices(config)) Fail(CliErrorCode::BadValue, *error);
 }
@@ -665,7 +670,6 @@ MachineConfig Validate(const RawOptions& raw) {
         config.snapshot_dir = *raw.snapshot_dir;
     }
     config.test_memslot_port = raw.test_memslot_port && !raw.bare;  // -bare keeps its own (BareConfig)
-    config.gpu_engine = raw.gpu_engine;
     if (!raw.bare) {
         for (const std::string& map : raw.map) config.maps.push_back(ParseMap(map));
     }
@@ -698,7 +702,7 @@ MachineConfig Validate(const RawOptions& raw) {
         if (!raw.kernel) Fail(CliErrorCode::Conflict, "-screendump-on-exit needs -kernel");
         if (std::none_of(config.devices.begin(), config.devices.end(),
                          [](const DeviceSpec& d) { return emu::machine::IsDisplay(d.kind); })) {
-            Fail(CliErrorCode::Conflict, "-screendump-on-exit needs a display device (-vga std or -device bochs-display)");
+            Fail(CliErrorCode::Conflict, "-screendump-on-exit needs a display device (-vga std, -device bochs-display or emu64-gpu)");
         }
         config.screendump_on_exit = ParseOutputFile("-screendump-on-exit", *raw.screendump_on_exit);
     }

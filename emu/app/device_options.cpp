@@ -295,7 +295,7 @@ std::optional<std::string> ResolveDevices(machine::MachineConfig& config) {
     // if=virtio drives come first on the PCI bus, as their own virtio-blk devices.
     std::vector<DeviceSpec> devices;
     for (const DriveSpec& d : config.drives) {
-        if (d.own_device) devices.push_back(DeviceSpec{d.text, DeviceKind::VirtioBlk, d.id, "", "", ""});
+        if (d.own_device) devices.push_back(DeviceSpec{.text = d.text, .kind = DeviceKind::VirtioBlk, .drive = d.id});
     }
     bool have_serial_bus = false, have_console = false, have_display = false;
     for (DeviceSpec& device : config.devices) {

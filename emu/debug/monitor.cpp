@@ -113,7 +113,8 @@ constexpr u64 kMaxDump = 4096;
 constexpr size_t kMaxMappings = 65536;  // leaves listed at most: a guest decides how many it maps
 constexpr const char* kCommandList =
     "info status|registers|memslots|page-track|tlb|mem, stop, cont, quit, system_reset, system_powerdown, "
-    "savevm NAME, loadvm NAME, x[/N[bhwg]] ADDR, xp[/N[bhwg]] ADDR, memslot move ID BASE|delete ID|create ID BASE|set-flags ID on|off";
+    "savevm NAME, loadvm NAME, x[/N[bhwg]] ADDR, xp[/N[bhwg]] ADDR, memslot move ID BASE|delete ID|create ID BASE|"
+    "set-flags ID on|off, screendump FILE";
 
 }  // namespace
 
@@ -356,6 +357,14 @@ std::vector<Monitor::Command> Monitor::BuildTable() {
             });
         };
     };
+    // QEMU's screendump; its default format is PPM, ours PNG, the only one there is. The picture is the display's
+    // own copy, so the guest runs on.
+    auto screendump = [&t](const Json& a) {
+        if (!t.screendump) throw CommandFailed{"no display device"};
+        if (a.value("format", "png") != "png") throw CommandFailed{"format: only png is implemented"};
+        if (auto error = t.screendump(a["filename"])) throw CommandFailed{*error};
+        return Json::object();
+    };
     std::vector<Command> table;
     table.push_back({"query-status", "info status", {}, status,
                      [](const Json& r) { return "VM status: " + std::string(r["status"]) + "\n"; }});
@@ -387,6 +396,8 @@ std::vector<Monitor::Command> Monitor::BuildTable() {
     table.push_back({"query-page-track", "info page-track", {}, page_track, page_track_text});
     table.push_back({"savevm", "savevm", {{"name", ArgType::String}}, snapshot(t.savevm), nullptr});
     table.push_back({"loadvm", "loadvm", {{"name", ArgType::String}}, snapshot(t.loadvm), nullptr});
+    table.push_back({"screendump", "screendump", {{"filename", ArgType::String}, {"format", ArgType::String, true}},
+                     screendump, nullptr});
     table.push_back({"human-monitor-command", "", {{"command-line", ArgType::String}},
                      [this](const Json& a) { return Json(HumanLocked(a["command-line"])); }, nullptr});
     return table;

@@ -39,6 +39,8 @@ struct MonitorTarget {
     std::function<void()> quit, reset, powerdown;
     // savevm/loadvm NAME (run with the vCPU parked): an error message, or nothing on success. Null: unavailable.
     std::function<std::optional<std::string>(const std::string& name)> savevm, loadvm;
+    // Writes the display's picture as PNG to a file: an error message, or none. Null: the machine has no display.
+    std::function<std::optional<std::string>(const std::string& path)> screendump;
 };
 
 // A QMP error: its class ("GenericError", "CommandNotFound") and description.

@@ -30,6 +30,9 @@ Result<std::unique_ptr<DisplayDevices>, std::string> DisplayDevices::Create(cons
         return set;
     }
     devices::gpu::GpuDeviceConfig gpu;
+    if (spec->vram_bytes) gpu.vram_bytes = spec->vram_bytes;
+    gpu.slots = &slots;  // VRAM as RAM: guest accesses are memory accesses, not device exits
+    gpu.log_dirty = sdl;  // only a window needs to know when the guest drew (the screendump reads VRAM as it is)
     if (spec->kind == DeviceKind::Emu64Gpu) {
         gpu.engine = MakeGpuEngine(slots, page_track);
         if (!gpu.engine) return Err("-device " + spec->text + ": the copy engine is not implemented yet");

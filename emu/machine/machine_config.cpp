@@ -126,7 +126,7 @@ std::string ConfigToJson(const MachineConfig& config) {
     nlohmann::json devices = nlohmann::json::array();
     for (const DeviceSpec& d : config.devices) {
         devices.push_back({{"text", d.text}, {"driver", ToString(d.kind)}, {"drive", d.drive}, {"netdev", d.netdev},
-                           {"chardev", d.chardev}, {"serial", d.serial}});
+                           {"chardev", d.chardev}, {"serial", d.serial}, {"vram_bytes", d.vram_bytes}});
     }
     nlohmann::json chardevs = nlohmann::json::array();
     for (const ChardevSpec& c : config.chardevs) {
@@ -158,7 +158,6 @@ std::string ConfigToJson(const MachineConfig& config) {
         {"loadvm", config.loadvm},
         {"snapshot_dir", config.snapshot_dir},
         {"test_memslot_port", config.test_memslot_port},
-        {"gpu_engine", config.gpu_engine},
         {"maps", MapsToJson(config.maps)},
         {"mmu", ToString(config.mmu)},
         {"cpu", config.cpu ? config.cpu->name : std::string("max")},

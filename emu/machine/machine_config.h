@@ -101,6 +101,7 @@ struct DeviceSpec {
     std::string netdev;   // virtio-net-pci: the netdev's id
     std::string chardev;  // virtconsole: the chardev's id
     std::string serial;   // virtio-blk-pci serial= (GET_ID); empty: the drive id
+    u64 vram_bytes = 0;   // display devices: VRAM size (0: the GPU's default); -gpu-engine asks for its minimum
 };
 
 inline constexpr u64 kDefaultRamBytes = u64{128} << 20;  // QEMU's default -m
@@ -128,7 +129,6 @@ struct MachineConfig {
     std::string log_file;                // -D (empty: stderr)
     bool no_reboot = false;              // -no-reboot
     bool test_memslot_port = false;      // -test-memslot-port on the PC machine (memslot_test_port.h)
-    bool gpu_engine = false;             // -gpu-engine: the GPU PCI function with its copy/fill engine
     std::string loadvm;                  // -loadvm NAME|FILE: start from a snapshot (pc_snapshot.h; empty: boot)
     std::string snapshot_dir;            // -snapshot-dir DIR: where savevm/loadvm NAME files live (empty: .)
     std::vector<MemMap> maps;            // -map on the PC machine: RAM slots after the layout's (not in E820)

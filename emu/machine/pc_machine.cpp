@@ -16,7 +16,6 @@
 #include "devices/backends/char_backend.h"
 #include "devices/backends/file_backend.h"
 #include "devices/backends/stdio_backend.h"
-#include "devices/gpu/gpu_device.h"
 #include "devices/timer/clock.h"
 #include "devices/timer/timer_queue.h"
 #include "emu/common/log.h"
@@ -31,7 +30,6 @@
 #include "emu/machine/boot/linux_loader.h"
 #include "emu/machine/boot/multiboot_loader.h"
 #include "emu/machine/display_devices.h"
-#include "emu/machine/gpu_engine_factory.h"
 #include "emu/machine/guest_memory.h"
 #include "emu/machine/host_file.h"
 #include "emu/machine/memslot_test_port.h"
@@ -226,16 +224,6 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
         console = (*virtio)->console();
         console->SetQuitCallback([&] { stop_with(0); });
     }
-    // The GPU with its copy/fill engine: the engine's shadow is a page-track client, so it goes after page_track.
-    std::unique_ptr<devices::gpu::GpuDevice> gpu;
-    if (config.gpu_engine) {
-        devices::gpu::GpuDeviceConfig gpu_config;
-        // -device emu64-gpu's function (DisplayDevices) with 1 MiB of VRAM, which the engine's tests are written for.
-        gpu_config.vram_bytes = devices::gpu::kMinVramBytes;
-        gpu_config.engine = MakeGpuEngine(memory.slots(), &page_track);
-        gpu = std::make_unique<devices::gpu::GpuDevice>(std::move(gpu_config));
-        if (auto error = board.AddPciDevice(*gpu)) return Fail("-gpu-engine: " + *error);
-    }
     // The memslot test port (as on the bare runner): tests change the slots under devices such as the GPU engine.
     std::unique_ptr<MemslotTestPort> memslot_port;
     if (config.test_memslot_port) {
@@ -334,6 +322,9 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
                                     [&](const std::string& name) {
                                         return LoadPcSnapshot(snapshot, SnapshotPath(config, name));
                                     }};
+        if ((*display)->gpu()) {
+            target.screendump = [&display](const std::string& path) { return (*display)->Screendump(path); };
+        }
         monitor = std::make_unique<debug::Monitor>(std::move(target));
         if (config.qmp) {
             auto server = debug::QmpServer::Start(*config.qmp, *monitor);

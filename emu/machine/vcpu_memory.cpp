@@ -208,7 +208,8 @@ void VcpuMemory::SyncPagingState(const cpu::CpuState& state) {
 
 bool VcpuMemory::Translate(const cpu::CpuState& state, u64 linear, MemAccess access, bool user, Target* target,
                            cpu::MemFault* fault) {
-    const mmu::AccessFlags flags{user, false, (state.rflags & cpu::rflags::AC) != 0};
+    // At CPL 3 a supervisor access is implicit (descriptor tables, TSS): SMAP applies to it whatever AC says.
+    const mmu::AccessFlags flags{user, !user && state.cpl() == 3, (state.rflags & cpu::rflags::AC) != 0};
     const mmu::MmuIndex index = mmu::MmuIndexOf(flags);
     const AccessType type = ToAccessType(access);
     const mmu::TlbLookup hit = tlb_.Lookup(index, linear, type);

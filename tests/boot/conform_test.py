@@ -19,6 +19,17 @@ def checks():
     # with REX.W, 16-bit SHLD/SHRD by 17-31) under the default model (Intel), an Intel model and two AMD models.
     for model in [[], ["-cpu", "Skylake-Client"], ["-cpu", "EPYC"], ["-cpu", "qemu64"], ["-cpu", "max,vendor=amd"]]:
         self_checking("conform_vendor64", 7, *model)
+    # 11. UMIP: advertised by max (and host CPUs that have it), not by the named models QEMU gives none; -umip drops it.
+    for model, has in [([], 1), (["-cpu", "max,-umip"], 0), (["-cpu", "Skylake-Client"], 0), (["-cpu", "EPYC"], 0)]:
+        self_checking("conform_umip64", 11, "-reg", f"r14={has}", *model)
+    # 11. FSGSBASE: max and the models QEMU gives it (Skylake-Client, EPYC); not qemu64, not after -fsgsbase.
+    for model, has in [([], 1), (["-cpu", "Skylake-Client"], 1), (["-cpu", "EPYC"], 1), (["-cpu", "qemu64"], 0),
+                       (["-cpu", "max,-fsgsbase"], 0)]:
+        self_checking("conform_fsgsbase64", 11 if has else 4, "-reg", f"r14={has}", *model)
+    # 11. SMEP and SMAP: max and the models QEMU gives them (Skylake-Client, EPYC); not qemu64, not after -smep,-smap.
+    for model, has in [([], 1), (["-cpu", "Skylake-Client"], 1), (["-cpu", "EPYC"], 1), (["-cpu", "qemu64"], 0),
+                       (["-cpu", "max,-smep,-smap"], 0)]:
+        self_checking("conform_smep64", 12 if has else 4, "-reg", f"r14={has}", *model)
 
 
 for_each_backend(checks)

@@ -13,13 +13,16 @@ usage: paging_test.py EMU64 TESTGUEST_DIR [-mmu MODE]
 """
 from harness import MMU, check, finish, for_each_backend, run_guest
 
+# The guests run their CPL 0 code from user pages, so they need a CPU without SMEP and SMAP (lm64 checks that CR4
+# refuses them then); conform/smep64 checks both features.
+NO_SMEP = ["-cpu", "max,-smep,-smap"]
 GUEST_ARGS = {
     # RAM at 4 GiB for the PSE-36 page.
-    "paging_pg32": ["-start-mode", "prot32", "-map", "0x100000000:4M"],
-    "paging_pae": ["-start-mode", "prot32"],
-    "paging_lm64": [],
-    "paging_asid64": [],
-    "paging_asid32": ["-start-mode", "prot32"],
+    "paging_pg32": ["-start-mode", "prot32", "-map", "0x100000000:4M", *NO_SMEP],
+    "paging_pae": ["-start-mode", "prot32", *NO_SMEP],
+    "paging_lm64": NO_SMEP,
+    "paging_asid64": NO_SMEP,
+    "paging_asid32": ["-start-mode", "prot32", *NO_SMEP],
 }
 # Checks every run makes, and those of optional groups.
 CHECKS = {

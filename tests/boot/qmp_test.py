@@ -3,7 +3,7 @@
 spinning in `spin`): the greeting and capabilities negotiation, stop/cont with their STOP and RESUME events,
 registers, memory by physical and virtual address, memslot MOVE/DELETE/CREATE/FLAGS under the running guest with the
 monitor's page-track client counting the region removals, errors (bad JSON, unknown commands, wrong argument types,
-missing arguments, commands before negotiation), a client that disconnects in the middle of a command, the human
+missing arguments, commands before negotiation, a screendump without a display device), a client that disconnects in the middle of a command, the human
 monitor through human-monitor-command, on -monitor stdio and on the -nographic terminal's Ctrl-A c, quit with its SHUTDOWN event, and the trace events of the memslot changes. On both backends.
 
 usage: qmp_test.py EMU64 TESTGUEST_DIR [-mmu MODE]
@@ -140,6 +140,9 @@ def body(tag, sym, path, emu):
     check(tag + "missing argument", "missing" in r.get("error", {}).get("desc", ""), str(r))
     r = q.cmd("x", addr=0, size=1, extra=1)
     check(tag + "unexpected argument", "unexpected" in r.get("error", {}).get("desc", ""), str(r))
+    r = q.cmd("screendump", filename="/nonexistent/shot.png")
+    check(tag + "screendump without a display device: GenericError",
+          r.get("error", {}).get("class") == "GenericError" and "no display device" in r["error"]["desc"], str(r))
 
     # A client that leaves in the middle of a command (and one that leaves in the middle of a line).
     q.sock.sendall(b'{"execute": "query-registers"}\n')
@@ -179,7 +182,8 @@ def serial_mux_monitor(guests):
     from guestlib import Terminal
     elf = os.path.join(guests, "gdb32.elf")
     term = Terminal([EMU64, "-kernel", elf, "-m", "64M", "-nographic", *MMU])
-    check("mux: guest output", term.wait_for(rb"sum=", 30), term.seen[-300:])
+    # The whole sum line: after it the guest only spins (stopped earlier, it would not be at `spin` yet).
+    check("mux: guest output", term.wait_for(rb"sum=[0-9a-f]{8}\r?\n", 30), term.seen[-300:])
     term.type(b"\x01c")
     check("mux: Ctrl-A c shows the monitor", term.wait_for(rb"\(emu64\) ", 10), term.seen[-300:])
     term.type(b"info status\r")

@@ -505,6 +505,15 @@ class DisplayConfig(CliTestCase):
         c = self.kernel_config("-device", "virtio-rng-pci", "-device", "bochs-display", "-vga", "none")
         self.assertEqual([d["driver"] for d in c["devices"]], ["virtio-rng-pci", "bochs-display"])
 
+    def test_gpu_engine_is_an_emu64_gpu_with_1mib_of_vram(self):
+        c = self.kernel_config("-device", "virtio-rng-pci", "-gpu-engine")
+        self.assertEqual([(d["driver"], d["vram_bytes"]) for d in c["devices"]],
+                         [("virtio-rng-pci", 0), ("emu64-gpu", 1 << 20)])
+        self.assert_usage_error(["-kernel", F.kernel, "-nographic", "-gpu-engine", "-vga", "std"],
+                                "only one display device")
+        c = self.kernel_config("-gpu-engine", "-screendump-on-exit", os.path.join(F.dir, "shot.png"))
+        self.assertTrue(c["screendump_on_exit"].endswith("shot.png"))
+
     def test_screendump_path(self):
         path = os.path.join(F.dir, "shot.png")
         c = self.kernel_config("-vga", "std", "-screendump-on-exit", path)

@@ -165,4 +165,9 @@ Status CacheInvalidate(const CpuState& s) {
 
 u64 Smsw(const CpuState& s) { return s.cr0; }
 
+Status CheckUmip(const CpuState& s) {
+    if ((s.cr4 & cr4::UMIP) && s.cpl() != 0) return Gp(0);
+    return {};
+}
+
 }  // namespace emu::cpu::system

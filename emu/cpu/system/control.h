@@ -7,7 +7,8 @@
 // load is #GP(0) with the register unchanged.
 //
 // CR4 bits are accepted only for features CPUID advertises or the core implements regardless (VME PVI TSD DE
-// PSE PAE MCE PGE PCE OSFXSR OSXMMEXCPT); PCIDE, SMEP, SMAP, UMIP, LA57, FSGSBASE, OSXSAVE are reserved (#GP).
+// PSE PAE MCE PGE PCE OSFXSR OSXMMEXCPT); the others (PCIDE, SMEP, SMAP, UMIP, LA57, FSGSBASE, OSXSAVE) are reserved
+// (#GP) unless the CPU model advertises their feature.
 #include "emu/cpu/system/sys_result.h"
 
 namespace emu::cpu::system {
@@ -30,6 +31,10 @@ Status CacheInvalidate(const CpuState& s);
 
 // SMSW: CR0's low bits (all of CR0 for a register destination; the caller truncates).
 u64 Smsw(const CpuState& s);
+
+// User-mode instruction prevention (SDM Vol. 3 2.5, CR4.UMIP): SGDT, SIDT, SLDT, SMSW and STR are #GP(0) when
+// CR4.UMIP is set and CPL > 0 (virtual-8086 mode included), checked before their operand is touched.
+Status CheckUmip(const CpuState& s);
 
 // The CR4 bits a guest may set.
 u64 Cr4WritableBits();

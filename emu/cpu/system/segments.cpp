@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "emu/cpu/system/control.h"
 #include "emu/cpu/system/descriptors.h"
 
 namespace emu::cpu::system {
@@ -238,6 +239,7 @@ Status LoadDescriptorTable(CpuState& s, MemoryInterface& m, Table table, u64 lin
 }
 
 Status StoreDescriptorTable(CpuState& s, MemoryInterface& m, Table table, u64 linear) {
+    if (auto umip = CheckUmip(s); !umip) return umip;
     const DescriptorTable& t = table == Table::Gdt ? s.gdtr : s.idtr;
     const bool long64 = s.mode() == CpuMode::Long64;
     const bool user = s.cpl() == 3;
@@ -246,6 +248,19 @@ Status StoreDescriptorTable(CpuState& s, MemoryInterface& m, Table table, u64 li
     std::memcpy(bytes, &t.limit, 2);
     std::memcpy(bytes + 2, &t.base, 8);
     return WriteLinear(m, s, linear, bytes, long64 ? 10 : 6, user);
+}
+
+SysResult<u64> ReadSegmentBase(const CpuState& s, SegReg seg) {
+    if (!(s.cr4 & cr4::FSGSBASE)) return Ud();
+    return s.segment(seg).base;
+}
+
+Status WriteSegmentBase(CpuState& s, SegReg seg, u64 value, unsigned op_size) {
+    if (!(s.cr4 & cr4::FSGSBASE)) return Ud();
+    if (op_size == 4) value &= 0xFFFFFFFF;
+    if (!IsCanonical(value)) return Gp(0);
+    s.segment(seg).base = value;
+    return {};
 }
 
 Status LoadLdt(CpuState& s, MemoryInterface& m, u16 selector) {

@@ -4,8 +4,8 @@
 // when nothing faults.
 //
 // Far JMP/CALL go through 16/32-bit call gates (with the inner-stack switch and parameter copy) and 64-bit call
-// gates. Not modelled: task gates and TSS targets (task switches: #GP(selector)); UMIP (not advertised, so
-// SGDT/SIDT/SLDT/STR/SMSW work at any CPL).
+// gates. Not modelled: task gates and TSS targets (task switches: #GP(selector)). SGDT/SIDT check CR4.UMIP
+// (control.h: CheckUmip).
 #include "emu/cpu/system/sys_result.h"
 
 namespace emu::cpu::system {
@@ -29,6 +29,11 @@ enum class Table : u8 { Gdt, Idt };
 Status LoadDescriptorTable(CpuState& s, MemoryInterface& m, Table table, u64 linear, unsigned op_size);
 // SGDT / SIDT: stores limit and base (8 bytes of base in 64-bit mode, else 4).
 Status StoreDescriptorTable(CpuState& s, MemoryInterface& m, Table table, u64 linear);
+
+// RDFSBASE / RDGSBASE / WRFSBASE / WRGSBASE (64-bit mode only, any CPL; SDM Vol. 2): #UD unless CR4.FSGSBASE.
+// A 64-bit write of a non-canonical base is #GP(0); a 32-bit write zero-extends. `seg` is Fs or Gs.
+SysResult<u64> ReadSegmentBase(const CpuState& s, SegReg seg);
+Status WriteSegmentBase(CpuState& s, SegReg seg, u64 value, unsigned op_size);
 
 // LLDT / LTR (LTR marks the TSS busy). CPL 0, protected mode only.
 Status LoadLdt(CpuState& s, MemoryInterface& m, u16 selector);

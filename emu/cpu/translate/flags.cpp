@@ -1,4 +1,5 @@
-// Flag instructions: CLC STC CMC CLD STD LAHF SAHF SALC CLI STI, and the POPF/CLI/STI helpers.
+// Flag instructions: CLC STC CMC CLD STD LAHF SAHF SALC CLI STI STAC CLAC, and the POPF/CLI/STI helpers.
+#include "emu/cpu/system/cpuid.h"
 #include "emu/cpu/translate/helpers.h"
 #include "emu/cpu/translate/translator.h"
 #include "emu/cpu/vcpu.h"
@@ -68,6 +69,16 @@ u64 Cli(ir::HelperEnv& env, u64, u64, u64) {
     return 0;
 }
 
+// STAC / CLAC (SDM Vol. 2): #UD without SMAP or at CPL > 0 (virtual-8086 mode included); they change RFLAGS.AC only.
+// The model is chosen before any vCPU runs, so its answer is read once.
+u64 SetAc(ir::HelperEnv& env, u64 set, u64, u64) {
+    static const bool smap = system::HasFeature("smap");
+    if (!smap || env.state.cpl() != 0) return env.Raise(vec::UD);
+    env.state.rflags = set ? env.state.rflags | rflags::AC : env.state.rflags & ~rflags::AC;
+    return 0;
+}
+const ir::HelperInfo kAcHelper{"SetAc", &SetAc};
+
 u64 Sti(ir::HelperEnv& env, u64, u64, u64) {
     if (!IoplAllows(env.state)) return env.Raise(vec::GP, 0);
     if (!(env.state.rflags & rflags::IF)) env.state.interrupt_shadow = true;
@@ -94,5 +105,16 @@ u64 Popf(ir::HelperEnv& env, u64 value, u64 size, u64) {
 const ir::HelperInfo kCliHelper{"Cli", &Cli};
 const ir::HelperInfo kStiHelper{"Sti", &Sti};
 const ir::HelperInfo kPopfHelper{"Popf", &Popf};
+
+// AC selects the soft TLB a supervisor access uses (mmu/softtlb MmuIndexOf), read at each access: no block change.
+bool Translator::STAC(const DecodedInsn&) {
+    ir_.CallHelper(kAcHelper, ir::Emitter::Imm64(1));
+    return true;
+}
+
+bool Translator::CLAC(const DecodedInsn&) {
+    ir_.CallHelper(kAcHelper, ir::Emitter::Imm64(0));
+    return true;
+}
 
 }  // namespace emu::cpu::translate

@@ -66,13 +66,14 @@ u64 ReadDr(ir::HelperEnv& env, u64 n, u64, u64) {
 u64 WriteDr(ir::HelperEnv& env, u64 n, u64 value, u64) {
     return Check(env, system::WriteDebugRegister(env.state, static_cast<unsigned>(n), value));
 }
-enum PrivOp : u64 { kClts, kLmsw, kInvlpg, kCacheInvalidate, kSwapgs };
+enum PrivOp : u64 { kClts, kLmsw, kInvlpg, kCacheInvalidate, kSwapgs, kUmip };
 u64 Privileged(ir::HelperEnv& env, u64 op, u64 arg, u64) {
     switch (op) {
         case kClts: return Check(env, system::Clts(env.state));
         case kLmsw: return Check(env, system::Lmsw(env.state, env.memory, static_cast<u16>(arg)));
         case kInvlpg: return Check(env, system::Invlpg(env.state, env.memory, arg));
         case kSwapgs: return Check(env, system::Swapgs(env.state));
+        case kUmip: return Check(env, system::CheckUmip(env.state));
         default: return Check(env, system::CacheInvalidate(env.state));
     }
 }
@@ -109,6 +110,12 @@ u64 SystemSegment(ir::HelperEnv& env, u64 is_tr, u64 selector, u64) {
     return Check(env, is_tr ? system::LoadTaskRegister(env.state, env.memory, sel)
                             : system::LoadLdt(env.state, env.memory, sel));
 }
+// (seg | write << 8 | op_size << 16, value): RD/WR FS/GS BASE; a read returns the base.
+u64 SegmentBase(ir::HelperEnv& env, u64 packed, u64 value, u64) {
+    const auto seg = static_cast<SegReg>(packed & 0xFF);
+    if (!((packed >> 8) & 1)) return Value64(env, system::ReadSegmentBase(env.state, seg));
+    return Check(env, system::WriteSegmentBase(env.state, seg, value, static_cast<unsigned>(packed >> 16)));
+}
 // -> value | valid << 32.
 u64 Query(ir::HelperEnv& env, u64 kind, u64 selector, u64) {
     const auto r = system::QuerySegment(env.state, env.memory, static_cast<system::SegmentQuery>(kind),
@@ -133,6 +140,7 @@ const ir::HelperInfo kFastCallHelper{"FastSystemCall", &FastSystemCall};
 const ir::HelperInfo kDescriptorTableHelper{"DescriptorTable", &DescriptorTableOp};
 const ir::HelperInfo kSystemSegmentHelper{"SystemSegment", &SystemSegment};
 const ir::HelperInfo kQueryHelper{"QuerySegment", &Query};
+const ir::HelperInfo kSegmentBaseHelper{"SegmentBase", &SegmentBase};
 
 constexpr u32 kCr0Offset = static_cast<u32>(offsetof(CpuState, cr0));
 constexpr u32 kLdtrSelector = static_cast<u32>(offsetof(CpuState, ldtr) + offsetof(Segment, selector));
@@ -220,7 +228,11 @@ bool Translator::LMSW(const DecodedInsn& insn) {
     return false;
 }
 
+// SMSW, SLDT and STR read CpuState fields inline; CR4.UMIP is checked at run time first (SGDT/SIDT in their helper).
+void Translator::CheckUmip() { ir_.CallHelper(kPrivilegedHelper, ir::Emitter::Imm64(kUmip)); }
+
 bool Translator::SMSW(const DecodedInsn& insn) {
+    CheckUmip();
     Write(insn.operands[0], ir_.Resize(ir_.GetField(kCr0Offset, Type::U64), TypeOf(insn.operands[0])));
     return true;
 }
@@ -297,15 +309,35 @@ bool Translator::LTR(const DecodedInsn& insn) {
 // SLDT / STR: a register destination is zero-extended (P6 and later), memory takes 16 bits.
 bool Translator::SLDT(const DecodedInsn& insn) {
     if (mode_.real_segments) return Undefined();
+    CheckUmip();
     Write(insn.operands[0], ir_.Resize(ir_.GetField(kLdtrSelector, Type::U16), TypeOf(insn.operands[0])));
     return true;
 }
 
 bool Translator::STR(const DecodedInsn& insn) {
     if (mode_.real_segments) return Undefined();
+    CheckUmip();
     Write(insn.operands[0], ir_.Resize(ir_.GetField(kTrSelector, Type::U16), TypeOf(insn.operands[0])));
     return true;
 }
+
+// RD/WR FS/GS BASE. A write ends the block, as WRMSR FS_BASE does: what follows is translated with the new base.
+bool Translator::SegmentBaseOp(const DecodedInsn& insn, SegReg seg, bool write) {
+    const Operand& op = insn.operands[0];
+    const u64 packed = static_cast<u64>(seg) | (u64{write} << 8) | (u64{insn.op_size} << 16);
+    if (!write) {
+        Write(op, ir_.Resize(ir_.CallHelper(kSegmentBaseHelper, ir::Emitter::Imm64(packed)), TypeOf(op)));
+        return true;
+    }
+    ir_.CallHelper(kSegmentBaseHelper, ir::Emitter::Imm64(packed), Read(op));  // zero-extended by CallHelper
+    ir_.ExitToDispatcher(next_rip_);
+    return false;
+}
+
+bool Translator::RDFSBASE(const DecodedInsn& insn) { return SegmentBaseOp(insn, SegReg::Fs, false); }
+bool Translator::RDGSBASE(const DecodedInsn& insn) { return SegmentBaseOp(insn, SegReg::Gs, false); }
+bool Translator::WRFSBASE(const DecodedInsn& insn) { return SegmentBaseOp(insn, SegReg::Fs, true); }
+bool Translator::WRGSBASE(const DecodedInsn& insn) { return SegmentBaseOp(insn, SegReg::Gs, true); }
 
 // LAR LSL VERR VERW: ZF reports validity; LAR/LSL write the destination only when valid.
 bool Translator::QuerySelector(const DecodedInsn& insn, unsigned kind, bool has_dest) {

@@ -38,10 +38,7 @@ start:
     lea rax, [rel db_handler]
     mov bx, 0x008E
     call set_gate
-    mov ecx, 0x80                   ; INT 0x80 (DPL 3): back to CPL 0 from the user part
-    lea rax, [rel kernel_again]
-    mov bx, 0x00EE
-    call set_gate
+    USER_GATE 0x80, kernel_again    ; back to CPL 0 from the user part
 
     ; --- DR6/DR7 after reset and writes; DR4/DR5 alias DR6/DR7 with CR4.DE = 0, #UD with CR4.DE = 1.
     mov rax, dr6
@@ -232,13 +229,7 @@ start:
     CHECK "rdmsr tsc counts from the written TSC", 0
 
     ; --- CPL 3: MOV DR is #GP(0); INT3 and INT 1 check the gate DPL (#GP(vector * 8 + 2)); INT1 (F1) does not.
-    push 0x2B
-    push USER_STACK
-    push 0x202
-    push 0x33
-    lea rax, [rel user]
-    push rax
-    iretq
+    TO_USER user, USER_STACK
 
 user:
     ARM .dr

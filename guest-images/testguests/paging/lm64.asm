@@ -5,9 +5,9 @@
 ; MOV CR3, global pages and CR4.PGE, P 0 -> 1 and a write fault's own invalidation; a recursive PML4 slot (page
 ; tables read and written as data, and A/D set in the entry that is the leaf of that walk); a code page remapped
 ; under the same linear address; page-table writes of every shape (byte, misaligned, across entries or table
-; pages, locked, from CPL 3, REP MOVSQ); one page table under PDEs of different rights. emu64 reports neither SMEP,
-; SMAP nor LA57: setting CR4.SMEP/SMAP must then be #GP (see smep_smap_la57).
-; Run with: emu64 -bare lm64.bin (long mode, the runner's identity map at CR3).
+; pages, locked, from CPL 3, REP MOVSQ); one page table under PDEs of different rights. It runs on a CPU without
+; SMEP, SMAP and LA57: setting CR4.SMEP/SMAP must then be #GP (see smep_smap_la57; conform/smep64 checks the features).
+; Run with: emu64 -bare lm64.bin -cpu max,-smep,-smap (long mode, the runner's identity map at CR3).
 bits 64
 org 0x10000
 %define PML4 0x100000
@@ -454,7 +454,7 @@ reload_cr3:
 align 8
 pte_template: times 0x20 dq 0
 
-; SMEP, SMAP and LA57 (CPUID leaf 7: EBX bits 7 and 20, ECX bit 16) are not reported by emu64. Without them,
+; SMEP, SMAP and LA57 (CPUID leaf 7: EBX bits 7 and 20, ECX bit 16) are not reported (-cpu max,-smep,-smap). Without them,
 ; setting CR4.SMEP or CR4.SMAP is #GP(0) (SDM Vol. 3 2.5); LA57 cannot change in IA-32e mode either way. A CPU
 ; that reports SMEP or SMAP fails here on purpose: this guest runs its CPL 0 code from user pages, so checking
 ; them needs a supervisor-only code and stack layout first.

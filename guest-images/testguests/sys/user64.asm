@@ -15,10 +15,7 @@ org 0x10000
 start:
     mov rsp, 0x80000
     call setup_idt
-    mov ecx, 0x80                   ; INT 0x80: DPL 3 interrupt gate
-    lea rax, [rel int80]
-    mov bx, 0x00EE
-    call set_gate
+    USER_GATE 0x80, int80
     mov ecx, 0x81                   ; INT 0x81: DPL 0, so CPL 3 gets #GP(0x81*8+2)
     lea rax, [rel int80]
     mov bx, 0x008E
@@ -46,14 +43,7 @@ start:
     xor edx, edx
     wrmsr
     mov qword [KDATA], 0x4B45524E
-    ; To CPL 3: IRETQ pops RIP, CS, RFLAGS, RSP, SS (SDM IRET, IA-32e mode).
-    push 0x2B
-    push USER_STACK
-    push 0x202
-    push 0x33
-    lea rax, [rel user]
-    push rax
-    iretq
+    TO_USER user, USER_STACK
 
 ; --- CPL 3
 user:

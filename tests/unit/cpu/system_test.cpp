@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include "emu/cpu/system/control.h"
+#include "emu/cpu/system/cpu_model.h"
 #include "emu/cpu/system/cpuid.h"
 #include "emu/cpu/system/debug.h"
 #include "emu/cpu/system/exceptions.h"
@@ -485,7 +486,15 @@ TEST_CASE("CR3, CR4, CR8 and DR writes check reserved bits and flush as document
     CHECK(e.m.flushes == std::vector<std::pair<u64, bool>>{{~u64{0}, false}});
     CHECK_FALSE(WriteControlRegister(e.s, e.m, 3, u64{1} << 45));  // above MAXPHYADDR (40)
     CHECK_FALSE(WriteControlRegister(e.s, e.m, 4, cr4::PAE | cr4::PCIDE));
-    CHECK_FALSE(WriteControlRegister(e.s, e.m, 4, cr4::PAE | cr4::SMEP));
+    {
+        // CR4.SMEP exists only where CPUID advertises SMEP (max does).
+        const CpuModel saved = SelectedCpuModel();
+        std::string error;
+        SelectCpuModel(*ParseCpuSpec("max,-smep", &error));
+        CHECK_FALSE(WriteControlRegister(e.s, e.m, 4, cr4::PAE | cr4::SMEP));
+        SelectCpuModel(saved);
+        CHECK(WriteControlRegister(e.s, e.m, 4, cr4::PAE | cr4::SMEP));
+    }
     CHECK(WriteControlRegister(e.s, e.m, 4, cr4::PAE | cr4::PGE));
     CHECK_FALSE(WriteControlRegister(e.s, e.m, 8, 16));
     CHECK(WriteControlRegister(e.s, e.m, 8, 15));

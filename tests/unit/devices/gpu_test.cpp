@@ -1,14 +1,16 @@
 // The GPU's PCI function and its Bochs dispi display (devices/gpu/): the IDs and BARs Linux's bochs driver probes,
 // the register page as bochs.c accesses it (16-bit dispi registers at 0x500, VGA ports at 0x400, QEMU extension
 // registers at 0x600), mode set and panning into the scanout, captures in every pixel format, refused geometries,
-// and the engine's plug-in point (BAR4, INTA#, WithVram).
+// the engine's plug-in point (BAR4, INTA#, WithVram), and VRAM as a dirty-logged memslot behind BAR0.
 #include <catch2/catch.hpp>
 
+#include <cstring>
 #include <vector>
 
 #include "devices/bus/bus.h"
 #include "devices/gpu/gpu_device.h"
 #include "devices/pci/pci_host.h"
+#include "mmu/memslots/guest_ram.h"
 
 using namespace emu;
 using namespace emu::devices::gpu;
@@ -201,4 +203,76 @@ TEST_CASE("the PCI function: bochs-display IDs and BARs, with and without an eng
     CHECK(gpu.display().Capture().pixels.at(0) == 0x44);
     e->irq(true);  // no router attached: only that it can be called
     e->irq(false);
+}
+
+// -device emu64-gpu and bochs-display on the PC machine: VRAM is a memslot with dirty logging wherever BAR0 decodes,
+// so the vCPU reads and writes it as RAM (its memory path calls MarkDirty for a dirty-logged page, as done here).
+TEST_CASE("RAM-backed VRAM: a dirty-logged memslot follows BAR0, written pages move the frame generation", "[gpu]") {
+    mmu::Memslots slots;
+    Bus io, mmio;
+    PciHost host(io, mmio);  // no defer: each BAR change is applied at once
+    GpuDevice gpu{GpuDeviceConfig{.vram_bytes = 1 << 20, .slots = &slots, .log_dirty = true}};
+    REQUIRE(host.Attach(2, 0, gpu).ok());
+    CHECK_FALSE(slots.GetSlot(kVramSlot));
+    host.ConfigWrite(0, 2, 0, 0x10, 4, 0xE0000000);
+    host.ConfigWrite(0, 2, 0, 0x04, 2, 0x2);
+    auto slot = slots.GetSlot(kVramSlot);
+    REQUIRE(slot);
+    CHECK(slot->base.value() == 0xE0000000);
+    CHECK(slot->size == (1u << 20));
+    CHECK(mmu::HasFlag(slot->flags, mmu::SlotFlags::LogDirtyPages));
+    std::vector<u8> word(4);
+    CHECK_FALSE(mmio.Read(0xE0000000, word));  // nothing on the MMIO bus there
+
+    SetMode(gpu.display(), 8, 2, 32);
+    const u64 before = gpu.display().Generation();
+    auto at = slots.TranslateForWrite(Gpa(0xE0000004));
+    REQUIRE(at);
+    const u8 red[4] = {0x00, 0x00, 0xFF, 0x00};
+    std::memcpy(at->get(), red, 4);
+    CHECK(gpu.display().Generation() == before);  // the write is not logged yet
+    CHECK(slots.MarkDirty(Gpa(0xE0000004)));
+    const u64 after = gpu.display().Generation();
+    CHECK(after > before);
+    CHECK(gpu.display().Generation() == after);  // the log was cleared by the look
+    CHECK(gpu.display().Capture().pixels.at(1) == 0xFF0000);
+
+    // The guest moves BAR0: the same memory at the new place. Decoding off: no slot.
+    host.ConfigWrite(0, 2, 0, 0x10, 4, 0xD0000000);
+    slot = slots.GetSlot(kVramSlot);
+    REQUIRE(slot);
+    CHECK(slot->base.value() == 0xD0000000);
+    auto moved = slots.Translate(Gpa(0xD0000004));
+    REQUIRE(moved);
+    CHECK(moved->get()[2] == 0xFF);
+    host.ConfigWrite(0, 2, 0, 0x04, 2, 0x0);
+    CHECK_FALSE(slots.GetSlot(kVramSlot));
+
+    // BAR0 over RAM: the slot is refused (nothing decodes VRAM there) and the RAM stays as it was.
+    auto ram = mmu::GuestRam::Create(16 << 20);
+    REQUIRE(ram);
+    REQUIRE(slots.SetMemoryRegion(0, Gpa(0), 16 << 20, mmu::SlotFlags::None, ram->host()));
+    host.ConfigWrite(0, 2, 0, 0x10, 4, 0x00000000);
+    host.ConfigWrite(0, 2, 0, 0x04, 2, 0x2);
+    CHECK_FALSE(slots.GetSlot(kVramSlot));
+    CHECK(slots.GetSlot(0));
+    CHECK(gpu.display().Capture().width == 8);  // the display itself goes on
+}
+
+TEST_CASE("RAM-backed VRAM without dirty logging (headless): plain RAM, captures read it", "[gpu]") {
+    mmu::Memslots slots;
+    Bus io, mmio;
+    PciHost host(io, mmio);
+    GpuDevice gpu{GpuDeviceConfig{.vram_bytes = 1 << 20, .slots = &slots}};
+    REQUIRE(host.Attach(2, 0, gpu).ok());
+    host.ConfigWrite(0, 2, 0, 0x10, 4, 0xE0000000);
+    host.ConfigWrite(0, 2, 0, 0x04, 2, 0x2);
+    auto slot = slots.GetSlot(kVramSlot);
+    REQUIRE(slot);
+    CHECK_FALSE(mmu::HasFlag(slot->flags, mmu::SlotFlags::LogDirtyPages));
+    SetMode(gpu.display(), 8, 2, 32);
+    auto at = slots.TranslateForWrite(Gpa(0xE0000000));
+    REQUIRE(at);
+    at->get()[1] = 0xFF;  // green
+    CHECK(gpu.display().Capture().pixels.at(0) == 0x00FF00);
 }
