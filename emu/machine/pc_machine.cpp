@@ -274,7 +274,7 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
     vcpu.SetInterruptSource(&board);
     running = &vcpu;
     const PcSnapshotTarget snapshot{&config, &memory.slots(), &page_track, &board, &vcpu, &vcpu_memory, &clock,
-                                    virtio->get(), display->get(), gpu != nullptr};
+                                    virtio->get(), display->get()};
     if (!config.loadvm.empty() && !std::exchange(budget.loadvm_done, true)) {
         if (auto error = LoadPcSnapshot(snapshot, SnapshotPath(config, config.loadvm))) {
             std::fprintf(stderr, "emu64: -loadvm: %s\n", error->c_str());

@@ -90,10 +90,18 @@ u64 VramBytes(const PcSnapshotTarget& t) {
     return gpu ? gpu->display().vram_bytes() : 0;
 }
 
+// Guest RAM's slots: not the display's VRAM slot, which is saved with the display and follows BAR0 (the restored PCI
+// configuration puts it back).
+std::vector<mmu::SlotView> RamSlots(const PcSnapshotTarget& t) {
+    std::vector<mmu::SlotView> slots = t.slots->Slots();
+    std::erase_if(slots, [](const mmu::SlotView& slot) { return slot.id == devices::gpu::kVramSlot; });
+    return slots;
+}
+
 // What must be the same on both sides, one item a line (compared as text, so a mismatch names the line).
 std::string MachineDescription(const PcSnapshotTarget& t) {
     std::string out;
-    for (const mmu::SlotView& slot : t.slots->Slots()) {
+    for (const mmu::SlotView& slot : RamSlots(t)) {
         out += fmt::format("RAM slot at {:#x}, {} KiB\n", slot.base.value(), slot.size >> 10);
     }
     std::istringstream pci(t.board->PciInventory());
@@ -125,7 +133,7 @@ std::optional<std::string> RefuseSave(const PcSnapshotTarget& t) {
         }
     }
     devices::gpu::GpuDevice* gpu = Gpu(t);
-    if (t.gpu_engine || (gpu && gpu->engine())) {
+    if (gpu && gpu->engine()) {
         return std::string("the GPU copy engine's state (its contexts and shadow) is not saved: no snapshots with "
                            "-gpu-engine or -device emu64-gpu");
     }
@@ -185,7 +193,7 @@ std::optional<std::string> SavePcSnapshot(const PcSnapshotTarget& t, const std::
     }
     {
         Encoder e;
-        const std::vector<mmu::SlotView> slots = t.slots->Slots();
+        const std::vector<mmu::SlotView> slots = RamSlots(t);
         e.U32(static_cast<u32>(slots.size()));
         for (const mmu::SlotView& slot : slots) EncodePages(e, slot.host.get(), slot.size);
         sections.push_back(Make("ram", e));
@@ -217,7 +225,7 @@ std::optional<std::string> LoadPcSnapshot(const PcSnapshotTarget& t, const std::
     if (Decoder d = *section("clock"); !d.U64(saved_now) || !d.U64(saved_tsc)) return malformed("clock");
     cpu::CpuState cpu_state;
     if (Decoder d = *section("cpu"); !d.Pod(cpu_state)) return malformed("cpu");
-    const std::vector<mmu::SlotView> slots = t.slots->Slots();
+    const std::vector<mmu::SlotView> slots = RamSlots(t);
     std::vector<std::vector<PageRun>> slot_runs(slots.size());
     Decoder ram = *section("ram");
     u32 slot_count = 0;

@@ -38,7 +38,6 @@ struct PcSnapshotTarget {
     devices::HostClock* clock = nullptr;
     VirtioDevices* virtio = nullptr;
     DisplayDevices* display = nullptr;
-    bool gpu_engine = false;  // -gpu-engine's device is present
 };
 
 // The file a savevm/loadvm NAME means: NAME itself when it contains a '/' or ends in .emu64snap, else
