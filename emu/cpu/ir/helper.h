@@ -62,6 +62,12 @@ struct HelperEnv {
     u8* TlbHit(u64 linear, unsigned size, bool write) const {
         const mmu::TlbEntry* table = user() ? tlb_user : tlb_supervisor;
         if (table == nullptr || size == 0) return nullptr;
+        // A supervisor access with RFLAGS.AC set (between STAC and CLAC, as in the kernel's copies to and from user
+        // memory) has its own table (mmu::MmuIndexOf), the one after the supervisor table: with SMAP the supervisor
+        // table never holds user pages.
+        if (!user() && (state.rflags & rflags::AC)) {
+            table += mmu::SoftTlb::kEntries * static_cast<unsigned>(mmu::MmuIndex::SupervisorAc);
+        }
         const mmu::TlbEntry& e = table[(linear >> kPageShift) & (mmu::SoftTlb::kEntries - 1)];
         const u64 last_page = (linear + size - 1) & ~kPageMask;
         if (last_page != (write ? e.addr_write : e.addr_read)) return nullptr;
