@@ -7,6 +7,7 @@
 #include <cstring>
 #include <deque>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "emu/common/disasm.h"
@@ -125,6 +126,23 @@ private:
         if (v.is_inst() && reg_of_[v.inst()] >= 0) return Reg64(reg_of_[v.inst()]);
         Load(scratch, v);
         return scratch;
+    }
+    // The memory holding the low `bits` bits of value `v` when no register does (its frame slot, or its home when
+    // that holds at least those bits), for an ALU instruction's memory operand; nothing otherwise.
+    std::optional<Xbyak::Address> InMemory(const Value& v, unsigned bits) const {
+        if (!v.is_inst() || reg_of_[v.inst()] >= 0 || bits < 8 || bits > 64) return std::nullopt;
+        const u32 n = v.inst();
+        Xbyak::RegExp at = rsp + 8 * n;
+        if (in_home_only_[n]) {
+            if (bits > home_[n].bits) return std::nullopt;
+            at = x64::kState + home_[n].offset;
+        }
+        switch (bits) {
+            case 8: return c_.byte[at];
+            case 16: return c_.word[at];
+            case 32: return c_.dword[at];
+            default: return c_.qword[at];
+        }
     }
     // An immediate that fits a sign-extended imm32 (ALU instructions' immediate form).
     static bool IsSimm32(const Value& v) { return v.is_imm() && static_cast<i64>(v.imm()) == static_cast<i32>(v.imm()); }

@@ -455,6 +455,8 @@ void BlockEmitter::EmitAlu(const Inst& i, Op op) {
         // 64-bit forms sign-extend it back; xbyak wants a 16-bit immediate as the sign extension of its 16 bits.
         const u64 imm = i.args[1].imm();
         op(dst, bits == 16 ? static_cast<u32>(static_cast<i32>(static_cast<i16>(imm))) : static_cast<u32>(imm));
+    } else if (const std::optional<Xbyak::Address> mem = InMemory(i.args[1], bits); native && mem) {
+        op(dst, *mem);
     } else {
         const Reg64 b = InReg(i.args[1], rcx);
         op(dst, native ? Sized(b, bits) : Reg(b));
@@ -464,7 +466,23 @@ void BlockEmitter::EmitAdd(const Inst& i) {
     if (folded_address_[current_]) return;  // the access computes it (EmitMemAccess)
     EmitAlu(i, [&](const auto& d, const auto& b) { c_.add(d, b); });
 }
-void BlockEmitter::EmitSub(const Inst& i) { EmitAlu(i, [&](const auto& d, const auto& b) { c_.sub(d, b); }); }
+void BlockEmitter::EmitSub(const Inst& i) {
+    // A guest CMP: nothing reads the difference, only the flags, which the host CMP sets as SUB does.
+    if (last_use_[current_] == current_ && Bits(i.type) >= 8) {
+        const unsigned bits = Bits(i.type);
+        const Reg a = Sized(InReg(i.args[0], rax), bits);
+        if (IsSimm32(i.args[1])) {
+            const u64 imm = i.args[1].imm();
+            c_.cmp(a, bits == 16 ? static_cast<u32>(static_cast<i32>(static_cast<i16>(imm))) : static_cast<u32>(imm));
+        } else if (const std::optional<Xbyak::Address> mem = InMemory(i.args[1], bits)) {
+            c_.cmp(a, *mem);
+        } else {
+            c_.cmp(a, Sized(InReg(i.args[1], rcx), bits));
+        }
+        return;
+    }
+    EmitAlu(i, [&](const auto& d, const auto& b) { c_.sub(d, b); });
+}
 void BlockEmitter::EmitAnd(const Inst& i) { EmitAlu(i, [&](const auto& d, const auto& b) { c_.and_(d, b); }); }
 void BlockEmitter::EmitOr(const Inst& i) { EmitAlu(i, [&](const auto& d, const auto& b) { c_.or_(d, b); }); }
 void BlockEmitter::EmitXor(const Inst& i) { EmitAlu(i, [&](const auto& d, const auto& b) { c_.xor_(d, b); }); }
