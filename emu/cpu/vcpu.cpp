@@ -436,8 +436,8 @@ bool Vcpu::Impl::InterruptPending() const {
 }
 
 bool Vcpu::Impl::PollInterrupts(RunResult& result) {
-    if (interrupts == nullptr || !poll_interrupts || stepping) return false;
-    if (!interrupts->HasInterrupt() && !interrupts->HasNmi()) {
+    if (!poll_interrupts || stepping) return false;
+    if (!InterruptPending()) {
         poll_interrupts = false;
         jit_ctx.masked_interrupt = 0;
         return false;

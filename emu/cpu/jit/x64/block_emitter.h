@@ -149,6 +149,9 @@ private:
     // dst = a op b for the two-operand ALU forms, straight into the result register.
     template <typename Op>
     void EmitAlu(const Inst& i, Op op);
+    // op(dst, source) with `src` as an imm32, a memory operand (InMemory) or a register, at `bits` (64 for U1 values).
+    template <typename Op>
+    void WithAluSource(const Value& src, unsigned bits, const Reg& dst, Op op);
     // Moves the values held in caller-saved pool registers to their slots (before a call into C).
     void SpillCallerSaved();
     // Frees `reg`, which holds value v: to v's home if it has one (nothing to store), else to its frame slot.
@@ -209,10 +212,29 @@ private:
     void ReloadFlags() { c_.mov(x64::kFlags, c_.qword[x64::kState + kRflagsOffset]); }
     // Leaves for the dispatcher with `exit` in eax, state.rip = rip (the epilogue stores RFLAGS).
     void ExitWith(JitExit exit, u64 rip) {
-        LoadImm(rax, rip);
-        c_.mov(c_.qword[x64::kState + kRipOffset], rax);
+        StoreRip(rip);
         c_.mov(eax, static_cast<u32>(exit));
         c_.jmp(epilogue_, Xbyak::CodeGenerator::T_NEAR);
+    }
+    // state.rip = rip, through rax.
+    void StoreRip(u64 rip) {
+        LoadImm(rax, rip);
+        c_.mov(c_.qword[x64::kState + kRipOffset], rax);
+    }
+    // Jumps to the jump-cache probe (not null) for the target RIP in rax and state.rip, asking for no link.
+    void JumpToProbe() {
+        LoadImm(rdx, out_.key);
+        c_.xor_(esi, esi);
+        c_.jmp(probe_, Xbyak::CodeGenerator::T_NEAR);
+    }
+    // After an instruction that may have made an interrupt deliverable (set IF) or changed `rflags_bits` (TF, RF):
+    // jumps to `leave` if the dispatcher has something to do, i.e. one of those bits is set or an interrupt is held
+    // back (JitContext::masked_interrupt).
+    void JumpIfDispatcherNeeded(u32 rflags_bits, Label& leave) {
+        c_.test(x64::kFlags.cvt32(), rflags_bits);
+        c_.jnz(leave, Xbyak::CodeGenerator::T_NEAR);
+        c_.cmp(c_.dword[x64::kCtx + kMaskedInterruptOffset], 0);
+        c_.jne(leave, Xbyak::CodeGenerator::T_NEAR);
     }
     // A far exit before the current guest instruction runs (`exit` says why): it and the rest of the block did not
     // retire, state.rip is its address.

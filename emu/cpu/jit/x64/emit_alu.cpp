@@ -450,16 +450,18 @@ void BlockEmitter::EmitAlu(const Inst& i, Op op) {
     Load(d, i.args[0]);
     const unsigned bits = Bits(i.type);
     const bool native = bits >= 8;  // U1 values use the 64-bit form (0 or 1 in, 0 or 1 out)
-    const Reg dst = native ? Sized(d, bits) : Reg(d);
-    if (IsSimm32(i.args[1])) {
+    WithAluSource(i.args[1], native ? bits : 64, native ? Sized(d, bits) : Reg(d), op);
+}
+template <typename Op>
+void BlockEmitter::WithAluSource(const Value& src, unsigned bits, const Reg& dst, Op op) {
+    if (IsSimm32(src)) {
         // 64-bit forms sign-extend it back; xbyak wants a 16-bit immediate as the sign extension of its 16 bits.
-        const u64 imm = i.args[1].imm();
+        const u64 imm = src.imm();
         op(dst, bits == 16 ? static_cast<u32>(static_cast<i32>(static_cast<i16>(imm))) : static_cast<u32>(imm));
-    } else if (const std::optional<Xbyak::Address> mem = InMemory(i.args[1], bits); native && mem) {
+    } else if (const std::optional<Xbyak::Address> mem = InMemory(src, bits)) {
         op(dst, *mem);
     } else {
-        const Reg64 b = InReg(i.args[1], rcx);
-        op(dst, native ? Sized(b, bits) : Reg(b));
+        op(dst, Sized(InReg(src, rcx), bits));
     }
 }
 void BlockEmitter::EmitAdd(const Inst& i) {
@@ -468,17 +470,9 @@ void BlockEmitter::EmitAdd(const Inst& i) {
 }
 void BlockEmitter::EmitSub(const Inst& i) {
     // A guest CMP: nothing reads the difference, only the flags, which the host CMP sets as SUB does.
-    if (last_use_[current_] == current_ && Bits(i.type) >= 8) {
-        const unsigned bits = Bits(i.type);
-        const Reg a = Sized(InReg(i.args[0], rax), bits);
-        if (IsSimm32(i.args[1])) {
-            const u64 imm = i.args[1].imm();
-            c_.cmp(a, bits == 16 ? static_cast<u32>(static_cast<i32>(static_cast<i16>(imm))) : static_cast<u32>(imm));
-        } else if (const std::optional<Xbyak::Address> mem = InMemory(i.args[1], bits)) {
-            c_.cmp(a, *mem);
-        } else {
-            c_.cmp(a, Sized(InReg(i.args[1], rcx), bits));
-        }
+    if (const unsigned bits = Bits(i.type); last_use_[current_] == current_ && bits >= 8) {
+        WithAluSource(i.args[1], bits, Sized(InReg(i.args[0], rax), bits),
+                      [&](const auto& a, const auto& b) { c_.cmp(a, b); });
         return;
     }
     EmitAlu(i, [&](const auto& d, const auto& b) { c_.sub(d, b); });

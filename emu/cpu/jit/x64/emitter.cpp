@@ -410,17 +410,13 @@ void BlockEmitter::EmitDirectExit(unsigned slot, u64 target) {
         if (probe_ != nullptr) {
             c_.L(probe_stub);
             s.probe_stub = c_.getCurr();
-            LoadImm(rax, target);
-            c_.mov(c_.qword[x64::kState + kRipOffset], rax);
-            LoadImm(rdx, out_.key);
-            c_.xor_(esi, esi);
-            c_.jmp(probe_, Xbyak::CodeGenerator::T_NEAR);
+            StoreRip(target);
+            JumpToProbe();
         }
         if (!may_chain && probe_ != nullptr) return;
         c_.L(link_stub);
         s.stub = c_.getCurr();
-        LoadImm(rax, target);
-        c_.mov(c_.qword[x64::kState + kRipOffset], rax);
+        StoreRip(target);
         c_.mov(rsi, reinterpret_cast<u64>(&s));
         c_.mov(c_.qword[x64::kCtx + kExitSlotOffset], rsi);
         c_.mov(eax, static_cast<u32>(JitExit::Link));
@@ -480,15 +476,8 @@ void BlockEmitter::EmitExitIndirect(const Inst& i) {
     const bool from_helper = target.is_inst() && block_.inst(target.inst()).op == Opcode::CallHelper;
     Label& leave = NewLabel();
     if (probe_ != nullptr) {
-        if (from_helper) {
-            c_.test(x64::kFlags.cvt32(), static_cast<u32>(rflags::TF | rflags::RF));
-            c_.jnz(leave, Xbyak::CodeGenerator::T_NEAR);
-            c_.cmp(c_.dword[x64::kCtx + kMaskedInterruptOffset], 0);
-            c_.jne(leave, Xbyak::CodeGenerator::T_NEAR);
-        }
-        LoadImm(rdx, out_.key);
-        c_.xor_(esi, esi);
-        c_.jmp(probe_, Xbyak::CodeGenerator::T_NEAR);
+        if (from_helper) JumpIfDispatcherNeeded(static_cast<u32>(rflags::TF | rflags::RF), leave);
+        JumpToProbe();
     }
     c_.L(leave);
     c_.xor_(eax, eax);
@@ -510,10 +499,7 @@ void BlockEmitter::EmitExitToDispatcher(const Inst& i) {
     // (kernels run these at every spin_unlock_irqrestore and local_irq_enable). Otherwise the shadow holds nothing
     // back, so it ends here too, and the exit goes on like any direct one.
     Label& leave = NewLabel();
-    c_.test(x64::kFlags.cvt32(), static_cast<u32>(rflags::TF));
-    c_.jnz(leave, Xbyak::CodeGenerator::T_NEAR);
-    c_.cmp(c_.dword[x64::kCtx + kMaskedInterruptOffset], 0);
-    c_.jne(leave, Xbyak::CodeGenerator::T_NEAR);
+    JumpIfDispatcherNeeded(static_cast<u32>(rflags::TF), leave);
     c_.mov(c_.byte[x64::kState + kInterruptShadowOffset], 0);
     EmitDirectExit(0, rip);
     c_.L(leave);
@@ -526,12 +512,21 @@ void BlockEmitter::EmitNop(const Inst&) {}
 
 // --- Jit ----------------------------------------------------------------------------------------------------------
 
+namespace {
+
+// Points a direct exit's jmp rel32 at `to`.
+void PatchJump(ExitSlot& slot, const u8* to) {
+    const i32 rel = static_cast<i32>(to - (slot.jmp + 5));
+    std::memcpy(slot.jmp + 1, &rel, 4);
+}
+
+}  // namespace
+
 CompiledBlock::~CompiledBlock() {
     if (jump_entry != nullptr && jump_entry->entry == entry) *jump_entry = JumpCacheEntry{};
     for (ExitSlot* in : incoming) {
         in->target = nullptr;
-        const i32 rel = static_cast<i32>(in->stub - (in->jmp + 5));
-        std::memcpy(in->jmp + 1, &rel, 4);
+        PatchJump(*in, in->stub);
     }
     for (ExitSlot& out : slots) {
         if (out.target == nullptr) continue;
@@ -542,16 +537,14 @@ CompiledBlock::~CompiledBlock() {
 
 void Jit::ProbeInstead(ExitSlot& slot) {
     if (slot.probe_stub == nullptr || slot.target != nullptr) return;
-    const i32 rel = static_cast<i32>(slot.probe_stub - (slot.jmp + 5));
-    std::memcpy(slot.jmp + 1, &rel, 4);
+    PatchJump(slot, slot.probe_stub);
 }
 
 void Jit::Link(ExitSlot& slot, CompiledBlock& target) {
     if (slot.target != nullptr) std::erase(slot.target->incoming, &slot);
     slot.target = &target;
     target.incoming.push_back(&slot);
-    const i32 rel = static_cast<i32>(target.entry - (slot.jmp + 5));
-    std::memcpy(slot.jmp + 1, &rel, 4);
+    PatchJump(slot, target.entry);
 }
 
 Jit::Jit(size_t code_bytes, bool perf_map, const mmu::TlbEntry* tlb_supervisor, const mmu::TlbEntry* tlb_user)
