@@ -13,6 +13,8 @@ def checks():
     self_checking_kernel("intwin32", 6)
     # 2. A fault while delivering INT n / INT3 is the instruction's: its own RIP is saved, and a retry works.
     self_checking("conform_softint64", 11)
+    # Status flags carried from a block into the next (the JIT defers them at conditional exits): SDM values.
+    self_checking("conform_flags64", 21)
     # 6. QEMU's pc-testdev I/O memory window at 0xFF000000 (64 KiB that reads back what was written).
     self_checking("conform_testdev32", 10, "-start-mode", "prot32")
     # 8 and 10. Vendor-dependent behaviour (SYSENTER in 64-bit mode, SYSCALL in compatibility mode, far JMP m16:64

@@ -42,6 +42,12 @@ struct JitContext {
     // entry thunk to the epilogue: C code called from translated code must not use this copy.
     u64 budget = 0;
     ExitSlot* exit_slot = nullptr;  // JitExit::Link: the exit taken
+    // Status flags a block's conditional exit left unmerged (merging costs more than the branch they end with), or 0:
+    // the OF bit in bit 0, LAHF's byte (SF ZF AF PF CF at their RFLAGS positions) in bits 8-15 and the RFLAGS mask of
+    // the flags it replaces in bits 16-27. While it is set, those bits of the RFLAGS register in translated code are
+    // stale; the epilogue applies it, so it is 0 whenever translated code is not running (x64/emitter.cpp). A cache
+    // line of its own: most block exits write it, and other threads write exit_request.
+    alignas(64) u32 deferred_flags = 0;
     // Inline SSE arithmetic loads the guest's MXCSR through memory and gives the host back the ABI's default.
     static constexpr u32 kHostMxcsr = 0x1F80;
     u32 mxcsr_scratch = 0;

@@ -52,6 +52,10 @@ constexpr u32 kMaskedInterruptOffset = offsetof(JitContext, masked_interrupt);
 constexpr u32 kInterruptShadowOffset = offsetof(CpuState, interrupt_shadow);
 constexpr u32 kBudgetOffset = offsetof(JitContext, budget);
 constexpr u32 kExitSlotOffset = offsetof(JitContext, exit_slot);
+constexpr u32 kDeferredFlagsOffset = offsetof(JitContext, deferred_flags);
+constexpr unsigned kDeferredMaskShift = 16;  // JitContext::deferred_flags: where the RFLAGS mask starts
+constexpr u32 kStatusFlags =
+    static_cast<u32>(rflags::OF | rflags::SF | rflags::ZF | rflags::AF | rflags::PF | rflags::CF);
 
 inline unsigned Bits(Type t) { return ir::BitsOf(t); }
 
@@ -80,13 +84,15 @@ struct PendingMerge {
     u32 host = 0;     // the flags the host computed as the guest does
     u32 written = 0;  // the guest flags the SetFlags writes (that anything may observe)
     u32 until = 0;
+    bool carry_cf = false;  // deferred at the exit: keep a CF that an earlier block deferred (INC and DEC)
 };
 
 class BlockEmitter {
 public:
-    BlockEmitter(Xbyak::CodeGenerator& c, const u8* epilogue, const ir::Block& block, const CompileInfo& info,
-                 CompiledBlock& out, const u8* probe)
-        : c_(c), epilogue_(epilogue), block_(block), info_(info), out_(out), probe_(probe) {}
+    BlockEmitter(Xbyak::CodeGenerator& c, const u8* epilogue, const u8* apply_deferred, const ir::Block& block,
+                 const CompileInfo& info, CompiledBlock& out, const u8* probe)
+        : c_(c), epilogue_(epilogue), apply_deferred_(apply_deferred), block_(block), info_(info), out_(out),
+          probe_(probe) {}
 
     void Emit();
 
@@ -296,6 +302,14 @@ private:
     // ax holds captured flags: the `host` ones replace the `written` ones of the guest RFLAGS. Clobbers rax and rcx.
     void MergeFlags(const PendingMerge& m);
     bool OnlyFaultsObserve(u32 written) const;
+    // JitContext::deferred_flags: a block may start with its predecessor's flags deferred. PlanDeferredFlags decides
+    // whether this block applies them at entry (it reads or partly writes the flags first) or overwrites them at
+    // its first SetFlags (SupersedeDeferred); DeferFlags stores a conditional exit's own (from ax, see
+    // EmitSetFlagsNative).
+    void PlanDeferredFlags();
+    bool DefersAtExitStatically(u32 n) const;
+    void SupersedeDeferred(bool deferred_at_exit);
+    void DeferFlags(const PendingMerge& m);
     // The frame's spare slot (alignment padding of the thunk) that parked flags (CaptureFlags' ax) live in.
     Xbyak::Address ParkedFlagsSlot() const { return c_.word[rsp + x64::kFrameBytes]; }
     int ExitCondReading(u32 host) const;
@@ -311,6 +325,7 @@ private:
 
     Xbyak::CodeGenerator& c_;
     const u8* epilogue_;
+    const u8* apply_deferred_;  // merges JitContext::deferred_flags into kFlags and clears it; clobbers rcx, rdx, rsi
     const ir::Block& block_;
     const CompileInfo& info_;
     CompiledBlock& out_;
@@ -336,7 +351,10 @@ private:
     // `until` is the ExitCond that branches on them and then merges. parked_flags_: the host flags of a SetFlags that
     // only a fault or a stop could observe before the next write of those flags, kept in ParkedFlagsSlot for the exits
     // to merge. written = 0: none.
-    PendingMerge pending_merge_, parked_flags_;  // a GetCond left for the ExitCond that follows it (its condition code), or -1
+    PendingMerge pending_merge_, parked_flags_;
+    bool apply_deferred_at_entry_ = false;
+    u32 supersede_at_ = ~u32{0};       // the first SetFlags, when it makes deferred flags obsolete
+    bool carry_deferred_cf_ = false;   // that SetFlags is an INC or DEC deferred at the exit (DeferFlags keeps CF)  // a GetCond left for the ExitCond that follows it (its condition code), or -1
     // Register allocation state.
     std::vector<u64> live_flags_;      // per instruction: the status flags observable after it (ir::LiveFlagsAfter)
     std::vector<u32> last_use_;        // per value: the last instruction that reads it (its own index if none does)

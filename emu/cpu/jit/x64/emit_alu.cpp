@@ -183,6 +183,17 @@ void BlockEmitter::EmitSetFlags(const Inst& i) {
         case ir::FlagOp::Logic:
         case ir::FlagOp::Inc:
         case ir::FlagOp::Dec:
+        case ir::FlagOp::Neg: break;  // EmitSetFlagsNative supersedes them
+        default: SupersedeDeferred(false); break;
+    }
+    switch (kind) {
+        case ir::FlagOp::Add:
+        case ir::FlagOp::Adc:
+        case ir::FlagOp::Sub:
+        case ir::FlagOp::Sbb:
+        case ir::FlagOp::Logic:
+        case ir::FlagOp::Inc:
+        case ir::FlagOp::Dec:
         case ir::FlagOp::Neg: EmitSetFlagsNative(i, kind); return;
         default:
             if (i.args[2].is_imm()) {
@@ -358,20 +369,60 @@ void BlockEmitter::EmitSetFlagsNative(const Inst& i, ir::FlagOp kind) {
             break;
         default: break;
     }
+    const bool parked = OnlyFaultsObserve(written);
+    // The usual end of a block, a conditional exit on these very flags: branch on the host flags first and leave them
+    // to JitContext::deferred_flags in each arm (EmitExitCond, DeferFlags), whose mask ax's upper half takes now.
+    const int exit_cond = parked ? 0 : ExitCondReading(host);
+    if (exit_cond != 0) c_.mov(eax, written << kDeferredMaskShift);  // (mov keeps the host flags)
     CaptureFlags();
-    if (OnlyFaultsObserve(written)) {
+    SupersedeDeferred(exit_cond != 0);
+    if (parked) {
         c_.mov(ParkedFlagsSlot(), ax);
         parked_flags_ = PendingMerge{host, written};
         return;
     }
     pending_merge_ = PendingMerge{host, written};
-    // The usual end of a block, a conditional exit on these very flags: branch on the host flags first and merge in
-    // each arm (EmitExitCond), so the condition does not wait for the merge.
-    if (const int exit_cond = ExitCondReading(host)) {
+    if (exit_cond != 0) {
         pending_merge_.until = static_cast<u32>(exit_cond);
+        pending_merge_.carry_cf = current_ == supersede_at_ && carry_deferred_cf_;
         return;
     }
     MergeFlags(pending_merge_);
+}
+
+// Deferred flags at entry are stale as soon as the block's own flags are in kFlags, or are about to be: the first
+// SetFlags (when PlanDeferredFlags chose it) drops them, unless the exit right after it defers its own.
+void BlockEmitter::SupersedeDeferred(bool deferred_at_exit) {
+    if (current_ != supersede_at_ || deferred_at_exit) return;
+    if (carry_deferred_cf_) {
+        // Planned to be deferred with the deferred CF, but it is merged here (DefersAtExitStatically was wrong): apply
+        // the deferred flags first. The host flags are already captured in ax.
+        Label& applied = NewLabel();
+        c_.cmp(c_.dword[x64::kCtx + kDeferredFlagsOffset], 0);
+        c_.je(applied, Xbyak::CodeGenerator::T_NEAR);
+        c_.call(apply_deferred_);
+        c_.L(applied);
+        return;
+    }
+    c_.mov(c_.dword[x64::kCtx + kDeferredFlagsOffset], 0);
+}
+
+// ax holds captured flags and eax's upper half the mask of m.written (EmitSetFlagsNative): store them as the deferred
+// flags, with the flags the host did not compute as the guest does cleared (the logic group's AF), and with CF
+// taken from the deferred flags before when the SetFlags keeps CF (m.carry_cf).
+void BlockEmitter::DeferFlags(const PendingMerge& m) {
+    constexpr u32 kLahfFlags = static_cast<u32>(rflags::SF | rflags::ZF | rflags::AF | rflags::PF | rflags::CF);
+    const u32 cleared = m.written & ~m.host;
+    if (cleared & kLahfFlags) c_.and_(ah, static_cast<u8>(~cleared));
+    if (cleared & rflags::OF) c_.mov(al, 0);
+    if (m.carry_cf) {
+        constexpr u32 kCf = static_cast<u32>(rflags::CF);
+        c_.mov(ecx, c_.dword[x64::kCtx + kDeferredFlagsOffset]);
+        c_.and_(ecx, (kCf << kDeferredMaskShift) | (kCf << 8));
+        c_.and_(eax, ~(kCf << 8));
+        c_.or_(eax, ecx);
+    }
+    c_.mov(c_.dword[x64::kCtx + kDeferredFlagsOffset], eax);
 }
 
 // Whether the flags `written` by the current SetFlags are overwritten by a later SetFlags of the block before anything
@@ -419,6 +470,84 @@ void BlockEmitter::MergeFlags(const PendingMerge& m) {
     if (of) c_.or_(eax, ecx);
     c_.and_(x64::kFlags, static_cast<u32>(~m.written));  // sign-extended: clears only those flags
     c_.or_(x64::kFlags, rax);
+}
+
+// Before emission: what this block does with flags deferred by the block before it. Nothing, if it neither reads nor
+// writes the status flags (exits leave them deferred; the epilogue applies them). They are dropped at the SetFlags
+// that completes the writing of all six (unconditionally) if nothing reads flags first and, once a SetFlags has
+// merged some into kFlags, nothing can leave the block before then. An INC or DEC that comes first and that the exit
+// right after it defers keeps their CF in its own (DeferFlags). Any other block applies them at entry.
+void BlockEmitter::PlanDeferredFlags() {
+    apply_deferred_at_entry_ = false;
+    supersede_at_ = ~u32{0};
+    carry_deferred_cf_ = false;
+    u64 covered = 0;
+    for (u32 n = 0; n < block_.size(); ++n) {
+        const Inst& inst = block_.inst(n);
+        switch (inst.op) {
+            case Opcode::SetFlags: {
+                const auto kind = static_cast<ir::FlagOp>(inst.args[0].imm());
+                if (ir::WritesConditionally(kind) && !(inst.args[2].is_imm() && inst.args[2].imm() != 0)) {
+                    apply_deferred_at_entry_ = true;
+                    return;
+                }
+                if (covered == 0 && (kind == ir::FlagOp::Inc || kind == ir::FlagOp::Dec) && DefersAtExitStatically(n)) {
+                    supersede_at_ = n;
+                    carry_deferred_cf_ = true;
+                    return;
+                }
+                covered |= ir::FlagsWrittenBy(kind) & kStatusFlags;
+                if (covered == kStatusFlags) {
+                    supersede_at_ = n;
+                    return;
+                }
+                break;
+            }
+            case Opcode::GetCond:
+            case Opcode::GetRflags:
+            case Opcode::SetRflags:
+            case Opcode::CallHelper: apply_deferred_at_entry_ = true; return;
+            case Opcode::GetFlag:
+            case Opcode::SetFlag:
+                if ((u64{1} << (inst.args[0].imm() & 63)) & kStatusFlags) {
+                    apply_deferred_at_entry_ = true;
+                    return;
+                }
+                break;
+            default:
+                if (ir::IsTerminator(inst.op) || (covered != 0 && ir::MayRaise(inst.op))) {
+                    apply_deferred_at_entry_ = covered != 0;
+                    return;
+                }
+                break;
+        }
+    }
+}
+
+// Whether EmitSetFlagsNative will leave the flags of the SetFlags at `n` to the conditional exit after it (ExitCondReading
+// at emission time, where may_write_code_ stands for a store or helper call earlier in its guest instruction).
+bool BlockEmitter::DefersAtExitStatically(u32 n) const {
+    bool may_write_code = false;
+    for (u32 k = n; k-- > 0;) {
+        const Opcode op = block_.inst(k).op;
+        if (op == Opcode::GuestInsn) break;
+        if (op == Opcode::Store || op == Opcode::CallHelper) may_write_code = true;
+    }
+    u32 m = n + 1;
+    while (m < block_.size() && block_.inst(m).op == Opcode::GuestInsn) {
+        if (may_write_code) return false;
+        ++m;
+    }
+    if (m + 1 >= block_.size()) return false;
+    const Inst& set = block_.inst(n);
+    const Inst& get = block_.inst(m);
+    const Inst& exit = block_.inst(m + 1);
+    if (get.op != Opcode::GetCond || last_use_[m] != m + 1 || exit.op != Opcode::ExitCond || !exit.args[0].is_inst() ||
+        exit.args[0].inst() != m) {
+        return false;
+    }
+    const u64 written = ir::FlagsWrittenBy(static_cast<ir::FlagOp>(set.args[0].imm())) & live_flags_[n];
+    return (ir::FlagsReadByCond(static_cast<unsigned>(get.args[0].imm()) & 15) & ~written) == 0;
 }
 
 // The index of the ExitCond that ends the block right after the current SetFlags (only guest instruction boundaries

@@ -33,6 +33,7 @@ struct Jit::Impl : Xbyak::CodeGenerator {
     using EnterFn = u32 (*)(JitContext*, CpuState*, const u8*);
     EnterFn enter = nullptr;
     const u8* epilogue = nullptr;
+    const u8* apply_deferred = nullptr;  // called: merges JitContext::deferred_flags into kFlags (rcx, rdx, rsi)
     size_t thunk_size = 0;
     bool perf_map_enabled = false;
     std::FILE* perf_map = nullptr;
@@ -56,6 +57,10 @@ struct Jit::Impl : Xbyak::CodeGenerator {
         jmp(rdx);
         align(16);
         epilogue = getCurr();
+        Label apply_on_exit, applied;
+        cmp(dword[x64::kCtx + kDeferredFlagsOffset], 0);
+        jne(apply_on_exit, T_NEAR);
+        L(applied);
         mov(qword[x64::kState + kRflagsOffset], x64::kFlags);
         mov(qword[x64::kCtx + kBudgetOffset], x64::kBudget);
         add(rsp, x64::kFrameBytes + 8);
@@ -66,7 +71,32 @@ struct Jit::Impl : Xbyak::CodeGenerator {
         pop(rbp);
         pop(rbx);
         ret();
+        L(apply_on_exit);  // (eax holds the exit reason)
+        EmitApplyDeferred();
+        jmp(applied, T_NEAR);
         align(16);
+        apply_deferred = getCurr();
+        EmitApplyDeferred();
+        ret();
+        align(16);
+    }
+
+    // kFlags = kFlags with the deferred flags (JitContext::deferred_flags, not 0) merged in; deferred_flags = 0.
+    // Clobbers rcx, rdx, rsi and the host flags.
+    void EmitApplyDeferred() {
+        mov(ecx, dword[x64::kCtx + kDeferredFlagsOffset]);
+        mov(edx, ecx);
+        shr(edx, kDeferredMaskShift);  // the flags it replaces
+        movzx(esi, cl);               // OF (SETO's 0 or 1)
+        shl(esi, 11);
+        shr(ecx, 8);
+        movzx(ecx, cl);  // LAHF's byte
+        or_(ecx, esi);
+        and_(ecx, edx);
+        not_(rdx);
+        and_(x64::kFlags, rdx);
+        or_(x64::kFlags, rcx);
+        mov(dword[x64::kCtx + kDeferredFlagsOffset], 0);
     }
 
     // The jump-cache probe shared by the blocks of one privilege (QEMU's lookup_and_goto_ptr): rax = the target RIP
@@ -272,6 +302,7 @@ void BlockEmitter::Emit() {
         }
         address_fold_[n] = fold;
     }
+    PlanDeferredFlags();
     EmitEntry();
     for (current_ = 0; current_ < insts.size(); ++current_) {
         Dispatch(insts[current_]);
@@ -375,6 +406,18 @@ void BlockEmitter::EmitEntry() {
         c_.L(leave);
         ExitWith(JitExit::Entry, rip);
     });
+    if (apply_deferred_at_entry_) {
+        Label& apply = NewLabel();
+        Label& applied = NewLabel();
+        c_.cmp(c_.dword[x64::kCtx + kDeferredFlagsOffset], 0);
+        c_.jne(apply, Xbyak::CodeGenerator::T_NEAR);
+        c_.L(applied);
+        Far([this, &apply, &applied] {
+            c_.L(apply);
+            c_.call(apply_deferred_);
+            c_.jmp(applied, Xbyak::CodeGenerator::T_NEAR);
+        });
+    }
 }
 
 // --- Guest instruction boundary
@@ -432,10 +475,10 @@ void BlockEmitter::EmitExitCond(const Inst& i) {
     if (pending_merge_.until == current_ && current_ != 0) {
         // The host flags are the guest's for this condition: branch, then merge RFLAGS on each side.
         JumpIfHostCond(static_cast<unsigned>(std::exchange(fused_cond_, -1)), taken);
-        MergeFlags(pending_merge_);
+        DeferFlags(pending_merge_);
         EmitDirectExit(1, i.args[2].imm());
         c_.L(taken);
-        MergeFlags(pending_merge_);
+        DeferFlags(pending_merge_);
         EmitDirectExit(0, i.args[1].imm());
         pending_merge_ = PendingMerge{};
         return;
@@ -567,7 +610,7 @@ std::unique_ptr<CompiledBlock> Jit::Compile(const ir::Block& block, const Compil
         c.align(16);
         out->entry = c.getCurr();
         const u8* probe = info.probe_indirect && info.tlb_table != nullptr ? c.probe[info.user ? 1 : 0] : nullptr;
-        BlockEmitter emitter(c, c.epilogue, block, info, *out, probe);
+        BlockEmitter emitter(c, c.epilogue, c.apply_deferred, block, info, *out, probe);
         emitter.Emit();
     } catch (const Xbyak::Error& e) {
         c.setSize(start);
