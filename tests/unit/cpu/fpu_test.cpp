@@ -1005,3 +1005,22 @@ TEST_CASE("every operation matches the host over a million cases", "[.][slow]") 
     WARN("cases compared with the host: " << g_cases_run - before);
     CHECK(g_cases_run - before >= 1000000);
 }
+
+// FYL2X with x a power of two: log2(x) is exact, so a zero or infinite y gives an exact zero or infinity, and the
+// host reports no precision exception for it (diff-cpu-slow, seed 2, cases 17098 and 142758). A finite y still
+// reports PE (host behaviour, see YLog2XImpl).
+TEST_CASE("FYL2X of a power of two with a zero or infinite y is exact", "[fpu][x87]") {
+    const Float80 two_pow_31{u64{1} << 63, 0x401E};
+    const u16 fcw = 0x0B7F;  // all masked, round up (the failing cases' rounding)
+    const X87Result zero = YLog2X(Float80{0, 0x8000}, two_pow_31, fcw);
+    CHECK(zero.value.sign_exponent == 0x8000);
+    CHECK(zero.value.significand == 0);
+    CHECK((zero.status & status::PE) == 0);
+    const X87Result inf = YLog2X(Float80{u64{1} << 63, 0xFFFF}, two_pow_31, fcw);
+    CHECK(inf.value.sign_exponent == 0xFFFF);
+    CHECK(inf.value.significand == u64{1} << 63);
+    CHECK((inf.status & status::PE) == 0);
+    const X87Result three = YLog2X(Float80{u64{3} << 62, 0x4000}, two_pow_31, fcw);  // 3 * 31 = 93
+    CHECK(three.value.sign_exponent == 0x4005);
+    CHECK(three.value.significand == u64{93} << 57);
+}
