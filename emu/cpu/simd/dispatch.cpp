@@ -10,6 +10,8 @@ namespace {
 
 enum class OpClass : u8 { X87, X87Ctl, X87NoWait, Vec, Sse, Mmx, Fxsr, Xsave };
 constexpr u8 kUnaligned = 1;
+constexpr u8 kSse41 = 2;
+constexpr u8 kSse42 = 4;
 
 struct Entry {
     OpClass cls = OpClass::X87;
@@ -151,6 +153,12 @@ static_assert(kNumMnemonics <= 1024, "SimdInsn packs the mnemonic in 10 bits");
 bool Handles(Mnemonic m) {
     const unsigned i = static_cast<unsigned>(m);
     return i < kNumMnemonics && kTable[i].fn != nullptr;
+}
+
+const char* RequiredFeature(Mnemonic m) {
+    if (!Handles(m)) return nullptr;
+    const u8 flags = kTable[static_cast<unsigned>(m)].flags;
+    return (flags & kSse41) ? "sse4_1" : (flags & kSse42) ? "sse4_2" : nullptr;
 }
 
 bool ImplicitDiOperand(Mnemonic m) { return m == Mnemonic::MASKMOVQ || m == Mnemonic::MASKMOVDQU; }

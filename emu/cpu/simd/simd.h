@@ -37,6 +37,10 @@ struct SimdInsn {
 // Whether `m` is executed by this library (listed in ops.inc).
 bool Handles(Mnemonic m);
 
+// The CPUID feature (cpuid.cpp's name) an instruction needs beyond SSE3/SSSE3, or nullptr: without it the
+// instruction is #UD.
+const char* RequiredFeature(Mnemonic m);
+
 // True for the forms whose memory operand is implicit DS:rDI (MASKMOVQ, MASKMOVDQU): the translator passes
 // that linear address.
 bool ImplicitDiOperand(Mnemonic m);

@@ -1,5 +1,4 @@
-// SSE4.1 (and SSE4.2's PCMPGTQ) on XMM registers (SDM Vol. 2). Implemented and tested against the host, but not
-// advertised in CPUID until PCMPxSTRx/CRC32 (SSE4.2) exist: software sees SSE4.1 only through this test.
+// SSE4.1 (and SSE4.2's PCMPGTQ) on XMM registers (SDM Vol. 2). The string compares are in vec_sse42.cpp.
 #include <algorithm>
 
 #include "emu/cpu/fpu/sse.h"
@@ -170,7 +169,15 @@ void RoundLanes(const Vec& s, unsigned n, u8 imm, u32 csr, Vec* r, u32* flags) {
     }
 }
 
+// Whether the flags so far raise an unmasked exception: the instruction then stops at that stage.
+bool Unmasked(u32 flags, u32 csr) {
+    return sse::ReportedFlags(flags, csr) & ~(csr >> fpu::mxcsr::kMaskShift) & fpu::status::kExceptions;
+}
+
 // DPPS/DPPD: products of the lanes selected by imm[7:4], summed pairwise, written to the lanes imm[3:0] selects.
+// The multiplies, the pairwise adds and the final add are stages whose exceptions are determined in that order
+// (SDM Vol. 2 DPPS): an unmasked one ends the instruction, so a later stage's flags (say DE of a denormal
+// product) are not reported. Checked against the host.
 template <typename T>
 void DotProduct(const Vec& d, const Vec& s, u8 imm, u32 csr, Vec* r, u32* flags) {
     constexpr unsigned n = 16 / sizeof(T);
@@ -182,11 +189,13 @@ void DotProduct(const Vec& d, const Vec& s, u8 imm, u32 csr, Vec* r, u32* flags)
             *flags |= p.flags;
         }
     }
+    if (Unmasked(*flags, csr)) return;
     fpu::SseResult<T> sum = sse::Add<T>(prod[0], prod[1], csr);
     *flags |= sum.flags;
     if constexpr (n == 4) {
         const fpu::SseResult<T> hi = sse::Add<T>(prod[2], prod[3], csr);
         *flags |= hi.flags;
+        if (Unmasked(*flags, csr)) return;
         sum = sse::Add<T>(sum.value, hi.value, csr);
         *flags |= sum.flags;
     }
