@@ -379,6 +379,7 @@ bool GenSseConvert(Builder& b);
 bool GenSimdInt(Builder& b);
 bool GenSsse3(Builder& b);
 bool GenSse41(Builder& b);
+bool GenSse42(Builder& b);
 bool GenFpState(Builder& b);
 
 }  // namespace emu::diff::gen

@@ -47,6 +47,7 @@ namespace emu::diff {
     X(SimdInt, "simdint")         /* MMX/SSE2 integer: arithmetic, pack, unpack, shifts, PINSRW/PEXTRW, MOVD */ \
     X(Ssse3, "ssse3")             /* PSHUFB PHADD PHSUB PMADDUBSW PMULHRSW PSIGN PABS PALIGNR */               \
     X(Sse41, "sse41")             /* SSE4.1 (and PCMPGTQ): PMOVSX/ZX BLEND ROUND DPPS PTEST PINSR/PEXTR ... */   \
+    X(Sse42, "sse42")             /* SSE4.2 string compares PCMPESTRI/PCMPESTRM/PCMPISTRI/PCMPISTRM */         \
     X(FpState, "fpstate")         /* FXSAVE(64) FXRSTOR XSAVE(64) LDMXCSR STMXCSR */
 
 enum class InsnClass : u8 {
