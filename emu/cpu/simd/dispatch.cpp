@@ -132,7 +132,7 @@ u64 Execute(ir::HelperEnv& env, u64 packed, u64 linear, u64 rip) {
 u64 SimdInsn::Pack() const {
     return static_cast<u64>(mnemonic) | (PackOp(op[0]) << 10) | (PackOp(op[1]) << 22) | (u64{imm} << 34) |
            (u64{opcode_low & 7u} << 42) | (u64{seg & 7u} << 45) | (BytesCode(addr_size) << 48) |
-           (BytesCode(op_size) << 50);
+           (BytesCode(op_size) << 50) | (u64{amd} << 52);
 }
 
 SimdInsn SimdInsn::Unpack(u64 v) {
@@ -145,6 +145,7 @@ SimdInsn SimdInsn::Unpack(u64 v) {
     in.seg = static_cast<u8>((v >> 45) & 7);
     in.addr_size = CodeBytes((v >> 48) & 3);
     in.op_size = CodeBytes((v >> 50) & 3);
+    in.amd = (v >> 52) & 1;
     return in;
 }
 

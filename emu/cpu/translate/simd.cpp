@@ -24,6 +24,7 @@ bool Translator::SimdCall(const DecodedInsn& insn) {
     in.mnemonic = insn.mnemonic;
     in.addr_size = insn.addr_size;
     in.op_size = insn.op_size;
+    in.amd = system::CpuVendor() == system::Vendor::Amd;
     unsigned n = 0;
     const Operand* mem = nullptr;
     for (unsigned i = 0; i < insn.num_operands; ++i) {

@@ -394,11 +394,22 @@ u16 HostFcwRemainderByInfinity(const Float80&, const Float80& b, u16 cw) {
 }
 
 void RunX87Misc(unsigned n) {
-    CheckX87Binary("FSCALE", 7, n, Scale, EMU_HOST_X87("fscale"), kArithMask, false, HostFcwScaleByZero);
-    CheckX87Binary("FPREM", 8, n, PartialRemainder, EMU_HOST_X87("fprem"), kAllCond, false,
+    const auto intel = [](auto fn) {
+        return [fn](const Float80& a, const Float80& b, u16 cw) { return fn(a, b, cw, false); };
+    };
+    CheckX87Binary("FSCALE", 7, n, intel(Scale), EMU_HOST_X87("fscale"), kArithMask, false, HostFcwScaleByZero);
+    CheckX87Binary("FPREM", 8, n, intel(PartialRemainder), EMU_HOST_X87("fprem"), kAllCond, false,
                    HostFcwRemainderByInfinity);
-    CheckX87Binary("FPREM1", 9, n, PartialRemainderIeee, EMU_HOST_X87("fprem1"), kAllCond, false,
+    CheckX87Binary("FPREM1", 9, n, intel(PartialRemainderIeee), EMU_HOST_X87("fprem1"), kAllCond, false,
                    HostFcwRemainderByInfinity);
+    // The host's own vendor behaviour (AMD models pass amd = true), compared with the FCW as it is.
+    const bool amd = test::HostIsAmd();
+    const auto host = [amd](auto fn) {
+        return [fn, amd](const Float80& a, const Float80& b, u16 cw) { return fn(a, b, cw, amd); };
+    };
+    CheckX87Binary("FSCALE (host vendor)", 70, n, host(Scale), EMU_HOST_X87("fscale"), kArithMask);
+    CheckX87Binary("FPREM (host vendor)", 71, n, host(PartialRemainder), EMU_HOST_X87("fprem"), kAllCond);
+    CheckX87Binary("FPREM1 (host vendor)", 72, n, host(PartialRemainderIeee), EMU_HOST_X87("fprem1"), kAllCond);
     const u16 cmp_mask = kExc | status::C0 | status::C2 | status::C3;
     // Compares leave ST0 (= a) unchanged.
     const auto as_result = [](const Float80& a, u16 st) { return X87Result{a, st}; };
