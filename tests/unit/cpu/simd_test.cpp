@@ -412,7 +412,12 @@ std::string AmdRestoredFdp(Outcome& e, const Case& c) {
     const Mnemonic m = c.insn.mnemonic;
     if (!test::HostIsAmd() || (m != Mnemonic::FXRSTOR && m != Mnemonic::XRSTOR) || c.insn.op_size != 8) return "";
     if (e.fault) return "";
-    const u8* img = c.data.data() + c.in.gpr[4];
+    // The image is at [RSI + disp8] (the Vector family's random encodings have a displacement too).
+    i64 disp = 0;
+    for (unsigned i = 0; i < c.insn.num_operands; ++i) {
+        if (c.insn.operands[i].kind == OperandKind::Mem) disp = c.insn.operands[i].mem.disp;
+    }
+    const u8* img = c.data.data() + c.in.gpr[4] + disp;
     // XRSTOR loads the x87 component only when RFBM (XCR0 & EDX:EAX) and XSTATE_BV both have it.
     const bool loaded = m == Mnemonic::FXRSTOR || ((c.in.gpr[0] & 1) && (img[512] & 1));
     const u64 fdp = Get<u64>(e.fx.data() + 16);
