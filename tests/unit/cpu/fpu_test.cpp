@@ -974,7 +974,7 @@ void RunX87Transcendentals(unsigned n) {
     WARN("transcendental results 1 ulp away from the host x87 (the rest are bit-exact):" << summary);
 }
 
-// Default per-operation counts: 89,900 cases in total (x13 in the slow test).
+// Default per-operation counts: 95,900 cases in total (x13 in the slow test).
 void RunAll() {
     RunX87Arithmetic(Cases(2000));
     RunX87Misc(Cases(2000));
