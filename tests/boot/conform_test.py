@@ -32,6 +32,10 @@ def checks():
     for model, has in [([], 1), (["-cpu", "Skylake-Client"], 1), (["-cpu", "EPYC"], 1), (["-cpu", "qemu64"], 0),
                        (["-cpu", "max,-smep,-smap"], 0)]:
         self_checking("conform_smep64", 12 if has else 4, "-reg", f"r14={has}", *model)
+    # 11. SSE4.1 and SSE4.2: max and the models QEMU gives them (Skylake-Client, EPYC); not qemu64, not after -sse4_*.
+    for model, has in [([], 1), (["-cpu", "Skylake-Client"], 1), (["-cpu", "EPYC"], 1), (["-cpu", "qemu64"], 0),
+                       (["-cpu", "max,-sse4_1,-sse4_2"], 0)]:
+        self_checking("conform_sse4_64", 11 if has else 5, "-reg", f"r14={has}", *model)
 
 
 for_each_backend(checks)

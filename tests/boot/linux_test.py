@@ -60,6 +60,11 @@ with tempfile.TemporaryDirectory() as tmp:
     amd_model = any(m in a for a in EXTRA for m in ["EPYC", "Opteron", "qemu64", "vendor=amd"])
     vendor = "AuthenticAMD" if amd_model else "GenuineIntel"
     check(f"/proc/cpuinfo lists the CPU ({vendor})", f"vendor_id\t: {vendor}" in out and "flags" in out)
+    # SSE4.1/SSE4.2 (issue #17 point 11): advertised by the default model (max), not by qemu64.
+    flags = re.search(r"^flags\s*: (.*)$", out, re.MULTILINE)
+    sse4 = flags is not None and {"sse4_1", "sse4_2"} <= set(flags.group(1).split())
+    check("/proc/cpuinfo flags: sse4_1 sse4_2 as the model says", sse4 == ("qemu64" not in EXTRA),
+          flags.group(0) if flags else "no flags line")
     # ACPI S3 is not offered (the DSDT has \_S5 only): suspend-to-RAM can only be s2idle, never "deep" (S3), so a
     # guest never suspends to a state the machine cannot wake from.
     states = re.search(r"^mem-sleep: (.*)$", out, re.MULTILINE)

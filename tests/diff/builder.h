@@ -113,6 +113,10 @@ struct BuildState {
     // The FCW in force may unmask #I, #O or #U (FCW bits 0, 3, 4), which suppress an x87 store (see
     // HostFeatures::x87_suppressed_store_skips_checks): the case's initial FCW, then any FLDCW/FLDENV/FRSTOR.
     bool x87_store_may_be_suppressed = false;
+    // The FCW in force may unmask #U (FCW bit 4): the case's initial FCW, then any FLDCW/FLDENV/FRSTOR.
+    bool x87_underflow_may_be_unmasked = false;
+    // An FLDCW/FLDENV/FRSTOR may load any FCW.
+    void FcwLoaded() { x87_store_may_be_suppressed = x87_underflow_may_be_unmasked = true; }
 };
 
 class Builder {
@@ -379,6 +383,7 @@ bool GenSseConvert(Builder& b);
 bool GenSimdInt(Builder& b);
 bool GenSsse3(Builder& b);
 bool GenSse41(Builder& b);
+bool GenSse42(Builder& b);
 bool GenFpState(Builder& b);
 
 }  // namespace emu::diff::gen

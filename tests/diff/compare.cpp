@@ -29,13 +29,15 @@ std::map<u16, u8> ChangeMap(const CaseResult& r) {
     return m;
 }
 
-// Runs `fn(address, size, mnemonic, operands)` over the snippet's instructions.
+// Runs `fn(address, size, mnemonic, operands)` over the snippet's instructions (`count` of them from `from`; 0: all).
 template <typename Fn>
-void ForEachInsn(const CaseInput& input, Fn fn) {
+void ForEachInsn(const CaseInput& input, Fn fn, u64 from = kCodeBase, size_t count = 0) {
+    const u64 skip = from - kCodeBase;
+    if (skip >= input.code_length) return;
     csh handle;
     if (cs_open(CS_ARCH_X86, CS_MODE_64, &handle) != CS_ERR_OK) return;
     cs_insn* insn = nullptr;
-    const size_t n = cs_disasm(handle, input.code.data(), input.code_length, kCodeBase, 0, &insn);
+    const size_t n = cs_disasm(handle, input.code.data() + skip, input.code_length - skip, from, count, &insn);
     for (size_t i = 0; i < n; ++i) fn(insn[i].address, insn[i].size, insn[i].mnemonic, insn[i].op_str);
     if (n) cs_free(insn, n);
     cs_close(&handle);
@@ -72,13 +74,17 @@ bool WithinOneUlp(const u8* a, const u8* b) {
 // The instructions that store an image in several pieces (environment, registers, XMM area) in an order the
 // SDM leaves open (Vol. 3 8.2.3.1: the ordering of the accesses within one instruction is not specified): the
 // host reports CR2 for whichever piece it wrote first on the unmapped page, so only the page is compared.
+// The instruction is decoded at the faulting RIP itself: Capstone stops at the first encoding it does not know
+// (66 0F 1F C0, NOP r16, in Capstone 4), which may come before it.
 bool MultiStore(const CaseInput& input, u64 rip) {
     bool multi = false;
-    ForEachInsn(input, [&](u64 address, unsigned, const char* mnemonic, const char*) {
-        const std::string_view m(mnemonic);
-        if (address == rip)
+    ForEachInsn(
+        input,
+        [&](u64, unsigned, const char* mnemonic, const char*) {
+            const std::string_view m(mnemonic);
             multi = m == "fnsave" || m == "fnstenv" || m.starts_with("fxsave") || m.starts_with("xsave");
-    });
+        },
+        rip, 1);
     return multi;
 }
 

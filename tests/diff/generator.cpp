@@ -110,6 +110,7 @@ GeneratedCase Generator::Generate(u64 index) const {
     u16 fcw;
     std::memcpy(&fcw, in.fx.data() + fx::kFcw, 2);
     b.s.x87_store_may_be_suppressed = (fcw & 0x19) != 0x19;  // IM, OM, UM
+    b.s.x87_underflow_may_be_unmasked = (fcw & 0x10) == 0;
 
     const std::array<unsigned, 10> lengths{1, 1, 1, 1, 2, 2, 2, 3, 3, 4};
     // The default draw stays as it was so that existing (seed, index) pairs keep reproducing the same case.

@@ -47,6 +47,7 @@ namespace emu::diff {
     X(SimdInt, "simdint")         /* MMX/SSE2 integer: arithmetic, pack, unpack, shifts, PINSRW/PEXTRW, MOVD */ \
     X(Ssse3, "ssse3")             /* PSHUFB PHADD PHSUB PMADDUBSW PMULHRSW PSIGN PABS PALIGNR */               \
     X(Sse41, "sse41")             /* SSE4.1 (and PCMPGTQ): PMOVSX/ZX BLEND ROUND DPPS PTEST PINSR/PEXTR ... */   \
+    X(Sse42, "sse42")             /* SSE4.2 string compares PCMPESTRI/PCMPESTRM/PCMPISTRI/PCMPISTRM */         \
     X(FpState, "fpstate")         /* FXSAVE(64) FXRSTOR XSAVE(64) LDMXCSR STMXCSR */
 
 enum class InsnClass : u8 {
@@ -82,7 +83,8 @@ struct HostFeatures {
     // FXSAVE), as the emulator does.
     bool intel_x87_pointers = false;
     // The host's vendor is the emulated CPU's (cpu_model.h): results the manuals leave undefined but each vendor's
-    // CPUs produce definitely (16-bit SHLD/SHRD by 17-31) are compared.
+    // CPUs produce definitely (16-bit SHLD/SHRD by 17-31) and the x87 vendor differences of emu/cpu/fpu/README.md
+    // (FPREM/FSCALE returning a denormal ST0 with UE unmasked) are compared.
     bool same_vendor = false;
     bool fdp_excptn_only = false;     // CPUID.(EAX=7,ECX=0):EBX[6]: FDP only for unmasked exceptions (SDM Vol. 1 8.1.8)
     bool fcs_fds_deprecated = false;  // CPUID.(EAX=7,ECX=0):EBX[13]: FCS and FDS saved as 0000H (SDM Vol. 1 8.1.8)

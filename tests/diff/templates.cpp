@@ -993,7 +993,7 @@ constexpr auto kTemplates = std::to_array<Template>({
     GenAlu, GenUnary, GenMulDiv, GenShift, GenShiftDouble, GenImul, GenBitTest, GenBitScan, GenBswap, GenMov,
     GenMovExtend, GenLea, GenExchange, GenCond, GenConvert, GenFlagOps, GenString, GenStack, GenMisc, GenCrcAdx,
     GenInvalid, GenPrivileged, GenSystem, GenX87Arith, GenX87Mem, GenX87Misc, GenX87Trans, GenSseFloat,
-    GenSseConvert, GenSimdInt, GenSsse3, GenSse41, GenFpState,
+    GenSseConvert, GenSimdInt, GenSsse3, GenSse41, GenSse42, GenFpState,
 });
 // One template per EMU64_DIFF_CLASSES row, in order. (Counted rather than checked for a trailing null: with the
 // sanitizers, -fno-delete-null-pointer-checks makes a function's address compared with null no constant.)

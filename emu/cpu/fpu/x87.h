@@ -29,12 +29,13 @@ X87Result Div(const X87Operand& a, const X87Operand& b, u16 fcw);
 X87Result Sqrt(const Float80& a, u16 fcw);
 
 X87Result RoundToInteger(const Float80& a, u16 fcw);               // FRNDINT
-X87Result Scale(const Float80& st0, const Float80& st1, u16 fcw);  // FSCALE
+// `amd`: where the vendors differ (a denormal ST0 returned as it is, see Unchanged() in x87_arith.cpp), AMD's way.
+X87Result Scale(const Float80& st0, const Float80& st1, u16 fcw, bool amd = false);  // FSCALE
 X87Pair Extract(const Float80& a, u16 fcw);                        // FXTRACT: first = exponent, second = significand
 // FPREM (truncating quotient) and FPREM1 (IEEE, quotient rounded to nearest): C2 set when incomplete,
 // otherwise C0, C3, C1 = quotient bits 2, 1, 0.
-X87Result PartialRemainder(const Float80& st0, const Float80& st1, u16 fcw);
-X87Result PartialRemainderIeee(const Float80& st0, const Float80& st1, u16 fcw);
+X87Result PartialRemainder(const Float80& st0, const Float80& st1, u16 fcw, bool amd = false);
+X87Result PartialRemainderIeee(const Float80& st0, const Float80& st1, u16 fcw, bool amd = false);
 
 // FCOM/FUCOM/FCOMI/FUCOMI/FTST (a compared with b): C3 C2 C0 = 000 (>), 001 (<), 100 (=), 111 (unordered);
 // IE for unsupported operands, for SNaNs, and (ordered, quiet == false) for QNaNs; DE for denormals.

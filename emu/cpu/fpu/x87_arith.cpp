@@ -16,10 +16,11 @@ u16 DenormalFlag(const Operand& a, const Operand& b) { return DenormalFlag(a) | 
 
 // A finite ST0 that the instruction returns as it is (FSCALE by +-0, FPREM/FPREM1 by +-inf: SDM Vol. 2 FSCALE and
 // FPREM result tables): a pseudo-denormal comes back normalised, a denormal stays denormal with no underflow
-// response even when UE is unmasked. That is Intel's behaviour (the vendor CPUID advertises); AMD sends the operand
-// through the result path and applies the unmasked-underflow bias adjustment (tests/unit/cpu/fpu_test.cpp).
-X87Result Unchanged(const Operand& a, u16 fcw, u16 de) {
-    return RoundTo(core::ToWide(a.u), core::kExtended, static_cast<u16>(fcw | status::UE), de);
+// response even when UE is unmasked. That is Intel's behaviour; AMD (`amd`, measured on an EPYC family 19h) sends
+// the operand through the result path and applies the unmasked-underflow bias adjustment (UE, ES, the significand
+// scaled by 2^24576) (tests/unit/cpu/fpu_test.cpp).
+X87Result Unchanged(const Operand& a, u16 fcw, u16 de, bool amd) {
+    return RoundTo(core::ToWide(a.u), core::kExtended, amd ? fcw : static_cast<u16>(fcw | status::UE), de);
 }
 
 X87Result AddSigned(const X87Operand& fa, const X87Operand& fb, bool negate_b, u16 fcw) {
@@ -98,7 +99,7 @@ static X87Result RoundToIntegerImpl(const Float80& fa, u16 fcw) {
 
 X87Result RoundToInteger(const Float80& fa, u16 fcw) { return Checked(RoundToIntegerImpl(fa, fcw), fcw); }
 
-static X87Result ScaleImpl(const Float80& fst0, const Float80& fst1, u16 fcw) {
+static X87Result ScaleImpl(const Float80& fst0, const Float80& fst1, u16 fcw, bool amd) {
     const Operand a = Classify(fst0), b = Classify(fst1);
     if (const Early e = HandleNaNs(a, b); e.decided) return e.result;
     const u16 de = DenormalFlag(a, b);
@@ -108,7 +109,7 @@ static X87Result ScaleImpl(const Float80& fst0, const Float80& fst1, u16 fcw) {
         return a.kind == Kind::Zero ? Invalid() : X87Result{Infinity(a.u.sign), de};
     }
     if (a.kind != Kind::Finite) return {fst0, de};
-    if (b.kind == Kind::Zero) return Unchanged(a, fcw, de);
+    if (b.kind == Kind::Zero) return Unchanged(a, fcw, de, amd);
     // trunc(ST1), clamped far beyond any exponent that can still produce a finite result.
     i64 n = 0;
     if (b.kind == Kind::Finite && b.u.exp >= 0) {
@@ -120,7 +121,9 @@ static X87Result ScaleImpl(const Float80& fst0, const Float80& fst1, u16 fcw) {
     return RoundTo(w, core::kExtended, fcw, de);
 }
 
-X87Result Scale(const Float80& fst0, const Float80& fst1, u16 fcw) { return Checked(ScaleImpl(fst0, fst1, fcw), fcw); }
+X87Result Scale(const Float80& fst0, const Float80& fst1, u16 fcw, bool amd) {
+    return Checked(ScaleImpl(fst0, fst1, fcw, amd), fcw);
+}
 
 static X87Pair ExtractImpl(const Float80& fa) {
     const Operand a = Classify(fa);
@@ -139,13 +142,13 @@ namespace {
 u32 PartialReductionBits(i32 d) { return 32 + static_cast<u32>(d % 32); }
 
 // FPREM/FPREM1 (SDM Vol. 2 FPREM pseudo-code). The remainder is always exact.
-X87Result Remainder(const Float80& fst0, const Float80& fst1, u16 fcw, bool ieee) {
+X87Result Remainder(const Float80& fst0, const Float80& fst1, u16 fcw, bool ieee, bool amd) {
     const Operand a = Classify(fst0), b = Classify(fst1);
     if (const Early e = HandleNaNs(a, b); e.decided) return e.result;
     if (a.kind == Kind::Inf || b.kind == Kind::Zero) return Invalid();
     const u16 de = DenormalFlag(a, b);
     if (a.kind == Kind::Zero) return {fst0, de};
-    if (b.kind == Kind::Inf) return Unchanged(a, fcw, de);
+    if (b.kind == Kind::Inf) return Unchanged(a, fcw, de, amd);
     // A dividend smaller than the divisor is the remainder: it goes through the result path, so a denormal raises
     // UE (with the bias adjustment) when underflow is unmasked (Intel and AMD).
     const i32 d = a.u.exp - b.u.exp;
@@ -189,11 +192,11 @@ X87Result Remainder(const Float80& fst0, const Float80& fst1, u16 fcw, bool ieee
 
 X87Pair Extract(const Float80& a, u16 fcw) { return Checked(ExtractImpl(a), fcw); }
 
-X87Result PartialRemainder(const Float80& st0, const Float80& st1, u16 fcw) {
-    return Checked(Remainder(st0, st1, fcw, false), fcw);
+X87Result PartialRemainder(const Float80& st0, const Float80& st1, u16 fcw, bool amd) {
+    return Checked(Remainder(st0, st1, fcw, false, amd), fcw);
 }
-X87Result PartialRemainderIeee(const Float80& st0, const Float80& st1, u16 fcw) {
-    return Checked(Remainder(st0, st1, fcw, true), fcw);
+X87Result PartialRemainderIeee(const Float80& st0, const Float80& st1, u16 fcw, bool amd) {
+    return Checked(Remainder(st0, st1, fcw, true, amd), fcw);
 }
 
 u16 Compare(const X87Operand& fa, const X87Operand& fb, bool quiet) {

@@ -333,10 +333,11 @@ static X87Result YLog2XImpl(const Float80& fy, const Float80& fx, u16 fcw) {
     if (wide::IsZero(l)) return ScaledLog(y, Kind::Zero, false, l, fcw, de);
     // log2 of a power of two is its exponent, exactly, and y times it is exact in 128 bits: rounded as it is, it gives
     // the representable result itself under every rounding mode (a sticky bit would push round-up and round-down one
-    // ulp off). The hardware reports it inexact all the same, and so a tiny (denormal) result as underflowing too.
+    // ulp off). The hardware reports it inexact all the same, and so a tiny (denormal) result as underflowing too;
+    // but not a zero or infinite y, whose product is zero or infinity without a multiplication (host behaviour).
     const bool power_of_two = x.u.sig == kIntegerBit;
     X87Result r = ScaledLog(y, Kind::Finite, l.sign, wide::Abs(l), fcw, de, power_of_two);
-    if (power_of_two) {
+    if (power_of_two && y.kind == Kind::Finite) {
         r.status |= status::PE;
         if ((r.value.sign_exponent & 0x7FFF) == 0 && r.value.significand != 0) r.status |= status::UE;
     }

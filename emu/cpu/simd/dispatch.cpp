@@ -10,6 +10,8 @@ namespace {
 
 enum class OpClass : u8 { X87, X87Ctl, X87NoWait, Vec, Sse, Mmx, Fxsr, Xsave };
 constexpr u8 kUnaligned = 1;
+constexpr u8 kSse41 = 2;
+constexpr u8 kSse42 = 4;
 
 struct Entry {
     OpClass cls = OpClass::X87;
@@ -130,7 +132,7 @@ u64 Execute(ir::HelperEnv& env, u64 packed, u64 linear, u64 rip) {
 u64 SimdInsn::Pack() const {
     return static_cast<u64>(mnemonic) | (PackOp(op[0]) << 10) | (PackOp(op[1]) << 22) | (u64{imm} << 34) |
            (u64{opcode_low & 7u} << 42) | (u64{seg & 7u} << 45) | (BytesCode(addr_size) << 48) |
-           (BytesCode(op_size) << 50);
+           (BytesCode(op_size) << 50) | (u64{amd} << 52);
 }
 
 SimdInsn SimdInsn::Unpack(u64 v) {
@@ -143,6 +145,7 @@ SimdInsn SimdInsn::Unpack(u64 v) {
     in.seg = static_cast<u8>((v >> 45) & 7);
     in.addr_size = CodeBytes((v >> 48) & 3);
     in.op_size = CodeBytes((v >> 50) & 3);
+    in.amd = (v >> 52) & 1;
     return in;
 }
 
@@ -151,6 +154,12 @@ static_assert(kNumMnemonics <= 1024, "SimdInsn packs the mnemonic in 10 bits");
 bool Handles(Mnemonic m) {
     const unsigned i = static_cast<unsigned>(m);
     return i < kNumMnemonics && kTable[i].fn != nullptr;
+}
+
+const char* RequiredFeature(Mnemonic m) {
+    if (!Handles(m)) return nullptr;
+    const u8 flags = kTable[static_cast<unsigned>(m)].flags;
+    return (flags & kSse41) ? "sse4_1" : (flags & kSse42) ? "sse4_2" : nullptr;
 }
 
 bool ImplicitDiOperand(Mnemonic m) { return m == Mnemonic::MASKMOVQ || m == Mnemonic::MASKMOVDQU; }

@@ -29,6 +29,7 @@ struct SimdInsn {
     u8 seg = 3;          // segment of the memory operand (SegReg numbering)
     u8 addr_size = 8;    // 2, 4 or 8
     u8 op_size = 4;      // 2, 4 or 8 (8 = REX.W: FXSAVE64, MOVQ forms, CVT* to 64-bit)
+    bool amd = false;    // the CPU model's vendor is AMD: its x87 behaviour where the vendors differ (fpu::Scale)
 
     u64 Pack() const;
     static SimdInsn Unpack(u64 packed);
@@ -36,6 +37,10 @@ struct SimdInsn {
 
 // Whether `m` is executed by this library (listed in ops.inc).
 bool Handles(Mnemonic m);
+
+// The CPUID feature (cpuid.cpp's name) an instruction needs beyond SSE3/SSSE3, or nullptr: without it the
+// instruction is #UD.
+const char* RequiredFeature(Mnemonic m);
 
 // True for the forms whose memory operand is implicit DS:rDI (MASKMOVQ, MASKMOVDQU): the translator passes
 // that linear address.

@@ -1,5 +1,4 @@
-// SSE4.1 (and SSE4.2's PCMPGTQ) on XMM registers (SDM Vol. 2). Implemented and tested against the host, but not
-// advertised in CPUID until PCMPxSTRx/CRC32 (SSE4.2) exist: software sees SSE4.1 only through this test.
+// SSE4.1 (and SSE4.2's PCMPGTQ) on XMM registers (SDM Vol. 2). The string compares are in vec_sse42.cpp.
 #include <algorithm>
 
 #include "emu/cpu/fpu/sse.h"
@@ -161,35 +160,48 @@ void Insert(Exec& x) {
 
 namespace {
 
+// The functions below return the flags to report (fpu::sse::ReportedFlags applied).
 template <typename T>
 void RoundLanes(const Vec& s, unsigned n, u8 imm, u32 csr, Vec* r, u32* flags) {
+    u32 raised = 0;
     for (unsigned i = 0; i < n; ++i) {
         const fpu::SseResult<T> v = sse::RoundToIntegral<T>(s.Get<T>(i), imm, csr);
         r->Set<T>(i, v.value);
-        *flags |= v.flags;
+        raised |= v.flags;
     }
+    *flags = sse::ReportedFlags(raised, csr);
+}
+
+// Adds one stage's flags to those reported so far; true when the instruction goes on (nothing unmasked yet).
+bool Stage(u32 raised, u32 csr, u32* flags) {
+    *flags |= sse::ReportedFlags(raised, csr);
+    return !(*flags & ~(csr >> fpu::mxcsr::kMaskShift) & fpu::status::kExceptions);
 }
 
 // DPPS/DPPD: products of the lanes selected by imm[7:4], summed pairwise, written to the lanes imm[3:0] selects.
+// The multiplies, the pairwise adds and the final add are stages whose exceptions are determined in that order
+// (SDM Vol. 2 DPPS): each completed stage's flags are reported, and an unmasked one ends the instruction, so a
+// later stage's flags (say DE of a denormal product) are not. Checked against the host.
 template <typename T>
 void DotProduct(const Vec& d, const Vec& s, u8 imm, u32 csr, Vec* r, u32* flags) {
     constexpr unsigned n = 16 / sizeof(T);
     T prod[n] = {};
+    u32 raised = 0;
     for (unsigned i = 0; i < n; ++i) {
         if ((imm >> (4 + i)) & 1) {
             const fpu::SseResult<T> p = sse::Mul<T>(d.Get<T>(i), s.Get<T>(i), csr);
             prod[i] = p.value;
-            *flags |= p.flags;
+            raised |= p.flags;
         }
     }
+    if (!Stage(raised, csr, flags)) return;
     fpu::SseResult<T> sum = sse::Add<T>(prod[0], prod[1], csr);
-    *flags |= sum.flags;
     if constexpr (n == 4) {
         const fpu::SseResult<T> hi = sse::Add<T>(prod[2], prod[3], csr);
-        *flags |= hi.flags;
+        if (!Stage(sum.flags | hi.flags, csr, flags)) return;
         sum = sse::Add<T>(sum.value, hi.value, csr);
-        *flags |= sum.flags;
     }
+    if (!Stage(sum.flags, csr, flags)) return;
     *r = Vec{};
     for (unsigned i = 0; i < n; ++i) {
         if ((imm >> i) & 1) r->Set<T>(i, sum.value);
@@ -214,7 +226,7 @@ void Sse41Float(Exec& x) {
         case M::DPPS: DotProduct<u32>(d, s, imm, csr, &r, &flags); break;
         default: DotProduct<u64>(d, s, imm, csr, &r, &flags); break;  // DPPD
     }
-    if (!x.SseFlags(sse::ReportedFlags(flags, csr))) return;
+    if (!x.SseFlags(flags)) return;
     x.Store(0, r);
 }
 

@@ -402,9 +402,9 @@ void Fbinary(Exec& x) {
     const u16 fcw = Fcw(x);
     fpu::X87Result r{};
     switch (m) {
-        case Mnemonic::FSCALE: r = fpu::Scale(st0, st1, fcw); break;
-        case Mnemonic::FPREM: r = fpu::PartialRemainder(st0, st1, fcw); break;
-        case Mnemonic::FPREM1: r = fpu::PartialRemainderIeee(st0, st1, fcw); break;
+        case Mnemonic::FSCALE: r = fpu::Scale(st0, st1, fcw, x.in.amd); break;
+        case Mnemonic::FPREM: r = fpu::PartialRemainder(st0, st1, fcw, x.in.amd); break;
+        case Mnemonic::FPREM1: r = fpu::PartialRemainderIeee(st0, st1, fcw, x.in.amd); break;
         case Mnemonic::FPATAN: r = fpu::Atan2(st1, st0, fcw); break;
         case Mnemonic::FYL2X: r = fpu::YLog2X(st1, st0, fcw); break;
         default: r = fpu::YLog2XP1(st1, st0, fcw); break;

@@ -1,8 +1,9 @@
-// x87, MMX, SSE..SSSE3 and the FXSAVE/XSAVE family: each mnemonic listed in emu/cpu/simd/ops.inc translates to
+// x87, MMX, SSE..SSE4.2 and the FXSAVE/XSAVE family: each mnemonic listed in emu/cpu/simd/ops.inc translates to
 // one CallHelper into emu/cpu/simd, which checks CR0/CR4, reads its operands and computes. The handlers below are
 // generated from that table: they are all the same one-liner. (The 0F AE forms with a 66/F2/F3 prefix are #UD
 // in the decoder table.)
 #include "emu/cpu/simd/simd.h"
+#include "emu/cpu/system/cpuid.h"
 #include "emu/cpu/translate/translator.h"
 
 namespace emu::cpu::translate {
@@ -15,10 +16,15 @@ bool IsX87Escape(const DecodedInsn& insn) { return insn.opcode_map == 0 && insn.
 }  // namespace
 
 bool Translator::SimdCall(const DecodedInsn& insn) {
+    // Decoded by the model's CPUID: an extension it does not advertise is #UD (SDM: "If CPUID.01H:ECX.SSE4_1 = 0").
+    if (const char* feature = simd::RequiredFeature(insn.mnemonic); feature && !system::HasFeature(feature)) {
+        return Undefined();
+    }
     simd::SimdInsn in;
     in.mnemonic = insn.mnemonic;
     in.addr_size = insn.addr_size;
     in.op_size = insn.op_size;
+    in.amd = system::CpuVendor() == system::Vendor::Amd;
     unsigned n = 0;
     const Operand* mem = nullptr;
     for (unsigned i = 0; i < insn.num_operands; ++i) {

@@ -1,4 +1,4 @@
-// x87, MMX and SSE..SSSE3 against the host CPU. Each case draws a random encoding of an instruction that
+// x87, MMX and SSE..SSE4.2 against the host CPU. Each case draws a random encoding of an instruction that
 // emu/cpu/simd implements (filtered through the decoder), random operands biased to special values (signed
 // zeros, denormals, infinities, QNaN/SNaN, x87 pseudo-denormals/unnormals/pseudo-NaNs, integer boundaries), every
 // rounding mode and precision, MXCSR FTZ/DAZ and occasional unmasked exceptions, and runs the instruction
@@ -23,6 +23,7 @@
 #include "emu/cpu/decoder/decoder.h"
 #include "emu/cpu/simd/simd.h"
 #include "emu/cpu/simd/state.h"
+#include "emu/cpu/system/cpu_model.h"
 #include "emu/cpu/system/cpuid.h"
 #include "emu/cpu/vcpu.h"
 #include "flat_memory.h"
@@ -411,7 +412,12 @@ std::string AmdRestoredFdp(Outcome& e, const Case& c) {
     const Mnemonic m = c.insn.mnemonic;
     if (!test::HostIsAmd() || (m != Mnemonic::FXRSTOR && m != Mnemonic::XRSTOR) || c.insn.op_size != 8) return "";
     if (e.fault) return "";
-    const u8* img = c.data.data() + c.in.gpr[4];
+    // The image is at [RSI + disp8] (the Vector family's random encodings have a displacement too).
+    i64 disp = 0;
+    for (unsigned i = 0; i < c.insn.num_operands; ++i) {
+        if (c.insn.operands[i].kind == OperandKind::Mem) disp = c.insn.operands[i].mem.disp;
+    }
+    const u8* img = c.data.data() + c.in.gpr[4] + disp;
     // XRSTOR loads the x87 component only when RFBM (XCR0 & EDX:EAX) and XSTATE_BV both have it.
     const bool loaded = m == Mnemonic::FXRSTOR || ((c.in.gpr[0] & 1) && (img[512] & 1));
     const u64 fdp = Get<u64>(e.fx.data() + 16);
@@ -572,7 +578,7 @@ TEST_CASE("The random encodings reach every mnemonic emu/cpu/simd implements", "
     }
 }
 
-TEST_CASE("MMX and SSE..SSSE3 instructions match the host CPU (10,000 random cases)", "[simd]") {
+TEST_CASE("MMX and SSE..SSE4.2 instructions match the host CPU (10,000 random cases)", "[simd]") {
     CHECK(RunCases(1, 10000, Family::Vector) == 0);
 }
 
@@ -797,12 +803,13 @@ TEST_CASE("XSETBV accepts x87|SSE at CPL 0 only; XGETBV reads it back; both need
     CHECK(xsetbv(3, 0, false).first == vec::UD);
 }
 
-TEST_CASE("CPUID advertises FPU MMX FXSR SSE SSE2 SSE3 SSSE3; leaf 0xD agrees with the XSAVE bit", "[simd]") {
+TEST_CASE("CPUID advertises FPU MMX FXSR SSE SSE2 SSE3 SSSE3 SSE4.1 SSE4.2; leaf 0xD agrees with the XSAVE bit",
+          "[simd]") {
     CpuState s;
     s.cr4 = cr4::OSXSAVE;
     const system::CpuidResult l1 = system::Cpuid(1, 0, s);
     for (unsigned bit : {0u, 23u, 24u, 25u, 26u}) CHECK(((l1.edx >> bit) & 1) == 1);
-    for (unsigned bit : {0u, 9u}) CHECK(((l1.ecx >> bit) & 1) == 1);
+    for (unsigned bit : {0u, 9u, 19u, 20u}) CHECK(((l1.ecx >> bit) & 1) == 1);
     CHECK(system::Cpuid(0, 0, s).eax >= 0xD);
     const system::CpuidResult d0 = system::Cpuid(0xD, 0, s);
     if ((l1.ecx >> 26) & 1) {
@@ -817,4 +824,64 @@ TEST_CASE("CPUID advertises FPU MMX FXSR SSE SSE2 SSE3 SSSE3; leaf 0xD agrees wi
         CHECK(d0.eax == 0);  // no XSAVE: leaf 0xD is empty
         CHECK(system::Cpuid(0xD, 1, s).eax == 0);
     }
+}
+
+// SDM Vol. 2 (each instruction's exceptions): #UD if CPUID.01H:ECX.SSE4_1[bit 19] = 0 (SSE4_2[bit 20] for PCMPGTQ,
+// PCMPxSTRx and CRC32). The translator decodes by the selected model's CPUID.
+TEST_CASE("SSE4.1, SSE4.2 and CRC32 are #UD on a model that does not advertise them", "[simd]") {
+    const std::initializer_list<u8> kSse41[] = {
+        {0x66, 0x0F, 0x38, 0x40, 0xC1},        // pmulld xmm0, xmm1
+        {0x66, 0x0F, 0x3A, 0x08, 0xC1, 0x00},  // roundps xmm0, xmm1, 0
+        {0x66, 0x0F, 0x38, 0x17, 0xC1},        // ptest xmm0, xmm1
+    };
+    const std::initializer_list<u8> kSse42[] = {
+        {0x66, 0x0F, 0x38, 0x37, 0xC1},        // pcmpgtq xmm0, xmm1
+        {0x66, 0x0F, 0x3A, 0x63, 0xC1, 0x00},  // pcmpistri xmm0, xmm1, 0
+        {0x66, 0x0F, 0x3A, 0x60, 0xC1, 0x0C},  // pcmpestrm xmm0, xmm1, 12
+        {0xF2, 0x0F, 0x38, 0xF1, 0xC1},        // crc32 eax, ecx
+    };
+    const system::CpuModel saved = system::SelectedCpuModel();
+    const auto vector_under = [](const char* spec, std::initializer_list<u8> code) {
+        std::string error;
+        system::SelectCpuModel(*system::ParseCpuSpec(spec, &error));
+        Env e(code);
+        return e.Run(1);
+    };
+    for (const auto& code : kSse41) {
+        CHECK(vector_under("qemu64", code) == vec::UD);
+        CHECK(vector_under("max,-sse4_2", code) == -1);
+        CHECK(vector_under("EPYC", code) == -1);
+    }
+    for (const auto& code : kSse42) {
+        CHECK(vector_under("qemu64", code) == vec::UD);
+        CHECK(vector_under("max,-sse4_2", code) == vec::UD);
+        CHECK(vector_under("Skylake-Client", code) == -1);
+    }
+    system::SelectCpuModel(saved);
+}
+
+TEST_CASE("MOVNTDQA needs a 16-byte aligned operand (#GP(0)); PCMPISTRI takes an unaligned one", "[simd]") {
+    for (const u64 offset : {0u, 8u}) {
+        Env movntdqa({0x66, 0x0F, 0x38, 0x2A, 0x00});  // movntdqa xmm0, [rax]
+        movntdqa.s.reg(Gpr::Rax) = kStack + offset;
+        CHECK(movntdqa.Run(1) == (offset ? vec::GP : -1));
+        Env pcmpistri({0x66, 0x0F, 0x3A, 0x63, 0x00, 0x00});  // pcmpistri xmm0, [rax], 0
+        pcmpistri.s.reg(Gpr::Rax) = kStack + offset;
+        CHECK(pcmpistri.Run(1) == -1);
+    }
+}
+
+// Worked by hand from SDM Vol. 2 4.1: "equal ordered" finds the substring "lo" of src1 in src2 = "hello".
+TEST_CASE("PCMPISTRI equal ordered finds a substring: index in ECX, CF ZF SF OF", "[simd]") {
+    Env e({0x66, 0x0F, 0x3A, 0x63, 0xC1, 0x0C});  // pcmpistri xmm0, xmm1, 0x0C (unsigned bytes, equal ordered)
+    std::memcpy(e.s.xmm[0].b, "lo\0\0\0\0\0\0\0\0\0\0\0\0\0", 16);
+    std::memcpy(e.s.xmm[1].b, "hello\0\0\0\0\0\0\0\0\0\0", 16);
+    e.s.reg(Gpr::Rcx) = ~u64{0};
+    REQUIRE(e.Run(1) == -1);
+    CHECK(e.s.reg(Gpr::Rcx) == 3);
+    const u64 f = e.s.rflags;
+    CHECK((f & rflags::CF) != 0);  // a match
+    CHECK((f & rflags::ZF) != 0);  // src2 ends inside the vector
+    CHECK((f & rflags::SF) != 0);  // src1 too
+    CHECK((f & rflags::OF) == 0);  // no match at element 0
 }
