@@ -364,7 +364,16 @@ void VcpuMemory::PortOut(u16 port, unsigned size, u32 value) {
     SyncSlotsGeneration();
 }
 
-bool VcpuMemory::WritePlatformMsr(u32 index, u64 value) { return !platform_msr_ || platform_msr_(index, value); }
+bool VcpuMemory::WritePlatformMsr(u32 index, u64 value) {
+    return !platform_.write_msr || platform_.write_msr(index, value);
+}
+std::optional<u64> VcpuMemory::ReadPlatformMsr(u32 index) {
+    return platform_.read_msr ? platform_.read_msr(index) : std::nullopt;
+}
+u64 VcpuMemory::ClockNs() { return platform_.clock ? platform_.clock->NowNs() : MemoryInterface::ClockNs(); }
+void VcpuMemory::SetTscOffset(i64 offset) {
+    if (platform_.set_tsc_offset) platform_.set_tsc_offset(offset);
+}
 
 bool VcpuMemory::TakeCodeWritten() {
     if (!code_written_.load(std::memory_order_acquire)) return false;

@@ -79,7 +79,7 @@ u64 Privileged(ir::HelperEnv& env, u64 op, u64 arg, u64) {
 }
 u64 Rdmsr(ir::HelperEnv& env, u64, u64, u64) {
     CpuState& s = env.state;
-    const auto r = system::ReadMsr(s, static_cast<u32>(s.reg(Gpr::Rcx)));
+    const auto r = system::ReadMsr(s, env.memory, static_cast<u32>(s.reg(Gpr::Rcx)));
     if (!r) return Fail(env, r.error());
     s.reg(Gpr::Rax) = *r & 0xFFFFFFFF;
     s.reg(Gpr::Rdx) = *r >> 32;

@@ -1,0 +1,213 @@
+; The TSC-deadline timer (SDM Vol. 3 11.5.4.1), a Multiboot kernel for the PC machine. With "-append 1" (the model
+; advertises tsc_deadline_timer, CPUID.1:ECX[24]) it checks, in LVT timer mode 2: IA32_TSC_DEADLINE (0x6E0) reads 0
+; while disarmed; a deadline 2 ms after RDTSC raises the timer's vector once, not before the TSC passed the deadline
+; (the handler's RDTSC) and within a second, and disarms (the MSR reads 0 again); writing 0 disarms an armed timer;
+; a deadline already passed fires at once; leaving TSC-deadline mode disarms; writes outside the mode are ignored;
+; after WRMSR(IA32_TSC) the deadline is compared with the new TSC. With "-append 0" IA32_TSC_DEADLINE is #GP.
+%include "multiboot.inc"
+%define APIC 0xFEE00000
+%define VECTOR 0x41
+%define LVT_DEADLINE (2 << 17)
+%define DELAY 2000000               ; TSC ticks (CPUID leaf 0x15: 1 GHz): 2 ms
+%define LIMIT 1000000000            ; 1 s
+bits 32
+section .text
+MULTIBOOT_HEADER
+global _start
+_start:
+    jmp start
+%include "sys/lib32.inc"
+%include "conform/feature32.inc"
+
+start:
+    mov esp, stack_top
+    call read_expected
+    FLAT_START unexpected
+    mov ecx, 13
+    mov eax, gp_handler
+    call set_gate
+    mov ecx, VECTOR
+    mov eax, timer_handler
+    call set_gate
+    mov al, 0xFF                    ; both 8259s masked
+    out 0x21, al
+    out 0xA1, al
+
+    mov eax, 1
+    cpuid
+    mov eax, ecx
+    shr eax, 24
+    and eax, 1
+    CHECK "CPUID.1:ECX.TSC_DEADLINE as the model says", [expected]
+    cmp dword [expected], 0
+    jne .has
+    GP_RDMSR 0x6E0
+    CHECK "IA32_TSC_DEADLINE without the feature: GP", 1
+    jmp finish
+.has:
+    mov dword [APIC + 0xF0], 0x1FF      ; SVR: software-enabled
+    mov dword [APIC + 0x80], 0          ; TPR 0
+    mov dword [APIC + 0x320], VECTOR    ; one-shot mode first
+    rdtsc
+    add eax, DELAY
+    adc edx, 0
+    mov ecx, 0x6E0
+    wrmsr
+    rdmsr
+    or eax, edx
+    CHECK "IA32_TSC_DEADLINE write outside the mode is ignored", 0
+    mov dword [APIC + 0x320], VECTOR | LVT_DEADLINE
+    mov ecx, 0x6E0
+    rdmsr
+    or eax, edx
+    CHECK "disarmed: reads 0", 0
+
+    ; Armed 2 ms ahead: one interrupt, after the deadline.
+    call arm_ahead
+    call wait_interrupt
+    mov eax, [count]
+    CHECK "the deadline raised the timer vector once", 1
+    call fired_after_deadline
+    CHECK "not before the TSC passed the deadline", 1
+    mov ecx, 0x6E0
+    rdmsr
+    or eax, edx
+    CHECK "fired: disarmed, reads 0", 0
+
+    ; Armed, then 0 written: nothing arrives.
+    call arm_ahead
+    xor eax, eax
+    xor edx, edx
+    mov ecx, 0x6E0
+    wrmsr
+    call wait_past_deadline
+    mov eax, [count]
+    CHECK "writing 0 disarms", 1
+
+    ; A deadline in the past fires at once.
+    rdtsc
+    sub eax, 1000
+    sbb edx, 0
+    mov ecx, 0x6E0
+    wrmsr
+    call wait_interrupt
+    mov eax, [count]
+    CHECK "a passed deadline fires at once", 2
+
+    ; Leaving TSC-deadline mode disarms.
+    call arm_ahead
+    mov dword [APIC + 0x320], VECTOR
+    mov dword [APIC + 0x320], VECTOR | LVT_DEADLINE
+    call wait_past_deadline
+    mov eax, [count]
+    CHECK "a mode change disarms", 2
+
+    ; WRMSR(IA32_TSC): the timer compares with the new TSC.
+    mov edx, 0x1000
+    xor eax, eax
+    mov ecx, 0x10
+    wrmsr
+    call arm_ahead
+    mov eax, [deadline + 4]
+    CHECK "deadline after WRMSR TSC is on the new counter", 0x1000
+    call wait_interrupt
+    mov eax, [count]
+    CHECK "the deadline on the new TSC fires", 3
+    call fired_after_deadline
+    CHECK "not before the new TSC passed it", 1
+    jmp finish
+
+; arm_ahead: [deadline] <- TSC + DELAY, written to IA32_TSC_DEADLINE.
+arm_ahead:
+    rdtsc
+    add eax, DELAY
+    adc edx, 0
+    mov [deadline], eax
+    mov [deadline + 4], edx
+    mov ecx, 0x6E0
+    wrmsr
+    ret
+
+; wait_interrupt: IF = 1 until [count] changes or LIMIT TSC ticks pass.
+wait_interrupt:
+    mov ebx, [count]
+    rdtsc
+    mov [start_tsc], eax
+    mov [start_tsc + 4], edx
+    sti
+.spin:
+    cmp [count], ebx
+    jne .out
+    call elapsed
+    cmp eax, LIMIT
+    jb .spin
+.out:
+    cli
+    ret
+
+; wait_past_deadline: IF = 1 until the TSC is 20 ms past [deadline] (no interrupt expected).
+wait_past_deadline:
+    sti
+.spin:
+    rdtsc
+    sub eax, [deadline]
+    sbb edx, [deadline + 4]
+    js .spin                        ; still before the deadline
+    cmp eax, 20000000
+    jb .spin
+    cli
+    ret
+
+; elapsed: EAX <- low 32 bits of TSC - [start_tsc] (EDX clobbered).
+elapsed:
+    rdtsc
+    sub eax, [start_tsc]
+    ret
+
+; fired_after_deadline: EAX <- 1 if the handler's TSC >= [deadline].
+fired_after_deadline:
+    mov eax, [handler_tsc]
+    mov edx, [handler_tsc + 4]
+    sub eax, [deadline]
+    sbb edx, [deadline + 4]
+    setns al
+    movzx eax, al
+    ret
+
+timer_handler:
+    push eax
+    push edx
+    rdtsc
+    mov [handler_tsc], eax
+    mov [handler_tsc + 4], edx
+    inc dword [count]
+    mov dword [APIC + 0xB0], 0      ; EOI
+    pop edx
+    pop eax
+    iretd
+
+unexpected:
+    mov esi, s_unexpected
+    call puts
+    mov al, 0x7F
+    out 0xF4, al
+    hlt
+
+DEFINE_SET_GATE
+
+section .data
+FLAT_TABLES
+s_unexpected: db "FAIL unexpected interrupt or exception", 10, 0
+
+section .bss
+align 8
+idt: resb 256 * 8
+deadline: resq 1
+start_tsc: resq 1
+handler_tsc: resq 1
+count: resd 1
+expected: resd 1
+gp_count: resd 1
+align 16
+stack: resb 4096
+stack_top:
