@@ -120,6 +120,13 @@ SysResult<u64> ReadMsr(const CpuState& s, MemoryInterface& m, u32 index) {
         case msr::GsBase: return s.segment(SegReg::Gs).base;
         case msr::KernelGsBase: return s.kernel_gs_base;
         case msr::TscAux: return s.tsc_aux;
+        case msr::AmdSyscfg:
+        case msr::AmdIntPending:
+            // AMD's SYSCFG (no fixed-MTRR RdMem/WrMem extensions, no SME) and interrupt-pending message register
+            // (C1E off), both 0. Linux reads them on the AMD families that have them (the fixed-range MTRRs of
+            // 0Fh-11h, the C1E erratum of family 0Fh); Intel CPUs have neither.
+            if (CpuVendor() != Vendor::Amd) return Gp(0);
+            return 0;
         default: return Gp(0);
     }
 }

@@ -17,6 +17,7 @@ inline constexpr u32 TscDeadline = 0x6E0;
 inline constexpr u32 X2apicFirst = 0x800, X2apicLast = 0x8FF;  // the x2APIC registers (SDM Vol. 3 11.12.1)
 inline constexpr u32 Efer = 0xC0000080, Star = 0xC0000081, Lstar = 0xC0000082, Cstar = 0xC0000083,
                      Sfmask = 0xC0000084;
+inline constexpr u32 AmdSyscfg = 0xC0010010, AmdIntPending = 0xC0010055;  // AMD only (APM Vol. 2 A.7; BKDG 0Fh)
 inline constexpr u32 FsBase = 0xC0000100, GsBase = 0xC0000101, KernelGsBase = 0xC0000102, TscAux = 0xC0000103;
 }  // namespace msr
 
