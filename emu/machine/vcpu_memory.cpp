@@ -197,7 +197,8 @@ void VcpuMemory::ResetAfterRestore() {
 void VcpuMemory::SyncPagingState(const cpu::CpuState& state) {
     SyncSlotsGeneration();
     paging_.cr0 = state.cr0;
-    paging_.cr3 = state.cr3;
+    // With CR4.PCIDE, CR3[11:0] is the PCID, not PWT/PCD: the walker and the shadow MMU see the root address only.
+    paging_.cr3 = (state.cr4 & cpu::cr4::PCIDE) ? state.cr3 & ~u64{0xFFF} : state.cr3;
     paging_.cr4 = state.cr4;
     paging_.efer = state.efer;
     if (mmu::ModeOf(paging_) == mmu::PagingMode::Pae && pdptes_cr3_ != state.cr3) {

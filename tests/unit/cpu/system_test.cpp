@@ -485,7 +485,17 @@ TEST_CASE("CR3, CR4, CR8 and DR writes check reserved bits and flush as document
     REQUIRE(WriteControlRegister(e.s, e.m, 3, 0x123000));
     CHECK(e.m.flushes == std::vector<std::pair<u64, bool>>{{~u64{0}, false}});
     CHECK_FALSE(WriteControlRegister(e.s, e.m, 3, u64{1} << 45));  // above MAXPHYADDR (40)
+    // CR4.PCIDE (max advertises PCID) needs CR3[11:0] = 0; then CR3 keeps the PCID and drops bit 63.
+    REQUIRE(WriteControlRegister(e.s, e.m, 3, 0x123008));
     CHECK_FALSE(WriteControlRegister(e.s, e.m, 4, cr4::PAE | cr4::PCIDE));
+    REQUIRE(WriteControlRegister(e.s, e.m, 3, 0x123000));
+    REQUIRE(WriteControlRegister(e.s, e.m, 4, cr4::PAE | cr4::PCIDE));
+    REQUIRE(WriteControlRegister(e.s, e.m, 3, 0x123005 | (u64{1} << 63)));
+    CHECK(e.s.cr3 == 0x123005);
+    CHECK_FALSE(WriteControlRegister(e.s, e.m, 0, e.s.cr0 & ~cr0::PG));  // paging stays on under PCIDE
+    REQUIRE(WriteControlRegister(e.s, e.m, 3, 0x123000));
+    REQUIRE(WriteControlRegister(e.s, e.m, 4, cr4::PAE));
+    CHECK_FALSE(WriteControlRegister(e.s, e.m, 3, 0x123000 | (u64{1} << 63)));  // bit 63 without PCIDE: reserved
     {
         // CR4.SMEP exists only where CPUID advertises SMEP (max does).
         const CpuModel saved = SelectedCpuModel();
