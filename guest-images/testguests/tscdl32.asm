@@ -11,35 +11,15 @@
 %define DELAY 2000000               ; TSC ticks (CPUID leaf 0x15: 1 GHz): 2 ms
 %define FAR_DELAY 100000000         ; 100 ms: the disarm tests must write before the deadline
 %define LIMIT 1000000000            ; 1 s
-bits 32
-section .text
-MULTIBOOT_HEADER
-global _start
-_start:
+MULTIBOOT_ENTRY
     jmp start
 %include "sys/lib32.inc"
 %include "conform/feature32.inc"
 
 start:
-    mov esp, stack_top
-    call read_expected
-    FLAT_START unexpected
-    mov ecx, 13
-    mov eax, gp_handler
-    call set_gate
-    mov ecx, VECTOR
-    mov eax, timer_handler
-    call set_gate
-    mov al, 0xFF                    ; both 8259s masked
-    out 0x21, al
-    out 0xA1, al
+    FEATURE_START VECTOR, timer_handler
 
-    mov eax, 1
-    cpuid
-    mov eax, ecx
-    shr eax, 24
-    and eax, 1
-    CHECK "CPUID.1:ECX.TSC_DEADLINE as the model says", [expected]
+    CHECK_CPUID1_ECX 24, "CPUID.1:ECX.TSC_DEADLINE as the model says"
     cmp dword [expected], 0
     jne .has
     GP_RDMSR 0x6E0
@@ -212,31 +192,14 @@ timer_handler:
     pop eax
     iretd
 
-unexpected:
-    mov esi, s_unexpected
-    call puts
-    mov al, 0x7F
-    out 0xF4, al
-    hlt
-
-DEFINE_SET_GATE
-
-section .data
-FLAT_TABLES
-s_unexpected: db "FAIL unexpected interrupt or exception", 10, 0
-
-section .bss
-align 8
-idt: resb 256 * 8
+FLAT_END
+alignb 8
 deadline: resq 1
 start_tsc: resq 1
 handler_tsc: resq 1
 count: resd 1
 base: resd 1
 late: resb 1
-align 4
+alignb 4
 expected: resd 1
 gp_count: resd 1
-align 16
-stack: resb 4096
-stack_top:

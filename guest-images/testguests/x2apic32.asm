@@ -11,35 +11,15 @@
 %define EN (1 << 11)
 %define EXTD (1 << 10)
 %define VECTOR 0x40
-bits 32
-section .text
-MULTIBOOT_HEADER
-global _start
-_start:
+MULTIBOOT_ENTRY
     jmp start
 %include "sys/lib32.inc"
 %include "conform/feature32.inc"
 
 start:
-    mov esp, stack_top
-    call read_expected
-    FLAT_START unexpected
-    mov ecx, 13
-    mov eax, gp_handler
-    call set_gate
-    mov ecx, VECTOR
-    mov eax, ipi_handler
-    call set_gate
-    mov al, 0xFF                    ; both 8259s masked
-    out 0x21, al
-    out 0xA1, al
+    FEATURE_START VECTOR, ipi_handler
 
-    mov eax, 1
-    cpuid
-    mov eax, ecx
-    shr eax, 21
-    and eax, 1
-    CHECK "CPUID.1:ECX.x2APIC as the model says", [expected]
+    CHECK_CPUID1_ECX 21, "CPUID.1:ECX.x2APIC as the model says"
 
     GP_RDMSR 0x803
     CHECK "x2APIC MSR in xAPIC mode: GP", 1
@@ -146,25 +126,8 @@ ipi_handler:
     pop eax
     iretd
 
-unexpected:
-    mov esi, s_unexpected
-    call puts
-    mov al, 0x7F
-    out 0xF4, al
-    hlt
-
-DEFINE_SET_GATE
-
-section .data
-FLAT_TABLES
-s_unexpected: db "FAIL unexpected interrupt or exception", 10, 0
-
-section .bss
-align 8
-idt: resb 256 * 8
+FLAT_END
+alignb 4
 count: resd 1
 expected: resd 1
 gp_count: resd 1
-align 16
-stack: resb 4096
-stack_top:
