@@ -60,8 +60,9 @@ public:
     }
 
     // WRMSR of an MSR that a platform device acts on: IA32_APIC_BASE, which moves, enables or disables the local
-    // APIC (or switches it to x2APIC mode), the x2APIC registers and IA32_TSC_DEADLINE. The CPU has validated the value and keeps the architectural copy for RDMSR; returning false refuses
-    // the value with #GP (the copy is then unchanged). The default is a machine without such a device.
+    // APIC (or switches it to x2APIC mode), the x2APIC registers and IA32_TSC_DEADLINE. The CPU has validated the
+    // value and keeps the architectural copy of IA32_APIC_BASE for RDMSR; returning false refuses the value with #GP
+    // (the copy is then unchanged). The default is a machine without such a device.
     virtual bool WritePlatformMsr(u32 index, u64 value) {
         (void)index;
         (void)value;

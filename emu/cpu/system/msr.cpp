@@ -101,6 +101,11 @@ SysResult<u64> ReadMsr(const CpuState& s, MemoryInterface& m, u32 index) {
         case msr::Tsc: return GuestTsc(s, m);
         case msr::ApicBase: return s.apic_base;
         case msr::BiosSignId: return 0;  // microcode revision 0
+        case msr::PlatformId:
+            // Intel's platform ID (bits 52:50, which microcode updates match): 0. Linux's microcode driver reads it on
+            // family 6 model 5 and later; AMD CPUs have no such MSR.
+            if (CpuVendor() != Vendor::Intel) return Gp(0);
+            return 0;
         case msr::ArchCapabilities: return kArchCapabilities;
         case msr::MtrrCap: return kMtrrCap;
         case msr::SysenterCs: return s.sysenter_cs;

@@ -6,7 +6,7 @@
 namespace emu::cpu::system {
 
 namespace msr {
-inline constexpr u32 Tsc = 0x10, ApicBase = 0x1B, BiosSignId = 0x8B, MtrrCap = 0xFE, ArchCapabilities = 0x10A;
+inline constexpr u32 Tsc = 0x10, PlatformId = 0x17, ApicBase = 0x1B, BiosSignId = 0x8B, MtrrCap = 0xFE, ArchCapabilities = 0x10A;
 inline constexpr u32 SysenterCs = 0x174, SysenterEsp = 0x175, SysenterEip = 0x176;
 inline constexpr u32 McgCap = 0x179, McgStatus = 0x17A, MiscEnable = 0x1A0;
 inline constexpr u32 MtrrPhysBase0 = 0x200, MtrrPhysMaskLast = 0x20F;
