@@ -7,13 +7,18 @@
 namespace emu::devices {
 
 struct ApicMessage {
-    u8 dest = 0;           // physical APIC ID, or a logical MDA when `logical`; 0xFF broadcasts
+    u32 dest = 0;          // physical APIC ID, or a logical MDA when `logical`; 0xFF (x2APIC: 0xFFFFFFFF) broadcasts
+    bool x2apic = false;   // sent by an APIC in x2APIC mode: 32-bit destination
     bool logical = false;  // destination mode
     u8 vector = 0;
     apic::DeliveryMode mode = apic::DeliveryMode::Fixed;
     bool level = false;    // trigger mode: level-triggered interrupts set TMR and send an EOI broadcast
     int exclude_id = -1;   // an APIC ID not to deliver to (ICR shorthand "all excluding self"); -1 = none
 };
+
+inline bool IsBroadcast(const ApicMessage& msg) {
+    return msg.x2apic ? msg.dest == apic::kX2apicBroadcast : msg.dest == apic::kBroadcast;
+}
 
 class ApicBus {
 public:

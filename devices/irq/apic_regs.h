@@ -53,6 +53,14 @@ inline constexpr u64 kApicBaseX2apic = u64{1} << 10;
 inline constexpr u64 kApicBaseEnable = u64{1} << 11;
 inline constexpr u64 kApicBaseAddrMask = 0x000F'FFFF'FFFF'F000ull;
 
+// The local APIC's MSRs besides IA32_APIC_BASE: the x2APIC registers at 0x800 + offset / 16 (SDM table 11-6) and
+// IA32_TSC_DEADLINE.
+inline constexpr u32 kMsrApicBase = 0x1B;
+inline constexpr u32 kMsrTscDeadline = 0x6E0;
+inline constexpr u32 kMsrX2apicFirst = 0x800;
+inline constexpr u32 kMsrX2apicLast = 0x8FF;
+inline constexpr u32 kRegSelfIpi = 0x3F0;  // x2APIC only (MSR 0x83F)
+
 // Register offsets (SDM table 11-1).
 inline constexpr u32 kRegId = 0x020;
 inline constexpr u32 kRegVersion = 0x030;
@@ -118,5 +126,6 @@ inline constexpr u32 kDfrFlat = 0xF;
 inline constexpr u32 kDfrCluster = 0x0;
 
 inline constexpr u8 kBroadcast = 0xFF;  // xAPIC physical/logical broadcast destination
+inline constexpr u32 kX2apicBroadcast = 0xFFFFFFFF;
 
 }  // namespace emu::devices::apic

@@ -89,10 +89,17 @@ void LocalApic::RestoreState(const LocalApicState& state) {
 // ---- IA32_APIC_BASE and identity ----
 
 bool LocalApic::SetBase(u64 msr_value) {
-    constexpr u64 kValid = apic::kApicBaseAddrMask | apic::kApicBaseEnable | apic::kApicBaseBsp;
-    if (msr_value & ~kValid) return false;  // x2APIC (bit 10) and reserved bits: #GP
+    constexpr u64 kValid =
+        apic::kApicBaseAddrMask | apic::kApicBaseEnable | apic::kApicBaseX2apic | apic::kApicBaseBsp;
+    if (msr_value & ~kValid) return false;  // reserved bits: #GP
     std::lock_guard lock(mutex_);
     const bool was_enabled = state_.base_msr & apic::kApicBaseEnable;
+    if ((msr_value & apic::kApicBaseX2apic) && !(state_.base_msr & apic::kApicBaseX2apic)) {
+        // Entering x2APIC mode sets the logical ID from the x2APIC ID (SDM 11.12.10.2): cluster ID[19:4] in bits
+        // 31:16, one bit for ID[3:0] in bits 15:0.
+        const u32 id = state_.id;
+        state_.ldr = ((id >> 4) << 16) | (1u << (id & 0xF));
+    }
     // The BSP flag is read-only: it reflects the processor's role.
     state_.base_msr = (msr_value & ~apic::kApicBaseBsp) | (state_.base_msr & apic::kApicBaseBsp);
     if (was_enabled && !(msr_value & apic::kApicBaseEnable)) {
@@ -110,16 +117,21 @@ u64 LocalApic::BaseMsr() const {
 }
 u64 LocalApic::Base() const { return BaseMsr() & apic::kApicBaseAddrMask; }
 bool LocalApic::Enabled() const { return BaseMsr() & apic::kApicBaseEnable; }
+bool LocalApic::X2apic() const { return BaseMsr() & apic::kApicBaseX2apic; }
 u8 LocalApic::Id() const {
     std::lock_guard lock(mutex_);
     return state_.id;
 }
 
-bool LocalApic::MatchesDestination(u8 dest, bool logical) const {
+bool LocalApic::MatchesDestination(const ApicMessage& msg) const {
     std::lock_guard lock(mutex_);
     if (!(state_.base_msr & apic::kApicBaseEnable)) return false;
-    if (!logical) return dest == apic::kBroadcast || dest == state_.id;
-    if (dest == apic::kBroadcast) return true;
+    if (IsBroadcast(msg)) return true;
+    if (!msg.logical) return msg.dest == state_.id;
+    if (state_.base_msr & apic::kApicBaseX2apic) {
+        return (msg.dest >> 16) == (state_.ldr >> 16) && (msg.dest & state_.ldr & 0xFFFF) != 0;
+    }
+    const u8 dest = static_cast<u8>(msg.dest);
     const u8 ldr = static_cast<u8>(state_.ldr >> 24);
     if ((state_.dfr >> 28) == apic::kDfrFlat) return (ldr & dest) != 0;
     // Cluster model: bits 7-4 select the cluster, bits 3-0 the members.
@@ -487,7 +499,10 @@ void LocalApic::SendIcrLocked(PostWrite& post) {
         SignalErrorLocked(apic::kEsrSendIllegalVector);
         return;
     }
-    ApicMessage msg{.dest = static_cast<u8>(state_.icr_high >> 24),
+    const bool x2apic = state_.base_msr & apic::kApicBaseX2apic;  // ICR bits 63:32 are the whole destination
+    const u32 broadcast = x2apic ? apic::kX2apicBroadcast : apic::kBroadcast;
+    ApicMessage msg{.dest = x2apic ? state_.icr_high : state_.icr_high >> 24,
+                    .x2apic = x2apic,
                     .logical = (icr & apic::kIcrDestLogical) != 0,
                     .vector = vector,
                     .mode = mode,
@@ -497,11 +512,11 @@ void LocalApic::SendIcrLocked(PostWrite& post) {
         post.wake = AcceptLocked(msg);
         return;
     case apic::Shorthand::AllIncludingSelf:
-        msg.dest = apic::kBroadcast;
+        msg.dest = broadcast;
         msg.logical = false;
         break;
     case apic::Shorthand::AllExcludingSelf:
-        msg.dest = apic::kBroadcast;
+        msg.dest = broadcast;
         msg.logical = false;
         msg.exclude_id = state_.id;
         break;
@@ -509,8 +524,8 @@ void LocalApic::SendIcrLocked(PostWrite& post) {
     }
     if (ipi_bus_ == nullptr) {
         // No bus: only this APIC exists.
-        const bool to_self = msg.exclude_id != state_.id &&
-                             (msg.dest == apic::kBroadcast || (!msg.logical && msg.dest == state_.id));
+        const bool to_self =
+            msg.exclude_id != state_.id && (IsBroadcast(msg) || (!msg.logical && msg.dest == state_.id));
         if (to_self) post.wake = AcceptLocked(msg);
         return;
     }
@@ -543,9 +558,93 @@ void LocalApic::Write(u64 offset, std::span<const u8> data) {
         WriteRegisterLocked(static_cast<u32>(offset & 0xFF0), static_cast<u32>(LoadLe(data.first(4))),
                             timers_.clock().NowNs(), post);
     }
+    FinishWrite(post);
+}
+
+void LocalApic::FinishWrite(const PostWrite& post) {
     if (post.eoi_vector >= 0 && eoi_broadcast_) eoi_broadcast_(static_cast<u8>(post.eoi_vector));
     if (post.send_ipi) ipi_bus_->DeliverInterrupt(post.ipi);
     if (post.wake) Wake();
+}
+
+// ---- x2APIC registers and IA32_TSC_DEADLINE (MSRs) ----
+
+std::optional<u64> LocalApic::ReadX2apicLocked(u32 reg, u64 now) const {
+    const bool in_range = [reg] {
+        if (reg >= apic::kRegIsr && reg < apic::kRegIrr + 0x80) return true;  // ISR, TMR, IRR
+        if (reg >= apic::kRegLvtTimer && reg <= apic::kRegTimerCurrent) return true;
+        switch (reg) {
+        case apic::kRegId: case apic::kRegVersion: case apic::kRegTpr: case apic::kRegPpr: case apic::kRegLdr:
+        case apic::kRegSvr: case apic::kRegEsr: case apic::kRegIcrLow: case apic::kRegTimerDivide: return true;
+        default: return false;  // APR, EOI, RRD, DFR, ICR high, CMCI, SELF IPI and reserved offsets
+        }
+    }();
+    if (!in_range) return std::nullopt;
+    if (reg == apic::kRegId) return u64{state_.id};  // the 32-bit x2APIC ID
+    if (reg == apic::kRegIcrLow) return (u64{state_.icr_high} << 32) | state_.icr_low;
+    return ReadRegisterLocked(reg, now);
+}
+
+bool LocalApic::WriteX2apicLocked(u32 reg, u64 value, u64 now, PostWrite& post) {
+    if (reg == apic::kRegIcrLow) {
+        state_.icr_high = static_cast<u32>(value >> 32);
+        state_.icr_low = static_cast<u32>(value) & ~apic::kIcrDeliveryStatus;
+        SendIcrLocked(post);
+        return true;
+    }
+    if (value >> 32) return false;  // bits 63:32 are reserved in every other register
+    const u32 v = static_cast<u32>(value);
+    switch (reg) {
+    case apic::kRegEoi:
+    case apic::kRegEsr:
+        if (v != 0) return false;  // both take only 0 in x2APIC mode
+        break;
+    case apic::kRegSelfIpi: {
+        if (v & ~apic::kLvtVector) return false;
+        const u8 vector = static_cast<u8>(v);
+        if (vector < 16) {
+            SignalErrorLocked(apic::kEsrSendIllegalVector);
+        } else {
+            post.wake = AcceptFixedLocked(vector, false);
+        }
+        return true;
+    }
+    case apic::kRegTpr:
+    case apic::kRegSvr:
+    case apic::kRegTimerInitial:
+    case apic::kRegTimerDivide: break;
+    default:
+        if (reg >= apic::kRegLvtTimer && reg <= apic::kRegLvtError) break;
+        return false;  // read-only (ID, version, PPR, LDR, ISR/TMR/IRR, current count) or not present
+    }
+    WriteRegisterLocked(reg, v, now, post);
+    return true;
+}
+
+std::optional<u64> LocalApic::ReadMsr(u32 index) {
+    if (index == apic::kMsrTscDeadline) return TscDeadline();
+    if (index < apic::kMsrX2apicFirst || index > apic::kMsrX2apicLast) return std::nullopt;
+    std::lock_guard lock(mutex_);
+    if (!(state_.base_msr & apic::kApicBaseX2apic)) return std::nullopt;
+    return ReadX2apicLocked((index - apic::kMsrX2apicFirst) << 4, timers_.clock().NowNs());
+}
+
+bool LocalApic::WriteMsr(u32 index, u64 value) {
+    if (index == apic::kMsrTscDeadline) {
+        SetTscDeadline(value);
+        return true;
+    }
+    if (index < apic::kMsrX2apicFirst || index > apic::kMsrX2apicLast) return false;
+    PostWrite post;
+    {
+        std::lock_guard lock(mutex_);
+        if (!(state_.base_msr & apic::kApicBaseX2apic)) return false;
+        if (!WriteX2apicLocked((index - apic::kMsrX2apicFirst) << 4, value, timers_.clock().NowNs(), post)) {
+            return false;
+        }
+    }
+    FinishWrite(post);
+    return true;
 }
 
 // ---- ApicRouter ----
@@ -553,7 +652,7 @@ void LocalApic::Write(u64 offset, std::span<const u8> data) {
 void ApicRouter::DeliverInterrupt(const ApicMessage& msg) {
     for (LocalApic* apic : apics_) {
         if (msg.exclude_id >= 0 && apic->Id() == msg.exclude_id) continue;
-        if (!apic->MatchesDestination(msg.dest, msg.logical)) continue;
+        if (!apic->MatchesDestination(msg)) continue;
         apic->Accept(msg);
         if (msg.mode == DeliveryMode::LowestPriority) return;
     }

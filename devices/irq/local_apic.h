@@ -1,6 +1,7 @@
 #pragma once
-// The xAPIC local APIC (Intel SDM Vol. 3, chapter 11), one per vCPU, memory-mapped at IA32_APIC_BASE
-// (0xFEE00000 at reset).
+// The local APIC (Intel SDM Vol. 3, chapter 11), one per vCPU: memory-mapped at IA32_APIC_BASE (0xFEE00000 at
+// reset) in xAPIC mode, MSRs 0x800-0x8FF in x2APIC mode (11.12: 32-bit ID, LDR derived from it and read-only,
+// no DFR or APR, ICR as one 64-bit register, SELF IPI; the MMIO window is not decoded).
 //
 // Registers: ID, version 0x50014 (as QEMU: 6 LVT entries, no CMCI, no EOI-broadcast suppression), TPR, APR,
 // PPR, EOI, LDR, DFR, SVR, ISR/TMR/IRR, ESR (write-to-latch), ICR, LVT timer/thermal/perf/LINT0/LINT1/error,
@@ -9,9 +10,9 @@
 // is 1 GHz, as in KVM and QEMU, so a count of N at divide-by-1 lasts N ns. The counter is not ticked: the
 // current count is computed from the Clock and expiry is one TimerQueue event. A periodic timer that falls
 // behind delivers one interrupt and keeps its phase.
-// TSC-deadline: the CPU owns IA32_TSC_DEADLINE and forwards it with SetTscDeadline(); the TSC is taken to be
-// TicksIn(clock ns, tsc_hz) + tsc_offset (the CPU's RDTSC must use the same mapping).
-// Not modelled: x2APIC (SetBase refuses it), CMCI, thermal/perf sources, focus processor checking,
+// TSC-deadline: IA32_TSC_DEADLINE is this APIC's MSR; the TSC is TicksIn(clock ns, tsc_hz) + tsc_offset, the
+// mapping the CPU's RDTSC uses (its clock is the same Clock, its offset is forwarded with SetTscOffset).
+// Not modelled: CMCI, thermal/perf sources, focus processor checking,
 // level-triggered LINT inputs with Remote IRR (LINT edges are accepted), SMI.
 // With one vCPU, INIT and SIPI messages are only recorded (InitCount/SipiCount).
 //
@@ -19,6 +20,7 @@
 // after it is released; Accept() may be called from any thread. The wakeup callback runs without the lock.
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <vector>
 
 #include "devices/bus/io_device.h"
@@ -53,13 +55,20 @@ public:
     void Read(u64 offset, std::span<u8> data) override;
     void Write(u64 offset, std::span<const u8> data) override;
 
-    // IA32_APIC_BASE, owned by the CPU's MSR code: SetBase returns false for a value the CPU must refuse with
-    // #GP (x2APIC enable, reserved bits). The machine moves the MMIO range when Base() changes.
+    // IA32_APIC_BASE, owned by the CPU's MSR code, which checks the x2APIC state transitions: SetBase returns false
+    // for a value the CPU must refuse with #GP (reserved bits). The machine moves the MMIO range when Base() changes
+    // and removes it in x2APIC mode.
     bool SetBase(u64 msr_value);
     u64 BaseMsr() const;
     u64 Base() const;      // the physical address of the register page
     bool Enabled() const;  // the global enable bit
+    bool X2apic() const;   // x2APIC mode (EXTD)
     u8 Id() const;
+
+    // RDMSR/WRMSR of the x2APIC registers (in x2APIC mode) and IA32_TSC_DEADLINE: nullopt / false for #GP (a
+    // reserved or write-only register read, a read-only register written, reserved bits set, not in x2APIC mode).
+    std::optional<u64> ReadMsr(u32 index);
+    bool WriteMsr(u32 index, u64 value);
 
     // IA32_TSC_DEADLINE (MSR 0x6E0). Writes are ignored unless the LVT timer is in TSC-deadline mode.
     void SetTscDeadline(u64 tsc);
@@ -68,8 +77,12 @@ public:
 
     // Delivers an interrupt message (from the ApicBus, or internally). Thread-safe.
     void Accept(const ApicMessage& msg);
-    // True if msg's destination selects this APIC (physical ID, or logical flat/cluster against LDR/DFR).
-    bool MatchesDestination(u8 dest, bool logical) const;
+    // True if msg's destination selects this APIC (physical ID, or logical flat/cluster against LDR/DFR; in x2APIC
+    // mode logical is always cluster: ID bits 31:16, member bitmap 15:0).
+    bool MatchesDestination(const ApicMessage& msg) const;
+    bool MatchesDestination(u8 dest, bool logical) const {
+        return MatchesDestination(ApicMessage{.dest = dest, .logical = logical});
+    }
     // LINT0/LINT1 input pins: a rising edge delivers through the LVT entry (fixed vector, NMI); ExtINT on
     // LINT0 is handled by InterruptController polling the 8259.
     IrqLine& Lint(unsigned n) { return lint_[n & 1]; }
@@ -117,6 +130,9 @@ private:
     };
 
     void SetLint(unsigned n, bool level);
+    void FinishWrite(const PostWrite& post);  // what a register write asked for, after the lock
+    std::optional<u64> ReadX2apicLocked(u32 reg, u64 now) const;
+    bool WriteX2apicLocked(u32 reg, u64 value, u64 now, PostWrite& post);
     // All Locked functions: call with mutex_ held.
     u32 ReadRegisterLocked(u32 reg, u64 now) const;
     void WriteRegisterLocked(u32 reg, u32 value, u64 now, PostWrite& post);

@@ -3,6 +3,8 @@
 // an implementation that applies paging (walk or shadow MMU, soft TLB), memslots and MMIO dispatch.
 // Tests supply flat implementations.
 #include <atomic>
+#include <chrono>
+#include <optional>
 #include <span>
 
 #include "emu/common/types.h"
@@ -58,13 +60,33 @@ public:
     }
 
     // WRMSR of an MSR that a platform device acts on: IA32_APIC_BASE, which moves, enables or disables the local
-    // APIC. The CPU has validated the value and keeps the architectural copy for RDMSR; returning false refuses
-    // the value with #GP (the copy is then unchanged). The default is a machine without such a device.
+    // APIC (or switches it to x2APIC mode), the x2APIC registers and IA32_TSC_DEADLINE. The CPU has validated the
+    // value and keeps the architectural copy of IA32_APIC_BASE for RDMSR; returning false refuses the value with #GP
+    // (the copy is then unchanged). The default is a machine without such a device.
     virtual bool WritePlatformMsr(u32 index, u64 value) {
         (void)index;
         (void)value;
         return true;
     }
+
+    // RDMSR of an MSR a platform device owns (the x2APIC registers 0x800-0x8FF, IA32_TSC_DEADLINE): its value, or
+    // nullopt for #GP. The CPU has checked the privilege and the feature. The default is a machine without them.
+    virtual std::optional<u64> ReadPlatformMsr(u32 index) {
+        (void)index;
+        return std::nullopt;
+    }
+
+    // The platform's clock in nanoseconds, the timeline its timer devices schedule on. The CPU's TSC counts it (plus
+    // CpuState::tsc_offset, system::GuestTsc), so a TSC-deadline computed from RDTSC fires when the local APIC's
+    // timer reaches it. The default is the host's monotonic clock.
+    virtual u64 ClockNs() {
+        return static_cast<u64>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                    std::chrono::steady_clock::now().time_since_epoch())
+                                    .count());
+    }
+    // The CPU's TSC offset changed (WRMSR IA32_TSC, loadvm): the platform's TSC-deadline timer maps TSC values to
+    // ClockNs() with it.
+    virtual void SetTscOffset(i64 offset) { (void)offset; }
 
     // FERR#: a waiting x87 instruction found an unmasked exception pending while CR0.NE = 0, so the CPU signals the
     // error on its pin instead of raising #MF (SDM Vol. 1 8.7; the PC routes FERR# to IRQ13, which software clears

@@ -115,7 +115,7 @@ void PcBoard::InsertMmio(u64 base, u64 size, devices::IoDevice& device) {
 
 bool PcBoard::WriteApicBase(u64 value) {
     if (!lapic_->SetBase(value)) return false;
-    const u64 want = lapic_->Enabled() ? lapic_->Base() : 0;
+    const u64 want = lapic_->Enabled() && !lapic_->X2apic() ? lapic_->Base() : 0;
     if (want == lapic_mapped_at_) return true;
     // Called on the vCPU thread between instructions, so no access to the window is in flight.
     if (lapic_mapped_at_ != 0) (void)mmio_.Remove(lapic_mapped_at_);
@@ -130,6 +130,10 @@ bool PcBoard::WriteApicBase(u64 value) {
         }
     }
     return true;
+}
+
+bool PcBoard::WritePlatformMsr(u32 index, u64 value) {
+    return index == devices::apic::kMsrApicBase ? WriteApicBase(value) : lapic_->WriteMsr(index, value);
 }
 
 u64 PcBoard::InstallAcpiTables(PhysWriter& memory) {

@@ -62,8 +62,14 @@ public:
 
     // WRMSR(IA32_APIC_BASE), forwarded by the CPU with a value it has validated: the local APIC's MMIO window
     // follows the base, and is not decoded while the APIC is globally disabled (the 8259 then reaches the CPU
-    // directly). Returns false if the APIC refuses the value (#GP).
+    // directly) or in x2APIC mode. Returns false if the APIC refuses the value (#GP).
     bool WriteApicBase(u64 value);
+    // The CPU's platform MSRs (MemoryInterface::WritePlatformMsr/ReadPlatformMsr): IA32_APIC_BASE, the x2APIC
+    // registers and IA32_TSC_DEADLINE, all the local APIC's. false / nullopt: #GP.
+    bool WritePlatformMsr(u32 index, u64 value);
+    std::optional<u64> ReadPlatformMsr(u32 index) { return lapic_->ReadMsr(index); }
+    // The CPU's TSC offset (its TSC is the machine clock plus it): the TSC-deadline timer maps deadlines with it.
+    void SetTscOffset(i64 offset) { lapic_->SetTscOffset(offset); }
 
     // FERR#: an unmasked x87 error while CR0.NE = 0 raises ISA IRQ13 until the guest writes port 0xF0.
     void SignalFpuError() { fpu_error_.Raise(); }

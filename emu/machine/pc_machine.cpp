@@ -266,8 +266,11 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
         board.RunDeferred();
         if (memslot_port) memslot_port->RunPending();
     });
-    vcpu_memory.SetPlatformMsrHandler(
-        [&board](u32 index, u64 value) { return index != cpu::system::msr::ApicBase || board.WriteApicBase(value); });
+    vcpu_memory.SetPlatform(VcpuMemory::Platform{
+        .write_msr = [&board](u32 index, u64 value) { return board.WritePlatformMsr(index, value); },
+        .read_msr = [&board](u32 index) { return board.ReadPlatformMsr(index); },
+        .set_tsc_offset = [&board](i64 offset) { board.SetTscOffset(offset); },
+        .clock = &clock});
     vcpu_memory.SetFpuErrorHandler([&board] { board.SignalFpuError(); });
     cpu::Vcpu vcpu(vcpu_memory, config.backend, config.jit);
     vcpu.state() = state;

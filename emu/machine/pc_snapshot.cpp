@@ -162,7 +162,7 @@ std::optional<std::string> SavePcSnapshot(const PcSnapshotTarget& t, const std::
     {
         Encoder e;
         e.U64(t.clock->NowNs());
-        e.U64(cpu::system::GuestTsc(state));
+        e.U64(cpu::system::GuestTsc(state, *t.vcpu_memory));
         sections.push_back(Make("clock", e));
     }
     {
@@ -270,10 +270,9 @@ std::optional<std::string> LoadPcSnapshot(const PcSnapshotTarget& t, const std::
             [&](std::span<u8> vram, const auto&) { ApplyRuns(vram.data(), vram.size() / kPageSize, vram_runs, [](u64) {}); });
         gpu->display().RestoreState(display_state);
     }
-    // The guest TSC goes on from its saved value too.
-    cpu::CpuState zero_offset = cpu_state;
-    zero_offset.tsc_offset = 0;
-    cpu_state.tsc_offset = saved_tsc - cpu::system::GuestTsc(zero_offset);
+    // The guest TSC goes on from its saved value too, and the local APIC's TSC-deadline timer with it.
+    cpu_state.tsc_offset = saved_tsc - t.vcpu_memory->ClockNs();
+    t.vcpu_memory->SetTscOffset(static_cast<i64>(cpu_state.tsc_offset));
     t.vcpu->state() = cpu_state;
     t.vcpu_memory->ResetAfterRestore();
     t.vcpu->InvalidateAllCode();

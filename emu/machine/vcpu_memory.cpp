@@ -197,7 +197,8 @@ void VcpuMemory::ResetAfterRestore() {
 void VcpuMemory::SyncPagingState(const cpu::CpuState& state) {
     SyncSlotsGeneration();
     paging_.cr0 = state.cr0;
-    paging_.cr3 = state.cr3;
+    // With CR4.PCIDE, CR3[11:0] is the PCID, not PWT/PCD: the walker and the shadow MMU see the root address only.
+    paging_.cr3 = (state.cr4 & cpu::cr4::PCIDE) ? state.cr3 & ~u64{0xFFF} : state.cr3;
     paging_.cr4 = state.cr4;
     paging_.efer = state.efer;
     if (mmu::ModeOf(paging_) == mmu::PagingMode::Pae && pdptes_cr3_ != state.cr3) {
@@ -364,7 +365,16 @@ void VcpuMemory::PortOut(u16 port, unsigned size, u32 value) {
     SyncSlotsGeneration();
 }
 
-bool VcpuMemory::WritePlatformMsr(u32 index, u64 value) { return !platform_msr_ || platform_msr_(index, value); }
+bool VcpuMemory::WritePlatformMsr(u32 index, u64 value) {
+    return !platform_.write_msr || platform_.write_msr(index, value);
+}
+std::optional<u64> VcpuMemory::ReadPlatformMsr(u32 index) {
+    return platform_.read_msr ? platform_.read_msr(index) : std::nullopt;
+}
+u64 VcpuMemory::ClockNs() { return platform_.clock ? platform_.clock->NowNs() : MemoryInterface::ClockNs(); }
+void VcpuMemory::SetTscOffset(i64 offset) {
+    if (platform_.set_tsc_offset) platform_.set_tsc_offset(offset);
+}
 
 bool VcpuMemory::TakeCodeWritten() {
     if (!code_written_.load(std::memory_order_acquire)) return false;

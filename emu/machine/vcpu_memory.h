@@ -20,12 +20,14 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <unordered_set>
 #include <vector>
 
 #include "devices/bus/bus.h"
+#include "devices/timer/clock.h"
 #include "emu/cpu/memory_interface.h"
 #include "emu/machine/machine_config.h"
 #include "mmu/memslots/memslots.h"
@@ -61,6 +63,9 @@ public:
     std::span<const u64> CodeWrittenPages() const override { return taken_code_pages_; }
     bool TranslateFetch(const cpu::CpuState& state, u64 linear, bool user, u64* gpa, cpu::MemFault* fault) override;
     bool WritePlatformMsr(u32 index, u64 value) override;
+    std::optional<u64> ReadPlatformMsr(u32 index) override;
+    u64 ClockNs() override;
+    void SetTscOffset(i64 offset) override;
     mmu::TlbEntry* InlineTlb(bool user) override {
         return tlb_.Table(user ? mmu::MmuIndex::User : mmu::MmuIndex::Supervisor);
     }
@@ -68,15 +73,20 @@ public:
     // Runs after every port write: a device that must change a bus's topology (a PCI BAR remap) queues the
     // change during the access, which holds the bus, and it is applied here, before the next instruction.
     void SetAfterPortWrite(std::function<void()> hook) { after_port_write_ = std::move(hook); }
-    // Where WritePlatformMsr goes (the board's local APIC); without a handler every value is accepted.
     // FERR# (an unmasked x87 error with CR0.NE = 0): the machine routes it to its interrupt controller.
     void SetFpuErrorHandler(std::function<void()> handler) { fpu_error_ = std::move(handler); }
     void SignalFerr() override {
         if (fpu_error_) fpu_error_();
     }
-    void SetPlatformMsrHandler(std::function<bool(u32 index, u64 value)> handler) {
-        platform_msr_ = std::move(handler);
-    }
+    // The board's side of the platform MSRs and of the TSC (its local APIC and clock). Without it every platform MSR
+    // write is accepted, reads raise #GP and the clock is the host's.
+    struct Platform {
+        std::function<bool(u32 index, u64 value)> write_msr;
+        std::function<std::optional<u64>(u32 index)> read_msr;
+        std::function<void(i64 offset)> set_tsc_offset;
+        const devices::Clock* clock = nullptr;
+    };
+    void SetPlatform(Platform platform) { platform_ = std::move(platform); }
 
     // Guest RAM and the CPU state were replaced behind the vCPU's back (loadvm; call with the vCPU parked): the shadow
     // MMU drops its roots and frees every shadow page (their write-track counts go back), the TLB is flushed and the
@@ -160,7 +170,7 @@ private:
     std::unique_ptr<mmu::ShadowMmu> shadow_;
     std::unique_ptr<mmu::ShadowVcpu> shadow_vcpu_;
     std::function<void()> after_port_write_;
-    std::function<bool(u32, u64)> platform_msr_;
+    Platform platform_;
     std::function<void()> fpu_error_;
     // A set of guest-physical pages that every store tests: a bitmap over the low pages (grown on demand) and a
     // hash set for the rare page above it.

@@ -96,23 +96,7 @@ ipi_handler:
     pop eax
     iretd
 
-unexpected:
-    mov esi, s_unexpected
-    call puts
-    mov al, 0x7F
-    out 0xF4, al
-    hlt
-
-DEFINE_SET_GATE
-
-section .data
-FLAT_TABLES
-s_unexpected: db "FAIL unexpected interrupt or exception", 10, 0
-
-section .bss
-align 8
-idt: resb 256 * 8
+FLAT_END
+alignb 4
 count: resd 1
 last_eip: resd 1
-stack: resb 4096
-stack_top:

@@ -36,6 +36,16 @@ def checks():
     for model, has in [([], 1), (["-cpu", "Skylake-Client"], 1), (["-cpu", "EPYC"], 1), (["-cpu", "qemu64"], 0),
                        (["-cpu", "max,-sse4_1,-sse4_2"], 0)]:
         self_checking("conform_sse4_64", 11 if has else 5, "-reg", f"r14={has}", *model)
+    # 11. PCID and INVPCID: max and Skylake-Client (QEMU's table); not EPYC or qemu64, not after -pcid,-invpcid.
+    for model, has in [([], 1), (["-cpu", "Skylake-Client"], 1), (["-cpu", "EPYC"], 0), (["-cpu", "qemu64"], 0),
+                       (["-cpu", "max,-pcid,-invpcid"], 0)]:
+        self_checking("conform_pcid64", 18 if has else 4, "-reg", f"r14={has}", *model)
+    # 11. x2APIC and the TSC-deadline timer: max and Skylake-Client (QEMU's table); not EPYC or qemu64, not after
+    # -x2apic,-tsc_deadline_timer.
+    for model, has in [([], 1), (["-cpu", "Skylake-Client"], 1), (["-cpu", "EPYC"], 0), (["-cpu", "qemu64"], 0),
+                       (["-cpu", "max,-x2apic,-tsc_deadline_timer"], 0)]:
+        self_checking_kernel("x2apic32", 28 if has else 3, "-append", str(has), *model)
+        self_checking_kernel("tscdl32", 12 if has else 2, "-append", str(has), *model)
 
 
 for_each_backend(checks)

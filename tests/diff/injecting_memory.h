@@ -47,6 +47,9 @@ public:
     void FlushTlb(u64 linear, bool global) override { inner_.FlushTlb(linear, global); }
     bool LoadPdptes(u64 cr3) override { return inner_.LoadPdptes(cr3); }
     bool WritePlatformMsr(u32 index, u64 value) override { return inner_.WritePlatformMsr(index, value); }
+    std::optional<u64> ReadPlatformMsr(u32 index) override { return inner_.ReadPlatformMsr(index); }
+    u64 ClockNs() override { return inner_.ClockNs(); }
+    void SetTscOffset(i64 offset) override { inner_.SetTscOffset(offset); }
     void SignalFerr() override { inner_.SignalFerr(); }
     bool TakeCodeWritten() override { return inner_.TakeCodeWritten(); }
     std::span<const u64> CodeWrittenPages() const override { return inner_.CodeWrittenPages(); }

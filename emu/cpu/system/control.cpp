@@ -22,6 +22,8 @@ u64 Cr4Writable() {
 }
 constexpr u64 kCr4PagingBits = cr4::PSE | cr4::PAE | cr4::PGE | cr4::PCIDE | cr4::SMEP | cr4::SMAP | cr4::LA57;
 constexpr unsigned kMaxPhysAddrBits = 40;  // CPUID 0x80000008: EAX[7:0]
+constexpr u64 kPcidMask = 0xFFF;
+constexpr u64 kCr3NoFlush = u64{1} << 63;
 
 // The CR0 and CR4 bits whose change reloads the PAE PDPTEs when PAE paging is in use afterwards (SDM Vol. 3 4.4.1).
 constexpr u64 kCr0PdpteBits = cr0::CD | cr0::NW | cr0::PG;
@@ -46,6 +48,7 @@ Status WriteCr0(CpuState& s, MemoryInterface& m, u64 value) {
         if (!(s.cr4 & cr4::PAE)) return Gp(0);  // IA-32e mode needs PAE paging (SDM Vol. 3 10.8.5)
         efer |= efer::LMA;
     }
+    if (!(value & cr0::PG) && (s.cr4 & cr4::PCIDE)) return Gp(0);  // SDM Vol. 3 4.10.1: PCIDE needs paging on
     if (!(value & cr0::PG) && (old & cr0::PG) && (efer & efer::LMA)) {
         if (s.mode() == CpuMode::Long64) return Gp(0);  // paging cannot be turned off in 64-bit mode
         efer &= ~efer::LMA;
@@ -61,6 +64,8 @@ Status WriteCr4(CpuState& s, MemoryInterface& m, u64 value) {
     if (value & ~Cr4Writable()) return Gp(0);
     if ((s.efer & efer::LMA) && !(value & cr4::PAE)) return Gp(0);
     const u64 old = s.cr4;
+    // Setting PCIDE needs IA-32e mode and PCID 0 in CR3 (SDM Vol. 3 4.10.1, MOV CR4).
+    if ((value & ~old & cr4::PCIDE) && (!(s.efer & efer::LMA) || (s.cr3 & kPcidMask))) return Gp(0);
     if (((old ^ value) & kCr4PdpteBits) && PdpteLoadFails(m, s.cr0, s.cr3, value, s.efer)) return Gp(0);
     s.cr4 = value;
     if ((old ^ value) & kCr4PagingBits) m.FlushTlb(~u64{0}, true);
@@ -68,6 +73,10 @@ Status WriteCr4(CpuState& s, MemoryInterface& m, u64 value) {
 }
 
 Status WriteCr3(CpuState& s, MemoryInterface& m, u64 value) {
+    // With CR4.PCIDE, bits 11:0 are the PCID and bit 63 asks to keep the PCID's translations; bit 63 is not stored
+    // (SDM Vol. 3 4.10.4.1, MOV CR3). The TLB is flushed anyway: it is not tagged by PCID, so the previous address
+    // space's entries must go, and flushing more than asked is what a cache may always do.
+    if (s.cr4 & cr4::PCIDE) value &= ~kCr3NoFlush;
     if (s.long_mode_active() && (value >> kMaxPhysAddrBits)) return Gp(0);
     const u64 cr3 = s.long_mode_active() ? value : value & 0xFFFFFFFF;
     if (PdpteLoadFails(m, s.cr0, cr3, s.cr4, s.efer)) return Gp(0);
@@ -155,6 +164,29 @@ Status Lmsw(CpuState& s, MemoryInterface& m, u16 value) {
 Status Invlpg(CpuState& s, MemoryInterface& m, u64 linear) {
     if (s.cpl() != 0) return Gp(0);
     m.FlushTlb(linear & ~kPageMask, true);
+    return {};
+}
+
+Status InvpcidAllowed(const CpuState& s) {
+    if (!HasFeature("invpcid")) return Ud();
+    if (s.cpl() != 0) return Gp(0);
+    return {};
+}
+
+Status Invpcid(CpuState& s, MemoryInterface& m, u64 type, u64 pcid_word, u64 linear) {
+    EMU_SYS_TRY(InvpcidAllowed(s));
+    // Descriptor bits 63:12 are reserved; a PCID other than 0 needs CR4.PCIDE for the single-PCID types; type 0
+    // needs a canonical address (SDM Vol. 2 INVPCID).
+    if (type > 3 || (pcid_word & ~kPcidMask)) return Gp(0);
+    if (type <= 1 && pcid_word != 0 && !(s.cr4 & cr4::PCIDE)) return Gp(0);
+    if (type == 0 && !IsCanonical(linear)) return Gp(0);
+    // The TLB is not tagged by PCID: type 0 drops the page whatever its PCID, the others what a MOV CR3 (1, 3) or a
+    // CR4.PGE toggle (2) would.
+    if (type == 0) {
+        m.FlushTlb(linear & ~kPageMask, true);
+    } else {
+        m.FlushTlb(~u64{0}, type == 2);
+    }
     return {};
 }
 

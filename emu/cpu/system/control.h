@@ -28,6 +28,10 @@ Status Clts(CpuState& s);
 Status Lmsw(CpuState& s, MemoryInterface& m, u16 value);
 Status Invlpg(CpuState& s, MemoryInterface& m, u64 linear);
 Status CacheInvalidate(const CpuState& s);
+// INVPCID (SDM Vol. 2): #UD without the feature, #GP(0) at CPL > 0 (InvpcidAllowed, checked before the descriptor is
+// read), then the type (0-3) and the 16-byte descriptor's PCID word and linear address are checked and flushed.
+Status InvpcidAllowed(const CpuState& s);
+Status Invpcid(CpuState& s, MemoryInterface& m, u64 type, u64 pcid_word, u64 linear);
 
 // SMSW: CR0's low bits (all of CR0 for a register destination; the caller truncates).
 u64 Smsw(const CpuState& s);

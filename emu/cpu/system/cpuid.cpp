@@ -43,18 +43,23 @@ constexpr CpuidFeature kFeatures[] = {
     {1, 0, CpuidReg::Ecx, 0, "sse3", true},
     {1, 0, CpuidReg::Ecx, 9, "ssse3", true},
     {1, 0, CpuidReg::Ecx, 13, "cx16", true},
+    {1, 0, CpuidReg::Ecx, 17, "pcid", true},  // CR4.PCIDE, CR3 bit 63 (control.cpp); the TLB is untagged
     {1, 0, CpuidReg::Ecx, 19, "sse4_1", true},
     {1, 0, CpuidReg::Ecx, 20, "sse4_2", true},
+    {1, 0, CpuidReg::Ecx, 21, "x2apic", true},  // EXTD and MSRs 0x800-0x8FF (msr.cpp, devices/irq/local_apic)
     {1, 0, CpuidReg::Ecx, 22, "movbe", true},
     {1, 0, CpuidReg::Ecx, 23, "popcnt", true},
+    {1, 0, CpuidReg::Ecx, 24, "tsc_deadline_timer", true},  // IA32_TSC_DEADLINE: the local APIC's MSR
     {1, 0, CpuidReg::Ecx, 26, "xsave", true},
     {7, 0, CpuidReg::Ebx, 0, "fsgsbase", true},  // RD/WR FS/GS BASE with CR4.FSGSBASE (segments.h)
     {7, 0, CpuidReg::Ebx, 3, "bmi1", false},
     {7, 0, CpuidReg::Ebx, 7, "smep", true},   // mmu/walk and the shadow MMU's role; fetch faults carry I/D
     {7, 0, CpuidReg::Ebx, 20, "smap", true},  // mmu/softtlb's SupervisorAc index; STAC/CLAC (translate/flags.cpp)
     {7, 0, CpuidReg::Ebx, 8, "bmi2", false},
+    {7, 0, CpuidReg::Ebx, 10, "invpcid", true},  // control.h Invpcid
     {7, 0, CpuidReg::Ebx, 19, "adx", true},
     {7, 0, CpuidReg::Ecx, 2, "umip", true},  // CR4.UMIP: control.h CheckUmip
+    {7, 0, CpuidReg::Ecx, 3, "pku", false},
     {7, 0, CpuidReg::Ecx, 22, "rdpid", true},
     {7, 0, CpuidReg::Edx, 29, "arch_capabilities", true},  // IA32_ARCH_CAPABILITIES (msr.cpp): not vulnerable
     {0x80000001, 0, CpuidReg::Ecx, 0, "lahf_lm", true},

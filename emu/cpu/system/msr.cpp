@@ -1,6 +1,6 @@
 #include "emu/cpu/system/msr.h"
 
-#include <chrono>
+#include "emu/cpu/system/cpuid.h"
 
 namespace emu::cpu::system {
 namespace {
@@ -10,12 +10,6 @@ constexpr u64 kPhysMask = (u64{1} << kMaxPhysAddrBits) - 1;
 // MTRRcap: 8 variable ranges, fixed ranges supported (bit 8), write-combining (bit 10); no SMRR.
 constexpr u64 kMtrrCap = 8 | (1u << 8) | (1u << 10);
 constexpr u64 kEferWritable = efer::SCE | efer::LME | efer::NXE;
-
-u64 HostNanoseconds() {
-    return static_cast<u64>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch())
-            .count());
-}
 
 // Memory types valid in MTRRs (UC WC WT WP WB) and, adding UC- (7), in the PAT (SDM Vol. 3 12.11, 12.12).
 bool ValidMtrrType(u64 t) { return t == 0 || t == 1 || t == 4 || t == 5 || t == 6; }
@@ -65,18 +59,53 @@ Status WriteCanonical(u64& field, u64 value) {
 constexpr u64 kArchCapabilities = (1u << 0) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 13) |
                                   (1u << 14) | (1u << 15) | (1u << 24) | (1u << 26) | (1u << 27);
 
+// IA32_APIC_BASE (SDM Vol. 3 11.4.4, 11.12.5): BSP (bit 8) is read-only; EN (bit 11), EXTD (bit 10, with x2APIC) and
+// the base below MAXPHYADDR are writable. EXTD without EN, x2APIC back to xAPIC without disabling first, and
+// disabled straight to x2APIC are illegal transitions (#GP).
+Status WriteApicBase(CpuState& s, MemoryInterface& m, u64 value) {
+    constexpr u64 kBsp = 1u << 8, kExtd = 1u << 10, kEnable = 1u << 11;
+    const u64 extd = HasFeature("x2apic") ? kExtd : 0;
+    if (value & ~((kPhysMask & ~u64{0xFFF}) | kEnable | extd | kBsp)) return Gp(0);
+    const bool was_x2 = s.apic_base & kExtd, was_on = s.apic_base & kEnable;
+    const bool x2 = value & kExtd, on = value & kEnable;
+    if (x2 && !on) return Gp(0);
+    if (was_x2 && on && !x2) return Gp(0);
+    if (!was_on && x2) return Gp(0);
+    value = (value & ~kBsp) | (s.apic_base & kBsp);
+    // The local APIC (a platform device) follows: its MMIO window moves, goes away or is replaced by the MSRs.
+    if (!m.WritePlatformMsr(msr::ApicBase, value)) return Gp(0);
+    s.apic_base = value;
+    return {};
+}
+
+// The MSRs the local APIC answers: its x2APIC registers in x2APIC mode, IA32_TSC_DEADLINE with the TSC-deadline
+// timer. Anywhere else they do not exist (#GP).
+bool PlatformMsrReachable(const CpuState& s, u32 index) {
+    if (index >= msr::X2apicFirst && index <= msr::X2apicLast) return (s.apic_base & (1u << 10)) != 0;
+    return index == msr::TscDeadline && HasFeature("tsc_deadline_timer");
+}
+
 }  // namespace
 
-u64 GuestTsc(const CpuState& s) { return HostNanoseconds() + s.tsc_offset; }
+u64 GuestTsc(const CpuState& s, MemoryInterface& m) { return m.ClockNs() + s.tsc_offset; }
 
-SysResult<u64> ReadMsr(const CpuState& s, u32 index) {
+SysResult<u64> ReadMsr(const CpuState& s, MemoryInterface& m, u32 index) {
     if (s.cpl() != 0) return Gp(0);
+    if (PlatformMsrReachable(s, index)) {
+        if (const std::optional<u64> value = m.ReadPlatformMsr(index)) return *value;
+        return Gp(0);
+    }
     if (index >= msr::MtrrPhysBase0 && index <= msr::MtrrPhysMaskLast) return s.mtrr_var[index - msr::MtrrPhysBase0];
     if (const int f = FixedIndex(index); f >= 0) return s.mtrr_fixed[static_cast<unsigned>(f)];
     switch (index) {
-        case msr::Tsc: return GuestTsc(s);
+        case msr::Tsc: return GuestTsc(s, m);
         case msr::ApicBase: return s.apic_base;
         case msr::BiosSignId: return 0;  // microcode revision 0
+        case msr::PlatformId:
+            // Intel's platform ID (bits 52:50, which microcode updates match): 0. Linux's microcode driver reads it on
+            // family 6 model 5 and later; AMD CPUs have no such MSR.
+            if (CpuVendor() != Vendor::Intel) return Gp(0);
+            return 0;
         case msr::ArchCapabilities: return kArchCapabilities;
         case msr::MtrrCap: return kMtrrCap;
         case msr::SysenterCs: return s.sysenter_cs;
@@ -96,6 +125,13 @@ SysResult<u64> ReadMsr(const CpuState& s, u32 index) {
         case msr::GsBase: return s.segment(SegReg::Gs).base;
         case msr::KernelGsBase: return s.kernel_gs_base;
         case msr::TscAux: return s.tsc_aux;
+        case msr::AmdSyscfg:
+        case msr::AmdIntPending:
+            // AMD's SYSCFG (no fixed-MTRR RdMem/WrMem extensions, no SME) and interrupt-pending message register
+            // (C1E off), both 0. Linux reads them on the AMD families that have them (the fixed-range MTRRs of
+            // 0Fh-11h, the C1E erratum of family 0Fh); Intel CPUs have neither.
+            if (CpuVendor() != Vendor::Amd) return Gp(0);
+            return 0;
         default: return Gp(0);
     }
 }
@@ -112,17 +148,13 @@ Status WriteMsr(CpuState& s, MemoryInterface& m, u32 index, u64 value) {
         s.mtrr_fixed[static_cast<unsigned>(f)] = value;
         return {};
     }
+    if (PlatformMsrReachable(s, index)) return m.WritePlatformMsr(index, value) ? Status{} : Gp(0);
     switch (index) {
-        case msr::Tsc: s.tsc_offset = value - HostNanoseconds(); return {};
-        case msr::ApicBase:
-            // BSP (bit 8) is read-only; EN (bit 11) and the base below MAXPHYADDR are writable; x2APIC (bit 10)
-            // is not advertised, so it is reserved like the rest.
-            if (value & ~((kPhysMask & ~u64{0xFFF}) | (1u << 11) | (1u << 8))) return Gp(0);
-            value = (value & ~u64{1u << 8}) | (s.apic_base & (1u << 8));
-            // The local APIC (a platform device) follows: its MMIO window moves or goes away with the value.
-            if (!m.WritePlatformMsr(index, value)) return Gp(0);
-            s.apic_base = value;
+        case msr::Tsc:
+            s.tsc_offset = value - m.ClockNs();
+            m.SetTscOffset(static_cast<i64>(s.tsc_offset));
             return {};
+        case msr::ApicBase: return WriteApicBase(s, m, value);
         case msr::BiosSignId: return {};  // writing 0 before CPUID(1) is how the revision is read
         case msr::SysenterCs: s.sysenter_cs = value & 0xFFFF; return {};
         case msr::SysenterEsp: return WriteCanonical(s.sysenter_esp, value);

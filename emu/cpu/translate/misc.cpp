@@ -122,7 +122,7 @@ u64 Cpuid(ir::HelperEnv& env, u64, u64, u64) {
 u64 Rdtsc(ir::HelperEnv& env, u64 with_aux, u64, u64) {
     CpuState& s = env.state;
     if ((s.cr4 & cr4::TSD) && s.cpl() != 0 && s.mode() != CpuMode::Real) return env.Raise(vec::GP, 0);
-    const u64 tsc = system::GuestTsc(s);  // WRMSR(TSC) moves it
+    const u64 tsc = system::GuestTsc(s, env.memory);  // WRMSR(TSC) moves it
     s.reg(Gpr::Rax) = tsc & 0xFFFFFFFF;
     s.reg(Gpr::Rdx) = tsc >> 32;
     if (with_aux) s.reg(Gpr::Rcx) = s.tsc_aux & 0xFFFFFFFF;

@@ -77,9 +77,15 @@ u64 Privileged(ir::HelperEnv& env, u64 op, u64 arg, u64) {
         default: return Check(env, system::CacheInvalidate(env.state));
     }
 }
+u64 InvalidatePcid(ir::HelperEnv& env, u64 type, u64 descriptor, u64) {
+    if (const auto allowed = system::InvpcidAllowed(env.state); !allowed) return Fail(env, allowed.error());
+    u64 desc[2];
+    if (!env.Read(descriptor, desc, sizeof desc)) return 0;
+    return Check(env, system::Invpcid(env.state, env.memory, type, desc[0], desc[1]));
+}
 u64 Rdmsr(ir::HelperEnv& env, u64, u64, u64) {
     CpuState& s = env.state;
-    const auto r = system::ReadMsr(s, static_cast<u32>(s.reg(Gpr::Rcx)));
+    const auto r = system::ReadMsr(s, env.memory, static_cast<u32>(s.reg(Gpr::Rcx)));
     if (!r) return Fail(env, r.error());
     s.reg(Gpr::Rax) = *r & 0xFFFFFFFF;
     s.reg(Gpr::Rdx) = *r >> 32;
@@ -134,6 +140,7 @@ const ir::HelperInfo kWriteCrHelper{"WriteCr", &WriteCr};
 const ir::HelperInfo kReadDrHelper{"ReadDr", &ReadDr};
 const ir::HelperInfo kWriteDrHelper{"WriteDr", &WriteDr};
 const ir::HelperInfo kPrivilegedHelper{"Privileged", &Privileged};
+const ir::HelperInfo kInvpcidHelper{"Invpcid", &InvalidatePcid};
 const ir::HelperInfo kRdmsrHelper{"Rdmsr", &Rdmsr};
 const ir::HelperInfo kWrmsrHelper{"Wrmsr", &Wrmsr};
 const ir::HelperInfo kFastCallHelper{"FastSystemCall", &FastSystemCall};
@@ -241,6 +248,13 @@ bool Translator::SMSW(const DecodedInsn& insn) {
 // continues on the new page), so the block ends here and the next one is looked up afresh.
 bool Translator::INVLPG(const DecodedInsn& insn) {
     ir_.CallHelper(kPrivilegedHelper, ir::Emitter::Imm64(kInvlpg), LinearAddress(insn.operands[0]));
+    ir_.ExitToDispatcher(next_rip_);
+    return false;
+}
+
+// INVPCID: the type from the register, the descriptor read by the helper; ends the block as INVLPG does.
+bool Translator::INVPCID(const DecodedInsn& insn) {
+    ir_.CallHelper(kInvpcidHelper, Read(insn.operands[0]), LinearAddress(insn.operands[1]));
     ir_.ExitToDispatcher(next_rip_);
     return false;
 }

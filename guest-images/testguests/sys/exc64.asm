@@ -64,7 +64,8 @@ start:
     lea rcx, [rel .ud_insn]
     CHECK "UD saved rip is ud2", rcx
 
-    ; #GP(0): setting CR4.PCIDE when CPUID does not report PCID (SDM MOV CR: reserved bit -> #GP(0)).
+    ; #GP(0): setting CR4.PCIDE when CPUID does not report PCID (SDM MOV CR: reserved bit -> #GP(0)); run with
+    ; -cpu max,-pcid.
     ARM .gp_cr4
     mov rax, cr4
     bts rax, 17

@@ -485,7 +485,17 @@ TEST_CASE("CR3, CR4, CR8 and DR writes check reserved bits and flush as document
     REQUIRE(WriteControlRegister(e.s, e.m, 3, 0x123000));
     CHECK(e.m.flushes == std::vector<std::pair<u64, bool>>{{~u64{0}, false}});
     CHECK_FALSE(WriteControlRegister(e.s, e.m, 3, u64{1} << 45));  // above MAXPHYADDR (40)
+    // CR4.PCIDE (max advertises PCID) needs CR3[11:0] = 0; then CR3 keeps the PCID and drops bit 63.
+    REQUIRE(WriteControlRegister(e.s, e.m, 3, 0x123008));
     CHECK_FALSE(WriteControlRegister(e.s, e.m, 4, cr4::PAE | cr4::PCIDE));
+    REQUIRE(WriteControlRegister(e.s, e.m, 3, 0x123000));
+    REQUIRE(WriteControlRegister(e.s, e.m, 4, cr4::PAE | cr4::PCIDE));
+    REQUIRE(WriteControlRegister(e.s, e.m, 3, 0x123005 | (u64{1} << 63)));
+    CHECK(e.s.cr3 == 0x123005);
+    CHECK_FALSE(WriteControlRegister(e.s, e.m, 0, e.s.cr0 & ~cr0::PG));  // paging stays on under PCIDE
+    REQUIRE(WriteControlRegister(e.s, e.m, 3, 0x123000));
+    REQUIRE(WriteControlRegister(e.s, e.m, 4, cr4::PAE));
+    CHECK_FALSE(WriteControlRegister(e.s, e.m, 3, 0x123000 | (u64{1} << 63)));  // bit 63 without PCIDE: reserved
     {
         // CR4.SMEP exists only where CPUID advertises SMEP (max does).
         const CpuModel saved = SelectedCpuModel();
@@ -608,7 +618,7 @@ TEST_CASE("IA32_ARCH_CAPABILITIES is advertised, read-only, and says not vulnera
     Env e;
     // CPUID.(EAX=7,ECX=0):EDX[29] enumerates the MSR (SDM Vol. 2 CPUID; Vol. 4 table 2-2, MSR 0x10A).
     CHECK((Cpuid(7, 0, e.s).edx >> 29) & 1);
-    const auto caps = ReadMsr(e.s, msr::ArchCapabilities);
+    const auto caps = ReadMsr(e.s, e.m, msr::ArchCapabilities);
     REQUIRE(caps);
     CHECK((*caps & 1) == 1);          // RDCL_NO: Linux skips page-table isolation
     CHECK(((*caps >> 5) & 1) == 1);   // MDS_NO
@@ -619,14 +629,14 @@ TEST_CASE("IA32_ARCH_CAPABILITIES is advertised, read-only, and says not vulnera
 TEST_CASE("MSR reads and writes: canonical checks, read-only and unknown MSRs are #GP(0)", "[system]") {
     Env e;
     REQUIRE(WriteMsr(e.s, e.m, msr::Lstar, 0xFFFFFFFF81000000));
-    CHECK(*ReadMsr(e.s, msr::Lstar) == 0xFFFFFFFF81000000);
+    CHECK(*ReadMsr(e.s, e.m, msr::Lstar) == 0xFFFFFFFF81000000);
     CHECK_FALSE(WriteMsr(e.s, e.m, msr::Lstar, 0x0000800000000000));
     CHECK_FALSE(WriteMsr(e.s, e.m, msr::KernelGsBase, 0x8000000000000000));
     REQUIRE(WriteMsr(e.s, e.m, msr::FsBase, 0x7000));
     CHECK(e.s.segment(SegReg::Fs).base == 0x7000);
-    CHECK_FALSE(ReadMsr(e.s, 0x12345678));
+    CHECK_FALSE(ReadMsr(e.s, e.m, 0x12345678));
     CHECK_FALSE(WriteMsr(e.s, e.m, msr::MtrrCap, 0));
-    CHECK(*ReadMsr(e.s, msr::MtrrCap) == 0x508);
+    CHECK(*ReadMsr(e.s, e.m, msr::MtrrCap) == 0x508);
     CHECK_FALSE(WriteMsr(e.s, e.m, msr::Pat, 0x0007040600070402));  // type 2 is reserved
     CHECK(WriteMsr(e.s, e.m, msr::Pat, 0x0007010600070406));
     CHECK_FALSE(WriteMsr(e.s, e.m, msr::TscAux, u64{1} << 32));
@@ -635,7 +645,7 @@ TEST_CASE("MSR reads and writes: canonical checks, read-only and unknown MSRs ar
     CHECK(WriteMsr(e.s, e.m, msr::MtrrPhysBase0 + 1, 0xFFF0000800));
     CHECK_FALSE(WriteMsr(e.s, e.m, msr::MtrrPhysBase0 + 1, 0x400));
     e.EnterUser64();
-    CHECK_FALSE(ReadMsr(e.s, msr::Efer));
+    CHECK_FALSE(ReadMsr(e.s, e.m, msr::Efer));
 }
 
 TEST_CASE("EFER: LMA is read-only and LME cannot change while paging is on", "[system]") {
@@ -649,7 +659,7 @@ TEST_CASE("EFER: LMA is read-only and LME cannot change while paging is on", "[s
 TEST_CASE("WRMSR TSC moves the counter RDMSR reads", "[system]") {
     Env e;
     REQUIRE(WriteMsr(e.s, e.m, msr::Tsc, u64{1} << 50));
-    const u64 t = *ReadMsr(e.s, msr::Tsc);
+    const u64 t = *ReadMsr(e.s, e.m, msr::Tsc);
     CHECK(t >= u64{1} << 50);
     CHECK(t < (u64{1} << 50) + 10'000'000'000ull);
 }

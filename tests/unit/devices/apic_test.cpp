@@ -175,9 +175,9 @@ TEST_CASE("lapic: software disable masks the LVTs and keeps them masked", "[devi
     CHECK(env.Reg(apic::kRegLvtTimer) == (apic::kLvtMasked | 0x40));
 }
 
-TEST_CASE("lapic: SetBase relocates, refuses x2APIC, and clearing the enable bit disables", "[devices][lapic]") {
+TEST_CASE("lapic: SetBase relocates, refuses reserved bits, and clearing the enable bit disables", "[devices][lapic]") {
     ApicEnv env;
-    CHECK_FALSE(env.apic.SetBase(0xFEE00000 | apic::kApicBaseEnable | apic::kApicBaseX2apic));
+    CHECK_FALSE(env.apic.SetBase(0xFEE00000 | apic::kApicBaseEnable | 1));
     REQUIRE(env.apic.SetBase(0xFED00000 | apic::kApicBaseEnable));
     CHECK(env.apic.Base() == 0xFED00000);
     CHECK((env.apic.BaseMsr() & apic::kApicBaseBsp) != 0);  // read-only
@@ -443,6 +443,21 @@ TEST_CASE("lapic timer: TSC-deadline fires at the deadline and disarms", "[devic
     t.RunUntil(2000);
     CHECK(lapic.HasPendingInterrupt());
     CHECK(lapic.TscDeadline() == 0);
+}
+
+TEST_CASE("lapic timer: the TSC-deadline follows the CPU's TSC offset and the MSR interface", "[devices][lapic]") {
+    TimerEnv t;
+    LocalApic lapic{t.timers, LocalApic::Config{}};  // 1 GHz: TSC = clock ns + offset
+    Out32(lapic, apic::kRegSvr, apic::kSvrEnable | 0xFF);
+    Out32(lapic, apic::kRegLvtTimer, (2u << 17) | 0x32);
+    lapic.SetTscOffset(1'000'000);        // the CPU's TSC is 1 ms ahead of the clock
+    REQUIRE(lapic.WriteMsr(apic::kMsrTscDeadline, 1'003'000));  // TSC 1'003'000 = clock 3000 ns
+    CHECK(*lapic.ReadMsr(apic::kMsrTscDeadline) == 1'003'000);
+    lapic.SetTscOffset(2'000'000);        // WRMSR(TSC) moved the counter 1 ms forward: the deadline is passed
+    t.RunUntil(1);
+    CHECK(lapic.HasPendingInterrupt());
+    CHECK(*lapic.ReadMsr(apic::kMsrTscDeadline) == 0);
+    CHECK_FALSE(lapic.ReadMsr(0x803));    // x2APIC registers only in x2APIC mode
 }
 
 // ---------------------------------------------------------------- facade

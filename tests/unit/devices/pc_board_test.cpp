@@ -120,9 +120,8 @@ struct PlatformMsrMemory final : cpu::MemoryInterface {
     bool Write(const cpu::CpuState&, u64, const void*, unsigned, bool, cpu::MemFault*) override { return false; }
     u32 PortIn(u16, unsigned) override { return ~0u; }
     void PortOut(u16, unsigned, u32) override {}
-    bool WritePlatformMsr(u32 index, u64 value) override {
-        return index != cpu::system::msr::ApicBase || board.WriteApicBase(value);
-    }
+    bool WritePlatformMsr(u32 index, u64 value) override { return board.WritePlatformMsr(index, value); }
+    std::optional<u64> ReadPlatformMsr(u32 index) override { return board.ReadPlatformMsr(index); }
     machine::PcBoard& board;
 };
 
@@ -174,9 +173,8 @@ TEST_CASE("pc board: clearing the APIC global enable unmaps the window and gives
     CHECK((env.Mmio32(apic::kLapicBase + apic::kRegSvr) & apic::kSvrEnable) == 0);
 }
 
-TEST_CASE("pc board: IA32_APIC_BASE refuses x2APIC enable and reserved bits", "[devices][pc_board]") {
+TEST_CASE("pc board: IA32_APIC_BASE refuses reserved bits", "[devices][pc_board]") {
     BoardEnv env;
-    CHECK_FALSE(env.board.WriteApicBase(apic::kLapicBase | kEn | kBsp | apic::kApicBaseX2apic));
     CHECK_FALSE(env.board.WriteApicBase(apic::kLapicBase | kEn | kBsp | 0x1));  // bit 0 is reserved
     CHECK(env.Mmio32(apic::kLapicBase + apic::kRegVersion) == apic::kLapicVersion);  // unchanged
 }
@@ -187,14 +185,38 @@ TEST_CASE("pc board: WRMSR(IA32_APIC_BASE) reaches the local APIC; refused value
     BoardEnv env;
     PlatformMsrMemory memory(env.board);
     cpu::CpuState s;  // CPL 0 at reset
-    REQUIRE(*ReadMsr(s, msr::ApicBase) == (apic::kLapicBase | kEn | kBsp));
+    REQUIRE(*ReadMsr(s, memory, msr::ApicBase) == (apic::kLapicBase | kEn | kBsp));
     REQUIRE(WriteMsr(s, memory, msr::ApicBase, 0xFEF00000 | kEn));  // BSP is read-only: the CPU keeps it
-    CHECK(*ReadMsr(s, msr::ApicBase) == (0xFEF00000 | kEn | kBsp));
+    CHECK(*ReadMsr(s, memory, msr::ApicBase) == (0xFEF00000 | kEn | kBsp));
     CHECK(env.Mmio32(0xFEF00000 + apic::kRegVersion) == apic::kLapicVersion);
-    CHECK_FALSE(WriteMsr(s, memory, msr::ApicBase, 0xFEE00000 | kEn | apic::kApicBaseX2apic));  // not advertised
+    CHECK_FALSE(WriteMsr(s, memory, msr::ApicBase, 0xFEF00000 | apic::kApicBaseX2apic));  // EXTD without EN
     CHECK_FALSE(WriteMsr(s, memory, msr::ApicBase, (u64{1} << 40) | kEn));  // above MAXPHYADDR (40)
-    CHECK(*ReadMsr(s, msr::ApicBase) == (0xFEF00000 | kEn | kBsp));
+    CHECK(*ReadMsr(s, memory, msr::ApicBase) == (0xFEF00000 | kEn | kBsp));
     CHECK(env.Mmio32(0xFEF00000 + apic::kRegVersion) == apic::kLapicVersion);
+}
+
+TEST_CASE("pc board: x2APIC mode: legal and illegal IA32_APIC_BASE transitions, MSRs instead of the MMIO window",
+          "[devices][pc_board]") {
+    using namespace cpu::system;
+    BoardEnv env;
+    PlatformMsrMemory memory(env.board);
+    cpu::CpuState s;
+    constexpr u64 kExtd = apic::kApicBaseX2apic;
+    CHECK_FALSE(ReadMsr(s, memory, 0x803));  // x2APIC registers do not exist in xAPIC mode
+    REQUIRE(WriteMsr(s, memory, msr::ApicBase, apic::kLapicBase | kEn | kExtd));
+    CHECK(*ReadMsr(s, memory, 0x803) == apic::kLapicVersion);
+    CHECK(*ReadMsr(s, memory, 0x80D) == 1);                 // LDR derived from x2APIC ID 0
+    CHECK(env.Mmio32(apic::kLapicBase + apic::kRegVersion) == 0xFFFFFFFF);  // the window is gone
+    CHECK_FALSE(WriteMsr(s, memory, 0x80D, 2));             // LDR is read-only
+    CHECK_FALSE(WriteMsr(s, memory, 0x80B, 1));             // EOI takes only 0
+    CHECK_FALSE(ReadMsr(s, memory, 0x80B));                 // EOI is write-only
+    CHECK_FALSE(ReadMsr(s, memory, 0x80E));                 // no DFR
+    CHECK_FALSE(WriteMsr(s, memory, 0x808, u64{1} << 32));  // reserved upper half
+    CHECK_FALSE(WriteMsr(s, memory, msr::ApicBase, apic::kLapicBase | kEn));  // x2APIC -> xAPIC
+    REQUIRE(WriteMsr(s, memory, msr::ApicBase, apic::kLapicBase));            // -> disabled
+    CHECK_FALSE(WriteMsr(s, memory, msr::ApicBase, apic::kLapicBase | kEn | kExtd));  // disabled -> x2APIC
+    REQUIRE(WriteMsr(s, memory, msr::ApicBase, apic::kLapicBase | kEn));
+    CHECK(env.Mmio32(apic::kLapicBase + apic::kRegVersion) == apic::kLapicVersion);
 }
 
 TEST_CASE("pc board: HPET legacy replacement takes IRQ0 from the PIT and gives it back", "[devices][pc_board]") {
