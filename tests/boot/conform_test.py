@@ -30,6 +30,9 @@ def checks():
     for model, has in [([], 1), (["-cpu", "Skylake-Client"], 1), (["-cpu", "EPYC"], 1), (["-cpu", "qemu64"], 0),
                        (["-cpu", "max,-smep,-smap"], 0)]:
         self_checking("conform_smep64", 12 if has else 4, "-reg", f"r14={has}", *model)
+    # 11. Hardware task switching (32-bit): JMP/CALL to a TSS, task gates in the GDT and IDT, IRET with NT, busy bits,
+    # back links, CR0.TS, LDTR/CR3 from the TSS, #TS in the new task, #DF through a task gate, the T bit.
+    self_checking("conform_task32", 43, "-start-mode", "prot32")
 
 
 for_each_backend(checks)
