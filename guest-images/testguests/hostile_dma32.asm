@@ -97,6 +97,13 @@ bad_place:
 .done:
     ret
 
+; put_bad: ECX = index, EDI = register offset: the place's 64 bits into the register pair at [EBX + EDI].
+put_bad:
+    call bad_place
+    mov [ebx + edi], eax
+    mov [ebx + edi + 4], edx
+    ret
+
 ; ---------------------------------------------------------------------------------------------------------------- virtio
 ; ECX = device number, [dev_id] its PCI device ID (0x1041 net, 0x1042 blk, 0x1043 console, 0x1044 rng).
 virtio_device:
@@ -125,13 +132,12 @@ virtio_device:
 .ring_case:
     push ecx
     call virtio_features
-    call bad_place
-    mov [ebx + V_QDESC], eax
-    mov [ebx + V_QDESC + 4], edx
-    mov [ebx + V_QDRIVER], eax
-    mov [ebx + V_QDRIVER + 4], edx
-    mov [ebx + V_QDEVICE], eax
-    mov [ebx + V_QDEVICE + 4], edx
+    mov edi, V_QDESC
+    call put_bad
+    mov edi, V_QDRIVER
+    call put_bad
+    mov edi, V_QDEVICE
+    call put_bad
     mov word [ebx + V_QENABLE], 1
     mov byte [ebx + V_STATUS], 1 | 2 | 8 | 4
     test byte [ebx + V_STATUS], NEEDS_RESET
@@ -234,9 +240,8 @@ gpu_device:
     cmp ecx, 4                      ; a root is a page: one across the end of RAM is the last page of RAM
     je .root_next
     push ecx
-    call bad_place
-    mov [ebx + E_ROOT], eax
-    mov [ebx + E_ROOT + 4], edx
+    mov edi, E_ROOT
+    call put_bad
     mov dword [ebx + E_CTL], 1
     cmp dword [ebx + E_CTXST], 2
     pop ecx
@@ -279,9 +284,8 @@ gpu_device:
     xor ecx, ecx                    ; a batch of 4096 commands at each bad place
 .batch_case:
     push ecx
-    call bad_place
-    mov [ebx + E_BATCH], eax
-    mov [ebx + E_BATCH + 4], edx
+    mov edi, E_BATCH
+    call put_bad
     mov dword [ebx + E_COUNT], 4096
     mov dword [ebx + E_FADDR], 0
     mov dword [ebx + E_FADDR + 4], 0
@@ -319,9 +323,8 @@ gpu_device:
     xor ecx, ecx
 .fence_case:
     push ecx
-    call bad_place
-    mov [ebx + E_FADDR], eax
-    mov [ebx + E_FADDR + 4], edx
+    mov edi, E_FADDR
+    call put_bad
     mov dword [ebx + E_FVAL], 0x12345678
     mov dword [ebx + E_FVAL + 4], 0
     mov dword [ebx + E_BATCH], BATCH

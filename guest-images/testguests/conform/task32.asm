@@ -28,6 +28,26 @@ MARK     equ 0x800000           ; what B sees at 4 MiB
     jmp start
 %include "sys/lib32.inc"
 
+; CHECK_NT name, expected: EFLAGS.NT (0x4000 or 0).
+%macro CHECK_NT 2
+    pushfd
+    pop eax
+    and eax, 0x4000
+    CHECK %1, %2
+%endmacro
+; CHECK_TYPE selector, name, expected: the type field of a GDT descriptor (AVAIL or BUSY for a TSS).
+%macro CHECK_TYPE 3
+    movzx eax, byte [gdt + %1 + 5]
+    and eax, 0xF
+    CHECK %2, %3
+%endmacro
+; CHECK_TR name, expected
+%macro CHECK_TR 2
+    str ax
+    movzx eax, ax
+    CHECK %1, %2
+%endmacro
+
 start:
     mov esp, stack_a
     lgdt [gdtr]
@@ -135,9 +155,7 @@ back_from_jmp:
     CHECK "A's ESI after JMP there and back", 0x5A5A5A5A
     mov eax, ebp
     CHECK "A's EBP after JMP there and back", 0x600D
-    str ax
-    movzx eax, ax
-    CHECK "TR is A's again", SEL_A
+    CHECK_TR "TR is A's again", SEL_A
     mov eax, cr0
     and eax, 8
     CHECK "CR0.TS set by the switch back", 8
@@ -147,43 +165,30 @@ back_from_jmp:
     sldt ax
     movzx eax, ax
     CHECK "LDTR from A's TSS (null)", 0
-    movzx eax, byte [gdt + SEL_B + 5]
-    and eax, 0xF
-    CHECK "JMP away from B cleared its busy bit", AVAIL
+    CHECK_TYPE SEL_B, "JMP away from B cleared its busy bit", AVAIL
 
     ; ---- 2. CALL to TSS B, back by IRET (NT)
     mov esi, 0x5A5A5A5A
     call SEL_B:0
     mov eax, esi
     CHECK "A's ESI after CALL and IRET", 0x5A5A5A5A
-    pushfd
-    pop eax
-    and eax, 0x4000
-    CHECK "A's NT after IRET back (as saved)", 0
-    movzx eax, byte [gdt + SEL_B + 5]
-    and eax, 0xF
-    CHECK "IRET cleared B's busy bit", AVAIL
-    movzx eax, byte [gdt + SEL_A + 5]
-    and eax, 0xF
-    CHECK "A busy again", BUSY
+    CHECK_NT "A's NT after IRET back (as saved)", 0
+    CHECK_TYPE SEL_B, "IRET cleared B's busy bit", AVAIL
+    CHECK_TYPE SEL_A, "A busy again", BUSY
     mov eax, [tss_b + 0x24]
     and eax, 0x4000
     CHECK "B's saved EFLAGS has NT clear", 0
 
     ; ---- 3. JMP through the task gate in the GDT
     jmp SEL_GATE:0
-    str ax
-    movzx eax, ax
-    CHECK "back in A after the task gate", SEL_A
+    CHECK_TR "back in A after the task gate", SEL_A
 
     ; ---- 4. INT 0x40 through the IDT's task gate to C, back by IRET
     mov edi, 0x7777
     int 0x40
     mov eax, edi
     CHECK "A's EDI after INT through a task gate", 0x7777
-    movzx eax, byte [gdt + SEL_C + 5]
-    and eax, 0xF
-    CHECK "C available after its IRET", AVAIL
+    CHECK_TYPE SEL_C, "C available after its IRET", AVAIL
     mov eax, [c_link]
     CHECK "C's back link was A", SEL_A
 
@@ -232,9 +237,7 @@ task_b:
     CHECK "B's EAX from its TSS", 0xB0B0B0B0
     mov eax, [b_ebx]
     CHECK "B's EBX from its TSS", 0x1234
-    str ax
-    movzx eax, ax
-    CHECK "TR is B after JMP", SEL_B
+    CHECK_TR "TR is B after JMP", SEL_B
     sldt ax
     movzx eax, ax
     CHECK "LDTR from B's TSS", SEL_LDT
@@ -246,16 +249,9 @@ task_b:
     and eax, 8
     CHECK "CR0.TS set by JMP", 8
     clts
-    pushfd
-    pop eax
-    and eax, 0x4000
-    CHECK "JMP does not nest (NT clear)", 0
-    movzx eax, byte [gdt + SEL_A + 5]
-    and eax, 0xF
-    CHECK "JMP cleared A's busy bit", AVAIL
-    movzx eax, byte [gdt + SEL_B + 5]
-    and eax, 0xF
-    CHECK "B busy", BUSY
+    CHECK_NT "JMP does not nest (NT clear)", 0
+    CHECK_TYPE SEL_A, "JMP cleared A's busy bit", AVAIL
+    CHECK_TYPE SEL_B, "B busy", BUSY
     mov eax, [tss_a + 0x20]
     CHECK "A's saved EIP: after its JMP", back_from_jmp
     mov ax, 4 | 0               ; LDT selector 0 (TI = 1): B's own data segment
@@ -264,20 +260,13 @@ task_b:
     mov fs, ax
     jmp SEL_A:0
     ; entry 2: CALL
-    pushfd
-    pop eax
-    and eax, 0x4000
-    CHECK "CALL nests (NT set)", 0x4000
+    CHECK_NT "CALL nests (NT set)", 0x4000
     movzx eax, word [tss_b]
     CHECK "B's back link is A", SEL_A
-    movzx eax, byte [gdt + SEL_A + 5]
-    and eax, 0xF
-    CHECK "CALL left A busy", BUSY
+    CHECK_TYPE SEL_A, "CALL left A busy", BUSY
     iret
     ; entry 3: through the task gate
-    str ax
-    movzx eax, ax
-    CHECK "the GDT task gate entered B", SEL_B
+    CHECK_TR "the GDT task gate entered B", SEL_B
     jmp SEL_A:0
 
 ; ---- task C (INT 0x40): checks, then IRET; again for the T-bit round

@@ -44,11 +44,7 @@ struct Env {
         m.Set<u64>(kGdt + kAbsentTss, Desc(0x3300, 0x67, 0x09, 0)); // not present
         m.Set<u64>(kGdt + kBadCsTss, Desc(kTssBadCs, 0x67, 0x89, 0));
         test::Enter32(s, 0x5000, kStack);
-        s.segment(SegReg::Cs).selector = kCode;
-        s.segment(SegReg::Ss).selector = kData;
-        s.gdtr = DescriptorTable{kGdt, 0x7F};
-        s.idtr = DescriptorTable{kIdt, 0x7FF};
-        s.tr = Segment{kSelA, kTssA, 0x67, 0x8B};
+        test::UseTables(s, {kCode, kData, {kGdt, 0x7F}, {kIdt, 0x7FF}, {kSelA, kTssA, 0x67, 0x8B}});
         FillTss(kTssB, 0x7000, 0xB0B0);
         FillTss(kTssBadCs, 0x7000, 0);
         m.Set<u32>(kTssBadCs + 0x4C, kData);  // CS names a data segment
