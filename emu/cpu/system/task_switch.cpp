@@ -256,13 +256,19 @@ Status EventTaskSwitch(CpuState& s, MemoryInterface& m, const Descriptor& gate, 
     auto target = TaskDescriptor(m, s, tss_sel, ext, false, vec::GP);
     EMU_SYS_TRY(target);
     const auto r = SwitchTasks(s, m, tss_sel, *target, Entry::Event, s.rip);
-    if (!r) return Err{r.error().e};
-    if (push_code) {
+    if (!r && !r.error().in_new_task) return Err{r.error().e};
+    Status entered = r ? Status{} : Status{Err{r.error().e}};
+    if (entered && push_code) {
         StackCursor st(m, s);
-        if (auto pushed = st.Push(4, error_code); !pushed) return RaiseCode(vec::SS, ext);
-        SetStackPointer(s, st.mask, st.sp);
+        if (st.Push(4, error_code)) {
+            SetStackPointer(s, st.mask, st.sp);
+        } else {
+            entered = RaiseCode(vec::SS, ext);
+        }
     }
-    return EnterNewTask(s, m, ext);
+    if (entered) entered = EnterNewTask(s, m, ext);
+    // A fault of the new task is its own, delivered there; the event that switched is not retried.
+    return entered ? entered : DeliverInNewTask(s, m, entered.error());
 }
 
 }  // namespace emu::cpu::system

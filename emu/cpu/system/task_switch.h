@@ -28,7 +28,7 @@ SysResult<u64> TaskReturn(CpuState& s, MemoryInterface& m, u64 next_rip);
 
 // An interrupt or exception through `gate`, a present task gate of the IDT whose DPL the caller checked: switches
 // with nesting (s.rip is the EIP saved in the old TSS) and pushes `error_code` on the new task's stack if `push_code`.
-// A fault after the new task's state is loaded is returned with that state in place, to be delivered in the new task.
+// A fault after the new task's state is loaded is delivered in the new task.
 Status EventTaskSwitch(CpuState& s, MemoryInterface& m, const Descriptor& gate, u32 ext, bool push_code,
                        u32 error_code);
 
