@@ -60,6 +60,13 @@ struct Env {
     u8 Type(u16 sel) const { return m.Get<u8>(kGdt + sel + 5) & 0xF; }
 };
 
+// The RIP a switch that did not fault goes on at.
+u64 Switched(const std::optional<SysResult<u64>>& r) {
+    REQUIRE(r.has_value());
+    REQUIRE(*r);
+    return **r;
+}
+
 void RequireFault(const std::optional<SysResult<u64>>& r, u8 vector, u32 code) {
     REQUIRE(r.has_value());
     REQUIRE_FALSE(*r);
@@ -72,10 +79,7 @@ void RequireFault(const std::optional<SysResult<u64>>& r, u8 vector, u32 code) {
 TEST_CASE("JMP to a TSS: busy bits move, no nesting, CR0.TS set, registers from the new TSS", "[task]") {
     Env e;
     e.s.reg(Gpr::Rsi) = 0x5151;
-    const auto r = FarTaskSwitch(e.s, e.m, kSelB, false, 0x5007);
-    REQUIRE(r.has_value());
-    REQUIRE(*r);
-    CHECK(**r == 0x7000);
+    CHECK(Switched(FarTaskSwitch(e.s, e.m, kSelB, false, 0x5007)) == 0x7000);
     CHECK(e.s.tr.selector == kSelB);
     CHECK(e.Type(kSelA) == 9);
     CHECK(e.Type(kSelB) == 11);
@@ -89,9 +93,7 @@ TEST_CASE("JMP to a TSS: busy bits move, no nesting, CR0.TS set, registers from 
 
 TEST_CASE("CALL through a task gate nests: back link, NT, old task stays busy; IRET returns", "[task]") {
     Env e;
-    const auto r = FarTaskSwitch(e.s, e.m, kGate, true, 0x5007);
-    REQUIRE(r.has_value());
-    REQUIRE(*r);
+    Switched(FarTaskSwitch(e.s, e.m, kGate, true, 0x5007));
     CHECK(e.m.Get<u16>(kTssB) == kSelA);
     CHECK((e.s.rflags & rflags::NT) != 0);
     CHECK(e.Type(kSelA) == 11);
@@ -136,10 +138,7 @@ TEST_CASE("a bad CS in the new TSS is #TS(CS) in the new task", "[task]") {
     Env e;
     // #TS through a 32-bit interrupt gate at 0x6000.
     e.m.Set<u64>(kIdt + vec::TS * 8u, 0x6000 | (u64{kCode} << 16) | (u64{0x8E} << 40));
-    const auto r = FarTaskSwitch(e.s, e.m, kBadCsTss, false, 0x5007);
-    REQUIRE(r.has_value());
-    REQUIRE(*r);
-    CHECK(**r == 0x6000);
+    CHECK(Switched(FarTaskSwitch(e.s, e.m, kBadCsTss, false, 0x5007)) == 0x6000);
     CHECK(e.s.tr.selector == kBadCsTss);
     CHECK(e.Type(kBadCsTss) == 11);
     CHECK(e.m.Get<u32>(kStack - 0x100 - 16) == kData);  // the error code, pushed on the new task's stack
