@@ -46,6 +46,9 @@ def checks():
                        (["-cpu", "max,-x2apic,-tsc_deadline_timer"], 0)]:
         self_checking_kernel("x2apic32", 28 if has else 3, "-append", str(has), *model)
         self_checking_kernel("tscdl32", 12 if has else 2, "-append", str(has), *model)
+    # 11. Hardware task switching (32-bit): JMP/CALL to a TSS, task gates in the GDT and IDT, IRET with NT, busy bits,
+    # back links, CR0.TS, LDTR/CR3 from the TSS, #TS in the new task, #DF through a task gate, the T bit.
+    self_checking("conform_task32", 43, "-start-mode", "prot32")
 
 
 for_each_backend(checks)

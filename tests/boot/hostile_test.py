@@ -10,11 +10,21 @@ hostile_ptflood (guest-images/testguests/hostile/ptflood.asm, the bare runner) b
 through each, then rewrites every one and reads again: page-track and the shadow MMU's cap (16,384 shadow pages, the
 oldest zapped) under a flood of tracked gfns; the guest checks every read.
 
+hostile_dma32 (guest-images/testguests/hostile_dma32.asm) points a virtio-net, virtio-blk, virtconsole, virtio-rng
+and the GPU copy engine outside RAM (above it, far above it, the I/O APIC, the device's own BAR, across its end,
+wrapping 2^64): each virtio device must set DEVICE_NEEDS_RESET for rings and for buffers there and clear it on reset;
+the engine must refuse such a root table (CTX_STATUS 2) and batch (BadBatch), fault a FILL through such an entry
+(NotRam), skip such a fence, and still work afterwards. Under the sanitizer build (tools/test-sanitize) this also
+shows that no device touched host memory outside the memslots.
+
 usage: hostile_test.py EMU64 TESTGUEST_DIR [-mmu MODE]
 """
 import os
+import tempfile
 
-from harness import GUESTS, check, emu64, finish, for_each_backend, self_checking
+from harness import GUESTS, check, emu64, finish, for_each_backend, self_checking, self_checking_kernel
+
+DMA_CHECKS = 76
 
 KERNEL = os.path.join(GUESTS, "hostile32.elf")
 PHASES = ["hostile: start", "hostile: ports done", "hostile: mmio done", "hostile: into garbage"]
@@ -41,6 +51,16 @@ def checks():
     check("hostile reset loop: each boot the same", lines[:len(PHASES) * (boots - 1)] == PHASES * (boots - 1), lines)
 
     self_checking("hostile_ptflood", 2, "-m", "512M", timeout_s=240)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        disk = os.path.join(tmp, "disk.img")
+        with open(disk, "wb") as f:
+            f.truncate(1 << 20)
+        self_checking_kernel("hostile_dma32", DMA_CHECKS, "-m", "64M", "-gpu-engine",
+                             "-netdev", "user,id=n0", "-device", "virtio-net-pci,netdev=n0",
+                             "-drive", f"file={disk},if=none,id=d0", "-device", "virtio-blk-pci,drive=d0",
+                             "-device", "virtio-serial-pci", "-chardev", "null,id=c0", "-device", "virtconsole,chardev=c0",
+                             "-device", "virtio-rng-pci", timeout_s=120)
 
 
 for_each_backend(checks)

@@ -45,7 +45,7 @@ void EmuRunner::SetUpState(const CaseInput& input) {
     s.halted = false;
 }
 
-const CaseResult& EmuRunner::Run(const CaseInput& input, FaultInjection injection) {
+const CaseResult& EmuRunner::Run(const CaseInput& input, FaultInjection injection, const StateAdjust& adjust) {
     CaseResult& out = result_;
     out = CaseResult{};
     const unsigned len = std::min<unsigned>(input.code_length, kMaxCodeBytes);
@@ -55,6 +55,8 @@ const CaseResult& EmuRunner::Run(const CaseInput& input, FaultInjection injectio
     code[len] = kHlt;
     ApplyPatches(input, memory_.data());
     SetUpState(input);
+    if (adjust) adjust(vcpu_.state());
+    const u64 end = vcpu_.state().rip + len;
     vcpu_.InvalidateAllCode();
     front_.Arm(injection);
 
@@ -64,7 +66,6 @@ const CaseResult& EmuRunner::Run(const CaseInput& input, FaultInjection injectio
     out.gpr = s.gpr;
     out.rflags = s.rflags;
     StoreFx(s, out.fx);
-    const u64 end = kCodeBase + len;
     switch (r.reason) {
         case cpu::StopReason::Halted:
             out.outcome = Outcome::Completed;

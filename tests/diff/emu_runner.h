@@ -3,6 +3,7 @@
 // native sandbox (seen through an InjectingMemory, which logs the data accesses and can fail one of them), and
 // reports the outcome in the native runner's terms. The snippet is followed by HLT: the run ends there
 // (StopReason::Halted, or the #GP(0) that HLT raises at CPL 3; both count as completion).
+#include <functional>
 #include <memory>
 #include <span>
 #include <string_view>
@@ -18,9 +19,12 @@ class EmuRunner {
 public:
     EmuRunner(std::span<const u8> pristine, cpu::Backend backend = cpu::Backend::Interpreter);
 
+    // Changes the 64-bit CPL 3 start state before a run (another CPU mode, say); the snippet still starts at RIP.
+    using StateAdjust = std::function<void(cpu::CpuState&)>;
+
     // Runs one case; `injection` makes its k-th data access fault (see injecting_memory.h). The reference stays
     // valid until the next Run, as do the accessors below, which describe the same run.
-    const CaseResult& Run(const CaseInput& input, FaultInjection injection = {});
+    const CaseResult& Run(const CaseInput& input, FaultInjection injection = {}, const StateAdjust& adjust = {});
 
     const CaseResult& result() const { return result_; }
     // The CPU state where the run stopped (result() holds the parts the host can be compared on).

@@ -1,8 +1,12 @@
-// Decoder, translator and both CPU backends on random code (issue #16): the input is a snippet of up to 160 bytes,
-// the registers and flags it starts with and patches of the data area; it runs in the differential tester's
-// 64-bit CPL 3 sandbox (tests/diff/emu_runner.h) on the interpreter and on the JIT. Neither may crash, and they
-// must end the same way: the same registers, flags, memory, exception (vector, error code, CR2) and instruction
-// count (backend_compare.h).
+// Decoder, translator and both CPU backends on random code (issue #16): the input is the CPU mode, a snippet of up to
+// 160 bytes, the registers and flags it starts with and patches of the data area; it runs in the differential
+// tester's sandbox (tests/diff/emu_runner.h: code and data at fixed linear addresses, no paging, no IDT) on the
+// interpreter and on the JIT. Neither may crash, and they must end the same way: the same registers, flags, memory,
+// exception (vector, error code, CR2) and instruction count (backend_compare.h).
+//
+// Modes: real mode, 16- and 32-bit protected mode, 64-bit mode and compatibility mode with 16- or 32-bit code, each
+// protected one at CPL 0 or 3. 16-bit code runs with CS based at the code page and the data segments at the data
+// area, so that 16-bit offsets reach both; the others use flat segments.
 #include <cstdio>
 #include <cstdlib>
 #include <vector>
@@ -40,11 +44,50 @@ u64 TakeRegister(fuzz::FuzzInput& in) {
     return raw;
 }
 
+enum class Mode : u8 { Real, Protected16, Protected32, Long64, Compat16, Compat32, kCount };
+
+// Access rights as in cpu_state.h: type[3:0], S[4], DPL[6:5], P[7], L[13], D/B[14], G[15].
+constexpr u32 kCode = 0xB | 0x10 | 0x80, kData = 0x3 | 0x10 | 0x80, kLong = 0x2000, kBig = 0x4000 | 0x8000;
+
+// The runner starts in 64-bit mode at CPL 3; this moves the state to `mode` at `cpl`.
+void EnterMode(cpu::CpuState& s, Mode mode, unsigned cpl) {
+    using namespace cpu;
+    const bool code16 = mode == Mode::Real || mode == Mode::Protected16 || mode == Mode::Compat16;
+    const bool long_mode = mode == Mode::Long64 || mode == Mode::Compat16 || mode == Mode::Compat32;
+    if (mode == Mode::Real) cpl = 0;
+    const u32 dpl = cpl << 5;
+    if (!long_mode) {
+        s.efer &= ~(efer::LME | efer::LMA);
+        s.cr0 &= ~u64{cr0::PG};
+    }
+    if (mode == Mode::Real) s.cr0 &= ~u64{cr0::PE};
+    const u16 rpl = static_cast<u16>(cpl);
+    const u64 data_base = code16 ? kDataBase : 0;
+    const u32 limit = code16 ? 0xFFFF : 0xFFFFFFFF;
+    const u32 data_rights = kData | dpl | (code16 ? 0 : kBig);
+    u32 code_rights = kCode | dpl;
+    if (mode == Mode::Long64) code_rights |= kLong | 0x8000;
+    else if (!code16) code_rights |= kBig;
+    const u16 code_selector = mode == Mode::Real ? 0 : static_cast<u16>(0x10 | rpl);
+    const u16 data_selector = mode == Mode::Real ? 0 : static_cast<u16>(0x18 | rpl);
+    s.segment(SegReg::Cs) = Segment{code_selector, code16 ? kCodeBase : 0, limit, code_rights};
+    for (SegReg r : {SegReg::Ss, SegReg::Ds, SegReg::Es, SegReg::Fs, SegReg::Gs}) {
+        s.segment(r) = Segment{data_selector, data_base, limit, data_rights};
+    }
+    if (code16) s.rip = 0;
+    if (mode != Mode::Long64) {
+        for (u64& reg : s.gpr) reg &= 0xFFFFFFFF;
+    }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const u8* data, size_t size) {
     static Runners runners;  // the sandboxes are built once; each Run starts from the pristine state
     fuzz::FuzzInput in(data, size);
+    const u8 mode_byte = in.Take<u8>();
+    const auto mode = static_cast<Mode>(mode_byte % static_cast<u8>(Mode::kCount));
+    const unsigned cpl = mode_byte & 0x80 ? 3 : 0;
     CaseInput input;
     for (u64& reg : input.gpr) reg = TakeRegister(in);
     input.gpr[4] = kDataBase + kDataSize - 0x100;  // RSP: a stack inside the data area
@@ -62,11 +105,12 @@ extern "C" int LLVMFuzzerTestOneInput(const u8* data, size_t size) {
     input.code_length = static_cast<u8>(code.size());
     std::copy(code.begin(), code.end(), input.code.begin());
 
-    runners.interp.Run(input);
-    runners.jit.Run(input);
+    const EmuRunner::StateAdjust adjust = [&](cpu::CpuState& s) { EnterMode(s, mode, cpl); };
+    runners.interp.Run(input, {}, adjust);
+    runners.jit.Run(input, {}, adjust);
     const std::vector<FieldDiff> diffs = CompareBackends(runners.interp, runners.jit);
     if (!diffs.empty()) {
-        std::fprintf(stderr, "cpu_fuzz: the backends disagree:\n%s",
+        std::fprintf(stderr, "cpu_fuzz: the backends disagree (mode %u, CPL %u):\n%s", static_cast<unsigned>(mode), cpl,
                      FormatBackendDiff(runners.interp, runners.jit, diffs).c_str());
         std::abort();
     }

@@ -3,33 +3,17 @@
 // a virtio-blk, a virtio-rng and the emu64 GPU plugged in, PCI configuration cycles through 0xCF8/0xCFC that move
 // BARs over RAM and over each other, timers firing and interrupts taken. Nothing may crash or touch host memory
 // outside guest RAM; the devices' DMA goes through the memslots.
-#include <cstdio>
-#include <unistd.h>
-
-#include <cstdlib>
 #include <cstring>
-#include <filesystem>
-#include <memory>
-#include <string>
-#include <utility>
 
-#include "devices/backends/char_backend.h"
-#include "devices/timer/clock.h"
-#include "devices/timer/timer_queue.h"
-#include "emu/machine/display_devices.h"
-#include "emu/machine/pc_board.h"
-#include "emu/machine/virtio_devices.h"
-#include "mmu/memslots/guest_ram.h"
-#include "mmu/memslots/memslots.h"
-#include "mmu/page_track/page_track.h"
 #include "tests/fuzz/fuzz_input.h"
+#include "tests/fuzz/fuzz_machine.h"
 
 namespace {
 
 using namespace emu;
 using namespace emu::machine;
 
-constexpr u64 kRamBytes = 16 << 20;
+constexpr u64 kRamBytes = fuzz::kMachineRamBytes;
 constexpr unsigned kMaxSteps = 512;
 
 // Where a BAR or an MMIO access goes: RAM, the PCI hole, the platform's fixed windows, or anywhere.
@@ -45,58 +29,12 @@ u64 TakeAddress(fuzz::FuzzInput& in) {
 
 unsigned TakeSize(fuzz::FuzzInput& in) { return 1u << in.TakeBelow(4); }
 
-// A scratch disk image for the virtio-blk (the fuzzer's writes land there, never in a file that matters).
-std::string ScratchImage() {
-    const auto path = std::filesystem::temp_directory_path() / ("emu64-fuzz-disk-" + std::to_string(getpid()));
-    FILE* f = std::fopen(path.c_str(), "wb");
-    if (!f || std::fseek(f, (1 << 20) - 1, SEEK_SET) != 0 || std::fputc(0, f) == EOF) std::abort();
-    std::fclose(f);
-    return path;
-}
-
-struct Machine {
-    Machine() {
-        ram = std::move(*mmu::GuestRam::Create(kRamBytes));
-        (void)slots.SetMemoryRegion(0, Gpa(0), kRamBytes, mmu::SlotFlags::None, ram.host());
-        config.ram_bytes = kRamBytes;
-        config.display = "none";
-        config.drives.push_back(DriveSpec{"fuzz", "d0", image, false});
-        config.devices.push_back(DeviceSpec{"virtio-blk-pci", DeviceKind::VirtioBlk, "d0"});
-        config.devices.push_back(DeviceSpec{"virtio-rng-pci", DeviceKind::VirtioRng});
-        config.devices.push_back(DeviceSpec{"emu64-gpu", DeviceKind::Emu64Gpu});
-        auto v = VirtioDevices::Create(config, board, slots, &track);
-        auto d = DisplayDevices::Create(config, board, slots, &track, [] {});
-        if (!v || !d) {
-            std::fprintf(stderr, "devices_fuzz: %s\n", !v ? v.error().c_str() : d.error().c_str());
-            std::abort();
-        }
-        virtio = std::move(*v);
-        display = std::move(*d);
-    }
-    ~Machine() {
-        virtio->Shutdown();
-        std::filesystem::remove(image);
-    }
-    static PcBoardConfig BoardConfig(devices::CharBackend& com1) {
-        PcBoardConfig c;
-        c.ram_bytes = c.below_4g = kRamBytes;
-        c.com1 = &com1;
-        c.on_exit = [](int) {};
-        c.on_reset = [] {};
-        return c;
-    }
-
-    std::string image = ScratchImage();
-    mmu::GuestRam ram;
-    mmu::Memslots slots;
-    mmu::PageTrack track{slots};
-    devices::ManualClock clock;
-    devices::TimerQueue timers{clock};
-    devices::NullBackend com1;
-    PcBoard board{timers, BoardConfig(com1)};
-    MachineConfig config;
-    std::unique_ptr<VirtioDevices> virtio;
-    std::unique_ptr<DisplayDevices> display;
+// A virtio-blk, a virtio-rng and the emu64 GPU (with its copy engine) on the board.
+struct Machine : fuzz::FuzzMachine {
+    Machine()
+        : FuzzMachine({DeviceSpec{"virtio-blk-pci", DeviceKind::VirtioBlk, "d0"},
+                       DeviceSpec{"virtio-rng-pci", DeviceKind::VirtioRng}, DeviceSpec{"emu64-gpu", DeviceKind::Emu64Gpu}},
+                      false) {}
 };
 
 void ConfigCycle(Machine& m, fuzz::FuzzInput& in, bool write) {

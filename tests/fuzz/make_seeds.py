@@ -3,7 +3,9 @@
 (fuzz_input.h: little-endian numbers from the front, byte strings with a u32 length first), so that the fuzzers start
 from inputs that reach deep. Run from anywhere; the Multiboot seed needs a built test guest:
     tests/fuzz/make_seeds.py BUILD_DIR"""
+import os
 import pathlib
+import subprocess
 import struct
 import sys
 
@@ -23,10 +25,18 @@ def write(target, name, data):
     (d / name).write_bytes(data)
 
 
+# cpu_fuzz.cpp's modes: the first byte is the mode (byte % 6) and the CPL (bit 7: CPL 3, else 0).
+REAL, PROT16, PROT32, LONG64, COMPAT16, COMPAT32 = range(6)
+
+
+def mode_byte(mode, cpl):
+    base = 0x80 if cpl == 3 else 0
+    return u8(next(b for b in range(base, base + 6) if b % 6 == mode))
+
+
 def cpu_seeds():
-    data_base = 0x20000000
     regs = b''.join(u8(0) + u64(0x100 * i) for i in range(16))  # kind < 128: pointers into the data area
-    prefix = regs + u32(0x0) + u64(1) + u32(0)  # rflags, x87/SSE seed, no patches
+    prefix = mode_byte(LONG64, 3) + regs + u32(0x0) + u64(1) + u32(0)  # rflags, x87/SSE seed, no patches
     snippets = {
         'alu': bytes.fromhex('4801d8 480fafc1 4831c9 48f7d0 48d1e0'),
         'store': bytes.fromhex('488906 48894608 488b7e10'),
@@ -41,6 +51,17 @@ def cpu_seeds():
     }
     for name, code in snippets.items():
         write('cpu', name, prefix + code)
+    # The other modes: 16- and 32-bit code at CPL 0 and 3 (loads, stores, a far-pointer load, a privileged move).
+    code16 = bytes.fromhex('01d8 8b07 894702 f7e1 c41e0400 6a01 58 cd03')
+    code32 = bytes.fromhex('01d8 8b06 894604 0f20c0 0f22d8 9c 58 e800000000 c3')
+    others = {
+        'real16': (REAL, 0, code16), 'prot16_cpl0': (PROT16, 0, code16), 'prot16_cpl3': (PROT16, 3, code16),
+        'prot32_cpl0': (PROT32, 0, code32), 'prot32_cpl3': (PROT32, 3, code32),
+        'compat32_cpl3': (COMPAT32, 3, code32), 'compat16_cpl0': (COMPAT16, 0, code16),
+        'long64_cpl0': (LONG64, 0, bytes.fromhex('0f20d8 0f22d8 fa fb 0f01f8')),
+    }
+    for name, (mode, cpl, code) in others.items():
+        write('cpu', name, mode_byte(mode, cpl) + regs + u32(0x0) + u64(1) + u32(0) + code)
 
 
 def bzimage():
@@ -126,9 +147,20 @@ def qmp_seeds():
     write('qmp', 'odd', b'unix:/tmp/qmp.sock,server,wait=off\n{"id": [1, {"a": null}], "execute": 3}\n[1,2\n')
 
 
+def snapshot_seeds(build):
+    """A snapshot the fuzz target's own machine saves (its configuration must match the loader's)."""
+    exe = pathlib.Path(build) / 'tests/fuzz/fuzz_snapshot'
+    if exe.exists():
+        d = HERE / 'seeds' / 'snapshot'
+        d.mkdir(parents=True, exist_ok=True)
+        subprocess.run([exe, HERE / 'seeds' / 'gdb'], check=True, capture_output=True,
+                       env={**os.environ, 'EMU64_FUZZ_SAVE_SNAPSHOT': str(d / 'saved.emu64snap')})
+
+
 if __name__ == '__main__':
     cpu_seeds()
     loader_seeds(sys.argv[1] if len(sys.argv) > 1 else 'build')
+    snapshot_seeds(sys.argv[1] if len(sys.argv) > 1 else 'build')
     virtio_seeds()
     devices_seeds()
     gdb_seeds()

@@ -8,7 +8,7 @@
 // become one trap-class #DB. The normal memory path never sees any of this: a guest without TF and with
 // DR7's enables clear pays one test per block.
 //
-// Not modelled: I/O breakpoints (R/W = 10 with CR4.DE), DR6.BT (task switches), RTM and bus-lock detection.
+// Not modelled: I/O breakpoints (R/W = 10 with CR4.DE), RTM and bus-lock detection. (DR6.BT: task_switch.cpp.)
 #include <optional>
 #include <utility>
 

@@ -4,6 +4,7 @@
 
 #include "emu/cpu/system/debug.h"
 #include "emu/cpu/system/descriptors.h"
+#include "emu/cpu/system/task_switch.h"
 
 namespace emu::cpu::system {
 namespace {
@@ -155,7 +156,7 @@ Status DeliverProtected(CpuState& s, MemoryInterface& m, const Event& e) {
     }
     if (e.kind == EventKind::SoftwareInt && gate.dpl() < s.cpl()) return Gp(idt_code);
     if (!gate.present()) return RaiseCode(vec::NP, idt_code);
-    if (type == systype::TaskGate) return Gp(idt_code);  // task switches are not modelled
+    if (type == systype::TaskGate) return EventTaskSwitch(s, m, gate, ext, PushesErrorCode(e), e.error_code);
     if (!long_mode) gate.hi = 0;
     const u64 offset = slot == 2 ? gate.lo & 0xFFFF : slot == 4 ? gate.gate_offset() & 0xFFFFFFFF : gate.gate_offset();
     return EnterHandler(s, m, e, gate.gate_selector(), offset, slot, type & 1, long_mode ? gate.gate_ist() : 0);
@@ -255,7 +256,7 @@ SysResult<u64> ReturnToV86(CpuState& s, StackCursor& st, u64 rip, u16 cs, u64 fl
 }  // namespace
 
 SysResult<u64> InterruptReturn(CpuState& s, MemoryInterface& m, unsigned op_size) {
-    if (s.rflags & rflags::NT) return Gp(0);  // long mode: #GP(0); legacy: task return, not modelled
+    if (s.rflags & rflags::NT) return Gp(0);  // IA-32e mode: #GP(0); legacy modes: TaskReturn (task_switch.h)
     const unsigned cpl = s.cpl();
     const bool long_mode = s.long_mode_active();
     StackCursor st(m, s);

@@ -4,8 +4,8 @@
 // gates with IST, 16-byte stack alignment and SS := NULL on a privilege change. The #DF rules (contributory,
 // page-fault and benign classes, Table 6-5) and the triple fault are applied by DeliverEvent.
 //
-// Not modelled: task gates and task switches (delivery through a task gate raises #GP(vector*8+2+EXT), IRET
-// with NT=1 raises #GP(0)); VME/PVI virtual interrupts; machine-check banks. (DR6 is written by the raiser: emu/cpu/system/debug.h.)
+// A task gate in a 32-bit IDT switches tasks (task_switch.h); IRET with NT = 1 returns to the previous task there
+// (the translator calls TaskReturn). Not modelled: VME/PVI virtual interrupts; machine-check banks. (DR6 is written by the raiser: emu/cpu/system/debug.h.)
 #include "emu/cpu/system/sys_result.h"
 
 namespace emu::cpu::system {
@@ -55,7 +55,8 @@ ExceptionClass ClassOf(u8 vector);
 
 // IRET/IRETD/IRETQ in protected, compatibility and 64-bit mode (real and virtual-8086 mode IRET are plain
 // pops that the translator emits). `op_size` is 2, 4 or 8. Returns the new RIP; CS, SS, RSP, RFLAGS and
-// the data segments are updated; nothing changes on a fault.
+// the data segments are updated; nothing changes on a fault. With NT = 1 it is #GP(0) (the IA-32e rule): outside
+// IA-32e mode the translator calls TaskReturn (task_switch.h) instead.
 SysResult<u64> InterruptReturn(CpuState& s, MemoryInterface& m, unsigned op_size);
 
 }  // namespace emu::cpu::system

@@ -4,7 +4,7 @@
 // when nothing faults.
 //
 // Far JMP/CALL go through 16/32-bit call gates (with the inner-stack switch and parameter copy) and 64-bit call
-// gates. Not modelled: task gates and TSS targets (task switches: #GP(selector)). SGDT/SIDT check CR4.UMIP
+// gates. Task gates and TSS targets switch tasks (task_switch.h: FarTaskSwitch, tried first). SGDT/SIDT check CR4.UMIP
 // (control.h: CheckUmip).
 #include "emu/cpu/system/sys_result.h"
 

@@ -13,6 +13,7 @@
 #include "emu/cpu/system/msr.h"
 #include "emu/cpu/system/segments.h"
 #include "emu/cpu/system/syscall.h"
+#include "emu/cpu/system/task_switch.h"
 #include "emu/cpu/translate/translator.h"
 
 namespace emu::cpu::translate {
@@ -40,18 +41,24 @@ u64 LoadSeg(ir::HelperEnv& env, u64 seg, u64 selector, u64) {
     if (r && seg == static_cast<u64>(SegReg::Ss)) env.state.interrupt_shadow = true;  // MOV SS / POP SS / LSS
     return Check(env, r);
 }
-// (offset, selector | op_size << 16, return_rip): far JMP when return_rip is ~0, else far CALL.
-u64 FarTransfer(ir::HelperEnv& env, u64 offset, u64 packed, u64 return_rip) {
+// (offset, selector | op_size << 16 | call << 24, next_rip): far JMP or CALL; a task gate or TSS switches tasks.
+u64 FarTransfer(ir::HelperEnv& env, u64 offset, u64 packed, u64 next_rip) {
     const u16 selector = static_cast<u16>(packed);
-    const unsigned op_size = static_cast<unsigned>(packed >> 16);
-    if (return_rip == ~u64{0}) return Value64(env, system::FarJump(env.state, env.memory, selector, offset, op_size));
-    return Value64(env, system::FarCall(env.state, env.memory, selector, offset, op_size, return_rip));
+    const unsigned op_size = static_cast<unsigned>((packed >> 16) & 0xFF);
+    const bool call = (packed >> 24) & 1;
+    if (auto task = system::FarTaskSwitch(env.state, env.memory, selector, call, next_rip)) return Value64(env, *task);
+    if (!call) return Value64(env, system::FarJump(env.state, env.memory, selector, offset, op_size));
+    return Value64(env, system::FarCall(env.state, env.memory, selector, offset, op_size, next_rip));
 }
 u64 FarRet(ir::HelperEnv& env, u64 op_size, u64 pop_bytes, u64) {
     return Value64(env, system::FarReturn(env.state, env.memory, static_cast<unsigned>(op_size),
                                           static_cast<u16>(pop_bytes)));
 }
-u64 Iret(ir::HelperEnv& env, u64 op_size, u64, u64) {
+// (op_size, next_rip): with NT = 1 outside IA-32e mode, a return to the previous task.
+u64 Iret(ir::HelperEnv& env, u64 op_size, u64 next_rip, u64) {
+    if ((env.state.rflags & rflags::NT) && !env.state.long_mode_active()) {
+        return Value64(env, system::TaskReturn(env.state, env.memory, next_rip));
+    }
     return Value64(env, system::InterruptReturn(env.state, env.memory, static_cast<unsigned>(op_size)));
 }
 u64 ReadCr(ir::HelperEnv& env, u64 n, u64, u64) {
@@ -181,16 +188,16 @@ bool Translator::FarTransferProtected(const DecodedInsn& insn, bool call) {
     const unsigned size = amd_m16_32 ? 4 : insn.op_size;
     Value offset, selector;
     LoadFarPointer(insn.operands[0], &offset, &selector, size);
-    const Value packed = ir_.Or(ir_.ZeroExtend(selector, Type::U64), ir::Emitter::Imm64(u64{size} << 16));
-    const Value return_rip = ir::Emitter::Imm64(call ? next_rip_ : ~u64{0});
-    ir_.ExitIndirect(ir_.CallHelper(kFarTransferHelper, offset, packed, return_rip));
+    const Value packed =
+        ir_.Or(ir_.ZeroExtend(selector, Type::U64), ir::Emitter::Imm64(u64{size} << 16 | u64{call} << 24));
+    ir_.ExitIndirect(ir_.CallHelper(kFarTransferHelper, offset, packed, ir::Emitter::Imm64(next_rip_)));
     return false;
 }
 
 bool Translator::FarReturnProtected(const DecodedInsn& insn, bool iret) {
     if (iret) {
         const unsigned size = insn.data_size ? insn.data_size : insn.op_size;
-        ir_.ExitIndirect(ir_.CallHelper(kIretHelper, ir::Emitter::Imm64(size)));
+        ir_.ExitIndirect(ir_.CallHelper(kIretHelper, ir::Emitter::Imm64(size), ir::Emitter::Imm64(next_rip_)));
         return false;
     }
     const u64 pop = insn.num_operands > 0 ? insn.operands[0].imm & 0xFFFF : 0;

@@ -85,6 +85,21 @@ inline void Enter32(CpuState& s, u64 rip, u64 esp) {
     s.segment(SegReg::Cs).attr = 0x9B | (1u << 14) | (1u << 15);
 }
 
+// The selectors of CS and SS, the descriptor tables and TR a test's GDT describes (the segment caches stay as
+// Enter64/Enter32 made them).
+struct Tables {
+    u16 cs = 0, ss = 0;
+    DescriptorTable gdtr, idtr;
+    Segment tr;
+};
+inline void UseTables(CpuState& s, const Tables& t) {
+    s.segment(SegReg::Cs).selector = t.cs;
+    s.segment(SegReg::Ss).selector = t.ss;
+    s.gdtr = t.gdtr;
+    s.idtr = t.idtr;
+    s.tr = t.tr;
+}
+
 // Real mode with all segments at 0.
 inline void EnterReal(CpuState& s, u64 ip, u64 sp) {
     ResetState(s);

@@ -59,11 +59,7 @@ struct Env {
         m.Set<u64>(kGdt + kLdtSel + 8, 0);
         m.Set<u64>(kGdt + (kUserCode32 & ~3), Desc(0, 0xFFFFF, 0xFA, 0xC));
         test::Enter64(s, 0x5000, kKernelStack);
-        s.segment(SegReg::Cs).selector = kCode64;
-        s.segment(SegReg::Ss).selector = kData;
-        s.gdtr = DescriptorTable{kGdt, 0x7F};
-        s.idtr = DescriptorTable{kIdt, 0xFFF};
-        s.tr = Segment{kTssSel, kTss, 0x67, 0x8B};
+        test::UseTables(s, {kCode64, kData, {kGdt, 0x7F}, {kIdt, 0xFFF}, {kTssSel, kTss, 0x67, 0x8B}});
         m.Set<u64>(kTss + 4, kKernelStack);        // RSP0
         m.Set<u64>(kTss + 0x24, kIstStack);        // IST1
     }
@@ -85,11 +81,7 @@ struct Env {
     // 32-bit protected mode at CPL 0 with the flat 32-bit code segment.
     void Enter32() {
         test::Enter32(s, 0x5000, kKernelStack);
-        s.segment(SegReg::Cs).selector = kCode32;
-        s.segment(SegReg::Ss).selector = kData;
-        s.gdtr = DescriptorTable{kGdt, 0x7F};
-        s.idtr = DescriptorTable{kIdt, 0x7FF};
-        s.tr = Segment{kTssSel, kTss, 0x67, 0x8B};
+        test::UseTables(s, {kCode32, kData, {kGdt, 0x7F}, {kIdt, 0x7FF}, {kTssSel, kTss, 0x67, 0x8B}});
     }
 
     u64 Q(u64 at) const { return m.Get<u64>(at); }
