@@ -183,19 +183,9 @@ void BlockEmitter::EmitSetFlags(const Inst& i) {
         case ir::FlagOp::Logic:
         case ir::FlagOp::Inc:
         case ir::FlagOp::Dec:
-        case ir::FlagOp::Neg: break;  // EmitSetFlagsNative supersedes them
-        default: SupersedeDeferred(false); break;
-    }
-    switch (kind) {
-        case ir::FlagOp::Add:
-        case ir::FlagOp::Adc:
-        case ir::FlagOp::Sub:
-        case ir::FlagOp::Sbb:
-        case ir::FlagOp::Logic:
-        case ir::FlagOp::Inc:
-        case ir::FlagOp::Dec:
-        case ir::FlagOp::Neg: EmitSetFlagsNative(i, kind); return;
+        case ir::FlagOp::Neg: EmitSetFlagsNative(i, kind); return;  // (which supersedes deferred flags itself)
         default:
+            SupersedeDeferred(false);
             if (i.args[2].is_imm()) {
                 EmitShiftFlagsConst(i, kind, i.args[2].imm());
                 return;
