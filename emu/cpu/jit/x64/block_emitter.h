@@ -54,8 +54,7 @@ constexpr u32 kBudgetOffset = offsetof(JitContext, budget);
 constexpr u32 kExitSlotOffset = offsetof(JitContext, exit_slot);
 constexpr u32 kDeferredFlagsOffset = offsetof(JitContext, deferred_flags);
 constexpr unsigned kDeferredMaskShift = 16;  // JitContext::deferred_flags: where the RFLAGS mask starts
-constexpr u32 kStatusFlags =
-    static_cast<u32>(rflags::OF | rflags::SF | rflags::ZF | rflags::AF | rflags::PF | rflags::CF);
+constexpr u32 kLahfFlags = static_cast<u32>(rflags::SF | rflags::ZF | rflags::AF | rflags::PF | rflags::CF);
 
 inline unsigned Bits(Type t) { return ir::BitsOf(t); }
 
@@ -313,6 +312,8 @@ private:
     // The frame's spare slot (alignment padding of the thunk) that parked flags (CaptureFlags' ax) live in.
     Xbyak::Address ParkedFlagsSlot() const { return c_.word[rsp + x64::kFrameBytes]; }
     int ExitCondReading(u32 host) const;
+    // ExitCondReading for the SetFlags at `set_flags`, with may_write_code_ given (PlanDeferredFlags asks early).
+    int ExitCondAfter(u32 set_flags, u32 host, bool may_write_code) const;
     // Emits the conditional branch of the guest condition `cc` straight on the host flags.
     void JumpIfHostCond(unsigned cc, Label& target);
     void EmitShiftFlagsConst(const Inst& i, ir::FlagOp kind, u64 count);

@@ -401,7 +401,6 @@ void BlockEmitter::SupersedeDeferred(bool deferred_at_exit) {
 // flags, with the flags the host did not compute as the guest does cleared (the logic group's AF), and with CF
 // taken from the deferred flags before when the SetFlags keeps CF (m.carry_cf).
 void BlockEmitter::DeferFlags(const PendingMerge& m) {
-    constexpr u32 kLahfFlags = static_cast<u32>(rflags::SF | rflags::ZF | rflags::AF | rflags::PF | rflags::CF);
     const u32 cleared = m.written & ~m.host;
     if (cleared & kLahfFlags) c_.and_(ah, static_cast<u8>(~cleared));
     if (cleared & rflags::OF) c_.mov(al, 0);
@@ -446,7 +445,6 @@ bool BlockEmitter::OnlyFaultsObserve(u32 written) const {
 }
 
 void BlockEmitter::MergeFlags(const PendingMerge& m) {
-    constexpr u32 kLahfFlags = static_cast<u32>(rflags::SF | rflags::ZF | rflags::AF | rflags::PF | rflags::CF);
     const u32 low = m.host & kLahfFlags;
     const bool of = (m.host & rflags::OF) != 0;
     if (of) {
@@ -486,8 +484,8 @@ void BlockEmitter::PlanDeferredFlags() {
                     carry_deferred_cf_ = true;
                     return;
                 }
-                covered |= ir::FlagsWrittenBy(kind) & kStatusFlags;
-                if (covered == kStatusFlags) {
+                covered |= ir::FlagsWrittenBy(kind) & rflags::Arith;
+                if (covered == rflags::Arith) {
                     supersede_at_ = n;
                     return;
                 }
@@ -499,7 +497,7 @@ void BlockEmitter::PlanDeferredFlags() {
             case Opcode::CallHelper: apply_deferred_at_entry_ = true; return;
             case Opcode::GetFlag:
             case Opcode::SetFlag:
-                if ((u64{1} << (inst.args[0].imm() & 63)) & kStatusFlags) {
+                if ((u64{1} << (inst.args[0].imm() & 63)) & rflags::Arith) {
                     apply_deferred_at_entry_ = true;
                     return;
                 }
@@ -514,8 +512,8 @@ void BlockEmitter::PlanDeferredFlags() {
     }
 }
 
-// Whether EmitSetFlagsNative will leave the flags of the SetFlags at `n` to the conditional exit after it (ExitCondReading
-// at emission time, where may_write_code_ stands for a store or helper call earlier in its guest instruction).
+// Whether EmitSetFlagsNative will leave the flags of the SetFlags at `n` to the conditional exit after it, decided
+// before emission: may_write_code_ then stands for a store or helper call earlier in its guest instruction.
 bool BlockEmitter::DefersAtExitStatically(u32 n) const {
     bool may_write_code = false;
     for (u32 k = n; k-- > 0;) {
@@ -523,29 +521,17 @@ bool BlockEmitter::DefersAtExitStatically(u32 n) const {
         if (op == Opcode::GuestInsn) break;
         if (op == Opcode::Store || op == Opcode::CallHelper) may_write_code = true;
     }
-    u32 m = n + 1;
-    while (m < block_.size() && block_.inst(m).op == Opcode::GuestInsn) {
-        if (may_write_code) return false;
-        ++m;
-    }
-    if (m + 1 >= block_.size()) return false;
-    const Inst& set = block_.inst(n);
-    const Inst& get = block_.inst(m);
-    const Inst& exit = block_.inst(m + 1);
-    if (get.op != Opcode::GetCond || last_use_[m] != m + 1 || exit.op != Opcode::ExitCond || !exit.args[0].is_inst() ||
-        exit.args[0].inst() != m) {
-        return false;
-    }
-    const u64 written = ir::FlagsWrittenBy(static_cast<ir::FlagOp>(set.args[0].imm())) & live_flags_[n];
-    return (ir::FlagsReadByCond(static_cast<unsigned>(get.args[0].imm()) & 15) & ~written) == 0;
+    const auto kind = static_cast<ir::FlagOp>(block_.inst(n).args[0].imm());
+    return ExitCondAfter(n, static_cast<u32>(ir::FlagsWrittenBy(kind) & live_flags_[n]), may_write_code) != 0;
 }
 
 // The index of the ExitCond that ends the block right after the current SetFlags (only guest instruction boundaries
 // that emit nothing between) through a GetCond that reads nothing but flags in `host`, or 0.
-int BlockEmitter::ExitCondReading(u32 host) const {
-    u32 n = current_ + 1;
+int BlockEmitter::ExitCondReading(u32 host) const { return ExitCondAfter(current_, host, may_write_code_); }
+int BlockEmitter::ExitCondAfter(u32 set_flags, u32 host, bool may_write_code) const {
+    u32 n = set_flags + 1;
     while (n < block_.size() && block_.inst(n).op == Opcode::GuestInsn) {
-        if (may_write_code_) return 0;  // that boundary tests the exit-request word (changing the host flags)
+        if (may_write_code) return 0;  // that boundary tests the exit-request word (changing the host flags)
         ++n;
     }
     if (n + 1 >= block_.size()) return 0;
