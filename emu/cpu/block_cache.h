@@ -11,17 +11,19 @@
 // In front of the physical table sits a small direct-mapped jump cache keyed by RIP, as QEMU's tb_jmp_cache: most
 // lookups are one array probe. Its entries are hints, validated like any other lookup.
 //
-// Invalidation: InvalidatePage drops every block with a byte on a guest-physical page (self-modifying code,
-// reported by the memory path); Clear drops everything.
+// Invalidation: InvalidateRange drops every block with a byte in a written guest-physical range (self-modifying code,
+// reported by the memory path) and names the pages left without blocks; Clear drops everything.
 //
 // Bounds: a guest decides how much code it makes us translate, so the cache is bounded both by count (kMaxBlocks)
 // and by bytes (max_bytes: a block of long straight-line code keeps tens of KiB of IR for the interpreter). When an
 // insertion would pass either, everything is dropped first, as QEMU's tb_flush. A block's bytes are what it holds on
 // the heap: its record, its share of the indexes, its IR (until the JIT drops it) and its compiled block's record;
 // the JIT's host code is bounded by its own code buffer (-accel tcg,tb-size).
+#include <algorithm>
 #include <array>
 #include <memory>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "emu/common/types.h"
@@ -39,6 +41,7 @@ struct CachedBlock {
     u64 rip = 0;
     u32 mode = 0;              // BlockMode key (with the instruction limit)
     u64 page2_gpa = kNoPage;   // guest-physical page of the bytes in RIP's next linear page, if any
+    u64 span = 1;              // how many bytes from RIP the translation read
     // The JIT's translation of `block` (made on first use; dropping it unlinks every chain into it).
     std::unique_ptr<jit::CompiledBlock> compiled;
     bool jit_failed = false;   // the JIT cannot compile this block: the interpreter runs it
@@ -100,27 +103,14 @@ public:
         return &slot;
     }
 
-    // Drops every block with a byte on guest-physical page `gfn`; returns how many.
-    size_t InvalidatePage(u64 gfn) {
-        const auto list = by_page_.find(gfn);
-        if (list == by_page_.end()) return 0;
-        ++removals_;
-        const std::vector<Key> keys = std::move(list->second);
-        by_page_.erase(list);
+    // Drops every block with a byte in guest-physical [gpa, gpa + size); returns how many. Each page of the range
+    // left without blocks is appended to *emptied (pages nothing was translated from included).
+    size_t InvalidateRange(u64 gpa, u64 size, std::vector<u64>* emptied) {
         size_t dropped = 0;
-        for (const Key& key : keys) {
-            // A key may be stale (its block dropped through its other page, or replaced by one that no longer
-            // reaches this page): drop only blocks that do have bytes here.
-            const auto it = blocks_.find(key);
-            if (it == blocks_.end()) continue;
-            const CachedBlock& b = it->second;
-            if ((b.gpa >> kPageShift) != gfn && (b.page2_gpa == kNoPage || (b.page2_gpa >> kPageShift) != gfn)) {
-                continue;
-            }
-            Forget(b);
-            bytes_ -= b.bytes;
-            blocks_.erase(it);
-            ++dropped;
+        const u64 end = gpa + std::max<u64>(size, 1);
+        for (u64 gfn = gpa >> kPageShift; gfn <= (end - 1) >> kPageShift; ++gfn) {
+            dropped += InvalidateOnPage(gfn, std::max(gpa, gfn << kPageShift), std::min(end, (gfn + 1) << kPageShift),
+                                        emptied);
         }
         return dropped;
     }
@@ -168,6 +158,51 @@ private:
         CachedBlock* block = nullptr;
     };
 
+    // The guest-physical bytes of `b` on page gfn, as [first, last).
+    static std::pair<u64, u64> BytesOnPage(const CachedBlock& b, u64 gfn) {
+        const u64 first_page_end = ((b.gpa >> kPageShift) + 1) << kPageShift;
+        if ((b.gpa >> kPageShift) == gfn) return {b.gpa, std::min(b.gpa + b.span, first_page_end)};
+        if (b.page2_gpa != kNoPage && (b.page2_gpa >> kPageShift) == gfn && b.gpa + b.span > first_page_end) {
+            return {b.page2_gpa, b.page2_gpa + (b.gpa + b.span - first_page_end)};
+        }
+        return {0, 0};
+    }
+
+    // InvalidateRange on one page, for written bytes [first, last) of it. The page's key list is rebuilt from the
+    // blocks that stay: keys go stale when a block is dropped through its other page or replaced, and a block
+    // translated again after a drop is listed again.
+    size_t InvalidateOnPage(u64 gfn, u64 first, u64 last, std::vector<u64>* emptied) {
+        const auto list = by_page_.find(gfn);
+        if (list == by_page_.end()) {
+            emptied->push_back(gfn);
+            return 0;
+        }
+        ++removals_;
+        std::vector<Key> kept;
+        size_t dropped = 0;
+        for (const Key& key : list->second) {
+            const auto it = blocks_.find(key);
+            if (it == blocks_.end()) continue;
+            const auto [from, to] = BytesOnPage(it->second, gfn);
+            if (from == to) continue;  // no longer on this page
+            if (from < last && first < to) {
+                Forget(it->second);
+                bytes_ -= it->second.bytes;
+                blocks_.erase(it);
+                ++dropped;
+            } else if (std::find(kept.begin(), kept.end(), key) == kept.end()) {
+                kept.push_back(key);
+            }
+        }
+        if (kept.empty()) {
+            by_page_.erase(list);
+            emptied->push_back(gfn);
+        } else {
+            list->second = std::move(kept);
+        }
+        return dropped;
+    }
+
     static size_t JumpIndex(u64 rip) {
         return (rip ^ (rip >> kJumpBits) ^ (rip >> 2 * kJumpBits)) & ((1u << kJumpBits) - 1);
     }
@@ -179,7 +214,7 @@ private:
 
     // Node-based: a CachedBlock's address is stable until it is erased, so the jump cache can point at it.
     std::unordered_map<Key, CachedBlock, KeyHash> blocks_;
-    // The keys of the blocks with bytes on each guest-physical page (some may be stale, see InvalidatePage).
+    // The keys of the blocks with bytes on each guest-physical page (some may be stale, see InvalidateOnPage).
     std::unordered_map<u64, std::vector<Key>> by_page_;
     std::array<JumpEntry, size_t{1} << kJumpBits> jump_{};
     u64 removals_ = 0;

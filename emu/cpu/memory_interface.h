@@ -19,6 +19,12 @@ namespace emu::cpu {
 
 enum class MemAccess : u8 { Read, Write, Fetch };
 
+// Guest-physical bytes [gpa, gpa + size) written on a page instruction fetches read (self-modifying code).
+struct CodeWrite {
+    u64 gpa = 0;
+    u32 size = 0;
+};
+
 // A fault raised by the memory path (normally #PF). cr2 is meaningful for #PF only.
 struct MemFault {
     u8 vector = 14;
@@ -94,12 +100,15 @@ public:
     virtual void SignalFerr() {}
 
     // Self-modifying code: true once since the last call if something (a CPU store, a device, the debugger) wrote to a
-    // page that instruction fetches read from (the CPU then drops the translations made from it). Implementations
-    // that cannot tell return false.
+    // page that instruction fetches read from (the CPU then drops the translations with a byte in what was written).
+    // Implementations that cannot tell return false.
     virtual bool TakeCodeWritten() { return false; }
-    // After TakeCodeWritten() returned true: the guest-physical page numbers written, until the next call. Empty
-    // means unknown (the CPU drops every translation). A page is reported once, then again only after a new fetch.
-    virtual std::span<const u64> CodeWrittenPages() const { return {}; }
+    // After TakeCodeWritten() returned true: the guest-physical ranges written, until the next call. Empty means
+    // unknown (the CPU drops every translation). Writes to a page are reported until the CPU releases it.
+    virtual std::span<const CodeWrite> CodeWrites() const { return {}; }
+    // The CPU holds no translation made from guest-physical page gfn any more: writes to it need not be reported
+    // until an instruction fetch reads it again.
+    virtual void ReleaseCodePage(u64 gfn) { (void)gfn; }
 
     // The soft-TLB table translated code may read inline for accesses of this privilege (mmu/softtlb/softtlb.h), or
     // null: every access then goes through Read and Write. An implementation that returns a table must keep its

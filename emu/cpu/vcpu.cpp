@@ -107,16 +107,17 @@ struct Vcpu::Impl {
         if (jit && log::Enabled(log::Category::Exec)) {
             log::Log(log::Category::Exec,
                      "jit: {} blocks compiled ({} KiB host code), {} code-buffer flushes, {} dispatcher entries "
-                     "({} exits to link, {} chained), {} interpreted blocks; code writes: {} pages, {} blocks "
+                     "({} exits to link, {} chained), {} interpreted blocks; code writes: {} ranges, {} blocks "
                      "dropped, {} full drops",
                      stats.compiled, stats.code_bytes / 1024, jit->flushes(), stats.entries, stats.link_exits,
-                     stats.links, stats.interpreted, stats.written_pages, stats.dropped_blocks, stats.full_drops);
+                     stats.links, stats.interpreted, stats.code_writes, stats.dropped_blocks, stats.full_drops);
         }
     }
     struct Stats {
         u64 compiled = 0, code_bytes = 0, entries = 0, link_exits = 0, links = 0, interpreted = 0;
-        u64 written_pages = 0, dropped_blocks = 0, full_drops = 0;
+        u64 code_writes = 0, dropped_blocks = 0, full_drops = 0;
     } stats;
+    std::vector<u64> emptied_pages;  // DropWrittenCode's scratch list
 
     MemoryInterface& memory;
     Backend backend;
@@ -327,6 +328,7 @@ CachedBlock* Vcpu::Impl::FindOrTranslate(u32 limit, ir::Fault* fault) {
     fresh.gpa = gpa;
     fresh.rip = state.rip;
     fresh.mode = mode_key;
+    fresh.span = std::max<u64>(span, 1);
     // Bytes in the next linear page make the block depend on that page's mapping too (at most two pages: a
     // block is far shorter than a page). The fetches that read them succeeded, so this translation should too;
     // if it does not, the block keeps a page address that never matches and is translated again next time.
@@ -339,14 +341,16 @@ CachedBlock* Vcpu::Impl::FindOrTranslate(u32 limit, ir::Fault* fault) {
 }
 
 void Vcpu::Impl::DropWrittenCode() {
-    const std::span<const u64> pages = memory.CodeWrittenPages();
-    if (pages.empty()) {
+    const std::span<const CodeWrite> writes = memory.CodeWrites();
+    if (writes.empty()) {
         ++stats.full_drops;
         cache.Clear();
         return;
     }
-    stats.written_pages += pages.size();
-    for (const u64 gfn : pages) stats.dropped_blocks += cache.InvalidatePage(gfn);
+    stats.code_writes += writes.size();
+    emptied_pages.clear();
+    for (const CodeWrite& w : writes) stats.dropped_blocks += cache.InvalidateRange(w.gpa, w.size, &emptied_pages);
+    for (const u64 gfn : emptied_pages) memory.ReleaseCodePage(gfn);
 }
 
 bool Vcpu::Impl::DebugStep(RunResult& result) {

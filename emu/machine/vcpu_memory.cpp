@@ -39,7 +39,7 @@ VcpuMemory::VcpuMemory(mmu::Memslots& slots, mmu::PageTrack* page_track, devices
     : slots_(slots), page_track_(page_track), mmio_(mmio), pio_(pio) {
     if (page_track_) {
         code_notifier_.name = "code";
-        code_notifier_.track_write = [this](Gpa gpa, std::span<const u8>) { CodePageWritten(GfnOf(gpa)); };
+        code_notifier_.track_write = [this](Gpa gpa, std::span<const u8> bytes) { CodePageWritten(gpa, bytes.size()); };
         code_notifier_.track_remove_region = [this](Gfn first, u64 npages) { ForgetCodePages(first, npages); };
         if (auto r = page_track_->Register(&code_notifier_); r) {
             code_tracked_ = true;
@@ -90,8 +90,9 @@ std::string VcpuMemory::MmuStatsString() const {
                                 t.flush_gfn, t.demote_gfn);
     {
         std::lock_guard lock(code_mutex_);
-        s += fmt::format("; code pages tracked {}, written {}; watched stores {}", code_stats_.pages_tracked,
-                         code_stats_.pages_written, code_stats_.watched_stores);
+        s += fmt::format("; code pages tracked {}, released {}; code writes {}; watched stores {}",
+                         code_stats_.pages_tracked, code_stats_.pages_released, code_stats_.writes,
+                         code_stats_.watched_stores);
     }
     if (shadow_) s += "\n" + shadow_->Stats().ToString();
     return s;
@@ -160,11 +161,30 @@ void VcpuMemory::NoteCodePage(Gfn gfn) {
     last_code_gfn_.store(gfn, std::memory_order_release);
 }
 
-void VcpuMemory::CodePageWritten(Gfn gfn) {
+void VcpuMemory::CodePageWritten(Gpa gpa, size_t size) {
+    {
+        std::lock_guard lock(code_mutex_);
+        if (!code_pages_.Contains(GfnOf(gpa))) return;
+        // A store that continues the last one (memcpy, REP MOVS over code) widens it: one range for the vCPU to check.
+        if (!written_code_.empty()) {
+            cpu::CodeWrite& last = written_code_.back();
+            if (last.gpa + last.size == gpa.value() && GfnOf(Gpa(last.gpa)) == GfnOf(gpa)) {
+                last.size += static_cast<u32>(size);
+                return;
+            }
+        }
+        written_code_.push_back(cpu::CodeWrite{gpa.value(), static_cast<u32>(size)});
+        ++code_stats_.writes;
+        code_written_.store(true, std::memory_order_release);
+    }
+    SignalCodeWrite();
+}
+
+void VcpuMemory::ReleaseCodePage(u64 gfn) {
     {
         std::lock_guard lock(code_mutex_);
         if (!code_pages_.Contains(gfn)) return;
-        code_pages_.Remove(gfn);  // reported once; a fetch from it records it again
+        code_pages_.Remove(gfn);  // a fetch from it records it again
         if (last_code_gfn_.load(std::memory_order_relaxed) == gfn) {
             last_code_gfn_.store(kNoGfn, std::memory_order_release);
         }
@@ -173,11 +193,13 @@ void VcpuMemory::CodePageWritten(Gfn gfn) {
                 log::Log(log::Category::PageTrack, "BUG: code page gfn {:#x}: remove failed", gfn);
             }
         }
-        written_code_pages_.push_back(gfn);
-        ++code_stats_.pages_written;
-        code_written_.store(true, std::memory_order_release);
     }
-    SignalCodeWrite();
+    ++code_stats_.pages_released;
+    // This TLB's write entries for the page still send every store to the slow path: drop them so that they refill
+    // without kTracked (kCode) unless the page is watched by another tracker (QEMU's tlb_unprotect_code). This
+    // thread owns the TLB; a device's track_write cannot.
+    if (page_track_ && page_track_->IsWriteTracked(GpaOf(gfn))) return;
+    tlb_.FlushGfn(gfn);
 }
 
 void VcpuMemory::ForgetCodePages(Gfn first, u64 npages) {
@@ -317,7 +339,7 @@ void VcpuMemory::WritePiece(const Target& target, const u8* src, unsigned size) 
     if ((target.flags & mmu::tlb_flag::kTracked) && page_track_) {
         page_track_->OnTrackedWrite(Gpa(target.gpa), std::span<const u8>(src, size));
     }
-    if (target.flags & mmu::tlb_flag::kCode) CodePageWritten(GfnOf(Gpa(target.gpa)));
+    if (target.flags & mmu::tlb_flag::kCode) CodePageWritten(Gpa(target.gpa), size);
 }
 
 bool VcpuMemory::Write(const cpu::CpuState& state, u64 linear, const void* src, unsigned size, bool user,
@@ -380,16 +402,9 @@ bool VcpuMemory::TakeCodeWritten() {
     if (!code_written_.load(std::memory_order_acquire)) return false;
     std::lock_guard lock(code_mutex_);
     code_written_.store(false, std::memory_order_relaxed);
-    taken_code_pages_.clear();
-    if (!std::exchange(all_code_written_, false)) taken_code_pages_.swap(written_code_pages_);
-    written_code_pages_.clear();
-    // The written pages are no longer code pages, but this TLB's write entries for them still send every store to
-    // the slow path: drop them so that they refill without kTracked (kCode) unless the page is watched again, by this
-    // object or another tracker (QEMU's tlb_unprotect_code). This thread owns the TLB; a device's track_write cannot.
-    for (const Gfn gfn : taken_code_pages_) {
-        if (code_pages_.Contains(gfn) || (page_track_ && page_track_->IsWriteTracked(GpaOf(gfn)))) continue;
-        tlb_.FlushGfn(gfn);
-    }
+    taken_code_writes_.clear();
+    if (!std::exchange(all_code_written_, false)) taken_code_writes_.swap(written_code_);
+    written_code_.clear();
     return true;
 }
 

@@ -7,9 +7,10 @@
 // Self-modifying code (jit.md section 2 item 5) is a page-track client: the first instruction fetch from a RAM page
 // since it was last written adds one write-track count on its gfn (PageTrack::AddGfn) and demotes this TLB's write
 // entries for it, so every writer of the page (CPU stores here, device DMA, the debugger: all call
-// PageTrack::OnTrackedWrite after their bytes land) reaches this object's notifier, which drops the count, queues the
-// gfn for the vCPU (TakeCodeWritten, CodeWrittenPages: it drops the translations made from the page) and asks running
-// code to stop at the next instruction boundary. Without a PageTrack (unit tests' flat setups) the same is done
+// PageTrack::OnTrackedWrite after their bytes land) reaches this object's notifier, which queues the written range for
+// the vCPU (TakeCodeWritten, CodeWrites: it drops the translations with a byte in it) and asks running code to stop at
+// the next instruction boundary. The vCPU releases the page (ReleaseCodePage: the count is dropped, stores run inline
+// again) once no translation made from it is left, as QEMU invalidates only the TBs a write overlaps. Without a PageTrack (unit tests' flat setups) the same is done
 // privately: fetched pages are remembered here, their write TLB entries carry tlb_flag::kCode, and only stores through
 // this object are seen.
 //
@@ -60,7 +61,8 @@ public:
     void FlushTlb(u64 linear, bool global) override;
     bool LoadPdptes(u64 cr3) override;
     bool TakeCodeWritten() override;
-    std::span<const u64> CodeWrittenPages() const override { return taken_code_pages_; }
+    std::span<const cpu::CodeWrite> CodeWrites() const override { return taken_code_writes_; }
+    void ReleaseCodePage(u64 gfn) override;
     bool TranslateFetch(const cpu::CpuState& state, u64 linear, bool user, u64* gpa, cpu::MemFault* fault) override;
     bool WritePlatformMsr(u32 index, u64 value) override;
     std::optional<u64> ReadPlatformMsr(u32 index) override;
@@ -145,9 +147,9 @@ private:
     // An instruction fetch read from gfn, a RAM page: every later write to it must be reported (it may modify
     // translated code). vCPU thread.
     void NoteCodePage(Gfn gfn);
-    // gfn was written (page-track's track_write, any thread; or WritePiece for a kCode page without a PageTrack):
-    // if it is a code page, stop tracking it and report it to the vCPU.
-    void CodePageWritten(Gfn gfn);
+    // [gpa, gpa + size) was written (page-track's track_write, any thread; or WritePiece for a kCode page without a
+    // PageTrack): if it is on a code page, report it to the vCPU.
+    void CodePageWritten(Gpa gpa, size_t size);
     // track_remove_region: a DELETE or MOVE committed (any thread); the counts of [first, first + npages) died with
     // the slot, so those pages are forgotten without RemoveGfn. The generation change drops every translation.
     void ForgetCodePages(Gfn first, u64 npages);
@@ -198,12 +200,12 @@ private:
         std::unordered_set<Gfn> high_;
     };
 
-    // Self-modifying code, page-granular as QEMU's TB invalidation (see the top of this file). code_pages_ holds the
-    // RAM pages instruction fetches have read since they were last written; with a PageTrack (code_tracked_) this
-    // object holds exactly one write-track count on each of them (none on pages of a deleted or moved slot: those
-    // are forgotten at track_remove_region). Written code pages are queued for the vCPU.
+    // Self-modifying code (see the top of this file). code_pages_ holds the RAM pages instruction fetches have read
+    // since the vCPU last released them; with a PageTrack (code_tracked_) this object holds exactly one write-track
+    // count on each of them (none on pages of a deleted or moved slot: those are forgotten at track_remove_region).
+    // Writes to code pages are queued for the vCPU.
     //
-    // code_mutex_ guards code_pages_, written_code_pages_ and all_code_written_: the notifier may run on a device
+    // code_mutex_ guards code_pages_, written_code_: the notifier may run on a device
     // thread (DMA). It is a page-track client lock: taken before page-track's (AddGfn/RemoveGfn are called with it
     // held), never held while calling OnTrackedWrite. code_written_ lets TakeCodeWritten, called at every block
     // boundary, skip the lock when nothing was written.
@@ -211,16 +213,17 @@ private:
     bool code_tracked_ = false;  // code_notifier_ is registered with page_track_
     mutable std::mutex code_mutex_;
     PageSet code_pages_;
-    std::vector<Gfn> written_code_pages_;
+    std::vector<cpu::CodeWrite> written_code_;
     bool all_code_written_ = false;  // memslots changed: what any gpa holds may have changed
     std::atomic<bool> code_written_{false};
     // The code page the last fetch noted (still one while it is here), or kNoGfn. Written under code_mutex_.
     static constexpr Gfn kNoGfn = ~Gfn{0};
     std::atomic<Gfn> last_code_gfn_{kNoGfn};
-    std::vector<Gfn> taken_code_pages_;  // vCPU thread only
+    std::vector<cpu::CodeWrite> taken_code_writes_;  // vCPU thread only
     struct CodeStats {
         u64 pages_tracked = 0;   // code pages noted (AddGfn, or kCode without a PageTrack); under code_mutex_
-        u64 pages_written = 0;   // code pages reported written; under code_mutex_
+        u64 writes = 0;          // writes to code pages reported; under code_mutex_
+        u64 pages_released = 0;  // code pages released by the vCPU; vCPU thread
         u64 watched_stores = 0;  // stores through this path to a kTracked or kCode page; vCPU thread
     } code_stats_;
 };

@@ -52,7 +52,8 @@ public:
     void SetTscOffset(i64 offset) override { inner_.SetTscOffset(offset); }
     void SignalFerr() override { inner_.SignalFerr(); }
     bool TakeCodeWritten() override { return inner_.TakeCodeWritten(); }
-    std::span<const u64> CodeWrittenPages() const override { return inner_.CodeWrittenPages(); }
+    std::span<const cpu::CodeWrite> CodeWrites() const override { return inner_.CodeWrites(); }
+    void ReleaseCodePage(u64 gfn) override { inner_.ReleaseCodePage(gfn); }
     bool TranslateFetch(const cpu::CpuState& state, u64 linear, bool user, u64* gpa, cpu::MemFault* fault) override {
         return inner_.TranslateFetch(state, linear, user, gpa, fault);
     }

@@ -6,6 +6,7 @@ Every figure is wall-clock time of one process on a shared machine, so the scrip
 """
 import dataclasses
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -31,6 +32,9 @@ def add_common_arguments(parser, mem):
     parser.add_argument("--runs", type=int, default=1, help="runs per emulator; the best one counts")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds before a run is killed and fails")
     parser.add_argument("--mem", default=mem, help=f"guest RAM, the same for every emulator (default {mem})")
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME=ARGS",
+                        help="also run emu64's default backend with these extra options, shell-split, as engine NAME "
+                             "(e.g. 'nopcid=-cpu max,-pcid,-invpcid'); repeatable")
 
 
 def qemu_available(mode):
@@ -66,12 +70,17 @@ def engines(args, kernel, interp=True):
             QEMU, "-accel", "tcg", "-kernel", k, *(["-initrd", initrd] if initrd else []), "-append", append,
             "-nographic", "-no-reboot", "-m", args.mem, "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]))
 
-    def emu64_command(accel):
+    def emu64_command(accel, extra=()):
         return lambda k, append, initrd=None: [
-            emu64, *accel, "-kernel", k, *(["-initrd", initrd] if initrd else []), "-append", append, "-nographic",
+            emu64, *accel, *extra, "-kernel", k, *(["-initrd", initrd] if initrd else []), "-append", append, "-nographic",
             "-no-reboot", "-m", args.mem]
 
     result.append(Engine("emu64-jit" if has_interp else "emu64", emu64_command([])))
+    for variant in args.variant:
+        name, sep, options = variant.partition("=")
+        if not sep or not name:
+            fail(f"--variant {variant!r}: expected NAME=OPTIONS")
+        result.append(Engine(f"emu64-{name}", emu64_command([], shlex.split(options))))
     if interp and has_interp:
         result.append(Engine("emu64-interp", emu64_command(INTERP_ACCEL)))
     elif not has_interp:

@@ -83,6 +83,8 @@ public:
     u64 ClockNs() override { return inner_.ClockNs(); }
     void SetTscOffset(i64 offset) override { inner_.SetTscOffset(offset); }
     bool TakeCodeWritten() override { return inner_.TakeCodeWritten(); }
+    std::span<const CodeWrite> CodeWrites() const override { return inner_.CodeWrites(); }
+    void ReleaseCodePage(u64 gfn) override { inner_.ReleaseCodePage(gfn); }
     void SignalFerr() override { inner_.SignalFerr(); }
 
 private:

@@ -1,9 +1,11 @@
 // Self-modifying-code detection as a page-track client (jit.md section 2 item 5, page-track.md): VcpuMemory adds
-// one write-track count on each RAM page an instruction fetch reads, and its notifier drops the count and reports
-// the page to the vCPU (TakeCodeWritten/CodeWrittenPages, the kCodeWritten exit bit) for every writer: a CPU store
-// through the memory path and a device write reported with PageTrack::OnTrackedWrite (DMA). A DELETE or MOVE of the
+// one write-track count on each RAM page an instruction fetch reads, and its notifier reports the written range to the
+// vCPU (TakeCodeWritten/CodeWrites, the kCodeWritten exit bit) for every writer: a CPU store through the memory path
+// and a device write reported with PageTrack::OnTrackedWrite (DMA); the count goes when the vCPU releases the page
+// (ReleaseCodePage: no translation from it is left). A DELETE or MOVE of the
 // slot forgets its pages (their counts died with it), and destroying the VcpuMemory removes the counts it still
 // holds. Both MMU modes, with 32-bit paging on: the shadow MMU keeps its own counts on the page tables.
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 #include <memory>
@@ -128,11 +130,26 @@ struct Env {
     mmu::TlbLookupKind StoreLookup(u64 linear) {
         return memory->tlb().Lookup(mmu::MmuIndex::Supervisor, linear, mmu::AccessType::Write).kind;
     }
-    // The pages reported since the last call ({} when none; kAll when every translation must go).
+    // The ranges reported since the last call, as a vCPU takes them.
+    std::vector<cpu::CodeWrite> TakeWrites() {
+        if (!memory->TakeCodeWritten()) return {};
+        const auto writes = memory->CodeWrites();
+        return std::vector<cpu::CodeWrite>(writes.begin(), writes.end());
+    }
+    // The pages reported since the last call ({} when none; kAll when every translation must go), released as a vCPU
+    // releases a page once the write dropped the last translation made from it.
     std::vector<Gfn> TakeWritten() {
         if (!memory->TakeCodeWritten()) return {};
-        const auto pages = memory->CodeWrittenPages();
-        return pages.empty() ? std::vector<Gfn>{kAll} : std::vector<Gfn>(pages.begin(), pages.end());
+        const auto writes = memory->CodeWrites();
+        if (writes.empty()) return {kAll};
+        std::vector<Gfn> pages;
+        for (const cpu::CodeWrite& w : writes) {
+            if (std::find(pages.begin(), pages.end(), w.gpa >> kPageShift) == pages.end()) {
+                pages.push_back(w.gpa >> kPageShift);
+            }
+        }
+        for (const Gfn gfn : pages) memory->ReleaseCodePage(gfn);
+        return pages;
     }
     bool TakeExitBit() { return (exit_word.exchange(0) & cpu::exit_bit::kCodeWritten) != 0; }
     void FetchAll() {
@@ -181,14 +198,15 @@ TEST_CASE("an instruction fetch write-tracks its page once, and a CPU store to i
     CHECK(e.StoreLookup(kData) == mmu::TlbLookupKind::Hit);
     CHECK(e.TakeWritten() == Pages{});
 
-    // A CPU store into the second page.
+    // A CPU store into the second page: reported, the page still tracked until the vCPU releases it.
     e.Store(kCode[1] + 0x234, 0xC3);
-    CHECK(e.Counts() == Counts{1, 0, 1});
+    CHECK(e.Counts() == Counts{1, 1, 1});
     CHECK(e.TakeExitBit());
     CHECK(e.StoreLookup(kCode[1]) == mmu::TlbLookupKind::SlowPath);
     CHECK(e.TakeWritten() == Pages{kCodeGfn[1]});
-    CHECK(e.TakeWritten() == Pages{});  // reported once
-    // Taking the report dropped the stale write entry: the next store refills it, and stores run inline again.
+    CHECK(e.Counts() == Counts{1, 0, 1});
+    CHECK(e.TakeWritten() == Pages{});  // released: reported once
+    // Releasing it dropped the stale write entry: the next store refills it, and stores run inline again.
     CHECK(e.StoreLookup(kCode[1]) == mmu::TlbLookupKind::Miss);
     e.Store(kCode[1] + 0x235, 0xC3);  // no code made from it since: not reported again
     CHECK(e.StoreLookup(kCode[1]) == mmu::TlbLookupKind::Hit);
@@ -220,9 +238,9 @@ TEST_CASE("a device write reported through PageTrack::OnTrackedWrite (DMA) repor
         if (e.track.IsWriteTracked(Gpa(gpa))) e.track.OnTrackedWrite(Gpa(gpa), bytes);
     });
     device.join();
-    CHECK(e.Counts() == Counts{1, 1, 0});
     CHECK(e.TakeExitBit());
     CHECK(e.TakeWritten() == Pages{kCodeGfn[2]});
+    CHECK(e.Counts() == Counts{1, 1, 0});
     CHECK(e.Load(kCode[2] + 0x40) == 0xC3);
 
     e.Fetch(kCode[2]);
@@ -243,9 +261,9 @@ TEST_CASE("virtio DMA (DmaMemory) onto translated code and onto a shadowed page 
     });
     device.join();
     CHECK(written);
-    CHECK(e.Counts() == Counts{1, 0, 1});
     CHECK(e.TakeExitBit());
     CHECK(e.TakeWritten() == Pages{kCodeGfn[1]});
+    CHECK(e.Counts() == Counts{1, 0, 1});
 
     CHECK(e.Load(kData) == 0);  // maps (in shadow mode: shadows) the page table's entry for kData
     if (mode == MmuMode::Shadow) {
@@ -265,9 +283,9 @@ TEST_CASE("a DELETE or MOVE of the slot holding code pages forgets them without 
     INFO(Name(mode) << (move ? " move" : " delete"));
     Env e(mode);
     e.FetchAll();
-    e.Store(kCode[0], 0x90);  // one of them written already: not a code page any more
-    REQUIRE(e.Counts() == Counts{0, 1, 1});
+    e.Store(kCode[0], 0x90);  // one of them written and released already: not a code page any more
     REQUIRE(e.TakeWritten() == Pages{kCodeGfn[0]});
+    REQUIRE(e.Counts() == Counts{0, 1, 1});
 
     if (move) {
         REQUIRE(e.slots.SetMemoryRegion(1, Gpa(kMovedBase), kMiB, mmu::SlotFlags::None, e.code.host()).ok());
@@ -304,6 +322,7 @@ TEST_CASE("destroying the VcpuMemory removes the counts it holds: every count is
     e.FetchAll();
     e.Fetch(kData);  // code in slot 0 too, next to the page tables
     e.Store(kCode[1], 0x90);
+    REQUIRE(e.TakeWritten() == Pages{kCodeGfn[1]});
     REQUIRE(e.Counts() == Counts{1, 0, 1});
     REQUIRE(e.track.TrackCount(kData >> kPageShift) == 1);
     if (mode == MmuMode::Shadow) CHECK(e.track.TrackCount(kPd >> kPageShift) >= 1);  // the shadow MMU's own
@@ -335,5 +354,38 @@ TEST_CASE("without a PageTrack, stores through the memory path still report code
     CHECK(e.TakeWritten() == Pages{});
     e.Fetch(kCode[0]);
     CHECK(e.StoreLookup(kCode[0]) == mmu::TlbLookupKind::SlowPath);
+    CHECK(e.log.Errors().empty());
+}
+
+TEST_CASE("a code page the vCPU keeps stays tracked: every later write is reported with its range, adjacent stores as one",
+          "[machine][smc]") {
+    const MmuMode mode = GENERATE(MmuMode::Walk, MmuMode::Shadow);
+    INFO(Name(mode));
+    Env e(mode);
+    e.FetchAll();
+    e.Store(kCode[0] + 0x10, 0x90);
+    auto writes = e.TakeWrites();  // not released: the vCPU still holds translations from the page
+    REQUIRE(writes.size() == 1);
+    CHECK(writes[0].gpa == kCode[0] + 0x10);
+    CHECK(writes[0].size == 1);
+    CHECK(e.Counts() == Counts{1, 1, 1});
+    CHECK(e.StoreLookup(kCode[0]) == mmu::TlbLookupKind::SlowPath);
+    // A store run (a memcpy over code) is one range; a store elsewhere on the page another.
+    for (u64 i = 0; i < 8; ++i) e.Store(kCode[0] + 0x100 + i, 0xC3);
+    e.Store(kCode[0] + 0x800, 0xC3);
+    CHECK(e.TakeExitBit());
+    writes = e.TakeWrites();
+    REQUIRE(writes.size() == 2);
+    CHECK(writes[0].gpa == kCode[0] + 0x100);
+    CHECK(writes[0].size == 8);
+    CHECK(writes[1].gpa == kCode[0] + 0x800);
+    CHECK(writes[1].size == 1);
+    // Released at last: the count goes, and stores are not reported any more.
+    e.memory->ReleaseCodePage(kCodeGfn[0]);
+    CHECK(e.Counts() == Counts{0, 1, 1});
+    e.Store(kCode[0] + 0x10, 0x90);
+    CHECK(e.TakeWrites().empty());
+    e.memory.reset();
+    CHECK(e.Counts() == Counts{0, 0, 0});
     CHECK(e.log.Errors().empty());
 }
