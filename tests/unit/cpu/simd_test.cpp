@@ -816,9 +816,11 @@ TEST_CASE("CPUID advertises FPU MMX FXSR SSE SSE2 SSE3 SSSE3 SSE4.1 SSE4.2; leaf
         CHECK(((l1.ecx >> 27) & 1) == 1);  // OSXSAVE mirrors CR4.OSXSAVE
         s.cr4 = 0;
         CHECK(((system::Cpuid(1, 0, s).ecx >> 27) & 1) == 0);
-        CHECK(d0.eax == simd::kXcr0Supported);
-        CHECK(d0.ebx == simd::kXsaveAreaSize);
-        CHECK(d0.ecx == simd::kXsaveAreaSize);
+        CHECK(d0.eax == system::SupportedXcr0());
+        CHECK(d0.ebx == simd::kXsaveAreaSize);  // XCR0 = x87 only
+        const bool pkru = system::HasFeature("pku");
+        CHECK(d0.ecx == (pkru ? simd::kXsaveAreaSizeWithPkru : simd::kXsaveAreaSize));
+        CHECK((system::Cpuid(0xD, 9, s).ebx == simd::kXsavePkruOffset) == pkru);
         CHECK(system::Cpuid(0xD, 1, s).eax == 1);  // XSAVEOPT
     } else {
         CHECK(d0.eax == 0);  // no XSAVE: leaf 0xD is empty
