@@ -62,12 +62,7 @@ org 0x10000
 main:
     call pt_init
     USER_GATE 0x80, back_to_kernel
-    mov eax, 7
-    xor ecx, ecx
-    cpuid
-    mov eax, ecx
-    shr eax, 3
-    and eax, 3                      ; PKU, OSPKE
+    call pku_bits
     CHECK "CPUID.7.0:ECX PKU as the model says, OSPKE clear", r14
     ARM .rdpkru_ud
     xor ecx, ecx
@@ -96,12 +91,7 @@ with_feature:
     mov rax, cr4
     or rax, CR4_PKE
     mov cr4, rax
-    mov eax, 7
-    xor ecx, ecx
-    cpuid
-    mov eax, ecx
-    shr eax, 3
-    and eax, 3
+    call pku_bits
     CHECK "CPUID.7.0:ECX OSPKE follows CR4.PKE", 3
 
     ; RDPKRU: EDX:EAX = PKRU, the upper halves of RAX and RDX cleared (reset value 0).
@@ -156,42 +146,18 @@ with_feature:
     ; The test pages.
     call new_space
     mov [rel space], rax
-    mov rdx, SIG1
-    call alloc_data
-    mov rdx, KEY(1) | PTE_P | PTE_W | PTE_U
-    or rdx, rax
-    mov rdi, [rel space]
-    mov rsi, K1_DATA
-    call map_page
+%macro MAP_DATA 3                   ; linear, first qword, PTE flags (with the key)
+    mov rsi, %1
+    mov rdx, %2
+    mov rbx, %3
+    call map_data
+%endmacro
+    MAP_DATA K1_DATA, SIG1, KEY(1) | PTE_P | PTE_W | PTE_U
     mov [rel k1_pte], rax
-    mov rdx, SIG0
-    call alloc_data
-    lea rdx, [rax + (PTE_P | PTE_W | PTE_U)]
-    mov rdi, [rel space]
-    mov rsi, K0_DATA
-    call map_page
-    call alloc_page
-    mov dword [rax], 0x00002AB8     ; mov eax, 42
-    mov word [rax + 4], 0xC300      ; (imm32 high byte) ret
-    mov rdx, KEY(1) | PTE_P | PTE_U
-    or rdx, rax
-    mov rdi, [rel space]
-    mov rsi, K1_CODE
-    call map_page
-    mov rdx, SIG1
-    call alloc_data
-    mov rdx, KEY(1) | PTE_P | PTE_U
-    or rdx, rax
-    mov rdi, [rel space]
-    mov rsi, K1_RO
-    call map_page
-    mov rdx, SIGS
-    call alloc_data
-    mov rdx, KEY(1) | PTE_P | PTE_W
-    or rdx, rax
-    mov rdi, [rel space]
-    mov rsi, K1_SUPER
-    call map_page
+    MAP_DATA K0_DATA, SIG0, PTE_P | PTE_W | PTE_U
+    MAP_DATA K1_CODE, 0xC300_00002AB8, KEY(1) | PTE_P | PTE_U  ; mov eax, 42; ret
+    MAP_DATA K1_RO, SIG1, KEY(1) | PTE_P | PTE_U
+    MAP_DATA K1_SUPER, SIGS, KEY(1) | PTE_P | PTE_W
     mov rax, [rel space]
     mov cr3, rax
     mov rax, cr0
@@ -368,6 +334,24 @@ back_to_kernel:
     CHECK "XRSTOR with XSTATE_BV bit 9 clear sets PKRU to 0", 0
     READ_IS "and the page reads again", K1_RO, SIG1
     call finish
+
+; pku_bits: eax = CPUID.(EAX=7,ECX=0):ECX bits 3 (PKU) and 4 (OSPKE), as bits 0 and 1. Clobbers rbx, rcx, rdx.
+pku_bits:
+    mov eax, 7
+    xor ecx, ecx
+    cpuid
+    mov eax, ecx
+    shr eax, 3
+    and eax, 3
+    ret
+
+; map_data: maps linear rsi in `space` to a fresh page whose first qword is rdx, with PTE flags rbx. rax = the PTE's
+; identity address. Clobbers rcx, rdi, r8-r10.
+map_data:
+    call alloc_data
+    lea rdx, [rax + rbx]
+    mov rdi, [rel space]
+    jmp map_page
 
 align 8
 space: dq 0
