@@ -54,6 +54,9 @@ public:
     // The guest changed CR0/CR3/CR4/EFER or ran INVLPG: cached translations may be stale.
     // `linear` is the page for INVLPG, or ~0 for a full flush; `global` also drops global entries.
     virtual void FlushTlb(u64 linear, bool global) { (void)linear; (void)global; }
+    // PKRU changed: TLB entries, which cache whether each access kind is allowed, may now allow what a protection
+    // key denies (or the reverse). Translations themselves (shadow pages) stay valid: they keep the page's key.
+    virtual void FlushTlbRights() { FlushTlb(~u64{0}, true); }
 
     // PAE paging (SDM Vol. 3 4.4.1): a MOV to CR0/CR3/CR4 that leaves PAE paging in use loads the four PDPTEs
     // from the PDPT at cr3[31:5], and translations use these copies until the next load (a later store to the
@@ -144,5 +147,12 @@ private:
     }
     std::atomic<u32>* exit_signal_ = nullptr;
 };
+
+// Every write of PKRU (WRPKRU, XRSTOR): a changed value drops the TLB entries whose cached rights it decided.
+inline void SetPkru(CpuState& s, MemoryInterface& m, u32 value) {
+    if (value == s.pkru) return;
+    s.pkru = value;
+    m.FlushTlbRights();
+}
 
 }  // namespace emu::cpu

@@ -20,7 +20,7 @@ using cpu::SegReg;
 enum class Feature : u8 { Core, Sse, Segments, System };
 // Where a register lives: a kind plus an index within it.
 enum class Kind : u8 { Gpr, Rip, Eflags, Selector, St, Fctrl, Fstat, Ftag, Fiseg, Fioff, Foseg, Fooff, Fop, Xmm, Mxcsr,
-                       SegBase, Cr0, Cr2, Cr3, Cr4, Cr8, Efer, KernelGsBase };
+                       SegBase, Cr0, Cr2, Cr3, Cr4, Cr8, Efer, KernelGsBase, Pkru };
 
 struct Reg {
     const char* name;
@@ -101,9 +101,10 @@ constexpr Reg kRegs[] = {
     {"cr8", 64, "int64", Feature::System, Kind::Cr8},
     {"efer", 64, "int64", Feature::System, Kind::Efer},
     {"k_gs_base", 64, "int64", Feature::System, Kind::KernelGsBase},
+    {"pkru", 32, "uint32", Feature::System, Kind::Pkru},  // gdb's name; a write flushes the TLB (gdb_server.cpp)
 };
 constexpr unsigned kCount = sizeof kRegs / sizeof kRegs[0];
-static_assert(kCount == 24 + 8 + 8 + 16 + 1 + 2 + 7, "the table is gdb's core, sse, segments and our system set");
+static_assert(kCount == 24 + 8 + 8 + 16 + 1 + 2 + 8, "the table is gdb's core, sse, segments and our system set");
 
 // The x87 physical register that ST(i) names: the stack top is FSW.TOP.
 unsigned StackSlot(const CpuState& s, unsigned i) { return (((s.x87.fsw >> 11) & 7) + i) & 7; }
@@ -141,6 +142,7 @@ auto IntegerField(State& s, const Reg& r) {
         case Kind::Cr8: f.q = &s.cr8; break;
         case Kind::Efer: f.q = &s.efer; break;
         case Kind::KernelGsBase: f.q = &s.kernel_gs_base; break;
+        case Kind::Pkru: f.d = &s.pkru; break;
         case Kind::St:
         case Kind::Xmm: break;
     }

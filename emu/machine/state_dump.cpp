@@ -66,6 +66,7 @@ std::string DumpStateJson(const CpuState& state) {
     out["cr8"] = state.cr8;
     out["efer"] = state.efer;
     out["xcr0"] = state.xcr0;
+    out["pkru"] = state.pkru;
     out["dr"] = state.dr;
     out["msr"] = {
         {"star", state.star},

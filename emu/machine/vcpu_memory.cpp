@@ -223,6 +223,7 @@ void VcpuMemory::SyncPagingState(const cpu::CpuState& state) {
     paging_.cr3 = (state.cr4 & cpu::cr4::PCIDE) ? state.cr3 & ~u64{0xFFF} : state.cr3;
     paging_.cr4 = state.cr4;
     paging_.efer = state.efer;
+    paging_.pkru = state.pkru;
     if (mmu::ModeOf(paging_) == mmu::PagingMode::Pae && pdptes_cr3_ != state.cr3) {
         (void)mmu::LoadPdptes(paging_, *this);  // no MOV CR to fault: a bad PDPTE stays as the previous one
         pdptes_cr3_ = state.cr3;

@@ -59,6 +59,8 @@ public:
     u32 PortIn(u16 port, unsigned size) override;
     void PortOut(u16 port, unsigned size, u32 value) override;
     void FlushTlb(u64 linear, bool global) override;
+    // The shadow MMU's SPTEs keep each leaf's key and FinishLeaf applies PKRU at lookup: only the TLB must go.
+    void FlushTlbRights() override { tlb_.FlushAll(); }
     bool LoadPdptes(u64 cr3) override;
     bool TakeCodeWritten() override;
     std::span<const cpu::CodeWrite> CodeWrites() const override { return taken_code_writes_; }

@@ -48,9 +48,11 @@ constexpr u64 kGlobal = 128;
 constexpr unsigned kSizeShift = 8;  // 2 bits: 0 = 4 KiB, 1 = 2 MiB, 2 = 4 MiB, 3 = 1 GiB
 constexpr unsigned kFrameShift = 12;
 constexpr u64 kFrameMask = LowMask(kMaxPhysAddrBits - kPageShift);
+constexpr unsigned kPkeyShift = kFrameShift + kMaxPhysAddrBits - kPageShift;  // 4 bits: the leaf's protection key
 constexpr unsigned kGenShift = 52;
 constexpr unsigned kMaxGenBits = 12;
 constexpr std::array<u8, 4> kSizeShifts{12, 21, 22, 30};
+static_assert(kPkeyShift + 4 <= kGenShift);
 }  // namespace spte
 
 unsigned ShadowIndex(unsigned level, u64 linear) { return (linear >> (kPageShift + 9 * (level - 1))) & 511; }
@@ -799,6 +801,7 @@ bool ShadowMmu::LookupLocked(ShadowVcpu& vcpu, const PagingRegs& regs, u64 linea
         leaf.rights = LeafRights{(v & spte::kUser) != 0, (v & spte::kWrite) != 0, (v & spte::kXd) != 0};
         leaf.global_bit = (v & spte::kGlobal) != 0;
         leaf.dirty_bit = (v & spte::kDirty) != 0;
+        leaf.pkey = static_cast<u8>((v >> spte::kPkeyShift) & pte::kPkeyMask);
         const WalkResult r = FinishLeaf(regs, access, flags, leaf);
         // A stale SPTE of an unsync SP must not fault forever: a #PF drops the TLB entry, the retry walks.
         if (r.status != WalkStatus::Ok && sp->unsync) return false;
@@ -890,7 +893,7 @@ ShadowMmu::InstallStatus ShadowMmu::Install(ShadowVcpu& vcpu, const PagingRegs& 
     }
     const Memslots::ReadSection section(slots_);
     u64 v = spte::kLeaf | (((leaf.gpa >> kPageShift) & spte::kFrameMask) << spte::kFrameShift) |
-            (u64{SizeCode(leaf.page_size)} << spte::kSizeShift);
+            (u64{SizeCode(leaf.page_size)} << spte::kSizeShift) | (u64{leaf.pkey} << spte::kPkeyShift);
     if (leaf.rights.user_all) v |= spte::kUser;
     if (leaf.rights.writable_all) v |= spte::kWrite;
     if (leaf.rights.xd_any) v |= spte::kXd;

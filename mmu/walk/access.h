@@ -19,15 +19,15 @@ struct AccessFlags {
     bool rflags_ac = false;
 };
 
-// #PF error code bits (SDM Vol. 3 4.7, Figure 4-12). PK, SS, HLAT and SGX are never set: protection keys,
-// shadow stacks and SGX are not emulated.
+// #PF error code bits (SDM Vol. 3 4.7, Figure 4-12). SS, HLAT and SGX are never set: shadow stacks and SGX are
+// not emulated.
 namespace pf_error {
 inline constexpr u32 kPresent = 1u << 0;   // 0: not-present page; 1: protection (or reserved-bit) violation
 inline constexpr u32 kWrite = 1u << 1;     // the access was a write
 inline constexpr u32 kUser = 1u << 2;      // the access was a user-mode access
 inline constexpr u32 kReserved = 1u << 3;  // a reserved bit was set in some paging-structure entry
 inline constexpr u32 kFetch = 1u << 4;     // instruction fetch (only with SMEP, or PAE/4-level paging and NXE)
-inline constexpr u32 kProtKey = 1u << 5;   // protection-key violation (never set)
+inline constexpr u32 kProtKey = 1u << 5;   // a data access to a user page that PKRU denies (4.6.2)
 }  // namespace pf_error
 
 }  // namespace emu::mmu

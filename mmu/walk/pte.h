@@ -13,5 +13,8 @@ inline constexpr u64 kDirty = u64{1} << 6;
 inline constexpr u64 kLarge = u64{1} << 7;  // PS: a 2/4 MiB or 1 GiB page
 inline constexpr u64 kGlobal = u64{1} << 8;
 inline constexpr u64 kNoExecute = u64{1} << 63;
+// Protection key of a 4/5-level paging leaf: bits 62:59 (ignored unless CR4.PKE).
+inline constexpr unsigned kPkeyShift = 59;
+inline constexpr u64 kPkeyMask = 0xF;
 
 }  // namespace emu::mmu::pte

@@ -56,21 +56,43 @@ bool CompareExchangeEntry(u8* host, unsigned bytes, u64 expected, u64 desired) {
     return std::atomic_ref<u64>(*reinterpret_cast<u64*>(host)).compare_exchange_strong(expected, desired);
 }
 
-// 4.6.1: access rights of this privilege class, given the rights combined over all levels.
-void ComputeRights(const PagingRegs& regs, AccessFlags flags, WalkResult& r, const LeafRights& rights) {
+// 4.6.2: what the leaf's protection key denies to data accesses of this privilege. Keys apply to user pages in
+// 4/5-level paging with CR4.PKE; AD denies reads and writes, WD denies user writes and, with CR0.WP, supervisor
+// writes. Instruction fetches are never checked.
+struct KeyDenial {
+    bool read = false;
+    bool write = false;
+};
+KeyDenial KeyDenies(const PagingRegs& regs, AccessFlags flags, const WalkLeaf& leaf) {
+    const PagingMode mode = ModeOf(regs);
+    if (!(regs.cr4 & PagingRegs::kCr4Pke) || !leaf.rights.user_all ||
+        (mode != PagingMode::Level4 && mode != PagingMode::Level5)) {
+        return {};
+    }
+    const u32 bits = regs.pkru >> (2 * leaf.pkey);
+    const bool ad = bits & 1, wd = bits & 2;
+    return {ad, ad || (wd && (flags.user || (regs.cr0 & PagingRegs::kCr0Wp)))};
+}
+
+// 4.6.1: access rights of this privilege class, given the rights combined over all levels, then 4.6.2's keys.
+void ComputeRights(const PagingRegs& regs, AccessFlags flags, WalkResult& r, const WalkLeaf& leaf) {
+    const LeafRights& rights = leaf.rights;
     r.user_page = rights.user_all;
     if (flags.user) {
         r.readable = rights.user_all;
         r.writable = rights.user_all && rights.writable_all;
         r.executable = rights.user_all && !rights.xd_any;
-        return;
+    } else {
+        // SMAP blocks supervisor data accesses to user pages unless explicit with RFLAGS.AC = 1.
+        const bool smap_blocks = rights.user_all && (regs.cr4 & PagingRegs::kCr4Smap) &&
+                                 (flags.implicit_supervisor || !flags.rflags_ac);
+        r.readable = !smap_blocks;
+        r.writable = !smap_blocks && (rights.writable_all || !(regs.cr0 & PagingRegs::kCr0Wp));
+        r.executable = !rights.xd_any && !(rights.user_all && (regs.cr4 & PagingRegs::kCr4Smep));
     }
-    // SMAP blocks supervisor data accesses to user pages unless explicit with RFLAGS.AC = 1.
-    const bool smap_blocks = rights.user_all && (regs.cr4 & PagingRegs::kCr4Smap) &&
-                             (flags.implicit_supervisor || !flags.rflags_ac);
-    r.readable = !smap_blocks;
-    r.writable = !smap_blocks && (rights.writable_all || !(regs.cr0 & PagingRegs::kCr0Wp));
-    r.executable = !rights.xd_any && !(rights.user_all && (regs.cr4 & PagingRegs::kCr4Smep));
+    const KeyDenial key = KeyDenies(regs, flags, leaf);
+    r.readable &= !key.read;
+    r.writable &= !key.write;
 }
 
 bool Permits(AccessType access, const WalkResult& r) {
@@ -237,7 +259,7 @@ WalkResult Walker::Run(bool* retry, u64* ad_updates, WalkTrace* trace) {
         }
 
         const WalkLeaf leaf{LeafAddress(entry, shift, large), u64{1} << shift, rights, (entry & kG) != 0,
-                            (entry & kD) != 0};
+                            (entry & kD) != 0, static_cast<u8>((entry >> pte::kPkeyShift) & pte::kPkeyMask)};
         const WalkResult r = FinishLeaf(regs_, access_, flags_, leaf);
         if (r.status != WalkStatus::Ok) return r;
         *retry = !SetAccessedDirty(used, used_count, format.entry_bytes, ad_updates);
@@ -280,11 +302,16 @@ u32 AccessErrorBits(const PagingRegs& regs, AccessType access, AccessFlags flags
 WalkResult FinishLeaf(const PagingRegs& regs, AccessType access, AccessFlags flags, const WalkLeaf& leaf) {
     if (flags.user) flags.implicit_supervisor = false;
     WalkResult r;
-    ComputeRights(regs, flags, r, leaf.rights);
+    ComputeRights(regs, flags, r, leaf);
     if (!Permits(access, r)) {
         WalkResult fault;
         fault.status = WalkStatus::PageFault;
         fault.error_code = AccessErrorBits(regs, access, flags) | pf_error::kPresent;
+        // PK says the key denies this access, whatever else did too (4.7).
+        const KeyDenial key = KeyDenies(regs, flags, leaf);
+        if ((access == AccessType::Read && key.read) || (access == AccessType::Write && key.write)) {
+            fault.error_code |= pf_error::kProtKey;
+        }
         return fault;
     }
     r.status = WalkStatus::Ok;

@@ -12,8 +12,8 @@
 //   sees (the machine logs a guest error and shuts down, like a triple fault).
 // - Canonical checks are not the walker's job: the CPU raises #GP (or #SS) for a non-canonical address
 //   before it asks for a translation, using emu::IsCanonical(linear, PagingRegs::LinearBits()).
-// - PSE-36 is supported (4 MiB pages above 4 GiB in 32-bit paging); 1 GiB pages are supported; protection
-//   keys are not (CR4.PKE is ignored, PK never set).
+// - PSE-36 is supported (4 MiB pages above 4 GiB in 32-bit paging); 1 GiB pages are supported; protection keys
+//   for user pages (CR4.PKE, PKRU) are, supervisor keys (PKS) are not.
 #include <array>
 
 #include "emu/common/result.h"
@@ -36,6 +36,7 @@ struct PagingRegs {
     static constexpr u64 kCr4La57 = u64{1} << 12;
     static constexpr u64 kCr4Smep = u64{1} << 20;
     static constexpr u64 kCr4Smap = u64{1} << 21;
+    static constexpr u64 kCr4Pke = u64{1} << 22;
     static constexpr u64 kEferNxe = u64{1} << 11;
     static constexpr u64 kEferLma = u64{1} << 10;
 
@@ -43,6 +44,7 @@ struct PagingRegs {
     u64 cr3 = 0;
     u64 cr4 = 0;
     u64 efer = 0;
+    u32 pkru = 0;  // with CR4.PKE in 4/5-level paging: AD = bit 2k, WD = bit 2k+1 for protection key k
     // PAE paging only: the four PDPTEs as last loaded by LoadPdptes().
     std::array<u64, 4> pdptes{};
 
@@ -121,6 +123,7 @@ struct WalkLeaf {
     LeafRights rights;
     bool global_bit = false;  // G in the leaf (CR4.PGE is applied by FinishLeaf)
     bool dirty_bit = false;   // D in the leaf before this access
+    u8 pkey = 0;              // protection key, leaf bits 62:59 (4/5-level paging; PKRU is applied by FinishLeaf)
 };
 
 // What Walk returns for an access once the walk reached `leaf`: a #PF (P = 1) if the rights refuse it, else the

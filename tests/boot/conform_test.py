@@ -46,6 +46,18 @@ def checks():
                        (["-cpu", "max,-x2apic,-tsc_deadline_timer"], 0)]:
         self_checking_kernel("x2apic32", 28 if has else 3, "-append", str(has), *model)
         self_checking_kernel("tscdl32", 12 if has else 2, "-append", str(has), *model)
+    # Protection keys (PKU, OSPKE, XSAVE component 9): max only (none of the named models has them; this AMD host's
+    # CPUID does not show them either), not after -pku.
+    for model, has in [([], 1), (["-cpu", "Skylake-Client"], 0), (["-cpu", "EPYC"], 0), (["-cpu", "qemu64"], 0),
+                       (["-cpu", "max,-pku"], 0)]:
+        self_checking("conform_pku64", 42 if has else 3, "-reg", f"r14={has}", *model)
+    # 7. Every extension decoded by the model's CPUID: SSE3, SSSE3, CX16, MOVBE, POPCNT, ADX, RDPID, LAHF-SAHF in 64-bit
+    # mode, ABM (LZCNT as BSR without it), RDTSCP, as the bits of r14 (ext64.asm lists them).
+    none = "max," + ",".join("-" + f for f in ["sse3", "ssse3", "cx16", "movbe", "popcnt", "adx", "rdpid", "lahf_lm",
+                                                 "abm", "rdtscp"])
+    for model, mask in [([], 0x3FF), (["-cpu", "qemu64"], 0x85), (["-cpu", "Opteron_G1"], 0x1),
+                        (["-cpu", "EPYC"], 0x3BF), (["-cpu", none], 0)]:
+        self_checking("conform_ext64", 15, "-reg", f"r14={mask}", *model)
     # 11. Hardware task switching (32-bit): JMP/CALL to a TSS, task gates in the GDT and IDT, IRET with NT, busy bits,
     # back links, CR0.TS, LDTR/CR3 from the TSS, #TS in the new task, #DF through a task gate, the T bit.
     self_checking("conform_task32", 43, "-start-mode", "prot32")

@@ -217,6 +217,7 @@ printf "CHECK kbp_pc %lx\\n", $pc
 printf "CHECK banner %s\\n", (char*)0x{table['linux_banner']:x}
 printf "CHECK cr4_pae %lx\\n", ($cr4 >> 5) & 1
 printf "CHECK efer_lma %lx\\n", ($efer >> 10) & 1
+printf "CHECK pkru %lx\\n", $pkru
 delete
 continue
 """
@@ -231,6 +232,7 @@ continue
     check(tag + "linux_banner read by gdb", banner.startswith("Linux version 6."), f"{banner!r}\n{out[-2000:]}")
     check(tag + "banner matches the console", banner[:40] in serial, banner[:40])
     check(tag + "4-level paging on", got.get("cr4_pae") == ["1"] and got.get("efer_lma") == ["1"], str(got))
+    check(tag + "PKRU readable, 0 before the kernel sets up protection keys", got.get("pkru") == ["0"], str(got))
     check(tag + "shell ran the command", "gdb-shell-ran" in serial and "emu64-exit-status: 0" in serial,
           serial[-1500:])
     check(tag + "powered off, gdb saw it", status == 0 and "exited normally" in out,

@@ -90,6 +90,10 @@ with tempfile.TemporaryDirectory() as tmp:
         missing = [f for f in expected if LINUX_NAMES.get(f, f) not in have]
         check(f"/proc/cpuinfo flags include the {len(expected)} features -cpu {model} advertises",
               flags is not None and expected and not missing, f"missing {missing}; flags {sorted(have)}")
+        # Protection keys: with pku advertised (and XSAVE component 9, which Linux requires for it) the kernel sets
+        # CR4.PKE, and CPUID's OSPKE, read again, says so.
+        if "pku" in expected:
+            check("the kernel enabled protection keys (ospke)", "ospke" in have, f"flags {sorted(have)}")
         # With the TSC-deadline timer Linux's tick is the deadline mode of the local APIC timer (lapic-deadline),
         # which the LOC count below then proves ticking.
         if "tsc_deadline_timer" in expected:

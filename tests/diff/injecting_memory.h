@@ -45,6 +45,7 @@ public:
     u32 PortIn(u16 port, unsigned size) override { return inner_.PortIn(port, size); }
     void PortOut(u16 port, unsigned size, u32 value) override { inner_.PortOut(port, size, value); }
     void FlushTlb(u64 linear, bool global) override { inner_.FlushTlb(linear, global); }
+    void FlushTlbRights() override { inner_.FlushTlbRights(); }
     bool LoadPdptes(u64 cr3) override { return inner_.LoadPdptes(cr3); }
     bool WritePlatformMsr(u32 index, u64 value) override { return inner_.WritePlatformMsr(index, value); }
     std::optional<u64> ReadPlatformMsr(u32 index) override { return inner_.ReadPlatformMsr(index); }

@@ -1,6 +1,7 @@
 // The SIMD helper: unpacks the instruction, applies the fault checks of its class (SDM Vol. 3 2.5 CR0.EM/TS,
 // Vol. 1 Tables 13-1/13-2 for SSE enabling, 8.7 for x87 #MF), then runs the op function from ops.inc.
 #include <array>
+#include <utility>
 
 #include "emu/common/bits.h"
 #include "emu/cpu/simd/exec.h"
@@ -10,8 +11,11 @@ namespace {
 
 enum class OpClass : u8 { X87, X87Ctl, X87NoWait, Vec, Sse, Mmx, Fxsr, Xsave };
 constexpr u8 kUnaligned = 1;
+// The CPUID extension a mnemonic belongs to, when a model may lack it (SSE and SSE2 are in every x86-64 CPU).
 constexpr u8 kSse41 = 2;
 constexpr u8 kSse42 = 4;
+constexpr u8 kSse3 = 8;
+constexpr u8 kSsse3 = 16;
 
 struct Entry {
     OpClass cls = OpClass::X87;
@@ -159,7 +163,12 @@ bool Handles(Mnemonic m) {
 const char* RequiredFeature(Mnemonic m) {
     if (!Handles(m)) return nullptr;
     const u8 flags = kTable[static_cast<unsigned>(m)].flags;
-    return (flags & kSse41) ? "sse4_1" : (flags & kSse42) ? "sse4_2" : nullptr;
+    constexpr std::array<std::pair<u8, const char*>, 4> kFeatures{
+        {{kSse3, "sse3"}, {kSsse3, "ssse3"}, {kSse41, "sse4_1"}, {kSse42, "sse4_2"}}};
+    for (const auto& [bit, name] : kFeatures) {
+        if (flags & bit) return name;
+    }
+    return nullptr;
 }
 
 bool ImplicitDiOperand(Mnemonic m) { return m == Mnemonic::MASKMOVQ || m == Mnemonic::MASKMOVDQU; }

@@ -38,8 +38,8 @@ struct SimdInsn {
 // Whether `m` is executed by this library (listed in ops.inc).
 bool Handles(Mnemonic m);
 
-// The CPUID feature (cpuid.cpp's name) an instruction needs beyond SSE3/SSSE3, or nullptr: without it the
-// instruction is #UD.
+// The CPUID feature (cpuid.cpp's name) an instruction needs beyond SSE2 (sse3, ssse3, sse4_1, sse4_2), or
+// nullptr: without it the instruction is #UD.
 const char* RequiredFeature(Mnemonic m);
 
 // True for the forms whose memory operand is implicit DS:rDI (MASKMOVQ, MASKMOVDQU): the translator passes

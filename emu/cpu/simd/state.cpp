@@ -3,6 +3,7 @@
 #include "emu/common/bits.h"
 #include "emu/cpu/simd/exec.h"
 #include "emu/cpu/simd/state.h"
+#include "emu/cpu/system/cpuid.h"
 
 namespace emu::cpu::simd {
 
@@ -175,6 +176,8 @@ void Xsave(Exec& x) {
     // XSAVE writes only XSTATE_BV in the header: read-modify-write over the whole area (a fault is reported as a
     // write, as on the host).
     if (!x.LoadMem(0, img, sizeof img, MemAccess::Write)) return;
+    u64 pkru_slot = 0;
+    if ((rfbm & kXcr0Pkru) && !x.LoadMem(kXsavePkruOffset, &pkru_slot, kXsavePkruSize, MemAccess::Write)) return;
     u64 xstate_bv = Get<u64>(img + kXsaveHeader);
     const bool wide = x.in.op_size == 8;
     if (rfbm & kXcr0X87) SaveX87(x.s, img, wide);
@@ -183,10 +186,16 @@ void Xsave(Exec& x) {
         Put<u32>(img + 24, x.s.mxcsr);
         Put<u32>(img + 28, kMxcsrMask);
     }
-    const u64 in_use = (X87InUse(x.s) ? kXcr0X87 : 0) | (SseInUse(x.s) ? kXcr0Sse : 0);
+    // PKRU's initial configuration is 0 (SDM Vol. 1 13.6).
+    const u64 in_use =
+        (X87InUse(x.s) ? kXcr0X87 : 0) | (SseInUse(x.s) ? kXcr0Sse : 0) | (x.s.pkru != 0 ? kXcr0Pkru : 0);
     xstate_bv = (xstate_bv & ~rfbm) | (in_use & rfbm);
     Put<u64>(img + kXsaveHeader, xstate_bv);
-    x.StoreMem(0, img, sizeof img);
+    if (!x.StoreMem(0, img, sizeof img)) return;
+    if (rfbm & kXcr0Pkru) {
+        pkru_slot = x.s.pkru;
+        x.StoreMem(kXsavePkruOffset, &pkru_slot, kXsavePkruSize);
+    }
 }
 
 void Xrstor(Exec& x) {
@@ -203,7 +212,11 @@ void Xrstor(Exec& x) {
     const u32 mxcsr = Get<u32>(img + 24);
     const bool load_mxcsr = (rfbm & (kXcr0Sse | kXcr0Avx)) != 0;
     if (load_mxcsr && (mxcsr & ~kMxcsrMask)) return x.Raise(vec::GP, 0);
+    u64 pkru_slot = 0;  // the saved PKRU is bytes 0-3 of its slot
+    const bool load_pkru = (rfbm & xstate_bv & kXcr0Pkru) != 0;
+    if (load_pkru && !x.LoadMem(kXsavePkruOffset, &pkru_slot, kXsavePkruSize)) return;
     const bool wide = x.in.op_size == 8;
+    if (rfbm & kXcr0Pkru) SetPkru(x.s, x.env.memory, load_pkru ? static_cast<u32>(pkru_slot) : 0);
     if (rfbm & kXcr0X87) {
         if (xstate_bv & kXcr0X87) RestoreX87(x.s, img, wide);
         else InitX87(x.s);
@@ -225,7 +238,7 @@ void Xsetbv(Exec& x) {
     const u64 value = ((x.s.gpr[2] & 0xFFFFFFFF) << 32) | (x.s.gpr[0] & 0xFFFFFFFF);
     const bool v86 = x.s.mode() == CpuMode::Virtual8086;
     if (x.s.cpl() != 0 || v86 || (x.s.gpr[1] & 0xFFFFFFFF) != 0 || !(value & kXcr0X87) ||
-        (value & ~kXcr0Supported)) {
+        (value & ~system::SupportedXcr0())) {
         return x.Raise(vec::GP, 0);
     }
     x.s.xcr0 = value;

@@ -43,7 +43,7 @@ namespace cr4 {
 inline constexpr u64 VME = 1u << 0, PVI = 1u << 1, TSD = 1u << 2, DE = 1u << 3, PSE = 1u << 4, PAE = 1u << 5;
 inline constexpr u64 MCE = 1u << 6, PGE = 1u << 7, PCE = 1u << 8, OSFXSR = 1u << 9, OSXMMEXCPT = 1u << 10;
 inline constexpr u64 UMIP = 1u << 11, LA57 = 1u << 12, FSGSBASE = 1u << 16, PCIDE = 1u << 17;
-inline constexpr u64 OSXSAVE = 1u << 18, SMEP = 1u << 20, SMAP = 1u << 21;
+inline constexpr u64 OSXSAVE = 1u << 18, SMEP = 1u << 20, SMAP = 1u << 21, PKE = 1u << 22;
 }  // namespace cr4
 namespace efer {
 inline constexpr u64 SCE = 1u << 0, LME = 1u << 8, LMA = 1u << 10, NXE = 1u << 11;
@@ -102,6 +102,8 @@ struct CpuState {
     u64 cr2 = 0, cr3 = 0, cr4 = 0, cr8 = 0;
     u64 efer = 0;
     u64 xcr0 = 1;
+    // Protection-key rights for user pages (SDM Vol. 3 4.6.2): AD = bit 2i, WD = bit 2i+1 for key i. Reset: 0.
+    u32 pkru = 0;
     std::array<u64, 8> dr{0, 0, 0, 0, 0xFFFF0FF0, 0x400, 0xFFFF0FF0, 0x400};
 
     // MSRs that the CPU core itself consumes; the rest live with the system code.

@@ -18,9 +18,10 @@ u64 Cr4Writable() {
     return kCr4AlwaysWritable | (HasFeature("xsave") ? cr4::OSXSAVE : 0) |
            (HasFeature("fsgsbase") ? cr4::FSGSBASE : 0) | (HasFeature("smep") ? cr4::SMEP : 0) |
            (HasFeature("smap") ? cr4::SMAP : 0) | (HasFeature("umip") ? cr4::UMIP : 0) |
-           (HasFeature("pcid") ? cr4::PCIDE : 0);
+           (HasFeature("pcid") ? cr4::PCIDE : 0) | (HasFeature("pku") ? cr4::PKE : 0);
 }
-constexpr u64 kCr4PagingBits = cr4::PSE | cr4::PAE | cr4::PGE | cr4::PCIDE | cr4::SMEP | cr4::SMAP | cr4::LA57;
+constexpr u64 kCr4PagingBits =
+    cr4::PSE | cr4::PAE | cr4::PGE | cr4::PCIDE | cr4::SMEP | cr4::SMAP | cr4::PKE | cr4::LA57;
 constexpr unsigned kMaxPhysAddrBits = 40;  // CPUID 0x80000008: EAX[7:0]
 constexpr u64 kPcidMask = 0xFFF;
 constexpr u64 kCr3NoFlush = u64{1} << 63;
@@ -196,6 +197,21 @@ Status CacheInvalidate(const CpuState& s) {
 }
 
 u64 Smsw(const CpuState& s) { return s.cr0; }
+
+Status Rdpkru(CpuState& s) {
+    if (!(s.cr4 & cr4::PKE)) return Ud();
+    if (s.reg(Gpr::Rcx) & 0xFFFFFFFF) return Gp(0);
+    s.reg(Gpr::Rax) = s.pkru;  // EDX:EAX = PKRU; the upper halves of RAX and RDX are cleared
+    s.reg(Gpr::Rdx) = 0;
+    return {};
+}
+
+Status Wrpkru(CpuState& s, MemoryInterface& m) {
+    if (!(s.cr4 & cr4::PKE)) return Ud();
+    if ((s.reg(Gpr::Rcx) & 0xFFFFFFFF) || (s.reg(Gpr::Rdx) & 0xFFFFFFFF)) return Gp(0);
+    SetPkru(s, m, static_cast<u32>(s.reg(Gpr::Rax)));
+    return {};
+}
 
 Status CheckUmip(const CpuState& s) {
     if ((s.cr4 & cr4::UMIP) && s.cpl() != 0) return Gp(0);

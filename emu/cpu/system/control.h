@@ -33,6 +33,11 @@ Status CacheInvalidate(const CpuState& s);
 Status InvpcidAllowed(const CpuState& s);
 Status Invpcid(CpuState& s, MemoryInterface& m, u64 type, u64 pcid_word, u64 linear);
 
+// RDPKRU / WRPKRU (SDM Vol. 2): #UD unless CR4.PKE; #GP(0) unless ECX = 0 (and EDX = 0 for WRPKRU). RDPKRU
+// loads EDX:EAX (zero-extended into RDX:RAX); WRPKRU writes EAX to PKRU through SetPkru (memory_interface.h).
+Status Rdpkru(CpuState& s);
+Status Wrpkru(CpuState& s, MemoryInterface& m);
+
 // SMSW: CR0's low bits (all of CR0 for a register destination; the caller truncates).
 u64 Smsw(const CpuState& s);
 

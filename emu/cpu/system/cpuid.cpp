@@ -4,6 +4,7 @@
 #include <array>
 #include <cstring>
 
+#include "emu/cpu/simd/state.h"
 #include "emu/cpu/system/cpu_model.h"
 
 namespace emu::cpu::system {
@@ -59,7 +60,7 @@ constexpr CpuidFeature kFeatures[] = {
     {7, 0, CpuidReg::Ebx, 10, "invpcid", true},  // control.h Invpcid
     {7, 0, CpuidReg::Ebx, 19, "adx", true},
     {7, 0, CpuidReg::Ecx, 2, "umip", true},  // CR4.UMIP: control.h CheckUmip
-    {7, 0, CpuidReg::Ecx, 3, "pku", false},
+    {7, 0, CpuidReg::Ecx, 3, "pku", true},  // CR4.PKE, PKRU (XSAVE component 9), mmu/walk's key check
     {7, 0, CpuidReg::Ecx, 22, "rdpid", true},
     {7, 0, CpuidReg::Edx, 29, "arch_capabilities", true},  // IA32_ARCH_CAPABILITIES (msr.cpp): not vulnerable
     {0x80000001, 0, CpuidReg::Ecx, 0, "lahf_lm", true},
@@ -106,15 +107,20 @@ CpuidResult BrandString(u32 part) {
     return {Chars(p), Chars(p + 4), Chars(p + 8), Chars(p + 12)};
 }
 
-// Leaf 0xD (XSAVE, emu/cpu/simd): components x87 and SSE only, both in the 512-byte legacy area, so every
-// size is 512 + the 64-byte header = 576 (simd::kXsaveAreaSize). Subleaf 1: XSAVEOPT only. All zero while the
-// XSAVE feature bit is off, as on processors without XSAVE.
-CpuidResult XsaveLeaf(u32 subleaf) {
-    constexpr u32 kSupportedXcr0 = 3;
-    constexpr u32 kAreaSize = 576;
+// Leaf 0xD (XSAVE, emu/cpu/simd): x87 and SSE in the 512-byte legacy area and the 64-byte header, and PKRU at
+// its own offset when the model has pku. EBX is the size XCR0's current components need, ECX the size all of
+// them need. Subleaf 1: XSAVEOPT only. All zero while the XSAVE feature bit is off, as on processors without XSAVE.
+CpuidResult XsaveLeaf(u32 subleaf, const CpuState& state) {
     if (!(FeatureBits(1, 0, CpuidReg::Ecx) & (1u << 26))) return {};
-    if (subleaf == 0) return {kSupportedXcr0, kAreaSize, kAreaSize, 0};
+    const u64 supported = SupportedXcr0();
+    auto area_size = [](u64 xcr0) {
+        return (xcr0 & simd::kXcr0Pkru) ? simd::kXsaveAreaSizeWithPkru : simd::kXsaveAreaSize;
+    };
+    if (subleaf == 0) {
+        return {static_cast<u32>(supported), area_size(state.xcr0 & supported), area_size(supported), 0};
+    }
     if (subleaf == 1) return {1, 0, 0, 0};
+    if (subleaf == 9 && (supported & simd::kXcr0Pkru)) return {simd::kXsavePkruSize, simd::kXsavePkruOffset, 0, 0};
     return {};
 }
 
@@ -131,6 +137,8 @@ int FeatureIndex(std::string_view name) {
     return -1;
 }
 
+u64 SupportedXcr0() { return simd::kXcr0Supported | (HasFeature("pku") ? simd::kXcr0Pkru : 0); }
+
 bool HasFeature(std::string_view name) {
     const int i = FeatureIndex(name);
     return i >= 0 && SelectedCpuModel().features[static_cast<size_t>(i)];
@@ -146,8 +154,11 @@ CpuidResult Cpuid(u32 leaf, u32 subleaf, const CpuState& state) {
             // ECX[27] OSXSAVE reflects CR4.OSXSAVE.
             return WithFeatures(1, 0, {SelectedCpuModel().signature, (kInitialApicId << 24) | (8u << 8) | (1u << 16),
                                        (state.cr4 & cr4::OSXSAVE) ? 1u << 27 : 0u, 0});
-        case 7: return subleaf == 0 ? WithFeatures(7, 0, {}) : CpuidResult{};
-        case 0xD: return XsaveLeaf(subleaf);
+        // ECX[4] OSPKE reflects CR4.PKE.
+        case 7:
+            if (subleaf != 0) return {};
+            return WithFeatures(7, 0, {0, 0, (state.cr4 & cr4::PKE) ? 1u << 4 : 0u, 0});
+        case 0xD: return XsaveLeaf(subleaf, state);
         case 0x15: return {1, 1, kCrystalHz, 0};     // TSC = crystal * 1/1
         case 0x16: return {kTscMhz, kTscMhz, kTscMhz, 0};  // base, maximum and bus MHz
         case 0x80000000: return {kMaxExtendedLeaf, 0, 0, 0};

@@ -35,6 +35,9 @@ std::span<const CpuidFeature> CpuidFeatures();
 CpuidResult Cpuid(u32 leaf, u32 subleaf, const CpuState& state);
 // Whether the feature with this name is advertised by the selected model (false for names not in the table).
 bool HasFeature(std::string_view name);
+
+// The XCR0 bits XSETBV accepts and CPUID.(EAX=0DH,ECX=0):EAX reports: x87, SSE, and PKRU with pku.
+u64 SupportedXcr0();
 // The feature's index in CpuidFeatures(), or -1 for a name not in the table.
 int FeatureIndex(std::string_view name);
 

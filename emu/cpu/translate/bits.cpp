@@ -107,9 +107,8 @@ bool Translator::TZCNT(const DecodedInsn& insn) {
 }
 
 // CRC32 r, r/m: accumulates CRC-32C (Castagnoli) over the source bytes; the result is 32 bits, zero-extended
-// into a 64-bit destination. Flags are unchanged. #UD unless the model advertises SSE4.2.
+// into a 64-bit destination. Flags are unchanged. #UD unless the model advertises SSE4.2 (translator.cpp).
 bool Translator::CRC32(const DecodedInsn& insn) {
-    if (!system::HasFeature("sse4_2")) return Undefined();
     const Operand& src = insn.operands[1];
     const Value data = Read(src);
     const Value crc = ir_.GetGpr(insn.operands[0].reg, 4);

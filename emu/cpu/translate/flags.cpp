@@ -22,13 +22,20 @@ bool Translator::CMC(const DecodedInsn&) { return SetFlagBit(rflags::CF, -1); }
 bool Translator::CLD(const DecodedInsn&) { return SetFlagBit(rflags::DF, 0); }
 bool Translator::STD(const DecodedInsn&) { return SetFlagBit(rflags::DF, 1); }
 
+// LAHF and SAHF exist in 64-bit mode only with CPUID.80000001H:ECX.LAHF-SAHF[bit 0] (#UD otherwise).
+bool Translator::LahfSahfMissing() const {
+    return mode_.decode == DecodeMode::Bits64 && !system::HasFeature("lahf_lm");
+}
+
 // AH <- SF:ZF:0:AF:0:PF:1:CF (bit 1 of RFLAGS is always 1, bits 3 and 5 always 0).
 bool Translator::LAHF(const DecodedInsn&) {
+    if (LahfSahfMissing()) return Undefined();
     ir_.SetGpr(0, 1, ir_.Truncate(ir_.GetRflags(), Type::U8), true);
     return true;
 }
 
 bool Translator::SAHF(const DecodedInsn&) {
+    if (LahfSahfMissing()) return Undefined();
     constexpr u64 kMask = rflags::SF | rflags::ZF | rflags::AF | rflags::PF | rflags::CF;
     const Value ah = ir_.ZeroExtend(ir_.GetGpr(0, 1, true), Type::U64);
     const Value kept = ir_.And(ir_.GetRflags(), ir::Emitter::Imm64(~kMask));

@@ -73,9 +73,12 @@ u64 ReadDr(ir::HelperEnv& env, u64 n, u64, u64) {
 u64 WriteDr(ir::HelperEnv& env, u64 n, u64 value, u64) {
     return Check(env, system::WriteDebugRegister(env.state, static_cast<unsigned>(n), value));
 }
-enum PrivOp : u64 { kClts, kLmsw, kInvlpg, kCacheInvalidate, kSwapgs, kUmip };
+// The operand-less system instructions, privileged or not (RDPKRU and WRPKRU run at any CPL).
+enum PrivOp : u64 { kClts, kLmsw, kInvlpg, kCacheInvalidate, kSwapgs, kUmip, kRdpkru, kWrpkru };
 u64 Privileged(ir::HelperEnv& env, u64 op, u64 arg, u64) {
     switch (op) {
+        case kRdpkru: return Check(env, system::Rdpkru(env.state));
+        case kWrpkru: return Check(env, system::Wrpkru(env.state, env.memory));
         case kClts: return Check(env, system::Clts(env.state));
         case kLmsw: return Check(env, system::Lmsw(env.state, env.memory, static_cast<u16>(arg)));
         case kInvlpg: return Check(env, system::Invlpg(env.state, env.memory, arg));
@@ -272,6 +275,18 @@ bool Translator::INVD(const DecodedInsn&) {
 }
 
 bool Translator::WBINVD(const DecodedInsn& insn) { return INVD(insn); }
+
+// RDPKRU/WRPKRU: the helper checks CR4.PKE and ECX/EDX; translated code sees PKRU only through the TLB, which a
+// changed value flushes, so the block goes on.
+bool Translator::RDPKRU(const DecodedInsn&) {
+    ir_.CallHelper(kPrivilegedHelper, ir::Emitter::Imm64(kRdpkru));
+    return true;
+}
+
+bool Translator::WRPKRU(const DecodedInsn&) {
+    ir_.CallHelper(kPrivilegedHelper, ir::Emitter::Imm64(kWrpkru));
+    return true;
+}
 
 bool Translator::SWAPGS(const DecodedInsn&) {
     ir_.CallHelper(kPrivilegedHelper, ir::Emitter::Imm64(kSwapgs));

@@ -3,6 +3,7 @@
 #include <array>
 
 #include "emu/common/log.h"
+#include "emu/cpu/system/cpuid.h"
 #include "emu/cpu/vcpu.h"
 
 namespace emu::cpu::translate {
@@ -20,6 +21,26 @@ constexpr std::array<Handler, kNumMnemonics> MakeDispatch() {
 }
 
 constexpr std::array<Handler, kNumMnemonics> kDispatch = MakeDispatch();
+
+// General-purpose instructions of a CPUID extension (cpuid.cpp's names): decoded by the model's CPUID, so without the
+// feature each is #UD, as the SDM's "#UD If CPUID...[bit] = 0" says (SIMD extensions: simd::RequiredFeature; LZCNT
+// and TZCNT instead run as BSR/BSF, in bits.cpp).
+struct ExtensionRow {
+    Mnemonic mnemonic;
+    const char* feature;
+};
+constexpr ExtensionRow kExtensions[] = {
+    {Mnemonic::MOVBE, "movbe"}, {Mnemonic::POPCNT, "popcnt"},   {Mnemonic::ADCX, "adx"},
+    {Mnemonic::ADOX, "adx"},    {Mnemonic::CMPXCHG16B, "cx16"}, {Mnemonic::RDTSCP, "rdtscp"},
+    {Mnemonic::RDPID, "rdpid"}, {Mnemonic::CRC32, "sse4_2"},
+};
+
+const char* ExtensionOf(Mnemonic m) {
+    for (const ExtensionRow& row : kExtensions) {
+        if (row.mnemonic == m) return row.feature;
+    }
+    return nullptr;
+}
 
 }  // namespace
 
@@ -63,6 +84,7 @@ bool Translator::Translate(const DecodedInsn& insn, u64 rip) {
         log::Log(log::Category::Unimp, "unimplemented instruction {} at {:#x}", MnemonicName(insn.mnemonic), rip);
         return Undefined();
     }
+    if (const char* feature = ExtensionOf(insn.mnemonic); feature && !system::HasFeature(feature)) return Undefined();
     return (this->*handler)(insn);
 }
 

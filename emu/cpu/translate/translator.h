@@ -136,6 +136,7 @@ private:
     bool TableOp(const DecodedInsn& insn, unsigned table, bool store);
     bool QuerySelector(const DecodedInsn& insn, unsigned kind, bool has_dest);
     void CheckUmip();  // SMSW SLDT STR: #GP(0) at CPL > 0 under CR4.UMIP
+    bool LahfSahfMissing() const;  // LAHF/SAHF in 64-bit mode without CPUID LAHF-SAHF
     bool SegmentBaseOp(const DecodedInsn& insn, SegReg seg, bool write);
     // simd.cpp: x87/MMX/SSE/FXSAVE instructions become one call into emu/cpu/simd.
     bool SimdCall(const DecodedInsn& insn);

@@ -816,9 +816,11 @@ TEST_CASE("CPUID advertises FPU MMX FXSR SSE SSE2 SSE3 SSSE3 SSE4.1 SSE4.2; leaf
         CHECK(((l1.ecx >> 27) & 1) == 1);  // OSXSAVE mirrors CR4.OSXSAVE
         s.cr4 = 0;
         CHECK(((system::Cpuid(1, 0, s).ecx >> 27) & 1) == 0);
-        CHECK(d0.eax == simd::kXcr0Supported);
-        CHECK(d0.ebx == simd::kXsaveAreaSize);
-        CHECK(d0.ecx == simd::kXsaveAreaSize);
+        CHECK(d0.eax == system::SupportedXcr0());
+        CHECK(d0.ebx == simd::kXsaveAreaSize);  // XCR0 = x87 only
+        const bool pkru = system::HasFeature("pku");
+        CHECK(d0.ecx == (pkru ? simd::kXsaveAreaSizeWithPkru : simd::kXsaveAreaSize));
+        CHECK((system::Cpuid(0xD, 9, s).ebx == simd::kXsavePkruOffset) == pkru);
         CHECK(system::Cpuid(0xD, 1, s).eax == 1);  // XSAVEOPT
     } else {
         CHECK(d0.eax == 0);  // no XSAVE: leaf 0xD is empty
@@ -828,6 +830,16 @@ TEST_CASE("CPUID advertises FPU MMX FXSR SSE SSE2 SSE3 SSSE3 SSE4.1 SSE4.2; leaf
 
 // SDM Vol. 2 (each instruction's exceptions): #UD if CPUID.01H:ECX.SSE4_1[bit 19] = 0 (SSE4_2[bit 20] for PCMPGTQ,
 // PCMPxSTRx and CRC32). The translator decodes by the selected model's CPUID.
+namespace {
+// The vector one instruction raises under the CPU model `spec` (-1: none). The caller restores the model.
+int VectorUnder(const char* spec, std::initializer_list<u8> code) {
+    std::string error;
+    system::SelectCpuModel(*system::ParseCpuSpec(spec, &error));
+    Env e(code);
+    return e.Run(1);
+}
+}  // namespace
+
 TEST_CASE("SSE4.1, SSE4.2 and CRC32 are #UD on a model that does not advertise them", "[simd]") {
     const std::initializer_list<u8> kSse41[] = {
         {0x66, 0x0F, 0x38, 0x40, 0xC1},        // pmulld xmm0, xmm1
@@ -841,21 +853,40 @@ TEST_CASE("SSE4.1, SSE4.2 and CRC32 are #UD on a model that does not advertise t
         {0xF2, 0x0F, 0x38, 0xF1, 0xC1},        // crc32 eax, ecx
     };
     const system::CpuModel saved = system::SelectedCpuModel();
-    const auto vector_under = [](const char* spec, std::initializer_list<u8> code) {
-        std::string error;
-        system::SelectCpuModel(*system::ParseCpuSpec(spec, &error));
-        Env e(code);
-        return e.Run(1);
-    };
     for (const auto& code : kSse41) {
-        CHECK(vector_under("qemu64", code) == vec::UD);
-        CHECK(vector_under("max,-sse4_2", code) == -1);
-        CHECK(vector_under("EPYC", code) == -1);
+        CHECK(VectorUnder("qemu64", code) == vec::UD);
+        CHECK(VectorUnder("max,-sse4_2", code) == -1);
+        CHECK(VectorUnder("EPYC", code) == -1);
     }
     for (const auto& code : kSse42) {
-        CHECK(vector_under("qemu64", code) == vec::UD);
-        CHECK(vector_under("max,-sse4_2", code) == vec::UD);
-        CHECK(vector_under("Skylake-Client", code) == -1);
+        CHECK(VectorUnder("qemu64", code) == vec::UD);
+        CHECK(VectorUnder("max,-sse4_2", code) == vec::UD);
+        CHECK(VectorUnder("Skylake-Client", code) == -1);
+    }
+    system::SelectCpuModel(saved);
+}
+
+// SDM Vol. 2: #UD "If CPUID.01H:ECX.SSE3[bit 0] = 0" (FISTTP too) and "If CPUID.01H:ECX.SSSE3[bit 9] = 0".
+TEST_CASE("SSE3 and SSSE3 are #UD on a model that does not advertise them", "[simd]") {
+    const std::initializer_list<u8> kSse3[] = {
+        {0xF2, 0x0F, 0x12, 0xC1},  // movddup xmm0, xmm1
+        {0x66, 0x0F, 0x7C, 0xC1},  // haddpd xmm0, xmm1
+        {0xDB, 0x0C, 0x24},        // fisttp dword [rsp]
+    };
+    const std::initializer_list<u8> kSsse3[] = {
+        {0x66, 0x0F, 0x38, 0x00, 0xC1},        // pshufb xmm0, xmm1
+        {0x66, 0x0F, 0x3A, 0x0F, 0xC1, 0x01},  // palignr xmm0, xmm1, 1
+        {0x0F, 0x38, 0x1E, 0xC1},              // pabsd mm0, mm1
+    };
+    const system::CpuModel saved = system::SelectedCpuModel();
+    for (const auto& code : kSse3) {
+        CHECK(VectorUnder("max,-sse3", code) == vec::UD);
+        CHECK(VectorUnder("qemu64", code) != vec::UD);
+    }
+    for (const auto& code : kSsse3) {
+        CHECK(VectorUnder("qemu64", code) == vec::UD);
+        CHECK(VectorUnder("max,-ssse3", code) == vec::UD);
+        CHECK(VectorUnder("EPYC", code) == -1);
     }
     system::SelectCpuModel(saved);
 }

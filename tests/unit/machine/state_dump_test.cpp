@@ -59,6 +59,7 @@ CpuState RandomState() {
     s.cr8 = v.Next() & 15;
     s.efer = v.Next();
     s.xcr0 = v.Next();
+    s.pkru = static_cast<u32>(v.Next());
     for (auto& d : s.dr) d = v.Next();
     s.star = v.Next();
     s.lstar = v.Next();
@@ -127,6 +128,7 @@ TEST_CASE("the state dump names every register and round-trips its value", "[mac
     CHECK(j.at("cr8").get<u64>() == s.cr8);
     CHECK(j.at("efer").get<u64>() == s.efer);
     CHECK(j.at("xcr0").get<u64>() == s.xcr0);
+    CHECK(j.at("pkru").get<u32>() == s.pkru);
     for (int i = 0; i < 8; ++i) CHECK(j.at("dr").at(i).get<u64>() == s.dr[i]);
     const json& msr = j.at("msr");
     CHECK(msr.at("star").get<u64>() == s.star);

@@ -86,6 +86,7 @@ struct Rig {
         if (EntryBytes() == 8) {
             if (Chance(10)) e |= test::kXd;
             if (Chance(3)) e |= u64{1} << (40 + Rand(12));       // a reserved physical-address bit
+            if (Chance(mode == PagingMode::Pae ? 3 : 40)) e |= Rand(16) << 59;  // a protection key (reserved in PAE)
         } else {
             e &= 0xFFFFFFFFu;
             if (Chance(5)) e |= u64{Rand(0x1FF)} << 13;          // PSE-36 bits / reserved bits of a 4 MiB PDE
@@ -220,6 +221,8 @@ struct Rig {
         flip(regs.cr4, PagingRegs::kCr4Smap, 30);
         flip(regs.cr4, PagingRegs::kCr4Pge, 50);
         flip(regs.cr0, PagingRegs::kCr0Wp, 70);
+        flip(regs.cr4, PagingRegs::kCr4Pke, 50);
+        regs.pkru = Chance(70) ? static_cast<u32>(rng()) : 0;  // the shadow MMU applies it at lookup, as the walk
         if (mode == PagingMode::Bits32) flip(regs.cr4, PagingRegs::kCr4Pse, 70);
         else flip(regs.efer, PagingRegs::kEferNxe, 70);
     }

@@ -607,3 +607,45 @@ TEST_CASE("every combination of U/S, R/W, XD, privilege, AC, WP, NXE, SMEP and S
     }
     CHECK(walks == 64 * 16 * 6 * 3);
 }
+
+TEST_CASE("protection keys: PKRU's AD/WD for the leaf's key refuse user-page data accesses with PK (SDM 4.6.2, 4.7)",
+          "[mmu][walk]") {
+    constexpr u64 kKey1 = u64{1} << 59, kKey2 = u64{2} << 59;
+    constexpr u32 kPk = 1u << 5;
+    Env env(PagingMode::Level4);
+    env.Map(0x1000, 12, 0x1000 | P | RW | US | kKey1);  // user page, key 1
+    env.Map(0x2000, 12, 0x2000 | P | RW | kKey1);       // supervisor page, key 1
+    env.Map(0x3000, 12, 0x3000 | P | RW | US | kKey2);  // user page, key 2
+    env.Map(0x4000, 12, 0x4000 | P | US | kKey1);       // read-only user page, key 1
+    env.regs.pkru = 0b0101;                             // AD0 and AD1 (key 0 is not used by these pages)
+
+    // Without CR4.PKE the key is ignored.
+    RequireOk(env.Go(0x1000, AccessType::Read, kUser), 0x1000, kPageSize);
+    env.regs.cr4 |= Regs::kCr4Pke;
+    RequireFault(env.Go(0x1000, AccessType::Read, kUser), kP | kU | kPk);
+    RequireFault(env.Go(0x1000, AccessType::Write, kUser), kP | kW | kU | kPk);
+    RequireFault(env.Go(0x1000, AccessType::Read), kP | kPk);  // supervisor data access to a user page
+    RequireOk(env.Go(0x1000, AccessType::Fetch, kUser), 0x1000, kPageSize);  // fetches are not checked
+    RequireOk(env.Go(0x2000, AccessType::Read), 0x2000, kPageSize);         // supervisor pages are not checked
+    RequireOk(env.Go(0x3000, AccessType::Write, kUser), 0x3000, kPageSize);  // key 2 is allowed
+
+    // WD1: user writes always, supervisor writes only with CR0.WP; PK stays set when R/W refuses the write too.
+    env.regs.pkru = 0b1000;
+    RequireOk(env.Go(0x1000, AccessType::Read, kUser), 0x1000, kPageSize);
+    RequireFault(env.Go(0x1000, AccessType::Write, kUser), kP | kW | kU | kPk);
+    RequireFault(env.Go(0x4000, AccessType::Write, kUser), kP | kW | kU | kPk);
+    RequireOk(env.Go(0x1000, AccessType::Write), 0x1000, kPageSize);
+    env.regs.cr0 |= Regs::kCr0Wp;
+    RequireFault(env.Go(0x1000, AccessType::Write), kP | kW | kPk);
+
+    // A fault for another reason, with the key allowing the access, has no PK.
+    env.regs.pkru = 0;
+    RequireFault(env.Go(0x4000, AccessType::Write, kUser), kP | kW | kU);
+
+    // Keys apply to 4/5-level paging only (PAE entries have no key field).
+    Env pae(PagingMode::Pae);
+    pae.Map(0x1000, 12, 0x1000 | P | RW | US);
+    pae.regs.cr4 |= Regs::kCr4Pke;
+    pae.regs.pkru = ~0u;
+    RequireOk(pae.Go(0x1000, AccessType::Write, kUser), 0x1000, kPageSize);
+}
