@@ -171,11 +171,12 @@ bool LocalApic::AcceptLocked(const ApicMessage& msg) {
     case DeliveryMode::LowestPriority: return AcceptFixedLocked(msg.vector, msg.level);
     case DeliveryMode::Nmi: state_.nmi_pending = true; return true;
     case DeliveryMode::ExtInt: state_.extint_pending = true; return true;
-    case DeliveryMode::Init: ++state_.init_received; return false;
+    // INIT and SIPI are counted for the machine, which acts on them between the vCPU's time slices: wake it.
+    case DeliveryMode::Init: ++state_.init_received; return true;
     case DeliveryMode::StartUp:
         ++state_.sipi_received;
         state_.last_sipi_vector = msg.vector;
-        return false;
+        return true;
     default:
         if (log::Enabled(log::Category::Unimp))
             log::Log(log::Category::Unimp, "lapic: delivery mode {} not implemented", static_cast<int>(msg.mode));
@@ -185,11 +186,19 @@ bool LocalApic::AcceptLocked(const ApicMessage& msg) {
 
 void LocalApic::Accept(const ApicMessage& msg) {
     bool wake;
+    std::function<void(const ApicMessage&)> startup;
     {
         std::lock_guard lock(mutex_);
         wake = AcceptLocked(msg);
+        if (msg.mode == DeliveryMode::Init || msg.mode == DeliveryMode::StartUp) startup = startup_handler_;
     }
+    if (startup) startup(msg);
     if (wake) Wake();
+}
+
+void LocalApic::SetStartupHandler(std::function<void(const ApicMessage&)> handler) {
+    std::lock_guard lock(mutex_);
+    startup_handler_ = std::move(handler);
 }
 
 void LocalApic::SetLint(unsigned n, bool level) {

@@ -37,20 +37,37 @@ struct BoardEnv : TimerEnv {
         return c;
     }
 
+    // As the machine's VcpuMemory decodes CPU 0's accesses: its local APIC window first, then the shared bus.
+    void Read(u64 addr, std::span<u8> bytes) {
+        const u64 window = board.cpu(0).LapicWindow();
+        if (window != 0 && addr - window < apic::kLapicSize) {
+            board.cpu(0).lapic().Read(addr - window, bytes);
+        } else {
+            board.mmio().Read(addr, bytes);
+        }
+    }
+    void Write(u64 addr, std::span<const u8> bytes) {
+        const u64 window = board.cpu(0).LapicWindow();
+        if (window != 0 && addr - window < apic::kLapicSize) {
+            board.cpu(0).lapic().Write(addr - window, bytes);
+        } else {
+            board.mmio().Write(addr, bytes);
+        }
+    }
     u32 Mmio32(u64 addr) {
         u8 bytes[4] = {0xAA, 0xAA, 0xAA, 0xAA};
-        board.mmio().Read(addr, bytes);
+        Read(addr, bytes);
         return static_cast<u32>(LoadLe(std::span<const u8>(bytes, 4)));
     }
     void SetMmio32(u64 addr, u32 value) {
         u8 bytes[4];
         StoreLe(std::span<u8>(bytes, 4), value);
-        board.mmio().Write(addr, bytes);
+        Write(addr, bytes);
     }
     void SetMmio64(u64 addr, u64 value) {
         u8 bytes[8];
         StoreLe(std::span<u8>(bytes, 8), value);
-        board.mmio().Write(addr, bytes);
+        Write(addr, bytes);
     }
     u8 Port8(u16 port) {
         u8 value = 0;
