@@ -2,6 +2,9 @@
 // MMIO registers with a fake clock.
 #include <catch2/catch.hpp>
 
+#include <utility>
+#include <vector>
+
 #include "device_test_util.h"
 #include "devices/irq/apic_regs.h"
 #include "devices/irq/ioapic.h"
@@ -273,6 +276,21 @@ TEST_CASE("lapic: illegal vectors set ESR, which latches on write", "[devices][l
     CHECK(env.Reg(apic::kRegEsr) == apic::kEsrReceiveIllegalVector);
     env.Set(apic::kRegEsr, 0);
     CHECK(env.Reg(apic::kRegEsr) == 0);
+}
+
+TEST_CASE("lapic: INIT and SIPI reach the startup handler in arrival order and wake the vCPU", "[devices][lapic][smp]") {
+    ApicEnv env;
+    std::vector<std::pair<apic::DeliveryMode, u8>> seen;
+    int wakes = 0;
+    env.apic.SetStartupHandler([&](const ApicMessage& msg) { seen.emplace_back(msg.mode, msg.vector); });
+    env.apic.SetWakeup([&] { ++wakes; });
+    env.apic.Accept(ApicMessage{.mode = apic::DeliveryMode::Init});
+    env.apic.Accept(ApicMessage{.vector = 0x9A, .mode = apic::DeliveryMode::StartUp});
+    env.apic.Accept(ApicMessage{.vector = 0x30, .mode = apic::DeliveryMode::Fixed});  // not a startup message
+    REQUIRE(seen.size() == 2);
+    CHECK(seen[0].first == apic::DeliveryMode::Init);
+    CHECK(seen[1] == std::pair{apic::DeliveryMode::StartUp, u8{0x9A}});
+    CHECK(wakes >= 2);
 }
 
 TEST_CASE("lapic: INIT and SIPI are recorded; NMI via ICR and LINT1", "[devices][lapic]") {

@@ -337,3 +337,39 @@ TEST_CASE("without a PageTrack, stores through the memory path still report code
     CHECK(e.StoreLookup(kCode[0]) == mmu::TlbLookupKind::SlowPath);
     CHECK(e.log.Errors().empty());
 }
+
+// SMP (issue #12): vCPUs attached to one SharedMmu. A page becoming tracked because one vCPU fetched code from it must
+// demote the writable TLB entries of every vCPU, so that another vCPU's store to it (through an entry filled before)
+// reaches page-track and the first vCPU hears of it (cross-CPU self-modifying code). Both MMU modes.
+TEST_CASE("a code page tracked by one vCPU catches another vCPU's store through an entry it filled before",
+          "[machine][smc][smp]") {
+    for (const MmuMode mode : {MmuMode::Walk, MmuMode::Shadow}) {
+        Env e(mode);
+        e.memory.reset();  // this test's vCPUs share one MMU instead
+        {
+            machine::SharedMmu shared(e.slots, &e.track, mode);
+            VcpuMemory a(e.slots, &e.track, e.mmio, e.pio, shared);
+            VcpuMemory b(e.slots, &e.track, e.mmio, e.pio, shared);
+            std::atomic<u32> exit_a{0}, exit_b{0};
+            a.SetExitSignal(&exit_a);
+            b.SetExitSignal(&exit_b);
+            cpu::MemFault fault;
+            u8 byte = 0xCC;
+            REQUIRE(b.Write(e.s, kCode[2], &byte, 1, false, &fault));  // B's TLB: kCode[2] writable
+            u8 data = 0;
+            REQUIRE(a.Read(e.s, kData, &data, 1, cpu::MemAccess::Read, false, &fault));
+            // The first access of each reported "every translation" (a new memslot generation): drained here.
+            REQUIRE(a.TakeCodeWritten());
+            REQUIRE(b.TakeCodeWritten());
+            u8 insn[15];
+            REQUIRE(a.Read(e.s, kCode[2], insn, sizeof insn, cpu::MemAccess::Fetch, false, &fault));  // A tracks it
+            CHECK_FALSE(a.TakeCodeWritten());
+            REQUIRE(b.Write(e.s, kCode[2] + 1, &byte, 1, false, &fault));
+            REQUIRE(a.TakeCodeWritten());
+            const std::span<const u64> pages = a.CodeWrittenPages();
+            CHECK(std::vector<u64>(pages.begin(), pages.end()) == std::vector<u64>{kCodeGfn[2]});
+            CHECK(e.track.TrackCount(kCodeGfn[2]) == 0);  // A's count went with the write
+        }
+        CHECK(e.log.Errors().empty());
+    }
+}
