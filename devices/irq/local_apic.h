@@ -14,8 +14,8 @@
 // mapping the CPU's RDTSC uses (its clock is the same Clock, its offset is forwarded with SetTscOffset).
 // Not modelled: CMCI, thermal/perf sources, focus processor checking,
 // level-triggered LINT inputs with Remote IRR (LINT edges are accepted), SMI.
-// INIT and SIPI messages are counted (InitCount/SipiCount, LastSipiVector) and wake the vCPU; the machine resets and
-// starts the vCPU from them (the APIC's own registers are not reset by INIT here).
+// INIT and SIPI messages are counted (InitCount/SipiCount, LastSipiVector), passed to the startup handler and wake the
+// vCPU; the machine resets (InitReset) and starts the vCPU from them.
 //
 // Threads: one mutex guards the state. Messages to other APICs (ICR writes) and the EOI broadcast are sent
 // after it is released; Accept() may be called from any thread. The wakeup callback runs without the lock.
@@ -108,6 +108,9 @@ public:
     void SetStartupHandler(std::function<void(const ApicMessage&)> handler);
 
     void Reset();
+    // The INIT reset of a processor entering wait-for-SIPI: the registers as after Reset(), but the APIC ID and
+    // IA32_APIC_BASE (x2APIC mode included) are kept.
+    void InitReset();
     LocalApicState SaveState() const;
     void RestoreState(const LocalApicState& state);
 
@@ -134,6 +137,7 @@ private:
     };
 
     void SetLint(unsigned n, bool level);
+    void ResetLocked(bool init);
     void FinishWrite(const PostWrite& post);  // what a register write asked for, after the lock
     std::optional<u64> ReadX2apicLocked(u32 reg, u64 now) const;
     bool WriteX2apicLocked(u32 reg, u64 value, u64 now, PostWrite& post);

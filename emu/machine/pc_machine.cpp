@@ -182,6 +182,8 @@ void ApplyStartupMessages(MachineVcpu& c, u32 apic_id) {
         cpu::CpuState& state = c.vcpu->state();
         if (msg.mode == devices::apic::DeliveryMode::Init) {
             ResetVcpuState(state, c, apic_id);
+            c.port->lapic().InitReset();
+            state.apic_base = c.port->lapic().BaseMsr();  // INIT keeps IA32_APIC_BASE (x2APIC mode too)
             c.wait_for_sipi = true;
         } else if (c.wait_for_sipi) {
             constexpr u32 kRealModeCode = 0x9B;

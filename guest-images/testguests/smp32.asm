@@ -9,7 +9,8 @@
 ;   last CPU; the ICR's delivery status reads idle after a send; APs wait in HLT, so each IPI also wakes a halted vCPU;
 ; - has every CPU add 1 to two counters 20000 times, with LOCK ADD and with a LOCK CMPXCHG loop: exact totals;
 ; - TLB shootdown: every CPU reads a page at 0x40000000 (filling its TLB), the BSP points the PTE at another page,
-;   INVLPGs and sends an IPI to the others, which INVLPG and read again: all must see the new page.
+;   INVLPGs and sends an IPI to the others, which INVLPG and read again: all must see the new page;
+; - INIT and SIPI to the running AP 1 restart it (SDM Vol. 3 9.4.4: INIT puts it back into wait-for-SIPI).
 %include "multiboot.inc"
 %define APIC 0xFEE00000
 %define APIC_ID 0x20
@@ -205,6 +206,14 @@ start:
     CHECK "after INVLPG the BSP reads the new page", 0xBBBBBBBB
     MASK_EQ after, 0xBBBBBBBB
     CHECK "after the shootdown IPI every AP reads the new page", [ap_mask]
+
+    ; INIT then SIPI to a running AP (ID 1): it goes back to wait-for-SIPI and starts again at the trampoline.
+    SEND_IPI 1 << 24, 0x00004500    ; INIT, level assert, physical destination 1
+    call delay
+    SEND_IPI 1 << 24, 0x00004600 | (TRAMPOLINE >> 12)
+    WAIT_SUM ap_started, [expected] ; N - 1 first starts and this one
+    MASK_EQ ap_started, 2
+    CHECK "INIT and SIPI restart a running AP: only it", 2
 
     ; The end state must not depend on how the vCPUs interleaved (the harness compares it across backends).
     cli
@@ -404,7 +413,7 @@ ap_entry:
     movzx eax, al
     mov [cpuid_ok + ebx * 4], eax
     lock inc dword [ap_count]
-    mov dword [ap_started + ebx * 4], 1
+    lock inc dword [ap_started + ebx * 4]
     xor edi, edi                    ; the last phase this AP ran
 .idle:
     sti

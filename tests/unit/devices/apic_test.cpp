@@ -293,6 +293,26 @@ TEST_CASE("lapic: INIT and SIPI reach the startup handler in arrival order and w
     CHECK(wakes >= 2);
 }
 
+TEST_CASE("lapic: an INIT reset clears the registers but keeps the APIC ID and IA32_APIC_BASE", "[devices][lapic][smp]") {
+    ApicEnv env;
+    env.Enable();
+    env.Set(apic::kRegId, 5u << 24);
+    env.Set(apic::kRegTpr, 0x20);
+    env.Set(apic::kRegLdr, 0x01000000);
+    env.Set(apic::kRegLvtTimer, 0x30);
+    REQUIRE(env.apic.SetBase(0xFEF00000 | apic::kApicBaseEnable));
+    env.apic.InitReset();
+    CHECK(env.apic.Id() == 5);
+    CHECK(env.apic.BaseMsr() == (0xFEF00000 | apic::kApicBaseEnable));
+    CHECK(env.Reg(apic::kRegTpr) == 0);
+    CHECK(env.Reg(apic::kRegLdr) == 0);
+    CHECK((env.Reg(apic::kRegSvr) & apic::kSvrEnable) == 0);  // software-disabled, as at power-up
+    CHECK(env.Reg(apic::kRegLvtTimer) == apic::kLvtMasked);
+    env.apic.Reset();  // a power-on reset restores the configured ID and base
+    CHECK(env.apic.Id() == 0);
+    CHECK(env.apic.Base() == apic::kLapicBase);
+}
+
 TEST_CASE("lapic: INIT and SIPI are recorded; NMI via ICR and LINT1", "[devices][lapic]") {
     ApicEnv env;
     env.Enable();
