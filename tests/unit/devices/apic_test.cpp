@@ -303,7 +303,7 @@ TEST_CASE("lapic: an INIT reset clears the registers but keeps the APIC ID and I
     REQUIRE(env.apic.SetBase(0xFEF00000 | apic::kApicBaseEnable));
     env.apic.InitReset();
     CHECK(env.apic.Id() == 5);
-    CHECK(env.apic.BaseMsr() == (0xFEF00000 | apic::kApicBaseEnable));
+    CHECK(env.apic.BaseMsr() == (0xFEF00000 | apic::kApicBaseEnable | apic::kApicBaseBsp));  // BSP: read-only
     CHECK(env.Reg(apic::kRegTpr) == 0);
     CHECK(env.Reg(apic::kRegLdr) == 0);
     CHECK((env.Reg(apic::kRegSvr) & apic::kSvrEnable) == 0);  // software-disabled, as at power-up
