@@ -5,7 +5,7 @@
 ;   with the BSP's CR3, and writes its APIC ID (from the APIC's ID register) and CPUID.1:EBX[31:24] into tables;
 ; - checks CPUID.1:EBX[23:16] and EDX.HTT for N logical processors;
 ; - sends IPIs and checks exactly who received them: fixed to APIC ID 1, all excluding self, all including self,
-;   self, a flat logical destination (the odd IDs), lowest priority to the APs' logical set (one of them), NMI to the
+;   self, a flat and a cluster logical destination (the odd IDs), lowest priority to the APs' logical set (one of them), NMI to the
 ;   last CPU; the ICR's delivery status reads idle after a send; APs wait in HLT, so each IPI also wakes a halted vCPU;
 ; - has every CPU add 1 to two counters 20000 times, with LOCK ADD and with a LOCK CMPXCHG loop: exact totals;
 ; - TLB shootdown: every CPU reads a page at 0x40000000 (filling its TLB), the BSP points the PTE at another page,
@@ -57,7 +57,7 @@ start:
     mov eax, nmi_handler
     call set_gate
 %assign v 0
-%rep 6
+%rep 8
     mov ecx, 0x40 + v
     mov eax, count_handler_ %+ v
     call set_gate
@@ -207,6 +207,20 @@ start:
     MASK_EQ after, 0xBBBBBBBB
     CHECK "after the shootdown IPI every AP reads the new page", [ap_mask]
 
+    ; Cluster logical destinations: every CPU switches to the cluster model (phase 3), cluster = ID bit 0, member
+    ; bit = ID >> 1; cluster 1 with every member bit addresses the odd IDs.
+    mov dword [done_count], 0
+    mov dword [phase], 3
+    SEND_IPI 0, 0x000C0000 | WAKE_VECTOR
+    call apic_cluster
+    WAIT_SUM done_count, [n_aps]
+    mov ebx, [odd_mask]
+    popcnt ebx, ebx
+    SEND_IPI 0x1F << 24, 0x00000847 ; fixed, logical: cluster 1, members 0-3
+    WAIT_SUM hits + 7 * 32, ebx
+    MASK_EQ hits + 7 * 32, 1
+    CHECK "logical cluster destination: cluster 1, the odd APIC IDs", [odd_mask]
+
     ; INIT then SIPI to a running AP (ID 1): it goes back to wait-for-SIPI and starts again at the trampoline.
     SEND_IPI 1 << 24, 0x00004500    ; INIT, level assert, physical destination 1
     call delay
@@ -245,6 +259,22 @@ apic_setup:
     lea ecx, [ebx + 24]
     mov eax, 1
     shl eax, cl
+    mov [APIC + APIC_LDR], eax
+    ret
+
+; The cluster model (DFR 0x0FFFFFFF): cluster ID & 1 in LDR bits 31:28, member bit ID >> 1 in bits 27:24.
+apic_cluster:
+    mov dword [APIC + APIC_DFR], 0x0FFFFFFF
+    mov ebx, [APIC + APIC_ID]
+    shr ebx, 24
+    mov ecx, ebx
+    shr ecx, 1
+    mov eax, 1
+    shl eax, cl
+    and ebx, 1
+    shl ebx, 4
+    or eax, ebx
+    shl eax, 24
     mov [APIC + APIC_LDR], eax
     ret
 
@@ -328,7 +358,7 @@ delay:
 ; ---- interrupt handlers (every CPU) ----
 
 %assign v 0
-%rep 6
+%rep 8
 count_handler_ %+ v:
     push ebx
     mov ebx, [APIC + APIC_ID]
@@ -429,8 +459,14 @@ ap_entry:
     jmp .idle
 .not_count:
     cmp edi, 2
-    jne .idle
+    jne .not_read
     call read_test_page
+    lock inc dword [done_count]
+    jmp .idle
+.not_read:
+    cmp edi, 3
+    jne .idle
+    call apic_cluster
     lock inc dword [done_count]
     jmp .idle
 .park:
@@ -461,7 +497,7 @@ cpuid_ok: resd MAX_CPUS
 before: resd MAX_CPUS
 after: resd MAX_CPUS
 nmi_hits: resd MAX_CPUS
-hits: resd 6 * MAX_CPUS
+hits: resd 8 * MAX_CPUS
 alignb 4096
 pd: resb 4096
 pt: resb 4096
