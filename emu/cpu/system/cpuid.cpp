@@ -68,6 +68,9 @@ constexpr CpuidFeature kFeatures[] = {
     {0x80000001, 0, CpuidReg::Edx, 26, "pdpe1gb", true},  // 1 GiB pages: walker and shadow MMU
     {0x80000001, 0, CpuidReg::Edx, 27, "rdtscp", true},
     {0x80000001, 0, CpuidReg::Edx, 29, "lm", true},
+    // The TSC counts the host clock at a fixed rate on every vCPU, running or halted (one clock for all CPUs). Linux
+    // takes it as constant_tsc/nonstop_tsc; without it an AMD guest with several CPUs marks the TSC unstable.
+    {0x80000007, 0, CpuidReg::Edx, 8, "invtsc", true},
 };
 
 static_assert(std::size(kFeatures) <= kMaxFeatures);
@@ -186,6 +189,7 @@ CpuidResult Cpuid(u32 leaf, u32 subleaf, const CpuState& state) {
         case 0x80000002:
         case 0x80000003:
         case 0x80000004: return BrandString(leaf - 0x80000002);
+        case 0x80000007: return WithFeatures(0x80000007, 0, {});
         case 0x80000008: return AddressSizeLeaf();
         default: break;
     }
