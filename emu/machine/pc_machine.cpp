@@ -242,11 +242,11 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
     std::atomic<cpu::Vcpu*> running{nullptr};
     std::mutex wake_mutex;
     std::condition_variable wake_cv;
-    // The board calls this when an interrupt may have become pending: a halted vCPU wakes up, a running one
-    // leaves translated code to poll the interrupt source. `running` is set only while the vCPU exists (the event
-    // loop, the other thread that gets here, is joined before the vCPU is destroyed).
-    // With several vCPUs on this one thread, an event for another vCPU than the running one ends the running one's
-    // slice, so that the scheduler turns to the target (a woken AP, an IPI's receiver) without waiting a whole slice.
+    // A CPU's board port calls this when an interrupt, NMI, INIT or SIPI may have become pending for `target`: a
+    // halted vCPU wakes up, the running one leaves translated code to poll its interrupt source. With several vCPUs
+    // on this one thread, an event for another vCPU than the running one ends the running one's slice, so that the
+    // scheduler turns to the target (a woken AP, an IPI's receiver) without waiting a whole slice. `running` is set
+    // only during a slice (the event loop, the other thread that gets here, is joined before the vCPUs go).
     auto wake = [&](const cpu::Vcpu* target) {
         if (cpu::Vcpu* v = running.load()) {
             if (v == target) {

@@ -155,8 +155,8 @@ void VcpuMemory::NoteCodePage(Gfn gfn) {
     }
     code_pages_.Add(gfn);
     ++code_stats_.pages_tracked;
-    // Writes through this TLB take the slow path now: AddGfn demoted them (ShadowMmu::OnGfnTracked in shadow mode,
-    // WalkTrackHook in walk mode); TLB fills check IsWriteTracked from now on.
+    // Writes through every vCPU's TLB take the slow path now: AddGfn demoted them (ShadowMmu::OnGfnTracked in shadow
+    // mode, SharedMmu's in walk mode); TLB fills check IsWriteTracked from now on.
     last_code_gfn_.store(gfn, std::memory_order_release);
 }
 
