@@ -10,6 +10,7 @@
 ; - has every CPU add 1 to two counters 20000 times, with LOCK ADD and with a LOCK CMPXCHG loop: exact totals;
 ; - TLB shootdown: every CPU reads a page at 0x40000000 (filling its TLB), the BSP points the PTE at another page,
 ;   INVLPGs and sends an IPI to the others, which INVLPG and read again: all must see the new page;
+; - cross-CPU self-modifying code: the APs run a function the BSP then rewrites, and must run the new code;
 ; - INIT and SIPI to the running AP 1 restart it (SDM Vol. 3 9.4.4: INIT puts it back into wait-for-SIPI).
 %include "multiboot.inc"
 %define APIC 0xFEE00000
@@ -221,6 +222,22 @@ start:
     MASK_EQ hits + 7 * 32, 1
     CHECK "logical cluster destination: cluster 1, the odd APIC IDs", [odd_mask]
 
+    ; Cross-CPU self-modifying code: the APs run smc_func (phase 4), the BSP rewrites its immediate, the APs run it
+    ; again (phase 5) and must get the new value, although each had translated the old code.
+    mov dword [done_count], 0
+    mov dword [phase], 4
+    SEND_IPI 0, 0x000C0000 | WAKE_VECTOR
+    WAIT_SUM done_count, [n_aps]
+    MASK_EQ smc_results, 1
+    CHECK "every AP ran the original code", [ap_mask]
+    mov dword [smc_func + 1], 2     ; mov eax, 1 -> mov eax, 2
+    mov dword [done_count], 0
+    mov dword [phase], 5
+    SEND_IPI 0, 0x000C0000 | WAKE_VECTOR
+    WAIT_SUM done_count, [n_aps]
+    MASK_EQ smc_results + 32, 2
+    CHECK "every AP runs the code the BSP rewrote", [ap_mask]
+
     ; INIT then SIPI to a running AP (ID 1): it goes back to wait-for-SIPI and starts again at the trampoline.
     SEND_IPI 1 << 24, 0x00004500    ; INIT, level assert, physical destination 1
     call delay
@@ -276,6 +293,11 @@ apic_cluster:
     or eax, ebx
     shl eax, 24
     mov [APIC + APIC_LDR], eax
+    ret
+
+; Returns 1 until the BSP rewrites the immediate.
+smc_func:
+    mov eax, strict dword 1
     ret
 
 ; Adds 1 to lock_add ITER times with LOCK ADD and to lock_cmpxchg ITER times with a LOCK CMPXCHG loop.
@@ -465,8 +487,19 @@ ap_entry:
     jmp .idle
 .not_read:
     cmp edi, 3
-    jne .idle
+    jne .not_cluster
     call apic_cluster
+    lock inc dword [done_count]
+    jmp .idle
+.not_cluster:
+    cmp edi, 4
+    jb .idle
+    call smc_func                   ; phases 4 and 5: smc_results[phase - 4][APIC ID] <- what it returns
+    mov ebx, [APIC + APIC_ID]
+    shr ebx, 24
+    lea ecx, [edi - 4]
+    shl ecx, 5
+    mov [smc_results + ecx + ebx * 4], eax
     lock inc dword [done_count]
     jmp .idle
 .park:
@@ -498,6 +531,7 @@ before: resd MAX_CPUS
 after: resd MAX_CPUS
 nmi_hits: resd MAX_CPUS
 hits: resd 8 * MAX_CPUS
+smc_results: resd 2 * MAX_CPUS
 alignb 4096
 pd: resb 4096
 pt: resb 4096
