@@ -62,13 +62,33 @@ LocalApic::~LocalApic() {
 
 void LocalApic::Reset() {
     std::lock_guard lock(mutex_);
+    ResetLocked(false);
+}
+
+void LocalApic::InitReset() {
+    std::lock_guard lock(mutex_);
+    ResetLocked(true);
+}
+
+void LocalApic::ResetLocked(bool init) {
     StopTimerLocked();
-    const u8 lint_levels = state_.lint_levels;
+    const LocalApicState old = state_;
     state_ = LocalApicState{};
-    state_.lint_levels = lint_levels;
+    state_.lint_levels = old.lint_levels;
+    state_.lvt.fill(apic::kLvtMasked);
+    if (init) {
+        // SDM Vol. 3 11.4.7.3: as after power-up, except the APIC ID (and IA32_APIC_BASE, with the x2APIC mode and
+        // the logical ID it implies); the INIT/SIPI record is the machine's, kept too.
+        state_.id = old.id;
+        state_.base_msr = old.base_msr;
+        if (old.base_msr & apic::kApicBaseX2apic) state_.ldr = old.ldr;
+        state_.init_received = old.init_received;
+        state_.sipi_received = old.sipi_received;
+        state_.last_sipi_vector = old.last_sipi_vector;
+        return;
+    }
     state_.id = config_.apic_id;
     state_.base_msr = apic::kLapicBase | apic::kApicBaseEnable | (config_.bsp ? apic::kApicBaseBsp : 0);
-    state_.lvt.fill(apic::kLvtMasked);
     // Firmware leaves the BSP's LINT0 in ExtINT mode so the 8259 keeps working (virtual wire mode); QEMU sets
     // it at reset for the same reason, and so do we since the machine boots kernels without firmware.
     if (config_.bsp) state_.lvt[static_cast<unsigned>(Lvt::Lint0)] = u32{7} << apic::kLvtDeliveryShift;
@@ -171,11 +191,12 @@ bool LocalApic::AcceptLocked(const ApicMessage& msg) {
     case DeliveryMode::LowestPriority: return AcceptFixedLocked(msg.vector, msg.level);
     case DeliveryMode::Nmi: state_.nmi_pending = true; return true;
     case DeliveryMode::ExtInt: state_.extint_pending = true; return true;
-    case DeliveryMode::Init: ++state_.init_received; return false;
+    // INIT and SIPI are counted for the machine, which acts on them between the vCPU's time slices: wake it.
+    case DeliveryMode::Init: ++state_.init_received; return true;
     case DeliveryMode::StartUp:
         ++state_.sipi_received;
         state_.last_sipi_vector = msg.vector;
-        return false;
+        return true;
     default:
         if (log::Enabled(log::Category::Unimp))
             log::Log(log::Category::Unimp, "lapic: delivery mode {} not implemented", static_cast<int>(msg.mode));
@@ -185,11 +206,19 @@ bool LocalApic::AcceptLocked(const ApicMessage& msg) {
 
 void LocalApic::Accept(const ApicMessage& msg) {
     bool wake;
+    std::function<void(const ApicMessage&)> startup;
     {
         std::lock_guard lock(mutex_);
         wake = AcceptLocked(msg);
+        if (msg.mode == DeliveryMode::Init || msg.mode == DeliveryMode::StartUp) startup = startup_handler_;
     }
+    if (startup) startup(msg);
     if (wake) Wake();
+}
+
+void LocalApic::SetStartupHandler(std::function<void(const ApicMessage&)> handler) {
+    std::lock_guard lock(mutex_);
+    startup_handler_ = std::move(handler);
 }
 
 void LocalApic::SetLint(unsigned n, bool level) {

@@ -14,7 +14,8 @@
 // mapping the CPU's RDTSC uses (its clock is the same Clock, its offset is forwarded with SetTscOffset).
 // Not modelled: CMCI, thermal/perf sources, focus processor checking,
 // level-triggered LINT inputs with Remote IRR (LINT edges are accepted), SMI.
-// With one vCPU, INIT and SIPI messages are only recorded (InitCount/SipiCount).
+// INIT and SIPI messages are counted (InitCount/SipiCount, LastSipiVector), passed to the startup handler and wake the
+// vCPU; the machine resets (InitReset) and starts the vCPU from them.
 //
 // Threads: one mutex guards the state. Messages to other APICs (ICR writes) and the EOI broadcast are sent
 // after it is released; Accept() may be called from any thread. The wakeup callback runs without the lock.
@@ -102,8 +103,14 @@ public:
 
     // Called (without the lock) when an interrupt or NMI may have become deliverable: kicks a halted vCPU.
     void SetWakeup(std::function<void()> wakeup);
+    // Called (without the lock, before the wakeup) with each INIT or SIPI message Accept() receives, in arrival
+    // order: the machine resets or starts the vCPU (SDM Vol. 3 9.4.4: INIT puts an AP into wait-for-SIPI).
+    void SetStartupHandler(std::function<void(const ApicMessage&)> handler);
 
     void Reset();
+    // The INIT reset of a processor entering wait-for-SIPI: the registers as after Reset(), but the APIC ID and
+    // IA32_APIC_BASE (x2APIC mode included) are kept.
+    void InitReset();
     LocalApicState SaveState() const;
     void RestoreState(const LocalApicState& state);
 
@@ -130,6 +137,7 @@ private:
     };
 
     void SetLint(unsigned n, bool level);
+    void ResetLocked(bool init);
     void FinishWrite(const PostWrite& post);  // what a register write asked for, after the lock
     std::optional<u64> ReadX2apicLocked(u32 reg, u64 now) const;
     bool WriteX2apicLocked(u32 reg, u64 value, u64 now, PostWrite& post);
@@ -163,6 +171,7 @@ private:
     TimerId timer_ = kNoTimer;
     u64 generation_ = 0;
     std::function<void()> wakeup_;
+    std::function<void(const ApicMessage&)> startup_handler_;
     LintPin lint_[2];
 };
 

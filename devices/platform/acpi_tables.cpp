@@ -190,7 +190,7 @@ std::vector<u8> BuildMadt(const AcpiConfig& c) {
         w.U8(0);  // Processor Local APIC
         w.U8(8);
         w.U8(static_cast<u8>(cpu));  // ACPI processor UID
-        w.U8(static_cast<u8>(cpu));  // APIC ID
+        w.U8(static_cast<u8>(cpu < c.apic_ids.size() ? c.apic_ids[cpu] : cpu));  // APIC ID
         w.U32(1);                    // enabled
     }
     w.U8(1);  // I/O APIC

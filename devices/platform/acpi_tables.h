@@ -22,7 +22,8 @@
 namespace emu::devices {
 
 struct AcpiConfig {
-    unsigned num_cpus = 1;          // one Processor Local APIC entry each, APIC IDs 0..n-1
+    unsigned num_cpus = 1;          // one Processor Local APIC entry each, ACPI processor UIDs 0..n-1
+    std::vector<u32> apic_ids;      // their APIC IDs by UID (empty: 0..n-1)
     u64 tables_address = 0xE0000;   // 64-byte aligned (the FACS is the first table), below 4 GiB
     u64 rsdp_address = 0xF0000;     // 16-byte aligned, below 4 GiB, not inside the tables blob
     u32 lapic_address = 0xFEE00000;

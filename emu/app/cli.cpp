@@ -98,7 +98,8 @@ void DefineOptions(CLI::App& app, RawOptions& raw) {
 
     group = "Machine";
     single("-m", raw.m, "SIZE", "RAM size: MiB, or with a K/M/G/T suffix (512M, 2G); also size=SIZE. Default 128M");
-    single("--smp", raw.smp, "N", "number of vCPUs (N or cpus=N). Default 1");
+    single("--smp", raw.smp, "[cpus=]N[,sockets=S][,cores=C][,threads=T][,maxcpus=N]",
+           "number of vCPUs and their topology (QEMU's syntax; maxcpus must equal cpus). Default 1");
     single("--kernel", raw.kernel, "FILE", "Linux kernel (bzImage) to boot");
     single("--initrd", raw.initrd, "FILE", "initial ramdisk for -kernel");
     single("--append", raw.append, "CMDLINE", "kernel command line for -kernel");
@@ -294,16 +295,72 @@ u64 ParseRamSize(std::string_view text) {
     return (*bytes + kPageMask) & ~kPageMask;
 }
 
-u32 ParseSmp(std::string_view text) {
-    std::string_view count = text;
-    if (count.starts_with("cpus=")) count.remove_prefix(5);
-    const std::optional<u64> n = ParseU64(count);
-    if (!n || *n == 0 || *n > emu::machine::kMaxSmp) {
+struct SmpTopology {
+    u32 cpus, sockets, cores, threads;
+};
+
+// -smp [cpus=]N[,sockets=S][,cores=C][,threads=T][,maxcpus=M] as QEMU (>= 6.2) derives it: omitted counts come from
+// the others, preferring cores over sockets; the product must equal maxcpus, and maxcpus must equal cpus (no hotplug).
+SmpTopology ParseSmp(std::string_view text) {
+    auto bad = [text](std::string_view why) {
         Fail(CliErrorCode::BadValue,
-             fmt::format("-smp {}: expected a vCPU count from 1 to {} (N or cpus=N; no topology keys)", Quote(text),
-                         emu::machine::kMaxSmp));
+             fmt::format("-smp {}: {} (expected [cpus=]N[,sockets=S][,cores=C][,threads=T][,maxcpus=M], N from 1 to "
+                         "{})",
+                         Quote(text), why, emu::machine::kMaxSmp));
+    };
+    u64 cpus = 0, sockets = 0, cores = 0, threads = 0, maxcpus = 0;
+    std::vector<std::string_view> items;
+    for (size_t start = 0;;) {
+        const size_t comma = text.find(',', start);
+        items.push_back(text.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start));
+        if (comma == std::string_view::npos) break;
+        start = comma + 1;
     }
-    return static_cast<u32>(*n);
+    for (size_t i = 0; i < items.size(); ++i) {
+        const std::string_view item = items[i];
+        const size_t eq = item.find('=');
+        // A bare number is the count, and only first (QEMU's implied "cpus" key).
+        const std::string_view key = eq == std::string_view::npos ? (i == 0 ? "cpus" : item) : item.substr(0, eq);
+        const std::string_view value = eq == std::string_view::npos ? item : item.substr(eq + 1);
+        u64* slot = key == "cpus"      ? &cpus
+                    : key == "sockets" ? &sockets
+                    : key == "cores"   ? &cores
+                    : key == "threads" ? &threads
+                    : key == "maxcpus" ? &maxcpus
+                                       : nullptr;
+        if (slot == nullptr) bad(fmt::format("unknown key {}", Quote(key)));
+        const std::optional<u64> n = ParseU64(value);
+        // Each count is at most kMaxSmp, so the products below cannot overflow.
+        if (!n || *n == 0 || *n > emu::machine::kMaxSmp) bad(fmt::format("bad {} value {}", key, Quote(value)));
+        *slot = n.value_or(1);
+    }
+    if (cpus == 0 && maxcpus == 0) {
+        sockets = sockets ? sockets : 1;
+        cores = cores ? cores : 1;
+        threads = threads ? threads : 1;
+    } else {
+        const u64 max = maxcpus ? maxcpus : cpus;
+        if (cores == 0) {
+            sockets = sockets ? sockets : 1;
+            threads = threads ? threads : 1;
+            cores = max / (sockets * threads);
+        } else if (sockets == 0) {
+            threads = threads ? threads : 1;
+            sockets = max / (cores * threads);
+        }
+        if (threads == 0) threads = max / (sockets * cores);
+    }
+    const u64 product = sockets * cores * threads;
+    maxcpus = maxcpus ? maxcpus : product;
+    cpus = cpus ? cpus : maxcpus;
+    if (product != maxcpus) {
+        bad(fmt::format("the topology's product sockets ({}) * cores ({}) * threads ({}) is not maxcpus ({})", sockets,
+                        cores, threads, maxcpus));
+    }
+    if (maxcpus != cpus) bad("maxcpus must equal cpus (CPU hotplug is not supported)");
+    if (cpus > emu::machine::kMaxSmp) bad("too many vCPUs");
+    return SmpTopology{static_cast<u32>(cpus), static_cast<u32>(sockets), static_cast<u32>(cores),
+                       static_cast<u32>(threads)};
 }
 
 // A file the machine will read: it must exist, be a regular file, and open for reading.
@@ -625,7 +682,13 @@ void ValidateDevices(const RawOptions& raw, MachineConfig& config) {
 MachineConfig Validate(const RawOptions& raw) {
     MachineConfig config;
     if (raw.m) config.ram_bytes = ParseRamSize(*raw.m);
-    if (raw.smp) config.smp = ParseSmp(*raw.smp);
+    if (raw.smp) {
+        const SmpTopology smp = ParseSmp(*raw.smp);
+        config.smp = smp.cpus;
+        config.sockets = smp.sockets;
+        config.cores = smp.cores;
+        config.threads = smp.threads;
+    }
     if (raw.kernel) config.kernel = ParseInputFile("-kernel", *raw.kernel);
     if (raw.initrd) config.initrd = ParseInputFile("-initrd", *raw.initrd);
     config.append = raw.append.value_or("");

@@ -136,6 +136,9 @@ std::string ConfigToJson(const MachineConfig& config) {
     const nlohmann::json json = {
         {"ram_bytes", config.ram_bytes},
         {"smp", config.smp},
+        {"sockets", config.sockets},
+        {"cores", config.cores},
+        {"threads", config.threads},
         {"kernel", config.kernel},
         {"initrd", config.initrd},
         {"append", config.append},

@@ -48,14 +48,19 @@ PcBoard::PcBoard(devices::TimerQueue& timers, const PcBoardConfig& config)
         isa_[irq].Connect(pic_.Input(irq));
         isa_[irq].Connect(ioapic_.Input(irq == 0 ? 2 : irq));
     }
-    lapic_ = std::make_unique<devices::LocalApic>(timers, devices::LocalApic::Config{}, &router_,
-                                                  [this](u8 vector) { ioapic_.Eoi(vector); });
-    router_.Add(*lapic_);
+    apic_ids_ = config.apic_ids;
+    for (size_t index = 0; index < apic_ids_.size(); ++index) {
+        // The 8259's INTR reaches only the BSP's LINT0 (virtual wire mode), as on a PC.
+        const bool bsp = index == 0;
+        cpus_.push_back(std::make_unique<PcCpuPort>(
+            timers, devices::LocalApic::Config{.apic_id = static_cast<u8>(apic_ids_[index]), .bsp = bsp}, router_,
+            ioapic_, bsp ? &pic_ : nullptr));
+        router_.Add(cpus_.back()->lapic());
+    }
     hpet_.SetLegacyCallback([this](bool legacy) {
         pit_irq_.SetOpen(!legacy);
         rtc_irq_.SetOpen(!legacy);
     });
-    interrupts_ = std::make_unique<devices::InterruptController>(*lapic_, &pic_);
 
     devices::Piix3Irqs piix;
     for (unsigned irq = 0; irq < piix.isa.size(); ++irq) piix.isa[irq] = &isa_[irq];
@@ -68,7 +73,7 @@ PcBoard::PcBoard(devices::TimerQueue& timers, const PcBoardConfig& config)
 
     rtc_.SetMemorySize(config.below_4g, config.above_4g);
     fw_cfg_.SetRamSize(config.ram_bytes);
-    fw_cfg_.SetCpuCounts(1, 1);
+    fw_cfg_.SetCpuCounts(static_cast<u16>(apic_ids_.size()), static_cast<u16>(apic_ids_.size()));
     fw_cfg_.SetCmdline(config.cmdline);
 
     namespace platform = devices::platform;
@@ -93,8 +98,6 @@ PcBoard::PcBoard(devices::TimerQueue& timers, const PcBoardConfig& config)
     InsertPort(platform::kFpuErrorPort, 1, fpu_error_);
     InsertPort(platform::kPortA, 1, port_a_);
     InsertMmio(devices::apic::kIoapicBase, devices::apic::kIoapicSize, ioapic_);
-    InsertMmio(lapic_->Base(), devices::apic::kLapicSize, *lapic_);
-    lapic_mapped_at_ = lapic_->Base();
     InsertMmio(devices::hpet::kBase, devices::hpet::kSize, hpet_);
     InsertMmio(platform::kTestdevIomemBase, platform::kTestdevIomemSize, testdev_.Iomem());
 }
@@ -113,31 +116,33 @@ void PcBoard::InsertMmio(u64 base, u64 size, devices::IoDevice& device) {
     }
 }
 
-bool PcBoard::WriteApicBase(u64 value) {
+PcCpuPort::PcCpuPort(devices::TimerQueue& timers, const devices::LocalApic::Config& config, devices::ApicBus& bus,
+                     devices::Ioapic& ioapic, devices::Pic* pic)
+    : lapic_(std::make_unique<devices::LocalApic>(timers, config, &bus, [&ioapic](u8 vector) { ioapic.Eoi(vector); })),
+      interrupts_(std::make_unique<devices::InterruptController>(*lapic_, pic)),
+      window_(lapic_->Base()) {}
+
+bool PcCpuPort::WriteApicBase(u64 value) {
     if (!lapic_->SetBase(value)) return false;
-    const u64 want = lapic_->Enabled() && !lapic_->X2apic() ? lapic_->Base() : 0;
-    if (want == lapic_mapped_at_) return true;
-    // Called on the vCPU thread between instructions, so no access to the window is in flight.
-    if (lapic_mapped_at_ != 0) (void)mmio_.Remove(lapic_mapped_at_);
-    lapic_mapped_at_ = 0;
-    if (want != 0) {
-        if (auto r = mmio_.Insert(want, devices::apic::kLapicSize, *lapic_); r) {
-            lapic_mapped_at_ = want;
-        } else if (log::Enabled(log::Category::GuestErrors)) {
-            // SDM: a base that overlaps other devices is undefined; the window stays unmapped.
-            log::Log(log::Category::GuestErrors, "IA32_APIC_BASE {:#x}: {}", value,
-                     devices::BusErrorMessage(r.error()));
-        }
-    }
+    // SDM: a base that overlaps other devices is undefined; this CPU's window wins over the shared bus there.
+    window_.store(lapic_->Enabled() && !lapic_->X2apic() ? lapic_->Base() : 0, std::memory_order_release);
     return true;
 }
 
-bool PcBoard::WritePlatformMsr(u32 index, u64 value) {
+bool PcCpuPort::WritePlatformMsr(u32 index, u64 value) {
     return index == devices::apic::kMsrApicBase ? WriteApicBase(value) : lapic_->WriteMsr(index, value);
 }
 
+bool PcCpuPort::HasNmi() {
+    if (!nmi_pending_) nmi_pending_ = interrupts_->TakeNmi();
+    return nmi_pending_;
+}
+
 u64 PcBoard::InstallAcpiTables(PhysWriter& memory) {
-    auto tables = devices::BuildAcpiTables(devices::AcpiConfig{});
+    devices::AcpiConfig acpi;
+    acpi.num_cpus = static_cast<unsigned>(apic_ids_.size());
+    acpi.apic_ids = apic_ids_;
+    auto tables = devices::BuildAcpiTables(acpi);
     if (!tables) return 0;
     if (!memory.WritePhys(tables->tables.address, tables->tables.bytes) ||
         !memory.WritePhys(tables->rsdp.address, tables->rsdp.bytes)) {
@@ -204,17 +209,5 @@ void PcBoard::RunDeferred() {
         work();
     }
 }
-
-bool PcBoard::HasInterrupt() { return interrupts_->HasInterrupt(); }
-u8 PcBoard::Acknowledge() { return interrupts_->AcknowledgeInterrupt(); }
-
-bool PcBoard::HasNmi() {
-    if (!nmi_pending_) nmi_pending_ = interrupts_->TakeNmi();
-    return nmi_pending_;
-}
-
-void PcBoard::AcknowledgeNmi() { nmi_pending_ = false; }
-
-void PcBoard::SetWakeup(std::function<void()> wakeup) { interrupts_->SetWakeup(std::move(wakeup)); }
 
 }  // namespace emu::machine

@@ -5,12 +5,14 @@
 // (0x3F8, IRQ4) and COM2 (0x2F8, IRQ3), the ACPI PM block and ACPI tables at 0xE0000 (RSDP at 0xF0000).
 // The HPET's legacy replacement mode cuts the PIT off IRQ0 and the RTC off IRQ8 (its timers 0 and 1 drive them).
 #include <array>
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "devices/backends/char_backend.h"
 #include "devices/bus/bus.h"
@@ -45,6 +47,42 @@ struct PcBoardConfig {
     devices::CharBackend* com2 = nullptr;     // null: COM2 is present with nothing attached
     std::function<void(int status)> on_exit;  // isa-debug-exit, power-off (status 0)
     std::function<void()> on_reset;           // port 0x92, i8042, 0xCF9
+    std::vector<u32> apic_ids{0};             // one local APIC per vCPU, by CPU index; CPU 0 is the BSP
+};
+
+// What one vCPU sees of the board: its local APIC (with the 8259 behind LINT0 on the BSP only) as the CPU's INTR and
+// NMI pins, its IA32_APIC_BASE and x2APIC MSRs, and where its xAPIC register window is decoded. Each vCPU's memory
+// path sends accesses to that window here, not to the shared MMIO bus: the same address reaches each CPU's own APIC.
+class PcCpuPort final : public cpu::InterruptSource {
+public:
+    PcCpuPort(devices::TimerQueue& timers, const devices::LocalApic::Config& config, devices::ApicBus& bus,
+              devices::Ioapic& ioapic, devices::Pic* pic);
+
+    devices::LocalApic& lapic() { return *lapic_; }
+    // The physical address of the xAPIC window, 0 while it is not decoded (APIC disabled or in x2APIC mode).
+    u64 LapicWindow() const { return window_.load(std::memory_order_acquire); }
+    // WRMSR(IA32_APIC_BASE) with a value the CPU has validated; false: the APIC refuses it (#GP).
+    bool WriteApicBase(u64 value);
+    bool WritePlatformMsr(u32 index, u64 value);
+    std::optional<u64> ReadPlatformMsr(u32 index) { return lapic_->ReadMsr(index); }
+    void SetTscOffset(i64 offset) { lapic_->SetTscOffset(offset); }
+    // Called (from any thread) when an interrupt, NMI, INIT or SIPI may have become pending for this CPU.
+    void SetWakeup(std::function<void()> wakeup) { interrupts_->SetWakeup(std::move(wakeup)); }
+
+    // cpu::InterruptSource.
+    bool HasInterrupt() override { return interrupts_->HasInterrupt(); }
+    u8 Acknowledge() override { return interrupts_->AcknowledgeInterrupt(); }
+    bool HasNmi() override;
+    void AcknowledgeNmi() override { nmi_pending_ = false; }
+
+    bool nmi_pending() const { return nmi_pending_; }
+    void set_nmi_pending(bool pending) { nmi_pending_ = pending; }
+
+private:
+    std::unique_ptr<devices::LocalApic> lapic_;
+    std::unique_ptr<devices::InterruptController> interrupts_;
+    bool nmi_pending_ = false;  // taken from the APIC, not yet delivered (the vCPU's thread only)
+    std::atomic<u64> window_{0};
 };
 
 class PcBoard final : public cpu::InterruptSource {
@@ -60,16 +98,15 @@ public:
     // Writes the ACPI tables into guest RAM; returns the RSDP address for the boot protocol (0 on failure).
     u64 InstallAcpiTables(PhysWriter& memory);
 
-    // WRMSR(IA32_APIC_BASE), forwarded by the CPU with a value it has validated: the local APIC's MMIO window
-    // follows the base, and is not decoded while the APIC is globally disabled (the 8259 then reaches the CPU
-    // directly) or in x2APIC mode. Returns false if the APIC refuses the value (#GP).
-    bool WriteApicBase(u64 value);
-    // The CPU's platform MSRs (MemoryInterface::WritePlatformMsr/ReadPlatformMsr): IA32_APIC_BASE, the x2APIC
-    // registers and IA32_TSC_DEADLINE, all the local APIC's. false / nullopt: #GP.
-    bool WritePlatformMsr(u32 index, u64 value);
-    std::optional<u64> ReadPlatformMsr(u32 index) { return lapic_->ReadMsr(index); }
-    // The CPU's TSC offset (its TSC is the machine clock plus it): the TSC-deadline timer maps deadlines with it.
-    void SetTscOffset(i64 offset) { lapic_->SetTscOffset(offset); }
+    // The vCPUs' views of the board, by CPU index (PcBoardConfig::apic_ids).
+    unsigned cpu_count() const { return static_cast<unsigned>(cpus_.size()); }
+    PcCpuPort& cpu(unsigned index) { return *cpus_.at(index); }
+
+    // The BSP's (CPU 0's) side, for single-CPU users (tests): see PcCpuPort.
+    bool WriteApicBase(u64 value) { return cpu(0).WriteApicBase(value); }
+    bool WritePlatformMsr(u32 index, u64 value) { return cpu(0).WritePlatformMsr(index, value); }
+    std::optional<u64> ReadPlatformMsr(u32 index) { return cpu(0).ReadPlatformMsr(index); }
+    void SetTscOffset(i64 offset) { cpu(0).SetTscOffset(offset); }
 
     // FERR#: an unmasked x87 error while CR0.NE = 0 raises ISA IRQ13 until the guest writes port 0xF0.
     void SignalFpuError() { fpu_error_.Raise(); }
@@ -99,13 +136,13 @@ public:
     void SavePciFunctions(snapshot::Encoder& out);
     std::function<void()> DecodePciFunctions(snapshot::Decoder& in);
 
-    // cpu::InterruptSource: the local APIC, with the 8259 through LINT0.
-    bool HasInterrupt() override;
-    u8 Acknowledge() override;
-    bool HasNmi() override;
-    void AcknowledgeNmi() override;
-    // Called (from any thread) when an interrupt becomes pending, to wake a halted vCPU.
-    void SetWakeup(std::function<void()> wakeup);
+    // cpu::InterruptSource of the BSP (CPU 0): its local APIC, with the 8259 through LINT0.
+    bool HasInterrupt() override { return cpu(0).HasInterrupt(); }
+    u8 Acknowledge() override { return cpu(0).Acknowledge(); }
+    bool HasNmi() override { return cpu(0).HasNmi(); }
+    void AcknowledgeNmi() override { cpu(0).AcknowledgeNmi(); }
+    // Called (from any thread) when an interrupt becomes pending for the BSP, to wake it when halted.
+    void SetWakeup(std::function<void()> wakeup) { cpu(0).SetWakeup(std::move(wakeup)); }
 
 private:
     struct BoardState;
@@ -118,10 +155,8 @@ private:
     devices::ApicRouter router_;
     devices::Ioapic ioapic_;
     std::array<devices::FanoutIrqLine, 16> isa_;
-    std::unique_ptr<devices::LocalApic> lapic_;
-    std::unique_ptr<devices::InterruptController> interrupts_;
-    bool nmi_pending_ = false;
-    u64 lapic_mapped_at_ = 0;  // where the local APIC's window is on mmio_ (0: not mapped)
+    std::vector<std::unique_ptr<PcCpuPort>> cpus_;
+    std::vector<u32> apic_ids_;
     devices::GatedIrqLine pit_irq_{isa_[0]};  // cut while the HPET is in legacy replacement mode
     devices::GatedIrqLine rtc_irq_{isa_[8]};
     devices::Pit pit_;

@@ -42,10 +42,10 @@ void ForEachFunction(const devices::PciHost& pci, F&& f) {
 }  // namespace
 
 void PcBoard::SaveSnapshot(snapshot::Encoder& out) {
-    const BoardState s{pic_.SaveState(), ioapic_.SaveState(),   lapic_->SaveState(),  pit_.SaveState(),
+    const BoardState s{pic_.SaveState(), ioapic_.SaveState(),   cpus_[0]->lapic().SaveState(),  pit_.SaveState(),
                        rtc_.SaveState(), hpet_.SaveState(),     com1_.SaveState(),    com2_.SaveState(),
                        acpi_pm_.SaveState(), i8042_.SaveState(), fw_cfg_.SaveState(), pci_.SaveState(),
-                       nmi_pending_};
+                       cpus_[0]->nmi_pending()};
     BoardFields(out, s);
 }
 
@@ -58,9 +58,10 @@ std::function<void()> PcBoard::DecodeSnapshot(snapshot::Decoder& in) {
 void PcBoard::Restore(const BoardState& s) {
     pic_.RestoreState(s.pic);
     ioapic_.RestoreState(s.ioapic);
-    lapic_->RestoreState(s.lapic);
+    // Snapshots hold one vCPU (the machine refuses them with -smp > 1).
+    cpus_[0]->lapic().RestoreState(s.lapic);
     // The window follows the restored IA32_APIC_BASE, as after the guest's own WRMSR.
-    (void)WriteApicBase(s.lapic.base_msr);
+    (void)cpus_[0]->WriteApicBase(s.lapic.base_msr);
     // The HPET tells the board of legacy replacement only when the guest changes it: set the gates here.
     const bool legacy = s.hpet.config & devices::hpet::kLegacyReplacement;
     pit_irq_.SetOpen(!legacy);
@@ -74,7 +75,7 @@ void PcBoard::Restore(const BoardState& s) {
     i8042_.RestoreState(s.i8042);
     fw_cfg_.RestoreState(s.fw_cfg);
     pci_.RestoreState(s.pci_host);
-    nmi_pending_ = s.nmi_pending;
+    cpus_[0]->set_nmi_pending(s.nmi_pending);
 }
 
 std::string PcBoard::PciInventory() const {

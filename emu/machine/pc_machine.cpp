@@ -16,10 +16,12 @@
 #include "devices/backends/char_backend.h"
 #include "devices/backends/file_backend.h"
 #include "devices/backends/stdio_backend.h"
+#include "devices/irq/apic_regs.h"
 #include "devices/timer/clock.h"
 #include "devices/timer/timer_queue.h"
 #include "emu/common/log.h"
 #include "emu/cpu/system/msr.h"
+#include "emu/cpu/system/topology.h"
 #include "emu/cpu/vcpu.h"
 #include "emu/debug/gdb_server.h"
 #include "emu/debug/guest_view.h"
@@ -36,6 +38,7 @@
 #include "emu/machine/pc_board.h"
 #include "emu/machine/pc_snapshot.h"
 #include "emu/machine/serial_backend.h"
+#include "emu/machine/shared_mmu.h"
 #include "emu/machine/state_dump.h"
 #include "emu/machine/vcpu_memory.h"
 #include "emu/machine/virtio_devices.h"
@@ -140,6 +143,67 @@ bool LimitReached(const MachineConfig& config, const PcRunBudget& budget) {
     return true;
 }
 
+// One vCPU of the machine: its memory path and CPU, and the INIT/SIPI messages its local APIC received that the
+// scheduler has not applied yet.
+struct MachineVcpu {
+    unsigned index = 0;  // 0: the BSP
+    PcCpuPort* port = nullptr;
+    std::unique_ptr<VcpuMemory> memory;
+    std::unique_ptr<cpu::Vcpu> vcpu;
+    bool wait_for_sipi = false;  // an AP after power-on or INIT runs nothing until a SIPI (SDM Vol. 3 9.4.1)
+    std::mutex startup_mutex;
+    std::vector<devices::ApicMessage> startup;  // INIT and SIPI in arrival order; any thread appends
+    std::atomic<bool> has_startup{false};
+};
+
+// The power-on (and INIT) state of a vCPU: the architectural reset state, its APIC ID, and the BSP flag only on CPU 0.
+void ResetVcpuState(cpu::CpuState& state, const MachineVcpu& c, u32 apic_id) {
+    cpu::ResetState(state);
+    state.initial_apic_id = apic_id;
+    if (c.index != 0) state.apic_base &= ~u64{devices::apic::kApicBaseBsp};
+}
+
+// Applies the INIT and SIPI messages c received, in order (SDM Vol. 3 9.4.4 and 11.6.1): INIT puts an AP into
+// wait-for-SIPI; a SIPI with vector VV starts a waiting AP in real mode at VV00:0000 and is ignored otherwise. INIT
+// to the BSP is not modelled (it would restart the firmware, which this machine does not have). Scheduler thread.
+void ApplyStartupMessages(MachineVcpu& c, u32 apic_id) {
+    if (!c.has_startup.load(std::memory_order_acquire)) return;
+    std::vector<devices::ApicMessage> messages;
+    {
+        std::lock_guard lock(c.startup_mutex);
+        messages.swap(c.startup);
+        c.has_startup.store(false, std::memory_order_relaxed);
+    }
+    for (const devices::ApicMessage& msg : messages) {
+        if (c.index == 0) {
+            log::Log(log::Category::Unimp, "INIT/SIPI to the BSP ignored");
+            continue;
+        }
+        cpu::CpuState& state = c.vcpu->state();
+        if (msg.mode == devices::apic::DeliveryMode::Init) {
+            ResetVcpuState(state, c, apic_id);
+            c.port->lapic().InitReset();
+            state.apic_base = c.port->lapic().BaseMsr();  // INIT keeps IA32_APIC_BASE (x2APIC mode too)
+            c.wait_for_sipi = true;
+        } else if (c.wait_for_sipi) {
+            constexpr u32 kRealModeCode = 0x9B;
+            state.segment(cpu::SegReg::Cs) =
+                cpu::Segment{static_cast<u16>(msg.vector << 8), u64{msg.vector} << 12, 0xFFFF, kRealModeCode};
+            state.rip = 0;
+            c.wait_for_sipi = false;
+            log::Log(log::Category::Int, "CPU {} started by SIPI at {:#x}", c.index, u64{msg.vector} << 12);
+        }
+    }
+}
+
+// Whether the scheduler should give c a time slice: not waiting for a SIPI, and not halted unless an interrupt or NMI
+// is pending for it (HLT ends on either; Vcpu::Run delivers it).
+bool Runnable(MachineVcpu& c, u32 apic_id) {
+    ApplyStartupMessages(c, apic_id);
+    if (c.wait_for_sipi) return false;
+    return !c.vcpu->state().halted || c.port->HasInterrupt() || c.port->HasNmi();
+}
+
 }  // namespace
 
 int RunPc(const MachineConfig& config, PcRunBudget& budget) {
@@ -178,11 +242,19 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
     std::atomic<cpu::Vcpu*> running{nullptr};
     std::mutex wake_mutex;
     std::condition_variable wake_cv;
-    // The board calls this when an interrupt may have become pending: a halted vCPU wakes up, a running one
-    // leaves translated code to poll the interrupt source. `running` is set only while the vCPU exists (the event
-    // loop, the other thread that gets here, is joined before the vCPU is destroyed).
-    auto wake = [&] {
-        if (cpu::Vcpu* v = running.load()) v->Kick();
+    // A CPU's board port calls this when an interrupt, NMI, INIT or SIPI may have become pending for `target`: a
+    // halted vCPU wakes up, the running one leaves translated code to poll its interrupt source. With several vCPUs
+    // on this one thread, an event for another vCPU than the running one ends the running one's slice, so that the
+    // scheduler turns to the target (a woken AP, an IPI's receiver) without waiting a whole slice. `running` is set
+    // only during a slice (the event loop, the other thread that gets here, is joined before the vCPUs go).
+    auto wake = [&](const cpu::Vcpu* target) {
+        if (cpu::Vcpu* v = running.load()) {
+            if (v == target) {
+                v->Kick();
+            } else {
+                v->RequestStop();
+            }
+        }
         { std::lock_guard lock(wake_mutex); }
         wake_cv.notify_all();
     };
@@ -193,7 +265,7 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
         exit_status.compare_exchange_strong(expected, status);
         if (cpu::Vcpu* v = running.load()) v->RequestStop();
         control.Shutdown();
-        wake();
+        wake(nullptr);
     };
     if (console) console->SetQuitCallback([&] { stop_with(0); });
 
@@ -206,8 +278,14 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
     board_config.com2 = serial2.backend.get();
     board_config.on_exit = stop_with;
     board_config.on_reset = [&] { stop_with(kResetRequested); };
+    const cpu::system::CpuTopology topology{config.sockets, config.cores, config.threads};
+    cpu::system::SelectCpuTopology(topology);
+    board_config.apic_ids.clear();
+    for (u32 i = 0; i < config.smp; ++i) board_config.apic_ids.push_back(cpu::system::ApicIdOf(topology, i));
+    if (board_config.apic_ids.back() >= devices::apic::kBroadcast) {
+        return Fail("-smp: this topology needs APIC IDs above 254, which xAPIC cannot address");
+    }
     PcBoard board(timers, board_config);
-    board.SetWakeup(wake);
     // Page tracking in both MMU modes: the shadow MMU write-protects guest page tables through it, and the vCPU's
     // memory path watches the pages translated code was made from (self-modifying code), so that every writer of
     // guest RAM reaches both. It outlives the vCPU's memory path.
@@ -261,21 +339,47 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
         if (!plan) return Fail(std::string("-kernel: ") + LinuxErrorMessage(plan.error()));
     }
 
-    VcpuMemory vcpu_memory(memory.slots(), &page_track, board.mmio(), board.pio(), config.mmu);
-    vcpu_memory.SetAfterPortWrite([&] {
-        board.RunDeferred();
-        if (memslot_port) memslot_port->RunPending();
-    });
-    vcpu_memory.SetPlatform(VcpuMemory::Platform{
-        .write_msr = [&board](u32 index, u64 value) { return board.WritePlatformMsr(index, value); },
-        .read_msr = [&board](u32 index) { return board.ReadPlatformMsr(index); },
-        .set_tsc_offset = [&board](i64 offset) { board.SetTscOffset(offset); },
-        .clock = &clock});
-    vcpu_memory.SetFpuErrorHandler([&board] { board.SignalFpuError(); });
-    cpu::Vcpu vcpu(vcpu_memory, config.backend, config.jit);
-    vcpu.state() = state;
-    vcpu.SetInterruptSource(&board);
-    running = &vcpu;
+    // The vCPUs, scheduled round-robin on this thread (as QEMU's single-threaded TCG): each runs a time slice, then
+    // the next runnable one. They share the MMU state; each has its own TLB, translated code and local APIC.
+    SharedMmu shared_mmu(memory.slots(), &page_track, config.mmu);
+    std::vector<std::unique_ptr<MachineVcpu>> cpus;
+    for (unsigned i = 0; i < board.cpu_count(); ++i) {
+        auto c = std::make_unique<MachineVcpu>();
+        c->index = i;
+        c->port = &board.cpu(i);
+        c->memory = std::make_unique<VcpuMemory>(memory.slots(), &page_track, board.mmio(), board.pio(), shared_mmu);
+        c->memory->SetAfterPortWrite([&] {
+            board.RunDeferred();
+            if (memslot_port) memslot_port->RunPending();
+        });
+        PcCpuPort* port = c->port;
+        c->memory->SetPlatform(VcpuMemory::Platform{
+            .write_msr = [port](u32 index, u64 value) { return port->WritePlatformMsr(index, value); },
+            .read_msr = [port](u32 index) { return port->ReadPlatformMsr(index); },
+            .set_tsc_offset = [port](i64 offset) { port->SetTscOffset(offset); },
+            .clock = &clock,
+            .local_apic = &port->lapic(),
+            .local_apic_window = [port] { return port->LapicWindow(); }});
+        c->memory->SetFpuErrorHandler([&board] { board.SignalFpuError(); });
+        c->vcpu = std::make_unique<cpu::Vcpu>(*c->memory, config.backend, config.jit);
+        ResetVcpuState(c->vcpu->state(), *c, board_config.apic_ids[i]);
+        c->wait_for_sipi = i != 0;
+        c->vcpu->SetInterruptSource(port);
+        const cpu::Vcpu* target = c->vcpu.get();
+        port->SetWakeup([&wake, target] { wake(target); });
+        MachineVcpu* raw = c.get();
+        port->lapic().SetStartupHandler([raw](const devices::ApicMessage& msg) {
+            std::lock_guard lock(raw->startup_mutex);
+            raw->startup.push_back(msg);
+            raw->has_startup.store(true, std::memory_order_release);
+        });
+        cpus.push_back(std::move(c));
+    }
+    // The BSP starts at the boot entry the loader chose.
+    state.initial_apic_id = board_config.apic_ids[0];
+    cpus[0]->vcpu->state() = state;
+    cpu::Vcpu& vcpu = *cpus[0]->vcpu;  // the debugger's, the monitor's and snapshots' vCPU
+    VcpuMemory& vcpu_memory = *cpus[0]->memory;
     const PcSnapshotTarget snapshot{&config, &memory.slots(), &page_track, &board, &vcpu, &vcpu_memory, &clock,
                                     virtio->get(), display->get()};
     if (!config.loadvm.empty() && !std::exchange(budget.loadvm_done, true)) {
@@ -286,7 +390,9 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
             return 1;
         }
     }
-    control.SetStopper([&vcpu] { vcpu.RequestStop(); });
+    control.SetStopper([&running] {
+        if (cpu::Vcpu* v = running.load()) v->RequestStop();
+    });
     // -S: parked before the first instruction; asked for before the monitor and the stub start, which report it.
     if (config.start_stopped) control.RequestPause();
     debug::GuestView guest_view(memory.slots(), &page_track);
@@ -357,6 +463,8 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
     u64& retired = budget.retired;
     // A stop to park the vCPU at before the next run.
     std::optional<debug::StopEvent> park;
+    size_t next_cpu = 0;  // round-robin position
+    auto apic_id = [&](const MachineVcpu& c) { return board_config.apic_ids[c.index]; };
     for (;;) {
         if (!park && control.PauseRequested()) park = debug::StopEvent{};
         debug::ResumeMode mode = debug::ResumeMode::Continue;
@@ -365,13 +473,44 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
             // Going on from a breakpoint runs the instruction there (as it does after any stop).
             vcpu.SkipBreakpointOnce();
         }
+        const bool step = mode == debug::ResumeMode::Step;
+        // The debugger steps the BSP; otherwise the next runnable vCPU after the last one gets the slice.
+        MachineVcpu* c = step ? cpus[0].get() : nullptr;
+        for (size_t n = 0; c == nullptr && n < cpus.size(); ++n) {
+            MachineVcpu& candidate = *cpus[(next_cpu + n) % cpus.size()];
+            if (Runnable(candidate, apic_id(candidate))) c = &candidate;
+        }
+        if (c == nullptr) {
+            // Every vCPU is halted or waiting for a SIPI: sleep until an interrupt, an INIT/SIPI or the machine's end.
+            std::unique_lock lock(wake_mutex);
+            wake_cv.wait_for(lock, std::chrono::milliseconds(50), [&] {
+                if (exit_status.load() != kRunning || control.PauseRequested()) return true;
+                for (auto& candidate : cpus) {
+                    if (Runnable(*candidate, apic_id(*candidate))) return true;
+                }
+                return false;
+            });
+            lock.unlock();
+            if (exit_status.load() != kRunning) {
+                status = exit_status.load();
+                break;
+            }
+            if (LimitReached(config, budget)) {
+                status = kPcLimitReached;
+                break;
+            }
+            continue;
+        }
+        next_cpu = c->index + 1;
         u64 slice = kSliceInstructions;
         if (config.max_insns) slice = std::min(slice, config.max_insns - retired);  // retired < max_insns here
+        c->memory->SyncShared();
+        running = c->vcpu.get();
         // Slices only pace the timers: they end exactly only when -max-insns asks for an exact count.
-        const bool step = mode == debug::ResumeMode::Step;
         const cpu::RunResult result = exit_status.load() != kRunning ? cpu::RunResult{}
-                                      : step                         ? vcpu.Step()
-                                                                     : vcpu.Run(slice, /*overshoot=*/config.max_insns == 0);
+                                      : step                         ? c->vcpu->Step()
+                                                                     : c->vcpu->Run(slice, /*overshoot=*/config.max_insns == 0);
+        running = nullptr;
         retired += result.instructions;
         if (exit_status.load() != kRunning) {
             status = exit_status.load();
@@ -384,20 +523,16 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
         }
         if (result.reason == cpu::StopReason::Exception) {
             const cpu::ExceptionInfo& e = *result.exception;
+            if (cpus.size() > 1) log::Log(log::Category::Int, "undeliverable exception on CPU {}", c->index);
             std::fprintf(stderr, "emu64: %s\n", ExceptionText::Describe(e.vector, e.error_code, e.rip, e.cr2).c_str());
             status = 1;
             break;
         }
         if (result.reason == cpu::StopReason::TripleFault) {
-            log::Log(log::Category::Int, "triple fault at rip={:#x}: machine reset", vcpu.state().rip);
+            log::Log(log::Category::Int, "triple fault on CPU {} at rip={:#x}: machine reset", c->index,
+                     c->vcpu->state().rip);
             status = kResetRequested;
             break;
-        }
-        if (result.reason == cpu::StopReason::Halted) {
-            // HLT: sleep until an interrupt is pending (the board's wakeup) or the machine stops.
-            std::unique_lock lock(wake_mutex);
-            wake_cv.wait_for(lock, std::chrono::milliseconds(50),
-                             [&] { return board.HasInterrupt() || board.HasNmi() || exit_status.load() != kRunning; });
         }
         if (LimitReached(config, budget)) {
             status = kPcLimitReached;

@@ -16,7 +16,8 @@ std::optional<std::string> UnimplementedFeature(const MachineConfig& config) {
     if (const std::string display = EffectiveDisplay(config); display != "none" && (display != "sdl" || !EMU64_HAVE_SDL)) {
         return "-display " + display;
     }
-    if (config.smp > 1) return "-smp " + std::to_string(config.smp);
+    if (config.bare && config.smp > 1) return "-smp with -bare";
+    if (!config.loadvm.empty() && config.smp > 1) return "-loadvm with -smp > 1";
     for (const SerialSpec& serial : config.serials) {
         if (serial.kind == SerialKind::Other) return "-serial " + serial.text;
     }

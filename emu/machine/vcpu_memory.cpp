@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "devices/irq/apic_regs.h"
 #include "emu/common/log.h"
 
 namespace emu::machine {
@@ -36,7 +37,17 @@ bool SlotWriteTracked(const mmu::SlotEntry& slot, Gpa gpa) {
 
 VcpuMemory::VcpuMemory(mmu::Memslots& slots, mmu::PageTrack* page_track, devices::Bus& mmio, devices::Bus& pio,
                        MmuMode mode)
-    : slots_(slots), page_track_(page_track), mmio_(mmio), pio_(pio) {
+    : VcpuMemory(slots, page_track, mmio, pio, std::make_unique<SharedMmu>(slots, page_track, mode)) {}
+
+VcpuMemory::VcpuMemory(mmu::Memslots& slots, mmu::PageTrack* page_track, devices::Bus& mmio, devices::Bus& pio,
+                       std::unique_ptr<SharedMmu> own)
+    : VcpuMemory(slots, page_track, mmio, pio, *own) {
+    own_shared_ = std::move(own);
+}
+
+VcpuMemory::VcpuMemory(mmu::Memslots& slots, mmu::PageTrack* page_track, devices::Bus& mmio, devices::Bus& pio,
+                       SharedMmu& shared)
+    : slots_(slots), page_track_(page_track), mmio_(mmio), pio_(pio), shared_(&shared) {
     if (page_track_) {
         code_notifier_.name = "code";
         code_notifier_.track_write = [this](Gpa gpa, std::span<const u8> bytes) { CodePageWritten(gpa, bytes.size()); };
@@ -48,18 +59,7 @@ VcpuMemory::VcpuMemory(mmu::Memslots& slots, mmu::PageTrack* page_track, devices
             log::Log(log::Category::PageTrack, "code pages: cannot register the page-track client; CPU stores only");
         }
     }
-    if (mode == MmuMode::Shadow && !page_track_) {
-        log::Log(log::Category::Mmu, "shadow MMU needs page tracking; using walk mode");
-    }
-    if (mode != MmuMode::Shadow || !page_track_) {
-        if (page_track_) {
-            page_track_->SetMmuWriteHandler(&walk_track_hook_, walk_track_hook_.never());
-            walk_track_hooked_ = true;
-        }
-        return;
-    }
-    shadow_ = std::make_unique<mmu::ShadowMmu>(slots_, *page_track_);
-    shadow_vcpu_ = shadow_->AddVcpu(&tlb_hook_);
+    shadow_vcpu_ = shared_->Attach(tlb_, &tlb_hook_);
 }
 
 VcpuMemory::~VcpuMemory() {
@@ -76,16 +76,16 @@ VcpuMemory::~VcpuMemory() {
         code_pages_.Clear();
         last_code_gfn_.store(kNoGfn, std::memory_order_release);
     }
-    if (walk_track_hooked_) page_track_->SetMmuWriteHandler(nullptr, nullptr);
     shadow_vcpu_.reset();  // before the MMU it belongs to
-    shadow_.reset();
+    shared_->Detach(tlb_);
+    own_shared_.reset();
 }
 
 std::string VcpuMemory::MmuStatsString() const {
     const mmu::SoftTlb::Stats& t = tlb_.stats();
     std::string s = fmt::format("mmu {}: walks {}, faults {}, a/d updates {}; tlb fills {}, flushes all {} page {} "
                                 "non-global {} gfn {}, demotes {}",
-                                shadow_ ? "shadow" : "walk", walk_stats_.walks, walk_stats_.faults,
+                                shared_->shadow() ? "shadow" : "walk", walk_stats_.walks, walk_stats_.faults,
                                 walk_stats_.ad_updates, t.fills, t.flush_all, t.flush_page, t.flush_non_global,
                                 t.flush_gfn, t.demote_gfn);
     {
@@ -94,7 +94,7 @@ std::string VcpuMemory::MmuStatsString() const {
                          code_stats_.pages_tracked, code_stats_.pages_released, code_stats_.writes,
                          code_stats_.watched_stores);
     }
-    if (shadow_) s += "\n" + shadow_->Stats().ToString();
+    if (shared_->shadow()) s += "\n" + shared_->shadow()->Stats().ToString();
     return s;
 }
 
@@ -156,8 +156,8 @@ void VcpuMemory::NoteCodePage(Gfn gfn) {
     }
     code_pages_.Add(gfn);
     ++code_stats_.pages_tracked;
-    // Writes through this TLB take the slow path now: AddGfn demoted them (ShadowMmu::OnGfnTracked in shadow mode,
-    // WalkTrackHook in walk mode); TLB fills check IsWriteTracked from now on.
+    // Writes through every vCPU's TLB take the slow path now: AddGfn demoted them (ShadowMmu::OnGfnTracked in shadow
+    // mode, SharedMmu's in walk mode); TLB fills check IsWriteTracked from now on.
     last_code_gfn_.store(gfn, std::memory_order_release);
 }
 
@@ -210,7 +210,7 @@ void VcpuMemory::ForgetCodePages(Gfn first, u64 npages) {
 
 void VcpuMemory::ResetAfterRestore() {
     if (shadow_vcpu_) shadow_vcpu_->OnPagingModeChange();
-    if (shadow_) shadow_->ZapAll();
+    if (shared_->shadow()) shared_->shadow()->ZapAll();
     tlb_.FlushAll();
     pdptes_cr3_ = ~u64{0};
     slots_generation_ = ~u64{0};
@@ -312,7 +312,7 @@ bool VcpuMemory::Read(const cpu::CpuState& state, u64 linear, void* dst, unsigne
         if (access == MemAccess::Fetch && target.host) NoteCodePage(GfnOf(Gpa(target.gpa)));
         if (target.host) {
             std::memcpy(out, target.host, piece);
-        } else if (!mmio_.Read(target.gpa, std::span<u8>(out, piece))) {
+        } else if (!MmioRead(target.gpa, std::span<u8>(out, piece))) {
             log::Log(log::Category::GuestErrors, "read of unassigned physical address {:#x}", target.gpa);
         }
         out += piece;
@@ -324,7 +324,7 @@ bool VcpuMemory::Read(const cpu::CpuState& state, u64 linear, void* dst, unsigne
 
 void VcpuMemory::WritePiece(const Target& target, const u8* src, unsigned size) {
     if (!target.host) {
-        if (!mmio_.Write(target.gpa, std::span<const u8>(src, size))) {
+        if (!MmioWrite(target.gpa, std::span<const u8>(src, size))) {
             log::Log(log::Category::GuestErrors, "write to unassigned physical address {:#x}", target.gpa);
         }
         SignalDeviceAccess();
@@ -389,7 +389,35 @@ void VcpuMemory::PortOut(u16 port, unsigned size, u32 value) {
 }
 
 bool VcpuMemory::WritePlatformMsr(u32 index, u64 value) {
-    return !platform_.write_msr || platform_.write_msr(index, value);
+    if (!platform_.write_msr) return true;
+    const bool ok = platform_.write_msr(index, value);
+    RefreshLocalWindow();  // IA32_APIC_BASE may have moved, disabled or switched the APIC to x2APIC mode
+    return ok;
+}
+
+void VcpuMemory::SetPlatform(Platform platform) {
+    platform_ = std::move(platform);
+    RefreshLocalWindow();
+}
+
+void VcpuMemory::RefreshLocalWindow() {
+    local_window_ = platform_.local_apic && platform_.local_apic_window ? platform_.local_apic_window() : 0;
+}
+
+bool VcpuMemory::MmioRead(u64 gpa, std::span<u8> data) {
+    if (local_window_ != 0 && gpa - local_window_ < devices::apic::kLapicSize) {
+        platform_.local_apic->Read(gpa - local_window_, data);
+        return true;
+    }
+    return mmio_.Read(gpa, data);
+}
+
+bool VcpuMemory::MmioWrite(u64 gpa, std::span<const u8> data) {
+    if (local_window_ != 0 && gpa - local_window_ < devices::apic::kLapicSize) {
+        platform_.local_apic->Write(gpa - local_window_, data);
+        return true;
+    }
+    return mmio_.Write(gpa, data);
 }
 std::optional<u64> VcpuMemory::ReadPlatformMsr(u32 index) {
     return platform_.read_msr ? platform_.read_msr(index) : std::nullopt;

@@ -14,8 +14,9 @@
 // privately: fetched pages are remembered here, their write TLB entries carry tlb_flag::kCode, and only stores through
 // this object are seen.
 //
-// Shadow mode: this object owns the ShadowMmu while there is one vCPU. With SMP the machine must own one ShadowMmu
-// per VM and give each VcpuMemory a ShadowVcpu (TODO(lead): move ownership when SMP lands).
+// The VM-wide MMU state (the ShadowMmu in shadow mode) is a SharedMmu that every vCPU's VcpuMemory attaches its TLB
+// to; a single-vCPU user may let this object own a private one. A vCPU's xAPIC register window is decoded here
+// (Platform::local_apic), before the shared MMIO bus, so that each vCPU reaches its own local APIC.
 #include <atomic>
 #include <bit>
 #include <functional>
@@ -31,6 +32,7 @@
 #include "devices/timer/clock.h"
 #include "emu/cpu/memory_interface.h"
 #include "emu/machine/machine_config.h"
+#include "emu/machine/shared_mmu.h"
 #include "mmu/memslots/memslots.h"
 #include "mmu/page_track/page_track.h"
 #include "mmu/shadow/shadow_mmu.h"
@@ -48,6 +50,9 @@ public:
     // their counts died with the slot).
     VcpuMemory(mmu::Memslots& slots, mmu::PageTrack* page_track, devices::Bus& mmio, devices::Bus& pio,
                MmuMode mode = MmuMode::Walk);
+    // One of several vCPUs: shared (which must outlive this object) holds the VM's MMU state.
+    VcpuMemory(mmu::Memslots& slots, mmu::PageTrack* page_track, devices::Bus& mmio, devices::Bus& pio,
+               SharedMmu& shared);
     ~VcpuMemory() override;
     VcpuMemory(const VcpuMemory&) = delete;
     VcpuMemory& operator=(const VcpuMemory&) = delete;
@@ -89,18 +94,25 @@ public:
         std::function<std::optional<u64>(u32 index)> read_msr;
         std::function<void(i64 offset)> set_tsc_offset;
         const devices::Clock* clock = nullptr;
+        // This vCPU's local APIC registers and where they are decoded now (0: nowhere); null: none.
+        devices::IoDevice* local_apic = nullptr;
+        std::function<u64()> local_apic_window;
     };
-    void SetPlatform(Platform platform) { platform_ = std::move(platform); }
+    void SetPlatform(Platform platform);
 
     // Guest RAM and the CPU state were replaced behind the vCPU's back (loadvm; call with the vCPU parked): the shadow
     // MMU drops its roots and frees every shadow page (their write-track counts go back), the TLB is flushed and the
     // PAE PDPTEs are reloaded at the next access. Changed tracked pages were reported through page-track already.
     void ResetAfterRestore();
 
+    // Before the vCPU runs a time slice: another vCPU may have changed the memslots meanwhile, and translated code
+    // reads this TLB inline without asking.
+    void SyncShared() { SyncSlotsGeneration(); }
+
     mmu::SoftTlb& tlb() { return tlb_; }
     const mmu::WalkStats& walk_stats() const { return walk_stats_; }
-    MmuMode mmu_mode() const { return shadow_ ? MmuMode::Shadow : MmuMode::Walk; }
-    mmu::ShadowMmu* shadow_mmu() { return shadow_.get(); }
+    MmuMode mmu_mode() const { return shared_->shadow() ? MmuMode::Shadow : MmuMode::Walk; }
+    mmu::ShadowMmu* shadow_mmu() { return shared_->shadow(); }
     // Statistics for -d mmu: the walker's, the TLB's, and the shadow MMU's in shadow mode.
     std::string MmuStatsString() const;
 
@@ -113,7 +125,7 @@ private:
         bool read_only = false;
     };
 
-    // The shadow MMU reaches this vCPU's TLB directly: one vCPU, same thread.
+    // The shadow MMU reaches this vCPU's TLB directly: every vCPU runs on the same thread (shared_mmu.h).
     class TlbHook final : public mmu::TlbShootdown {
     public:
         explicit TlbHook(mmu::SoftTlb& tlb) : tlb_(tlb) {}
@@ -125,22 +137,8 @@ private:
         mmu::SoftTlb& tlb_;
     };
 
-    // Walk mode's stand-in for the shadow MMU's page-track hook: when anyone (translated code, the GPU engine) starts
-    // tracking a gfn, writes to it through this vCPU's TLB must take the slow path, which reports them to page-track.
-    // Without it an entry made writable before the add-gfn would let stores bypass every client. The shadow MMU does
-    // the same in its OnGfnTracked. Same thread as the vCPU (one vCPU; devices run on its thread), as TlbHook.
-    class WalkTrackHook final : public mmu::MmuWriteHandler {
-    public:
-        explicit WalkTrackHook(mmu::SoftTlb& tlb) : tlb_(tlb) {}
-        void TrackWrite(Gpa, std::span<const u8>) override {}  // walk mode keeps no state derived from guest tables
-        void OnGfnTracked(Gfn gfn) override { tlb_.DemoteWritesToGfn(gfn, mmu::tlb_flag::kTracked); }
-        const std::atomic<u64>* never() const { return &zero_; }  // gates TrackWrite off
-
-    private:
-        mmu::SoftTlb& tlb_;
-        std::atomic<u64> zero_{0};
-    };
-
+    VcpuMemory(mmu::Memslots& slots, mmu::PageTrack* page_track, devices::Bus& mmio, devices::Bus& pio,
+               std::unique_ptr<SharedMmu> own);
     u8* HostPointer(u64 gpa) override;
     void SyncPagingState(const cpu::CpuState& state);
     // A memslot change (generation bump) invalidates every TLB entry and every translation; translated code reads
@@ -158,6 +156,10 @@ private:
     bool Translate(const cpu::CpuState& state, u64 linear, cpu::MemAccess access, bool user, Target* target,
                    cpu::MemFault* fault);
     void WritePiece(const Target& target, const u8* src, unsigned size);
+    // MMIO: this vCPU's local APIC window, else the shared bus. False: nothing decodes gpa.
+    bool MmioRead(u64 gpa, std::span<u8> data);
+    bool MmioWrite(u64 gpa, std::span<const u8> data);
+    void RefreshLocalWindow();
 
     mmu::Memslots& slots_;
     mmu::PageTrack* page_track_;
@@ -169,10 +171,10 @@ private:
     u64 slots_generation_ = ~u64{0};
     u64 pdptes_cr3_ = ~u64{0};  // the CR3 that paging_.pdptes were loaded from
     TlbHook tlb_hook_{tlb_};
-    WalkTrackHook walk_track_hook_{tlb_};
-    bool walk_track_hooked_ = false;
-    std::unique_ptr<mmu::ShadowMmu> shadow_;
+    std::unique_ptr<SharedMmu> own_shared_;  // single-vCPU use: the VM's MMU state is this object's
+    SharedMmu* shared_;
     std::unique_ptr<mmu::ShadowVcpu> shadow_vcpu_;
+    u64 local_window_ = 0;  // Platform::local_apic_window() after the last IA32_APIC_BASE write
     std::function<void()> after_port_write_;
     Platform platform_;
     std::function<void()> fpu_error_;

@@ -61,6 +61,11 @@ def checks():
     # 11. Hardware task switching (32-bit): JMP/CALL to a TSS, task gates in the GDT and IDT, IRET with NT, busy bits,
     # back links, CR0.TS, LDTR/CR3 from the TSS, #TS in the new task, #DF through a task gate, the T bit.
     self_checking("conform_task32", 43, "-start-mode", "prot32")
+    # SMP (issue #12): INIT-SIPI-SIPI bring-up of every AP, IPIs of each kind (fixed, shorthands, flat and cluster
+    # logical, lowest priority, NMI), LOCK ADD and LOCK CMPXCHG counters from every CPU, a TLB shootdown, cross-CPU
+    # self-modifying code and the INIT-SIPI restart of a running AP, with 2 and 4 vCPUs.
+    for n in [2, 4]:
+        self_checking_kernel("smp32", 22, "-smp", str(n), "-append", str(n))
 
 
 for_each_backend(checks)

@@ -35,7 +35,7 @@ def interrupt_count(out, label):
 
 
 # CPUID feature names /proc/cpuinfo spells otherwise (Linux's arch/x86/include/asm/cpufeatures.h).
-LINUX_NAMES = {"sse3": "pni"}
+LINUX_NAMES = {"sse3": "pni", "invtsc": "constant_tsc"}
 
 
 def advertised_features(model):

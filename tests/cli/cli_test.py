@@ -103,7 +103,9 @@ class BadCommandLines(CliTestCase):
                 self.assert_usage_error(["-kernel", F.kernel, "-m", value], "-m")
 
     def test_bad_vcpu_counts(self):
-        for value in ["0", "x", "-1", "256", "2,sockets=2", ""]:
+        # 0 and above 64 vCPUs, unknown keys, a product that is not the count, maxcpus above cpus (no hotplug).
+        for value in ["0", "x", "-1", "65", "256", "", "4,sockets=3", "2,sockets=2,cores=2", "2,maxcpus=4",
+                      "2,dies=2", "cpus=2,cpus=x", "4,threads=0", "2,", "sockets=8,cores=8,threads=2"]:
             with self.subTest(value=value):
                 self.assert_usage_error(["-kernel", F.kernel, "-smp", value], "-smp")
 
@@ -323,6 +325,16 @@ class ParsedValues(CliTestCase):
         self.assertEqual(self.kernel_config()["ram_bytes"], 128 * MIB)  # QEMU's default
         self.assertEqual(self.kernel_config("-m", "1G", "-m", "2G")["ram_bytes"], 2 << 30)  # last one wins
 
+    def test_smp_topology(self):
+        # QEMU (>= 6.2) derives omitted counts from the others, preferring cores over sockets.
+        cases = {"2": (2, 1, 2, 1), "cpus=4": (4, 1, 4, 1), "4,sockets=2": (4, 2, 2, 1), "4,cores=1": (4, 4, 1, 1),
+                 "8,sockets=2,cores=2": (8, 2, 2, 2), "sockets=2,cores=3": (6, 2, 3, 1),
+                 "6,threads=3": (6, 1, 2, 3), "4,maxcpus=4": (4, 1, 4, 1), "64": (64, 1, 64, 1)}
+        for value, (cpus, sockets, cores, threads) in cases.items():
+            with self.subTest(value=value):
+                c = self.kernel_config("-smp", value)
+                self.assertEqual((c["smp"], c["sockets"], c["cores"], c["threads"]), (cpus, sockets, cores, threads))
+
     def test_kernel_options(self):
         c = self.kernel_config("-initrd", F.initrd, "-append", "-v console=ttyS0 quiet", "-smp", "cpus=4",
                                "-mmu", "walk", "-no-reboot", "-serial", "file:" + F.missing, "-serial", "null")
@@ -456,7 +468,7 @@ class UnimplementedFeatures(CliTestCase):
             (["-nic", "user,model=e1000"], "model=e1000"),
             (["-chardev", "socket,id=c0,path=/tmp/s"], "socket"),
             (["-S"], "-S without -gdb, -qmp or -monitor"),
-            (["-smp", "2"], "-smp"),
+            (["-smp", "2", "-loadvm", "x"], "-loadvm with -smp"),
             (["-serial", "tcp::4444,server"], "-serial"),
             (["-serial", "null", "-serial", "null", "-serial", "null"], "third -serial"),  # COM1 and COM2 only
         ]

@@ -128,6 +128,10 @@ struct CpuState {
     std::array<u64, 16> mtrr_var{};               // PHYSBASE0, PHYSMASK0, ..., PHYSMASK7
     std::array<u64, 11> mtrr_fixed{};             // 64K_00000, 16K_80000, 16K_A0000, 4K_C0000..4K_F8000
 
+    // This processor's place in the machine: its initial (x2)APIC ID, which CPUID reports (leaves 1, 0xB, 0x1F,
+    // 0x8000001E). Set by the machine when it creates the vCPU; an INIT keeps it.
+    u32 initial_apic_id = 0;
+
     u64& reg(Gpr r) { return gpr[static_cast<unsigned>(r)]; }
     u64 reg(Gpr r) const { return gpr[static_cast<unsigned>(r)]; }
     Segment& segment(SegReg s) { return seg[static_cast<unsigned>(s)]; }

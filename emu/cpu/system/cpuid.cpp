@@ -6,11 +6,12 @@
 
 #include "emu/cpu/simd/state.h"
 #include "emu/cpu/system/cpu_model.h"
+#include "emu/cpu/system/topology.h"
 
 namespace emu::cpu::system {
 namespace {
 
-constexpr u32 kMaxBasicLeaf = 0x16;
+constexpr u32 kMaxBasicLeaf = 0x1F;  // 0x1F: the V2 extended topology leaf
 // The TSC and the local APIC timer's input clock both count host nanoseconds (GuestTsc, devices/irq/local_apic.h).
 // Leaf 0x15 states it, so the kernel takes the frequency as known instead of calibrating it against the PIT on
 // a CPU whose speed varies with the host's load (a miscalibrated TSC is later marked unstable by the clocksource
@@ -18,8 +19,6 @@ constexpr u32 kMaxBasicLeaf = 0x16;
 constexpr u32 kCrystalHz = 1'000'000'000;
 constexpr u32 kTscMhz = kCrystalHz / 1'000'000;
 constexpr u32 kMaxExtendedLeaf = 0x80000008;
-// One vCPU: its local APIC ID (CPUID.1:EBX[31:24], the MADT's LAPIC entry and the APIC's ID register agree).
-constexpr u32 kInitialApicId = 0;
 
 // Every feature bit we know about; `enabled` only when the emulator implements it. The selected CPU model
 // (cpu_model.h) advertises a subset of the enabled ones.
@@ -70,6 +69,9 @@ constexpr CpuidFeature kFeatures[] = {
     {0x80000001, 0, CpuidReg::Edx, 26, "pdpe1gb", true},  // 1 GiB pages: walker and shadow MMU
     {0x80000001, 0, CpuidReg::Edx, 27, "rdtscp", true},
     {0x80000001, 0, CpuidReg::Edx, 29, "lm", true},
+    // The TSC counts the host clock at a fixed rate on every vCPU, running or halted (one clock for all CPUs). Linux
+    // takes it as constant_tsc/nonstop_tsc; without it an AMD guest with several CPUs marks the TSC unstable.
+    {0x80000007, 0, CpuidReg::Edx, 8, "invtsc", true},
 };
 
 static_assert(std::size(kFeatures) <= kMaxFeatures);
@@ -124,6 +126,40 @@ CpuidResult XsaveLeaf(u32 subleaf, const CpuState& state) {
     return {};
 }
 
+// Leaves 0xB and 0x1F (SDM Vol. 2A CPUID, "V2 Extended Topology Enumeration"): subleaf 0 the SMT level, 1 the core
+// level, then an invalid level; EAX is the shift to the next level's ID, EBX the logical processors at this level,
+// EDX the x2APIC ID. Our topology has no module or die level, so both leaves are the same.
+CpuidResult ExtendedTopologyLeaf(u32 subleaf, const CpuState& state) {
+    const CpuTopology& t = SelectedCpuTopology();
+    const u32 thread_bits = TopologyFieldWidth(t.threads);
+    const u32 core_bits = TopologyFieldWidth(t.cores);
+    constexpr u32 kSmtLevel = 1, kCoreLevel = 2;
+    switch (subleaf) {
+        case 0: return {thread_bits, t.threads, (kSmtLevel << 8) | subleaf, state.initial_apic_id};
+        case 1: return {thread_bits + core_bits, t.ThreadsPerSocket(), (kCoreLevel << 8) | subleaf, state.initial_apic_id};
+        default: return {0, 0, subleaf & 0xFF, state.initial_apic_id};
+    }
+}
+
+// CPUID.1:EBX: CLFLUSH line size 8 qwords, the logical processors a package addresses, the initial APIC ID.
+// EDX.HTT (bit 28) says that EBX[23:16] is valid: set with more than one logical processor per package, as QEMU does.
+CpuidResult Leaf1(const CpuState& state) {
+    const u32 per_package = SelectedCpuTopology().ThreadsPerSocket();
+    const u32 ebx = ((state.initial_apic_id & 0xFF) << 24) | (std::min<u32>(per_package, 255) << 16) | (8u << 8);
+    // ECX[27] OSXSAVE reflects CR4.OSXSAVE.
+    return WithFeatures(1, 0, {SelectedCpuModel().signature, ebx, (state.cr4 & cr4::OSXSAVE) ? 1u << 27 : 0u,
+                               per_package > 1 ? 1u << 28 : 0u});
+}
+
+// CPUID.80000008H (AMD APM Vol. 3 E.4.7): address sizes in EAX (48 linear, 40 physical); on AMD, ECX[7:0] NC is the
+// package's logical processors minus one and ECX[15:12] the APIC-ID bits they use. Intel reserves ECX.
+CpuidResult AddressSizeLeaf() {
+    if (CpuVendor() != Vendor::Amd) return {0x3028, 0, 0, 0};
+    const CpuTopology& t = SelectedCpuTopology();
+    const u32 id_bits = TopologyFieldWidth(t.threads) + TopologyFieldWidth(t.cores);
+    return {0x3028, 0, (id_bits << 12) | ((t.ThreadsPerSocket() - 1) & 0xFF), 0};
+}
+
 }  // namespace
 
 std::span<const CpuidFeature> CpuidFeatures() { return kFeatures; }
@@ -149,16 +185,14 @@ CpuidResult Cpuid(u32 leaf, u32 subleaf, const CpuState& state) {
         case 0:
             if (CpuVendor() == Vendor::Amd) return {kMaxBasicLeaf, Chars("Auth"), Chars("cAMD"), Chars("enti")};
             return {kMaxBasicLeaf, Chars("Genu"), Chars("ntel"), Chars("ineI")};
-        case 1:
-            // EBX: CLFLUSH line size 8 qwords, one logical processor, the initial APIC ID.
-            // ECX[27] OSXSAVE reflects CR4.OSXSAVE.
-            return WithFeatures(1, 0, {SelectedCpuModel().signature, (kInitialApicId << 24) | (8u << 8) | (1u << 16),
-                                       (state.cr4 & cr4::OSXSAVE) ? 1u << 27 : 0u, 0});
+        case 1: return Leaf1(state);
         // ECX[4] OSPKE reflects CR4.PKE.
         case 7:
             if (subleaf != 0) return {};
             return WithFeatures(7, 0, {0, 0, (state.cr4 & cr4::PKE) ? 1u << 4 : 0u, 0});
         case 0xD: return XsaveLeaf(subleaf, state);
+        case 0xB:
+        case 0x1F: return ExtendedTopologyLeaf(subleaf, state);
         case 0x15: return {1, 1, kCrystalHz, 0};     // TSC = crystal * 1/1
         case 0x16: return {kTscMhz, kTscMhz, kTscMhz, 0};  // base, maximum and bus MHz
         case 0x80000000: return {kMaxExtendedLeaf, 0, 0, 0};
@@ -166,7 +200,8 @@ CpuidResult Cpuid(u32 leaf, u32 subleaf, const CpuState& state) {
         case 0x80000002:
         case 0x80000003:
         case 0x80000004: return BrandString(leaf - 0x80000002);
-        case 0x80000008: return {0x3028, 0, 0, 0};  // 48 linear, 40 physical address bits
+        case 0x80000007: return WithFeatures(0x80000007, 0, {});
+        case 0x80000008: return AddressSizeLeaf();
         default: break;
     }
     // Out-of-range basic leaves return the highest basic leaf (Intel behaviour); others read as zero.

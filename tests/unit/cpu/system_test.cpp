@@ -10,6 +10,7 @@
 #include "emu/cpu/system/msr.h"
 #include "emu/cpu/system/segments.h"
 #include "emu/cpu/system/syscall.h"
+#include "emu/cpu/system/topology.h"
 #include "emu/cpu/vcpu.h"
 #include "flat_memory.h"
 
@@ -1041,4 +1042,83 @@ TEST_CASE("MOV DR with DR7.GD is a #DB with DR6.BD; #UD and #GP come first", "[s
     const auto user = WriteDebugRegister(e.s, 0, 0);
     REQUIRE_FALSE(user);
     CHECK(user.error().vector == vec::GP);
+}
+
+// --- SMP topology (issue #12)
+
+// Selects a topology (and optionally a CPU model) for one test, restoring the single-CPU defaults after.
+struct TopologyScope {
+    TopologyScope(CpuTopology t, const char* model = nullptr) : saved_model(SelectedCpuModel()) {
+        SelectCpuTopology(t);
+        if (model) {
+            std::string error;
+            SelectCpuModel(*ParseCpuSpec(model, &error));
+        }
+    }
+    ~TopologyScope() {
+        SelectCpuTopology({});
+        SelectCpuModel(saved_model);
+    }
+    CpuModel saved_model;
+};
+
+TEST_CASE("APIC IDs give each topology level a power-of-two field, as QEMU and the SDM's enumeration", "[system][smp]") {
+    // Powers of two: IDs are the CPU indexes.
+    for (u32 i = 0; i < 8; ++i) CHECK(ApicIdOf({2, 2, 2}, i) == i);
+    // 3 cores of 1 thread per socket: the core field is 2 bits wide, so socket 1 starts at ID 4.
+    const CpuTopology t{2, 3, 1};
+    const u32 want[] = {0, 1, 2, 4, 5, 6};
+    for (u32 i = 0; i < 6; ++i) CHECK(ApicIdOf(t, i) == want[i]);
+    // 3 threads per core: thread field 2 bits; core 1's first thread is ID 4.
+    CHECK(ApicIdOf({1, 2, 3}, 3) == 4);
+    CHECK(TopologyFieldWidth(1) == 0);
+    CHECK(TopologyFieldWidth(2) == 1);
+    CHECK(TopologyFieldWidth(3) == 2);
+    CHECK(TopologyFieldWidth(64) == 6);
+}
+
+TEST_CASE("CPUID reports each vCPU's APIC ID and the topology: leaf 1, 0xB, 0x1F", "[system][smp]") {
+    TopologyScope scope({1, 2, 2});  // one socket, 2 cores of 2 threads
+    CpuState s;
+    s.initial_apic_id = 3;
+    const CpuidResult l1 = Cpuid(1, 0, s);
+    CHECK(l1.ebx >> 24 == 3);                 // initial APIC ID
+    CHECK(((l1.ebx >> 16) & 0xFF) == 4);      // logical processors per package
+    CHECK(((l1.edx >> 28) & 1) == 1);         // HTT
+    for (const u32 leaf : {0xBu, 0x1Fu}) {
+        const CpuidResult smt = Cpuid(leaf, 0, s);
+        CHECK(smt.eax == 1);                  // shift to the core ID
+        CHECK(smt.ebx == 2);                  // threads per core
+        CHECK(smt.ecx == (1u << 8));          // level 0 is SMT
+        CHECK(smt.edx == 3);                  // x2APIC ID
+        const CpuidResult core = Cpuid(leaf, 1, s);
+        CHECK(core.eax == 2);
+        CHECK(core.ebx == 4);
+        CHECK(core.ecx == ((2u << 8) | 1));   // level 1 is Core
+        const CpuidResult end = Cpuid(leaf, 2, s);
+        CHECK(end.ebx == 0);
+        CHECK(((end.ecx >> 8) & 0xFF) == 0);  // invalid level: the end of the list
+        CHECK(end.edx == 3);
+    }
+}
+
+TEST_CASE("one CPU: no HTT, one logical processor, as before SMP", "[system][smp]") {
+    CpuState s;
+    const CpuidResult l1 = Cpuid(1, 0, s);
+    CHECK(l1.ebx >> 24 == 0);
+    CHECK(((l1.ebx >> 16) & 0xFF) == 1);
+    CHECK(((l1.edx >> 28) & 1) == 0);
+}
+
+TEST_CASE("AMD CPUID 0x80000008 ECX: NC and the APIC-ID size; Intel reserves it", "[system][smp]") {
+    CpuState s;
+    {
+        TopologyScope scope({1, 4, 1}, "EPYC");
+        const CpuidResult r = Cpuid(0x80000008, 0, s);
+        CHECK((r.ecx & 0xFF) == 3);           // NC: 4 logical processors - 1
+        CHECK(((r.ecx >> 12) & 0xF) == 2);    // 2 APIC-ID bits
+        CHECK(r.eax == 0x3028);
+    }
+    TopologyScope scope({1, 4, 1}, "Skylake-Client");
+    CHECK(Cpuid(0x80000008, 0, s).ecx == 0);
 }

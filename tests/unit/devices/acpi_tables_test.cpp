@@ -172,6 +172,23 @@ TEST_CASE("acpi: MADT has the LAPIC address, one LAPIC per CPU, the I/O APIC and
     CHECK(((sci_flags >> 2) & 3) == 3);  // level
 }
 
+TEST_CASE("acpi: MADT LAPIC entries carry the topology's APIC IDs, enabled, in CPU order", "[devices][acpi][smp]") {
+    AcpiConfig config;
+    config.num_cpus = 6;
+    config.apic_ids = {0, 1, 2, 4, 5, 6};  // 2 sockets of 3 cores: the core field is 2 bits wide
+    const auto m = Build(config).Table("APIC");
+    std::vector<u64> uids, ids;
+    for (size_t at = 44; at < m.size(); at += m.at(at + 1)) {
+        REQUIRE(m.at(at + 1) >= 2);
+        if (m[at] != 0) continue;
+        uids.push_back(m[at + 2]);
+        ids.push_back(m[at + 3]);
+        CHECK(Le(m, at + 4, 4) == 1);  // enabled
+    }
+    CHECK(uids == std::vector<u64>{0, 1, 2, 3, 4, 5});
+    CHECK(ids == std::vector<u64>{0, 1, 2, 4, 5, 6});
+}
+
 TEST_CASE("acpi: HPET table describes the block at 0xFED00000", "[devices][acpi]") {
     const AcpiTables t = Build();
     const auto h = t.Table("HPET");

@@ -2,6 +2,9 @@
 // MMIO registers with a fake clock.
 #include <catch2/catch.hpp>
 
+#include <utility>
+#include <vector>
+
 #include "device_test_util.h"
 #include "devices/irq/apic_regs.h"
 #include "devices/irq/ioapic.h"
@@ -273,6 +276,41 @@ TEST_CASE("lapic: illegal vectors set ESR, which latches on write", "[devices][l
     CHECK(env.Reg(apic::kRegEsr) == apic::kEsrReceiveIllegalVector);
     env.Set(apic::kRegEsr, 0);
     CHECK(env.Reg(apic::kRegEsr) == 0);
+}
+
+TEST_CASE("lapic: INIT and SIPI reach the startup handler in arrival order and wake the vCPU", "[devices][lapic][smp]") {
+    ApicEnv env;
+    std::vector<std::pair<apic::DeliveryMode, u8>> seen;
+    int wakes = 0;
+    env.apic.SetStartupHandler([&](const ApicMessage& msg) { seen.emplace_back(msg.mode, msg.vector); });
+    env.apic.SetWakeup([&] { ++wakes; });
+    env.apic.Accept(ApicMessage{.mode = apic::DeliveryMode::Init});
+    env.apic.Accept(ApicMessage{.vector = 0x9A, .mode = apic::DeliveryMode::StartUp});
+    env.apic.Accept(ApicMessage{.vector = 0x30, .mode = apic::DeliveryMode::Fixed});  // not a startup message
+    REQUIRE(seen.size() == 2);
+    CHECK(seen[0].first == apic::DeliveryMode::Init);
+    CHECK(seen[1] == std::pair{apic::DeliveryMode::StartUp, u8{0x9A}});
+    CHECK(wakes >= 2);
+}
+
+TEST_CASE("lapic: an INIT reset clears the registers but keeps the APIC ID and IA32_APIC_BASE", "[devices][lapic][smp]") {
+    ApicEnv env;
+    env.Enable();
+    env.Set(apic::kRegId, 5u << 24);
+    env.Set(apic::kRegTpr, 0x20);
+    env.Set(apic::kRegLdr, 0x01000000);
+    env.Set(apic::kRegLvtTimer, 0x30);
+    REQUIRE(env.apic.SetBase(0xFEF00000 | apic::kApicBaseEnable));
+    env.apic.InitReset();
+    CHECK(env.apic.Id() == 5);
+    CHECK(env.apic.BaseMsr() == (0xFEF00000 | apic::kApicBaseEnable | apic::kApicBaseBsp));  // BSP: read-only
+    CHECK(env.Reg(apic::kRegTpr) == 0);
+    CHECK(env.Reg(apic::kRegLdr) == 0);
+    CHECK((env.Reg(apic::kRegSvr) & apic::kSvrEnable) == 0);  // software-disabled, as at power-up
+    CHECK(env.Reg(apic::kRegLvtTimer) == apic::kLvtMasked);
+    env.apic.Reset();  // a power-on reset restores the configured ID and base
+    CHECK(env.apic.Id() == 0);
+    CHECK(env.apic.Base() == apic::kLapicBase);
 }
 
 TEST_CASE("lapic: INIT and SIPI are recorded; NMI via ICR and LINT1", "[devices][lapic]") {

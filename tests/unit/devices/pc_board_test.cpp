@@ -25,7 +25,10 @@ struct BoardEnv : TimerEnv {
     NullBackend com1;
     BufferBackend com2;
     int exits = 0;
-    machine::PcBoard board{timers, Config()};
+    std::vector<u32> apic_ids{0};
+    machine::PcBoard board;
+
+    explicit BoardEnv(std::vector<u32> ids = {0}) : apic_ids(std::move(ids)), board(timers, Config()) {}
 
     machine::PcBoardConfig Config() {
         machine::PcBoardConfig c;
@@ -34,23 +37,41 @@ struct BoardEnv : TimerEnv {
         c.com2 = &com2;
         c.on_exit = [this](int) { ++exits; };
         c.on_reset = [] {};
+        c.apic_ids = apic_ids;
         return c;
     }
 
+    // As the machine's VcpuMemory decodes CPU 0's accesses: its local APIC window first, then the shared bus.
+    void Read(u64 addr, std::span<u8> bytes) {
+        const u64 window = board.cpu(0).LapicWindow();
+        if (window != 0 && addr - window < apic::kLapicSize) {
+            board.cpu(0).lapic().Read(addr - window, bytes);
+        } else {
+            board.mmio().Read(addr, bytes);
+        }
+    }
+    void Write(u64 addr, std::span<const u8> bytes) {
+        const u64 window = board.cpu(0).LapicWindow();
+        if (window != 0 && addr - window < apic::kLapicSize) {
+            board.cpu(0).lapic().Write(addr - window, bytes);
+        } else {
+            board.mmio().Write(addr, bytes);
+        }
+    }
     u32 Mmio32(u64 addr) {
         u8 bytes[4] = {0xAA, 0xAA, 0xAA, 0xAA};
-        board.mmio().Read(addr, bytes);
+        Read(addr, bytes);
         return static_cast<u32>(LoadLe(std::span<const u8>(bytes, 4)));
     }
     void SetMmio32(u64 addr, u32 value) {
         u8 bytes[4];
         StoreLe(std::span<u8>(bytes, 4), value);
-        board.mmio().Write(addr, bytes);
+        Write(addr, bytes);
     }
     void SetMmio64(u64 addr, u64 value) {
         u8 bytes[8];
         StoreLe(std::span<u8>(bytes, 8), value);
-        board.mmio().Write(addr, bytes);
+        Write(addr, bytes);
     }
     u8 Port8(u16 port) {
         u8 value = 0;
@@ -85,6 +106,14 @@ struct BoardEnv : TimerEnv {
         return n;
     }
     // PIT channel 0, mode 2 (rate generator), count 1193: one IRQ0 edge per ms (8254 datasheet).
+    // The master 8259: ICW1-4 (vector base 0x20, cascade on IRQ2, 8086 mode), then unmask only IRQ0.
+    void PicIrq0Only() {
+        SetPort8(0x20, 0x11);
+        SetPort8(0x21, 0x20);
+        SetPort8(0x21, 0x04);
+        SetPort8(0x21, 0x01);
+        SetPort8(0x21, 0xFE);
+    }
     void StartPit() {
         SetPort8(0x43, 0x34);
         SetPort8(0x40, 1193 & 0xFF);
@@ -148,12 +177,7 @@ TEST_CASE("pc board: clearing the APIC global enable unmaps the window and gives
           "[devices][pc_board]") {
     BoardEnv env;
     env.RouteThroughIoapic(2, 0x30);  // APIC mode: LINT0 masked, the 8259 is cut off
-    // The master 8259: ICW1-4 (vector base 0x20, cascade on IRQ2, 8086 mode), then unmask only IRQ0.
-    env.SetPort8(0x20, 0x11);
-    env.SetPort8(0x21, 0x20);
-    env.SetPort8(0x21, 0x04);
-    env.SetPort8(0x21, 0x01);
-    env.SetPort8(0x21, 0xFE);
+    env.PicIrq0Only();
     env.StartPit();
     env.RunUntil(1'500'000);
     CHECK(env.board.HasInterrupt());
@@ -352,4 +376,54 @@ TEST_CASE("plugged PCI functions get slots from 2 and their BARs mapped in the w
     CHECK(config_read(2, 0) == 0x10441AF4);
     CHECK(config_read(2, 0x10) == base);
     CHECK(config_read(3, 0x10) == base + 0x8000);
+}
+
+// ---- several CPUs (issue #12) ----
+
+// CPU n's access to its own local APIC register (each vCPU's memory path decodes its window itself).
+u32 CpuReg(machine::PcBoard& board, unsigned cpu, u32 reg) {
+    u8 bytes[4];
+    board.cpu(cpu).lapic().Read(reg, bytes);
+    return static_cast<u32>(LoadLe(std::span<const u8>(bytes, 4)));
+}
+void SetCpuReg(machine::PcBoard& board, unsigned cpu, u32 reg, u32 value) {
+    u8 bytes[4];
+    StoreLe(std::span<u8>(bytes, 4), value);
+    board.cpu(cpu).lapic().Write(reg, bytes);
+}
+
+TEST_CASE("pc board: one local APIC per CPU, the same window address, each its own ID; only the BSP flag on CPU 0",
+          "[devices][pc_board][smp]") {
+    BoardEnv env({0, 1, 2, 4});
+    REQUIRE(env.board.cpu_count() == 4);
+    const u32 want[] = {0, 1, 2, 4};
+    for (unsigned i = 0; i < 4; ++i) {
+        CHECK(env.board.cpu(i).LapicWindow() == apic::kLapicBase);
+        CHECK(CpuReg(env.board, i, apic::kRegId) == want[i] << 24);
+        CHECK(((env.board.cpu(i).lapic().BaseMsr() & kBsp) != 0) == (i == 0));
+    }
+    // Moving CPU 1's window leaves the others'.
+    REQUIRE(env.board.cpu(1).WriteApicBase(0xFEF00000 | kEn));
+    CHECK(env.board.cpu(1).LapicWindow() == 0xFEF00000);
+    CHECK(env.board.cpu(0).LapicWindow() == apic::kLapicBase);
+}
+
+TEST_CASE("pc board: an IPI from one CPU reaches another's interrupt pins; the 8259 reaches only the BSP",
+          "[devices][pc_board][smp]") {
+    BoardEnv env({0, 1});
+    for (unsigned i = 0; i < 2; ++i) SetCpuReg(env.board, i, apic::kRegSvr, apic::kSvrEnable | 0xFF);
+    SetCpuReg(env.board, 0, apic::kRegIcrHigh, 1u << 24);
+    SetCpuReg(env.board, 0, apic::kRegIcrLow, 0x41);  // fixed, physical destination 1
+    CHECK_FALSE(env.board.cpu(0).HasInterrupt());
+    REQUIRE(env.board.cpu(1).HasInterrupt());
+    CHECK(env.board.cpu(1).Acknowledge() == 0x41);
+    SetCpuReg(env.board, 1, apic::kRegIcrLow, 0x00040000 | 0x400);  // NMI to self (CPU 1)
+    CHECK(env.board.cpu(1).HasNmi());
+    CHECK_FALSE(env.board.cpu(0).HasNmi());
+    // The master 8259 raises IRQ0 (virtual wire: the BSP's LINT0 is ExtINT at reset); the AP has no path to it.
+    env.PicIrq0Only();
+    env.StartPit();
+    env.RunUntil(1'500'000);
+    CHECK(env.board.cpu(0).HasInterrupt());
+    CHECK_FALSE(env.board.cpu(1).HasInterrupt());
 }

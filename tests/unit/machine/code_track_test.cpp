@@ -389,3 +389,42 @@ TEST_CASE("a code page the vCPU keeps stays tracked: every later write is report
     CHECK(e.Counts() == Counts{0, 0, 0});
     CHECK(e.log.Errors().empty());
 }
+
+// SMP (issue #12): vCPUs attached to one SharedMmu. A page becoming tracked because one vCPU fetched code from it must
+// demote the writable TLB entries of every vCPU, so that another vCPU's store to it (through an entry filled before)
+// reaches page-track and the first vCPU hears of it (cross-CPU self-modifying code). Both MMU modes.
+TEST_CASE("a code page tracked by one vCPU catches another vCPU's store through an entry it filled before",
+          "[machine][smc][smp]") {
+    for (const MmuMode mode : {MmuMode::Walk, MmuMode::Shadow}) {
+        Env e(mode);
+        e.memory.reset();  // this test's vCPUs share one MMU instead
+        {
+            machine::SharedMmu shared(e.slots, &e.track, mode);
+            VcpuMemory a(e.slots, &e.track, e.mmio, e.pio, shared);
+            VcpuMemory b(e.slots, &e.track, e.mmio, e.pio, shared);
+            std::atomic<u32> exit_a{0}, exit_b{0};
+            a.SetExitSignal(&exit_a);
+            b.SetExitSignal(&exit_b);
+            cpu::MemFault fault;
+            u8 byte = 0xCC;
+            REQUIRE(b.Write(e.s, kCode[2], &byte, 1, false, &fault));  // B's TLB: kCode[2] writable
+            u8 data = 0;
+            REQUIRE(a.Read(e.s, kData, &data, 1, cpu::MemAccess::Read, false, &fault));
+            // The first access of each reported "every translation" (a new memslot generation): drained here.
+            REQUIRE(a.TakeCodeWritten());
+            REQUIRE(b.TakeCodeWritten());
+            u8 insn[15];
+            REQUIRE(a.Read(e.s, kCode[2], insn, sizeof insn, cpu::MemAccess::Fetch, false, &fault));  // A tracks it
+            CHECK_FALSE(a.TakeCodeWritten());
+            REQUIRE(b.Write(e.s, kCode[2] + 1, &byte, 1, false, &fault));
+            REQUIRE(a.TakeCodeWritten());
+            const std::span<const cpu::CodeWrite> writes = a.CodeWrites();
+            REQUIRE(writes.size() == 1);
+            CHECK(writes[0].gpa == kCode[2] + 1);
+            CHECK(e.track.TrackCount(kCodeGfn[2]) == 1);  // A's count stays until A releases the page
+            a.ReleaseCodePage(kCodeGfn[2]);
+            CHECK(e.track.TrackCount(kCodeGfn[2]) == 0);
+        }
+        CHECK(e.log.Errors().empty());
+    }
+}
