@@ -2,6 +2,7 @@
 // Snapshot of a virtio PCI transport and its split virtqueues: what the driver programmed and how far the device
 // has gone in each ring. A device model's own state (pending frames, requests in flight) is not part of it: take a
 // snapshot with the device quiet (no request popped and not yet completed).
+#include <array>
 #include <vector>
 
 #include "devices/virtio/virtqueue.h"
@@ -20,16 +21,23 @@ struct SplitQueueState {
     bool pushed_since_signal = false;
 };
 
+inline std::array<const bool*, 4> BoolMembers(const SplitQueueState& s) {
+    return {&s.enabled, &s.event_idx, &s.indirect, &s.pushed_since_signal};
+}
+
 struct VirtioQueueRegsState {
     SplitQueueState queue;
     QueueLayout layout;  // the registers (may differ from queue.layout while the queue is disabled)
     u16 msix_vector = 0;
 };
 
+inline std::array<const bool*, 4> BoolMembers(const VirtioQueueRegsState& s) { return BoolMembers(s.queue); }
+
 struct MsixEntryState {
     u32 address_low = 0, address_high = 0, data = 0, control = 0;
     bool pending = false;
 };
+inline std::array<const bool*, 1> BoolMembers(const MsixEntryState& s) { return {&s.pending}; }
 
 struct VirtioPciState {
     u32 device_feature_select = 0;

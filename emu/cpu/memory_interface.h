@@ -125,7 +125,8 @@ public:
     // a store hits a page that code was fetched from, so that running translated code stops at the next instruction
     // boundary, and kInterrupt after port or MMIO accesses, which may change what the interrupt controllers deliver
     // (EOI, TPR, masks), so that the CPU polls them again.
-    void SetExitSignal(std::atomic<u32>* word) { exit_signal_ = word; }
+    // A wrapper around another memory forwards it (the inner one signals too).
+    virtual void SetExitSignal(std::atomic<u32>* word) { exit_signal_ = word; }
 
     // The guest-physical address an instruction fetch at `linear` reads (the CPU keys its translations by it), or
     // false with *fault when that fetch faults. The default is a memory without paging: physical = linear.

@@ -75,12 +75,22 @@ public:
     // The next `size` bytes, without copying.
     bool Bytes(u64 size, std::span<const u8>& out);
     bool String(std::string& s);
+    // A struct with bool members names them with `BoolMembers(const T&)` (found by argument-dependent lookup, an
+    // array of their addresses): a corrupt file must not leave a byte other than 0 or 1 in a bool, which would be
+    // undefined behaviour to read.
     template <typename T>
     bool Pod(T& value) {
         static_assert(std::is_trivially_copyable_v<T>);
         u32 size = 0;
         std::span<const u8> raw;
         if (!U32(size) || size != sizeof(T) || !Bytes(size, raw)) return Fail();
+        if constexpr (requires { BoolMembers(value); }) {
+            T staged;
+            for (const bool* member : BoolMembers(staged)) {
+                const size_t offset = reinterpret_cast<const u8*>(member) - reinterpret_cast<const u8*>(&staged);
+                if (raw[offset] > 1) return Fail();
+            }
+        }
         std::memcpy(static_cast<void*>(&value), raw.data(), sizeof(T));
         return true;
     }

@@ -55,6 +55,17 @@ bool FlatMemory::Write(const cpu::CpuState&, u64 linear, const void* src, unsign
     u8* p = Map(linear, size, cpu::MemAccess::Write, user, fault);
     if (!p) return false;
     std::memcpy(p, src, size);
+    if (linear >= kCodeBase && linear < kCodeBase + kCodeSize) {  // linear = physical in the sandbox
+        code_writes_.push_back(cpu::CodeWrite{linear, size});
+        SignalCodeWrite();
+    }
+    return true;
+}
+
+bool FlatMemory::TakeCodeWritten() {
+    if (code_writes_.empty()) return false;
+    taken_code_writes_.swap(code_writes_);
+    code_writes_.clear();
     return true;
 }
 

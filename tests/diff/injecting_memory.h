@@ -43,6 +43,10 @@ public:
     bool Write(const cpu::CpuState& state, u64 linear, const void* src, unsigned size, bool user,
                cpu::MemFault* fault) override;
     u32 PortIn(u16 port, unsigned size) override { return inner_.PortIn(port, size); }
+    void SetExitSignal(std::atomic<u32>* word) override {
+        MemoryInterface::SetExitSignal(word);
+        inner_.SetExitSignal(word);
+    }
     void PortOut(u16 port, unsigned size, u32 value) override { inner_.PortOut(port, size, value); }
     void FlushTlb(u64 linear, bool global) override { inner_.FlushTlb(linear, global); }
     void FlushTlbRights() override { inner_.FlushTlbRights(); }

@@ -9,8 +9,11 @@
 // area, so that 16-bit offsets reach both; the others use flat segments.
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
+#include <string>
 #include <vector>
 
+#include "emu/common/log.h"
 #include "tests/diff/backend_compare.h"
 #include "tests/diff/case.h"
 #include "tests/diff/emu_runner.h"
@@ -84,6 +87,15 @@ void EnterMode(cpu::CpuState& s, Mode mode, unsigned cpl) {
 
 extern "C" int LLVMFuzzerTestOneInput(const u8* data, size_t size) {
     static Runners runners;  // the sandboxes are built once; each Run starts from the pristine state
+    static const bool logging = [] {  // EMU64_FUZZ_LOG=in_asm,exec,... (as -d) to triage a replayed input
+        std::string bad;
+        const char* items = std::getenv("EMU64_FUZZ_LOG");
+        const std::optional<u32> mask = items ? log::ParseCategories(items, &bad) : std::nullopt;
+        if (mask) log::SetEnabled(*mask);
+        if (mask) log::Logger().flush_on(spdlog::level::trace);  // a disagreement aborts: keep every line
+        return mask.has_value();
+    }();
+    (void)logging;
     fuzz::FuzzInput in(data, size);
     const u8 mode_byte = in.Take<u8>();
     const auto mode = static_cast<Mode>(mode_byte % static_cast<u8>(Mode::kCount));
