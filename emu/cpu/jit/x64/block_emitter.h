@@ -300,7 +300,12 @@ private:
     }
     // ax holds captured flags: the `host` ones replace the `written` ones of the guest RFLAGS. Clobbers rax and rcx.
     void MergeFlags(const PendingMerge& m);
-    bool OnlyFaultsObserve(u32 written) const;
+    // `skip`: a GetCond whose value the SetFlags computes itself (HostCondReading), not an observer.
+    bool OnlyFaultsObserve(u32 written, u32 skip = ~u32{0}) const;
+    // The GetCond that reads the current SetFlags' flags next (only guest-instruction boundaries between), if the host
+    // flags hold every flag it reads and it is not left to an ExitCond: its index, or 0.
+    u32 HostCondReading(u32 host) const;
+    bool FusesWithExit(u32 get_cond) const;
     // JitContext::deferred_flags: a block may start with its predecessor's flags deferred. PlanDeferredFlags decides
     // whether this block applies them at entry (it reads or partly writes the flags first) or overwrites them at
     // its first SetFlags (SupersedeDeferred); DeferFlags stores a conditional exit's own (from ax, see
@@ -347,6 +352,8 @@ private:
     std::vector<bool> folded_address_;
     std::vector<AddressFold> address_fold_;
     int fused_cond_ = -1;
+    // A GetCond whose value EmitSetFlagsNative computed from the host flags into dil (HostCondReading), or 0.
+    u32 host_cond_at_ = 0;
     int fused_compare_ = -1;  // a compare left in the host flags for the RaiseExceptionIf after it (host cc), or -1
     // pending_merge_: a SetFlags whose host flags are captured in ax (and still in the host EFLAGS), not yet merged into kFlags:
     // `until` is the ExitCond that branches on them and then merges. parked_flags_: the host flags of a SetFlags that

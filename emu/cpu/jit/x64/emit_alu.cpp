@@ -147,15 +147,31 @@ void BlockEmitter::TestCond(unsigned cc, unsigned* when) {
     }
 }
 
+// Whether GetCond `n` is read only by the ExitCond right after it (which then tests the flags itself).
+bool BlockEmitter::FusesWithExit(u32 n) const {
+    if (n + 1 >= block_.size() || last_use_[n] != n + 1) return false;
+    const Inst& next = block_.inst(n + 1);
+    return next.op == Opcode::ExitCond && next.args[0].is_inst() && next.args[0].inst() == n;
+}
+
+u32 BlockEmitter::HostCondReading(u32 host) const {
+    u32 n = current_ + 1;
+    while (n < block_.size() && block_.inst(n).op == Opcode::GuestInsn) ++n;
+    if (n >= block_.size() || block_.inst(n).op != Opcode::GetCond || FusesWithExit(n)) return 0;
+    const u64 read = ir::FlagsReadByCond(static_cast<unsigned>(block_.inst(n).args[0].imm()) & 15);
+    return (read & ~u64{host}) == 0 ? n : 0;
+}
+
 void BlockEmitter::EmitGetCond(const Inst& i) {
     const unsigned cc = Imm32(i, 0) & 15;
-    // Read only by the ExitCond that follows: that one tests the flags itself.
-    if (current_ + 1 < block_.size() && last_use_[current_] == current_ + 1) {
-        const Inst& next = block_.inst(current_ + 1);
-        if (next.op == Opcode::ExitCond && next.args[0].is_inst() && next.args[0].inst() == current_) {
-            fused_cond_ = static_cast<int>(cc);
-            return;
-        }
+    if (host_cond_at_ == current_) {  // computed by the SetFlags before (EmitSetFlagsNative)
+        host_cond_at_ = 0;
+        c_.movzx(Def().cvt32(), dil);
+        return;
+    }
+    if (FusesWithExit(current_)) {
+        fused_cond_ = static_cast<int>(cc);
+        return;
     }
     unsigned when = 0;
     TestCond(cc, &when);
@@ -359,7 +375,22 @@ void BlockEmitter::EmitSetFlagsNative(const Inst& i, ir::FlagOp kind) {
             break;
         default: break;
     }
-    const bool parked = OnlyFaultsObserve(written);
+    // A SETcc, CMOVcc or the like reading these flags next: its condition straight from the host flags, into a
+    // scratch register nothing clobbers before that GetCond (MergeFlags and the deferred-flags routine leave rdi);
+    // the flags may then need merging only for a fault.
+    const u32 host_cond = HostCondReading(host);
+    if (host_cond != 0) {
+        static constexpr void (Xbyak::CodeGenerator::*kSetcc[16])(const Xbyak::Operand&) = {
+            &Xbyak::CodeGenerator::seto, &Xbyak::CodeGenerator::setno, &Xbyak::CodeGenerator::setb,
+            &Xbyak::CodeGenerator::setae, &Xbyak::CodeGenerator::sete, &Xbyak::CodeGenerator::setne,
+            &Xbyak::CodeGenerator::setbe, &Xbyak::CodeGenerator::seta, &Xbyak::CodeGenerator::sets,
+            &Xbyak::CodeGenerator::setns, &Xbyak::CodeGenerator::setp, &Xbyak::CodeGenerator::setnp,
+            &Xbyak::CodeGenerator::setl, &Xbyak::CodeGenerator::setge, &Xbyak::CodeGenerator::setle,
+            &Xbyak::CodeGenerator::setg};
+        (c_.*kSetcc[block_.inst(host_cond).args[0].imm() & 15])(dil);
+        host_cond_at_ = host_cond;
+    }
+    const bool parked = OnlyFaultsObserve(written, host_cond != 0 ? host_cond : ~u32{0});
     // The usual end of a block, a conditional exit on these very flags: branch on the host flags first and leave them
     // to JitContext::deferred_flags in each arm (EmitExitCond, DeferFlags), whose mask ax's upper half takes now.
     const int exit_cond = parked ? 0 : ExitCondReading(host);
@@ -416,9 +447,10 @@ void BlockEmitter::DeferFlags(const PendingMerge& m) {
 
 // Whether the flags `written` by the current SetFlags are overwritten by a later SetFlags of the block before anything
 // but an exit through a fault or a stop point could see them (those exits merge parked flags themselves).
-bool BlockEmitter::OnlyFaultsObserve(u32 written) const {
+bool BlockEmitter::OnlyFaultsObserve(u32 written, u32 skip) const {
     bool same_insn = true;  // a fault later in this very instruction would use an exit made before the flags were parked
     for (u32 n = current_ + 1; n < block_.size(); ++n) {
+        if (n == skip) continue;
         const Inst& inst = block_.inst(n);
         if (inst.op == Opcode::GuestInsn) same_insn = false;
         if (same_insn && ir::MayRaise(inst.op)) return false;
