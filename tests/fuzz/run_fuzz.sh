@@ -6,5 +6,7 @@ set -euo pipefail
 target=$1 seeds=$2 work=$3 seconds=$4
 shift 4
 mkdir -p "$work/corpus"
-exec "$target" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
+# -timeout: an input may make every instruction of its 100,000 a store into the next one (self-modifying code: each
+# retranslates a block, on both backends), several seconds under ASan on a loaded machine: a hang is far longer.
+exec "$target" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=60 -print_final_stats=1 \
     -artifact_prefix="$work/" "$@" "$work/corpus" "$seeds"
