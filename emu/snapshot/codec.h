@@ -85,9 +85,8 @@ public:
         std::span<const u8> raw;
         if (!U32(size) || size != sizeof(T) || !Bytes(size, raw)) return Fail();
         if constexpr (requires { BoolMembers(value); }) {
-            T staged;
-            for (const bool* member : BoolMembers(staged)) {
-                const size_t offset = reinterpret_cast<const u8*>(member) - reinterpret_cast<const u8*>(&staged);
+            for (const bool* member : BoolMembers(value)) {  // (addresses only: the old values are not read)
+                const size_t offset = reinterpret_cast<const u8*>(member) - reinterpret_cast<const u8*>(&value);
                 if (raw[offset] > 1) return Fail();
             }
         }
