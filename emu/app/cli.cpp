@@ -48,6 +48,7 @@ using emu::machine::MemMap;
 using emu::machine::SerialKind;
 using emu::machine::SerialSpec;
 using emu::machine::StartMode;
+using emu::machine::VcpuThreads;
 using emu::machine::kRealModeTop;
 
 constexpr u64 kKiB = u64{1} << 10;
@@ -432,10 +433,12 @@ SerialSpec ParseSerial(const std::string& text) {
 struct Accel {
     emu::cpu::Backend backend = emu::cpu::Backend::Jit;
     size_t code_cache_bytes = emu::cpu::JitOptions{}.code_cache_bytes;
+    std::optional<VcpuThreads> threads;
 };
 
-// "tcg[,jit=on|off][,tb-size=MiB]", the name also as QEMU's implied key (accel=tcg). emu64 translates guest code:
-// tcg is its only accelerator, and its jit=off (the IR interpreter) plays the part of QEMU's TCI.
+// "tcg[,jit=on|off][,tb-size=MiB][,thread=single|multi]", the name also as QEMU's implied key (accel=tcg). emu64
+// translates guest code: tcg is its only accelerator, and its jit=off (the IR interpreter) plays the part of QEMU's
+// TCI. thread= is QEMU's choice between one host thread for every vCPU and one thread per vCPU (MTTCG).
 Accel ParseAccel(const std::string& text) {
     std::vector<std::string_view> items;
     for (std::string_view rest = text;;) {
@@ -448,7 +451,7 @@ Accel ParseAccel(const std::string& text) {
     if (name.starts_with("accel=")) name.remove_prefix(6);
     if (name != "tcg") {
         Fail(CliErrorCode::BadValue, fmt::format("-accel {}: emu64 has only the tcg accelerator "
-                                                 "(tcg[,jit=on|off][,tb-size=MiB])",
+                                                 "(tcg[,jit=on|off][,tb-size=MiB][,thread=single|multi])",
                                                  Quote(text)));
     }
     Accel accel;
@@ -469,9 +472,14 @@ Accel ParseAccel(const std::string& text) {
                                  Quote(text), kMaxTbSizeMiB));
             }
             accel.code_cache_bytes = *mib * kMiB;
+        } else if (key == "thread") {
+            if (value != "single" && value != "multi") {
+                Fail(CliErrorCode::BadValue, fmt::format("-accel {}: thread= expects single or multi", Quote(text)));
+            }
+            accel.threads = value == "multi" ? VcpuThreads::Multi : VcpuThreads::Single;
         } else {
-            Fail(CliErrorCode::BadValue, fmt::format("-accel {}: unknown tcg property {} (expected jit=on|off or "
-                                                     "tb-size=MiB)",
+            Fail(CliErrorCode::BadValue, fmt::format("-accel {}: unknown tcg property {} (expected jit=on|off, "
+                                                     "tb-size=MiB or thread=single|multi)",
                                                      Quote(text), Quote(key)));
         }
     }
@@ -742,6 +750,7 @@ MachineConfig Validate(const RawOptions& raw) {
     if (!accels.empty()) {
         config.backend = accels.front().backend;
         config.jit.code_cache_bytes = accels.front().code_cache_bytes;
+        if (accels.front().threads) config.vcpu_threads = *accels.front().threads;
     }
     config.jit.perf_map = raw.perfmap;
     if (raw.perfmap && config.backend != emu::cpu::Backend::Jit) {

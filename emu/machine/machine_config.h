@@ -108,6 +108,10 @@ inline constexpr u64 kDefaultRamBytes = u64{128} << 20;  // QEMU's default -m
 // vCPUs, as the issue asks (xAPIC IDs would allow 255; QEMU's pc machine also stops at 255 without x2APIC).
 inline constexpr u32 kMaxSmp = 64;
 
+// How vCPUs map to host threads (-accel tcg,thread=): Single runs them round-robin on one thread (QEMU's default
+// before MTTCG; deterministic), Multi gives each its own thread (QEMU's MTTCG, the default with -smp 2 or more).
+enum class VcpuThreads : u8 { Single, Multi };
+
 struct MachineConfig {
     u64 ram_bytes = kDefaultRamBytes;  // -m, a multiple of the page size
     u32 smp = 1;                       // -smp cpus
@@ -138,6 +142,7 @@ struct MachineConfig {
     std::optional<cpu::system::CpuModel> cpu;  // -cpu (none: max)
     cpu::Backend backend = cpu::Backend::Jit;  // -accel tcg (Jit) or tcg,jit=off (Interpreter)
     cpu::JitOptions jit;                       // -accel tcg,tb-size=MiB; -perfmap
+    VcpuThreads vcpu_threads = VcpuThreads::Multi;  // -accel tcg,thread=; one vCPU always runs on one thread
 
     std::optional<BareConfig> bare;  // -bare and its options
     std::string dump_state;          // -dump-state FILE: CPU state as JSON at exit (empty: none)
