@@ -4,6 +4,7 @@
 // Tests supply flat implementations.
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <optional>
 #include <span>
 
@@ -24,6 +25,9 @@ struct CodeWrite {
     u64 gpa = 0;
     u32 size = 0;
 };
+
+// What MemoryInterface::CompareExchange did.
+enum class CasResult : u8 { Swapped, Mismatch, Fault };
 
 // A fault raised by the memory path (normally #PF). cr2 is meaningful for #PF only.
 struct MemFault {
@@ -46,6 +50,24 @@ public:
     // fault leaves memory unchanged.
     virtual bool Write(const CpuState& state, u64 linear, const void* src, unsigned size, bool user,
                        MemFault* fault) = 0;
+
+    // A LOCK-prefixed read-modify-write's store: if the `size` bytes at `linear` (1, 2, 4, 8 or 16) still equal
+    // `expected`, they become `desired`, atomically with respect to every other vCPU and device (x86-TSO: a locked
+    // operation is a full barrier). Mismatch leaves memory unchanged. The default, for single-threaded users, is a
+    // Read, a compare and a Write.
+    virtual CasResult CompareExchange(const CpuState& state, u64 linear, unsigned size, const void* expected,
+                                      const void* desired, bool user, MemFault* fault);
+
+    // A host thread per vCPU (the machine's VcpuGate): Run is "in guest mode" between EnterGuest and LeaveGuest, where
+    // it reads the soft TLB without asking; other threads that change what the TLB caches queue their flush and wait
+    // for the vCPU to leave guest mode. SafePoint, at every block boundary, leaves and re-enters when something waits.
+    // The defaults are a memory no other thread changes.
+    virtual void EnterGuest() {}
+    virtual void LeaveGuest() {}
+    virtual void SafePoint() {}
+    // PAUSE: the guest spins waiting for another vCPU, which may need this host core to get on (KVM's pause-loop
+    // exiting). The default does nothing.
+    virtual void SpinPause() {}
 
     // Port I/O; unclaimed ports read as all ones.
     virtual u32 PortIn(u16 port, unsigned size) = 0;
@@ -148,6 +170,15 @@ private:
     }
     std::atomic<u32>* exit_signal_ = nullptr;
 };
+
+inline CasResult MemoryInterface::CompareExchange(const CpuState& state, u64 linear, unsigned size,
+                                                 const void* expected, const void* desired, bool user,
+                                                 MemFault* fault) {
+    u8 current[16];
+    if (!Read(state, linear, current, size, MemAccess::Read, user, fault)) return CasResult::Fault;
+    if (std::memcmp(current, expected, size) != 0) return CasResult::Mismatch;
+    return Write(state, linear, desired, size, user, fault) ? CasResult::Swapped : CasResult::Fault;
+}
 
 // Every write of PKRU (WRPKRU, XRSTOR): a changed value drops the TLB entries whose cached rights it decided.
 inline void SetPkru(CpuState& s, MemoryInterface& m, u32 value) {

@@ -255,6 +255,7 @@ std::unique_ptr<ir::Block> Vcpu::Impl::Translate(ir::Fault* fault, unsigned max_
 }
 
 bool Vcpu::Impl::OnException(const ir::Fault& f, RunResult& result) {
+    if (f.restart) return false;  // RIP is still the instruction's: it runs again
     const auto kind = f.icebp ? system::EventKind::Icebp
                       : f.software ? system::EventKind::SoftwareInt
                                    : system::EventKind::Exception;
@@ -499,15 +500,34 @@ RunResult Vcpu::Step() {
     return r;
 }
 
+namespace {
+
+// A run is in guest mode from start to end (MemoryInterface::EnterGuest): other threads wait for it to leave before
+// they rely on a flush of its TLB.
+class GuestMode {
+public:
+    explicit GuestMode(MemoryInterface& memory) : memory_(memory) { memory_.EnterGuest(); }
+    ~GuestMode() { memory_.LeaveGuest(); }
+    GuestMode(const GuestMode&) = delete;
+    GuestMode& operator=(const GuestMode&) = delete;
+
+private:
+    MemoryInterface& memory_;
+};
+
+}  // namespace
+
 RunResult Vcpu::Run(u64 max_instructions, bool overshoot) {
     Impl& m = *impl_;
     RunResult result;
+    const GuestMode guest_mode(m.memory);
     m.poll_interrupts = true;  // the machine may have changed anything between runs
     while (true) {
         // Cleared before polling: a Kick from now on makes translated code leave at its next block entry.
         if (m.jit_ctx.exit_request.exchange(0, std::memory_order_relaxed) & exit_bit::kInterrupt) {
             m.poll_interrupts = true;
         }
+        m.memory.SafePoint();  // another thread may wait for this vCPU to apply a flush
         if (m.stop_requested.exchange(false, std::memory_order_relaxed)) {
             result.reason = StopReason::Stopped;
             return result;

@@ -154,6 +154,11 @@ struct MachineVcpu {
     std::mutex startup_mutex;
     std::vector<devices::ApicMessage> startup;  // INIT and SIPI in arrival order; any thread appends
     std::atomic<bool> has_startup{false};
+    // A thread per vCPU: where its thread sleeps while the vCPU is halted or waits for a SIPI.
+    std::mutex sleep_mutex;
+    std::condition_variable sleep_cv;
+    std::atomic<u64> wakeups{0};  // bumped by every wake-up, so that one between a check and the sleep is not lost
+    std::thread thread;
 };
 
 // The power-on (and INIT) state of a vCPU: the architectural reset state, its APIC ID, and the BSP flag only on CPU 0.
@@ -242,18 +247,46 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
     std::atomic<cpu::Vcpu*> running{nullptr};
     std::mutex wake_mutex;
     std::condition_variable wake_cv;
+    // QEMU's MTTCG: a host thread per vCPU, unless one thread was asked for or something needs the vCPUs to run in
+    // a fixed order: the gdb stub (it drives the BSP only) and -max-insns (an exact count).
+    const bool threaded = config.vcpu_threads == VcpuThreads::Multi && config.smp > 1 && !config.gdb &&
+                          config.max_insns == 0;
+    // The vCPUs (owned below, after the MMU they use); this list is emptied before they go.
+    std::vector<MachineVcpu*> vcpu_list;
     // A CPU's board port calls this when an interrupt, NMI, INIT or SIPI may have become pending for `target`: a
     // halted vCPU wakes up, the running one leaves translated code to poll its interrupt source. With several vCPUs
     // on this one thread, an event for another vCPU than the running one ends the running one's slice, so that the
     // scheduler turns to the target (a woken AP, an IPI's receiver) without waiting a whole slice. `running` is set
-    // only during a slice (the event loop, the other thread that gets here, is joined before the vCPUs go).
-    auto wake = [&](const cpu::Vcpu* target) {
+    // only during a slice (the event loop, the other thread that gets here, is joined before the vCPUs go). With a
+    // thread per vCPU, the target's own thread is kicked or woken.
+    auto wake = [&](MachineVcpu* target) {
+        if (threaded) {
+            if (target == nullptr) return;
+            target->vcpu->Kick();
+            target->wakeups.fetch_add(1, std::memory_order_seq_cst);
+            { std::lock_guard lock(target->sleep_mutex); }
+            target->sleep_cv.notify_all();
+            return;
+        }
         if (cpu::Vcpu* v = running.load()) {
-            if (v == target) {
+            if (target != nullptr && v == target->vcpu.get()) {
                 v->Kick();
             } else {
                 v->RequestStop();
             }
+        }
+        { std::lock_guard lock(wake_mutex); }
+        wake_cv.notify_all();
+    };
+    // Every vCPU leaves Run at its next block boundary (the machine's end, a pause).
+    auto stop_all = [&] {
+        if (threaded) {
+            for (MachineVcpu* c : vcpu_list) {
+                c->vcpu->RequestStop();
+                wake(c);
+            }
+        } else if (cpu::Vcpu* v = running.load()) {
+            v->RequestStop();
         }
         { std::lock_guard lock(wake_mutex); }
         wake_cv.notify_all();
@@ -263,7 +296,7 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
     auto stop_with = [&](int status) {
         int expected = kRunning;
         exit_status.compare_exchange_strong(expected, status);
-        if (cpu::Vcpu* v = running.load()) v->RequestStop();
+        stop_all();
         control.Shutdown();
         wake(nullptr);
     };
@@ -343,6 +376,10 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
     // the next runnable one. They share the MMU state; each has its own TLB, translated code and local APIC.
     SharedMmu shared_mmu(memory.slots(), &page_track, config.mmu);
     std::vector<std::unique_ptr<MachineVcpu>> cpus;
+    struct ListGuard {
+        std::vector<MachineVcpu*>& list;
+        ~ListGuard() { list.clear(); }
+    } list_guard{vcpu_list};
     for (unsigned i = 0; i < board.cpu_count(); ++i) {
         auto c = std::make_unique<MachineVcpu>();
         c->index = i;
@@ -361,18 +398,24 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
             .local_apic = &port->lapic(),
             .local_apic_window = [port] { return port->LapicWindow(); }});
         c->memory->SetFpuErrorHandler([&board] { board.SignalFpuError(); });
+        c->memory->SetYieldOnPause(threaded);
         c->vcpu = std::make_unique<cpu::Vcpu>(*c->memory, config.backend, config.jit);
         ResetVcpuState(c->vcpu->state(), *c, board_config.apic_ids[i]);
         c->wait_for_sipi = i != 0;
         c->vcpu->SetInterruptSource(port);
-        const cpu::Vcpu* target = c->vcpu.get();
-        port->SetWakeup([&wake, target] { wake(target); });
         MachineVcpu* raw = c.get();
-        port->lapic().SetStartupHandler([raw](const devices::ApicMessage& msg) {
-            std::lock_guard lock(raw->startup_mutex);
-            raw->startup.push_back(msg);
-            raw->has_startup.store(true, std::memory_order_release);
+        port->SetWakeup([&wake, raw] { wake(raw); });
+        port->lapic().SetStartupHandler([raw, threaded, &wake](const devices::ApicMessage& msg) {
+            {
+                std::lock_guard lock(raw->startup_mutex);
+                raw->startup.push_back(msg);
+                raw->has_startup.store(true, std::memory_order_release);
+            }
+            // A running AP on its own thread has no slice end to notice INIT at: it leaves Run now.
+            if (threaded) raw->vcpu->RequestStop();
+            wake(raw);
         });
+        vcpu_list.push_back(c.get());
         cpus.push_back(std::move(c));
     }
     // The BSP starts at the boot entry the loader chose.
@@ -390,9 +433,7 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
             return 1;
         }
     }
-    control.SetStopper([&running] {
-        if (cpu::Vcpu* v = running.load()) v->RequestStop();
-    });
+    control.SetStopper(stop_all);
     // -S: parked before the first instruction; asked for before the monitor and the stub start, which report it.
     if (config.start_stopped) control.RequestPause();
     debug::GuestView guest_view(memory.slots(), &page_track);
@@ -461,11 +502,91 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
 
     int status = 0;
     u64& retired = budget.retired;
+    auto apic_id = [&](const MachineVcpu& c) { return board_config.apic_ids[c.index]; };
+    if (threaded) {
+        // A host thread per vCPU (QEMU's MTTCG). Each runs its vCPU until it halts, stops or the machine ends; this
+        // thread watches the limits and parks every vCPU for the monitor (stop, savevm, ...).
+        std::atomic<bool> pause_all{false};
+        std::mutex pause_mutex;
+        std::condition_variable pause_cv;
+        unsigned parked = 0;  // under pause_mutex
+        std::atomic<u64> retired_total{retired};
+        auto ended = [&] { return exit_status.load() != kRunning; };
+        auto vcpu_loop = [&](MachineVcpu& c) {
+            while (!ended()) {
+                if (pause_all.load()) {
+                    std::unique_lock lock(pause_mutex);
+                    ++parked;
+                    pause_cv.notify_all();
+                    pause_cv.wait(lock, [&] { return !pause_all.load() || ended(); });
+                    --parked;
+                    continue;
+                }
+                const u64 wakeups = c.wakeups.load(std::memory_order_seq_cst);
+                if (!Runnable(c, apic_id(c))) {
+                    std::unique_lock lock(c.sleep_mutex);
+                    c.sleep_cv.wait_for(lock, std::chrono::milliseconds(50), [&] {
+                        return ended() || pause_all.load() || c.wakeups.load() != wakeups;
+                    });
+                    continue;
+                }
+                c.memory->SyncShared();
+                const cpu::RunResult result = c.vcpu->Run(~u64{0}, /*overshoot=*/true);
+                retired_total.fetch_add(result.instructions, std::memory_order_relaxed);
+                if (result.reason == cpu::StopReason::Exception) {
+                    const cpu::ExceptionInfo& e = *result.exception;
+                    log::Log(log::Category::Int, "undeliverable exception on CPU {}", c.index);
+                    std::fprintf(stderr, "emu64: %s\n",
+                                 ExceptionText::Describe(e.vector, e.error_code, e.rip, e.cr2).c_str());
+                    stop_with(1);
+                } else if (result.reason == cpu::StopReason::TripleFault) {
+                    log::Log(log::Category::Int, "triple fault on CPU {} at rip={:#x}: machine reset", c.index,
+                             c.vcpu->state().rip);
+                    stop_with(kResetRequested);
+                }
+            }
+        };
+        for (auto& c : cpus) c->thread = std::thread([&vcpu_loop, raw = c.get()] { vcpu_loop(*raw); });
+        while (!ended()) {
+            {
+                std::unique_lock lock(wake_mutex);
+                wake_cv.wait_for(lock, std::chrono::milliseconds(50),
+                                 [&] { return ended() || control.PauseRequested(); });
+            }
+            retired = retired_total.load(std::memory_order_relaxed);
+            if (ended()) break;
+            if (LimitReached(config, budget)) {
+                stop_with(kPcLimitReached);
+                break;
+            }
+            if (!control.PauseRequested()) continue;
+            // Park every vCPU, then this thread parks for them until the monitor resumes (stepping is the gdb
+            // stub's, which runs the vCPUs on one thread).
+            pause_all.store(true);
+            stop_all();
+            {
+                std::unique_lock lock(pause_mutex);
+                pause_cv.wait(lock, [&] { return parked == cpus.size() || ended(); });
+            }
+            if (!ended()) (void)control.Park(debug::StopEvent{});
+            {
+                std::lock_guard lock(pause_mutex);
+                pause_all.store(false);
+            }
+            pause_cv.notify_all();
+        }
+        {
+            std::lock_guard lock(pause_mutex);  // a vCPU between its check and its wait sees the end
+        }
+        pause_cv.notify_all();
+        for (auto& c : cpus) c->thread.join();
+        retired = retired_total.load(std::memory_order_relaxed);
+        status = exit_status.load();
+    }
     // A stop to park the vCPU at before the next run.
     std::optional<debug::StopEvent> park;
     size_t next_cpu = 0;  // round-robin position
-    auto apic_id = [&](const MachineVcpu& c) { return board_config.apic_ids[c.index]; };
-    for (;;) {
+    for (; !threaded;) {
         if (!park && control.PauseRequested()) park = debug::StopEvent{};
         debug::ResumeMode mode = debug::ResumeMode::Continue;
         if (park) {

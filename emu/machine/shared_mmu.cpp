@@ -6,7 +6,8 @@
 
 namespace emu::machine {
 
-SharedMmu::SharedMmu(mmu::Memslots& slots, mmu::PageTrack* page_track, MmuMode mode) : page_track_(page_track) {
+SharedMmu::SharedMmu(mmu::Memslots& slots, mmu::PageTrack* page_track, MmuMode mode)
+    : slots_(slots), page_track_(page_track) {
     if (mode == MmuMode::Shadow && !page_track_) {
         log::Log(log::Category::Mmu, "shadow MMU needs page tracking; using walk mode");
     }
@@ -16,28 +17,28 @@ SharedMmu::SharedMmu(mmu::Memslots& slots, mmu::PageTrack* page_track, MmuMode m
         page_track_->SetMmuWriteHandler(this, &never_);
         walk_hooked_ = true;
     }
+    slots_.AddObserver(this);
 }
 
 SharedMmu::~SharedMmu() {
+    slots_.RemoveObserver(this);
     if (walk_hooked_) page_track_->SetMmuWriteHandler(nullptr, nullptr);
 }
 
-std::unique_ptr<mmu::ShadowVcpu> SharedMmu::Attach(mmu::SoftTlb& tlb, mmu::TlbShootdown* shootdown) {
-    {
-        std::lock_guard lock(tlbs_mutex_);
-        tlbs_.push_back(&tlb);
-    }
-    return shadow_ ? shadow_->AddVcpu(shootdown) : nullptr;
+std::unique_ptr<mmu::ShadowVcpu> SharedMmu::Attach(VcpuGate& gate) {
+    exclusive_.Add(&gate);
+    return shadow_ ? shadow_->AddVcpu(&gate) : nullptr;
 }
 
-void SharedMmu::Detach(mmu::SoftTlb& tlb) {
-    std::lock_guard lock(tlbs_mutex_);
-    tlbs_.erase(std::remove(tlbs_.begin(), tlbs_.end(), &tlb), tlbs_.end());
-}
+void SharedMmu::Detach(VcpuGate& gate) { exclusive_.Remove(&gate); }
 
 void SharedMmu::OnGfnTracked(Gfn gfn) {
-    std::lock_guard lock(tlbs_mutex_);
-    for (mmu::SoftTlb* tlb : tlbs_) tlb->DemoteWritesToGfn(gfn, mmu::tlb_flag::kTracked);
+    exclusive_.ForEach([gfn](VcpuGate& gate) { gate.DemoteWritesToGfn(gfn); });
+}
+
+void SharedMmu::CommitChange(const mmu::SlotChange&) {
+    // Each vCPU also notices the generation at its next slow path and safe point; this makes the flush synchronous.
+    exclusive_.ForEach([](VcpuGate& gate) { gate.FlushAll(); });
 }
 
 }  // namespace emu::machine

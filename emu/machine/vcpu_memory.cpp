@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "devices/irq/apic_regs.h"
+#include "emu/common/host_atomic.h"
 #include "emu/common/log.h"
 
 namespace emu::machine {
@@ -59,7 +60,8 @@ VcpuMemory::VcpuMemory(mmu::Memslots& slots, mmu::PageTrack* page_track, devices
             log::Log(log::Category::PageTrack, "code pages: cannot register the page-track client; CPU stores only");
         }
     }
-    shadow_vcpu_ = shared_->Attach(tlb_, &tlb_hook_);
+    gate_ = std::make_unique<VcpuGate>(tlb_, shared_->exclusive());
+    shadow_vcpu_ = shared_->Attach(*gate_);
 }
 
 VcpuMemory::~VcpuMemory() {
@@ -77,7 +79,7 @@ VcpuMemory::~VcpuMemory() {
         last_code_gfn_.store(kNoGfn, std::memory_order_release);
     }
     shadow_vcpu_.reset();  // before the MMU it belongs to
-    shared_->Detach(tlb_);
+    shared_->Detach(*gate_);
     own_shared_.reset();
 }
 
@@ -125,25 +127,37 @@ void VcpuMemory::SyncSlotsGeneration() {
     SignalCodeWrite();
 }
 
-void VcpuMemory::NoteCodePage(Gfn gfn) {
+bool VcpuMemory::NoteCodePage(Gfn gfn) {
     // Consecutive fetches mostly read the same page (a block ends at its page's end): no lock for those. Seeing
     // last_code_gfn_ == gfn is as good as finding gfn in code_pages_ under the lock just before a concurrent
     // CodePageWritten took it: that one clears last_code_gfn_ in the same critical section.
-    if (last_code_gfn_.load(std::memory_order_acquire) == gfn) return;
+    if (last_code_gfn_.load(std::memory_order_acquire) == gfn) return false;
     // The lock makes "in code_pages_" and "holds a count" one state for the notifier, which may run on another
     // thread. It is uncontended, and never taken on the store path unless a watched page is written.
+    {
+        std::lock_guard lock(code_mutex_);
+        if (code_pages_.Contains(gfn)) {
+            last_code_gfn_.store(gfn, std::memory_order_release);
+            return false;
+        }
+        if (!code_tracked_) {
+            code_pages_.Add(gfn);
+            ++code_stats_.pages_tracked;
+            tlb_.DemoteWritesToGfn(gfn, mmu::tlb_flag::kCode);
+            last_code_gfn_.store(gfn, std::memory_order_release);
+            return false;
+        }
+    }
+    // AddGfn takes page-track's lock and waits for every other vCPU to demote its write entries: outside guest mode,
+    // and re-entered only after code_mutex_ is released (an exclusive section's stores may need it).
+    gate_->Leave();
+    AddCodePage(gfn);
+    return gate_->Enter();
+}
+
+void VcpuMemory::AddCodePage(Gfn gfn) {
     std::lock_guard lock(code_mutex_);
-    if (code_pages_.Contains(gfn)) {
-        last_code_gfn_.store(gfn, std::memory_order_release);
-        return;
-    }
-    if (!code_tracked_) {
-        code_pages_.Add(gfn);
-        ++code_stats_.pages_tracked;
-        tlb_.DemoteWritesToGfn(gfn, mmu::tlb_flag::kCode);
-        last_code_gfn_.store(gfn, std::memory_order_release);
-        return;
-    }
+    if (code_pages_.Contains(gfn)) return;  // added by a racing path meanwhile (none today; cheap to check)
     if (auto r = page_track_->AddGfn(gfn, "code"); !r) {
         // The slot went away since the fetch translated (a DELETE/MOVE on another thread: its commit drops every
         // translation), or a counting bug (logged by page-track). Either way the page is not watched: have the vCPU
@@ -182,6 +196,8 @@ void VcpuMemory::CodePageWritten(Gpa gpa, size_t size) {
 
 void VcpuMemory::ReleaseCodePage(u64 gfn) {
     {
+        // RemoveGfn takes page-track's lock: outside guest mode, entered again only after code_mutex_ is released.
+        const OutsideGuest outside(*gate_);
         std::lock_guard lock(code_mutex_);
         if (!code_pages_.Contains(gfn)) return;
         code_pages_.Remove(gfn);  // a fetch from it records it again
@@ -236,6 +252,7 @@ bool VcpuMemory::Translate(const cpu::CpuState& state, u64 linear, MemAccess acc
     const mmu::AccessFlags flags{user, !user && state.cpl() == 3, (state.rflags & cpu::rflags::AC) != 0};
     const mmu::MmuIndex index = mmu::MmuIndexOf(flags);
     const AccessType type = ToAccessType(access);
+retry:
     const mmu::TlbLookup hit = tlb_.Lookup(index, linear, type);
     if (hit.kind != mmu::TlbLookupKind::Miss) {
         target->host = hit.host;
@@ -252,8 +269,12 @@ bool VcpuMemory::Translate(const cpu::CpuState& state, u64 linear, MemAccess acc
 
     mmu::WalkResult walk;
     if (paging_.cr0 & mmu::PagingRegs::kCr0Pg) {
+        // The MMU takes mmu_lock (and may write guest A/D bits): outside guest mode. Flushes applied on the way back
+        // in may postdate the walk: walk again.
+        gate_->Leave();
         walk = shadow_vcpu_ ? shadow_vcpu_->Translate(paging_, linear, type, flags, *this)
                             : mmu::Walk(paging_, linear, type, flags, *this, &walk_stats_);
+        if (gate_->Enter()) goto retry;
         if (walk.status == mmu::WalkStatus::PageFault) {
             *fault = cpu::MemFault{14, walk.error_code, linear};
             return false;
@@ -309,7 +330,7 @@ bool VcpuMemory::Read(const cpu::CpuState& state, u64 linear, void* dst, unsigne
         Target target;
         if (!Translate(state, linear, access, user, &target, fault)) return false;
         // Before the bytes are read: a write racing with this fetch is reported (writers track after landing).
-        if (access == MemAccess::Fetch && target.host) NoteCodePage(GfnOf(Gpa(target.gpa)));
+        if (access == MemAccess::Fetch && target.host && NoteCodePage(GfnOf(Gpa(target.gpa)))) continue;
         if (target.host) {
             std::memcpy(out, target.host, piece);
         } else if (!MmioRead(target.gpa, std::span<u8>(out, piece))) {
@@ -324,8 +345,11 @@ bool VcpuMemory::Read(const cpu::CpuState& state, u64 linear, void* dst, unsigne
 
 void VcpuMemory::WritePiece(const Target& target, const u8* src, unsigned size) {
     if (!target.host) {
-        if (!MmioWrite(target.gpa, std::span<const u8>(src, size))) {
-            log::Log(log::Category::GuestErrors, "write to unassigned physical address {:#x}", target.gpa);
+        {
+            const OutsideGuest outside(*gate_);  // devices take their locks and may change the memslots
+            if (!MmioWrite(target.gpa, std::span<const u8>(src, size))) {
+                log::Log(log::Category::GuestErrors, "write to unassigned physical address {:#x}", target.gpa);
+            }
         }
         SignalDeviceAccess();
         SyncSlotsGeneration();
@@ -333,14 +357,61 @@ void VcpuMemory::WritePiece(const Target& target, const u8* src, unsigned size) 
     }
     if (target.read_only) return;  // ROM: the write is dropped, as on a real bus
     std::memcpy(target.host, src, size);
+    AfterRamWrite(target, src, size);
+}
+
+void VcpuMemory::AfterRamWrite(const Target& target, const u8* src, unsigned size) {
     if (target.flags == 0) return;  // the common case: a page nobody watches
     if (target.flags & (mmu::tlb_flag::kTracked | mmu::tlb_flag::kCode)) ++code_stats_.watched_stores;
     if (target.flags & mmu::tlb_flag::kNotDirty) slots_.MarkDirty(Gpa(target.gpa));
     // A code page's write entries carry kTracked (its code-page count) or, without a PageTrack, kCode.
     if ((target.flags & mmu::tlb_flag::kTracked) && page_track_) {
+        // The bytes landed in guest mode; the dispatcher (the MMU's handler, other vCPUs' code notifiers) runs
+        // outside it (page-track.md section 7: store, then dispatch).
+        const OutsideGuest outside(*gate_);
         page_track_->OnTrackedWrite(Gpa(target.gpa), std::span<const u8>(src, size));
     }
     if (target.flags & mmu::tlb_flag::kCode) CodePageWritten(Gpa(target.gpa), size);
+}
+
+cpu::CasResult VcpuMemory::CompareExchange(const cpu::CpuState& state, u64 linear, unsigned size,
+                                           const void* expected, const void* desired, bool user,
+                                           cpu::MemFault* fault) {
+    SyncPagingState(state);
+    if ((linear & (size - 1)) == 0) {  // naturally aligned, so within one page
+        Target target;
+        if (!Translate(state, linear, MemAccess::Write, user, &target, fault)) return cpu::CasResult::Fault;
+        if (target.host && !target.read_only) {
+            if (!HostCompareExchange(target.host, size, expected, desired)) return cpu::CasResult::Mismatch;
+            AfterRamWrite(target, static_cast<const u8*>(desired), size);
+            return cpu::CasResult::Swapped;
+        }
+    }
+    // Misaligned (a split lock), MMIO or ROM: no host instruction makes it atomic, so every other vCPU waits outside
+    // guest mode meanwhile (QEMU's exclusive section). Device threads are not stopped: they do not use locked
+    // accesses on the guest's behalf. A device register is not compared: reading it again may not repeat the value
+    // the instruction's load saw, and the locked cycle writes it either way.
+    cpu::CasResult result = cpu::CasResult::Fault;
+    const OutsideGuest outside(*gate_);
+    shared_->exclusive().Run(gate_.get(), [&] {
+        u8 current[16];
+        if (!Read(state, linear, current, size, MemAccess::Read, user, fault)) return;
+        Target first;
+        if (std::memcmp(current, expected, size) != 0 && Translate(state, linear, MemAccess::Write, user, &first, fault) &&
+            first.host != nullptr) {
+            result = cpu::CasResult::Mismatch;
+            return;
+        }
+        if (Write(state, linear, desired, size, user, fault)) result = cpu::CasResult::Swapped;
+    });
+    return result;
+}
+
+void VcpuMemory::SafePoint() {
+    if (gate_->Wanted()) {
+        gate_->Leave();
+        (void)gate_->Enter();
+    }
 }
 
 bool VcpuMemory::Write(const cpu::CpuState& state, u64 linear, const void* src, unsigned size, bool user,
@@ -368,8 +439,11 @@ bool VcpuMemory::Write(const cpu::CpuState& state, u64 linear, const void* src, 
 
 u32 VcpuMemory::PortIn(u16 port, unsigned size) {
     u8 bytes[4] = {0xFF, 0xFF, 0xFF, 0xFF};
-    if (!pio_.Read(port, std::span<u8>(bytes, size))) {
-        log::Log(log::Category::Ioport, "in from unassigned port {:#x}", port);
+    {
+        const OutsideGuest outside(*gate_);  // devices take their locks
+        if (!pio_.Read(port, std::span<u8>(bytes, size))) {
+            log::Log(log::Category::Ioport, "in from unassigned port {:#x}", port);
+        }
     }
     SignalDeviceAccess();
     u32 value = 0;
@@ -380,17 +454,24 @@ u32 VcpuMemory::PortIn(u16 port, unsigned size) {
 void VcpuMemory::PortOut(u16 port, unsigned size, u32 value) {
     u8 bytes[4];
     std::memcpy(bytes, &value, 4);
-    if (!pio_.Write(port, std::span<const u8>(bytes, size))) {
-        log::Log(log::Category::Ioport, "out to unassigned port {:#x} value {:#x}", port, value);
+    {
+        const OutsideGuest outside(*gate_);  // devices take their locks; the hook may change the memslots
+        if (!pio_.Write(port, std::span<const u8>(bytes, size))) {
+            log::Log(log::Category::Ioport, "out to unassigned port {:#x} value {:#x}", port, value);
+        }
+        if (after_port_write_) after_port_write_();
     }
-    if (after_port_write_) after_port_write_();
     SignalDeviceAccess();
     SyncSlotsGeneration();
 }
 
 bool VcpuMemory::WritePlatformMsr(u32 index, u64 value) {
     if (!platform_.write_msr) return true;
-    const bool ok = platform_.write_msr(index, value);
+    bool ok = false;
+    {
+        const OutsideGuest outside(*gate_);  // the local APIC's lock (an x2APIC ICR write reaches the others')
+        ok = platform_.write_msr(index, value);
+    }
     RefreshLocalWindow();  // IA32_APIC_BASE may have moved, disabled or switched the APIC to x2APIC mode
     return ok;
 }
@@ -405,6 +486,7 @@ void VcpuMemory::RefreshLocalWindow() {
 }
 
 bool VcpuMemory::MmioRead(u64 gpa, std::span<u8> data) {
+    const OutsideGuest outside(*gate_);  // devices take their locks
     if (local_window_ != 0 && gpa - local_window_ < devices::apic::kLapicSize) {
         platform_.local_apic->Read(gpa - local_window_, data);
         return true;
@@ -420,6 +502,7 @@ bool VcpuMemory::MmioWrite(u64 gpa, std::span<const u8> data) {
     return mmio_.Write(gpa, data);
 }
 std::optional<u64> VcpuMemory::ReadPlatformMsr(u32 index) {
+    const OutsideGuest outside(*gate_);
     return platform_.read_msr ? platform_.read_msr(index) : std::nullopt;
 }
 u64 VcpuMemory::ClockNs() { return platform_.clock ? platform_.clock->NowNs() : MemoryInterface::ClockNs(); }
@@ -498,13 +581,17 @@ bool VcpuMemory::LoadPdptes(u64 cr3) {
 
 void VcpuMemory::FlushTlb(u64 linear, bool global) {
     if (linear != ~u64{0}) {
-        if (shadow_vcpu_) shadow_vcpu_->Invlpg(paging_, linear);
+        if (shadow_vcpu_) {
+            const OutsideGuest outside(*gate_);  // mmu_lock
+            shadow_vcpu_->Invlpg(paging_, linear);
+        }
         tlb_.FlushPage(linear);
         return;
     }
     // A CR3 write flushes non-global entries; a paging-mode change (CR0/CR4/EFER) flushes everything. The shadow
     // MMU selects the root for the new CR3 and role at the next translation, reusing kept roots.
     if (shadow_vcpu_) {
+        const OutsideGuest outside(*gate_);  // mmu_lock
         if (global) shadow_vcpu_->OnPagingModeChange();
         else shadow_vcpu_->OnCr3Write();
     }

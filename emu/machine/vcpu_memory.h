@@ -25,6 +25,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <thread>
 #include <unordered_set>
 #include <vector>
 
@@ -33,6 +34,7 @@
 #include "emu/cpu/memory_interface.h"
 #include "emu/machine/machine_config.h"
 #include "emu/machine/shared_mmu.h"
+#include "emu/machine/vcpu_gate.h"
 #include "mmu/memslots/memslots.h"
 #include "mmu/page_track/page_track.h"
 #include "mmu/shadow/shadow_mmu.h"
@@ -61,6 +63,21 @@ public:
               cpu::MemFault* fault) override;
     bool Write(const cpu::CpuState& state, u64 linear, const void* src, unsigned size, bool user,
                cpu::MemFault* fault) override;
+    cpu::CasResult CompareExchange(const cpu::CpuState& state, u64 linear, unsigned size, const void* expected,
+                                   const void* desired, bool user, cpu::MemFault* fault) override;
+    void EnterGuest() override { (void)gate_->Enter(); }
+    void LeaveGuest() override { gate_->Leave(); }
+    void SafePoint() override;
+    // With more vCPU threads than host cores a spinning vCPU may hold up the one it waits for: every few PAUSEs give
+    // the core away (set by a machine that runs a thread per vCPU).
+    void SetYieldOnPause(bool yield) { yield_on_pause_ = yield; }
+    void SpinPause() override {
+        if (yield_on_pause_ && ++pauses_ % kPausesPerYield == 0) std::this_thread::yield();
+    }
+    void SetExitSignal(std::atomic<u32>* word) override {
+        MemoryInterface::SetExitSignal(word);
+        gate_->SetKickWord(word);
+    }
     u32 PortIn(u16 port, unsigned size) override;
     void PortOut(u16 port, unsigned size, u32 value) override;
     void FlushTlb(u64 linear, bool global) override;
@@ -125,18 +142,6 @@ private:
         bool read_only = false;
     };
 
-    // The shadow MMU reaches this vCPU's TLB directly: every vCPU runs on the same thread (shared_mmu.h).
-    class TlbHook final : public mmu::TlbShootdown {
-    public:
-        explicit TlbHook(mmu::SoftTlb& tlb) : tlb_(tlb) {}
-        void FlushAll() override { tlb_.FlushAll(); }
-        void FlushGfn(Gfn gfn) override { tlb_.FlushGfn(gfn); }
-        void DemoteWritesToGfn(Gfn gfn) override { tlb_.DemoteWritesToGfn(gfn); }
-
-    private:
-        mmu::SoftTlb& tlb_;
-    };
-
     VcpuMemory(mmu::Memslots& slots, mmu::PageTrack* page_track, devices::Bus& mmio, devices::Bus& pio,
                std::unique_ptr<SharedMmu> own);
     u8* HostPointer(u64 gpa) override;
@@ -146,7 +151,9 @@ private:
     void SyncSlotsGeneration();
     // An instruction fetch read from gfn, a RAM page: every later write to it must be reported (it may modify
     // translated code). vCPU thread.
-    void NoteCodePage(Gfn gfn);
+    // Returns true if it had to leave guest mode and flushes were applied meanwhile (translate again).
+    bool NoteCodePage(Gfn gfn);
+    void AddCodePage(Gfn gfn);  // NoteCodePage's page-track part, outside guest mode
     // [gpa, gpa + size) was written (page-track's track_write, any thread; or WritePiece for a kCode page without a
     // PageTrack): if it is on a code page, report it to the vCPU.
     void CodePageWritten(Gpa gpa, size_t size);
@@ -156,6 +163,8 @@ private:
     bool Translate(const cpu::CpuState& state, u64 linear, cpu::MemAccess access, bool user, Target* target,
                    cpu::MemFault* fault);
     void WritePiece(const Target& target, const u8* src, unsigned size);
+    // The bookkeeping after `size` bytes landed in RAM at target: dirty log, page-track's dispatcher, code pages.
+    void AfterRamWrite(const Target& target, const u8* src, unsigned size);
     // MMIO: this vCPU's local APIC window, else the shared bus. False: nothing decodes gpa.
     bool MmioRead(u64 gpa, std::span<u8> data);
     bool MmioWrite(u64 gpa, std::span<const u8> data);
@@ -170,14 +179,18 @@ private:
     mmu::WalkStats walk_stats_{};
     u64 slots_generation_ = ~u64{0};
     u64 pdptes_cr3_ = ~u64{0};  // the CR3 that paging_.pdptes were loaded from
-    TlbHook tlb_hook_{tlb_};
     std::unique_ptr<SharedMmu> own_shared_;  // single-vCPU use: the VM's MMU state is this object's
     SharedMmu* shared_;
+    // How other threads flush tlb_ (vcpu_gate.h); every call below that may block leaves guest mode through it.
+    std::unique_ptr<VcpuGate> gate_;
     std::unique_ptr<mmu::ShadowVcpu> shadow_vcpu_;
     u64 local_window_ = 0;  // Platform::local_apic_window() after the last IA32_APIC_BASE write
     std::function<void()> after_port_write_;
     Platform platform_;
     std::function<void()> fpu_error_;
+    static constexpr u64 kPausesPerYield = 64;
+    bool yield_on_pause_ = false;
+    u64 pauses_ = 0;
     // A set of guest-physical pages that every store tests: a bitmap over the low pages (grown on demand) and a
     // hash set for the rare page above it.
     class PageSet {

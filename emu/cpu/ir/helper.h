@@ -30,7 +30,16 @@ struct Fault {
     u64 next_rip = 0;  // valid when software
     u64 insn_rip = 0;  // valid when software: the instruction's own RIP, saved if delivering it faults
     bool icebp = false;  // with software: INT1 (F1), a #DB trap delivered without the gate DPL check
+    // Not an exception: the instruction runs again from its start (a locked store found memory changed since the
+    // instruction's load; Translator::LoadForUpdate). Nothing is delivered.
+    bool restart = false;
 };
+
+inline Fault RestartFault() {
+    Fault f;
+    f.restart = true;
+    return f;
+}
 
 inline Fault MakeFault(u8 vector, u32 error_code = 0) {
     return Fault{vector, HasErrorCode(vector), HasErrorCode(vector) ? error_code : 0, 0, false, 0};

@@ -33,7 +33,7 @@ bool Translator::BitTest(const DecodedInsn& insn, int action) {
             const Value units = ir_.SignExtend(ir_.Sar(offset, ir::Emitter::Imm8(shift)), Type::U64);
             addr = ir_.Add(addr, ir_.Mul(units, ir::Emitter::Imm64(dst.size)));
         }
-        v = ir_.Load(addr, t, MemFlagsOf(dst) | (action != kTest ? ir::mem_flags::WriteIntent : 0));
+        v = action != kTest ? LoadForUpdate(addr, t, MemFlagsOf(dst)) : ir_.Load(addr, t, MemFlagsOf(dst));
     } else {
         v = Read(dst);
     }
@@ -42,7 +42,7 @@ bool Translator::BitTest(const DecodedInsn& insn, int action) {
     if (action != kTest) {
         Value r = action == kSet ? ir_.Or(v, mask) : action == kReset ? ir_.And(v, ir_.Not(mask)) : ir_.Xor(v, mask);
         if (dst.kind == OperandKind::Mem) {
-            ir_.Store(addr, r, MemFlagsOf(dst));
+            StoreUpdate(addr, r, MemFlagsOf(dst));
         } else {
             Write(dst, r);
         }

@@ -1,5 +1,7 @@
 // Data movement: MOV MOVZX MOVSX MOVSXD LEA XCHG XADD CMPXCHG CMPXCHG8B CMPXCHG16B BSWAP CBW CWD CMOVcc SETcc
 // XLAT MOVBE.
+#include "emu/common/host_atomic.h"
+#include "emu/cpu/translate/helpers.h"
 #include "emu/cpu/translate/translator.h"
 #include "emu/cpu/vcpu.h"
 
@@ -11,6 +13,53 @@ using ir::Value;
 
 namespace {
 constexpr unsigned kRax = 0, kRcx = 1, kRdx = 2, kRbx = 3;
+
+// A locked instruction's store: compare-exchange `size` bytes at linear with what its load read. The TLB's plain RAM
+// entry gives the host bytes directly; anything else (a miss, a watched page, MMIO, a split lock) goes through the
+// memory, which keeps it atomic. On a mismatch the instruction restarts.
+u64 LockedStore(ir::HelperEnv& env, u64 linear, const void* expected, const void* desired, unsigned size) {
+    if (u8* host = env.TlbHit(linear, size, true); host != nullptr && (linear & (size - 1)) == 0) {
+        if (!HostCompareExchange(host, size, expected, desired)) env.fault = ir::RestartFault();
+        return 0;
+    }
+    MemFault f;
+    switch (env.memory.CompareExchange(env.state, linear, size, expected, desired, env.user(), &f)) {
+        case CasResult::Swapped: break;
+        case CasResult::Mismatch: env.fault = ir::RestartFault(); break;
+        case CasResult::Fault: env.fault = ir::Fault{f.vector, ir::HasErrorCode(f.vector), f.error_code, f.cr2}; break;
+    }
+    return 0;
+}
+
+template <unsigned kSize>
+u64 CompareExchangeN(ir::HelperEnv& env, u64 linear, u64 expected, u64 desired) {
+    return LockedStore(env, linear, &expected, &desired, kSize);  // the low kSize bytes (little-endian)
+}
+
+// LOCK CMPXCHG16B: RCX:RBX replaces the 16 bytes if they held RDX:RAX; otherwise they are written back unchanged.
+u64 CompareExchange16(ir::HelperEnv& env, u64 linear, u64 old_lo, u64 old_hi) {
+    const CpuState& s = env.state;
+    const bool equal = old_lo == s.reg(Gpr::Rax) && old_hi == s.reg(Gpr::Rdx);
+    const u64 expected[2] = {old_lo, old_hi};
+    const u64 desired[2] = {equal ? s.reg(Gpr::Rbx) : old_lo, equal ? s.reg(Gpr::Rcx) : old_hi};
+    return LockedStore(env, linear, expected, desired, 16);
+}
+
+const ir::HelperInfo kCompareExchange1Helper{"CompareExchange1", &CompareExchangeN<1>};
+const ir::HelperInfo kCompareExchange2Helper{"CompareExchange2", &CompareExchangeN<2>};
+const ir::HelperInfo kCompareExchange4Helper{"CompareExchange4", &CompareExchangeN<4>};
+const ir::HelperInfo kCompareExchange8Helper{"CompareExchange8", &CompareExchangeN<8>};
+}  // namespace
+
+const ir::HelperInfo kCompareExchange16Helper{"CompareExchange16", &CompareExchange16};
+
+const ir::HelperInfo& CompareExchangeHelper(unsigned size) {
+    switch (size) {
+        case 1: return kCompareExchange1Helper;
+        case 2: return kCompareExchange2Helper;
+        case 4: return kCompareExchange4Helper;
+        default: return kCompareExchange8Helper;
+    }
 }
 
 // MOVNTI m32/m64, r: a store; the non-temporal hint changes nothing an emulator can observe.
@@ -113,12 +162,12 @@ bool Translator::CMPXCHG8B(const DecodedInsn& insn) {
     if (insn.op_size == 8) return CMPXCHG16B(insn);
     const Value addr = LinearAddress(m);
     const u8 flags = MemFlagsOf(m);
-    const Value old = ir_.Load(addr, Type::U64, flags | ir::mem_flags::WriteIntent);
+    const Value old = LoadForUpdate(addr, Type::U64, flags);
     auto pair = [&](unsigned hi, unsigned lo) {
         return ir_.Or(ir_.Shl(ir_.GetGpr(hi, 8), ir::Emitter::Imm8(32)), ir_.ZeroExtend(ir_.GetGpr(lo, 4), Type::U64));
     };
     const Value equal = ir_.CmpEq(old, pair(kRdx, kRax));
-    ir_.Store(addr, ir_.Select(equal, pair(kRcx, kRbx), old), flags);
+    StoreUpdate(addr, ir_.Select(equal, pair(kRcx, kRbx), old), flags);
     const Value rax = ir_.GetGpr(kRax, 8), rdx = ir_.GetGpr(kRdx, 8);
     const Value lo = ir_.ZeroExtend(ir_.Truncate(old, Type::U32), Type::U64);
     ir_.SetGpr(kRax, 8, ir_.Select(equal, rax, lo));
@@ -139,8 +188,13 @@ bool Translator::CMPXCHG16B(const DecodedInsn& insn) {
     const Value old_hi = ir_.Load(hi_addr, Type::U64, flags | ir::mem_flags::WriteIntent);
     const Value rax = ir_.GetGpr(kRax, 8), rdx = ir_.GetGpr(kRdx, 8);
     const Value equal = ir_.AndU1(ir_.CmpEq(old_lo, rax), ir_.CmpEq(old_hi, rdx));
-    ir_.Store(lo_addr, ir_.Select(equal, ir_.GetGpr(kRbx, 8), old_lo), flags);
-    ir_.Store(hi_addr, ir_.Select(equal, ir_.GetGpr(kRcx, 8), old_hi), flags);
+    if (atomic_) {
+        // One 16-byte compare-exchange (two 8-byte ones would not be atomic together).
+        ir_.CallHelper(kCompareExchange16Helper, lo_addr, old_lo, old_hi);
+    } else {
+        ir_.Store(lo_addr, ir_.Select(equal, ir_.GetGpr(kRbx, 8), old_lo), flags);
+        ir_.Store(hi_addr, ir_.Select(equal, ir_.GetGpr(kRcx, 8), old_hi), flags);
+    }
     ir_.SetGpr(kRax, 8, ir_.Select(equal, rax, old_lo));
     ir_.SetGpr(kRdx, 8, ir_.Select(equal, rdx, old_hi));
     ir_.SetFlag(rflags::ZF, equal);

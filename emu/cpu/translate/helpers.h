@@ -20,6 +20,10 @@ extern const ir::HelperInfo kCpuidHelper;        // (): EAX..EDX <- CPUID(EAX, E
 extern const ir::HelperInfo kRdtscHelper;        // (with_aux): EDX:EAX <- TSC (and ECX <- TSC_AUX) or #GP
 extern const ir::HelperInfo kCrc32Helper;        // (crc, data, size) -> CRC-32C of `size` data bytes
 extern const ir::HelperInfo kPortHelper;         // (port, size | 0x100 for OUT, value) -> IN's value, or #GP
+// A locked read-modify-write's store of `size` bytes (1, 2, 4, 8): (linear, expected, desired); restarts the
+// instruction if memory no longer holds `expected` (Translator::LoadForUpdate).
+const ir::HelperInfo& CompareExchangeHelper(unsigned size);
+extern const ir::HelperInfo kCompareExchange16Helper;  // (linear, old_lo, old_hi): LOCK CMPXCHG16B's store
 
 // The I/O permission check of IN/OUT/INS/OUTS for `size` bytes at `port`.
 bool IoAllowed(ir::HelperEnv& env, u16 port, unsigned size);

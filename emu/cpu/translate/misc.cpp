@@ -1,5 +1,6 @@
 // Miscellaneous: NOP PAUSE HLT UD0 UD1 UD2 INT INT1 INT3 INTO CPUID RDTSC RDTSCP RDPID, fences, prefetches and
-// cache-line flushes (no-ops for a coherent single-host model).
+// cache-line flushes (no-ops for a coherent host; MFENCE is a host fence).
+#include <atomic>
 #include <cstddef>
 
 #include "emu/cpu/system/cpuid.h"
@@ -13,9 +14,30 @@ namespace emu::cpu::translate {
 using ir::Value;
 
 bool Translator::NOP(const DecodedInsn&) { return true; }
-bool Translator::PAUSE(const DecodedInsn&) { return true; }
+namespace {
+u64 Pause(ir::HelperEnv& env, u64, u64, u64) {
+    env.memory.SpinPause();
+    return 0;
+}
+const ir::HelperInfo kPauseHelper{"Pause", &Pause};
+
+// Guest stores are host stores (x86-TSO both), which a later load may pass; MFENCE forbids that across vCPUs.
+u64 Fence(ir::HelperEnv&, u64, u64, u64) {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    return 0;
+}
+const ir::HelperInfo kFenceHelper{"Fence", &Fence};
+}  // namespace
+
+bool Translator::PAUSE(const DecodedInsn&) {
+    ir_.CallHelper(kPauseHelper);
+    return true;
+}
 bool Translator::LFENCE(const DecodedInsn&) { return true; }
-bool Translator::MFENCE(const DecodedInsn&) { return true; }
+bool Translator::MFENCE(const DecodedInsn&) {
+    ir_.CallHelper(kFenceHelper);
+    return true;
+}
 bool Translator::SFENCE(const DecodedInsn&) { return true; }
 bool Translator::PREFETCH(const DecodedInsn&) { return true; }
 bool Translator::PREFETCHW(const DecodedInsn&) { return true; }

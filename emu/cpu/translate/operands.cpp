@@ -1,7 +1,9 @@
 // Operand access and writeback shared by every translate function: registers, memory operands with their
 // segment, immediates, and the stack.
 #include <bit>
+#include <utility>
 
+#include "emu/cpu/translate/helpers.h"
 #include "emu/cpu/translate/translator.h"
 
 namespace emu::cpu::translate {
@@ -16,8 +18,8 @@ Value Translator::Read(const Operand& op, bool write_intent) {
             if (op.reg_class == RegClass::Seg) return ir_.Resize(ir_.GetSegSelector(op.reg), TypeOf(op));
             return ir_.GetGpr(op.reg, op.size, op.high8);
         case OperandKind::Mem: {
-            const u8 flags = MemFlagsOf(op) | (write_intent ? ir::mem_flags::WriteIntent : 0);
-            return ir_.Load(LinearAddress(op, write_intent), TypeOf(op), flags);
+            if (write_intent) return LoadForUpdate(LinearAddress(op, true), TypeOf(op), MemFlagsOf(op));
+            return ir_.Load(LinearAddress(op), TypeOf(op), MemFlagsOf(op));
         }
         case OperandKind::Imm:
         case OperandKind::Rel: return ir::Emitter::ImmOf(TypeOf(op), op.imm);
@@ -28,10 +30,25 @@ Value Translator::Read(const Operand& op, bool write_intent) {
 void Translator::Write(const Operand& op, Value v) {
     v = ir_.Resize(v, TypeOf(op));
     if (op.kind == OperandKind::Mem) {
-        ir_.Store(LinearAddress(op, true), v, MemFlagsOf(op));
+        StoreUpdate(LinearAddress(op, true), v, MemFlagsOf(op));
     } else {
         ir_.SetGpr(op.reg, op.size, v, op.high8);
     }
+}
+
+Value Translator::LoadForUpdate(Value addr, Type type, u8 flags) {
+    const Value v = ir_.Load(addr, type, flags | ir::mem_flags::WriteIntent);
+    if (atomic_) atomic_load_ = v;
+    return v;
+}
+
+void Translator::StoreUpdate(Value addr, Value v, u8 flags) {
+    if (!atomic_load_) {
+        ir_.Store(addr, v, flags);
+        return;
+    }
+    const Value expected = ir_.Resize(*std::exchange(atomic_load_, std::nullopt), Type::U64);
+    ir_.CallHelper(CompareExchangeHelper(ir::BitsOf(v.type()) / 8), addr, expected, ir_.Resize(v, Type::U64));
 }
 
 void Translator::WriteRegUnless(const Operand& op, Value keep, Value v) {

@@ -77,6 +77,10 @@ bool Translator::Translate(const DecodedInsn& insn, u64 rip) {
     next_rip_ = rip + insn.length;
     next_rip_ = WrapIp(next_rip_, mode_.decode);
     cached_operand_ = nullptr;
+    // LOCK, and XCHG with memory (locked without the prefix): the read-modify-write's store becomes a compare-exchange
+    // against what its load read, atomic across vCPUs (LoadForUpdate, StoreUpdate).
+    atomic_ = (insn.prefixes & prefix::Lock) != 0 || insn.mnemonic == Mnemonic::XCHG;
+    atomic_load_.reset();
     ir_.GuestInsn(rip, insn.length);
     const unsigned m = static_cast<unsigned>(insn.mnemonic);
     const Handler handler = m < kNumMnemonics ? kDispatch[m] : nullptr;

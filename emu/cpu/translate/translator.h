@@ -4,6 +4,8 @@
 //
 // Precise exceptions: every instruction's IR starts with GuestInsn, and performs all of its memory accesses
 // before it writes any register or flag, so a fault leaves no partial update of the faulting instruction.
+#include <optional>
+
 #include "emu/cpu/decoder/decoded_insn.h"
 #include "emu/cpu/ir/emitter.h"
 #include "emu/cpu/state/cpu_state.h"
@@ -59,6 +61,11 @@ private:
 
     // --- operands.cpp: operand access. Read/Write take the operand's own size.
     Value Read(const Operand& op, bool write_intent = false);  // write_intent: the operand is then written
+    // A read-modify-write's memory access. In an atomic instruction (LOCK, XCHG) the store is a compare-exchange with
+    // the loaded value; if memory changed in between, the instruction restarts from scratch (ir::Fault::restart).
+    // So every handler writes the memory operand before any register or flag, as precise faults already require.
+    Value LoadForUpdate(Value addr, ir::Type type, u8 flags);
+    void StoreUpdate(Value addr, Value v, u8 flags);
     void Write(const Operand& op, Value v);
     // Writes a register operand unless `keep` holds; then the whole register (all 64 bits) is unchanged.
     void WriteRegUnless(const Operand& op, Value keep, Value v);
@@ -146,6 +153,8 @@ private:
     const DecodedInsn* insn_ = nullptr;
     u64 rip_ = 0;
     u64 next_rip_ = 0;
+    bool atomic_ = false;               // the instruction is locked (see LoadForUpdate)
+    std::optional<Value> atomic_load_;  // its read-modify-write load's value, until the store
     // Per-instruction cache of LinearAddress.
     const Operand* cached_operand_ = nullptr;
     Value cached_linear_;

@@ -1,0 +1,140 @@
+#include "emu/machine/vcpu_gate.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+
+#include "emu/cpu/exit_request.h"
+
+namespace emu::machine {
+
+namespace {
+
+// Waits for `done`: a short spin (the vCPU usually reaches a block entry within microseconds), then yielding the
+// core, which the awaited vCPU may need on a host with fewer cores than vCPUs.
+template <typename Done>
+void SpinUntil(Done&& done) {
+    for (unsigned i = 0; !done(); ++i) {
+        if (i < 128) {
+            _mm_pause();
+        } else {
+            std::this_thread::yield();
+        }
+    }
+}
+
+// Beyond this many queued flushes one full flush is cheaper (and the queue stays bounded).
+constexpr size_t kMaxQueued = 64;
+
+}  // namespace
+
+void ExclusiveSection::Add(VcpuGate* gate) {
+    std::lock_guard lock(gates_mutex_);
+    gates_.push_back(gate);
+}
+
+void ExclusiveSection::Remove(VcpuGate* gate) {
+    std::lock_guard lock(gates_mutex_);
+    std::erase(gates_, gate);
+}
+
+void ExclusiveSection::Run(const VcpuGate* self, const std::function<void()>& fn) {
+    std::lock_guard run(run_mutex_);
+    active_.store(true, std::memory_order_seq_cst);
+    {
+        std::lock_guard lock(gates_mutex_);
+        for (VcpuGate* gate : gates_) {
+            if (gate != self) gate->WaitOutside();
+        }
+    }
+    fn();
+    {
+        std::lock_guard lock(wait_mutex_);
+        active_.store(false, std::memory_order_seq_cst);
+    }
+    ended_.notify_all();
+}
+
+void ExclusiveSection::WaitWhileActive() {
+    std::unique_lock lock(wait_mutex_);
+    ended_.wait(lock, [this] { return !active_.load(std::memory_order_seq_cst); });
+}
+
+// The constructing thread owns the TLB until a vCPU thread enters guest mode (a machine builds its vCPUs, then
+// starts their threads; a unit test drives the memory path from its own thread).
+VcpuGate::VcpuGate(mmu::SoftTlb& tlb, ExclusiveSection& exclusive)
+    : tlb_(tlb), exclusive_(exclusive), owner_(std::this_thread::get_id()) {}
+
+bool VcpuGate::Enter() {
+    if (--outside_ != 0) return false;
+    owner_.store(std::this_thread::get_id(), std::memory_order_relaxed);
+    for (;;) {
+        epoch_.fetch_add(1, std::memory_order_seq_cst);  // odd: in guest mode
+        if (!exclusive_.active()) break;
+        epoch_.fetch_add(1, std::memory_order_seq_cst);  // out again until the section ends
+        exclusive_.WaitWhileActive();
+    }
+    return pending_.load(std::memory_order_seq_cst) && ApplyPending();
+}
+
+void VcpuGate::Leave() {
+    if (outside_++ == 0) epoch_.fetch_add(1, std::memory_order_seq_cst);  // even: outside
+}
+
+void VcpuGate::FlushAll() { Post(Op::FlushAll, 0); }
+void VcpuGate::FlushGfn(Gfn gfn) { Post(Op::FlushGfn, gfn); }
+void VcpuGate::DemoteWritesToGfn(Gfn gfn) { Post(Op::DemoteWrites, gfn); }
+
+void VcpuGate::Post(Op op, Gfn gfn) {
+    // The vCPU's own thread (its memory path calling the MMU, or every vCPU of a round-robin machine) owns the TLB.
+    if (OnOwnerThread()) {
+        Apply(Request{op, gfn});
+        return;
+    }
+    {
+        std::lock_guard lock(queue_mutex_);
+        if (op == Op::FlushAll || queue_.size() >= kMaxQueued) {
+            queue_flush_all_ = true;
+            queue_.clear();
+        } else if (!queue_flush_all_) {
+            queue_.push_back(Request{op, gfn});
+        }
+        pending_.store(true, std::memory_order_seq_cst);
+    }
+    WaitOutside();
+}
+
+void VcpuGate::WaitOutside() {
+    if (OnOwnerThread()) return;
+    const u64 epoch = epoch_.load(std::memory_order_seq_cst);
+    if ((epoch & 1) == 0) return;  // outside: it applies the queue before it enters
+    if (kick_word_ != nullptr) kick_word_->fetch_or(cpu::exit_bit::kInterrupt, std::memory_order_seq_cst);
+    SpinUntil([&] { return epoch_.load(std::memory_order_acquire) != epoch; });
+}
+
+bool VcpuGate::ApplyPending() {
+    std::vector<Request> requests;
+    bool flush_all = false;
+    {
+        std::lock_guard lock(queue_mutex_);
+        requests.swap(queue_);
+        flush_all = std::exchange(queue_flush_all_, false);
+        pending_.store(false, std::memory_order_relaxed);
+    }
+    if (flush_all) {
+        tlb_.FlushAll();
+    } else {
+        for (const Request& r : requests) Apply(r);
+    }
+    return flush_all || !requests.empty();
+}
+
+void VcpuGate::Apply(const Request& r) {
+    switch (r.op) {
+        case Op::FlushAll: tlb_.FlushAll(); break;
+        case Op::FlushGfn: tlb_.FlushGfn(r.gfn); break;
+        case Op::DemoteWrites: tlb_.DemoteWritesToGfn(r.gfn); break;
+    }
+}
+
+}  // namespace emu::machine
