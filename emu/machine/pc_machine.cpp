@@ -546,6 +546,7 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
                 }
             }
         };
+        if (control.PauseRequested()) pause_all.store(true);  // -S: no vCPU runs an instruction before `cont`
         for (auto& c : cpus) c->thread = std::thread([&vcpu_loop, raw = c.get()] { vcpu_loop(*raw); });
         while (!ended()) {
             {

@@ -408,6 +408,8 @@ cpu::CasResult VcpuMemory::CompareExchange(const cpu::CpuState& state, u64 linea
 }
 
 void VcpuMemory::SafePoint() {
+    // A memslot change on another thread: this vCPU's translations of the old RAM go before its next block.
+    SyncSlotsGeneration();
     if (gate_->Wanted()) {
         gate_->Leave();
         (void)gate_->Enter();
