@@ -63,9 +63,15 @@ def checks():
     self_checking("conform_task32", 43, "-start-mode", "prot32")
     # SMP (issue #12): INIT-SIPI-SIPI bring-up of every AP, IPIs of each kind (fixed, shorthands, flat and cluster
     # logical, lowest priority, NMI), LOCK ADD and LOCK CMPXCHG counters from every CPU, a TLB shootdown, cross-CPU
-    # self-modifying code and the INIT-SIPI restart of a running AP, with 2 and 4 vCPUs.
+    # self-modifying code and the INIT-SIPI restart of a running AP (smp32); a memslot MOVE, DELETE and re-CREATE
+    # while the APs run, read and write on the slot (smpslot32; the -map is slot 3). With 2 and 4 vCPUs, each on the
+    # round-robin runner (thread=single) and with a host thread per vCPU (thread=multi, the default).
     for n in [2, 4]:
-        self_checking_kernel("smp32", 22, "-smp", str(n), "-append", str(n))
+        for threads in ["single", "multi"]:
+            smp = ["-smp", str(n), "-append", str(n)]
+            self_checking_kernel("smp32", 22, *smp, accel=f"thread={threads}")
+            self_checking_kernel("smpslot32", 15, *smp, "-map", "0x10000000:64K", "-test-memslot-port",
+                                 accel=f"thread={threads}")
 
 
 for_each_backend(checks)
