@@ -13,47 +13,18 @@
 ; - cross-CPU self-modifying code: the APs run a function the BSP then rewrites, and must run the new code;
 ; - INIT and SIPI to the running AP 1 restart it (SDM Vol. 3 9.4.4: INIT puts it back into wait-for-SIPI).
 %include "multiboot.inc"
-%define APIC 0xFEE00000
-%define APIC_ID 0x20
-%define APIC_EOI 0xB0
-%define APIC_LDR 0xD0
-%define APIC_DFR 0xE0
-%define APIC_SVR 0xF0
-%define ICR_LO 0x300
-%define ICR_HI 0x310
-%define MAX_CPUS 8
 %define ITER 20000
 %define TEST_VA 0x40000000
-%define TRAMPOLINE 0x8000
 %define WAKE_VECTOR 0x4F
 %define SHOOTDOWN_VECTOR 0x46
 MULTIBOOT_ENTRY
     jmp start
 %include "sys/lib32.inc"
 %include "conform/feature32.inc"
-
-; SEND_IPI high, low: writes ICR high then ICR low (the write to the low half sends).
-%macro SEND_IPI 2
-    mov dword [APIC + ICR_HI], %1
-    mov dword [APIC + ICR_LO], %2
-%endmacro
-
-; WAIT_SUM table, want: waits (interrupts enabled) until the N dwords at table sum to want, or a bound passes.
-%macro WAIT_SUM 2
-    mov esi, %1
-    mov edx, %2
-    call wait_sum
-%endmacro
-
-; MASK_EQ table, value: EAX <- bit i set for each CPU i < N whose dword in table equals value.
-%macro MASK_EQ 2
-    mov esi, %1
-    mov edx, %2
-    call mask_eq
-%endmacro
+%include "smp_lib32.inc"
 
 start:
-    FEATURE_START WAKE_VECTOR, eoi_handler
+    SMP_START WAKE_VECTOR, eoi_handler
     mov ecx, 2
     mov eax, nmi_handler
     call set_gate
@@ -67,25 +38,9 @@ start:
     mov ecx, SHOOTDOWN_VECTOR
     mov eax, shootdown_handler
     call set_gate
-    mov ecx, [expected]
-    mov eax, 1
-    shl eax, cl
-    dec eax
-    mov [all_mask], eax
-    mov eax, [expected]
-    dec eax
-    mov [n_aps], eax
 
     ; Paging: 4 MiB identity pages everywhere, but 0x40000000 through a page table whose first PTE maps page_a.
-    xor ecx, ecx
-.pde:
-    mov eax, ecx
-    shl eax, 22
-    or eax, 0x83                    ; present, writable, 4 MiB
-    mov [pd + ecx * 4], eax
-    inc ecx
-    cmp ecx, 1024
-    jne .pde
+    call identity_pd
     mov dword [pd + (TEST_VA >> 22) * 4], pt + 3
     mov dword [pt], page_a + 3
     mov dword [page_a], 0xAAAAAAAA
@@ -93,24 +48,9 @@ start:
     call enable_paging
 
     call apic_setup
-    ; The trampoline goes below 1 MiB, where a SIPI can start it.
-    mov esi, trampoline
-    mov edi, TRAMPOLINE
-    mov ecx, trampoline_end - trampoline
-    rep movsb
-    SEND_IPI 0, 0x000C4500          ; INIT, level assert, all excluding self
-    call delay
-    SEND_IPI 0, 0x000C8500          ; INIT level de-assert: changes nothing
-    call delay
-    SEND_IPI 0, 0x000C4600 | (TRAMPOLINE >> 12)    ; SIPI
-    call delay
-    SEND_IPI 0, 0x000C4600 | (TRAMPOLINE >> 12)    ; the second SIPI of the protocol: ignored by started APs
-    WAIT_SUM ap_started, [n_aps]
+    call start_aps
     mov eax, [ap_count]
     CHECK "every AP started exactly once", [n_aps]
-    mov edx, [all_mask]
-    and edx, ~1
-    mov [ap_mask], edx
     MASK_EQ apic_ids, 1
     CHECK "every AP wrote its APIC ID", [ap_mask]
     MASK_EQ cpuid_ok, 1
@@ -246,38 +186,9 @@ start:
     MASK_EQ ap_started, 2
     CHECK "INIT and SIPI restart a running AP: only it", 2
 
-    ; The end state must not depend on how the vCPUs interleaved (the harness compares it across backends).
-    cli
-    xor ebx, ebx
-    xor ecx, ecx
-    xor edi, edi
-    xor ebp, ebp
-    jmp finish
+    jmp smp_finish
 
 ; ---- shared by the BSP and the APs ----
-
-enable_paging:
-    mov eax, pd
-    mov cr3, eax
-    mov eax, cr4
-    or eax, 1 << 4                  ; PSE
-    mov cr4, eax
-    mov eax, cr0
-    or eax, 1 << 31
-    mov cr0, eax
-    ret
-
-; Software-enables this CPU's APIC and gives it the flat logical ID bit (24 + APIC ID). Returns EBX = APIC ID.
-apic_setup:
-    mov dword [APIC + APIC_SVR], 0x1FF
-    mov dword [APIC + APIC_DFR], 0xFFFFFFFF
-    mov ebx, [APIC + APIC_ID]
-    shr ebx, 24
-    lea ecx, [ebx + 24]
-    mov eax, 1
-    shl eax, cl
-    mov [APIC + APIC_LDR], eax
-    ret
 
 ; The cluster model (DFR 0x0FFFFFFF): cluster ID & 1 in LDR bits 31:28, member bit ID >> 1 in bits 27:24.
 apic_cluster:
@@ -326,57 +237,6 @@ read_test_page:
     mov [before + ebx * 4], eax
     ret
 
-; Waits with interrupts enabled until the N dwords at ESI sum to EDX (or about 2^26 rounds pass). Returns EAX = sum.
-wait_sum:
-    mov ebp, 1 << 26                 ; a bound only for a failing run: vCPU threads may wait for a host core
-.again:
-    sti
-    call sum_table
-    cmp eax, edx
-    je .done
-    pause
-    dec ebp
-    jnz .again
-.done:
-    cli
-    ret
-
-; EAX <- the sum of the N dwords at ESI.
-sum_table:
-    push ecx
-    xor eax, eax
-    xor ecx, ecx
-.next:
-    add eax, [esi + ecx * 4]
-    inc ecx
-    cmp ecx, [expected]
-    jb .next
-    pop ecx
-    ret
-
-mask_eq:
-    push ecx
-    xor eax, eax
-    xor ecx, ecx
-.next:
-    cmp [esi + ecx * 4], edx
-    jne .skip
-    bts eax, ecx
-.skip:
-    inc ecx
-    cmp ecx, [expected]
-    jb .next
-    pop ecx
-    ret
-
-delay:
-    mov ecx, 20000
-.spin:
-    pause
-    dec ecx
-    jnz .spin
-    ret
-
 ; ---- interrupt handlers (every CPU) ----
 
 %assign v 0
@@ -420,39 +280,8 @@ eoi_handler:
 
 ; ---- the APs ----
 
-; Copied to TRAMPOLINE; a SIPI starts an AP here in real mode with CS = TRAMPOLINE >> 4, IP = 0.
-bits 16
-trampoline:
-    cli
-    mov ax, cs
-    mov ds, ax
-    o32 lgdt [tramp_gdtr - trampoline]
-    mov eax, cr0
-    or eax, 1
-    mov cr0, eax
-    jmp dword 0x08:ap_entry
-align 4
-tramp_gdtr:
-    dw 23
-    dd gdt
-trampoline_end:
-bits 32
-
-ap_entry:
-    mov ax, 0x10
-    mov ds, ax
-    mov es, ax
-    mov ss, ax
-    mov ebx, [APIC + APIC_ID]
-    shr ebx, 24
-    cmp ebx, MAX_CPUS
-    jae .park
-    lea esp, [ebx + 1]
-    shl esp, 12
-    add esp, ap_stacks
-    lidt [idtr]
-    call enable_paging
-    call apic_setup                 ; EBX = APIC ID
+; Once the AP runs paged (smp_lib32.inc's ap_entry): its APIC ID and CPUID.1:EBX[31:24] into the tables.
+ap_init:
     mov dword [apic_ids + ebx * 4], 1
     push ebx
     mov eax, 1
@@ -464,8 +293,10 @@ ap_entry:
     sete al
     movzx eax, al
     mov [cpuid_ok + ebx * 4], eax
-    lock inc dword [ap_count]
-    lock inc dword [ap_started + ebx * 4]
+    ret
+
+; Waits in HLT for the BSP's phases.
+ap_main:
     xor edi, edi                    ; the last phase this AP ran
 .idle:
     sti
@@ -502,29 +333,16 @@ ap_entry:
     mov [smc_results + ecx + ebx * 4], eax
     lock inc dword [done_count]
     jmp .idle
-.park:
-    cli
-    hlt
-    jmp .park
-
 FLAT_END
-alignb 4
-count: resd 1
-expected: resd 1
-gp_count: resd 1
-all_mask: resd 1
-n_aps: resd 1
+SMP_VARS
 cpuid1_edx: resd 1
-ap_mask: resd 1
 odd_mask: resd 1
 total: resd 1
 phase: resd 1
-ap_count: resd 1
 done_count: resd MAX_CPUS          ; only the first dword counts; WAIT_SUM reads N
 acks: resd MAX_CPUS                ; likewise
 lock_add: resd 1
 lock_cmpxchg: resd 1
-ap_started: resd MAX_CPUS
 apic_ids: resd MAX_CPUS
 cpuid_ok: resd MAX_CPUS
 before: resd MAX_CPUS
@@ -533,8 +351,6 @@ nmi_hits: resd MAX_CPUS
 hits: resd 8 * MAX_CPUS
 smc_results: resd 2 * MAX_CPUS
 alignb 4096
-pd: resb 4096
 pt: resb 4096
 page_a: resb 4096
 page_b: resb 4096
-ap_stacks: resb 4096 * MAX_CPUS

@@ -6,6 +6,7 @@ Multiboot kernels named below), on each backend (harness.py).
 usage: conform_test.py EMU64 TESTGUEST_DIR [-mmu MODE]
 """
 from harness import finish, for_each_backend, self_checking, self_checking_kernel
+from smp_guests import smp_guests
 
 
 def checks():
@@ -63,9 +64,12 @@ def checks():
     self_checking("conform_task32", 43, "-start-mode", "prot32")
     # SMP (issue #12): INIT-SIPI-SIPI bring-up of every AP, IPIs of each kind (fixed, shorthands, flat and cluster
     # logical, lowest priority, NMI), LOCK ADD and LOCK CMPXCHG counters from every CPU, a TLB shootdown, cross-CPU
-    # self-modifying code and the INIT-SIPI restart of a running AP, with 2 and 4 vCPUs.
+    # self-modifying code and the INIT-SIPI restart of a running AP (smp32); a memslot MOVE, DELETE and re-CREATE
+    # while the APs run, read and write on the slot (smpslot32). With 2 and 4 vCPUs, each on the round-robin runner
+    # (thread=single) and with a host thread per vCPU (thread=multi, the default); smp_stress_test.py repeats them.
     for n in [2, 4]:
-        self_checking_kernel("smp32", 22, "-smp", str(n), "-append", str(n))
+        for threads in ["single", "multi"]:
+            smp_guests(n, threads)
 
 
 for_each_backend(checks)

@@ -44,16 +44,25 @@ def check(name, condition, detail=""):
         print(f"FAIL {name}: {detail}")
 
 
-def backend_args():
-    """The emu64 options that select the backend being tested (none outside for_each_backend: the default)."""
-    return BACKENDS[_backend] if _backend else []
+def backend_args(accel=""):
+    """The emu64 options that select the backend being tested (none outside for_each_backend: the default), with
+    `accel`'s -accel tcg properties (e.g. "thread=multi") joined to the backend's own: emu64 reads only the first
+    -accel, as QEMU uses the first accelerator that can run."""
+    args = BACKENDS[_backend] if _backend else []
+    if not accel:
+        return args
+    if "-accel" in args:
+        i = args.index("-accel") + 1
+        return [*args[:i], f"{args[i]},{accel}", *args[i + 1:]]
+    return [*args, "-accel", f"tcg,{accel}"]
 
 
-def emu64(args, timeout=60, mmu=None, dump_state=False):
-    """Runs emu64 with `args`, the MMU options (`mmu` replaces the command line's) and the backend's options,
-    stdin closed. Returns the CompletedProcess, with .state the -dump-state JSON (None without dump_state or when
-    none was written). A run that outlives `timeout` (emu64 ignored its own -timeout) is a failed run, status -1."""
-    cmd = [EMU64, *args, *(MMU if mmu is None else mmu), *backend_args()]
+def emu64(args, timeout=60, mmu=None, dump_state=False, accel=""):
+    """Runs emu64 with `args`, the MMU options (`mmu` replaces the command line's) and the backend's options
+    (with `accel`'s -accel properties, see backend_args), stdin closed. Returns the CompletedProcess, with .state the
+    -dump-state JSON (None without dump_state or when none was written). A run that outlives `timeout` (emu64 ignored
+    its own -timeout) is a failed run, status -1."""
+    cmd = [EMU64, *args, *(MMU if mmu is None else mmu), *backend_args(accel)]
     with tempfile.TemporaryDirectory() as tmp:
         dump = os.path.join(tmp, "state.json")
         if dump_state:
@@ -64,7 +73,8 @@ def emu64(args, timeout=60, mmu=None, dump_state=False):
             proc = subprocess.CompletedProcess(cmd, -1, e.stdout or b"", (e.stderr or b"") + b"killed after timeout")
         proc.state = json.load(open(dump)) if os.path.exists(dump) else None
     if _backend:
-        label = " ".join(os.path.basename(arg) for arg in [*args, *(mmu or [])])
+        extra = [*(mmu or []), *(["-accel", accel] if accel else [])]
+        label = " ".join(os.path.basename(arg) for arg in [*args, *extra])
         # isa-debug-exit stops the vCPU right after the OUT on both backends, so the final state is compared too.
         _runs[_backend].append((label, (proc.returncode, proc.stdout, proc.state)))
     return proc
@@ -83,10 +93,11 @@ def self_checking(guest, checks, *args, timeout_s=30):
     return judge_self_checking(guest, run_guest(guest, *args, timeout_s=timeout_s), checks)
 
 
-def self_checking_kernel(kernel, checks, *args, timeout_s=30):
-    """self_checking for a Multiboot kernel GUESTS/<kernel>.elf on the PC machine (`emu64 -kernel`)."""
+def self_checking_kernel(kernel, checks, *args, timeout_s=30, accel=""):
+    """self_checking for a Multiboot kernel GUESTS/<kernel>.elf on the PC machine (`emu64 -kernel`), with `accel`'s
+    -accel properties (see backend_args)."""
     proc = emu64(["-kernel", os.path.join(GUESTS, kernel + ".elf"), "-nographic", "-timeout", str(timeout_s), *args],
-                 timeout=timeout_s + 30)
+                 timeout=timeout_s + 30, accel=accel)
     return judge_self_checking(kernel, proc, checks)
 
 

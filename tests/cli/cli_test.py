@@ -208,7 +208,7 @@ class BadCommandLines(CliTestCase):
             ("tcg,tb-size=99999999999999999999", "tb-size="),
             ("tcg,jit=maybe", "jit= expects on or off"),
             ("tcg,jit", "jit= expects on or off"),
-            ("tcg,thread=many", "thread= expects single or multi"),
+            ("tcg,thread=many", "thread= expects single or multi"),  # QEMU's thread= is single or multi
             ("tcg,", "unknown tcg property ''"),
             ("tcg,jit=off,bogus=1", "unknown tcg property 'bogus'"),
         ]

@@ -15,6 +15,8 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 QEMU = "qemu-system-x86_64"
+# mkinitramfs's busybox, the guest's /bin/busybox: the workloads' data is this binary repeated (busybox_data).
+BUSYBOX = os.path.join(ROOT, "build/guest/busybox/bin/busybox")
 # emu64's IR interpreter (the JIT is the default backend). Builds from before the JIT reject the option: then the
 # default backend, the interpreter, runs alone.
 INTERP_ACCEL = ["-accel", "tcg,jit=off"]
@@ -55,10 +57,24 @@ class Engine:
     command: object  # (kernel, append, initrd) -> argv
 
 
-def engines(args, kernel, interp=True):
-    """The emulators to compare, QEMU first (every ratio is relative to it). emu64's interpreter is in the list when
-    `interp` is set and the build accepts -accel tcg,jit=off (asked of emu64 itself through -print-config, which
-    parses the whole command line and exits)."""
+def busybox_data_script(nbytes, path):
+    """Guest shell lines that write `nbytes` of busybox's own binary repeated to `path`: deterministic, the same bytes
+    on the host (busybox_data), and compressible like real code rather than trivially."""
+    return [f"copies=$(( ({nbytes} - 1) / $(wc -c < /bin/busybox) + 1 ))",
+            f"i=0; while [ $i -lt $copies ]; do cat /bin/busybox; i=$((i + 1)); done | head -c {nbytes} > {path}"]
+
+
+def busybox_data(nbytes):
+    """The bytes busybox_data_script writes (call after mkinitramfs, which fetches BUSYBOX)."""
+    with open(BUSYBOX, "rb") as f:
+        seed = f.read()
+    return (seed * (-(-nbytes // len(seed))))[:nbytes]
+
+
+def engines(args, kernel, interp=True, qemu_accel="tcg"):
+    """The emulators to compare, QEMU first (every ratio is relative to it), QEMU with `-accel qemu_accel`. emu64's
+    interpreter is in the list when `interp` is set and the build accepts -accel tcg,jit=off (asked of emu64 itself
+    through -print-config, which parses the whole command line and exits)."""
     emu64 = os.path.join(args.build, "emu/app/emu64")
     if not os.path.exists(emu64):
         fail(f"missing {emu64}: build first (tools/setup, or ninja -C {args.build})")
@@ -67,7 +83,7 @@ def engines(args, kernel, interp=True):
     result = []
     if qemu_available(args.qemu):
         result.append(Engine("qemu-tcg", lambda k, append, initrd=None: [
-            QEMU, "-accel", "tcg", "-kernel", k, *(["-initrd", initrd] if initrd else []), "-append", append,
+            QEMU, "-accel", qemu_accel, "-kernel", k, *(["-initrd", initrd] if initrd else []), "-append", append,
             "-nographic", "-no-reboot", "-m", args.mem, "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]))
 
     def emu64_command(accel, extra=()):
