@@ -19,7 +19,7 @@
 %define B 0x20000000
 %define DATA 0x1000                 ; offsets in the slot (its code is at offset 0)
 %define COUNTS 0x2000
-%define SCRATCH 0x3000
+%define SCRATCH 0x3000              ; a dword per CPU
 %define MARKER 0x51075107           ; what the slot's code returns
 %define DATA_VALUE 0xDA7A0001
 %define UD_MARK 0x0BAD0BAD          ; what a call that raised #UD returns (ud_handler)
@@ -275,8 +275,8 @@ probe_there:
     jne .data
     or edx, 2
 .data:
-    mov [esi + SCRATCH], ebx
-    cmp [esi + SCRATCH], ebx
+    mov [esi + SCRATCH + ebx * 4], ebx  ; each CPU its own dword: the APs probe at once
+    cmp [esi + SCRATCH + ebx * 4], ebx
     jne .write
     or edx, 4
 .write:
@@ -296,8 +296,8 @@ probe_gone:
     jne .data
     or edx, 2
 .data:
-    mov [esi + SCRATCH], ebx
-    cmp dword [esi + SCRATCH], 0xFFFFFFFF
+    mov [esi + SCRATCH + ebx * 4], ebx
+    cmp dword [esi + SCRATCH + ebx * 4], 0xFFFFFFFF
     jne .write
     or edx, 4
 .write:
