@@ -2,7 +2,8 @@
 """Boots Debian's kernel with -smp N (issue #12: a host thread per vCPU, unless the extra options ask for
 thread=single) and checks that Linux brings every CPU up and uses it: nproc and /proc/cpuinfo show N CPUs,
 /proc/interrupts has local APIC timer interrupts on each, two sha256sum processes pinned with taskset to different
-CPUs hash correctly, each process saw the CPU it was pinned to, and the kernel log is free of soft lockups, RCU stalls, Call Traces and an unstable TSC.
+CPUs hash correctly, each process saw the CPU it was pinned to, and the kernel log is free of soft lockups, RCU
+stalls, Call Traces and an unstable TSC.
 
 usage: linux_smp_test.py EMU64 ROOT FLAVOUR N [emu64 args...]
 """
