@@ -10,19 +10,6 @@ namespace emu::machine {
 
 namespace {
 
-// Waits for `done`: a short spin (the vCPU usually reaches a block entry within microseconds), then yielding the
-// core, which the awaited vCPU may need on a host with fewer cores than vCPUs.
-template <typename Done>
-void SpinUntil(Done&& done) {
-    for (unsigned i = 0; !done(); ++i) {
-        if (i < 128) {
-            _mm_pause();
-        } else {
-            std::this_thread::yield();
-        }
-    }
-}
-
 // Beyond this many queued flushes one full flush is cheaper (and the queue stays bounded).
 constexpr size_t kMaxQueued = 64;
 
@@ -69,16 +56,21 @@ bool VcpuGate::Enter() {
     if (--outside_ != 0) return false;
     owner_.store(std::this_thread::get_id(), std::memory_order_relaxed);
     for (;;) {
-        epoch_.fetch_add(1, std::memory_order_seq_cst);  // odd: in guest mode
+        BumpEpoch();  // odd: in guest mode
         if (!exclusive_.active()) break;
-        epoch_.fetch_add(1, std::memory_order_seq_cst);  // out again until the section ends
+        BumpEpoch();  // out again until the section ends
         exclusive_.WaitWhileActive();
     }
     return pending_.load(std::memory_order_seq_cst) && ApplyPending();
 }
 
 void VcpuGate::Leave() {
-    if (outside_++ == 0) epoch_.fetch_add(1, std::memory_order_seq_cst);  // even: outside
+    if (outside_++ == 0) BumpEpoch();  // even: outside
+}
+
+void VcpuGate::BumpEpoch() {
+    epoch_.fetch_add(1, std::memory_order_seq_cst);
+    if (sleepers_.load(std::memory_order_seq_cst) != 0) epoch_.notify_all();
 }
 
 void VcpuGate::FlushAll() { Post(Op::FlushAll, 0); }
@@ -109,7 +101,17 @@ void VcpuGate::WaitOutside() {
     const u64 epoch = epoch_.load(std::memory_order_seq_cst);
     if ((epoch & 1) == 0) return;  // outside: it applies the queue before it enters
     if (kick_word_ != nullptr) kick_word_->fetch_or(cpu::exit_bit::kInterrupt, std::memory_order_seq_cst);
-    SpinUntil([&] { return epoch_.load(std::memory_order_acquire) != epoch; });
+    // The vCPU usually reaches a block entry within microseconds: spin that long. Beyond it, sleep until the epoch
+    // moves: the awaited thread may need this core (more vCPU threads than host cores, or a preempted vCPU), and a
+    // spinning waiter would take it away.
+    constexpr unsigned kSpins = 256;
+    for (unsigned i = 0; i < kSpins; ++i) {
+        if (epoch_.load(std::memory_order_acquire) != epoch) return;
+        _mm_pause();
+    }
+    sleepers_.fetch_add(1, std::memory_order_seq_cst);
+    while (epoch_.load(std::memory_order_seq_cst) == epoch) epoch_.wait(epoch, std::memory_order_seq_cst);
+    sleepers_.fetch_sub(1, std::memory_order_relaxed);
 }
 
 bool VcpuGate::ApplyPending() {

@@ -162,7 +162,7 @@ slot_cmd:
 ; wait_rounds: waits (bounded) until every AP has run MIN_ROUNDS rounds in this phase. Returns EAX = the mask of
 ; the APs that did.
 wait_rounds:
-    mov ebp, 1 << 26
+    mov ebp, 1 << 30
 .again:
     mov esi, rounds
     mov edx, MIN_ROUNDS
