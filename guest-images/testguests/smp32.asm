@@ -7,13 +7,15 @@
 ; - sends IPIs and checks exactly who received them: fixed to APIC ID 1, all excluding self, all including self,
 ;   self, a flat and a cluster logical destination (the odd IDs), lowest priority to the APs' logical set (one of them), NMI to the
 ;   last CPU; the ICR's delivery status reads idle after a send; APs wait in HLT, so each IPI also wakes a halted vCPU;
-; - has every CPU add 1 to two counters 20000 times, with LOCK ADD and with a LOCK CMPXCHG loop: exact totals;
+; - has every CPU add 1 to two counters 20000 times, with LOCK ADD and with a LOCK CMPXCHG loop, and 2000 times to a
+;   dword that straddles a cache line with LOCK XADD (a split lock: no host instruction is atomic there): exact totals;
 ; - TLB shootdown: every CPU reads a page at 0x40000000 (filling its TLB), the BSP points the PTE at another page,
 ;   INVLPGs and sends an IPI to the others, which INVLPG and read again: all must see the new page;
 ; - cross-CPU self-modifying code: the APs run a function the BSP then rewrites, and must run the new code;
 ; - INIT and SIPI to the running AP 1 restart it (SDM Vol. 3 9.4.4: INIT puts it back into wait-for-SIPI).
 %include "multiboot.inc"
 %define ITER 20000
+%define SPLIT_ITER 2000
 %define TEST_VA 0x40000000
 %define WAKE_VECTOR 0x4F
 %define SHOOTDOWN_VECTOR 0x46
@@ -130,6 +132,11 @@ start:
     CHECK "LOCK ADD counter: exact total", [total]
     mov eax, [lock_cmpxchg]
     CHECK "LOCK CMPXCHG counter: exact total", [total]
+    mov eax, [expected]
+    imul eax, SPLIT_ITER
+    mov [total], eax
+    mov eax, [split_lock]
+    CHECK "LOCK XADD across a cache line: exact total", [total]
 
     ; TLB shootdown: phase 2 reads TEST_VA on every CPU (its TLB now maps page_a).
     mov dword [done_count], 0
@@ -227,6 +234,13 @@ count_work:
     jne .retry
     dec ecx
     jnz .cas
+    mov ecx, SPLIT_ITER
+    mov edx, 1
+.split:
+    lock xadd [split_lock], edx
+    mov edx, 1
+    dec ecx
+    jnz .split
     ret
 
 ; before[APIC ID] <- the dword at TEST_VA.
@@ -343,6 +357,9 @@ done_count: resd MAX_CPUS          ; only the first dword counts; WAIT_SUM reads
 acks: resd MAX_CPUS                ; likewise
 lock_add: resd 1
 lock_cmpxchg: resd 1
+alignb 64
+    resb 62
+split_lock: resd 1                 ; bytes 62..65 of a 64-byte line: a split lock
 apic_ids: resd MAX_CPUS
 cpuid_ok: resd MAX_CPUS
 before: resd MAX_CPUS

@@ -10,6 +10,6 @@ def smp_guests(cpus, threads):
     # The guests' CPUs spin waiting for each other: with more vCPU threads than host cores (4 on the 2-core CI
     # machine, beside other tests) a phase may wait for a host time slice, so they get more time than the default.
     timeout_s = 120
-    self_checking_kernel("smp32", 22, *smp, accel=f"thread={threads}", timeout_s=timeout_s)
+    self_checking_kernel("smp32", 23, *smp, accel=f"thread={threads}", timeout_s=timeout_s)
     self_checking_kernel("smpslot32", 15, *smp, "-map", "0x10000000:64K", "-test-memslot-port",
                          accel=f"thread={threads}", timeout_s=timeout_s)

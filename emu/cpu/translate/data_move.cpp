@@ -127,9 +127,16 @@ bool Translator::XADD(const DecodedInsn& insn) {
     const Value d = Read(insn.operands[0], true);
     const Value s = Read(insn.operands[1]);
     const Value sum = ir_.Add(d, s);
-    if (insn.operands[0].kind == OperandKind::Mem) Write(insn.operands[0], sum);
-    Write(insn.operands[1], d);
-    Write(insn.operands[0], sum);  // after the source: XADD r, r with one register keeps the sum
+    // Memory is written first (a fault leaves the register alone) and once: a second store after LOCK XADD's
+    // compare-exchange would overwrite other CPUs' updates. A register destination is written after the source, so
+    // that XADD r, r with one register keeps the sum.
+    if (insn.operands[0].kind == OperandKind::Mem) {
+        Write(insn.operands[0], sum);
+        Write(insn.operands[1], d);
+    } else {
+        Write(insn.operands[1], d);
+        Write(insn.operands[0], sum);
+    }
     ir_.SetFlags(FlagOp::Add, d, s, sum);
     return true;
 }
