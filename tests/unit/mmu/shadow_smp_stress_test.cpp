@@ -45,6 +45,7 @@ using test::kPs;
 using test::kW;
 using test::ShadowEnv;
 using test::SlotPhys;
+using test::StoreGuest;
 
 constexpr unsigned kVcpus = 4;
 constexpr unsigned kLive = 16;     // entries 0..15 of each edited table are live; the windows map them
@@ -109,18 +110,6 @@ public:
     std::mutex mutex;
     SoftTlb tlb;
 };
-
-// A guest store of 1, 2 (possibly misaligned), 4 or 8 bytes, made of host atomic stores as an x86 store would be:
-// other vCPUs walk the same tables with atomic loads.
-void StoreGuest(u8* host, u64 value, unsigned size) {
-    if (size == 8) {
-        std::atomic_ref<u64>(*reinterpret_cast<u64*>(host)).store(value, std::memory_order_relaxed);
-    } else if (size == 4) {
-        std::atomic_ref<u32>(*reinterpret_cast<u32*>(host)).store(u32(value), std::memory_order_relaxed);
-    } else {
-        for (unsigned i = 0; i < size; ++i) std::atomic_ref<u8>(host[i]).store(u8(value >> (8 * i)));
-    }
-}
 
 struct Rig {
     ShadowEnv env{16u << 20};
