@@ -43,6 +43,7 @@ using test::kD;
 using test::kP;
 using test::kPs;
 using test::kW;
+using test::SameResult;
 using test::ShadowEnv;
 using test::SlotPhys;
 using test::StoreGuest;
@@ -460,12 +461,6 @@ void MemslotThread(Rig& rig, u64 seed, u64* changes, u64* samples) {
         if (rig.env.mmu->GenerationsAlive() > 2) rig.failures.Add("more than two generations alive (I8)");
         if (!rig.env.mmu->ObsoleteFormTail()) rig.failures.Add("obsolete pages are not the FIFO tail (I8)");
     }
-}
-
-bool SameResult(const WalkResult& a, const WalkResult& b) {
-    return a.status == b.status && a.gpa == b.gpa && a.page_size == b.page_size && a.readable == b.readable &&
-           a.writable == b.writable && a.executable == b.executable && a.user_page == b.user_page &&
-           a.global == b.global && a.dirty == b.dirty && a.error_code == b.error_code;
 }
 
 }  // namespace

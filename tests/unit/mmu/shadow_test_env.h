@@ -60,6 +60,13 @@ inline void StoreGuest(u8* host, u64 value, unsigned size) {
     }
 }
 
+// Two translations agree in everything the TLB fill and the CPU use.
+inline bool SameResult(const WalkResult& a, const WalkResult& b) {
+    return a.status == b.status && a.gpa == b.gpa && a.page_size == b.page_size && a.readable == b.readable &&
+           a.writable == b.writable && a.executable == b.executable && a.user_page == b.user_page &&
+           a.global == b.global && a.dirty == b.dirty && a.error_code == b.error_code;
+}
+
 inline GuestRam NewRam(u64 size) { return std::move(GuestRam::Create(size).value()); }
 
 // Linear-address bit where the first table's index starts (PAE: the PD, below the PDPTE cache).
