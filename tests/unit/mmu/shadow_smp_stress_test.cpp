@@ -64,6 +64,7 @@ constexpr AccessFlags kSupervisor{};
 
 // Indices of a vCPU's table list, mapped at linear j * 4 KiB (its "page-table window").
 enum TableIndex : unsigned { kPml4, kPdpt, kPd, kPtMeta, kPtOwn, kPdptShared, kPdShared, kPtShared0, kTables = 11 };
+static_assert(kTables == kPtShared0 + kSharedPts);
 
 u64 SharedLinear(unsigned k, unsigned i) { return kSharedLinear + (u64{k} << 21) + u64{i} * kPageSize; }
 u64 OwnLinear(unsigned i) { return kOwnLinear + u64{i} * kPageSize; }
