@@ -1,10 +1,15 @@
 // The PC board's register interfaces (issue #16): random sequences of port and MMIO reads and writes of every size
-// on the board as the machine wires it (PIC, PIT, RTC, HPET, APICs, UARTs, i8042, ACPI, the PCI host bridge) with
+// on the board as the machine wires it (PIC, PIT, RTC, HPET, I/O APIC, UARTs, i8042, ACPI, the PCI host bridge) with
 // a virtio-blk, a virtio-rng and the emu64 GPU plugged in, PCI configuration cycles through 0xCF8/0xCFC that move
-// BARs over RAM and over each other, timers firing and interrupts taken. Nothing may crash or touch host memory
+// BARs over RAM and over each other, timers firing and interrupts taken. Two vCPUs: each has its own local APIC,
+// which is not on the board's MMIO bus but reached through the CPU's PcCpuPort (its xAPIC window, wherever
+// IA32_APIC_BASE puts it, then the x2APIC MSRs), so MMIO accesses are made by one CPU or the other exactly as the
+// machine's memory path routes them, and IPIs travel between the two APICs. Nothing may crash or touch host memory
 // outside guest RAM; the devices' DMA goes through the memslots.
 #include <cstring>
+#include <type_traits>
 
+#include "devices/irq/apic_regs.h"
 #include "tests/fuzz/fuzz_input.h"
 #include "tests/fuzz/fuzz_machine.h"
 
@@ -15,6 +20,7 @@ using namespace emu::machine;
 
 constexpr u64 kRamBytes = fuzz::kMachineRamBytes;
 constexpr unsigned kMaxSteps = 512;
+constexpr unsigned kCpus = 2;
 
 // Where a BAR or an MMIO access goes: RAM, the PCI hole, the platform's fixed windows, or anywhere.
 constexpr u64 kPlaces[] = {0x0, 0x100000, kRamBytes - 0x1000, 0xC0000000, 0xE0000000, 0xFD000000,
@@ -34,8 +40,50 @@ struct Machine : fuzz::FuzzMachine {
     Machine()
         : FuzzMachine({DeviceSpec{"virtio-blk-pci", DeviceKind::VirtioBlk, "d0"},
                        DeviceSpec{"virtio-rng-pci", DeviceKind::VirtioRng}, DeviceSpec{"emu64-gpu", DeviceKind::Emu64Gpu}},
-                      false) {}
+                      false, kCpus) {}
 };
+
+unsigned TakeCpu(fuzz::FuzzInput& in) { return in.Take<u8>() % kCpus; }
+
+// An MMIO access by one CPU, routed as VcpuMemory::MmioRead/MmioWrite do: its own local APIC window first (it wins
+// over the shared bus where they overlap), else the board's bus.
+template <typename Span>
+void CpuMmio(Machine& m, unsigned cpu, u64 address, Span data) {
+    PcCpuPort& port = m.board.cpu(cpu);
+    const u64 window = port.LapicWindow();
+    constexpr bool kWrite = std::is_const_v<typename Span::element_type>;
+    if (window != 0 && address - window < devices::apic::kLapicSize) {
+        if constexpr (kWrite) port.lapic().Write(address - window, data);
+        else port.lapic().Read(address - window, data);
+    } else if constexpr (kWrite) {
+        m.board.mmio().Write(address, data);
+    } else {
+        m.board.mmio().Read(address, data);
+    }
+}
+
+// WRMSR(IA32_APIC_BASE): mostly a base at one of the places with EN and maybe EXTD (x2APIC), sometimes any value
+// (the port must refuse what the CPU would #GP on, and survive what it would let through).
+void WriteApicBase(Machine& m, fuzz::FuzzInput& in) {
+    const unsigned cpu = TakeCpu(in);
+    const u8 kind = in.Take<u8>();
+    u64 value = in.Take<u64>();
+    if (kind < 224) value = (TakeAddress(in) & ~u64{0xFFF} & ((u64{1} << 40) - 1)) | (value & (3u << 10));
+    (void)m.board.cpu(cpu).WritePlatformMsr(devices::apic::kMsrApicBase, value);
+}
+
+// RDMSR/WRMSR of an x2APIC register or IA32_TSC_DEADLINE (refused outside x2APIC mode / deadline mode).
+void ApicMsr(Machine& m, fuzz::FuzzInput& in) {
+    const unsigned cpu = TakeCpu(in);
+    const u32 index = in.TakeBelow(16) == 0 ? devices::apic::kMsrTscDeadline
+                                            : devices::apic::kMsrX2apicFirst + in.TakeBelow(0x100);
+    const u64 value = in.Take<u64>();
+    if (in.TakeBool()) {
+        (void)m.board.cpu(cpu).WritePlatformMsr(index, value);
+    } else {
+        (void)m.board.cpu(cpu).ReadPlatformMsr(index);
+    }
+}
 
 void ConfigCycle(Machine& m, fuzz::FuzzInput& in, bool write) {
     const u32 device = in.TakeBelow(8), function = in.TakeBelow(8) == 0 ? in.TakeBelow(8) : 0;
@@ -66,7 +114,7 @@ extern "C" int LLVMFuzzerTestOneInput(const u8* data, size_t size) {
     fuzz::FuzzInput in(data, size);
     u8 buffer[8];
     for (unsigned step = 0; step < kMaxSteps && !in.empty(); ++step) {
-        switch (in.TakeBelow(8)) {
+        switch (in.TakeBelow(10)) {
             case 0: {
                 const u16 port = in.Take<u16>();
                 const auto value = in.Take<u64>();
@@ -78,15 +126,19 @@ extern "C" int LLVMFuzzerTestOneInput(const u8* data, size_t size) {
                 m.board.pio().Read(in.Take<u16>(), std::span<u8>(buffer, std::min(TakeSize(in), 4u)));
                 break;
             case 2: {
+                const unsigned cpu = TakeCpu(in);
                 const u64 address = TakeAddress(in);
                 const auto value = in.Take<u64>();
                 std::memcpy(buffer, &value, 8);
-                m.board.mmio().Write(address, std::span<const u8>(buffer, TakeSize(in)));
+                CpuMmio(m, cpu, address, std::span<const u8>(buffer, TakeSize(in)));
                 break;
             }
-            case 3:
-                m.board.mmio().Read(TakeAddress(in), std::span<u8>(buffer, TakeSize(in)));
+            case 3: {
+                const unsigned cpu = TakeCpu(in);
+                const u64 address = TakeAddress(in);
+                CpuMmio(m, cpu, address, std::span<u8>(buffer, TakeSize(in)));
                 break;
+            }
             case 4: ConfigCycle(m, in, true); break;
             case 5: ConfigCycle(m, in, false); break;
             case 6:  // time passes: timers fire, deferred work runs
@@ -94,10 +146,14 @@ extern "C" int LLVMFuzzerTestOneInput(const u8* data, size_t size) {
                 m.timers.RunDue();
                 m.board.RunDeferred();
                 break;
-            default:  // the CPU takes what is pending
-                for (unsigned n = 0; n < 64 && m.board.HasInterrupt(); ++n) (void)m.board.Acknowledge();
-                if (m.board.HasNmi()) m.board.AcknowledgeNmi();
+            case 7: {  // a CPU takes what is pending (an ExtINT from the 8259 on the BSP, its APIC's vectors)
+                PcCpuPort& port = m.board.cpu(TakeCpu(in));
+                for (unsigned n = 0; n < 64 && port.HasInterrupt(); ++n) (void)port.Acknowledge();
+                if (port.HasNmi()) port.AcknowledgeNmi();
                 break;
+            }
+            case 8: WriteApicBase(m, in); break;
+            default: ApicMsr(m, in); break;
         }
     }
     return 0;

@@ -36,8 +36,9 @@ inline std::string ScratchImage() {
 }
 
 struct FuzzMachine {
-    // `devices`: the PCI devices; a virtio-blk among them gets the scratch image as drive "d0".
-    FuzzMachine(std::vector<machine::DeviceSpec> devices, bool read_only_disk) {
+    // `devices`: the PCI devices; a virtio-blk among them gets the scratch image as drive "d0". `cpus`: local APICs
+    // (APIC IDs 0..cpus-1), each reached through its PcCpuPort as that vCPU's memory path would.
+    FuzzMachine(std::vector<machine::DeviceSpec> devices, bool read_only_disk, unsigned cpus = 1) : cpus_(cpus) {
         ram = std::move(*mmu::GuestRam::Create(kMachineRamBytes));
         (void)slots.SetMemoryRegion(0, Gpa(0), kMachineRamBytes, mmu::SlotFlags::None, ram.host());
         config.ram_bytes = kMachineRamBytes;
@@ -60,8 +61,10 @@ struct FuzzMachine {
     FuzzMachine(const FuzzMachine&) = delete;
     FuzzMachine& operator=(const FuzzMachine&) = delete;
 
-    static machine::PcBoardConfig BoardConfig(devices::CharBackend& com1) {
+    static machine::PcBoardConfig BoardConfig(devices::CharBackend& com1, unsigned cpus) {
         machine::PcBoardConfig c;
+        c.apic_ids.clear();
+        for (u32 id = 0; id < cpus; ++id) c.apic_ids.push_back(id);
         c.ram_bytes = c.below_4g = kMachineRamBytes;
         c.com1 = &com1;
         c.on_exit = [](int) {};
@@ -69,6 +72,7 @@ struct FuzzMachine {
         return c;
     }
 
+    unsigned cpus_;  // before board, which is built from it
     std::string image = ScratchImage();
     mmu::GuestRam ram;
     mmu::Memslots slots;
@@ -76,7 +80,7 @@ struct FuzzMachine {
     devices::ManualClock clock;
     devices::TimerQueue timers{clock};
     devices::NullBackend com1;
-    machine::PcBoard board{timers, BoardConfig(com1)};
+    machine::PcBoard board{timers, BoardConfig(com1, cpus_)};
     machine::MachineConfig config;
     std::unique_ptr<machine::VirtioDevices> virtio;
     std::unique_ptr<machine::DisplayDevices> display;

@@ -116,7 +116,15 @@ def virtio_seeds():
 def devices_seeds():
     def port_write(port, value, size_log2): return u32(0) + u16(port) + u64(value) + u32(size_log2)
     def port_read(port, size_log2): return u32(1) + u16(port) + u32(size_log2)
-    def mmio_write(place, off, value, size_log2): return u32(2) + u8(place) + u32(off) + u64(value) + u32(size_log2)
+    # MMIO and 'take interrupts' name the CPU (0 or 1) whose memory path / interrupt pins they use.
+    def mmio_write(place, off, value, size_log2, cpu=0):
+        return u32(2) + u8(cpu) + u8(place) + u32(off) + u64(value) + u32(size_log2)
+    def mmio_read(place, off, size_log2, cpu=0): return u32(3) + u8(cpu) + u8(place) + u32(off) + u32(size_log2)
+    def take_interrupts(cpu): return u32(7) + u8(cpu)
+    def apic_base(cpu, place, flags): return u32(8) + u8(cpu) + u8(0) + u64(flags) + u8(place) + u32(0)
+    def apic_msr(cpu, index, value, write_):
+        sel = u32(1) + u32(index - 0x800) if index != 0x6E0 else u32(0)
+        return u32(9) + u8(cpu) + sel + u64(value) + u8(1 if write_ else 0)
     def cfg(write_, dev, reg_index, value_place=None):
         s = u32(4 if write_ else 5) + u32(dev) + u32(1)  # function 0
         s += u8(1) + u32(reg_index) + u32(2)             # a listed register, dword
@@ -131,7 +139,19 @@ def devices_seeds():
         bars += cfg(True, dev, 0, 0)
     write('devices', 'bars', bars + mmio_write(4, 0, 0x12345678, 2) + mmio_write(10, 0x80, 0xFF, 2))
     timers = port_write(0x43, 0x34, 0) + port_write(0x40, 0x10, 0) + port_write(0x40, 0, 0) + u32(6) + u32(100000)
-    write('devices', 'timers', timers + u32(7) + mmio_write(9, 0x10, 3, 3) + u32(6) + u32(1 << 30) + u32(7))
+    write('devices', 'timers', timers + take_interrupts(0) + mmio_write(9, 0x10, 3, 3) + u32(6) + u32(1 << 30) +
+          take_interrupts(0))
+    # The local APICs (place 10 = 0xFEE00000, each CPU's own window): software-enable both, a fixed IPI from CPU 0
+    # to APIC 1 that CPU 1 takes and EOIs, CPU 1's periodic timer firing, then CPU 1 moves its window and goes
+    # x2APIC, where its registers are MSRs (self-IPI through the x2APIC ICR).
+    lapic = b''.join(mmio_write(10, 0xF0, 0x1FF, 2, cpu) + mmio_read(10, 0x20, 2, cpu) for cpu in (0, 1))
+    lapic += mmio_write(10, 0x310, 1 << 24, 2, 0) + mmio_write(10, 0x300, 0x40, 2, 0) + take_interrupts(1)
+    lapic += mmio_write(10, 0xB0, 0, 2, 1)
+    lapic += mmio_write(10, 0x3E0, 0xB, 2, 1) + mmio_write(10, 0x320, 0x20050, 2, 1) + mmio_write(10, 0x380, 0x100, 2, 1)
+    lapic += u32(6) + u32(100000) + take_interrupts(1) + mmio_read(10, 0x390, 2, 1)
+    lapic += apic_base(1, 7, 0x800) + mmio_read(7, 0x30, 2, 1) + apic_base(1, 7, 0xC00)
+    lapic += apic_msr(1, 0x802, 0, False) + apic_msr(1, 0x83F, 0x41, True) + take_interrupts(1)
+    write('devices', 'lapic', lapic)
 
 
 def gdb_seeds():

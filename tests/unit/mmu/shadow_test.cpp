@@ -13,6 +13,7 @@ namespace {
 
 using test::DirectTlb;
 using test::kA;
+using test::SameResult;
 using test::kD;
 using test::kG;
 using test::kP;
@@ -33,12 +34,6 @@ void FillTlb(DirectTlb& hook, ShadowEnv& env, const WalkResult& r, u64 linear) {
     REQUIRE(r.status == WalkStatus::Ok);
     const u64 flags = env.track.IsWriteTracked(Gpa(r.gpa)) ? tlb_flag::kTracked : 0;
     hook.tlb.FillFromWalk(MmuIndex::Supervisor, linear, r, env.Host(r.gpa & ~kPageMask), flags);
-}
-
-bool SameResult(const WalkResult& a, const WalkResult& b) {
-    return a.status == b.status && a.gpa == b.gpa && a.page_size == b.page_size && a.readable == b.readable &&
-           a.writable == b.writable && a.executable == b.executable && a.user_page == b.user_page &&
-           a.global == b.global && a.dirty == b.dirty && a.error_code == b.error_code;
 }
 
 // Table gfns of a 4-level walk of `linear`.

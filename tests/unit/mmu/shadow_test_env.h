@@ -2,7 +2,10 @@
 // A tiny machine for shadow MMU tests: one RAM slot, page-track, the shadow MMU, a page-table builder for every
 // paging format, guest stores that go through page-track's dispatcher (as the machine's store slow path does),
 // and soft TLBs registered as vCPU TLBs.
+#include <algorithm>
 #include <atomic>
+#include <cassert>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 
@@ -39,6 +42,31 @@ public:
     SoftTlb tlb;
 };
 
+// A guest store of 1 to 8 bytes as an x86 store: host atomic stores (one if naturally aligned, else one per byte),
+// because other threads (vCPUs, the MMU re-reading gPTEs) load the same bytes atomically.
+inline void StoreGuest(u8* host, u64 value, unsigned size) {
+    assert(size >= 1 && size <= 8);
+    const bool aligned = (reinterpret_cast<uintptr_t>(host) & (size - 1)) == 0;
+    if (size == 8 && aligned) {
+        std::atomic_ref<u64>(*reinterpret_cast<u64*>(host)).store(value, std::memory_order_relaxed);
+    } else if (size == 4 && aligned) {
+        std::atomic_ref<u32>(*reinterpret_cast<u32*>(host)).store(u32(value), std::memory_order_relaxed);
+    } else if (size == 2 && aligned) {
+        std::atomic_ref<u16>(*reinterpret_cast<u16*>(host)).store(u16(value), std::memory_order_relaxed);
+    } else {
+        for (unsigned i = 0; i < size; ++i) {
+            std::atomic_ref<u8>(host[i]).store(u8(value >> (8 * i)), std::memory_order_relaxed);
+        }
+    }
+}
+
+// Two translations agree in everything the TLB fill and the CPU use.
+inline bool SameResult(const WalkResult& a, const WalkResult& b) {
+    return a.status == b.status && a.gpa == b.gpa && a.page_size == b.page_size && a.readable == b.readable &&
+           a.writable == b.writable && a.executable == b.executable && a.user_page == b.user_page &&
+           a.global == b.global && a.dirty == b.dirty && a.error_code == b.error_code;
+}
+
 inline GuestRam NewRam(u64 size) { return std::move(GuestRam::Create(size).value()); }
 
 // Linear-address bit where the first table's index starts (PAE: the PD, below the PDPTE cache).
@@ -73,7 +101,9 @@ struct ShadowEnv {
     }
     // A guest store: bytes land, then page-track's dispatcher runs if the page is tracked.
     void GuestWrite(u64 gpa, const void* src, unsigned size) {
-        std::memcpy(Host(gpa), src, size);
+        u64 value = 0;
+        std::memcpy(&value, src, std::min(size, 8u));
+        StoreGuest(Host(gpa), value, size);
         if (track.IsWriteTracked(Gpa(gpa))) {
             track.OnTrackedWrite(Gpa(gpa), std::span<const u8>(static_cast<const u8*>(src), size));
         }
