@@ -109,7 +109,8 @@ void DefineOptions(CLI::App& app, RawOptions& raw) {
            ",+FEATURE, ,-FEATURE (-cpu help lists models and features)");
     single("--mmu", raw.mmu, "MODE", "shadow (default) or walk (reference: walk guest tables on every miss)");
     repeated("--accel", raw.accel, "tcg[,PROP=V]",
-             "tcg: the JIT (default); tcg,jit=off: the IR interpreter; tcg,tb-size=MiB: JIT code cache (default 64)");
+             "tcg: the JIT (default); tcg,jit=off: the IR interpreter; tcg,tb-size=MiB: JIT code cache (default 64); "
+             "tcg,thread=multi|single: a host thread per vCPU (default) or all vCPUs round-robin on one");
     flag("--no-reboot", raw.no_reboot, "exit instead of rebooting when the guest resets");
 
     group = "Devices and display";
