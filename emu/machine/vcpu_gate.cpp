@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <chrono>
 
 #include "emu/cpu/exit_request.h"
 
@@ -70,7 +71,10 @@ void VcpuGate::Leave() {
 
 void VcpuGate::BumpEpoch() {
     epoch_.fetch_add(1, std::memory_order_seq_cst);
-    if (sleepers_.load(std::memory_order_seq_cst) != 0) epoch_.notify_all();
+    if (sleepers_.load(std::memory_order_seq_cst) != 0) {
+        { std::lock_guard lock(sleep_mutex_); }  // a sleeper checks the epoch under it, then waits
+        epoch_moved_.notify_all();
+    }
 }
 
 void VcpuGate::FlushAll() { Post(Op::FlushAll, 0); }
@@ -109,8 +113,12 @@ void VcpuGate::WaitOutside() {
         if (epoch_.load(std::memory_order_acquire) != epoch) return;
         _mm_pause();
     }
+    // (Not std::atomic::wait: libstdc++ 12's proxied wait for 8-byte atomics was seen to miss wake-ups here.)
+    std::unique_lock lock(sleep_mutex_);
     sleepers_.fetch_add(1, std::memory_order_seq_cst);
-    while (epoch_.load(std::memory_order_seq_cst) == epoch) epoch_.wait(epoch, std::memory_order_seq_cst);
+    while (epoch_.load(std::memory_order_seq_cst) == epoch) {
+        epoch_moved_.wait_for(lock, std::chrono::milliseconds(1));
+    }
     sleepers_.fetch_sub(1, std::memory_order_relaxed);
 }
 

@@ -11,7 +11,7 @@
 // lock (the MMU, page-track, devices): a caller waiting with mmu_lock held never waits for a vCPU blocked on it.
 //
 // Epoch: odd while in guest mode, bumped at every Enter and Leave; a waiter that saw an odd value waits for any
-// change (a short spin, then asleep on the epoch: a spinning waiter would take the core the vCPU may need). Enter bumps it (seq_cst) before reading the pending flag, a requester sets the flag (seq_cst) before
+// change (a short spin, then asleep until the epoch moves: a spinning waiter would take the core the vCPU may need). Enter bumps it (seq_cst) before reading the pending flag, a requester sets the flag (seq_cst) before
 // reading the epoch: one of them sees the other (Dekker).
 //
 // The same mechanism stops the world for an operation no host instruction makes atomic (a LOCKed access that is
@@ -107,6 +107,8 @@ private:
     std::atomic<u32>* kick_word_ = nullptr;
     std::atomic<u64> epoch_{0};
     std::atomic<u32> sleepers_{0};  // threads asleep in WaitOutside
+    std::mutex sleep_mutex_;
+    std::condition_variable epoch_moved_;
     std::atomic<std::thread::id> owner_{};
     unsigned outside_ = 1;  // owner thread only: Leave calls not yet undone by Enter
     std::atomic<bool> pending_{false};
