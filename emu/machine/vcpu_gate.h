@@ -11,8 +11,9 @@
 // lock (the MMU, page-track, devices): a caller waiting with mmu_lock held never waits for a vCPU blocked on it.
 //
 // Epoch: odd while in guest mode, bumped at every Enter and Leave; a waiter that saw an odd value waits for any
-// change (a short spin, then asleep until the epoch moves: a spinning waiter would take the core the vCPU may need). Enter bumps it (seq_cst) before reading the pending flag, a requester sets the flag (seq_cst) before
-// reading the epoch: one of them sees the other (Dekker).
+// change (a short spin, then asleep until the epoch moves: a spinning waiter would take the core the vCPU may need).
+// Enter bumps it (seq_cst) before reading the pending flag, a requester sets the flag (seq_cst) before reading the
+// epoch: one of them sees the other (Dekker).
 //
 // The same mechanism stops the world for an operation no host instruction makes atomic (a LOCKed access that is
 // misaligned, crosses a page or reaches MMIO, as QEMU's exclusive section): ExclusiveSection::Run waits until every
