@@ -397,8 +397,8 @@ cpu::CasResult VcpuMemory::CompareExchange(const cpu::CpuState& state, u64 linea
         u8 current[16];
         if (!Read(state, linear, current, size, MemAccess::Read, user, fault)) return;
         Target first;
-        if (std::memcmp(current, expected, size) != 0 && Translate(state, linear, MemAccess::Write, user, &first, fault) &&
-            first.host != nullptr) {
+        const bool changed = std::memcmp(current, expected, size) != 0;
+        if (changed && Translate(state, linear, MemAccess::Write, user, &first, fault) && first.host != nullptr) {
             result = cpu::CasResult::Mismatch;
             return;
         }
