@@ -523,8 +523,9 @@ RunResult Vcpu::Run(u64 max_instructions, bool overshoot) {
     const GuestMode guest_mode(m.memory);
     m.poll_interrupts = true;  // the machine may have changed anything between runs
     while (true) {
-        // Cleared before polling: a Kick from now on makes translated code leave at its next block entry.
-        if (m.jit_ctx.exit_request.exchange(0, std::memory_order_relaxed) & exit_bit::kInterrupt) {
+        // Cleared before polling: a Kick from now on makes translated code leave at its next block entry. (Acquire: a
+        // kicking thread's request, posted before its kick, is visible to the safe point below.)
+        if (m.jit_ctx.exit_request.exchange(0, std::memory_order_acquire) & exit_bit::kInterrupt) {
             m.poll_interrupts = true;
         }
         m.memory.SafePoint();  // another thread may wait for this vCPU to apply a flush

@@ -71,6 +71,10 @@ void VcpuGate::Leave() {
 
 void VcpuGate::BumpEpoch() {
     epoch_.fetch_add(1, std::memory_order_seq_cst);
+    WakeSleepers();
+}
+
+void VcpuGate::WakeSleepers() {
     if (sleepers_.load(std::memory_order_seq_cst) != 0) {
         { std::lock_guard lock(sleep_mutex_); }  // a sleeper checks the epoch under it, then waits
         epoch_moved_.notify_all();
@@ -87,8 +91,10 @@ void VcpuGate::Post(Op op, Gfn gfn) {
         Apply(Request{op, gfn});
         return;
     }
+    u64 ticket = 0;
     {
         std::lock_guard lock(queue_mutex_);
+        ticket = ++posted_;
         if (op == Op::FlushAll || queue_.size() >= kMaxQueued) {
             queue_flush_all_ = true;
             queue_.clear();
@@ -97,11 +103,11 @@ void VcpuGate::Post(Op op, Gfn gfn) {
         }
         pending_.store(true, std::memory_order_seq_cst);
     }
-    WaitOutside();
+    WaitOutside(ticket);
 }
 
-void VcpuGate::WaitOutside() {
-    if (OnOwnerThread()) return;
+void VcpuGate::WaitOutside(u64 ticket) {
+    if (OnOwnerThread() || Applied(ticket)) return;
     const u64 epoch = epoch_.load(std::memory_order_seq_cst);
     if ((epoch & 1) == 0) return;  // outside: it applies the queue before it enters
     if (kick_word_ != nullptr) kick_word_->fetch_or(cpu::exit_bit::kInterrupt, std::memory_order_seq_cst);
@@ -110,13 +116,13 @@ void VcpuGate::WaitOutside() {
     // spinning waiter would take it away.
     constexpr unsigned kSpins = 256;
     for (unsigned i = 0; i < kSpins; ++i) {
-        if (epoch_.load(std::memory_order_acquire) != epoch) return;
+        if (epoch_.load(std::memory_order_acquire) != epoch || Applied(ticket)) return;
         _mm_pause();
     }
     // (Not std::atomic::wait: libstdc++ 12's proxied wait for 8-byte atomics was seen to miss wake-ups here.)
     std::unique_lock lock(sleep_mutex_);
     sleepers_.fetch_add(1, std::memory_order_seq_cst);
-    while (epoch_.load(std::memory_order_seq_cst) == epoch) {
+    while (epoch_.load(std::memory_order_seq_cst) == epoch && !Applied(ticket)) {
         epoch_moved_.wait_for(lock, std::chrono::milliseconds(1));
     }
     sleepers_.fetch_sub(1, std::memory_order_relaxed);
@@ -125,17 +131,22 @@ void VcpuGate::WaitOutside() {
 bool VcpuGate::ApplyPending() {
     std::vector<Request> requests;
     bool flush_all = false;
+    u64 taken = 0;
     {
         std::lock_guard lock(queue_mutex_);
         requests.swap(queue_);
         flush_all = std::exchange(queue_flush_all_, false);
         pending_.store(false, std::memory_order_relaxed);
+        taken = posted_;
     }
     if (flush_all) {
         tlb_.FlushAll();
     } else {
         for (const Request& r : requests) Apply(r);
     }
+    // The requesters may stop waiting now, though this vCPU stays in guest mode.
+    applied_.store(taken, std::memory_order_seq_cst);
+    WakeSleepers();
     return flush_all || !requests.empty();
 }
 

@@ -13,7 +13,8 @@
 // Epoch: odd while in guest mode, bumped at every Enter and Leave; a waiter that saw an odd value waits for any
 // change (a short spin, then asleep until the epoch moves: a spinning waiter would take the core the vCPU may need).
 // Enter bumps it (seq_cst) before reading the pending flag, a requester sets the flag (seq_cst) before reading the
-// epoch: one of them sees the other (Dekker).
+// epoch: one of them sees the other (Dekker). A requester also stops waiting when its request's ticket was applied:
+// the vCPU may have entered, and applied it, between the queueing and the epoch read, and then stays inside.
 //
 // The same mechanism stops the world for an operation no host instruction makes atomic (a LOCKed access that is
 // misaligned, crosses a page or reaches MMIO, as QEMU's exclusive section): ExclusiveSection::Run waits until every
@@ -87,8 +88,10 @@ public:
     void FlushAll() override;
     void FlushGfn(Gfn gfn) override;
     void DemoteWritesToGfn(Gfn gfn) override;
-    // Waits until the vCPU is outside guest mode (kicking it), unless it already is or this is its thread.
-    void WaitOutside();
+    // Waits until the vCPU is outside guest mode (kicking it), unless it already is or this is its thread. With a
+    // ticket (Post's), also done once the vCPU has applied that request: it may have entered guest mode after the
+    // request was queued, applied it on the way in and have no reason to leave again soon.
+    void WaitOutside(u64 ticket = 0);
 
 private:
     enum class Op : u8 { FlushAll, FlushGfn, DemoteWrites };
@@ -102,6 +105,8 @@ private:
     void Apply(const Request& r);
     // Moves the epoch on and wakes the waiters that went to sleep on it (WaitOutside).
     void BumpEpoch();
+    void WakeSleepers();
+    bool Applied(u64 ticket) const { return ticket != 0 && applied_.load(std::memory_order_seq_cst) >= ticket; }
 
     mmu::SoftTlb& tlb_;
     ExclusiveSection& exclusive_;
@@ -116,6 +121,8 @@ private:
     std::mutex queue_mutex_;
     std::vector<Request> queue_;  // under queue_mutex_
     bool queue_flush_all_ = false;  // under queue_mutex_: the queue overflowed into one full flush
+    u64 posted_ = 0;                // under queue_mutex_: tickets handed out, 1 onward
+    std::atomic<u64> applied_{0};   // every request up to this ticket is in the TLB
 };
 
 // Leaves guest mode for a call that may block (the MMU, page-track, a device) and comes back in at scope exit.

@@ -60,7 +60,7 @@ const CaseResult& EmuRunner::Run(const CaseInput& input, FaultInjection injectio
     vcpu_.InvalidateAllCode();
     front_.Arm(injection);
 
-    const cpu::RunResult r = vcpu_.Run(kMaxInstructions);
+    const cpu::RunResult r = vcpu_.Run(instruction_limit_);
     instructions_ = r.instructions;
     const cpu::CpuState& s = vcpu_.state();
     out.gpr = s.gpr;

@@ -36,6 +36,7 @@ public:
 
     // Instructions a case may retire before it counts as a runaway (REP iterations included).
     static constexpr u64 kMaxInstructions = 100000;
+    void SetInstructionLimit(u64 limit) { instruction_limit_ = limit; }
 
 private:
     void SetUpState(const CaseInput& input);
@@ -47,6 +48,7 @@ private:
     cpu::Vcpu vcpu_;
     CaseResult result_;
     u64 instructions_ = 0;
+    u64 instruction_limit_ = kMaxInstructions;
 };
 
 // "interp" or "jit", the column names of the testers' reports.

@@ -3,6 +3,7 @@
 // waits; add-gfn's demotion is in effect on every vCPU before it returns), and the exclusive section that stops
 // every other vCPU. The oracle is that contract: no entry the requester dropped is used after its call returned.
 #include <catch2/catch.hpp>
+#include <immintrin.h>
 
 #include <atomic>
 #include <chrono>
@@ -160,4 +161,57 @@ TEST_CASE("an exclusive section runs while every other vCPU is outside guest mod
     for (auto& t : threads) t.join();
     CHECK_FALSE(violated);
     for (auto& g : gates) exclusive.Remove(g.get());
+}
+
+// The race behind the rare stall of threaded SMP guests: a request queued while the vCPU is outside guest mode, the
+// vCPU entering (and applying it) before the requester looks at its epoch. The vCPU then stays inside with nothing
+// wanted; a requester that waited for the epoch to move would wait as long as the vCPU stays inside (here: until the
+// vCPU gives up after 50 ms; in a guest: possibly for ever, when the vCPU spins on a lock the requester's thread
+// holds for its guest).
+TEST_CASE("a requester stops waiting once the vCPU applied its request, though the vCPU stays in guest mode",
+          "[machine][gate]") {
+    ExclusiveSection exclusive;
+    Vcpu v;
+    VcpuGate gate(v.tlb, exclusive);
+    gate.SetKickWord(&v.exit_request);
+    exclusive.Add(&gate);
+
+    std::atomic<u64> answered{0};  // requests returned so far
+    std::atomic<bool> stop{false};
+    std::atomic<int> stalls{0};
+    std::thread vcpu([&] {
+        (void)gate.Enter();
+        while (!stop) {
+            // Briefly outside (an MMU call), then in guest mode until the requester's call returned, honouring kicks
+            // at "block entries" as Vcpu::Run's safe point does.
+            gate.Leave();
+            for (int n = 0; n < 64; ++n) _mm_pause();
+            (void)gate.Enter();
+            const u64 seen = answered.load();
+            const auto give_up = std::chrono::steady_clock::now() + 50ms;
+            while (answered.load() == seen && !stop) {
+                if ((v.exit_request.exchange(0) & cpu::exit_bit::kInterrupt) && gate.Wanted()) {
+                    gate.Leave();
+                    (void)gate.Enter();
+                }
+                if (std::chrono::steady_clock::now() > give_up) {
+                    ++stalls;
+                    break;
+                }
+            }
+        }
+        gate.Leave();
+    });
+    const auto end = std::chrono::steady_clock::now() + 1s;
+    int requests = 0;
+    while (std::chrono::steady_clock::now() < end && requests < 20000) {
+        gate.FlushGfn(GfnOf(Gpa(kGpa)));
+        ++requests;
+        ++answered;
+    }
+    stop = true;
+    vcpu.join();
+    INFO(requests << " requests");
+    CHECK(stalls == 0);
+    exclusive.Remove(&gate);
 }
