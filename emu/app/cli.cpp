@@ -110,7 +110,7 @@ void DefineOptions(CLI::App& app, RawOptions& raw) {
     single("--mmu", raw.mmu, "MODE", "shadow (default) or walk (reference: walk guest tables on every miss)");
     repeated("--accel", raw.accel, "tcg[,PROP=V]",
              "tcg: the JIT (default); tcg,jit=off: the IR interpreter; tcg,tb-size=MiB: JIT code cache (default 64); "
-             "tcg,thread=single|multi: all vCPUs round-robin on one host thread (default) or a thread per vCPU");
+             "tcg,thread=single|multi: all vCPUs round-robin on one host thread, or a thread per vCPU (default)");
     flag("--no-reboot", raw.no_reboot, "exit instead of rebooting when the guest resets");
 
     group = "Devices and display";

@@ -165,6 +165,7 @@ std::string ConfigToJson(const MachineConfig& config) {
         {"mmu", ToString(config.mmu)},
         {"cpu", config.cpu ? config.cpu->name : std::string("max")},
         {"backend", ToString(config.backend)},
+        {"vcpu_threads", config.vcpu_threads == VcpuThreads::Multi ? "multi" : "single"},
         {"jit", {{"code_cache_bytes", config.jit.code_cache_bytes}, {"perf_map", config.jit.perf_map}}},
         {"bare", config.bare ? BareToJson(*config.bare) : nlohmann::json(nullptr)},
         {"dump_state", config.dump_state},

@@ -108,9 +108,8 @@ inline constexpr u64 kDefaultRamBytes = u64{128} << 20;  // QEMU's default -m
 // vCPUs, as the issue asks (xAPIC IDs would allow 255; QEMU's pc machine also stops at 255 without x2APIC).
 inline constexpr u32 kMaxSmp = 64;
 
-// How vCPUs map to host threads (-accel tcg,thread=): Single runs them round-robin on one thread (QEMU's default
-// before MTTCG; deterministic; emu64's default), Multi gives each its own thread (QEMU's MTTCG; opt-in until a rare
-// stall under heavy load is understood, issue #12).
+// How vCPUs map to host threads (-accel tcg,thread=): Multi gives each its own thread (QEMU's MTTCG, its default for
+// an x86 guest on an x86 host, and emu64's); Single runs them round-robin on one thread (QEMU's default before MTTCG).
 enum class VcpuThreads : u8 { Single, Multi };
 
 struct MachineConfig {
@@ -143,7 +142,7 @@ struct MachineConfig {
     std::optional<cpu::system::CpuModel> cpu;  // -cpu (none: max)
     cpu::Backend backend = cpu::Backend::Jit;  // -accel tcg (Jit) or tcg,jit=off (Interpreter)
     cpu::JitOptions jit;                       // -accel tcg,tb-size=MiB; -perfmap
-    VcpuThreads vcpu_threads = VcpuThreads::Single;  // -accel tcg,thread=; one vCPU always runs on one thread
+    VcpuThreads vcpu_threads = VcpuThreads::Multi;  // -accel tcg,thread=; one vCPU always runs on one thread
 
     std::optional<BareConfig> bare;  // -bare and its options
     std::string dump_state;          // -dump-state FILE: CPU state as JSON at exit (empty: none)

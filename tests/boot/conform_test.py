@@ -65,12 +65,11 @@ def checks():
     # SMP (issue #12): INIT-SIPI-SIPI bring-up of every AP, IPIs of each kind (fixed, shorthands, flat and cluster
     # logical, lowest priority, NMI), LOCK ADD and LOCK CMPXCHG counters from every CPU, a TLB shootdown, cross-CPU
     # self-modifying code and the INIT-SIPI restart of a running AP (smp32); a memslot MOVE, DELETE and re-CREATE
-    # while the APs run, read and write on the slot (smpslot32). With 2 and 4 vCPUs, each on the round-robin runner
-    # (thread=single) and with a host thread per vCPU (thread=multi, the default); smp_stress_test.py repeats them.
-    # Round-robin only here: with a thread per vCPU (thread=multi) about one run in a hundred still stalls (issue
-    # #12), so the slow suite's smp-stress-* run both guests with it, 50 times each at -smp 4.
+    # while the APs run, read and write on the slot (smpslot32). With 2 and 4 vCPUs, each with a host thread per vCPU
+    # (thread=multi, the default) and on the round-robin runner (thread=single); smp_stress_test.py repeats them.
     for n in [2, 4]:
-        smp_guests(n, "single")
+        for threads in ["multi", "single"]:
+            smp_guests(n, threads)
 
 
 for_each_backend(checks)

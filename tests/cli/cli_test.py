@@ -385,6 +385,16 @@ class ParsedValues(CliTestCase):
                     c = config(*args)
                     self.assertEqual({"backend": c["backend"], "jit": c["jit"]}, expected)
 
+    def test_vcpu_threads(self):
+        # A host thread per vCPU by default (QEMU's MTTCG for an x86 guest on an x86 host); thread=single: round-robin.
+        for args, threads in [([], "multi"), (["-accel", "tcg,thread=single"], "single"),
+                              (["-accel", "tcg,thread=multi"], "multi"),
+                              (["-accel", "tcg,thread=single,jit=off"], "single"),
+                              (["-accel", "tcg,thread=single", "-accel", "tcg"], "single")]:
+            with self.subTest(args=args):
+                self.assertEqual(self.kernel_config("-smp", "2", *args)["vcpu_threads"], threads)
+        self.assert_usage_error(["-kernel", F.kernel, "-accel", "tcg,thread=many"], "thread=")
+
     def test_cpu_models(self):
         # -cpu MODEL[,vendor=...][,+feat][,-feat] (issue #17): the model's name reaches the configuration.
         for args, name in [([], "max"), (["-cpu", "max"], "max"), (["-cpu", "host"], "host"),
