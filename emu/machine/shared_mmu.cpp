@@ -32,7 +32,8 @@ std::unique_ptr<mmu::ShadowVcpu> SharedMmu::Attach(VcpuGate& gate) {
 
 void SharedMmu::Detach(VcpuGate& gate) { exclusive_.Remove(&gate); }
 
-void SharedMmu::OnGfnTracked(Gfn gfn) {
+void SharedMmu::OnGfnTracked(Gfn gfn, bool newly_tracked) {
+    if (!newly_tracked) return;  // no TLB can hold a fast write entry for a gfn that was tracked already
     exclusive_.ForEach([gfn](VcpuGate& gate) { gate.DemoteWritesToGfn(gfn); });
 }
 

@@ -42,7 +42,7 @@ private:
     // Walk mode's page-track write handler: the walker keeps nothing derived from guest tables, so only the TLBs'
     // writable entries for a newly tracked gfn must go (the shadow MMU does the same in its OnGfnTracked).
     void TrackWrite(Gpa, std::span<const u8>) override {}
-    void OnGfnTracked(Gfn gfn) override;
+    void OnGfnTracked(Gfn gfn, bool newly_tracked) override;
     void CommitChange(const mmu::SlotChange& change) override;
 
     mmu::Memslots& slots_;

@@ -59,7 +59,7 @@ Result<void, PageTrackError> PageTrack::AddGfn(Gfn gfn, std::string_view client)
     counter->store(count + 1, std::memory_order_relaxed);
     CountsFor(client).adds++;
     trace::Trace(trace::Event::PageTrackAdd, "gfn={:#x} client={} count={}", gfn, client, count + 1);
-    if (MmuWriteHandler* mmu = mmu_handler_.load(std::memory_order_acquire)) mmu->OnGfnTracked(gfn);
+    if (MmuWriteHandler* mmu = mmu_handler_.load(std::memory_order_acquire)) mmu->OnGfnTracked(gfn, count == 0);
     return {};
 }
 

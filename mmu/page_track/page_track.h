@@ -89,8 +89,10 @@ public:
     // A write landed on a page (the MMU filters for its shadowed gfns, zaps/updates SPTEs).
     virtual void TrackWrite(Gpa gpa, std::span<const u8> new_bytes) = 0;
     // AddGfn just counted gfn (called with track_lock_ held, before AddGfn returns): write-protect every
-    // mapping of gfn and disallow huge pages over it.
-    virtual void OnGfnTracked(Gfn) {}
+    // mapping of gfn and disallow huge pages over it. `newly_tracked`: the count was 0. While it stays above 0 no
+    // mapping can have become writable (every fill consults the count), so only then is a remote flush needed (KVM
+    // flushes only if write-protecting changed an SPTE).
+    virtual void OnGfnTracked(Gfn, bool /*newly_tracked*/) {}
 };
 
 class PageTrack final : private MemslotObserver {

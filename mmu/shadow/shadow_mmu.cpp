@@ -367,8 +367,11 @@ void ShadowMmu::Flush(bool all, const std::vector<Gfn>& gfns) {
 }
 
 // Runs under PageTrack's lock, from the MMU itself (Account, SyncPage: mmu_lock_ held) or from an external client.
-void ShadowMmu::OnGfnTracked(Gfn gfn) {
-    {
+void ShadowMmu::OnGfnTracked(Gfn gfn, bool newly_tracked) {
+    // A gfn tracked already has no fast write entry in any TLB (every fill consults the count): only the first add
+    // demotes, which waits for every other vCPU. The unsync check is needed at every add: an unsync racing with this
+    // one may have read the count (the MMU's own, not 0) before it rose.
+    if (newly_tracked) {
         std::lock_guard lock(vcpus_mutex_);
         for (ShadowVcpu* vcpu : vcpus_) {
             if (vcpu->tlb_) vcpu->tlb_->DemoteWritesToGfn(gfn);

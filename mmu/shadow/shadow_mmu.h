@@ -238,7 +238,7 @@ public:
 
     // MmuWriteHandler.
     void TrackWrite(Gpa gpa, std::span<const u8> new_bytes) override;
-    void OnGfnTracked(Gfn gfn) override;
+    void OnGfnTracked(Gfn gfn, bool newly_tracked) override;
 
     // The fast zap (also run by memslot DELETE/MOVE and at MMIO generation wrap).
     void ZapAllFast();

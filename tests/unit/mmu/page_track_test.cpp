@@ -82,12 +82,16 @@ struct Mmu : MmuWriteHandler, MemslotMmuHook {
     std::atomic<u64> indirect_shadow_pages{0};
     std::vector<std::string>* order = nullptr;
     std::vector<Gfn> protected_gfns;
+    std::vector<bool> newly_tracked;
     std::function<void()> on_invalidate;
 
     void TrackWrite(Gpa, std::span<const u8>) override {
         if (order) order->push_back("mmu");
     }
-    void OnGfnTracked(Gfn gfn) override { protected_gfns.push_back(gfn); }
+    void OnGfnTracked(Gfn gfn, bool first) override {
+        protected_gfns.push_back(gfn);
+        newly_tracked.push_back(first);
+    }
     void OnSlotInvalidated(const SlotView&) override {
         if (on_invalidate) on_invalidate();
     }
@@ -118,6 +122,7 @@ TEST_CASE("counts are balanced: add twice/remove once stays tracked; extra remov
     REQUIRE(env.track.AddGfn(gfn).ok());
     REQUIRE(env.track.AddGfn(gfn).ok());
     CHECK(mmu.protected_gfns == std::vector<Gfn>{gfn, gfn});  // write-protected before each add returned
+    CHECK(mmu.newly_tracked == std::vector<bool>{true, false});  // only the first add found it untracked
     CHECK(env.track.IsWriteTracked(Gpa(0x103000)));
     CHECK(env.track.IsWriteTracked(Gpa(0x103fff)));
     CHECK_FALSE(env.track.IsWriteTracked(Gpa(0x102fff)));  // neighbours untouched
