@@ -106,7 +106,9 @@ public:
     bool EnableTracking();
     bool TrackingEnabled() const { return slots_.WriteTrackingEnabled(); }
 
-    // `client` names the caller in trace events (page_track_add, page_track_remove).
+    // `client` names the caller in trace events (page_track_add, page_track_remove). Both return NoSlot for a gfn
+    // whose slot a committed DELETE or MOVE removed before the client heard track_remove_region (a client racing
+    // with the change): harmless, since the counters died with the slot; the client drops its state at the callback.
     Result<void, PageTrackError> AddGfn(Gfn gfn, std::string_view client = "unnamed");
     Result<void, PageTrackError> RemoveGfn(Gfn gfn, std::string_view client = "unnamed");
     bool IsWriteTracked(Gpa gpa) const;
