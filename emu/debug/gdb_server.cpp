@@ -1,4 +1,4 @@
-// The gdb remote protocol (gdb manual, appendix "Remote Serial Protocol"): all-stop mode, one thread.
+// The gdb remote protocol (gdb manual, appendix "Remote Serial Protocol"): all-stop mode, a thread per vCPU.
 #include "emu/debug/gdb_server.h"
 
 #include <arpa/inet.h>
@@ -7,10 +7,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <thread>
 #include <cstdio>
+#include <optional>
 #include <vector>
 
 #include "emu/common/log.h"
@@ -56,37 +58,66 @@ private:
     std::string ReadMemory(std::string_view args);
     std::string WriteMemory(std::string_view args);
     std::string ChangeTarget(std::string_view packet);
-    std::string StopReply() const;
+    std::string StopReply();
+    // Thread ids (hex, 1 = CPU 0): the vCPU index, or nullopt if not a vCPU. 0 ("any") and -1 ("all") give `fallback`.
+    std::optional<unsigned> ThreadToCpu(std::string_view id, unsigned fallback) const;
+    std::string Threads() const;
+    cpu::Vcpu& GeneralVcpu() const { return *target_.vcpus[g_cpu_]; }
+    void FlushGeneralTlb() { target_.memories[g_cpu_]->FlushTlb(~u64{0}, true); }
     // Makes sure the vCPU is parked before its state is touched (the monitor may have let it run).
     void EnsurePaused();
     void Resume(cpu::DebuggerTargets* targets, ResumeMode mode);
     // Waits for the stop that ends a continue or step (turning gdb's Ctrl-C into a pause request). False if the
     // connection dropped or the machine ended.
     bool WaitForStop(const std::atomic<bool>& stop);
-    void ApplyTargets() { target_.vcpu->SetDebuggerTargets(targets_); }
+    void ApplyTargets() {
+        for (cpu::Vcpu* v : target_.vcpus) v->SetDebuggerTargets(targets_);
+    }
 
     GdbConnection& conn_;
     GdbTarget& target_;
     cpu::DebuggerTargets targets_;
     ResumeMode resume_mode_ = ResumeMode::Continue;
+    unsigned g_cpu_ = 0;  // Hg: registers and memory
+    unsigned c_cpu_ = 0;  // Hc (or vCont's thread): the vCPU a step runs
 };
 
-std::string Session::StopReply() const {
+std::optional<unsigned> Session::ThreadToCpu(std::string_view id, unsigned fallback) const {
+    if (id == "0" || id == "-1") return fallback;
+    const auto n = ParseHexNumber(id);
+    if (!n || *n == 0 || *n > target_.vcpus.size()) return std::nullopt;
+    return static_cast<unsigned>(*n - 1);
+}
+
+std::string Session::Threads() const {
+    std::string list = "m";
+    char id[24];
+    for (size_t i = 0; i < target_.vcpus.size(); ++i) {
+        std::snprintf(id, sizeof id, "%s%zx", i ? "," : "", i + 1);
+        list += id;
+    }
+    return list;
+}
+
+// The stopped vCPU becomes gdb's current thread for registers and steps (gdb switches to the thread a stop names).
+std::string Session::StopReply() {
     const StopEvent stop = target_.control->LastStop();
+    g_cpu_ = c_cpu_ = stop.cpu < target_.vcpus.size() ? stop.cpu : 0;
+    const unsigned long long thread = g_cpu_ + 1;
+    char buffer[80];
     switch (stop.cause) {
-        case StopCause::Paused: return "T02thread:01;";
+        case StopCause::Paused: std::snprintf(buffer, sizeof buffer, "T02thread:%llx;", thread); break;
         case StopCause::Breakpoint:
-        case StopCause::Stepped: return "T05thread:01;";
+        case StopCause::Stepped: std::snprintf(buffer, sizeof buffer, "T05thread:%llx;", thread); break;
         case StopCause::Watchpoint: {
             const cpu::DebuggerWatchpoint& w = *stop.watchpoint;
             const char* kind = w.on_read && w.on_write ? "awatch" : w.on_read ? "rwatch" : "watch";
-            char buffer[64];
-            std::snprintf(buffer, sizeof buffer, "T05%s:%llx;thread:01;", kind,
-                          static_cast<unsigned long long>(w.linear));
-            return buffer;
+            std::snprintf(buffer, sizeof buffer, "T05%s:%llx;thread:%llx;", kind,
+                          static_cast<unsigned long long>(w.linear), thread);
+            break;
         }
     }
-    return "T05thread:01;";
+    return buffer;
 }
 
 void Session::EnsurePaused() {
@@ -99,7 +130,7 @@ std::string Session::ReadMemory(std::string_view args) {
     u64 address = 0, length = 0;
     if (!ParseAddressLength(args, &address, &length)) return "E01";
     std::vector<u8> bytes(std::min<u64>(length, kMaxMemoryPacket));
-    const size_t got = target_.view->ReadVirtual(target_.vcpu->state(), address, bytes);
+    const size_t got = target_.view->ReadVirtual(GeneralVcpu().state(), address, bytes);
     if (got == 0 && !bytes.empty()) return "E14";
     return ToHex(std::span<const u8>(bytes.data(), got));
 }
@@ -110,7 +141,7 @@ std::string Session::WriteMemory(std::string_view args) {
     if (colon == std::string_view::npos || !ParseAddressLength(args.substr(0, colon), &address, &length)) return "E01";
     const auto bytes = FromHex(args.substr(colon + 1));
     if (!bytes || bytes->size() != length) return "E01";
-    const size_t put = target_.view->WriteVirtual(target_.vcpu->state(), address, *bytes);
+    const size_t put = target_.view->WriteVirtual(GeneralVcpu().state(), address, *bytes);
     return put == bytes->size() ? "OK" : "E14";
 }
 
@@ -157,9 +188,20 @@ std::string Session::Query(std::string_view packet) {
     }
     if (packet.starts_with("qXfer:features:read:")) return "E00";
     if (packet == "qAttached") return "1";
-    if (packet == "qC") return "QC01";
-    if (packet == "qfThreadInfo") return "m01";
+    if (packet == "qC") {
+        char reply[16];
+        std::snprintf(reply, sizeof reply, "QC%x", g_cpu_ + 1);
+        return reply;
+    }
+    if (packet == "qfThreadInfo") return Threads();
     if (packet == "qsThreadInfo") return "l";
+    if (packet.starts_with("qThreadExtraInfo,")) {
+        const auto cpu = ThreadToCpu(packet.substr(17), g_cpu_);
+        if (!cpu) return "E22";
+        char text[48];
+        std::snprintf(text, sizeof text, "CPU#%u [%s]", *cpu, target_.vcpus[*cpu]->state().halted ? "halted" : "running");
+        return HexText(text);
+    }
     if (packet.starts_with("qSymbol")) return "OK";
     if (packet.starts_with("qRcmd,")) {
         // gdb's `monitor CMD`: the line, hex-encoded, runs on the human monitor; its output goes back hex-encoded.
@@ -175,17 +217,27 @@ std::string Session::Query(std::string_view packet) {
 Session::Next Session::Handle(const std::string& packet, std::string* reply) {
     if (packet.empty()) return Next::Stay;
     EnsurePaused();
-    cpu::CpuState& state = target_.vcpu->state();
+    cpu::CpuState& state = GeneralVcpu().state();
     const std::string_view args = std::string_view(packet).substr(1);
     switch (packet[0]) {
         case '?': *reply = StopReply(); return Next::Stay;
         case 'q': *reply = Query(packet); return Next::Stay;
-        case 'H':
-        case 'T': *reply = "OK"; return Next::Stay;
+        case 'H': {  // Hg / Hc THREAD
+            const auto cpu = args.empty() ? std::nullopt
+                                          : ThreadToCpu(args.substr(1), args[0] == 'g' ? g_cpu_ : c_cpu_);
+            if (!cpu || (args[0] != 'g' && args[0] != 'c')) {
+                *reply = "E22";
+            } else {
+                (args[0] == 'g' ? g_cpu_ : c_cpu_) = *cpu;
+                *reply = "OK";
+            }
+            return Next::Stay;
+        }
+        case 'T': *reply = ThreadToCpu(args, 0) ? "OK" : "E22"; return Next::Stay;  // is the thread alive
         case 'g': *reply = ReadAllGdbRegisters(state); return Next::Stay;
         case 'G':
             *reply = WriteAllGdbRegisters(state, args) ? "OK" : "E01";
-            target_.memory->FlushTlb(~u64{0}, true);
+            FlushGeneralTlb();
             return Next::Stay;
         case 'p': {
             const auto n = ParseHexNumber(args);
@@ -197,7 +249,7 @@ Session::Next Session::Handle(const std::string& packet, std::string* reply) {
             const size_t eq = args.find('=');
             const auto n = eq == std::string_view::npos ? std::nullopt : ParseHexNumber(args.substr(0, eq));
             *reply = n && WriteGdbRegister(state, static_cast<unsigned>(*n), args.substr(eq + 1)) ? "OK" : "E01";
-            target_.memory->FlushTlb(~u64{0}, true);
+            FlushGeneralTlb();
             return Next::Stay;
         }
         case 'm': *reply = ReadMemory(args); return Next::Stay;
@@ -214,9 +266,25 @@ Session::Next Session::Handle(const std::string& packet, std::string* reply) {
                 return Next::Stay;
             }
             if (packet.starts_with("vCont;")) {
-                // One thread: the first action decides (gdb sends "vCont;s:1;c" for a step).
-                const char action = packet.size() > 6 ? packet[6] : 'c';
-                resume_mode_ = action == 's' || action == 'S' ? ResumeMode::Step : ResumeMode::Continue;
+                // All-stop: a step action (gdb sends "vCont;s:2;c" to step thread 2) runs that vCPU alone for one
+                // instruction; otherwise every vCPU continues.
+                resume_mode_ = ResumeMode::Continue;
+                for (std::string_view rest = std::string_view(packet).substr(6); !rest.empty();) {
+                    const size_t end = std::min(rest.find(';'), rest.size());
+                    const std::string_view action = rest.substr(0, end);
+                    rest.remove_prefix(std::min(end + 1, rest.size()));
+                    if (action.empty() || (action[0] != 's' && action[0] != 'S')) continue;
+                    const size_t colon = action.find(':');
+                    const auto cpu =
+                        colon == std::string_view::npos ? std::optional(c_cpu_) : ThreadToCpu(action.substr(colon + 1), c_cpu_);
+                    if (!cpu) {
+                        *reply = "E22";
+                        return Next::Stay;
+                    }
+                    c_cpu_ = *cpu;
+                    resume_mode_ = ResumeMode::Step;
+                    break;
+                }
                 return Next::Resume;
             }
             *reply = "";
@@ -265,7 +333,7 @@ void Session::Run(const std::atomic<bool>& stop, const std::atomic<int>& exit_st
             conn_.Send(reply);
             continue;
         }
-        target_.control->Resume(resume_mode_);
+        target_.control->Resume(resume_mode_, c_cpu_);
         if (!WaitForStop(stop)) {
             if (!target_.control->ShuttingDown()) break;  // gdb went away
             // The machine is ending: the top of the loop reports its exit status once the server has it.

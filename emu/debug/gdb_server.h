@@ -6,12 +6,17 @@
 // request). Registers follow gdb_registers.h; memory is read and written by linear address through the guest's
 // current paging (GuestView). Z0/Z1 breakpoints and Z2-Z4 watchpoints become the vCPU's DebuggerTargets. Detaching
 // (or a dropped connection) removes them and lets the guest run; `kill` ends the emulator.
+//
+// Each vCPU is a thread to gdb (as in QEMU's stub: thread N is CPU N-1): `info threads` lists them, Hg picks whose
+// registers and paging gdb reads, a stop names the vCPU that stopped, a step runs only the vCPU gdb steps, and
+// breakpoints and watchpoints are armed on every vCPU.
 #include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "emu/common/result.h"
 #include "emu/cpu/vcpu.h"
@@ -22,8 +27,9 @@ namespace emu::debug {
 
 // What the stub works on. Everything outlives the server.
 struct GdbTarget {
-    cpu::Vcpu* vcpu = nullptr;
-    cpu::MemoryInterface* memory = nullptr;  // its TLB is flushed after register writes (CR0, CR3, CR4, EFER)
+    std::vector<cpu::Vcpu*> vcpus;  // CPU 0 first
+    // Each vCPU's memory path: its TLB is flushed after register writes (CR0, CR3, CR4, EFER).
+    std::vector<cpu::MemoryInterface*> memories;
     GuestView* view = nullptr;
     RunControl* control = nullptr;
     std::function<void()> quit;  // gdb's kill

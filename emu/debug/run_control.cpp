@@ -34,11 +34,12 @@ StopEvent RunControl::LastStop() const {
     return last_stop_;
 }
 
-void RunControl::Resume(ResumeMode mode) {
+void RunControl::Resume(ResumeMode mode, unsigned step_cpu) {
     {
         std::lock_guard lock(mutex_);
         if (!parked_) return;
         resume_ = mode;
+        resume_cpu_ = step_cpu;
         pause_requested_ = false;
         // The resuming thread gives up the state now: a WaitPaused from here on waits for the next stop.
         parked_ = false;
@@ -65,7 +66,7 @@ bool RunControl::PauseRequested() const {
     return pause_requested_;
 }
 
-ResumeMode RunControl::Park(const StopEvent& stop) {
+ResumeMode RunControl::Park(const StopEvent& stop, unsigned* step_cpu) {
     std::unique_lock lock(mutex_);
     if (shutdown_) return ResumeMode::Continue;
     parked_ = true;
@@ -79,6 +80,7 @@ ResumeMode RunControl::Park(const StopEvent& stop) {
     parked_ = false;
     const ResumeMode mode = resume_.value_or(ResumeMode::Continue);
     resume_.reset();
+    if (step_cpu) *step_cpu = resume_cpu_;
     return mode;
 }
 

@@ -27,6 +27,7 @@ enum class StopCause : u8 {
 struct StopEvent {
     StopCause cause = StopCause::Paused;
     std::optional<cpu::DebuggerWatchpoint> watchpoint;
+    unsigned cpu = 0;  // the vCPU that stopped (the one that ran last, for a pause)
 };
 
 enum class ResumeMode : u8 { Continue, Step };
@@ -48,16 +49,17 @@ public:
     bool Paused() const;
     // The stop the vCPU is parked with (call while Paused()).
     StopEvent LastStop() const;
-    // Lets a parked vCPU go on (ResumeMode::Step: one instruction, then it parks again with StopCause::Stepped).
-    void Resume(ResumeMode mode = ResumeMode::Continue);
+    // Lets a parked vCPU go on (ResumeMode::Step: one instruction of vCPU `step_cpu`, then it parks again with
+    // StopCause::Stepped).
+    void Resume(ResumeMode mode = ResumeMode::Continue, unsigned step_cpu = 0);
     // The machine is ending: Park returns at once from now on and waiters give up.
     void Shutdown();
     bool ShuttingDown() const;
 
     // ---- the vCPU thread
     bool PauseRequested() const;
-    // Blocks until Resume() or Shutdown(); returns how to go on.
-    ResumeMode Park(const StopEvent& stop);
+    // Blocks until Resume() or Shutdown(); returns how to go on (and in *step_cpu, which vCPU a step is for).
+    ResumeMode Park(const StopEvent& stop, unsigned* step_cpu = nullptr);
 
 private:
     void Notify(const StopEvent* stop);
@@ -70,6 +72,7 @@ private:
     bool parked_ = false;
     bool shutdown_ = false;
     std::optional<ResumeMode> resume_;
+    unsigned resume_cpu_ = 0;
     StopEvent last_stop_;
 };
 

@@ -443,8 +443,15 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
     if (config.gdb) {
         auto address = debug::ParseGdbDevice(*config.gdb);
         if (!address) return Fail(address.error());
+        std::vector<cpu::Vcpu*> gdb_vcpus;
+        std::vector<cpu::MemoryInterface*> gdb_memories;
+        for (auto& c : cpus) {
+            gdb_vcpus.push_back(c->vcpu.get());
+            gdb_memories.push_back(c->memory.get());
+        }
         auto server = debug::GdbServer::Start(
-            *address, debug::GdbTarget{&vcpu, &vcpu_memory, &guest_view, &control, [&] { stop_with(0); },
+            *address, debug::GdbTarget{std::move(gdb_vcpus), std::move(gdb_memories), &guest_view, &control,
+                                       [&] { stop_with(0); },
                                        [&monitor](const std::string& line) {
                                            return monitor ? monitor->Human(line) : std::string("no monitor yet\n");
                                        }});
@@ -587,17 +594,21 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
     // A stop to park the vCPU at before the next run.
     std::optional<debug::StopEvent> park;
     size_t next_cpu = 0;  // round-robin position
+    unsigned last_cpu = 0;  // the vCPU that ran the last slice: a pause stops "on" it
     for (; !threaded;) {
-        if (!park && control.PauseRequested()) park = debug::StopEvent{};
+        if (!park && control.PauseRequested()) park = debug::StopEvent{.cpu = last_cpu};
         debug::ResumeMode mode = debug::ResumeMode::Continue;
+        unsigned step_cpu = 0;
         if (park) {
-            mode = control.Park(*std::exchange(park, std::nullopt));
+            const unsigned stopped = park->cpu;
+            mode = control.Park(*std::exchange(park, std::nullopt), &step_cpu);
             // Going on from a breakpoint runs the instruction there (as it does after any stop).
-            vcpu.SkipBreakpointOnce();
+            cpus[stopped]->vcpu->SkipBreakpointOnce();
         }
         const bool step = mode == debug::ResumeMode::Step;
-        // The debugger steps the BSP; otherwise the next runnable vCPU after the last one gets the slice.
-        MachineVcpu* c = step ? cpus[0].get() : nullptr;
+        // The debugger steps the vCPU it chose, alone; otherwise the next runnable vCPU after the last one gets the
+        // slice.
+        MachineVcpu* c = step ? cpus[std::min<size_t>(step_cpu, cpus.size() - 1)].get() : nullptr;
         for (size_t n = 0; c == nullptr && n < cpus.size(); ++n) {
             MachineVcpu& candidate = *cpus[(next_cpu + n) % cpus.size()];
             if (Runnable(candidate, apic_id(candidate))) c = &candidate;
@@ -624,6 +635,7 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
             continue;
         }
         next_cpu = c->index + 1;
+        last_cpu = c->index;
         u64 slice = kSliceInstructions;
         if (config.max_insns) slice = std::min(slice, config.max_insns - retired);  // retired < max_insns here
         c->memory->SyncShared();
@@ -638,10 +650,12 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
             status = exit_status.load();
             break;
         }
-        if (step) park = debug::StopEvent{debug::StopCause::Stepped, std::nullopt};
-        if (result.reason == cpu::StopReason::Breakpoint) park = debug::StopEvent{debug::StopCause::Breakpoint, {}};
+        if (step) park = debug::StopEvent{debug::StopCause::Stepped, std::nullopt, c->index};
+        if (result.reason == cpu::StopReason::Breakpoint) {
+            park = debug::StopEvent{debug::StopCause::Breakpoint, {}, c->index};
+        }
         if (result.reason == cpu::StopReason::Watchpoint) {
-            park = debug::StopEvent{debug::StopCause::Watchpoint, result.watchpoint};
+            park = debug::StopEvent{debug::StopCause::Watchpoint, result.watchpoint, c->index};
         }
         if (result.reason == cpu::StopReason::Exception) {
             const cpu::ExceptionInfo& e = *result.exception;

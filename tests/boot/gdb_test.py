@@ -6,8 +6,9 @@
       watchpoint, Ctrl-C (SIGINT to gdb, which sends 0x03) stopping a spinning guest, and a write into translated code
   gdb_test.py EMU64 linux SOURCE_ROOT [-mmu MODE]          Debian's cloud kernel (nokaslr): a breakpoint at
       start_kernel (its address from /proc/kallsyms of a first boot: Debian's System.map is a placeholder),
-      linux_banner read through the kernel's paging, control registers, then on to the shell, which runs a command
-      and powers off (gdb sees the exit)
+      linux_banner read through the kernel's paging, control registers; at -smp 2, a breakpoint at start_secondary
+      that the AP hits (gdb's thread 2, listed by `info threads` beside CPU 0's thread 1); then on to the shell,
+      which runs a command and powers off (gdb sees the exit)
 
 Each gdb command file prints "CHECK name value" lines that this script compares with values it computes from the
 guest's symbols (nm) or the kernel's.
@@ -204,8 +205,9 @@ continue
 def linux(backend, root):
     from guestlib import fetch_kernel, make_initramfs
     kernel = fetch_kernel(root)
-    table = kernel_symbols(root, kernel, ["start_kernel", "linux_banner"])
-    check("[jit] linux symbols from /proc/kallsyms", "start_kernel" in table and "linux_banner" in table, str(table))
+    table = kernel_symbols(root, kernel, ["start_kernel", "linux_banner", "start_secondary"])
+    check("[jit] linux symbols from /proc/kallsyms", all(n in table for n in ["start_kernel", "linux_banner", "start_secondary"]),
+          str(table))
     if any_failed():
         return
     with tempfile.TemporaryDirectory() as tmp:
@@ -218,11 +220,26 @@ printf "CHECK banner %s\\n", (char*)0x{table['linux_banner']:x}
 printf "CHECK cr4_pae %lx\\n", ($cr4 >> 5) & 1
 printf "CHECK efer_lma %lx\\n", ($efer >> 10) & 1
 printf "CHECK pkru %lx\\n", $pkru
+printf "CHECK bsp_thread %d\\n", $_thread
+delete
+break *0x{table['start_secondary']:x}
+continue
+printf "CHECK ap_pc %lx\\n", $pc
+printf "CHECK ap_thread %d\\n", $_thread
+info threads
+thread 1
+printf "CHECK bsp_elsewhere %d\\n", $pc != 0x{table['start_secondary']:x}
+set $bsp_pc = $pc
+thread 2
+stepi
+printf "CHECK ap_stepped %d\\n", $_thread == 2 && $pc != 0x{table['start_secondary']:x}
+thread 1
+printf "CHECK bsp_stayed %d\\n", $pc == $bsp_pc
 delete
 continue
 """
         s = Session(["-kernel", kernel, "-initrd", initrd, "-append", "console=ttyS0 nokaslr", "-nographic",
-                     "-m", "512M", *BACKENDS[backend]], commands, timeout=900)
+                     "-m", "512M", "-smp", "2", *BACKENDS[backend]], commands, timeout=900)
         out, status, serial, err = s.finish()
     got = checks_of(out)
     tag = f"[{backend}] linux "
@@ -233,6 +250,16 @@ continue
     check(tag + "banner matches the console", banner[:40] in serial, banner[:40])
     check(tag + "4-level paging on", got.get("cr4_pae") == ["1"] and got.get("efer_lma") == ["1"], str(got))
     check(tag + "PKRU readable, 0 before the kernel sets up protection keys", got.get("pkru") == ["0"], str(got))
+    # Each vCPU is a gdb thread (QEMU's numbering: thread N is CPU N-1); breakpoints are armed on every vCPU.
+    check(tag + "start_kernel stopped thread 1 (the BSP)", got.get("bsp_thread") == ["1"], str(got))
+    check(tag + "the AP hit the breakpoint at start_secondary", got.get("ap_pc") == [f"{table['start_secondary']:x}"],
+          f"{got.get('ap_pc')}\n{out[-3000:]}")
+    check(tag + "as thread 2", got.get("ap_thread") == ["2"], str(got))
+    check(tag + "info threads lists both vCPUs", re.search(r"Thread 1 .*CPU#0", out) is not None and
+          re.search(r"Thread 2 .*CPU#1", out) is not None, out[-2000:])
+    check(tag + "thread 1's registers are the BSP's", got.get("bsp_elsewhere") == ["1"], str(got))
+    check(tag + "stepi on thread 2 steps the AP", got.get("ap_stepped") == ["1"], str(got))
+    check(tag + "... alone: the BSP did not move", got.get("bsp_stayed") == ["1"], str(got))
     check(tag + "shell ran the command", "gdb-shell-ran" in serial and "emu64-exit-status: 0" in serial,
           serial[-1500:])
     check(tag + "powered off, gdb saw it", status == 0 and "exited normally" in out,
