@@ -365,6 +365,28 @@ std::vector<Monitor::Command> Monitor::BuildTable() {
         if (auto error = t.screendump(a["filename"])) throw CommandFailed{*error};
         return Json::object();
     };
+    // QEMU's query-cpus-fast: no register is read, so the vCPUs keep running.
+    auto cpus = [&t](const Json&) {
+        Json list = Json::array();
+        const std::vector<MonitorCpu> all = t.cpus ? t.cpus() : std::vector<MonitorCpu>{MonitorCpu{}};
+        for (const MonitorCpu& c : all) {
+            list.push_back({{"cpu-index", c.index},
+                            {"qom-path", "/machine/unattached/device[" + std::to_string(c.index) + "]"},
+                            {"thread-id", c.host_thread},
+                            {"props", {{"socket-id", c.socket}, {"core-id", c.core}, {"thread-id", c.thread}}},
+                            {"target", "x86_64"}});
+        }
+        return list;
+    };
+    auto cpus_text = [](const Json& r) {
+        std::string text;
+        for (const Json& c : r) {  // '*': the monitor's CPU (registers, x), CPU 0 here
+            const unsigned index = c["cpu-index"];
+            text += (index == 0 ? "* CPU #" : "  CPU #") + std::to_string(index) +
+                    ": thread_id=" + std::to_string(i64{c["thread-id"]}) + "\n";
+        }
+        return text;
+    };
     std::vector<Command> table;
     table.push_back({"query-status", "info status", {}, status,
                      [](const Json& r) { return "VM status: " + std::string(r["status"]) + "\n"; }});
@@ -381,6 +403,7 @@ std::vector<Monitor::Command> Monitor::BuildTable() {
     table.push_back({"system_powerdown", "system_powerdown", {}, action(t.powerdown), nullptr});
     table.push_back({"quit", "quit", {}, action(t.quit), nullptr});
     table.push_back({"query-registers", "info registers", {}, registers, registers_text});
+    table.push_back({"query-cpus-fast", "info cpus", {}, cpus, cpus_text});
     table.push_back({"x", "x", {{"addr", ArgType::Integer}, {"size", ArgType::Integer, true}}, dump(false), DumpText});
     table.push_back({"xp", "xp", {{"addr", ArgType::Integer}, {"size", ArgType::Integer, true}}, dump(true), DumpText});
     table.push_back({"query-memslots", "info memslots", {}, memslots, memslots_text});

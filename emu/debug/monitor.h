@@ -28,6 +28,13 @@ namespace emu::debug {
 
 using Json = nlohmann::json;
 
+// One vCPU as query-cpus-fast reports it.
+struct MonitorCpu {
+    unsigned index = 0;
+    u32 socket = 0, core = 0, thread = 0;  // its place in the -smp topology
+    i64 host_thread = 0;                   // the host thread (Linux TID) that runs it
+};
+
 // What the monitor works on; everything outlives it.
 struct MonitorTarget {
     cpu::Vcpu* vcpu = nullptr;
@@ -41,6 +48,8 @@ struct MonitorTarget {
     std::function<std::optional<std::string>(const std::string& name)> savevm, loadvm;
     // Writes the display's picture as PNG to a file: an error message, or none. Null: the machine has no display.
     std::function<std::optional<std::string>(const std::string& path)> screendump;
+    // Every vCPU (query-cpus-fast, info cpus). Null: the one vCPU above, on no known thread.
+    std::function<std::vector<MonitorCpu>()> cpus;
 };
 
 // A QMP error: its class ("GenericError", "CommandNotFound") and description.

@@ -159,6 +159,7 @@ struct MachineVcpu {
     std::condition_variable sleep_cv;
     std::atomic<u64> wakeups{0};  // bumped by every wake-up, so that one between a check and the sleep is not lost
     std::thread thread;
+    std::atomic<i64> host_tid{0};  // the host thread that runs it (query-cpus-fast)
 };
 
 // The power-on (and INIT) state of a vCPU: the architectural reset state, its APIC ID, and the BSP flag only on CPU 0.
@@ -482,6 +483,15 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
         if ((*display)->gpu()) {
             target.screendump = [&display](const std::string& path) { return (*display)->Screendump(path); };
         }
+        target.cpus = [&cpus, topology] {
+            std::vector<debug::MonitorCpu> list;
+            for (const auto& c : cpus) {
+                list.push_back(debug::MonitorCpu{c->index, c->index / topology.ThreadsPerSocket(),
+                                                 c->index / topology.threads % topology.cores,
+                                                 c->index % topology.threads, c->host_tid.load()});
+            }
+            return list;
+        };
         monitor = std::make_unique<debug::Monitor>(std::move(target));
         if (config.qmp) {
             auto server = debug::QmpServer::Start(*config.qmp, *monitor);
@@ -520,6 +530,7 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
         std::atomic<u64> retired_total{retired};
         auto ended = [&] { return exit_status.load() != kRunning; };
         auto vcpu_loop = [&](MachineVcpu& c) {
+            c.host_tid = gettid();
             while (!ended()) {
                 if (pause_all.load()) {
                     std::unique_lock lock(pause_mutex);
@@ -594,6 +605,9 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
     // A stop to park the vCPU at before the next run.
     std::optional<debug::StopEvent> park;
     size_t next_cpu = 0;  // round-robin position
+    if (!threaded) {
+        for (auto& c : cpus) c->host_tid = gettid();
+    }
     unsigned last_cpu = 0;  // the vCPU that ran the last slice: a pause stops "on" it
     for (; !threaded;) {
         if (!park && control.PauseRequested()) park = debug::StopEvent{.cpu = last_cpu};

@@ -4,7 +4,7 @@ spinning in `spin`): the greeting and capabilities negotiation, stop/cont with t
 registers, memory by physical and virtual address, memslot MOVE/DELETE/CREATE/FLAGS under the running guest with the
 monitor's page-track client counting the region removals, errors (bad JSON, unknown commands, wrong argument types,
 missing arguments, commands before negotiation, a screendump without a display device), a client that disconnects in the middle of a command, the human
-monitor through human-monitor-command, on -monitor stdio and on the -nographic terminal's Ctrl-A c, quit with its SHUTDOWN event, and the trace events of the memslot changes. On both backends.
+monitor through human-monitor-command, query-cpus-fast and info cpus at -smp 2 (a host thread per vCPU or one for all), on -monitor stdio and on the -nographic terminal's Ctrl-A c, quit with its SHUTDOWN event, and the trace events of the memslot changes. On both backends.
 
 usage: qmp_test.py EMU64 TESTGUEST_DIR [-mmu MODE]
 """
@@ -161,6 +161,51 @@ def body(tag, sym, path, emu):
           e["data"]["guest"] is False and "timestamp" in e, str(e))
 
 
+def smp_cpus(guests):
+    """query-cpus-fast and info cpus at -smp 2 (sockets=2): a vCPU per host thread by default, both on one with
+    thread=single; each with its place in the topology."""
+    elf = os.path.join(guests, "gdb32.elf")
+    for threads in ["multi", "single"]:
+        tag = f"[smp 2, thread={threads}] "
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "qmp.sock")
+            emu = subprocess.Popen([EMU64, "-kernel", elf, "-display", "none", "-serial", "null", "-m", "64M",
+                                    "-smp", "2,sockets=2", "-accel", f"tcg,thread={threads}", "-qmp",
+                                    f"unix:{path},server,wait=off", *MMU],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+            try:
+                q = Qmp(path)
+                q.cmd("qmp_capabilities")
+                cpus = []
+                for _ in range(100):  # the vCPU threads start after the monitor
+                    cpus = q.cmd("query-cpus-fast").get("return", [])
+                    if len(cpus) == 2 and all(c["thread-id"] > 0 for c in cpus):
+                        break
+                    time.sleep(0.02)
+                check(tag + "query-cpus-fast lists both vCPUs", [c.get("cpu-index") for c in cpus] == [0, 1], str(cpus))
+                check(tag + "each in its own socket", [c.get("props") for c in cpus] == [
+                    {"socket-id": 0, "core-id": 0, "thread-id": 0}, {"socket-id": 1, "core-id": 0, "thread-id": 0}],
+                    str(cpus))
+                tids = [c.get("thread-id", 0) for c in cpus]
+                own = emu.pid
+                if threads == "multi":
+                    check(tag + "two host threads, neither the main one", len(set(tids)) == 2 and own not in tids and
+                          all(os.path.exists(f"/proc/{own}/task/{t}") for t in tids), f"{tids} pid {own}")
+                else:
+                    check(tag + "one host thread runs both", len(tids) == 2 and tids[0] == tids[1] and
+                          os.path.exists(f"/proc/{own}/task/{tids[0]}"), f"{tids} pid {own}")
+                text = q.cmd("human-monitor-command", **{"command-line": "info cpus"}).get("return", "")
+                check(tag + "info cpus", f"* CPU #0: thread_id={tids[0]}" in text and
+                      f"  CPU #1: thread_id={tids[1]}" in text, text)
+                q.cmd("quit")
+            finally:
+                try:
+                    emu.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    emu.kill()
+                    emu.wait()
+
+
 def human_monitor(guests):
     """-monitor stdio: the prompt, commands, and quit."""
     elf = os.path.join(guests, "gdb32.elf")
@@ -202,4 +247,5 @@ if __name__ == "__main__":
         run(backend, ARGS[0])
     human_monitor(ARGS[0])
     serial_mux_monitor(ARGS[0])
+    smp_cpus(ARGS[0])
     finish()
