@@ -135,6 +135,9 @@ public:
     std::string PciInventory() const;
     void SavePciFunctions(snapshot::Encoder& out);
     std::function<void()> DecodePciFunctions(snapshot::Decoder& in);
+    // An AP's own part (CPU `index` >= 1; SaveSnapshot holds CPU 0's): its local APIC and a pending NMI.
+    void SaveApSnapshot(unsigned index, snapshot::Encoder& out);
+    std::function<void()> DecodeApSnapshot(unsigned index, snapshot::Decoder& in);
 
     // cpu::InterruptSource of the BSP (CPU 0): its local APIC, with the 8259 through LINT0.
     bool HasInterrupt() override { return cpu(0).HasInterrupt(); }
@@ -147,6 +150,7 @@ public:
 private:
     struct BoardState;
     void Restore(const BoardState& state);
+    void RestoreCpu(unsigned index, const devices::LocalApicState& lapic, bool nmi_pending);
     void InsertPort(u64 base, u64 size, devices::IoDevice& device);
     void InsertMmio(u64 base, u64 size, devices::IoDevice& device);
 

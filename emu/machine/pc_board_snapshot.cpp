@@ -58,10 +58,7 @@ std::function<void()> PcBoard::DecodeSnapshot(snapshot::Decoder& in) {
 void PcBoard::Restore(const BoardState& s) {
     pic_.RestoreState(s.pic);
     ioapic_.RestoreState(s.ioapic);
-    // Snapshots hold one vCPU (the machine refuses them with -smp > 1).
-    cpus_[0]->lapic().RestoreState(s.lapic);
-    // The window follows the restored IA32_APIC_BASE, as after the guest's own WRMSR.
-    (void)cpus_[0]->WriteApicBase(s.lapic.base_msr);
+    RestoreCpu(0, s.lapic, s.nmi_pending);
     // The HPET tells the board of legacy replacement only when the guest changes it: set the gates here.
     const bool legacy = s.hpet.config & devices::hpet::kLegacyReplacement;
     pit_irq_.SetOpen(!legacy);
@@ -75,7 +72,27 @@ void PcBoard::Restore(const BoardState& s) {
     i8042_.RestoreState(s.i8042);
     fw_cfg_.RestoreState(s.fw_cfg);
     pci_.RestoreState(s.pci_host);
-    cpus_[0]->set_nmi_pending(s.nmi_pending);
+}
+
+void PcBoard::RestoreCpu(unsigned index, const devices::LocalApicState& lapic, bool nmi_pending) {
+    PcCpuPort& port = *cpus_.at(index);
+    port.lapic().RestoreState(lapic);
+    // The window follows the restored IA32_APIC_BASE, as after the guest's own WRMSR.
+    (void)port.WriteApicBase(lapic.base_msr);
+    port.set_nmi_pending(nmi_pending);
+}
+
+void PcBoard::SaveApSnapshot(unsigned index, snapshot::Encoder& out) {
+    PcCpuPort& port = *cpus_.at(index);
+    out.Field(port.lapic().SaveState());
+    out.Bool(port.nmi_pending());
+}
+
+std::function<void()> PcBoard::DecodeApSnapshot(unsigned index, snapshot::Decoder& in) {
+    devices::LocalApicState lapic;
+    bool nmi_pending = false;
+    if (index == 0 || index >= cpus_.size() || !in.Field(lapic) || !in.Bool(nmi_pending)) return {};
+    return [this, index, lapic, nmi_pending] { RestoreCpu(index, lapic, nmi_pending); };
 }
 
 std::string PcBoard::PciInventory() const {

@@ -424,8 +424,18 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
     cpus[0]->vcpu->state() = state;
     cpu::Vcpu& vcpu = *cpus[0]->vcpu;  // the debugger's, the monitor's and snapshots' vCPU
     VcpuMemory& vcpu_memory = *cpus[0]->memory;
-    const PcSnapshotTarget snapshot{&config, &memory.slots(), &page_track, &board, &vcpu, &vcpu_memory, &clock,
-                                    virtio->get(), display->get()};
+    PcSnapshotTarget snapshot{&config, &memory.slots(), &page_track, &board, &vcpu, &vcpu_memory, &clock,
+                              virtio->get(), display->get()};
+    for (size_t i = 1; i < cpus.size(); ++i) {
+        MachineVcpu* c = cpus[i].get();
+        snapshot.aps.push_back(PcSnapshotAp{c->vcpu.get(), c->memory.get(), [c] { return c->wait_for_sipi; },
+                                            [c](bool waiting) {
+                                                std::lock_guard lock(c->startup_mutex);
+                                                c->startup.clear();
+                                                c->has_startup.store(false, std::memory_order_relaxed);
+                                                c->wait_for_sipi = waiting;
+                                            }});
+    }
     if (!config.loadvm.empty() && !std::exchange(budget.loadvm_done, true)) {
         if (auto error = LoadPcSnapshot(snapshot, SnapshotPath(config, config.loadvm))) {
             std::fprintf(stderr, "emu64: -loadvm: %s\n", error->c_str());

@@ -107,6 +107,7 @@ std::string MachineDescription(const PcSnapshotTarget& t) {
     std::istringstream pci(t.board->PciInventory());
     for (std::string line; std::getline(pci, line);) out += "PCI function " + line + "\n";
     out += fmt::format("display VRAM {} KiB\n", VramBytes(t) >> 10);
+    if (!t.aps.empty()) out += fmt::format("vCPUs {}\n", t.aps.size() + 1);  // (absent: one, as before SMP snapshots)
     return out;
 }
 
@@ -126,8 +127,6 @@ std::string FirstDifference(const std::string& saved, const std::string& here) {
 }
 
 std::optional<std::string> RefuseSave(const PcSnapshotTarget& t) {
-    // TODO(lead): a snapshot holds one vCPU's state; SMP snapshots need one section per vCPU.
-    if (t.config->smp > 1) return std::string("snapshots are not supported with -smp > 1 yet");
     for (const DriveSpec& drive : t.config->drives) {
         if (!drive.read_only) {
             return "-drive " + drive.file +
@@ -140,6 +139,15 @@ std::optional<std::string> RefuseSave(const PcSnapshotTarget& t) {
                            "-gpu-engine or -device emu64-gpu");
     }
     return std::nullopt;
+}
+
+// A vCPU's saved state, its guest TSC going on from the saved value; its TLB and translated code start again.
+void RestoreVcpu(cpu::Vcpu& vcpu, VcpuMemory& memory, cpu::CpuState state, u64 saved_tsc) {
+    state.tsc_offset = saved_tsc - memory.ClockNs();
+    memory.SetTscOffset(static_cast<i64>(state.tsc_offset));
+    vcpu.state() = state;
+    memory.ResetAfterRestore();
+    vcpu.InvalidateAllCode();
 }
 
 snapshot::Section Make(std::string name, Encoder& e) { return snapshot::Section{std::move(name), std::move(e.bytes())}; }
@@ -193,6 +201,18 @@ std::optional<std::string> SavePcSnapshot(const PcSnapshotTarget& t, const std::
         gpu->display().WithVram([&](std::span<u8> vram, const auto&) { EncodePages(e, vram.data(), vram.size()); });
         sections.push_back(Make("display", e));
     }
+    if (!t.aps.empty()) {
+        Encoder e;
+        e.U32(static_cast<u32>(t.aps.size()));
+        for (size_t i = 0; i < t.aps.size(); ++i) {
+            const PcSnapshotAp& ap = t.aps[i];
+            e.Pod(ap.vcpu->state());
+            e.U64(cpu::system::GuestTsc(ap.vcpu->state(), *ap.memory));
+            e.Bool(ap.waiting_for_sipi());
+            t.board->SaveApSnapshot(static_cast<unsigned>(i + 1), e);
+        }
+        sections.push_back(Make("aps", e));
+    }
     {
         Encoder e;
         const std::vector<mmu::SlotView> slots = RamSlots(t);
@@ -205,7 +225,6 @@ std::optional<std::string> SavePcSnapshot(const PcSnapshotTarget& t, const std::
 }
 
 std::optional<std::string> LoadPcSnapshot(const PcSnapshotTarget& t, const std::string& path) {
-    if (t.config->smp > 1) return std::string("snapshots are not supported with -smp > 1 yet");
     auto image = snapshot::ReadSnapshotFile(path);
     if (!image) return "snapshot file " + path + " " + std::string(snapshot::Message(image.error()));
     auto section = [&](const char* name) -> std::optional<Decoder> {
@@ -243,6 +262,24 @@ std::optional<std::string> LoadPcSnapshot(const PcSnapshotTarget& t, const std::
     if (!restore_pci) return malformed("pci");
     const std::function<void()> restore_virtio = t.virtio->DecodeSnapshot(virtio);
     if (!restore_virtio) return malformed("virtio");
+    struct ApState {
+        cpu::CpuState state;
+        u64 tsc = 0;
+        bool waiting_for_sipi = false;
+        std::function<void()> restore_board_part;
+    };
+    std::vector<ApState> aps(t.aps.size());
+    if (!t.aps.empty()) {
+        std::optional<Decoder> d = section("aps");
+        u32 count = 0;
+        if (!d || !d->U32(count) || count != t.aps.size()) return malformed("aps");
+        for (size_t i = 0; i < aps.size(); ++i) {
+            ApState& ap = aps[i];
+            if (!d->Pod(ap.state) || !d->U64(ap.tsc) || !d->Bool(ap.waiting_for_sipi)) return malformed("aps");
+            ap.restore_board_part = t.board->DecodeApSnapshot(static_cast<unsigned>(i + 1), *d);
+            if (!ap.restore_board_part) return malformed("aps");
+        }
+    }
     devices::gpu::GpuDevice* gpu = Gpu(t);
     std::optional<Decoder> display = section("display");
     devices::gpu::BochsDisplayState display_state;
@@ -274,11 +311,12 @@ std::optional<std::string> LoadPcSnapshot(const PcSnapshotTarget& t, const std::
         gpu->display().RestoreState(display_state);
     }
     // The guest TSC goes on from its saved value too, and the local APIC's TSC-deadline timer with it.
-    cpu_state.tsc_offset = saved_tsc - t.vcpu_memory->ClockNs();
-    t.vcpu_memory->SetTscOffset(static_cast<i64>(cpu_state.tsc_offset));
-    t.vcpu->state() = cpu_state;
-    t.vcpu_memory->ResetAfterRestore();
-    t.vcpu->InvalidateAllCode();
+    RestoreVcpu(*t.vcpu, *t.vcpu_memory, cpu_state, saved_tsc);
+    for (size_t i = 0; i < aps.size(); ++i) {
+        aps[i].restore_board_part();
+        RestoreVcpu(*t.aps[i].vcpu, *t.aps[i].memory, aps[i].state, aps[i].tsc);
+        t.aps[i].set_waiting_for_sipi(aps[i].waiting_for_sipi);
+    }
     return std::nullopt;
 }
 

@@ -10,10 +10,14 @@
 //   virtio   each virtio transport's features, status and queue positions
 //   display  the Bochs display's registers and VRAM
 //   ram      every RAM slot; only pages holding a non-zero byte are stored
+//   aps      with -smp > 1, each AP (CPU 1 onward): its CpuState and guest TSC, whether it waits for a SIPI, its local
+//            APIC and a pending NMI (cpu, clock and board hold CPU 0's)
 // Not saved: disk contents (savevm refuses while a writable -drive is attached), a network's host-side connections,
 // requests a device model has in flight, and the GPU copy engine (savevm refuses while there is one).
+#include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "devices/timer/clock.h"
 #include "emu/cpu/vcpu.h"
@@ -27,7 +31,15 @@
 
 namespace emu::machine {
 
-// Everything a snapshot reads or replaces; the vCPU is parked (or not started) while it is used.
+// An AP as a snapshot sees it. An AP after power-on or INIT runs nothing until a SIPI: that flag is the machine's.
+struct PcSnapshotAp {
+    cpu::Vcpu* vcpu = nullptr;
+    VcpuMemory* memory = nullptr;
+    std::function<bool()> waiting_for_sipi;
+    std::function<void(bool)> set_waiting_for_sipi;  // also drops INIT/SIPI messages not applied yet
+};
+
+// Everything a snapshot reads or replaces; every vCPU is parked (or not started) while it is used.
 struct PcSnapshotTarget {
     const MachineConfig* config = nullptr;
     mmu::Memslots* slots = nullptr;
@@ -38,6 +50,7 @@ struct PcSnapshotTarget {
     devices::HostClock* clock = nullptr;
     VirtioDevices* virtio = nullptr;
     DisplayDevices* display = nullptr;
+    std::vector<PcSnapshotAp> aps;  // CPU 1 onward (vcpu above is CPU 0)
 };
 
 // The file a savevm/loadvm NAME means: NAME itself when it contains a '/' or ends in .emu64snap, else

@@ -17,7 +17,6 @@ std::optional<std::string> UnimplementedFeature(const MachineConfig& config) {
         return "-display " + display;
     }
     if (config.bare && config.smp > 1) return "-smp with -bare";
-    if (!config.loadvm.empty() && config.smp > 1) return "-loadvm with -smp > 1";
     for (const SerialSpec& serial : config.serials) {
         if (serial.kind == SerialKind::Other) return "-serial " + serial.text;
     }

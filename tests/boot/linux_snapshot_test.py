@@ -4,7 +4,8 @@ QMP socket, a shell variable set and the guest's uptime read, `savevm` over QMP,
 with -loadvm answers a command that uses the variable at once, its uptime goes on from the saved one (the two seconds
 without an emulator are not in it), and `poweroff -f` ends it with status 0 and a kernel log free of problems. The
 snapshot restored once more is powered down by QMP's system_powerdown (the ACPI power button; the initramfs's /init
-powers off on it): a SHUTDOWN event from the guest and status 0.
+powers off on it): a SHUTDOWN event from the guest and status 0. With -smp N among the arguments, the restored guest
+also runs a command pinned to its last CPU (every AP's state, local APIC and timer come back too).
 Prints the time from the start of each emu64 to the shell's answer to its first command.
 
 usage: linux_snapshot_test.py EMU64 ROOT [emu64 args...]
@@ -20,6 +21,7 @@ from harness import check, finish
 from qmplib import Qmp
 
 EMU64, ROOT, EXTRA = sys.argv[1], sys.argv[2], sys.argv[3:]
+CPUS = int(EXTRA[EXTRA.index("-smp") + 1]) if "-smp" in EXTRA else 1
 
 
 def uptime(term, tag):
@@ -65,6 +67,10 @@ def main():
         answered = term.wait_for(rb"restored-kept-42", 120)
         restored = time.monotonic() - start
         check("-loadvm: the restored shell answers with the saved variable", answered, term.seen[-500:])
+        # awk prints field 39 of its own /proc/self/stat: the CPU it runs on.
+        term.type(b"echo cpus-$(nproc); taskset -c $(( $(nproc) - 1 )) awk '{print \"ran-on-\" $39}' /proc/self/stat\r")
+        check(f"-loadvm: a command pinned to CPU {CPUS - 1} of {CPUS} runs there",
+              term.wait_for(f"cpus-{CPUS}\r\r\nran-on-{CPUS - 1}".encode(), 60), term.seen[-500:])
         after, after_host = uptime(term, "up-after")
         check("-loadvm: /proc/uptime", after is not None, term.seen[-300:])
         if before is not None and after is not None:

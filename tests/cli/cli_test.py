@@ -478,7 +478,6 @@ class UnimplementedFeatures(CliTestCase):
             (["-nic", "user,model=e1000"], "model=e1000"),
             (["-chardev", "socket,id=c0,path=/tmp/s"], "socket"),
             (["-S"], "-S without -gdb, -qmp or -monitor"),
-            (["-smp", "2", "-loadvm", "x"], "-loadvm with -smp"),
             (["-serial", "tcp::4444,server"], "-serial"),
             (["-serial", "null", "-serial", "null", "-serial", "null"], "third -serial"),  # COM1 and COM2 only
         ]
