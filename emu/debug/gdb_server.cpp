@@ -199,7 +199,8 @@ std::string Session::Query(std::string_view packet) {
         const auto cpu = ThreadToCpu(packet.substr(17), g_cpu_);
         if (!cpu) return "E22";
         char text[48];
-        std::snprintf(text, sizeof text, "CPU#%u [%s]", *cpu, target_.vcpus[*cpu]->state().halted ? "halted" : "running");
+        const bool halted = target_.vcpus[*cpu]->state().halted;
+        std::snprintf(text, sizeof text, "CPU#%u [%s]", *cpu, halted ? "halted" : "running");
         return HexText(text);
     }
     if (packet.starts_with("qSymbol")) return "OK";
@@ -275,8 +276,8 @@ Session::Next Session::Handle(const std::string& packet, std::string* reply) {
                     rest.remove_prefix(std::min(end + 1, rest.size()));
                     if (action.empty() || (action[0] != 's' && action[0] != 'S')) continue;
                     const size_t colon = action.find(':');
-                    const auto cpu =
-                        colon == std::string_view::npos ? std::optional(c_cpu_) : ThreadToCpu(action.substr(colon + 1), c_cpu_);
+                    const auto cpu = colon == std::string_view::npos ? std::optional(c_cpu_)
+                                                                      : ThreadToCpu(action.substr(colon + 1), c_cpu_);
                     if (!cpu) {
                         *reply = "E22";
                         return Next::Stay;

@@ -41,6 +41,7 @@
 #include "emu/machine/shared_mmu.h"
 #include "emu/machine/state_dump.h"
 #include "emu/machine/vcpu_memory.h"
+#include "emu/machine/vcpu_runner.h"
 #include "emu/machine/virtio_devices.h"
 #include "mmu/page_track/page_track.h"
 
@@ -52,7 +53,6 @@ constexpr u64 kLowMemLimit = 0xC0000000;       // RAM above this goes above 4 Gi
 constexpr u64 kConventionalTop = 0x9FC00;      // below the EBDA, as the BIOS reports it
 constexpr u64 kBiosAreaBase = 0xC0000;         // option ROMs and BIOS area: RAM, reserved in E820
 constexpr u64 kHighMemBase = u64{1} << 32;
-constexpr u64 kSliceInstructions = 100000;
 
 int Fail(const std::string& message) {
     std::fprintf(stderr, "emu64: %s\n", message.c_str());
@@ -133,83 +133,6 @@ private:
     std::thread thread_;
 };
 
-// Whether -max-insns or -timeout is used up; if so, says which on stderr.
-bool LimitReached(const MachineConfig& config, const PcRunBudget& budget) {
-    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - budget.started).count();
-    const bool timed_out = config.timeout_seconds > 0 && elapsed >= config.timeout_seconds;
-    if (!timed_out && !(config.max_insns && budget.retired >= config.max_insns)) return false;
-    std::fprintf(stderr, "emu64: stopped after %llu instructions (%s)\n", static_cast<unsigned long long>(budget.retired),
-                 timed_out ? "-timeout" : "-max-insns");
-    return true;
-}
-
-// One vCPU of the machine: its memory path and CPU, and the INIT/SIPI messages its local APIC received that the
-// scheduler has not applied yet.
-struct MachineVcpu {
-    unsigned index = 0;  // 0: the BSP
-    PcCpuPort* port = nullptr;
-    std::unique_ptr<VcpuMemory> memory;
-    std::unique_ptr<cpu::Vcpu> vcpu;
-    bool wait_for_sipi = false;  // an AP after power-on or INIT runs nothing until a SIPI (SDM Vol. 3 9.4.1)
-    std::mutex startup_mutex;
-    std::vector<devices::ApicMessage> startup;  // INIT and SIPI in arrival order; any thread appends
-    std::atomic<bool> has_startup{false};
-    // A thread per vCPU: where its thread sleeps while the vCPU is halted or waits for a SIPI.
-    std::mutex sleep_mutex;
-    std::condition_variable sleep_cv;
-    std::atomic<u64> wakeups{0};  // bumped by every wake-up, so that one between a check and the sleep is not lost
-    std::thread thread;
-    std::atomic<i64> host_tid{0};  // the host thread that runs it (query-cpus-fast)
-};
-
-// The power-on (and INIT) state of a vCPU: the architectural reset state, its APIC ID, and the BSP flag only on CPU 0.
-void ResetVcpuState(cpu::CpuState& state, const MachineVcpu& c, u32 apic_id) {
-    cpu::ResetState(state);
-    state.initial_apic_id = apic_id;
-    if (c.index != 0) state.apic_base &= ~u64{devices::apic::kApicBaseBsp};
-}
-
-// Applies the INIT and SIPI messages c received, in order (SDM Vol. 3 9.4.4 and 11.6.1): INIT puts an AP into
-// wait-for-SIPI; a SIPI with vector VV starts a waiting AP in real mode at VV00:0000 and is ignored otherwise. INIT
-// to the BSP is not modelled (it would restart the firmware, which this machine does not have). Scheduler thread.
-void ApplyStartupMessages(MachineVcpu& c, u32 apic_id) {
-    if (!c.has_startup.load(std::memory_order_acquire)) return;
-    std::vector<devices::ApicMessage> messages;
-    {
-        std::lock_guard lock(c.startup_mutex);
-        messages.swap(c.startup);
-        c.has_startup.store(false, std::memory_order_relaxed);
-    }
-    for (const devices::ApicMessage& msg : messages) {
-        if (c.index == 0) {
-            log::Log(log::Category::Unimp, "INIT/SIPI to the BSP ignored");
-            continue;
-        }
-        cpu::CpuState& state = c.vcpu->state();
-        if (msg.mode == devices::apic::DeliveryMode::Init) {
-            ResetVcpuState(state, c, apic_id);
-            c.port->lapic().InitReset();
-            state.apic_base = c.port->lapic().BaseMsr();  // INIT keeps IA32_APIC_BASE (x2APIC mode too)
-            c.wait_for_sipi = true;
-        } else if (c.wait_for_sipi) {
-            constexpr u32 kRealModeCode = 0x9B;
-            state.segment(cpu::SegReg::Cs) =
-                cpu::Segment{static_cast<u16>(msg.vector << 8), u64{msg.vector} << 12, 0xFFFF, kRealModeCode};
-            state.rip = 0;
-            c.wait_for_sipi = false;
-            log::Log(log::Category::Int, "CPU {} started by SIPI at {:#x}", c.index, u64{msg.vector} << 12);
-        }
-    }
-}
-
-// Whether the scheduler should give c a time slice: not waiting for a SIPI, and not halted unless an interrupt or NMI
-// is pending for it (HLT ends on either; Vcpu::Run delivers it).
-bool Runnable(MachineVcpu& c, u32 apic_id) {
-    ApplyStartupMessages(c, apic_id);
-    if (c.wait_for_sipi) return false;
-    return !c.vcpu->state().halted || c.port->HasInterrupt() || c.port->HasNmi();
-}
-
 }  // namespace
 
 int RunPc(const MachineConfig& config, PcRunBudget& budget) {
@@ -243,8 +166,7 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
     if (serial.console && serial2.console) return Fail("-serial stdio: only one serial port can use the terminal");
     devices::StdioBackend* console = serial.console ? serial.console : serial2.console;
 
-    constexpr int kRunning = -2;
-    std::atomic<int> exit_status{kRunning};
+    std::atomic<int> exit_status{kMachineRunning};
     std::atomic<cpu::Vcpu*> running{nullptr};
     std::mutex wake_mutex;
     std::condition_variable wake_cv;
@@ -295,7 +217,7 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
     // Stops and resumes from the gdb stub and the monitor (a parked vCPU returns when the machine ends).
     debug::RunControl control;
     auto stop_with = [&](int status) {
-        int expected = kRunning;
+        int expected = kMachineRunning;
         exit_status.compare_exchange_strong(expected, status);
         stop_all();
         control.Shutdown();
@@ -527,178 +449,9 @@ int RunPc(const MachineConfig& config, PcRunBudget& budget) {
     }
     EventLoop events(timers, console);
 
-    int status = 0;
-    u64& retired = budget.retired;
-    auto apic_id = [&](const MachineVcpu& c) { return board_config.apic_ids[c.index]; };
-    if (threaded) {
-        // A host thread per vCPU (QEMU's MTTCG). Each runs its vCPU until it halts, stops or the machine ends; this
-        // thread watches the limits and parks every vCPU for the monitor (stop, savevm, ...).
-        std::atomic<bool> pause_all{false};
-        std::mutex pause_mutex;
-        std::condition_variable pause_cv;
-        unsigned parked = 0;  // under pause_mutex
-        std::atomic<u64> retired_total{retired};
-        auto ended = [&] { return exit_status.load() != kRunning; };
-        auto vcpu_loop = [&](MachineVcpu& c) {
-            c.host_tid = gettid();
-            while (!ended()) {
-                if (pause_all.load()) {
-                    std::unique_lock lock(pause_mutex);
-                    ++parked;
-                    pause_cv.notify_all();
-                    pause_cv.wait(lock, [&] { return !pause_all.load() || ended(); });
-                    --parked;
-                    continue;
-                }
-                const u64 wakeups = c.wakeups.load(std::memory_order_seq_cst);
-                if (!Runnable(c, apic_id(c))) {
-                    std::unique_lock lock(c.sleep_mutex);
-                    c.sleep_cv.wait_for(lock, std::chrono::milliseconds(50), [&] {
-                        return ended() || pause_all.load() || c.wakeups.load() != wakeups;
-                    });
-                    continue;
-                }
-                c.memory->SyncShared();
-                const cpu::RunResult result = c.vcpu->Run(~u64{0}, /*overshoot=*/true);
-                retired_total.fetch_add(result.instructions, std::memory_order_relaxed);
-                if (result.reason == cpu::StopReason::Exception) {
-                    const cpu::ExceptionInfo& e = *result.exception;
-                    log::Log(log::Category::Int, "undeliverable exception on CPU {}", c.index);
-                    std::fprintf(stderr, "emu64: %s\n",
-                                 ExceptionText::Describe(e.vector, e.error_code, e.rip, e.cr2).c_str());
-                    stop_with(1);
-                } else if (result.reason == cpu::StopReason::TripleFault) {
-                    log::Log(log::Category::Int, "triple fault on CPU {} at rip={:#x}: machine reset", c.index,
-                             c.vcpu->state().rip);
-                    stop_with(kResetRequested);
-                }
-            }
-        };
-        if (control.PauseRequested()) pause_all.store(true);  // -S: no vCPU runs an instruction before `cont`
-        for (auto& c : cpus) c->thread = std::thread([&vcpu_loop, raw = c.get()] { vcpu_loop(*raw); });
-        while (!ended()) {
-            {
-                std::unique_lock lock(wake_mutex);
-                wake_cv.wait_for(lock, std::chrono::milliseconds(50),
-                                 [&] { return ended() || control.PauseRequested(); });
-            }
-            retired = retired_total.load(std::memory_order_relaxed);
-            if (ended()) break;
-            if (LimitReached(config, budget)) {
-                stop_with(kPcLimitReached);
-                break;
-            }
-            if (!control.PauseRequested()) continue;
-            // Park every vCPU, then this thread parks for them until the monitor resumes (stepping is the gdb
-            // stub's, which runs the vCPUs on one thread).
-            pause_all.store(true);
-            stop_all();
-            {
-                std::unique_lock lock(pause_mutex);
-                pause_cv.wait(lock, [&] { return parked == cpus.size() || ended(); });
-            }
-            if (!ended()) (void)control.Park(debug::StopEvent{});
-            {
-                std::lock_guard lock(pause_mutex);
-                pause_all.store(false);
-            }
-            pause_cv.notify_all();
-        }
-        {
-            std::lock_guard lock(pause_mutex);  // a vCPU between its check and its wait sees the end
-        }
-        pause_cv.notify_all();
-        for (auto& c : cpus) c->thread.join();
-        retired = retired_total.load(std::memory_order_relaxed);
-        status = exit_status.load();
-    }
-    // A stop to park the vCPU at before the next run.
-    std::optional<debug::StopEvent> park;
-    size_t next_cpu = 0;  // round-robin position
-    if (!threaded) {
-        for (auto& c : cpus) c->host_tid = gettid();
-    }
-    unsigned last_cpu = 0;  // the vCPU that ran the last slice: a pause stops "on" it
-    for (; !threaded;) {
-        if (!park && control.PauseRequested()) park = debug::StopEvent{.cpu = last_cpu};
-        debug::ResumeMode mode = debug::ResumeMode::Continue;
-        unsigned step_cpu = 0;
-        if (park) {
-            const unsigned stopped = park->cpu;
-            mode = control.Park(*std::exchange(park, std::nullopt), &step_cpu);
-            // Going on from a breakpoint runs the instruction there (as it does after any stop).
-            cpus[stopped]->vcpu->SkipBreakpointOnce();
-        }
-        const bool step = mode == debug::ResumeMode::Step;
-        // The debugger steps the vCPU it chose, alone; otherwise the next runnable vCPU after the last one gets the
-        // slice.
-        MachineVcpu* c = step ? cpus[std::min<size_t>(step_cpu, cpus.size() - 1)].get() : nullptr;
-        for (size_t n = 0; c == nullptr && n < cpus.size(); ++n) {
-            MachineVcpu& candidate = *cpus[(next_cpu + n) % cpus.size()];
-            if (Runnable(candidate, apic_id(candidate))) c = &candidate;
-        }
-        if (c == nullptr) {
-            // Every vCPU is halted or waiting for a SIPI: sleep until an interrupt, an INIT/SIPI or the machine's end.
-            std::unique_lock lock(wake_mutex);
-            wake_cv.wait_for(lock, std::chrono::milliseconds(50), [&] {
-                if (exit_status.load() != kRunning || control.PauseRequested()) return true;
-                for (auto& candidate : cpus) {
-                    if (Runnable(*candidate, apic_id(*candidate))) return true;
-                }
-                return false;
-            });
-            lock.unlock();
-            if (exit_status.load() != kRunning) {
-                status = exit_status.load();
-                break;
-            }
-            if (LimitReached(config, budget)) {
-                status = kPcLimitReached;
-                break;
-            }
-            continue;
-        }
-        next_cpu = c->index + 1;
-        last_cpu = c->index;
-        u64 slice = kSliceInstructions;
-        if (config.max_insns) slice = std::min(slice, config.max_insns - retired);  // retired < max_insns here
-        c->memory->SyncShared();
-        running = c->vcpu.get();
-        // Slices only pace the timers: they end exactly only when -max-insns asks for an exact count.
-        const cpu::RunResult result = exit_status.load() != kRunning ? cpu::RunResult{}
-                                      : step                         ? c->vcpu->Step()
-                                                                     : c->vcpu->Run(slice, /*overshoot=*/config.max_insns == 0);
-        running = nullptr;
-        retired += result.instructions;
-        if (exit_status.load() != kRunning) {
-            status = exit_status.load();
-            break;
-        }
-        if (step) park = debug::StopEvent{debug::StopCause::Stepped, std::nullopt, c->index};
-        if (result.reason == cpu::StopReason::Breakpoint) {
-            park = debug::StopEvent{debug::StopCause::Breakpoint, {}, c->index};
-        }
-        if (result.reason == cpu::StopReason::Watchpoint) {
-            park = debug::StopEvent{debug::StopCause::Watchpoint, result.watchpoint, c->index};
-        }
-        if (result.reason == cpu::StopReason::Exception) {
-            const cpu::ExceptionInfo& e = *result.exception;
-            if (cpus.size() > 1) log::Log(log::Category::Int, "undeliverable exception on CPU {}", c->index);
-            std::fprintf(stderr, "emu64: %s\n", ExceptionText::Describe(e.vector, e.error_code, e.rip, e.cr2).c_str());
-            status = 1;
-            break;
-        }
-        if (result.reason == cpu::StopReason::TripleFault) {
-            log::Log(log::Category::Int, "triple fault on CPU {} at rip={:#x}: machine reset", c->index,
-                     c->vcpu->state().rip);
-            status = kResetRequested;
-            break;
-        }
-        if (LimitReached(config, budget)) {
-            status = kPcLimitReached;
-            break;
-        }
-    }
+    VcpuRunContext run_context{config, budget, cpus, board_config.apic_ids, control, exit_status, running,
+                               wake_mutex, wake_cv, stop_with, stop_all};
+    const int status = threaded ? RunVcpuThreads(run_context) : RunVcpusRoundRobin(run_context);
     control.Shutdown();
     if (gdb) gdb->Exited(status == kResetRequested ? 0 : status);
     gdb.reset();

@@ -24,6 +24,15 @@ def symbols(elf):
     return {p[2]: int(p[0], 16) for p in (line.split() for line in out.splitlines()) if len(p) == 3}
 
 
+def reap(emu):
+    """Waits for emu64 to end after quit; kills it if it does not."""
+    try:
+        emu.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        emu.kill()
+        emu.wait()
+
+
 def run(backend, guests):
     tag = f"[{backend}] "
     elf = os.path.join(guests, "gdb32.elf")
@@ -39,11 +48,7 @@ def run(backend, guests):
         try:
             body(tag, sym, path, emu)
         finally:
-            try:
-                emu.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                emu.kill()
-                emu.wait()
+            reap(emu)
         out, err = emu.communicate()
         check(tag + "quit ends emu64 with status 0", emu.returncode == 0, f"{emu.returncode} {err[-500:]!r}")
         check(tag + "the socket file is removed", not os.path.exists(path))
@@ -199,11 +204,7 @@ def smp_cpus(guests):
                       f"  CPU #1: thread_id={tids[1]}" in text, text)
                 q.cmd("quit")
             finally:
-                try:
-                    emu.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    emu.kill()
-                    emu.wait()
+                reap(emu)
 
 
 def human_monitor(guests):

@@ -40,6 +40,18 @@ struct Vcpu {
     TlbLookupKind Store() { return tlb.Lookup(MmuIndex::Supervisor, kVa, AccessType::Write).kind; }
 };
 
+// A vCPU whose gate other threads can kick, in an exclusive section of its own.
+struct KickedGate {
+    ExclusiveSection exclusive;
+    Vcpu v;
+    VcpuGate gate{v.tlb, exclusive};
+    KickedGate() {
+        gate.SetKickWord(&v.exit_request);
+        exclusive.Add(&gate);
+    }
+    ~KickedGate() { exclusive.Remove(&gate); }
+};
+
 using namespace std::chrono_literals;
 
 }  // namespace
@@ -58,11 +70,9 @@ TEST_CASE("on the vCPU's own thread a flush is applied at once", "[machine][gate
 
 TEST_CASE("a remote flush waits for a vCPU in guest mode to leave it, and is applied before it enters again",
           "[machine][gate]") {
-    ExclusiveSection exclusive;
-    Vcpu v;
-    VcpuGate gate(v.tlb, exclusive);
-    gate.SetKickWord(&v.exit_request);
-    exclusive.Add(&gate);
+    KickedGate k;
+    Vcpu& v = k.v;
+    VcpuGate& gate = k.gate;
 
     std::atomic<bool> in_guest{false}, request_returned{false}, stop{false};
     std::atomic<int> stores_after_return{0};
@@ -89,7 +99,6 @@ TEST_CASE("a remote flush waits for a vCPU in guest mode to leave it, and is app
     // Once DemoteWritesToGfn returned, no inline store hit the entry again.
     CHECK(stores_after_return == 0);
     CHECK(v.Store() == TlbLookupKind::SlowPath);
-    exclusive.Remove(&gate);
 }
 
 TEST_CASE("a remote flush to a vCPU outside guest mode returns at once and is applied when it enters",
@@ -170,11 +179,9 @@ TEST_CASE("an exclusive section runs while every other vCPU is outside guest mod
 // holds for its guest).
 TEST_CASE("a requester stops waiting once the vCPU applied its request, though the vCPU stays in guest mode",
           "[machine][gate]") {
-    ExclusiveSection exclusive;
-    Vcpu v;
-    VcpuGate gate(v.tlb, exclusive);
-    gate.SetKickWord(&v.exit_request);
-    exclusive.Add(&gate);
+    KickedGate k;
+    Vcpu& v = k.v;
+    VcpuGate& gate = k.gate;
 
     std::atomic<u64> answered{0};  // requests returned so far
     std::atomic<bool> stop{false};
@@ -213,5 +220,4 @@ TEST_CASE("a requester stops waiting once the vCPU applied its request, though t
     vcpu.join();
     INFO(requests << " requests");
     CHECK(stalls == 0);
-    exclusive.Remove(&gate);
 }
