@@ -1,11 +1,12 @@
 #pragma once
 // Guest loads and stores on guest RAM, which every vCPU thread reads and writes at once (a host thread per vCPU;
 // the guest's own x86-TSO sharing, as on hardware). SDM Vol. 3 9.1.1 makes naturally aligned 1-, 2-, 4- and 8-byte
-// accesses single-copy atomic; a memcpy promises no such thing (TSan's is a byte loop), so those sizes are one host
-// atomic access. Loads acquire and stores release: plain MOVs on x86-64 (what translated code does inline), and the
-// ordering TSO gives the guest. Other accesses (misaligned, wider, instruction bytes, REP MOVS/STOS runs) are
-// architecturally a sequence of smaller ones in any order: CopyBytes and FillBytes, whose races with other vCPUs are
-// the guest's (tools/tsan.supp names them, and only them).
+// accesses single-copy atomic; a memcpy promises no such thing, and in C++ a plain copy that another thread reads or
+// writes meanwhile is a data race (ThreadSanitizer reported them), so those sizes are one host atomic access. Loads
+// acquire and stores release: plain MOVs on x86-64 (what translated code does inline), and the ordering TSO gives
+// the guest. Other accesses (misaligned, wider, instruction bytes, REP MOVS/STOS runs) are architecturally a sequence
+// of smaller ones in any order: CopyBytes and FillBytes, whose races with other vCPUs are the guest's
+// (tools/tsan.supp names them, and only them).
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -35,7 +36,8 @@ void FillBytes(u8* dst, u8 value, size_t size);
 // `size` guest bytes at host (guest RAM) into dst.
 inline void Load(void* dst, const u8* host, size_t size) {
     const bool word = AsAlignedWord(host, size, [&]<typename T>(T) {
-        const T value = std::atomic_ref<T>(*reinterpret_cast<T*>(const_cast<u8*>(host))).load(std::memory_order_acquire);
+        T& word = *reinterpret_cast<T*>(const_cast<u8*>(host));
+        const T value = std::atomic_ref<T>(word).load(std::memory_order_acquire);
         std::memcpy(dst, &value, sizeof(T));
     });
     if (!word) CopyBytes(dst, host, size);
