@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "devices/irq/apic_regs.h"
+#include "emu/common/guest_ram.h"
 #include "emu/common/host_atomic.h"
 #include "emu/common/log.h"
 
@@ -332,7 +333,7 @@ bool VcpuMemory::Read(const cpu::CpuState& state, u64 linear, void* dst, unsigne
         // Before the bytes are read: a write racing with this fetch is reported (writers track after landing).
         if (access == MemAccess::Fetch && target.host && NoteCodePage(GfnOf(Gpa(target.gpa)))) continue;
         if (target.host) {
-            std::memcpy(out, target.host, piece);
+            guest_ram::Load(out, target.host, piece);
         } else if (!MmioRead(target.gpa, std::span<u8>(out, piece))) {
             log::Log(log::Category::GuestErrors, "read of unassigned physical address {:#x}", target.gpa);
         }
@@ -356,7 +357,7 @@ void VcpuMemory::WritePiece(const Target& target, const u8* src, unsigned size) 
         return;
     }
     if (target.read_only) return;  // ROM: the write is dropped, as on a real bus
-    std::memcpy(target.host, src, size);
+    guest_ram::Store(target.host, src, size);
     AfterRamWrite(target, src, size);
 }
 

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "emu/common/bits.h"
+#include "emu/common/guest_ram.h"
 #include "emu/common/types.h"
 #include "emu/cpu/memory_interface.h"
 #include "emu/cpu/state/cpu_state.h"
@@ -98,7 +99,7 @@ inline bool HelperEnv::Read(u64 linear, void* dst, unsigned size) {
         return false;
     }
     if (u8* host = TlbHit(linear, size, false)) {
-        std::memcpy(dst, host, size);
+        guest_ram::Load(dst, host, size);
         return true;
     }
     MemFault f;
@@ -113,7 +114,7 @@ inline bool HelperEnv::Write(u64 linear, const void* src, unsigned size) {
         return false;
     }
     if (u8* host = TlbHit(linear, size, true)) {
-        std::memcpy(host, src, size);
+        guest_ram::Store(host, src, size);
         return true;
     }
     MemFault f;

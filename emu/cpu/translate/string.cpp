@@ -3,8 +3,8 @@
 // itself (the block exits to the same RIP), so long copies stay interruptible. Every iteration updates
 // rCX/rSI/rDI, so a fault in the middle leaves a state from which the instruction restarts correctly.
 #include <algorithm>
-#include <cstring>
 
+#include "emu/common/guest_ram.h"
 #include "emu/cpu/ir/flags.h"
 #include "emu/cpu/translate/helpers.h"
 #include "emu/cpu/translate/translator.h"
@@ -154,18 +154,22 @@ struct StringMachine {
         if (kind == StringKind::Stos) {
             const u64 value = Acc();
             if (size == 1 || value == 0) {
-                std::memset(d, static_cast<int>(value & 0xFF), bytes);
+                guest_ram::FillBytes(d, static_cast<u8>(value), bytes);
             } else {
-                for (u64 i = 0; i < n; ++i) std::memcpy(d + i * size, &value, size);
+                for (u64 i = 0; i < n; ++i) guest_ram::Store(d + i * size, &value, size);
             }
         } else {
             const u8* from = env.TlbHit(src, bytes, false);
             if (from == nullptr) return 0;
             if (d <= from || d >= from + bytes) {
-                std::memmove(d, from, bytes);  // what a forward copy gives when it never reads what it wrote
+                guest_ram::CopyBytes(d, from, bytes);  // what a forward copy gives when it never reads what it wrote
             } else {
                 // Element by element: an overlapping forward copy repeats a pattern, as the instruction does.
-                for (u64 i = 0; i < n; ++i) std::memmove(d + i * size, from + i * size, size);
+                for (u64 i = 0; i < n; ++i) {
+                    u64 element = 0;
+                    guest_ram::Load(&element, from + i * size, size);
+                    guest_ram::Store(d + i * size, &element, size);
+                }
             }
             Set(Gpr::Rsi, Get(Gpr::Rsi) + n * size);
         }
