@@ -104,7 +104,7 @@ std::string Session::StopReply() {
     const StopEvent stop = target_.control->LastStop();
     g_cpu_ = c_cpu_ = stop.cpu < target_.vcpus.size() ? stop.cpu : 0;
     const unsigned long long thread = g_cpu_ + 1;
-    char buffer[80];
+    char buffer[80] = "";
     switch (stop.cause) {
         case StopCause::Paused: std::snprintf(buffer, sizeof buffer, "T02thread:%llx;", thread); break;
         case StopCause::Breakpoint:

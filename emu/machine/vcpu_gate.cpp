@@ -114,15 +114,16 @@ void VcpuGate::WaitOutside(u64 ticket) {
     // The vCPU usually reaches a block entry within microseconds: spin that long. Beyond it, sleep until the epoch
     // moves: the awaited thread may need this core (more vCPU threads than host cores, or a preempted vCPU), and a
     // spinning waiter would take it away.
+    auto done = [&] { return epoch_.load(std::memory_order_seq_cst) != epoch || Applied(ticket); };
     constexpr unsigned kSpins = 256;
     for (unsigned i = 0; i < kSpins; ++i) {
-        if (epoch_.load(std::memory_order_acquire) != epoch || Applied(ticket)) return;
+        if (done()) return;
         _mm_pause();
     }
     // (Not std::atomic::wait: libstdc++ 12's proxied wait for 8-byte atomics was seen to miss wake-ups here.)
     std::unique_lock lock(sleep_mutex_);
     sleepers_.fetch_add(1, std::memory_order_seq_cst);
-    while (epoch_.load(std::memory_order_seq_cst) == epoch && !Applied(ticket)) {
+    while (!done()) {
         epoch_moved_.wait_for(lock, std::chrono::milliseconds(1));
     }
     sleepers_.fetch_sub(1, std::memory_order_relaxed);

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <optional>
 
 #include "devices/irq/apic_regs.h"
 #include "emu/common/log.h"
@@ -79,6 +80,23 @@ bool Runnable(MachineVcpu& c, u32 apic_id) {
     return !c.vcpu->state().halted || c.port->HasInterrupt() || c.port->HasNmi();
 }
 
+// The machine's end that a run's result asks for, if any: an exception the guest could not take ends it with status 1
+// (the message on stderr), a triple fault resets it.
+std::optional<int> EndingStatus(const cpu::RunResult& result, const MachineVcpu& c, size_t vcpu_count) {
+    if (result.reason == cpu::StopReason::Exception) {
+        const cpu::ExceptionInfo& e = *result.exception;
+        if (vcpu_count > 1) log::Log(log::Category::Int, "undeliverable exception on CPU {}", c.index);
+        std::fprintf(stderr, "emu64: %s\n", ExceptionText::Describe(e.vector, e.error_code, e.rip, e.cr2).c_str());
+        return 1;
+    }
+    if (result.reason == cpu::StopReason::TripleFault) {
+        log::Log(log::Category::Int, "triple fault on CPU {} at rip={:#x}: machine reset", c.index,
+                 c.vcpu->state().rip);
+        return kResetRequested;
+    }
+    return std::nullopt;
+}
+
 }  // namespace
 
 int RunVcpuThreads(VcpuRunContext& ctx) {
@@ -112,17 +130,7 @@ int RunVcpuThreads(VcpuRunContext& ctx) {
             c.memory->SyncShared();
             const cpu::RunResult result = c.vcpu->Run(~u64{0}, /*overshoot=*/true);
             retired_total.fetch_add(result.instructions, std::memory_order_relaxed);
-            if (result.reason == cpu::StopReason::Exception) {
-                const cpu::ExceptionInfo& e = *result.exception;
-                log::Log(log::Category::Int, "undeliverable exception on CPU {}", c.index);
-                std::fprintf(stderr, "emu64: %s\n",
-                             ExceptionText::Describe(e.vector, e.error_code, e.rip, e.cr2).c_str());
-                ctx.stop_with(1);
-            } else if (result.reason == cpu::StopReason::TripleFault) {
-                log::Log(log::Category::Int, "triple fault on CPU {} at rip={:#x}: machine reset", c.index,
-                         c.vcpu->state().rip);
-                ctx.stop_with(kResetRequested);
-            }
+            if (const std::optional<int> status = EndingStatus(result, c, ctx.cpus.size())) ctx.stop_with(*status);
         }
     };
     if (ctx.control.PauseRequested()) pause_all.store(true);  // -S: no vCPU runs an instruction before `cont`
@@ -234,18 +242,8 @@ int RunVcpusRoundRobin(VcpuRunContext& ctx) {
         if (result.reason == cpu::StopReason::Watchpoint) {
             park = debug::StopEvent{debug::StopCause::Watchpoint, result.watchpoint, c->index};
         }
-        if (result.reason == cpu::StopReason::Exception) {
-            const cpu::ExceptionInfo& e = *result.exception;
-            if (ctx.cpus.size() > 1) log::Log(log::Category::Int, "undeliverable exception on CPU {}", c->index);
-            std::fprintf(stderr, "emu64: %s\n",
-                         ExceptionText::Describe(e.vector, e.error_code, e.rip, e.cr2).c_str());
-            status = 1;
-            break;
-        }
-        if (result.reason == cpu::StopReason::TripleFault) {
-            log::Log(log::Category::Int, "triple fault on CPU {} at rip={:#x}: machine reset", c->index,
-                     c->vcpu->state().rip);
-            status = kResetRequested;
+        if (const std::optional<int> ending = EndingStatus(result, *c, ctx.cpus.size())) {
+            status = *ending;
             break;
         }
         if (LimitReached(ctx.config, ctx.budget)) {
